@@ -1,0 +1,34 @@
+//! Waymark's shared vocabulary: the types two or more stages exchange.
+//!
+//! Owns: ids ([`DeviceId`], [`ContributorId`], [`CaptureId`], [`FrameId`]), the payout
+//! [`PayoutAddress`], the GNSS [`Fix`], the versioned, signed [`CaptureManifest`] of the
+//! agent → ingest wire protocol, device keys and signatures ([`DeviceKeypair`],
+//! [`DevicePublicKey`]), typed [`RejectReason`]s and the H3 resolutions every stage agrees on.
+//!
+//! Never does: IO, async, persistence or any domain decision (those belong to the stages).
+
+mod address;
+mod fix;
+mod h3;
+mod ids;
+mod manifest;
+mod problem;
+mod reject;
+mod signing;
+mod time;
+
+pub use address::{AddressError, PayoutAddress};
+pub use fix::{Fix, FixError, FixType};
+pub use h3::{COVERAGE_RESOLUTION, SEARCH_RESOLUTIONS};
+pub use ids::{CaptureId, ContributorId, DeviceId, FrameId, IdError};
+pub use manifest::{
+    CaptureManifest, FrameEntry, MANIFEST_FORMAT_VERSION, MAX_FRAMES_PER_CAPTURE,
+    MAX_MANIFEST_BYTES, ManifestError,
+};
+pub use problem::{PROBLEM_TYPE_BASE, Problem};
+pub use reject::RejectReason;
+pub use signing::{
+    DeviceKeypair, DevicePublicKey, DeviceSignature, KeyError, REQUEST_MAX_SKEW_MS, SignatureError,
+    request_signing_payload,
+};
+pub use time::TimestampMs;

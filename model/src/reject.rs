@@ -1,0 +1,182 @@
+//! Why a frame was not accepted: one typed reason per check, each with a stable slug that
+//! names it on the wire (the problem+json `type`, the status route, the search index).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Every reason a frame can be rejected for. The contributor sees the reason and its
+/// [`RejectReason::advice`], so both must say what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RejectReason {
+    // The blob itself.
+    NotJpeg,
+    FrameTooSmall,
+    FrameTooLarge,
+    DimensionsTooLarge,
+    // Position and time.
+    InvalidPosition,
+    NullIsland,
+    TimeInFuture,
+    TimeTooOld,
+    TimeNotMonotonic,
+    PoorGnss,
+    Teleport,
+    ZigZag,
+    SequenceTooFast,
+    Stationary,
+    // Duplicates and fraud.
+    ExactDuplicate,
+    CaptureDuplicate,
+    NearDuplicate,
+    Replay,
+    // Image quality.
+    Blurred,
+    TooDark,
+    Overexposed,
+    Obstructed,
+    Broken,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 23] = [
+        Self::NotJpeg,
+        Self::FrameTooSmall,
+        Self::FrameTooLarge,
+        Self::DimensionsTooLarge,
+        Self::InvalidPosition,
+        Self::NullIsland,
+        Self::TimeInFuture,
+        Self::TimeTooOld,
+        Self::TimeNotMonotonic,
+        Self::PoorGnss,
+        Self::Teleport,
+        Self::ZigZag,
+        Self::SequenceTooFast,
+        Self::Stationary,
+        Self::ExactDuplicate,
+        Self::CaptureDuplicate,
+        Self::NearDuplicate,
+        Self::Replay,
+        Self::Blurred,
+        Self::TooDark,
+        Self::Overexposed,
+        Self::Obstructed,
+        Self::Broken,
+    ];
+
+    /// The stable, kebab-case name used on the wire and in storage.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::NotJpeg => "not-jpeg",
+            Self::FrameTooSmall => "frame-too-small",
+            Self::FrameTooLarge => "frame-too-large",
+            Self::DimensionsTooLarge => "dimensions-too-large",
+            Self::InvalidPosition => "invalid-position",
+            Self::NullIsland => "null-island",
+            Self::TimeInFuture => "time-in-future",
+            Self::TimeTooOld => "time-too-old",
+            Self::TimeNotMonotonic => "time-not-monotonic",
+            Self::PoorGnss => "poor-gnss",
+            Self::Teleport => "teleport",
+            Self::ZigZag => "zig-zag",
+            Self::SequenceTooFast => "sequence-too-fast",
+            Self::Stationary => "stationary",
+            Self::ExactDuplicate => "exact-duplicate",
+            Self::CaptureDuplicate => "capture-duplicate",
+            Self::NearDuplicate => "near-duplicate",
+            Self::Replay => "replay",
+            Self::Blurred => "blurred",
+            Self::TooDark => "too-dark",
+            Self::Overexposed => "overexposed",
+            Self::Obstructed => "obstructed",
+            Self::Broken => "broken",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.slug() == slug)
+    }
+
+    /// Whether the reason marks possible fraud (earns nothing, flagged for review) rather
+    /// than an honest quality problem.
+    pub fn is_fraud_signal(self) -> bool {
+        matches!(self, Self::Teleport | Self::Replay | Self::ZigZag)
+    }
+
+    /// One sentence for the contributor: what happened and what to do about it.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Self::NotJpeg => {
+                "the blob is not a JPEG; upload frames as baseline or progressive JPEG"
+            }
+            Self::FrameTooSmall => {
+                "the frame is under 25 KB; raise the camera's JPEG quality or resolution"
+            }
+            Self::FrameTooLarge => "the frame is over 2 MB; lower the camera's JPEG quality",
+            Self::DimensionsTooLarge => {
+                "the image dimensions are too large to process; resize below 8192 px a side"
+            }
+            Self::InvalidPosition => {
+                "the position is outside valid coordinates; check the GPS source"
+            }
+            Self::NullIsland => "the position is 0,0 (no GPS fix); wait for a fix before capturing",
+            Self::TimeInFuture => "the capture time is in the future; check the device clock",
+            Self::TimeTooOld => {
+                "the capture time is too old to be accepted; upload captures sooner"
+            }
+            Self::TimeNotMonotonic => {
+                "frame times go backwards; check the device clock and GPS time"
+            }
+            Self::PoorGnss => {
+                "the GNSS fix was weak (no 3D fix, few satellites or high hdop); mount the antenna with a clear sky view"
+            }
+            Self::Teleport => {
+                "the position jumps faster than a car can drive; check the GPS source"
+            }
+            Self::ZigZag => "the track zig-zags in a way a car cannot drive; check the GPS source",
+            Self::SequenceTooFast => "the sequence averages over 400 km/h; check the GPS source",
+            Self::Stationary => "the device did not move; frames are only useful while driving",
+            Self::ExactDuplicate => "this exact image was already uploaded",
+            Self::CaptureDuplicate => "the frame is within 1 m and 60° of the previous kept frame",
+            Self::NearDuplicate => "the same scene was recently uploaded to this place",
+            Self::Replay => "these frames were already uploaded by another device",
+            Self::Blurred => {
+                "the frame is blurred; clean the lens and check the mount for vibration"
+            }
+            Self::TooDark => "the frame is too dark to map from",
+            Self::Overexposed => "the frame is overexposed; check the camera's exposure settings",
+            Self::Obstructed => {
+                "the view is obstructed (hood, dashboard or wiper); re-aim the camera"
+            }
+            Self::Broken => "the image is broken (truncated, uniform or tiny)",
+        }
+    }
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.slug())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn slugs_are_unique_stable_and_match_serde() {
+        let slugs: HashSet<_> = RejectReason::ALL.iter().map(|r| r.slug()).collect();
+        assert_eq!(slugs.len(), RejectReason::ALL.len());
+        for reason in RejectReason::ALL {
+            assert_eq!(RejectReason::from_slug(reason.slug()), Some(reason));
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{}\"", reason.slug()));
+            assert!(!reason.advice().is_empty());
+        }
+        assert_eq!(RejectReason::from_slug("nope"), None);
+    }
+}

@@ -1,0 +1,224 @@
+//! Blobs (frame JPEGs, public blurred copies, thumbnails, exports) through `object_store`.
+//!
+//! Content-addressed blobs are written with `PutMode::Create`: the first writer wins, a
+//! second write of the same key is reported as [`PutOutcome::AlreadyExisted`] and never
+//! replaces the stored bytes. Every backend writes atomically (the local filesystem stages
+//! the bytes in a temporary file and links it into place), so a reader never sees a partial
+//! object.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use model::FrameId;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::{Error, Result};
+
+/// Where a blob lives. Built from typed constructors, or parsed (and checked) from text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BlobKey(Path);
+
+impl BlobKey {
+    /// The original JPEG as uploaded. Private: never served over HTTP.
+    pub fn original_frame(id: &FrameId) -> Self {
+        Self::sharded("frames/original", id, "jpg")
+    }
+
+    /// The privacy-blurred JPEG: the only version of a frame that is ever public.
+    pub fn public_frame(id: &FrameId) -> Self {
+        Self::sharded("frames/public", id, "jpg")
+    }
+
+    /// A small preview of the public frame.
+    pub fn thumbnail(id: &FrameId) -> Self {
+        Self::sharded("frames/thumb", id, "jpg")
+    }
+
+    /// Parses a key such as `manifests/2026-W48.json`; refuses empty, `.` and `..` segments
+    /// so a key from outside can never escape the store.
+    pub fn parse(key: &str) -> Result<Self> {
+        let invalid = |reason: &'static str| Error::BlobKey {
+            key: key.chars().take(200).collect(),
+            reason,
+        };
+        if key.is_empty() || key.starts_with('/') || key.contains('\\') {
+            return Err(invalid("not a relative key"));
+        }
+        let path = Path::parse(key).map_err(|_| invalid("not a valid key"))?;
+        if path.as_ref() != key {
+            return Err(invalid("not in canonical form"));
+        }
+        Ok(Self(path))
+    }
+
+    fn sharded(prefix: &str, id: &FrameId, extension: &str) -> Self {
+        // Two levels of 256-way sharding keep local directories small.
+        let hex = id.to_hex();
+        Self(Path::from(format!(
+            "{prefix}/{}/{}/{hex}.{extension}",
+            &hex[..2],
+            &hex[2..4]
+        )))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
+impl fmt::Display for BlobKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a create-if-absent write found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    AlreadyExisted,
+}
+
+/// A handle on one object store backend.
+#[derive(Clone)]
+pub struct BlobStore {
+    inner: Arc<dyn ObjectStore>,
+    url: String,
+}
+
+impl fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlobStore({})", self.url)
+    }
+}
+
+impl BlobStore {
+    /// `file:///abs/dir` (created if missing) or `memory://`.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let unsupported = |reason: &str| Error::BlobUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let inner: Arc<dyn ObjectStore> = if url == "memory://" {
+            Arc::new(InMemory::new())
+        } else if let Some(dir) = url.strip_prefix("file://") {
+            if !dir.starts_with('/') {
+                return Err(unsupported(
+                    "a file:// URL needs an absolute path, e.g. file:///var/lib/waymark/blobs",
+                ));
+            }
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).map_err(|source| Error::Directory {
+                path: dir.clone(),
+                source,
+            })?;
+            let local = LocalFileSystem::new_with_prefix(&dir)
+                .map_err(|err| unsupported(&err.to_string()))?;
+            Arc::new(local)
+        } else {
+            let scheme = url.split("://").next().unwrap_or(url);
+            return Err(unsupported(&format!(
+                "scheme {scheme:?} is not available in this build; use file:///absolute/dir or memory://"
+            )));
+        };
+        Ok(Self {
+            inner,
+            url: url.to_owned(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Writes `bytes` at `key` unless a blob is already there; the stored bytes are never
+    /// replaced. Use for content-addressed blobs.
+    pub async fn put_if_absent(&self, key: &BlobKey, bytes: Bytes) -> Result<PutOutcome> {
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .inner
+            .put_opts(&key.0, PutPayload::from_bytes(bytes), options)
+            .await
+        {
+            Ok(_) => Ok(PutOutcome::Created),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(PutOutcome::AlreadyExisted),
+            Err(source) => Err(blob_error(key, source)),
+        }
+    }
+
+    /// Writes `bytes` at `key`, atomically replacing what was there. Use for derived blobs
+    /// that a replayed job may write again.
+    pub async fn put(&self, key: &BlobKey, bytes: Bytes) -> Result<()> {
+        self.inner
+            .put(&key.0, PutPayload::from_bytes(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|source| blob_error(key, source))
+    }
+
+    pub async fn get(&self, key: &BlobKey) -> Result<Bytes> {
+        let result = self
+            .inner
+            .get(&key.0)
+            .await
+            .map_err(|source| blob_error(key, source))?;
+        result
+            .bytes()
+            .await
+            .map_err(|source| blob_error(key, source))
+    }
+
+    pub async fn exists(&self, key: &BlobKey) -> Result<bool> {
+        match self.inner.head(&key.0).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(source) => Err(blob_error(key, source)),
+        }
+    }
+
+    /// Deletes `key`; deleting a missing blob is not an error (deletes are retried).
+    pub async fn delete(&self, key: &BlobKey) -> Result<()> {
+        match self.inner.delete(&key.0).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(blob_error(key, source)),
+        }
+    }
+
+    /// Every key under `prefix` (e.g. `frames/original`), sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<BlobKey>> {
+        let prefix = Path::from(prefix);
+        let mut keys: Vec<BlobKey> = self
+            .inner
+            .list(Some(&prefix))
+            .map_ok(|meta| BlobKey(meta.location))
+            .try_collect()
+            .await
+            .map_err(|source| Error::Blob {
+                key: prefix.to_string(),
+                source,
+            })?;
+        keys.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        Ok(keys)
+    }
+}
+
+fn blob_error(key: &BlobKey, source: object_store::Error) -> Error {
+    match source {
+        object_store::Error::NotFound { .. } => Error::BlobNotFound {
+            key: key.to_string(),
+        },
+        source => Error::Blob {
+            key: key.to_string(),
+            source,
+        },
+    }
+}

@@ -1,0 +1,289 @@
+//! Metadata in SQL: the connection pool, migrations, and the account rows (contributors and
+//! their devices). Capture, frame and reward rows get their queries with the stages that
+//! write them.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use model::{ContributorId, DeviceId, DevicePublicKey, PayoutAddress, TimestampMs};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::{Error, Result};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The metadata database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+impl Db {
+    /// Opens `sqlite://path` (creating the file and its directory) in WAL mode with full
+    /// fsync on commit, and runs pending migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let unsupported = |reason: String| Error::DatabaseUrl {
+            url: url.to_owned(),
+            reason,
+        };
+        if !url.starts_with("sqlite:") {
+            let scheme = url.split("://").next().unwrap_or(url);
+            return Err(unsupported(format!(
+                "scheme {scheme:?} is not available in this build; use sqlite:///absolute/path/waymark.db"
+            )));
+        }
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|err| unsupported(err.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let file = options.get_filename().to_path_buf();
+        if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Directory {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATIONS.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A transaction: stages write their outputs and complete their job inside one.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// A cheap round trip, for `/health`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Names of the tables the migrations created (for checks and `/health`).
+    pub async fn table_names(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx_%' ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|row| row.get::<String, _>(0)).collect())
+    }
+
+    pub async fn insert_contributor(&self, new: &NewContributor) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO contributors (id, name, token_sha256, payout_address, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(new.id.to_string())
+        .bind(&new.name)
+        .bind(&new.token_sha256)
+        .bind(new.payout_address.map(|a| a.to_checksummed()))
+        .bind(new.created_at.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|err| conflict_or(err, "token"))?;
+        Ok(())
+    }
+
+    pub async fn contributor(&self, id: ContributorId) -> Result<Option<Contributor>> {
+        let row = sqlx::query(
+            "SELECT id, name, payout_address, created_at_ms FROM contributors WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| contributor_from_row(&row)).transpose()
+    }
+
+    /// The contributor whose API token hashes to `token_sha256` (lowercase hex).
+    pub async fn contributor_by_token_sha256(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<Contributor>> {
+        let row = sqlx::query(
+            "SELECT id, name, payout_address, created_at_ms FROM contributors WHERE token_sha256 = $1",
+        )
+        .bind(token_sha256)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| contributor_from_row(&row)).transpose()
+    }
+
+    pub async fn insert_device(&self, new: &NewDevice) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO devices (id, public_key, contributor_id, driver_id, driver_share_bps, \
+             label, status, registered_at_ms) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7)",
+        )
+        .bind(new.id.to_string())
+        .bind(new.public_key.to_hex())
+        .bind(new.contributor_id.to_string())
+        .bind(new.driver_id.map(|id| id.to_string()))
+        .bind(i64::from(new.driver_share_bps))
+        .bind(&new.label)
+        .bind(new.registered_at.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|err| conflict_or(err, "public key"))?;
+        Ok(())
+    }
+
+    pub async fn device_by_public_key(&self, key: &DevicePublicKey) -> Result<Option<Device>> {
+        let row = sqlx::query(&format!("{DEVICE_COLUMNS} WHERE public_key = $1"))
+            .bind(key.to_hex())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| device_from_row(&row)).transpose()
+    }
+
+    pub async fn devices_of(&self, contributor: ContributorId) -> Result<Vec<Device>> {
+        let rows = sqlx::query(&format!(
+            "{DEVICE_COLUMNS} WHERE contributor_id = $1 OR driver_id = $1 ORDER BY registered_at_ms, id"
+        ))
+        .bind(contributor.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(device_from_row).collect()
+    }
+
+    /// Sets a device's status; returns whether the device exists.
+    pub async fn set_device_status(&self, id: DeviceId, status: DeviceStatus) -> Result<bool> {
+        let done = sqlx::query("UPDATE devices SET status = $1 WHERE id = $2")
+            .bind(status.as_str())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// A contributor as stored (the token hash never leaves the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contributor {
+    pub id: ContributorId,
+    pub name: String,
+    pub payout_address: Option<PayoutAddress>,
+    pub created_at: TimestampMs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewContributor {
+    pub id: ContributorId,
+    pub name: String,
+    /// sha256 of the API token, lowercase hex.
+    pub token_sha256: String,
+    pub payout_address: Option<PayoutAddress>,
+    pub created_at: TimestampMs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceStatus {
+    Active,
+    Revoked,
+}
+
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// A registered device. Rewards go to `contributor_id`, or are split with `driver_id`
+/// (`driver_share_bps` basis points to the driver) for fleet devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: DeviceId,
+    pub public_key: DevicePublicKey,
+    pub contributor_id: ContributorId,
+    pub driver_id: Option<ContributorId>,
+    pub driver_share_bps: u16,
+    pub label: String,
+    pub status: DeviceStatus,
+    pub registered_at: TimestampMs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDevice {
+    pub id: DeviceId,
+    pub public_key: DevicePublicKey,
+    pub contributor_id: ContributorId,
+    pub driver_id: Option<ContributorId>,
+    pub driver_share_bps: u16,
+    pub label: String,
+    pub registered_at: TimestampMs,
+}
+
+const DEVICE_COLUMNS: &str = "SELECT id, public_key, contributor_id, driver_id, driver_share_bps, \
+     label, status, registered_at_ms FROM devices";
+
+fn contributor_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Contributor> {
+    let payout: Option<String> = row.try_get("payout_address")?;
+    Ok(Contributor {
+        id: parse_column(row, "id")?,
+        name: row.try_get("name")?,
+        payout_address: payout
+            .map(|text| {
+                text.parse()
+                    .map_err(|err| Error::Corrupt(format!("payout address: {err}")))
+            })
+            .transpose()?,
+        created_at: TimestampMs(row.try_get("created_at_ms")?),
+    })
+}
+
+fn device_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Device> {
+    let driver: Option<String> = row.try_get("driver_id")?;
+    let status: String = row.try_get("status")?;
+    let share: i64 = row.try_get("driver_share_bps")?;
+    Ok(Device {
+        id: parse_column(row, "id")?,
+        public_key: parse_column(row, "public_key")?,
+        contributor_id: parse_column(row, "contributor_id")?,
+        driver_id: driver
+            .map(|text| {
+                text.parse()
+                    .map_err(|err| Error::Corrupt(format!("driver id: {err}")))
+            })
+            .transpose()?,
+        driver_share_bps: u16::try_from(share)
+            .map_err(|_| Error::Corrupt(format!("driver share {share} bps")))?,
+        label: row.try_get("label")?,
+        status: match status.as_str() {
+            "active" => DeviceStatus::Active,
+            "revoked" => DeviceStatus::Revoked,
+            other => return Err(Error::Corrupt(format!("device status {other:?}"))),
+        },
+        registered_at: TimestampMs(row.try_get("registered_at_ms")?),
+    })
+}
+
+fn parse_column<T>(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text: String = row.try_get(column)?;
+    text.parse()
+        .map_err(|err| Error::Corrupt(format!("column {column}: {err}")))
+}
+
+fn conflict_or(err: sqlx::Error, what: &'static str) -> Error {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict { what },
+        _ => Error::Database(err),
+    }
+}

@@ -1,0 +1,53 @@
+//! All of Waymark's persistence, behind one [`Store`] opened from URLs in settings.
+//!
+//! Owns: blobs through `object_store` ([`BlobStore`]: content-addressed, never a partial
+//! object visible), metadata in SQL through `sqlx` ([`Db`]: SQLite in WAL mode, migrations
+//! embedded), the durable job queue in that same database ([`JobQueue`]: at-least-once with
+//! leases, completion inside the caller's transaction for an exactly-once effect), and the
+//! tantivy search index ([`SearchIndex`]).
+//!
+//! Never does: domain decisions. It stores what the stages decided and answers their
+//! queries; whether a frame is accepted or what a cell earns is decided elsewhere.
+
+mod blobs;
+mod config;
+mod db;
+mod error;
+mod queue;
+mod search;
+
+pub use blobs::{BlobKey, BlobStore, PutOutcome};
+pub use config::StoreConfig;
+pub use db::{Contributor, Db, Device, DeviceStatus, NewContributor, NewDevice};
+pub use error::{Error, Result};
+pub use queue::{JobId, JobQueue, LeasedJob, NewJob, QueueCounts, RetryOutcome};
+pub use search::{SearchDocument, SearchHit, SearchIndex, SearchKind, SearchQuery};
+
+/// Every part of the store, opened together.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub blobs: BlobStore,
+    pub db: Db,
+    pub queue: JobQueue,
+    pub search: SearchIndex,
+}
+
+impl Store {
+    /// Opens (creating where needed) every backend the config names, and runs pending
+    /// database migrations.
+    pub async fn open(config: &StoreConfig) -> Result<Self> {
+        let blobs = BlobStore::from_url(&config.blobs_url)?;
+        let db = Db::connect(&config.database_url).await?;
+        let queue = JobQueue::new(db.clone());
+        let search = match &config.search_dir {
+            Some(dir) => SearchIndex::open_in_dir(dir)?,
+            None => SearchIndex::in_memory()?,
+        };
+        Ok(Self {
+            blobs,
+            db,
+            queue,
+            search,
+        })
+    }
+}

@@ -1,0 +1,261 @@
+//! The job queue on a real SQLite file: leases, retries, exactly-once effects, and a worker
+//! process killed with SIGKILL while it holds a lease.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use store::{Error, JobId, JobQueue, NewJob, RetryOutcome};
+
+use crate::fresh_db;
+
+const KIND: &str = "process-capture";
+
+fn job(n: u32) -> NewJob {
+    NewJob::new(KIND, &serde_json::json!({ "capture": n })).unwrap()
+}
+
+/// Writes the job's "output" (a dirty cell row) and completes it in one transaction.
+async fn commit_output(db: &store::Db, leased: &store::LeasedJob, cell: i64) -> store::Result<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query("INSERT INTO dirty_cells (cell, marked_at_ms) VALUES ($1, 0)")
+        .bind(cell)
+        .execute(&mut *tx)
+        .await?;
+    JobQueue::complete_in(&mut tx, leased).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn output_rows(db: &store::Db) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM dirty_cells")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn jobs_are_leased_oldest_first_once_each_and_dedup_keys_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_db(&dir).await;
+    let queue = JobQueue::new(db.clone());
+    let first = queue
+        .enqueue(&job(1).dedup_key("capture:1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        queue.enqueue(&job(1).dedup_key("capture:1")).await.unwrap(),
+        None
+    );
+    let second = queue.enqueue(&job(2)).await.unwrap().unwrap();
+
+    let a = queue
+        .lease(KIND, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let b = queue
+        .lease(KIND, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.id, b.id), (first, second));
+    assert_eq!(a.payload::<serde_json::Value>().unwrap()["capture"], 1);
+    assert!(
+        queue
+            .lease(KIND, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        queue
+            .lease("other-kind", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    queue.complete(&a).await.unwrap();
+    queue.complete(&b).await.unwrap();
+    let counts = queue.counts().await.unwrap();
+    assert_eq!((counts.done, counts.queued, counts.leased), (2, 0, 0));
+}
+
+#[tokio::test]
+async fn failures_back_off_then_die_after_max_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_db(&dir).await;
+    let queue = JobQueue::new(db);
+    let mut new = job(7);
+    new.max_attempts = 2;
+    queue.enqueue(&new).await.unwrap();
+
+    let first = queue
+        .lease(KIND, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let outcome = queue
+        .fail(&first, "vision crashed", Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(outcome, RetryOutcome::Retried);
+    assert!(
+        queue
+            .lease(KIND, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none(),
+        "backing off"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let second = queue
+        .lease(KIND, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.attempts, 2);
+    assert_eq!(
+        queue.fail(&second, "again", Duration::ZERO).await.unwrap(),
+        RetryOutcome::Dead
+    );
+    assert!(
+        queue
+            .lease(KIND, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(queue.counts().await.unwrap().dead, 1);
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_db(&dir).await;
+    let queue = JobQueue::new(db.clone());
+    queue.enqueue(&job(3)).await.unwrap();
+
+    let slow = queue
+        .lease(KIND, Duration::from_millis(200))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fast = queue
+        .lease(KIND, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fast.id, slow.id);
+    assert_eq!(fast.attempts, 2);
+    commit_output(&db, &fast, 1).await.unwrap();
+
+    let late = commit_output(&db, &slow, 2).await.unwrap_err();
+    assert!(matches!(late, Error::LeaseLost { .. }), "{late}");
+    assert_eq!(
+        output_rows(&db).await,
+        1,
+        "the late worker's output was rolled back"
+    );
+    assert!(matches!(
+        queue.fail(&slow, "x", Duration::ZERO).await,
+        Err(Error::LeaseLost { .. })
+    ));
+}
+
+/// Environment variable that turns [`lease_holder_process`] into the worker the kill test
+/// runs as a child process.
+const CHILD_DB_ENV: &str = "WAYMARK_TEST_QUEUE_CHILD_DB";
+
+/// The child side of `a_worker_killed_with_sigkill_loses_no_job`: leases one job, says so
+/// on stdout, and hangs until it is killed. Run on its own (no environment variable), it
+/// only checks that the variable is absent.
+#[tokio::test]
+async fn lease_holder_process() {
+    let Ok(db_path) = std::env::var(CHILD_DB_ENV) else {
+        return;
+    };
+    let db = store::Db::connect(&format!("sqlite://{db_path}"))
+        .await
+        .unwrap();
+    let queue = JobQueue::new(db);
+    let leased = queue
+        .lease(KIND, Duration::from_millis(1_500))
+        .await
+        .unwrap()
+        .unwrap();
+    println!("LEASED {}", leased.id.0);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    unreachable!("the parent kills this process");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_with_sigkill_loses_no_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_db(&dir).await;
+    let queue = JobQueue::new(db.clone());
+    let mut enqueued = Vec::new();
+    for n in 0..3 {
+        enqueued.push(queue.enqueue(&job(n)).await.unwrap().unwrap());
+    }
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "queue::lease_holder_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DB_ENV, dir.path().join("waymark.db"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // Read on a blocking thread: the runtime must stay free to run this process's own
+    // database connections meanwhile.
+    let held = tokio::task::spawn_blocking(move || {
+        for line in BufReader::new(stdout).lines() {
+            // libtest prints "test <name> ... " without a newline before the test's output.
+            if let Some((_, id)) = line.unwrap().split_once("LEASED ") {
+                return JobId(id.trim().parse().unwrap());
+            }
+        }
+        panic!("the child exited without reporting its lease");
+    })
+    .await
+    .unwrap();
+    child.kill().unwrap(); // SIGKILL: no destructor, no cleanup runs in the child.
+    child.wait().unwrap();
+    assert_eq!(held, enqueued[0]);
+
+    // The two other jobs are still available; the killed worker's job is not, until its
+    // lease runs out.
+    let mut done = Vec::new();
+    while let Some(leased) = queue.lease(KIND, Duration::from_secs(60)).await.unwrap() {
+        commit_output(&db, &leased, leased.id.0).await.unwrap();
+        done.push(leased.id);
+    }
+    assert_eq!(done, enqueued[1..]);
+    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    let recovered = queue
+        .lease(KIND, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(recovered.id, held);
+    assert_eq!(recovered.attempts, 2);
+    commit_output(&db, &recovered, recovered.id.0)
+        .await
+        .unwrap();
+
+    let counts = queue.counts().await.unwrap();
+    assert_eq!(
+        (counts.done, counts.queued, counts.leased, counts.dead),
+        (3, 0, 0, 0)
+    );
+    assert_eq!(output_rows(&db).await, 3, "every job's output exactly once");
+}

@@ -1,0 +1,192 @@
+//! The search index on disk: frames and signs placed along the real Munich drive.
+
+use h3o::{LatLng, Resolution};
+use model::{CaptureId, ContributorId, DeviceId, FrameId, TimestampMs};
+use store::{SearchDocument, SearchIndex, SearchKind, SearchQuery};
+
+/// Positions of the barefoot Munich drive (first fixes), one per frame.
+fn munich_positions() -> Vec<(f64, f64)> {
+    #[derive(serde::Deserialize)]
+    struct Sample {
+        point: String,
+    }
+    let samples: Vec<Sample> =
+        serde_json::from_slice(&crate::dataset("gps/barefoot_munich_x0001-001.json")).unwrap();
+    samples
+        .iter()
+        .take(200)
+        .map(|s| {
+            let inner = s.point.trim_start_matches("POINT(").trim_end_matches(')');
+            let (lon, lat) = inner.split_once(' ').unwrap();
+            (lat.parse().unwrap(), lon.parse().unwrap())
+        })
+        .collect()
+}
+
+fn documents(capture: CaptureId, contributor: ContributorId, start_ms: i64) -> Vec<SearchDocument> {
+    let device = DeviceId::new();
+    munich_positions()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (lat, lon))| {
+            let is_sign = i % 50 == 0;
+            SearchDocument {
+                kind: if is_sign {
+                    SearchKind::Sign
+                } else {
+                    SearchKind::Frame
+                },
+                frame: FrameId::of_bytes(format!("{capture}-{i}").as_bytes()),
+                capture,
+                contributor,
+                device,
+                captured_at: TimestampMs(start_ms + i as i64 * 1_000),
+                lat,
+                lon,
+                sign_class: is_sign.then(|| {
+                    if i == 0 {
+                        "stop".into()
+                    } else {
+                        "speed-limit-50".into()
+                    }
+                }),
+                tags: vec!["sharp".into()],
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn queries_by_sign_contributor_place_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open_in_dir(dir.path()).unwrap();
+    let alice = ContributorId::new();
+    let bob = ContributorId::new();
+    let day = 86_400_000;
+    let t0 = 1_410_324_847_000;
+    index
+        .replace_capture(CaptureId::new(), &documents(CaptureId::new(), alice, t0))
+        .unwrap();
+    let bobs_capture = CaptureId::new();
+    index
+        .replace_capture(bobs_capture, &documents(bobs_capture, bob, t0 + day))
+        .unwrap();
+    assert_eq!(index.len(), 400);
+
+    let stops = index
+        .search(&SearchQuery {
+            text: Some("stop".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(stops.len(), 2);
+    assert!(
+        stops
+            .iter()
+            .all(|h| h.sign_class.as_deref() == Some("stop"))
+    );
+    assert!(stops[0].captured_at > stops[1].captured_at, "newest first");
+
+    let limits = index
+        .search(&SearchQuery {
+            text: Some("speed limit".into()),
+            kind: Some(SearchKind::Sign),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(limits.len(), 6);
+
+    let bobs = index
+        .search(&SearchQuery {
+            contributor: Some(bob),
+            limit: 1000,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(bobs.len(), 200);
+
+    let (lat, lon) = munich_positions()[100];
+    for resolution in [
+        Resolution::Three,
+        Resolution::Seven,
+        Resolution::Ten,
+        Resolution::Twelve,
+        Resolution::Fifteen,
+    ] {
+        let cell = LatLng::new(lat, lon).unwrap().to_cell(resolution);
+        let here = index
+            .search(&SearchQuery {
+                cell: Some(cell),
+                limit: 1000,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(!here.is_empty(), "{resolution}");
+        assert!(
+            here.iter()
+                .all(|h| LatLng::new(h.lat, h.lon).unwrap().to_cell(resolution) == cell)
+        );
+    }
+
+    let first_day = index
+        .search(&SearchQuery {
+            after: Some(TimestampMs(t0)),
+            before: Some(TimestampMs(t0 + day - 1)),
+            limit: 1000,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(first_day.len(), 200);
+    assert!(first_day.iter().all(|h| h.contributor == alice));
+
+    let nothing = index
+        .search(&SearchQuery {
+            text: Some("AND OR ((".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(
+        nothing.is_empty(),
+        "hostile query text is lenient, not an error"
+    );
+}
+
+#[test]
+fn replaying_a_capture_replaces_its_documents_and_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = CaptureId::new();
+    let contributor = ContributorId::new();
+    {
+        let index = SearchIndex::open_in_dir(dir.path()).unwrap();
+        index
+            .replace_capture(capture, &documents(capture, contributor, 0))
+            .unwrap();
+        index
+            .replace_capture(capture, &documents(capture, contributor, 0))
+            .unwrap();
+        assert_eq!(index.len(), 200);
+    }
+    let reopened = SearchIndex::open_in_dir(dir.path()).unwrap();
+    assert_eq!(reopened.len(), 200);
+}
+
+#[test]
+fn too_coarse_cells_and_a_second_writer_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open_in_dir(dir.path()).unwrap();
+    let coarse = LatLng::new(48.1, 11.5).unwrap().to_cell(Resolution::One);
+    let err = index
+        .search(&SearchQuery {
+            cell: Some(coarse),
+            limit: 1,
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("resolution 3 or finer"), "{err}");
+
+    let second = SearchIndex::open_in_dir(dir.path()).unwrap_err();
+    assert!(second.to_string().contains("writer lock"), "{second}");
+}

@@ -1,0 +1,42 @@
+//! The command line, with clap's derive API. Flags override settings from the file and
+//! the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Waymark: an open dashcam-mapping network. Drivers' dashcams upload GPS-tagged frames;
+/// Waymark verifies them, blurs faces and plates, keeps a fresh coverage map and pays
+/// contributors for fresh coverage.
+#[derive(Debug, Parser)]
+#[command(name = "waymark", version, propagate_version = true)]
+pub struct Cli {
+    /// Settings file (TOML; see waymark.example.toml). Values from WAYMARK_* environment
+    /// variables and from flags override it.
+    #[arg(long, global = true, env = "WAYMARK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server: /health, /metrics and every stage's routes, on one machine
+    /// (local files, SQLite, tantivy under the data directory).
+    Serve(ServeArgs),
+    /// Print the effective settings (file, environment and flags merged) as TOML and exit.
+    Config,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port) [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Directory for blobs, the database and the search index [default: ./data]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}

@@ -1,0 +1,31 @@
+//! The composition root: the `waymark` command line, settings, and the wiring of the
+//! stage crates into one process.
+//!
+//! Owns: argument parsing, settings layering (TOML file → `WAYMARK_*` environment → flags),
+//! tracing and Prometheus set-up, and the HTTP server that mounts every stage's routes.
+//!
+//! Never does: logic of its own beyond wiring. A rule about frames, tiles or rewards
+//! belongs in the stage crate that owns it.
+
+mod cli;
+mod serve;
+mod settings;
+mod telemetry;
+
+pub use cli::{Cli, Command};
+pub use settings::{Settings, StoreSettings};
+
+/// Runs one `waymark` command to completion.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(&cli)?;
+    match cli.command {
+        Command::Serve(_) => {
+            telemetry::init_tracing(&settings.log)?;
+            serve::run(settings)
+        }
+        Command::Config => {
+            print!("{}", settings.to_toml()?);
+            Ok(())
+        }
+    }
+}

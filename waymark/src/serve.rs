@@ -1,0 +1,191 @@
+//! `waymark serve`: opens the store, mounts the routes, and serves until SIGINT/SIGTERM,
+//! letting in-flight requests finish.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use actix_web::dev::{Service, ServiceRequest};
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use model::Problem;
+use serde_json::json;
+use store::Store;
+
+use crate::settings::Settings;
+use crate::telemetry;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+struct AppState {
+    store: Store,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+pub fn run(settings: Settings) -> anyhow::Result<()> {
+    let data_dir = settings.absolute_data_dir()?;
+    prepare_data_dir(&data_dir)?;
+    tracing::info!(
+        settings = %serde_json::to_string(&settings)?,
+        data_dir = %data_dir.display(),
+        "effective settings"
+    );
+    actix_web::rt::System::new().block_on(serve(settings, &data_dir))
+}
+
+async fn serve(settings: Settings, data_dir: &Path) -> anyhow::Result<()> {
+    let store_config = settings.store_config(data_dir);
+    let store = Store::open(&store_config)
+        .await
+        .with_context(|| format!("cannot open the store under {}", data_dir.display()))?;
+    let state = AppState {
+        store: store.clone(),
+        metrics: telemetry::metrics_handle()?,
+    };
+    let listen = settings.listen;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .wrap_fn(|request, service| {
+                let started = Instant::now();
+                let (method, route) = request_labels(&request);
+                let call = service.call(request);
+                async move {
+                    let response = call.await?;
+                    record_request(method, route, response.status(), started);
+                    Ok(response)
+                }
+            })
+            .route("/health", web::get().to(health))
+            .route("/metrics", web::get().to(metrics))
+            .default_service(web::to(not_found))
+    })
+    .shutdown_timeout(settings.shutdown_timeout_secs)
+    .bind(listen)
+    .map_err(|err| bind_error(listen, err))?;
+    for addr in server.addrs() {
+        tracing::info!(%addr, "listening");
+        // One line on stdout that scripts and tests can read the address from.
+        println!("waymark listening on http://{addr}");
+    }
+    std::io::stdout().flush().ok();
+    server
+        .run()
+        .await
+        .context("the HTTP server stopped with an error")?;
+    tracing::info!("shutting down: closing the database");
+    store.db.pool().close().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    let fix = "pass --data with a writable directory";
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("data directory {} cannot be created; {fix}", dir.display()))?;
+    let probe = dir.join(".write-probe");
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("data directory {} is not writable; {fix}", dir.display()))?;
+    std::fs::remove_file(&probe).ok();
+    Ok(())
+}
+
+fn bind_error(listen: std::net::SocketAddr, err: std::io::Error) -> anyhow::Error {
+    if err.kind() == std::io::ErrorKind::AddrInUse {
+        anyhow::anyhow!(
+            "cannot listen on {listen}: the address is already in use; stop the other process or pass --listen with a free port"
+        )
+    } else {
+        anyhow::anyhow!(
+            "cannot listen on {listen}: {err}; pass --listen with an address of this machine"
+        )
+    }
+}
+
+/// The labels a request is counted under: method and route pattern (not the raw path, so
+/// label values stay bounded).
+fn request_labels(request: &ServiceRequest) -> (String, String) {
+    let method = request.method().to_string();
+    let route = request
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    (method, route)
+}
+
+/// Counts one finished request and records its latency.
+fn record_request(method: String, route: String, status: StatusCode, started: Instant) {
+    metrics::counter!(
+        "waymark_http_requests_total",
+        "method" => method.clone(),
+        "route" => route.clone(),
+        "status" => status.as_u16().to_string()
+    )
+    .increment(1);
+    metrics::histogram!(
+        "waymark_http_request_duration_seconds",
+        "method" => method,
+        "route" => route
+    )
+    .record(started.elapsed().as_secs_f64());
+}
+
+async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let store = &state.store;
+    if let Err(err) = store.db.ping().await {
+        tracing::warn!(error = %err, "health check: database unreachable");
+        return problem_response(&Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE.as_u16(),
+            "unavailable",
+            "Service unavailable",
+            format!("the database does not answer: {err}"),
+        ));
+    }
+    HttpResponse::Ok().json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "database": "ok",
+        "blobs": store.blobs.url(),
+        "search_documents": store.search.len(),
+    }))
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.queue.counts().await {
+        Ok(counts) => {
+            for (label, count) in [
+                ("queued", counts.queued),
+                ("leased", counts.leased),
+                ("done", counts.done),
+                ("dead", counts.dead),
+            ] {
+                metrics::gauge!("waymark_jobs", "state" => label).set(count as f64);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "metrics: cannot count jobs"),
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}
+
+async fn not_found(request: HttpRequest) -> HttpResponse {
+    problem_response(&Problem::new(
+        StatusCode::NOT_FOUND.as_u16(),
+        "not-found",
+        "Not found",
+        format!("no route for {} {}", request.method(), request.path()),
+    ))
+}
+
+fn problem_response(problem: &Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status)
+        .insert_header(ContentType(
+            "application/problem+json"
+                .parse()
+                .expect("a valid mime type"),
+        ))
+        .json(problem)
+}

@@ -1,0 +1,133 @@
+//! One serde `Settings` for the process: defaults → TOML file → `WAYMARK_*` environment →
+//! command-line flags, later layers winning. Unknown keys are refused, so a typo never
+//! silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{Cli, Command};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Where blobs, the database and the search index live unless `[store]` says otherwise.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Log filter (`tracing_subscriber::EnvFilter` syntax).
+    #[serde(default = "default_log")]
+    pub log: String,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    #[serde(default = "default_shutdown_timeout_secs")]
+    pub shutdown_timeout_secs: u64,
+    #[serde(default)]
+    pub store: StoreSettings,
+}
+
+/// Backend URLs; each left out defaults to a location under `data_dir`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_dir: Option<PathBuf>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+fn default_log() -> String {
+    "info".to_owned()
+}
+
+fn default_shutdown_timeout_secs() -> u64 {
+    30
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            log: default_log(),
+            shutdown_timeout_secs: default_shutdown_timeout_secs(),
+            store: StoreSettings::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Layers the sources for `cli` and checks the result.
+    pub fn load(cli: &Cli) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = &cli.config {
+            if !path.is_file() {
+                anyhow::bail!(
+                    "settings file {} does not exist or is not a file; pass --config with a TOML file such as waymark.example.toml",
+                    path.display()
+                );
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // WAYMARK_STORE__DATABASE_URL sets store.database_url; WAYMARK_CONFIG names the file.
+        figment = figment.merge(Env::prefixed("WAYMARK_").split("__").ignore(&["config"]));
+        if let Command::Serve(args) = &cli.command {
+            if let Some(listen) = args.listen {
+                figment = figment.merge(Serialized::default("listen", listen));
+            }
+            if let Some(data) = &args.data {
+                figment = figment.merge(Serialized::default("data_dir", data));
+            }
+        }
+        let settings: Settings = figment.extract().map_err(|err| {
+            // figment may report several problems; one line each, joined.
+            let problems: Vec<String> = err.into_iter().map(|e| e.to_string()).collect();
+            anyhow::anyhow!("invalid settings: {}", problems.join("; "))
+        })?;
+        Ok(settings)
+    }
+
+    /// The data directory as an absolute path (relative ones are taken from the current
+    /// directory), so `file://` URLs built from it are valid.
+    pub fn absolute_data_dir(&self) -> anyhow::Result<PathBuf> {
+        std::path::absolute(&self.data_dir).with_context(|| {
+            format!(
+                "data directory {} cannot be resolved",
+                self.data_dir.display()
+            )
+        })
+    }
+
+    /// The store's backends: explicit URLs where given, the data directory layout elsewhere.
+    pub fn store_config(&self, data_dir: &Path) -> store::StoreConfig {
+        let defaults = store::StoreConfig::under(data_dir);
+        store::StoreConfig {
+            blobs_url: self.store.blobs_url.clone().unwrap_or(defaults.blobs_url),
+            database_url: self
+                .store
+                .database_url
+                .clone()
+                .unwrap_or(defaults.database_url),
+            search_dir: self.store.search_dir.clone().or(defaults.search_dir),
+        }
+    }
+
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        toml::to_string_pretty(self).context("cannot print the settings as TOML")
+    }
+}
