@@ -71,6 +71,23 @@ impl Default for Settings {
     }
 }
 
+/// Folds a multi-line parser message (TOML errors quote the offending line with a caret)
+/// into one line, keeping the position and the explanation.
+fn one_line(message: &str) -> String {
+    let is_snippet = |line: &str| {
+        let rest = line
+            .trim_start()
+            .trim_start_matches(|c: char| c.is_ascii_digit());
+        rest.trim_start().starts_with('|')
+    };
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !is_snippet(line))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 impl Settings {
     /// Layers the sources for `cli` and checks the result.
     pub fn load(cli: &Cli) -> anyhow::Result<Self> {
@@ -96,7 +113,7 @@ impl Settings {
         }
         let settings: Settings = figment.extract().map_err(|err| {
             // figment may report several problems; one line each, joined.
-            let problems: Vec<String> = err.into_iter().map(|e| e.to_string()).collect();
+            let problems: Vec<String> = err.into_iter().map(|e| one_line(&e.to_string())).collect();
             anyhow::anyhow!("invalid settings: {}", problems.join("; "))
         })?;
         Ok(settings)

@@ -1,0 +1,145 @@
+//! Whole-process tests of the `waymark` binary: it is started as a user would start it, and
+//! spoken to over real HTTP on loopback.
+
+mod serve;
+mod settings;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// `waymark <args>` with a clean environment (no stray `WAYMARK_*` from the caller).
+pub fn waymark(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_waymark"));
+    command.args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("WAYMARK_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// Runs a command to completion.
+pub fn output(mut command: Command) -> Output {
+    command.stdin(Stdio::null()).output().expect("waymark runs")
+}
+
+/// A running `waymark serve` on a free loopback port; killed when dropped.
+#[derive(Debug)]
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    pub fn start(data: &Path, extra: &[&str]) -> Self {
+        let data = data.to_str().unwrap();
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--data", data];
+        args.extend_from_slice(extra);
+        let mut child = waymark(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("waymark serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let mut stderr = String::new();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut stderr)
+                    .ok();
+                panic!("waymark serve exited before listening: {stderr}");
+            };
+            if let Some(url) = line.strip_prefix("waymark listening on http://") {
+                break url.parse().expect("a socket address");
+            }
+        };
+        Self { child, addr }
+    }
+
+    pub fn get(&self, path: &str) -> HttpResponse {
+        http_get(self.addr, path)
+    }
+
+    /// Sends SIGTERM and waits for the process; returns its exit status and stderr.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        (exit, stderr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A plain HTTP/1.1 GET over a fresh connection.
+pub fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    let mut head_lines = head.lines();
+    let status = head_lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = head_lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
