@@ -271,7 +271,7 @@ fn device_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Device> {
     })
 }
 
-fn parse_column<T>(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<T>
+pub(crate) fn parse_column<T>(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<T>
 where
     T: FromStr,
     T::Err: std::fmt::Display,

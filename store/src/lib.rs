@@ -10,15 +10,19 @@
 //! queries; whether a frame is accepted or what a cell earns is decided elsewhere.
 
 mod blobs;
+mod captures;
 mod config;
 mod db;
+mod epochs;
 mod error;
 mod queue;
 mod search;
 
 pub use blobs::{BlobKey, BlobStore, PutOutcome};
+pub use captures::{FrameOutcome, NewCapture, NewFrame};
 pub use config::StoreConfig;
 pub use db::{Contributor, Db, Device, DeviceStatus, NewContributor, NewDevice};
+pub use epochs::{DevicePayeesRow, EpochFrameRow, EpochRow};
 pub use error::{Error, Result};
 pub use queue::{JobId, JobQueue, LeasedJob, NewJob, QueueCounts, RetryOutcome};
 pub use search::{SearchDocument, SearchHit, SearchIndex, SearchKind, SearchQuery};

@@ -1,0 +1,328 @@
+//! The pure core: epoch inputs → what every contributor earned, and why, per cell.
+//!
+//! Rules (DESIGN.md §5), all in integer fixed point (ppm) so results never depend on
+//! floating-point rounding:
+//! 1. **Fraud.** A frame ingest flagged (teleport, replay, zig-zag) earns nothing, and its
+//!    device forfeits the whole epoch: a device caught cheating earns 0.
+//! 2. **Freshness.** A cell's weight refills linearly from 0 to 1 over `refill_ms` after it
+//!    was last mapped before the epoch (never mapped: 1). A frame's value is
+//!    `weight(frame time) × quality`.
+//! 3. **Own duplicates earn once.** Per cell, each contributor (the device's owner) counts
+//!    once, with the best value among their frames there.
+//! 4. **Rank with seniority.** Per cell, contributors are ranked by their first frame's time:
+//!    the first earns ×1, the second ×1/2, the third ×1/4, later ones 0.
+//! 5. **Region weight** of the best frame's place multiplies the points.
+//! 6. **Fleet split.** A device's points go to its owner, or `driver_share_bps` of them to
+//!    its driver.
+//! 7. **Emission** is split pro rata to points with the largest-remainder rule (ties by
+//!    contributor id), so amounts sum exactly to it; with no points it stays unallocated.
+//! 8. **Bounties.** Each bounty's budget goes to the payees of the first fresh frame (a
+//!    non-zero weight, not flagged) inside its area and time window; unclaimed and expired by
+//!    the epoch's end → refunded; unclaimed and still running → carried to the next epoch.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use geo::{Contains, MultiPolygon, Point};
+use h3o::LatLng;
+use model::{COVERAGE_RESOLUTION, ContributorId, DeviceId, FrameId, TimestampMs};
+use serde::{Deserialize, Serialize};
+
+use crate::regions::PPM;
+use crate::split::largest_remainder;
+use crate::{Bounty, EpochInputs, Error, Payees, Result};
+
+/// Rank multipliers as right shifts: ×1, ×1/2, ×1/4.
+const RANK_SHIFTS: [u32; 3] = [0, 1, 2];
+
+/// Why a cell paid what it paid, for one contributor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellAward {
+    /// H3 res-12 cell, hex.
+    pub cell: String,
+    pub owner: ContributorId,
+    pub device: DeviceId,
+    /// The frame whose value counted.
+    pub frame: FrameId,
+    /// 0 = first in the cell this epoch.
+    pub rank: u32,
+    pub weight_ppm: u64,
+    pub quality_ppm: u64,
+    pub region_ppm: u64,
+    pub points: u128,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BountyOutcome {
+    Claimed { frame: FrameId, device: DeviceId },
+    Refunded,
+    Carried,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BountyResult {
+    pub id: String,
+    pub budget: String,
+    pub outcome: BountyOutcome,
+}
+
+/// One contributor's earnings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Earnings {
+    pub points: u128,
+    pub emission_amount: u128,
+    pub bounty_amount: u128,
+}
+
+impl Earnings {
+    pub fn total(&self) -> u128 {
+        self.emission_amount + self.bounty_amount
+    }
+}
+
+/// The outcome of an epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochResult {
+    pub awards: Vec<CellAward>,
+    pub earnings: BTreeMap<ContributorId, Earnings>,
+    pub emission: u128,
+    /// Emission nobody earned (no points at all).
+    pub unallocated: u128,
+    pub bounties: Vec<BountyResult>,
+    pub flagged_devices: BTreeSet<DeviceId>,
+    pub flagged_frames: usize,
+}
+
+/// Computes the epoch. Pure: the same inputs, in any order, give the same result.
+pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
+    let mut inputs = inputs.clone();
+    inputs.canonicalise();
+    let emission = inputs.params.emission_units()?;
+    let regions = inputs.regions()?;
+    let refill_ms = inputs.params.refill_ms.max(1);
+
+    let flagged_devices: BTreeSet<DeviceId> = inputs
+        .frames
+        .iter()
+        .filter(|f| f.fraud.is_some())
+        .map(|f| f.device)
+        .collect();
+    let flagged_frames = inputs.frames.iter().filter(|f| f.fraud.is_some()).count();
+
+    // Eligible frames with their cell and value.
+    let mut eligible = Vec::new();
+    for frame in &inputs.frames {
+        if flagged_devices.contains(&frame.device) {
+            continue;
+        }
+        let Some(payees) = inputs.devices.get(&frame.device) else {
+            continue; // a device nobody owns cannot be paid
+        };
+        let Ok(position) = LatLng::new(frame.lat, frame.lon) else {
+            continue;
+        };
+        let cell = position.to_cell(COVERAGE_RESOLUTION);
+        let weight_ppm = refill_ppm(
+            inputs.cells_last_mapped.get(&u64::from(cell)),
+            frame.time,
+            refill_ms,
+        );
+        let quality_ppm = (frame.quality.clamp(0.0, 1.0) * PPM as f64).round() as u64;
+        eligible.push(Eligible {
+            frame: frame.frame,
+            device: frame.device,
+            owner: payees.owner,
+            time: frame.time,
+            lat: frame.lat,
+            lon: frame.lon,
+            cell,
+            weight_ppm,
+            quality_ppm,
+            value: weight_ppm * quality_ppm / PPM,
+        });
+    }
+
+    // Per cell, per owner: the first frame (for rank) and the best frame (for value).
+    let mut cells: BTreeMap<u64, BTreeMap<ContributorId, (TimestampMs, FrameId, usize)>> =
+        BTreeMap::new();
+    for (index, frame) in eligible.iter().enumerate() {
+        let entry = cells.entry(u64::from(frame.cell)).or_default();
+        entry
+            .entry(frame.owner)
+            .and_modify(|(first_time, first_frame, best)| {
+                if (frame.time, frame.frame) < (*first_time, *first_frame) {
+                    (*first_time, *first_frame) = (frame.time, frame.frame);
+                }
+                if frame.value > eligible[*best].value {
+                    *best = index;
+                }
+            })
+            .or_insert((frame.time, frame.frame, index));
+    }
+
+    let mut awards = Vec::new();
+    let mut points: HashMap<ContributorId, u128> = HashMap::new();
+    for owners in cells.values() {
+        let mut ranked: Vec<_> = owners.iter().collect();
+        ranked.sort_by_key(|(owner, (time, frame, _))| (*time, *frame, **owner));
+        for (rank, (owner, (_, _, best))) in ranked.into_iter().enumerate() {
+            let frame = &eligible[*best];
+            let region_ppm = regions.weight_ppm_at(frame.lat, frame.lon);
+            let shift = RANK_SHIFTS.get(rank).copied();
+            let cell_points = match shift {
+                Some(shift) => {
+                    (u128::from(frame.value) * u128::from(region_ppm) / u128::from(PPM)) >> shift
+                }
+                None => 0,
+            };
+            awards.push(CellAward {
+                cell: frame.cell.to_string(),
+                owner: *owner,
+                device: frame.device,
+                frame: frame.frame,
+                rank: rank as u32,
+                weight_ppm: frame.weight_ppm,
+                quality_ppm: frame.quality_ppm,
+                region_ppm,
+                points: cell_points,
+            });
+            split_to_payees(&inputs.devices[&frame.device], cell_points, &mut points);
+        }
+    }
+
+    let mut earnings: BTreeMap<ContributorId, Earnings> = BTreeMap::new();
+    let ordered: Vec<(ContributorId, u128)> = points
+        .into_iter()
+        .filter(|(_, p)| *p > 0)
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    let shares = largest_remainder(emission, &ordered);
+    let paid: u128 = shares.iter().sum();
+    for ((contributor, contributor_points), amount) in ordered.iter().zip(&shares) {
+        let entry = earnings.entry(*contributor).or_default();
+        entry.points = *contributor_points;
+        entry.emission_amount = *amount;
+    }
+
+    let bounties = settle_bounties(&inputs, &eligible, &mut earnings)?;
+
+    Ok(EpochResult {
+        awards,
+        earnings,
+        emission,
+        unallocated: emission - paid,
+        bounties,
+        flagged_devices,
+        flagged_frames,
+    })
+}
+
+struct Eligible {
+    frame: FrameId,
+    device: DeviceId,
+    owner: ContributorId,
+    time: TimestampMs,
+    lat: f64,
+    lon: f64,
+    cell: h3o::CellIndex,
+    weight_ppm: u64,
+    quality_ppm: u64,
+    value: u64,
+}
+
+/// The refill weight (ppm) of a cell last mapped at `last` when a frame arrives at `now`.
+pub fn refill_ppm(last: Option<&TimestampMs>, now: TimestampMs, refill_ms: i64) -> u64 {
+    let Some(last) = last else {
+        return PPM;
+    };
+    let elapsed = now.millis_since(*last).max(0);
+    if elapsed >= refill_ms {
+        return PPM;
+    }
+    (i128::from(elapsed) * i128::from(PPM) / i128::from(refill_ms)) as u64
+}
+
+fn split_to_payees(payees: &Payees, amount: u128, into: &mut HashMap<ContributorId, u128>) {
+    let driver_part = match payees.driver {
+        Some(driver) => {
+            let part = amount * u128::from(payees.driver_share_bps.min(10_000)) / 10_000;
+            *into.entry(driver).or_default() += part;
+            part
+        }
+        None => 0,
+    };
+    *into.entry(payees.owner).or_default() += amount - driver_part;
+}
+
+fn settle_bounties(
+    inputs: &EpochInputs,
+    eligible: &[Eligible],
+    earnings: &mut BTreeMap<ContributorId, Earnings>,
+) -> Result<Vec<BountyResult>> {
+    let epoch_end = inputs.epoch.ends_at();
+    let mut results = Vec::new();
+    for bounty in &inputs.bounties {
+        let area = bounty_area(bounty)?;
+        let budget: u128 = bounty.budget.parse().map_err(|_| Error::Bounty {
+            id: bounty.id.clone(),
+            reason: format!("budget {:?} is not an integer amount", bounty.budget),
+        })?;
+        let claim = eligible.iter().find(|frame| {
+            frame.weight_ppm > 0
+                && frame.time >= bounty.starts_at
+                && frame.time < bounty.expires_at
+                && area.contains(&Point::new(frame.lon, frame.lat))
+        });
+        let outcome = match claim {
+            Some(frame) => {
+                let mut paid = HashMap::new();
+                split_to_payees(&inputs.devices[&frame.device], budget, &mut paid);
+                for (contributor, amount) in paid {
+                    earnings.entry(contributor).or_default().bounty_amount += amount;
+                }
+                BountyOutcome::Claimed {
+                    frame: frame.frame,
+                    device: frame.device,
+                }
+            }
+            None if bounty.expires_at <= epoch_end => BountyOutcome::Refunded,
+            None => BountyOutcome::Carried,
+        };
+        results.push(BountyResult {
+            id: bounty.id.clone(),
+            budget: bounty.budget.clone(),
+            outcome,
+        });
+    }
+    Ok(results)
+}
+
+fn bounty_area(bounty: &Bounty) -> Result<MultiPolygon<f64>> {
+    let invalid = |reason: String| Error::Bounty {
+        id: bounty.id.clone(),
+        reason,
+    };
+    let geometry: geojson::Geometry = bounty
+        .area_geojson
+        .parse::<geojson::GeoJson>()
+        .map_err(|err| invalid(format!("area is not GeoJSON: {err}")))
+        .and_then(|parsed| match parsed {
+            geojson::GeoJson::Geometry(geometry) => Ok(geometry),
+            geojson::GeoJson::Feature(feature) => feature
+                .geometry
+                .ok_or_else(|| invalid("area feature has no geometry".into())),
+            geojson::GeoJson::FeatureCollection(_) => {
+                Err(invalid("area must be one geometry".into()))
+            }
+        })?;
+    match &geometry.value {
+        geojson::GeometryValue::Polygon { .. } => Ok(MultiPolygon::new(vec![
+            geo::Polygon::try_from(&geometry.value).map_err(|err| invalid(err.to_string()))?,
+        ])),
+        geojson::GeometryValue::MultiPolygon { .. } => {
+            MultiPolygon::try_from(&geometry.value).map_err(|err| invalid(err.to_string()))
+        }
+        _ => Err(invalid("area must be a Polygon or MultiPolygon".into())),
+    }
+}

@@ -1,0 +1,155 @@
+//! Everything an epoch's payout is computed from. Each input is hashed into the manifest,
+//! so anyone holding the inputs can recompute the epoch and get the same Merkle root.
+
+use std::collections::BTreeMap;
+
+use model::{ContributorId, DeviceId, FrameId, TimestampMs};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{EpochId, Regions, Result};
+
+/// One frame as the reward math sees it: an accepted frame, or a frame ingest flagged as
+/// possible fraud (which earns nothing and costs its device the epoch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RewardFrame {
+    pub frame: FrameId,
+    pub device: DeviceId,
+    pub time: TimestampMs,
+    pub lat: f64,
+    pub lon: f64,
+    /// Vision's quality score, 0–1.
+    pub quality: f64,
+    /// The fraud reason ingest gave (teleport, replay, zig-zag), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraud: Option<String>,
+}
+
+/// Who a device's earnings go to: its owner, or split with a fleet driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payees {
+    pub owner: ContributorId,
+    pub driver: Option<ContributorId>,
+    /// Basis points (of 10 000) that go to the driver.
+    pub driver_share_bps: u16,
+}
+
+/// A bounty ("burst"): a budget paid to the first fresh coverage inside an area.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bounty {
+    pub id: String,
+    /// The area as GeoJSON Polygon or MultiPolygon geometry text.
+    pub area_geojson: String,
+    /// Integer amount in the smallest unit, as decimal text.
+    pub budget: String,
+    pub starts_at: TimestampMs,
+    pub expires_at: TimestampMs,
+}
+
+/// The numbers the rules are parameterised by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Params {
+    /// Integer amount paid out by the epoch, smallest unit, decimal text.
+    pub emission: String,
+    /// How long a cell's weight takes to refill from 0 to 1 after it was mapped.
+    pub refill_ms: i64,
+}
+
+impl Params {
+    pub const DEFAULT_REFILL_MS: i64 = 7 * 24 * 3600 * 1000;
+
+    pub fn emission_units(&self) -> Result<u128> {
+        self.emission
+            .parse()
+            .map_err(|_| crate::Error::Emission(self.emission.clone()))
+    }
+}
+
+/// All inputs of one epoch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochInputs {
+    pub epoch: EpochId,
+    pub params: Params,
+    pub frames: Vec<RewardFrame>,
+    /// For every H3 res-12 cell (as its integer) touched in the epoch, when it was last
+    /// mapped before the epoch started; absent = never mapped (fully fresh).
+    pub cells_last_mapped: BTreeMap<u64, TimestampMs>,
+    pub devices: BTreeMap<DeviceId, Payees>,
+    pub bounties: Vec<Bounty>,
+    /// The region-weights GeoJSON, verbatim (empty: no regions).
+    pub regions_geojson: String,
+}
+
+/// sha256 of each input, in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputHashes {
+    pub frames: String,
+    pub cells_last_mapped: String,
+    pub devices: String,
+    pub bounties: String,
+    pub regions: String,
+    pub params: String,
+}
+
+impl InputHashes {
+    /// Names of the inputs whose hashes differ from `other`'s.
+    pub fn differences(&self, other: &InputHashes) -> Vec<&'static str> {
+        [
+            ("frames", &self.frames, &other.frames),
+            (
+                "cells_last_mapped",
+                &self.cells_last_mapped,
+                &other.cells_last_mapped,
+            ),
+            ("devices", &self.devices, &other.devices),
+            ("bounties", &self.bounties, &other.bounties),
+            ("regions", &self.regions, &other.regions),
+            ("params", &self.params, &other.params),
+        ]
+        .into_iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(name, _, _)| name)
+        .collect()
+    }
+}
+
+impl EpochInputs {
+    /// Puts every list in its canonical order, so the order rows were read in never
+    /// changes a hash or a result.
+    pub fn canonicalise(&mut self) {
+        self.frames.sort_by(|a, b| {
+            a.time
+                .cmp(&b.time)
+                .then_with(|| a.frame.cmp(&b.frame))
+                .then_with(|| a.device.cmp(&b.device))
+        });
+        self.bounties.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+
+    pub fn regions(&self) -> Result<Regions> {
+        if self.regions_geojson.trim().is_empty() {
+            Ok(Regions::none())
+        } else {
+            Regions::from_geojson(&self.regions_geojson)
+        }
+    }
+
+    /// Hashes of the canonical JSON of each input.
+    pub fn hashes(&self) -> InputHashes {
+        let mut sorted = self.clone();
+        sorted.canonicalise();
+        InputHashes {
+            frames: sha256_json(&sorted.frames),
+            cells_last_mapped: sha256_json(&sorted.cells_last_mapped),
+            devices: sha256_json(&sorted.devices),
+            bounties: sha256_json(&sorted.bounties),
+            regions: hex::encode(Sha256::digest(sorted.regions_geojson.as_bytes())),
+            params: sha256_json(&sorted.params),
+        }
+    }
+}
+
+fn sha256_json(value: &impl Serialize) -> String {
+    let bytes = serde_json::to_vec(value).expect("inputs serialise: string map keys only");
+    hex::encode(Sha256::digest(bytes))
+}

@@ -1,0 +1,28 @@
+//! Reward epochs: who earned what for fresh coverage, provably.
+//!
+//! Owns: the pure payout math ([`compute`]: inputs → per-contributor integer amounts that sum
+//! exactly to the emission, with a per-cell attribution), the epoch calendar ([`EpochId`],
+//! ISO weeks), region weights, the manifest and the OpenZeppelin-format Merkle tree, and a
+//! thin IO shell ([`shell`]) that reads inputs from `store`, writes the published files and
+//! rows, verifies closed epochs and serves them over HTTP ([`routes`]).
+//!
+//! Never does: network IO or storage in the core (everything under [`compute`], [`merkle`],
+//! [`manifest`] is pure), or decide whether a frame is acceptable (ingest did that).
+
+pub mod compute;
+mod epoch;
+mod error;
+mod inputs;
+pub mod manifest;
+pub mod merkle;
+mod regions;
+pub mod routes;
+pub mod shell;
+mod split;
+
+pub use compute::{CellAward, EpochResult, compute};
+pub use epoch::{EPOCH_MS, EpochId, rfc3339};
+pub use error::{Error, Result};
+pub use inputs::{Bounty, EpochInputs, InputHashes, Params, Payees, RewardFrame};
+pub use regions::{PPM, Regions};
+pub use split::largest_remainder;

@@ -1,0 +1,162 @@
+//! HTTP routes for closed epochs, mounted under `/api/v1/rewards` by `waymark serve`.
+//! Reward data is public, as on chain: anyone may read any epoch and any proof.
+//!
+//! - `GET /epochs` — every epoch with its state and root
+//! - `GET /epochs/{epoch}` — the manifest
+//! - `GET /epochs/{epoch}/tree` — the `StandardMerkleTree` dump
+//! - `GET /epochs/{epoch}/contributors/{contributor}` — amount, per-cell breakdown, proof
+//! - `GET /contributors/{contributor}` — a contributor's amount per epoch
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, Scope, web};
+use model::{ContributorId, Problem};
+use serde_json::json;
+use store::{BlobKey, Store};
+
+use crate::shell::{proof, read_manifest};
+use crate::{EpochId, Error};
+
+/// The routes, with the store they read.
+pub fn scope(store: Store) -> Scope {
+    web::scope("/api/v1/rewards")
+        .app_data(web::Data::new(store))
+        .route("/epochs", web::get().to(list_epochs))
+        .route("/epochs/{epoch}", web::get().to(get_manifest))
+        .route("/epochs/{epoch}/tree", web::get().to(get_tree))
+        .route(
+            "/epochs/{epoch}/contributors/{contributor}",
+            web::get().to(get_proof),
+        )
+        .route(
+            "/contributors/{contributor}",
+            web::get().to(contributor_rewards),
+        )
+}
+
+async fn list_epochs(store: web::Data<Store>) -> HttpResponse {
+    match store.db.epochs().await {
+        Ok(rows) => HttpResponse::Ok().json(
+            rows.iter()
+                .map(|row| {
+                    json!({
+                        "epoch": row.id,
+                        "starts_at": crate::rfc3339(row.starts_at),
+                        "ends_at": crate::rfc3339(row.ends_at),
+                        "state": row.state,
+                        "emission": row.emission,
+                        "merkle_root": row.merkle_root,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Err(err) => problem(&Error::Store(err)),
+    }
+}
+
+async fn get_manifest(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
+    let epoch = match closed_epoch(&store, &path).await {
+        Ok(epoch) => epoch,
+        Err(err) => return problem(&err),
+    };
+    match read_manifest(&store, epoch).await {
+        Ok(manifest) => HttpResponse::Ok().json(manifest),
+        Err(err) => problem(&err),
+    }
+}
+
+async fn get_tree(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
+    let epoch = match closed_epoch(&store, &path).await {
+        Ok(epoch) => epoch,
+        Err(err) => return problem(&err),
+    };
+    let result = async {
+        let manifest = read_manifest(&store, epoch).await?;
+        Ok::<_, Error>(
+            store
+                .blobs
+                .get(&BlobKey::parse(&manifest.files.tree)?)
+                .await?,
+        )
+    }
+    .await;
+    match result {
+        Ok(bytes) => HttpResponse::Ok()
+            .content_type(ContentType::json())
+            .body(bytes),
+        Err(err) => problem(&err),
+    }
+}
+
+async fn get_proof(store: web::Data<Store>, path: web::Path<(String, String)>) -> HttpResponse {
+    let (epoch, contributor) = path.into_inner();
+    let epoch = match epoch.parse::<EpochId>() {
+        Ok(epoch) => epoch,
+        Err(err) => return problem(&err),
+    };
+    let Ok(contributor) = contributor.parse::<ContributorId>() else {
+        return bad_contributor(&contributor);
+    };
+    match proof(&store, epoch, contributor).await {
+        Ok(proof) => HttpResponse::Ok().json(proof),
+        Err(err) => problem(&err),
+    }
+}
+
+async fn contributor_rewards(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
+    let Ok(contributor) = path.parse::<ContributorId>() else {
+        return bad_contributor(&path);
+    };
+    match store.db.rewards_of(contributor).await {
+        Ok(rows) => HttpResponse::Ok().json(
+            rows.iter()
+                .map(|(epoch, amount)| json!({ "epoch": epoch, "amount": amount }))
+                .collect::<Vec<_>>(),
+        ),
+        Err(err) => problem(&Error::Store(err)),
+    }
+}
+
+async fn closed_epoch(store: &Store, text: &str) -> Result<EpochId, Error> {
+    let epoch: EpochId = text.parse()?;
+    match store.db.epoch(&epoch.to_string()).await? {
+        Some(row) if row.state == "closed" => Ok(epoch),
+        _ => Err(Error::NotClosed(epoch)),
+    }
+}
+
+fn bad_contributor(text: &str) -> HttpResponse {
+    respond(Problem::new(
+        400,
+        "bad-contributor-id",
+        "Bad contributor id",
+        format!(
+            "{:?} is not a contributor id (a UUID)",
+            text.chars().take(80).collect::<String>()
+        ),
+    ))
+}
+
+fn problem(err: &Error) -> HttpResponse {
+    let (status, slug, title) = match err {
+        Error::EpochId(_) => (400, "bad-epoch-id", "Bad epoch id"),
+        Error::NotClosed(_) => (404, "epoch-not-closed", "Epoch not closed"),
+        Error::NoReward { .. } => (404, "no-reward", "No reward"),
+        Error::MissingInput(_) => (500, "missing-reward-file", "Missing reward file"),
+        _ => (500, "rewards-error", "Rewards error"),
+    };
+    if status == 500 {
+        tracing::error!(error = %err, "rewards route failed");
+    }
+    respond(Problem::new(status, slug, title, err.to_string()))
+}
+
+fn respond(problem: Problem) -> HttpResponse {
+    HttpResponse::build(
+        StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    )
+    .insert_header(ContentType(
+        "application/problem+json".parse().expect("valid mime"),
+    ))
+    .json(problem)
+}

@@ -1,0 +1,442 @@
+//! The IO shell around the pure core: reads an epoch's inputs from the store, closes epochs
+//! (publishing the manifest, tree, per-cell attribution and inputs as blobs, then the rows),
+//! verifies closed epochs against what is stored, and answers proof requests.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use model::{ContributorId, PayoutAddress, RejectReason, TimestampMs};
+use serde::{Deserialize, Serialize};
+use store::{BlobKey, EpochRow, Store};
+
+use crate::compute::{BountyOutcome, CellAward, compute};
+use crate::epoch::hours;
+use crate::manifest::{Files, Published, RewardManifest, publish};
+use crate::merkle::hex_hash;
+use crate::{Bounty, EpochId, EpochInputs, Error, Params, Payees, Result, RewardFrame};
+
+/// How epochs are closed: the parts of the inputs that come from settings, not the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewardsConfig {
+    /// Integer amount per epoch, smallest unit.
+    pub emission: String,
+    /// How long after its end an epoch waits for late uploads before it may close.
+    pub grace_ms: i64,
+    pub refill_ms: i64,
+    /// Region weights GeoJSON ("" = none).
+    pub regions_geojson: String,
+    pub bounties: Vec<Bounty>,
+}
+
+impl Default for RewardsConfig {
+    fn default() -> Self {
+        Self {
+            emission: "1000000000000".into(),
+            grace_ms: 24 * 3600 * 1000,
+            refill_ms: Params::DEFAULT_REFILL_MS,
+            regions_geojson: String::new(),
+            bounties: Vec::new(),
+        }
+    }
+}
+
+/// What `close` published.
+#[derive(Debug, Clone)]
+pub struct Closed {
+    pub manifest: RewardManifest,
+    /// The epoch was already closed: nothing was recomputed.
+    pub already_closed: bool,
+}
+
+/// A contributor's payout in one epoch, with everything needed to claim and check it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributorProof {
+    pub epoch: EpochId,
+    pub contributor: ContributorId,
+    pub address: Option<PayoutAddress>,
+    pub amount: String,
+    pub emission_amount: String,
+    pub bounty_amount: String,
+    pub merkle_root: String,
+    /// Sibling hashes from the leaf up (empty when the amount is held for a missing address).
+    pub proof: Vec<String>,
+    pub cells: Vec<CellAward>,
+}
+
+fn fraud_reasons() -> Vec<&'static str> {
+    RejectReason::ALL
+        .into_iter()
+        .filter(|reason| reason.is_fraud_signal())
+        .map(RejectReason::slug)
+        .collect()
+}
+
+/// The store-derived inputs of `epoch` (frames, cell history, devices) with `config`'s.
+pub async fn load_inputs(
+    store: &Store,
+    epoch: EpochId,
+    config: &RewardsConfig,
+) -> Result<EpochInputs> {
+    let (start, end) = (epoch.starts_at(), epoch.ends_at());
+    let rows = store.db.epoch_frames(start, end, &fraud_reasons()).await?;
+    let used_devices: BTreeSet<_> = rows.iter().map(|row| row.device).collect();
+    let devices = store
+        .db
+        .device_payees()
+        .await?
+        .into_iter()
+        .filter(|row| used_devices.contains(&row.device))
+        .map(|row| {
+            (
+                row.device,
+                Payees {
+                    owner: row.owner,
+                    driver: row.driver,
+                    driver_share_bps: row.driver_share_bps,
+                },
+            )
+        })
+        .collect();
+    let frames = rows
+        .into_iter()
+        .map(|row| RewardFrame {
+            frame: row.frame,
+            device: row.device,
+            time: row.time,
+            lat: row.lat,
+            lon: row.lon,
+            quality: row.quality.unwrap_or(0.0),
+            fraud: row.fraud,
+        })
+        .collect();
+    let bounties = open_bounties(store, epoch, &config.bounties).await?;
+    let mut inputs = EpochInputs {
+        epoch,
+        params: Params {
+            emission: config.emission.clone(),
+            refill_ms: config.refill_ms,
+        },
+        frames,
+        cells_last_mapped: store.db.cells_last_mapped_before(start, end).await?,
+        devices,
+        bounties,
+        regions_geojson: config.regions_geojson.clone(),
+    };
+    inputs.canonicalise();
+    Ok(inputs)
+}
+
+/// Bounties not settled (claimed or refunded) by an earlier closed epoch and overlapping
+/// this one.
+async fn open_bounties(store: &Store, epoch: EpochId, bounties: &[Bounty]) -> Result<Vec<Bounty>> {
+    let mut settled = BTreeSet::new();
+    for row in store.db.epochs().await? {
+        if row.state != "closed" || row.starts_at >= epoch.starts_at() {
+            continue;
+        }
+        let Ok(earlier) = row.id.parse::<EpochId>() else {
+            continue;
+        };
+        let manifest = read_manifest(store, earlier).await?;
+        for bounty in manifest.bounties {
+            if !matches!(bounty.outcome, BountyOutcome::Carried) {
+                settled.insert(bounty.id);
+            }
+        }
+    }
+    Ok(bounties
+        .iter()
+        .filter(|b| !settled.contains(&b.id))
+        .filter(|b| b.starts_at < epoch.ends_at() && b.expires_at > epoch.starts_at())
+        .cloned()
+        .collect())
+}
+
+/// Closes `epoch` once its data is complete (ended `grace_ms` ago, no frame of it still
+/// pending). Publishes the files first and records the rows last, so a crash in between
+/// leaves the epoch open and a re-run publishes the identical files. Closing a closed epoch
+/// returns its manifest unchanged.
+pub async fn close(
+    store: &Store,
+    epoch: EpochId,
+    config: &RewardsConfig,
+    now: TimestampMs,
+) -> Result<Closed> {
+    if let Some(row) = store.db.epoch(&epoch.to_string()).await?
+        && row.state == "closed"
+    {
+        return Ok(Closed {
+            manifest: read_manifest(store, epoch).await?,
+            already_closed: true,
+        });
+    }
+    if !epoch.is_past_grace(now, config.grace_ms) {
+        return Err(Error::EpochStillOpen {
+            epoch,
+            ends_at: crate::rfc3339(epoch.ends_at()),
+            grace_hours: hours(config.grace_ms),
+        });
+    }
+    let pending = store
+        .db
+        .pending_frames_between(epoch.starts_at(), epoch.ends_at())
+        .await?;
+    if pending > 0 {
+        return Err(Error::DataNotComplete { epoch, pending });
+    }
+    let inputs = load_inputs(store, epoch, config).await?;
+    let addresses = store.db.payout_addresses().await?;
+    let result = compute(&inputs)?;
+    let published = publish(&inputs, &result, &addresses);
+    write_files(store, &inputs, &result.awards, &published).await?;
+    let manifest = published.manifest;
+    let amounts: Vec<(ContributorId, String)> = manifest
+        .contributors
+        .iter()
+        .map(|entry| (entry.contributor, entry.amount.clone()))
+        .collect();
+    store
+        .db
+        .save_closed_epoch(
+            &EpochRow {
+                id: epoch.to_string(),
+                starts_at: epoch.starts_at(),
+                ends_at: epoch.ends_at(),
+                state: "closed".into(),
+                emission: manifest.emission.clone(),
+                merkle_root: Some(manifest.merkle_root.clone()),
+                manifest_key: Some(Files::manifest_key(epoch)),
+                closed_at: Some(now),
+            },
+            &amounts,
+        )
+        .await?;
+    tracing::info!(%epoch, root = %manifest.merkle_root, contributors = manifest.contributors.len(), "epoch closed");
+    Ok(Closed {
+        manifest,
+        already_closed: false,
+    })
+}
+
+async fn write_files(
+    store: &Store,
+    inputs: &EpochInputs,
+    awards: &[CellAward],
+    published: &Published,
+) -> Result<()> {
+    let files = &published.manifest.files;
+    let tree_json = match &published.tree {
+        Some(tree) => serde_json::to_vec_pretty(&tree.dump())?,
+        None => b"null".to_vec(),
+    };
+    for (key, body) in [
+        (files.inputs.as_str(), serde_json::to_vec(inputs)?),
+        (files.cells.as_str(), serde_json::to_vec(awards)?),
+        (files.tree.as_str(), tree_json),
+        (
+            &Files::manifest_key(inputs.epoch),
+            serde_json::to_vec_pretty(&published.manifest)?,
+        ),
+    ] {
+        store
+            .blobs
+            .put(&BlobKey::parse(key)?, Bytes::from(body))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Closes every epoch that is due: from the first frame's epoch up to the latest one past
+/// its grace period, skipping closed ones. Returns the epochs it closed.
+pub async fn close_due(
+    store: &Store,
+    config: &RewardsConfig,
+    now: TimestampMs,
+) -> Result<Vec<EpochId>> {
+    let Some(first) = store.db.first_accepted_frame_time().await? else {
+        return Ok(Vec::new());
+    };
+    let mut closed = Vec::new();
+    let mut epoch = EpochId::containing(first);
+    // Bounded: at most ten years of weeks in one pass.
+    for _ in 0..520 {
+        if !epoch.is_past_grace(now, config.grace_ms) {
+            break;
+        }
+        match close(store, epoch, config, now).await {
+            Ok(result) if !result.already_closed => closed.push(epoch),
+            Ok(_) => {}
+            Err(Error::DataNotComplete { .. }) => break,
+            Err(err) => return Err(err),
+        }
+        epoch = epoch.next();
+    }
+    Ok(closed)
+}
+
+pub async fn read_manifest(store: &Store, epoch: EpochId) -> Result<RewardManifest> {
+    let key = Files::manifest_key(epoch);
+    let bytes = store
+        .blobs
+        .get(&BlobKey::parse(&key)?)
+        .await
+        .map_err(|err| match err {
+            store::Error::BlobNotFound { .. } => Error::MissingInput(key.clone()),
+            other => Error::Store(other),
+        })?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(store: &Store, key: &str) -> Result<T> {
+    let bytes = store
+        .blobs
+        .get(&BlobKey::parse(key)?)
+        .await
+        .map_err(|err| match err {
+            store::Error::BlobNotFound { .. } => Error::MissingInput(key.to_owned()),
+            other => Error::Store(other),
+        })?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// What `verify` checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub epoch: EpochId,
+    pub merkle_root: String,
+    pub contributors: usize,
+}
+
+/// Recomputes a closed epoch and compares: the store's current rows against the manifest's
+/// input hashes, the stored inputs snapshot against them too, and the root recomputed from
+/// the snapshot against the manifest's and the database's. Fails naming what differs.
+pub async fn verify(store: &Store, epoch: EpochId) -> Result<Verified> {
+    let row = store.db.epoch(&epoch.to_string()).await?;
+    let Some(row) = row.filter(|row| row.state == "closed") else {
+        return Err(Error::NotClosed(epoch));
+    };
+    let failed = |what: String| Error::VerifyFailed { epoch, what };
+    let manifest = read_manifest(store, epoch).await?;
+    let snapshot: EpochInputs = read_json(store, &manifest.files.inputs).await?;
+
+    let snapshot_hashes = snapshot.hashes();
+    let tampered = snapshot_hashes.differences(&manifest.inputs);
+    if !tampered.is_empty() {
+        return Err(failed(format!(
+            "the stored inputs file {} no longer matches the manifest in: {}",
+            manifest.files.inputs,
+            tampered.join(", ")
+        )));
+    }
+    let config = RewardsConfig {
+        emission: snapshot.params.emission.clone(),
+        grace_ms: 0,
+        refill_ms: snapshot.params.refill_ms,
+        regions_geojson: snapshot.regions_geojson.clone(),
+        bounties: snapshot.bounties.clone(),
+    };
+    let mut current = load_inputs(store, epoch, &config).await?;
+    current.bounties = snapshot.bounties.clone();
+    let changed: Vec<_> = current
+        .hashes()
+        .differences(&manifest.inputs)
+        .into_iter()
+        .filter(|name| ["frames", "cells_last_mapped", "devices"].contains(name))
+        .collect();
+    if !changed.is_empty() {
+        return Err(failed(format!(
+            "the stored rows changed since the epoch closed: {} (hash mismatch with the manifest)",
+            changed.join(", ")
+        )));
+    }
+    let addresses: BTreeMap<ContributorId, PayoutAddress> = manifest
+        .contributors
+        .iter()
+        .filter_map(|entry| entry.address.map(|address| (entry.contributor, address)))
+        .collect();
+    let recomputed = publish(&snapshot, &compute(&snapshot)?, &addresses);
+    if recomputed.manifest.merkle_root != manifest.merkle_root {
+        return Err(failed(format!(
+            "recomputed Merkle root {} differs from the manifest's {}",
+            recomputed.manifest.merkle_root, manifest.merkle_root
+        )));
+    }
+    if recomputed.manifest.contributors != manifest.contributors {
+        return Err(failed(
+            "recomputed per-contributor amounts differ from the manifest's".into(),
+        ));
+    }
+    if row.merkle_root.as_deref() != Some(manifest.merkle_root.as_str()) {
+        return Err(failed(format!(
+            "the database records root {:?} but the manifest says {}",
+            row.merkle_root, manifest.merkle_root
+        )));
+    }
+    Ok(Verified {
+        epoch,
+        merkle_root: manifest.merkle_root,
+        contributors: manifest.contributors.len(),
+    })
+}
+
+/// A contributor's amount, per-cell breakdown and Merkle proof in a closed epoch.
+pub async fn proof(
+    store: &Store,
+    epoch: EpochId,
+    contributor: ContributorId,
+) -> Result<ContributorProof> {
+    let row = store.db.epoch(&epoch.to_string()).await?;
+    if row.is_none_or(|row| row.state != "closed") {
+        return Err(Error::NotClosed(epoch));
+    }
+    let manifest = read_manifest(store, epoch).await?;
+    let no_reward = || Error::NoReward {
+        contributor: contributor.to_string(),
+        epoch,
+    };
+    let entry = manifest
+        .contributors
+        .iter()
+        .find(|entry| entry.contributor == contributor)
+        .ok_or_else(no_reward)?;
+    let snapshot: EpochInputs = read_json(store, &manifest.files.inputs).await?;
+    let addresses: BTreeMap<ContributorId, PayoutAddress> = manifest
+        .contributors
+        .iter()
+        .filter_map(|entry| entry.address.map(|address| (entry.contributor, address)))
+        .collect();
+    let result = compute(&snapshot)?;
+    let published = publish(&snapshot, &result, &addresses);
+    let proof = match (
+        &published.tree,
+        published
+            .leaf_owners
+            .iter()
+            .position(|owner| *owner == contributor),
+    ) {
+        (Some(tree), Some(index)) => tree.proof(index).iter().map(hex_hash).collect(),
+        _ => Vec::new(),
+    };
+    let cells: Vec<CellAward> = read_json::<Vec<CellAward>>(store, &manifest.files.cells)
+        .await?
+        .into_iter()
+        .filter(|award| {
+            award.owner == contributor
+                || snapshot
+                    .devices
+                    .get(&award.device)
+                    .is_some_and(|payees| payees.driver == Some(contributor))
+        })
+        .collect();
+    Ok(ContributorProof {
+        epoch,
+        contributor,
+        address: entry.address,
+        amount: entry.amount.clone(),
+        emission_amount: entry.emission_amount.clone(),
+        bounty_amount: entry.bounty_amount.clone(),
+        merkle_root: manifest.merkle_root.clone(),
+        proof,
+        cells,
+    })
+}

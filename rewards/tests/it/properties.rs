@@ -1,0 +1,198 @@
+//! Invariants of the pure core, on random epochs laid over the real Munich drive.
+
+use std::collections::BTreeMap;
+
+use model::{ContributorId, DeviceId, FrameId};
+use proptest::prelude::*;
+use rewards::{EpochId, EpochInputs, Params, Payees, RewardFrame, compute};
+
+use crate::{HOUR, at, munich_positions};
+
+const DEVICES: usize = 5;
+
+fn ids() -> (Vec<DeviceId>, Vec<ContributorId>) {
+    let devices = (0..DEVICES as u128)
+        .map(|i| DeviceId::from(uuid_of(i)))
+        .collect();
+    let contributors = (0..DEVICES as u128)
+        .map(|i| ContributorId::from(uuid_of(100 + i)))
+        .collect();
+    (devices, contributors)
+}
+
+fn uuid_of(n: u128) -> uuid::Uuid {
+    uuid::Uuid::from_u128(n + 1)
+}
+
+/// (device, position index on the drive, hours into the epoch, quality %, flagged)
+type FrameSpec = (usize, usize, i64, u8, bool);
+
+fn inputs(specs: &[FrameSpec], emission: u64, last_mapped: &[(usize, i64)]) -> EpochInputs {
+    let epoch: EpochId = "2026-W40".parse().unwrap();
+    let positions = munich_positions(400);
+    let (devices, contributors) = ids();
+    let frames = specs
+        .iter()
+        .enumerate()
+        .map(|(n, &(device, position, hour, quality, flagged))| {
+            let (lat, lon) = positions[position % positions.len()];
+            RewardFrame {
+                frame: FrameId::of_bytes(format!("{n}").as_bytes()),
+                device: devices[device % DEVICES],
+                time: at(epoch, hour * 3_600_000),
+                lat,
+                lon,
+                quality: f64::from(quality) / 100.0,
+                fraud: flagged.then(|| "replay".to_owned()),
+            }
+        })
+        .collect();
+    let cells_last_mapped = last_mapped
+        .iter()
+        .map(|&(position, hours_before)| {
+            let (lat, lon) = positions[position % positions.len()];
+            let cell = h3o::LatLng::new(lat, lon)
+                .unwrap()
+                .to_cell(model::COVERAGE_RESOLUTION);
+            (
+                u64::from(cell),
+                epoch.starts_at().saturating_add_ms(-hours_before * HOUR),
+            )
+        })
+        .collect();
+    let device_payees = devices
+        .iter()
+        .zip(&contributors)
+        .map(|(device, owner)| {
+            (
+                *device,
+                Payees {
+                    owner: *owner,
+                    driver: None,
+                    driver_share_bps: 0,
+                },
+            )
+        })
+        .collect();
+    EpochInputs {
+        epoch,
+        params: Params {
+            emission: emission.to_string(),
+            refill_ms: Params::DEFAULT_REFILL_MS,
+        },
+        frames,
+        cells_last_mapped,
+        devices: device_payees,
+        bounties: Vec::new(),
+        regions_geojson: String::new(),
+    }
+}
+
+fn frame_spec() -> impl Strategy<Value = FrameSpec> {
+    (
+        0..DEVICES,
+        0usize..400,
+        0i64..168,
+        0u8..=100,
+        prop::bool::weighted(0.1),
+    )
+}
+
+fn points_of(inputs: &EpochInputs) -> BTreeMap<ContributorId, u128> {
+    compute(inputs)
+        .unwrap()
+        .earnings
+        .into_iter()
+        .map(|(c, e)| (c, e.points))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn amounts_sum_exactly_to_the_emission(
+        specs in prop::collection::vec(frame_spec(), 0..120),
+        emission in 0u64..u64::MAX,
+        last in prop::collection::vec((0usize..400, 0i64..240), 0..20),
+    ) {
+        let result = compute(&inputs(&specs, emission, &last)).unwrap();
+        let paid: u128 = result.earnings.values().map(|e| e.emission_amount).sum();
+        prop_assert_eq!(paid + result.unallocated, u128::from(emission));
+        let anyone_earned = result.earnings.values().any(|e| e.points > 0);
+        prop_assert_eq!(result.unallocated == 0 || emission == 0, anyone_earned || emission == 0);
+    }
+
+    #[test]
+    fn input_order_changes_nothing(
+        specs in prop::collection::vec(frame_spec(), 1..80),
+        seed in any::<u64>(),
+    ) {
+        let original = inputs(&specs, 1_000_000_007, &[]);
+        let mut shuffled = original.clone();
+        // A deterministic shuffle driven by the seed.
+        let len = shuffled.frames.len();
+        let mut state = seed | 1;
+        for i in (1..len).rev() {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+            shuffled.frames.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let a = compute(&original).unwrap();
+        let b = compute(&shuffled).unwrap();
+        prop_assert_eq!(a.earnings, b.earnings);
+        prop_assert_eq!(original.hashes(), shuffled.hashes());
+    }
+
+    #[test]
+    fn adding_a_frame_never_lowers_its_contributors_points(
+        specs in prop::collection::vec(frame_spec(), 0..80),
+        extra in frame_spec(),
+    ) {
+        let extra = (extra.0, extra.1, extra.2, extra.3, false);
+        let honest: Vec<FrameSpec> = specs.iter().map(|s| (s.0, s.1, s.2, s.3, false)).collect();
+        let before = points_of(&inputs(&honest, 1_000_000, &[]));
+        let mut with_extra = honest.clone();
+        with_extra.push(extra);
+        let after = points_of(&inputs(&with_extra, 1_000_000, &[]));
+        let (_, contributors) = ids();
+        let owner = contributors[extra.0];
+        prop_assert!(after.get(&owner).copied().unwrap_or(0) >= before.get(&owner).copied().unwrap_or(0));
+    }
+
+    #[test]
+    fn a_device_caught_replaying_earns_nothing(
+        specs in prop::collection::vec(frame_spec(), 1..80),
+        replayed in prop::collection::vec((0usize..400, 0i64..168), 1..20),
+    ) {
+        // Device 0 replays positions (flagged by ingest) besides whatever else it uploads.
+        let mut all = specs.clone();
+        all.extend(replayed.iter().map(|&(position, hour)| (0, position, hour, 100, true)));
+        let result = compute(&inputs(&all, 1_000_000, &[])).unwrap();
+        let (devices, contributors) = ids();
+        prop_assert!(result.flagged_devices.contains(&devices[0]));
+        prop_assert!(result.earnings.get(&contributors[0]).is_none_or(|e| e.total() == 0));
+    }
+}
+
+#[test]
+fn a_refilling_cell_pays_in_proportion_to_its_refill() {
+    let (_, contributors) = ids();
+    let both_at_the_start = [(0, 0, 0, 100, false), (1, 399, 0, 100, false)];
+    // Contributor 0's cell was mapped 3.5 days before: weight 0.5. Contributor 1's cell was
+    // never mapped: weight 1. Emission 3 000 splits 1 000 : 2 000.
+    let half = compute(&inputs(&both_at_the_start, 3_000, &[(0, 84)])).unwrap();
+    assert_eq!(half.earnings[&contributors[0]].emission_amount, 1_000);
+    assert_eq!(half.earnings[&contributors[1]].emission_amount, 2_000);
+    // Mapped at the very moment the epoch began: weight 0, nothing to earn there.
+    let empty = compute(&inputs(&both_at_the_start, 3_000, &[(0, 0)])).unwrap();
+    assert!(
+        empty
+            .earnings
+            .get(&contributors[0])
+            .is_none_or(|e| e.total() == 0)
+    );
+    assert_eq!(empty.earnings[&contributors[1]].emission_amount, 3_000);
+    // Seven days or more: fully refilled again.
+    let full = compute(&inputs(&both_at_the_start, 3_000, &[(0, 7 * 24)])).unwrap();
+    assert_eq!(full.earnings[&contributors[0]].emission_amount, 1_500);
+}

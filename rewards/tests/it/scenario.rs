@@ -1,0 +1,436 @@
+//! Several drivers over the same real roads on different days, through a real store:
+//! hand-checked payouts, verification, proofs, and tampering caught.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use h3o::LatLng;
+use model::{
+    COVERAGE_RESOLUTION, CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FixType, FrameId,
+    PayoutAddress, RejectReason, TimestampMs,
+};
+use rewards::shell::{RewardsConfig, close, close_due, proof, verify};
+use rewards::{EpochId, Error, merkle};
+use store::{
+    BlobKey, FrameOutcome, NewCapture, NewContributor, NewDevice, NewFrame, Store, StoreConfig,
+};
+
+use crate::{DAY, HOUR, at, munich_positions};
+
+const FRAMES: usize = 300;
+
+struct World {
+    store: Store,
+    _dir: tempfile::TempDir,
+    alice: ContributorId,
+    bob: ContributorId,
+    fleet_owner: ContributorId,
+    fleet_driver: ContributorId,
+    mallory: ContributorId,
+}
+
+async fn contributor(store: &Store, name: &str, address: Option<&str>) -> ContributorId {
+    let id = ContributorId::new();
+    store
+        .db
+        .insert_contributor(&NewContributor {
+            id,
+            name: name.into(),
+            token_sha256: format!("{:0>64}", name.len().to_string() + name),
+            payout_address: address.map(|a| a.parse::<PayoutAddress>().unwrap()),
+            created_at: TimestampMs(0),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+async fn device(
+    store: &Store,
+    owner: ContributorId,
+    driver: Option<(ContributorId, u16)>,
+) -> DeviceId {
+    let id = DeviceId::new();
+    let seed: [u8; 32] = *id.as_uuid().as_bytes().repeat(2).first_chunk().unwrap();
+    store
+        .db
+        .insert_device(&NewDevice {
+            id,
+            public_key: DeviceKeypair::from_seed(seed).public(),
+            contributor_id: owner,
+            driver_id: driver.map(|(d, _)| d),
+            driver_share_bps: driver.map_or(10_000, |(_, bps)| bps),
+            label: String::new(),
+            registered_at: TimestampMs(0),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// Uploads the Munich drive as one capture by `device`, starting at `start`, one frame a
+/// second, every frame with `outcome`.
+async fn drive(
+    store: &Store,
+    device: DeviceId,
+    start: TimestampMs,
+    outcome: FrameOutcome,
+    tag: &str,
+) {
+    let frames: Vec<NewFrame> = munich_positions(FRAMES)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (lat, lon))| NewFrame {
+            index: i as u32,
+            sha256: FrameId::of_bytes(format!("{tag}-{i}").as_bytes()),
+            fix: Fix {
+                time: start.saturating_add_ms(i as i64 * 1000),
+                lat,
+                lon,
+                alt: None,
+                heading: None,
+                speed: Some(12.0),
+                fix_type: FixType::Fix3d,
+                satellites: 9,
+                hdop: 0.8,
+            },
+            outcome,
+        })
+        .collect();
+    store
+        .db
+        .insert_capture(
+            &NewCapture {
+                id: CaptureId::new(),
+                device_id: device,
+                sequence_number: 1,
+                manifest_sha256: "0".repeat(64),
+                manifest_key: format!("captures/{tag}.json"),
+                signature: "0".repeat(128),
+                frame_count: FRAMES as u32,
+                received_at: start,
+            },
+            &frames,
+        )
+        .await
+        .unwrap();
+}
+
+fn route_cells() -> usize {
+    munich_positions(FRAMES)
+        .into_iter()
+        .map(|(lat, lon)| LatLng::new(lat, lon).unwrap().to_cell(COVERAGE_RESOLUTION))
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+fn config() -> RewardsConfig {
+    RewardsConfig {
+        emission: "7000000".into(),
+        ..RewardsConfig::default()
+    }
+}
+
+fn w40() -> EpochId {
+    "2026-W40".parse().unwrap()
+}
+
+/// Week 40: Mallory's device (Monday, replayed frames flagged by ingest, plus frames that
+/// slipped through), Alice (Tuesday), Bob (Wednesday), a fleet device driven by Dana for
+/// Owen with a 70 % driver share (Thursday). Everyone drives the same real roads.
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+    let alice = contributor(
+        &store,
+        "alice",
+        Some("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
+    )
+    .await;
+    let bob = contributor(
+        &store,
+        "bob",
+        Some("0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"),
+    )
+    .await;
+    let fleet_owner = contributor(
+        &store,
+        "owen",
+        Some("0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB"),
+    )
+    .await;
+    let fleet_driver = contributor(
+        &store,
+        "dana",
+        Some("0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb"),
+    )
+    .await;
+    let mallory = contributor(
+        &store,
+        "mallory",
+        Some("0x1111111111111111111111111111111111111111"),
+    )
+    .await;
+
+    let epoch = w40();
+    let mallory_device = device(&store, mallory, None).await;
+    drive(
+        &store,
+        mallory_device,
+        at(epoch, 7 * HOUR),
+        FrameOutcome::Rejected(RejectReason::Replay),
+        "replay",
+    )
+    .await;
+    drive(
+        &store,
+        mallory_device,
+        at(epoch, 7 * HOUR + HOUR),
+        FrameOutcome::Accepted { quality: 1.0 },
+        "slipped",
+    )
+    .await;
+    let alice_device = device(&store, alice, None).await;
+    drive(
+        &store,
+        alice_device,
+        at(epoch, DAY + 8 * HOUR),
+        FrameOutcome::Accepted { quality: 1.0 },
+        "alice",
+    )
+    .await;
+    let bob_device = device(&store, bob, None).await;
+    drive(
+        &store,
+        bob_device,
+        at(epoch, 2 * DAY + 8 * HOUR),
+        FrameOutcome::Accepted { quality: 1.0 },
+        "bob",
+    )
+    .await;
+    let fleet_device = device(&store, fleet_owner, Some((fleet_driver, 7_000))).await;
+    drive(
+        &store,
+        fleet_device,
+        at(epoch, 3 * DAY + 8 * HOUR),
+        FrameOutcome::Accepted { quality: 1.0 },
+        "fleet",
+    )
+    .await;
+    World {
+        store,
+        _dir: dir,
+        alice,
+        bob,
+        fleet_owner,
+        fleet_driver,
+        mallory,
+    }
+}
+
+fn amount_of(manifest: &rewards::manifest::RewardManifest, contributor: ContributorId) -> u128 {
+    manifest
+        .contributors
+        .iter()
+        .find(|entry| entry.contributor == contributor)
+        .map_or(0, |entry| entry.amount.parse().unwrap())
+}
+
+#[tokio::test]
+async fn hand_checked_payouts_for_four_drivers_and_a_cheat() {
+    let world = world().await;
+    let epoch = w40();
+    let now = epoch.ends_at().saturating_add_ms(2 * DAY);
+    let closed = close(&world.store, epoch, &config(), now).await.unwrap();
+    let manifest = &closed.manifest;
+    let cells = route_cells();
+    assert!(cells > 50, "the drive crosses {cells} cells");
+
+    // Every route cell: Alice first (×1), Bob second (×1/2), the fleet third (×1/4, 70 % to
+    // Dana, 30 % to Owen). Points per cell 1 : 0.5 : 0.175 : 0.075 of 1.75, so of 7 000 000:
+    assert_eq!(amount_of(manifest, world.alice), 4_000_000);
+    assert_eq!(amount_of(manifest, world.bob), 2_000_000);
+    assert_eq!(amount_of(manifest, world.fleet_driver), 700_000);
+    assert_eq!(amount_of(manifest, world.fleet_owner), 300_000);
+    // Mallory's device was caught replaying: it earns nothing, not even for the frames that
+    // slipped through, and does not take the first rank from Alice.
+    assert_eq!(amount_of(manifest, world.mallory), 0);
+    assert_eq!(manifest.totals.flagged_frames, FRAMES);
+    assert_eq!(manifest.totals.flagged_devices.len(), 1);
+    assert_eq!(manifest.unallocated, "0");
+    assert_eq!(manifest.totals.cells_awarded, 3 * cells);
+
+    // The root is reproducible: closing again returns the same manifest, and verify agrees.
+    let again = close(&world.store, epoch, &config(), now).await.unwrap();
+    assert!(again.already_closed);
+    assert_eq!(again.manifest.merkle_root, manifest.merkle_root);
+    let verified = verify(&world.store, epoch).await.unwrap();
+    assert_eq!(verified.merkle_root, manifest.merkle_root);
+
+    // Every payee's proof verifies against the published root, with their cells listed.
+    let root = hex_root(&manifest.merkle_root);
+    for (contributor, expected_cells) in [
+        (world.alice, cells),
+        (world.bob, cells),
+        (world.fleet_driver, cells),
+        (world.fleet_owner, cells),
+    ] {
+        let claim = proof(&world.store, epoch, contributor).await.unwrap();
+        let leaf = merkle::Leaf {
+            address: claim.address.unwrap(),
+            amount: claim.amount.parse().unwrap(),
+        };
+        let siblings: Vec<merkle::Hash> = claim.proof.iter().map(|h| hex_root(h)).collect();
+        assert!(merkle::verify(&root, &leaf, &siblings), "{contributor}");
+        assert_eq!(claim.cells.len(), expected_cells);
+    }
+    assert!(matches!(
+        proof(&world.store, epoch, world.mallory).await,
+        Err(Error::NoReward { .. })
+    ));
+}
+
+#[tokio::test]
+async fn freshness_refills_over_seven_days_across_epochs() {
+    let world = world().await;
+    let w40 = w40();
+    let w41 = w40.next();
+    let alice_device = world.store.db.devices_of(world.alice).await.unwrap()[0].id;
+    // Alice drives again on Monday of week 41, four days after the fleet's Thursday drive.
+    drive(
+        &world.store,
+        alice_device,
+        at(w41, 8 * HOUR),
+        FrameOutcome::Accepted { quality: 0.5 },
+        "alice-again",
+    )
+    .await;
+    let now = w41.ends_at().saturating_add_ms(2 * DAY);
+    let closed = close_due(&world.store, &config(), now).await.unwrap();
+    assert_eq!(closed, vec![w40, w41]);
+
+    let claim = proof(&world.store, w41, world.alice).await.unwrap();
+    assert_eq!(
+        claim.amount, "7000000",
+        "the only earner takes the whole emission"
+    );
+    for cell in &claim.cells {
+        // 4 days of 7 refilled: ≈ 571 428 ppm (± the seconds between frames in a cell).
+        assert!((570_000..=573_000).contains(&cell.weight_ppm), "{cell:?}");
+        assert_eq!(cell.quality_ppm, 500_000);
+        assert_eq!(cell.rank, 0);
+    }
+    assert!(
+        close_due(&world.store, &config(), now)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing left to close"
+    );
+}
+
+#[tokio::test]
+async fn an_epoch_closes_only_when_its_data_is_complete() {
+    let world = world().await;
+    let epoch = w40();
+    let too_early = epoch.ends_at().saturating_add_ms(HOUR);
+    let err = close(&world.store, epoch, &config(), too_early)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::EpochStillOpen { .. }), "{err}");
+    assert!(err.to_string().contains("closes 24 h later"), "{err}");
+
+    let late_device = world.store.db.devices_of(world.bob).await.unwrap()[0].id;
+    drive(
+        &world.store,
+        late_device,
+        at(epoch, 5 * DAY),
+        FrameOutcome::Pending,
+        "late",
+    )
+    .await;
+    let err = close(
+        &world.store,
+        epoch,
+        &config(),
+        epoch.ends_at().saturating_add_ms(2 * DAY),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::DataNotComplete { pending: 300, .. }),
+        "{err}"
+    );
+    assert!(matches!(
+        verify(&world.store, epoch).await,
+        Err(Error::NotClosed(_))
+    ));
+}
+
+#[tokio::test]
+async fn verify_names_the_tampered_input() {
+    let world = world().await;
+    let epoch = w40();
+    close(
+        &world.store,
+        epoch,
+        &config(),
+        epoch.ends_at().saturating_add_ms(2 * DAY),
+    )
+    .await
+    .unwrap();
+
+    // A stored frame row is edited after the close.
+    sqlx::query("UPDATE frames SET quality = 0.9 WHERE sha256 = $1")
+        .bind(FrameId::of_bytes(b"bob-10").to_hex())
+        .execute(world.store.db.pool())
+        .await
+        .unwrap();
+    let err = verify(&world.store, epoch).await.unwrap_err().to_string();
+    assert!(
+        err.contains("stored rows changed") && err.contains("frames"),
+        "{err}"
+    );
+    sqlx::query("UPDATE frames SET quality = 1.0 WHERE sha256 = $1")
+        .bind(FrameId::of_bytes(b"bob-10").to_hex())
+        .execute(world.store.db.pool())
+        .await
+        .unwrap();
+    verify(&world.store, epoch).await.unwrap();
+
+    // The published inputs file is edited.
+    let key = BlobKey::parse(&format!("rewards/{epoch}/inputs.json")).unwrap();
+    let original = world.store.blobs.get(&key).await.unwrap();
+    let text = String::from_utf8(original.to_vec()).unwrap().replacen(
+        "\"emission\":\"7000000\"",
+        "\"emission\":\"9000000\"",
+        1,
+    );
+    world
+        .store
+        .blobs
+        .put(&key, Bytes::from(text))
+        .await
+        .unwrap();
+    let err = verify(&world.store, epoch).await.unwrap_err().to_string();
+    assert!(
+        err.contains("inputs file") && err.contains("params"),
+        "{err}"
+    );
+    world.store.blobs.put(&key, original).await.unwrap();
+    verify(&world.store, epoch).await.unwrap();
+
+    // A device changes hands after the close.
+    sqlx::query("UPDATE devices SET driver_share_bps = 5000 WHERE driver_id IS NOT NULL")
+        .execute(world.store.db.pool())
+        .await
+        .unwrap();
+    let err = verify(&world.store, epoch).await.unwrap_err().to_string();
+    assert!(err.contains("devices"), "{err}");
+}
+
+pub fn hex_root(text: &str) -> merkle::Hash {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(text.trim_start_matches("0x"), &mut hash).unwrap();
+    hash
+}

@@ -1,0 +1,123 @@
+//! Capture and frame rows: what ingest records per upload, and what later stages read.
+
+use model::{CaptureId, DeviceId, Fix, FrameId, RejectReason, TimestampMs};
+use sqlx::Row;
+
+use crate::{Db, Error, Result};
+
+/// A capture as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCapture {
+    pub id: CaptureId,
+    pub device_id: DeviceId,
+    pub sequence_number: u64,
+    pub manifest_sha256: String,
+    pub manifest_key: String,
+    pub signature: String,
+    pub frame_count: u32,
+    pub received_at: TimestampMs,
+}
+
+/// The outcome of one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FrameOutcome {
+    Pending,
+    Accepted { quality: f64 },
+    Rejected(RejectReason),
+}
+
+/// One frame row of a capture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFrame {
+    pub index: u32,
+    pub sha256: FrameId,
+    pub fix: Fix,
+    pub outcome: FrameOutcome,
+}
+
+impl Db {
+    pub async fn insert_capture(&self, capture: &NewCapture, frames: &[NewFrame]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO captures (id, device_id, sequence_number, manifest_sha256, manifest_key, \
+             signature, state, frame_count, received_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'received', $7, $8)",
+        )
+        .bind(capture.id.to_string())
+        .bind(capture.device_id.to_string())
+        .bind(
+            i64::try_from(capture.sequence_number)
+                .map_err(|_| Error::Corrupt("sequence number beyond 2^63".into()))?,
+        )
+        .bind(&capture.manifest_sha256)
+        .bind(&capture.manifest_key)
+        .bind(&capture.signature)
+        .bind(i64::from(capture.frame_count))
+        .bind(capture.received_at.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        for frame in frames {
+            let (status, reason, quality) = match frame.outcome {
+                FrameOutcome::Pending => ("pending", None, None),
+                FrameOutcome::Accepted { quality } => ("accepted", None, Some(quality)),
+                FrameOutcome::Rejected(reason) => ("rejected", Some(reason.slug()), None),
+            };
+            let fix = &frame.fix;
+            let cell = fix
+                .cell(model::COVERAGE_RESOLUTION)
+                .map(|cell| u64::from(cell) as i64);
+            sqlx::query(
+                "INSERT INTO frames (capture_id, idx, sha256, time_ms, lat, lon, alt, heading, speed, \
+                 fix_type, satellites, hdop, cell, status, reject_reason, quality) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            )
+            .bind(capture.id.to_string())
+            .bind(i64::from(frame.index))
+            .bind(frame.sha256.to_hex())
+            .bind(fix.time.as_millis())
+            .bind(fix.lat)
+            .bind(fix.lon)
+            .bind(fix.alt)
+            .bind(fix.heading)
+            .bind(fix.speed)
+            .bind(serde_json::to_value(fix.fix_type)?.as_str().unwrap_or_default().to_owned())
+            .bind(i64::from(fix.satellites))
+            .bind(f64::from(fix.hdop))
+            .bind(cell)
+            .bind(status)
+            .bind(reason)
+            .bind(quality)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a capture's processing state (`received`, `processing`, `done`, `failed`).
+    pub async fn set_capture_state(&self, id: CaptureId, state: &str) -> Result<()> {
+        sqlx::query("UPDATE captures SET state = $1 WHERE id = $2")
+            .bind(state)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Counts frames per status (`pending`, `accepted`, `rejected`).
+    pub async fn frame_counts(&self) -> Result<Vec<(String, u64)>> {
+        let rows =
+            sqlx::query("SELECT status, COUNT(*) FROM frames GROUP BY status ORDER BY status")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (
+                    row.get::<String, _>(0),
+                    u64::try_from(row.get::<i64, _>(1)).unwrap_or(0),
+                )
+            })
+            .collect())
+    }
+}

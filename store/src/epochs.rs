@@ -1,0 +1,268 @@
+//! What the rewards stage reads and writes: frames of an epoch with their devices, cell
+//! history, device payees, contributor addresses, and the closed-epoch rows.
+
+use std::collections::BTreeMap;
+
+use model::{ContributorId, DeviceId, FrameId, PayoutAddress, TimestampMs};
+use sqlx::Row;
+
+use crate::db::parse_column as parse;
+use crate::{Db, Error, Result};
+
+/// A frame in an epoch, as rewards reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochFrameRow {
+    pub frame: FrameId,
+    pub device: DeviceId,
+    pub time: TimestampMs,
+    pub lat: f64,
+    pub lon: f64,
+    /// `None` when vision gave no score.
+    pub quality: Option<f64>,
+    /// The reject reason of a flagged frame; `None` for accepted frames.
+    pub fraud: Option<String>,
+}
+
+/// A device's payees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevicePayeesRow {
+    pub device: DeviceId,
+    pub owner: ContributorId,
+    pub driver: Option<ContributorId>,
+    pub driver_share_bps: u16,
+}
+
+/// A row of the `epochs` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochRow {
+    pub id: String,
+    pub starts_at: TimestampMs,
+    pub ends_at: TimestampMs,
+    pub state: String,
+    pub emission: String,
+    pub merkle_root: Option<String>,
+    pub manifest_key: Option<String>,
+    pub closed_at: Option<TimestampMs>,
+}
+
+impl Db {
+    /// Accepted frames with `start <= time < end`, and frames rejected for one of
+    /// `fraud_reasons` in the same window.
+    pub async fn epoch_frames(
+        &self,
+        start: TimestampMs,
+        end: TimestampMs,
+        fraud_reasons: &[&str],
+    ) -> Result<Vec<EpochFrameRow>> {
+        let rows = sqlx::query(
+            "SELECT f.sha256, c.device_id, f.time_ms, f.lat, f.lon, f.quality, f.status, f.reject_reason \
+             FROM frames f JOIN captures c ON c.id = f.capture_id \
+             WHERE f.time_ms >= $1 AND f.time_ms < $2 AND f.status IN ('accepted', 'rejected') \
+             ORDER BY f.time_ms, f.sha256",
+        )
+        .bind(start.as_millis())
+        .bind(end.as_millis())
+        .fetch_all(self.pool())
+        .await?;
+        let mut frames = Vec::with_capacity(rows.len());
+        for row in rows {
+            let status: String = row.try_get("status")?;
+            let reason: Option<String> = row.try_get("reject_reason")?;
+            let fraud = match (status.as_str(), reason) {
+                ("accepted", _) => None,
+                (_, Some(reason)) if fraud_reasons.contains(&reason.as_str()) => Some(reason),
+                _ => continue,
+            };
+            frames.push(EpochFrameRow {
+                frame: parse(&row, "sha256")?,
+                device: parse(&row, "device_id")?,
+                time: TimestampMs(row.try_get("time_ms")?),
+                lat: row.try_get("lat")?,
+                lon: row.try_get("lon")?,
+                quality: row.try_get("quality")?,
+                fraud,
+            });
+        }
+        Ok(frames)
+    }
+
+    /// For every cell with an accepted frame in `start..end`, the time of its last accepted
+    /// frame before `start` (cells never mapped before are absent).
+    pub async fn cells_last_mapped_before(
+        &self,
+        start: TimestampMs,
+        end: TimestampMs,
+    ) -> Result<BTreeMap<u64, TimestampMs>> {
+        let rows = sqlx::query(
+            "SELECT cell, MAX(time_ms) FROM frames WHERE status = 'accepted' AND time_ms < $1 \
+             AND cell IN (SELECT DISTINCT cell FROM frames WHERE status = 'accepted' \
+                          AND time_ms >= $1 AND time_ms < $2) \
+             GROUP BY cell",
+        )
+        .bind(start.as_millis())
+        .bind(end.as_millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let cell: i64 = row.try_get(0)?;
+                let last: i64 = row.try_get(1)?;
+                let cell =
+                    u64::try_from(cell).map_err(|_| Error::Corrupt(format!("cell {cell}")))?;
+                Ok((cell, TimestampMs(last)))
+            })
+            .collect()
+    }
+
+    /// Frames still waiting for the pipeline with `start <= time < end`.
+    pub async fn pending_frames_between(
+        &self,
+        start: TimestampMs,
+        end: TimestampMs,
+    ) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM frames WHERE status = 'pending' AND time_ms >= $1 AND time_ms < $2",
+        )
+        .bind(start.as_millis())
+        .bind(end.as_millis())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// The earliest accepted frame time, if any.
+    pub async fn first_accepted_frame_time(&self) -> Result<Option<TimestampMs>> {
+        let first: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(time_ms) FROM frames WHERE status = 'accepted'")
+                .fetch_one(self.pool())
+                .await?;
+        Ok(first.map(TimestampMs))
+    }
+
+    pub async fn device_payees(&self) -> Result<Vec<DevicePayeesRow>> {
+        let rows =
+            sqlx::query("SELECT id, contributor_id, driver_id, driver_share_bps FROM devices")
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|row| {
+                let driver: Option<String> = row.try_get("driver_id")?;
+                let share: i64 = row.try_get("driver_share_bps")?;
+                Ok(DevicePayeesRow {
+                    device: parse(row, "id")?,
+                    owner: parse(row, "contributor_id")?,
+                    driver: driver
+                        .map(|d| {
+                            d.parse()
+                                .map_err(|e| Error::Corrupt(format!("driver id: {e}")))
+                        })
+                        .transpose()?,
+                    driver_share_bps: u16::try_from(share)
+                        .map_err(|_| Error::Corrupt(format!("share {share}")))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every contributor's payout address (contributors without one are absent).
+    pub async fn payout_addresses(&self) -> Result<BTreeMap<ContributorId, PayoutAddress>> {
+        let rows = sqlx::query(
+            "SELECT id, payout_address FROM contributors WHERE payout_address IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((parse(row, "id")?, parse(row, "payout_address")?)))
+            .collect()
+    }
+
+    /// Records a closed epoch and its per-contributor amounts in one transaction (replacing
+    /// an earlier close of the same epoch).
+    pub async fn save_closed_epoch(
+        &self,
+        epoch: &EpochRow,
+        amounts: &[(ContributorId, String)],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO epochs (id, starts_at_ms, ends_at_ms, state, emission, merkle_root, manifest_key, closed_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state, emission = excluded.emission, \
+             merkle_root = excluded.merkle_root, manifest_key = excluded.manifest_key, \
+             closed_at_ms = excluded.closed_at_ms",
+        )
+        .bind(&epoch.id)
+        .bind(epoch.starts_at.as_millis())
+        .bind(epoch.ends_at.as_millis())
+        .bind(&epoch.state)
+        .bind(&epoch.emission)
+        .bind(&epoch.merkle_root)
+        .bind(&epoch.manifest_key)
+        .bind(epoch.closed_at.map(TimestampMs::as_millis))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM rewards WHERE epoch_id = $1")
+            .bind(&epoch.id)
+            .execute(&mut *tx)
+            .await?;
+        for (contributor, amount) in amounts {
+            sqlx::query(
+                "INSERT INTO rewards (epoch_id, contributor_id, amount) VALUES ($1, $2, $3)",
+            )
+            .bind(&epoch.id)
+            .bind(contributor.to_string())
+            .bind(amount)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn epoch(&self, id: &str) -> Result<Option<EpochRow>> {
+        let row = sqlx::query(&format!("{EPOCH_COLUMNS} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| epoch_from_row(&row)).transpose()
+    }
+
+    pub async fn epochs(&self) -> Result<Vec<EpochRow>> {
+        let rows = sqlx::query(&format!("{EPOCH_COLUMNS} ORDER BY starts_at_ms"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(epoch_from_row).collect()
+    }
+
+    /// A contributor's amount per closed epoch, oldest first.
+    pub async fn rewards_of(&self, contributor: ContributorId) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT r.epoch_id, r.amount FROM rewards r JOIN epochs e ON e.id = r.epoch_id \
+             WHERE r.contributor_id = $1 ORDER BY e.starts_at_ms",
+        )
+        .bind(contributor.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
+}
+
+const EPOCH_COLUMNS: &str = "SELECT id, starts_at_ms, ends_at_ms, state, emission, merkle_root, \
+     manifest_key, closed_at_ms FROM epochs";
+
+fn epoch_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EpochRow> {
+    Ok(EpochRow {
+        id: row.try_get("id")?,
+        starts_at: TimestampMs(row.try_get("starts_at_ms")?),
+        ends_at: TimestampMs(row.try_get("ends_at_ms")?),
+        state: row.try_get("state")?,
+        emission: row.try_get("emission")?,
+        merkle_root: row.try_get("merkle_root")?,
+        manifest_key: row.try_get("manifest_key")?,
+        closed_at: row
+            .try_get::<Option<i64>, _>("closed_at_ms")?
+            .map(TimestampMs),
+    })
+}
