@@ -153,3 +153,73 @@ fn sha256_json(value: &impl Serialize) -> String {
     let bytes = serde_json::to_vec(value).expect("inputs serialise: string map keys only");
     hex::encode(Sha256::digest(bytes))
 }
+
+/// Reads bounties from a GeoJSON FeatureCollection: one Polygon / MultiPolygon feature per
+/// bounty with properties `id`, `budget` (integer amount, as a string or number),
+/// `starts_at` and `expires_at` (RFC 3339).
+pub fn bounties_from_geojson(text: &str) -> Result<Vec<Bounty>> {
+    let invalid = |id: &str, reason: String| crate::Error::Bounty {
+        id: id.to_owned(),
+        reason,
+    };
+    let parsed: geojson::GeoJson = text
+        .parse()
+        .map_err(|err| invalid("-", format!("not GeoJSON: {err}")))?;
+    let geojson::GeoJson::FeatureCollection(collection) = parsed else {
+        return Err(invalid(
+            "-",
+            "expected a FeatureCollection of bounty areas".into(),
+        ));
+    };
+    let time = |id: &str, feature: &geojson::Feature, key: &str| -> Result<TimestampMs> {
+        let text = feature
+            .property(key)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| invalid(id, format!("property {key:?} (RFC 3339 time) is missing")))?;
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| TimestampMs(t.timestamp_millis()))
+            .map_err(|err| invalid(id, format!("{key} {text:?}: {err}")))
+    };
+    collection
+        .features
+        .iter()
+        .enumerate()
+        .map(|(index, feature)| {
+            let id = feature
+                .property("id")
+                .and_then(|v| v.as_str())
+                .map_or_else(|| format!("feature {index}"), str::to_owned);
+            let budget = match feature.property("budget") {
+                Some(serde_json::Value::String(text)) => text.clone(),
+                Some(serde_json::Value::Number(number)) if number.is_u64() => number.to_string(),
+                _ => {
+                    return Err(invalid(
+                        &id,
+                        "property \"budget\" (integer amount) is missing".into(),
+                    ));
+                }
+            };
+            budget
+                .parse::<u128>()
+                .map_err(|_| invalid(&id, format!("budget {budget:?} is not an integer amount")))?;
+            let geometry = feature
+                .geometry
+                .as_ref()
+                .ok_or_else(|| invalid(&id, "no geometry".into()))?;
+            let (starts_at, expires_at) = (
+                time(&id, feature, "starts_at")?,
+                time(&id, feature, "expires_at")?,
+            );
+            if expires_at <= starts_at {
+                return Err(invalid(&id, "expires_at is not after starts_at".into()));
+            }
+            Ok(Bounty {
+                id,
+                area_geojson: serde_json::to_string(geometry)?,
+                budget,
+                starts_at,
+                expires_at,
+            })
+        })
+        .collect()
+}

@@ -23,6 +23,8 @@ mod split;
 pub use compute::{CellAward, EpochResult, compute};
 pub use epoch::{EPOCH_MS, EpochId, rfc3339};
 pub use error::{Error, Result};
-pub use inputs::{Bounty, EpochInputs, InputHashes, Params, Payees, RewardFrame};
+pub use inputs::{
+    Bounty, EpochInputs, InputHashes, Params, Payees, RewardFrame, bounties_from_geojson,
+};
 pub use regions::{PPM, Regions};
 pub use split::largest_remainder;

@@ -122,13 +122,16 @@ impl Fields {
     }
 }
 
-/// A handle on the index: cheap to clone, one writer shared by all clones.
+/// A handle on the index: cheap to clone, one writer shared by all clones. The writer (and
+/// its lock on the directory) is taken at the first write, so any number of processes may
+/// open the index to search it while one of them writes.
 #[derive(Clone)]
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
-    writer: Arc<Mutex<IndexWriter<TantivyDocument>>>,
+    writer: Arc<Mutex<Option<IndexWriter<TantivyDocument>>>>,
     fields: Fields,
+    dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -156,22 +159,16 @@ impl SearchIndex {
             )),
             other => unusable(other.to_string()),
         })?;
-        Self::with_index(index, fields).map_err(|err| match err {
-            Error::Search(tantivy::TantivyError::LockFailure(..)) => unusable(
-                "another process holds its writer lock; run one writer per index directory".into(),
-            ),
-            other => other,
-        })
+        Self::with_index(index, fields, Some(dir.to_path_buf()))
     }
 
     /// An index in memory (tests, throwaway runs).
     pub fn in_memory() -> Result<Self> {
         let (schema, fields) = Fields::schema();
-        Self::with_index(Index::create_in_ram(schema), fields)
+        Self::with_index(Index::create_in_ram(schema), fields, None)
     }
 
-    fn with_index(index: Index, fields: Fields) -> Result<Self> {
-        let writer = index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?;
+    fn with_index(index: Index, fields: Fields, dir: Option<std::path::PathBuf>) -> Result<Self> {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -179,25 +176,45 @@ impl SearchIndex {
         Ok(Self {
             index,
             reader,
-            writer: Arc::new(Mutex::new(writer)),
+            writer: Arc::new(Mutex::new(None)),
             fields,
+            dir,
         })
+    }
+
+    fn writer_lock_error(&self, err: tantivy::TantivyError) -> Error {
+        match (err, &self.dir) {
+            (tantivy::TantivyError::LockFailure(..), Some(dir)) => Error::SearchDirectory {
+                path: dir.clone(),
+                reason: "another process holds its writer lock; run one writer per index directory"
+                    .into(),
+            },
+            (other, _) => Error::Search(other),
+        }
     }
 
     /// Replaces every document of `capture` by `documents` and commits, so replaying a
     /// capture never indexes it twice. Visible to searches when this returns.
     pub fn replace_capture(&self, capture: CaptureId, documents: &[SearchDocument]) -> Result<()> {
         let f = self.fields;
-        let mut writer = self
+        let mut guard = self
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if guard.is_none() {
+            let writer = self
+                .index
+                .writer_with_num_threads(1, WRITER_MEMORY_BYTES)
+                .map_err(|err| self.writer_lock_error(err))?;
+            *guard = Some(writer);
+        }
+        let writer = guard.as_mut().expect("the writer was just created");
         writer.delete_term(Term::from_field_text(f.capture, &capture.to_string()));
         for document in documents {
             writer.add_document(self.to_tantivy(document))?;
         }
         writer.commit()?;
-        drop(writer);
+        drop(guard);
         self.reader.reload()?;
         Ok(())
     }

@@ -17,6 +17,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "WAYMARK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Directory for blobs, the database and the search index [default: ./data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -26,8 +30,36 @@ pub enum Command {
     /// Run the HTTP server: /health, /metrics and every stage's routes, on one machine
     /// (local files, SQLite, tantivy under the data directory).
     Serve(ServeArgs),
+    /// Reward epochs: close them, verify them, prove a contributor's payout.
+    #[command(subcommand)]
+    Rewards(RewardsCommand),
     /// Print the effective settings (file, environment and flags merged) as TOML and exit.
     Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RewardsCommand {
+    /// Close an epoch once its data is complete: compute payouts, publish the manifest and
+    /// Merkle tree under rewards/<epoch>/ in the blob store, record the amounts.
+    Close {
+        /// ISO week, e.g. 2026-W48 [default: the latest epoch past its grace period]
+        #[arg(long)]
+        epoch: Option<String>,
+    },
+    /// Recompute a closed epoch from the stored inputs and compare roots; fails naming any
+    /// input that changed.
+    Verify {
+        #[arg(long)]
+        epoch: String,
+    },
+    /// Print a contributor's amount, per-cell breakdown and Merkle proof for an epoch (JSON).
+    Proof {
+        #[arg(long)]
+        epoch: String,
+        /// Contributor id (UUID)
+        #[arg(long)]
+        contributor: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -35,8 +67,4 @@ pub struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port) [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-
-    /// Directory for blobs, the database and the search index [default: ./data]
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
 }

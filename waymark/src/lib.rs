@@ -8,21 +8,23 @@
 //! belongs in the stage crate that owns it.
 
 mod cli;
+mod rewards_cli;
 mod serve;
 mod settings;
 mod telemetry;
 
-pub use cli::{Cli, Command};
+pub use cli::{Cli, Command, RewardsCommand};
 pub use settings::{Settings, StoreSettings};
 
 /// Runs one `waymark` command to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(&cli)?;
-    match cli.command {
+    match &cli.command {
         Command::Serve(_) => {
             telemetry::init_tracing(&settings.log)?;
             serve::run(settings)
         }
+        Command::Rewards(command) => rewards_cli::run(&settings, command),
         Command::Config => {
             print!("{}", settings.to_toml()?);
             Ok(())

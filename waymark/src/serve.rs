@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::{Service, ServiceRequest};
 use actix_web::http::StatusCode;
@@ -44,10 +44,20 @@ async fn serve(settings: Settings, data_dir: &Path) -> anyhow::Result<()> {
         store: store.clone(),
         metrics: telemetry::metrics_handle()?,
     };
+    let rewards_config = settings.rewards.config()?;
+    if settings.rewards.close_check_secs > 0 {
+        let interval = Duration::from_secs(settings.rewards.close_check_secs);
+        actix_web::rt::spawn(close_epochs_on_schedule(
+            store.clone(),
+            rewards_config,
+            interval,
+        ));
+    }
     let listen = settings.listen;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .service(rewards::routes::scope(state.store.clone()))
             .wrap_fn(|request, service| {
                 let started = Instant::now();
                 let (method, route) = request_labels(&request);
@@ -79,6 +89,27 @@ async fn serve(settings: Settings, data_dir: &Path) -> anyhow::Result<()> {
     store.db.pool().close().await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Closes every epoch whose data is complete, now and then every `interval`.
+async fn close_epochs_on_schedule(
+    store: Store,
+    config: rewards::shell::RewardsConfig,
+    interval: Duration,
+) {
+    loop {
+        match rewards::shell::close_due(&store, &config, model::TimestampMs::now()).await {
+            Ok(closed) => {
+                for epoch in closed {
+                    tracing::info!(%epoch, "reward epoch closed on schedule");
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "closing reward epochs failed; retrying next interval")
+            }
+        }
+        actix_web::rt::time::sleep(interval).await;
+    }
 }
 
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {

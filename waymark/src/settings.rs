@@ -29,6 +29,102 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     #[serde(default)]
     pub store: StoreSettings,
+    #[serde(default)]
+    pub rewards: RewardsSettings,
+}
+
+/// How reward epochs are closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewardsSettings {
+    /// Integer amount paid per epoch, in the smallest unit (a string: amounts exceed 2^53).
+    #[serde(default = "default_emission")]
+    pub emission_per_epoch: String,
+    /// Hours after an epoch's end to wait for late uploads before it may close.
+    #[serde(default = "default_grace_hours")]
+    pub grace_hours: u32,
+    /// Days a cell's reward weight takes to refill from 0 to 1 after it was mapped.
+    #[serde(default = "default_refill_days")]
+    pub refill_days: u32,
+    /// GeoJSON FeatureCollection of region polygons with a `weight` property.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions_file: Option<PathBuf>,
+    /// GeoJSON FeatureCollection of bounty areas (`id`, `budget`, `starts_at`, `expires_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounties_file: Option<PathBuf>,
+    /// How often `waymark serve` checks for epochs to close, in seconds (0: never).
+    #[serde(default = "default_close_check_secs")]
+    pub close_check_secs: u64,
+}
+
+fn default_emission() -> String {
+    rewards::shell::RewardsConfig::default().emission
+}
+
+fn default_grace_hours() -> u32 {
+    24
+}
+
+fn default_refill_days() -> u32 {
+    7
+}
+
+fn default_close_check_secs() -> u64 {
+    300
+}
+
+impl Default for RewardsSettings {
+    fn default() -> Self {
+        Self {
+            emission_per_epoch: default_emission(),
+            grace_hours: default_grace_hours(),
+            refill_days: default_refill_days(),
+            regions_file: None,
+            bounties_file: None,
+            close_check_secs: default_close_check_secs(),
+        }
+    }
+}
+
+impl RewardsSettings {
+    /// The rewards configuration, reading the region and bounty files.
+    pub fn config(&self) -> anyhow::Result<rewards::shell::RewardsConfig> {
+        self.emission_per_epoch.parse::<u128>().map_err(|_| {
+            anyhow::anyhow!(
+                "settings key rewards.emission_per_epoch = {:?} is not an integer amount",
+                self.emission_per_epoch
+            )
+        })?;
+        let read = |path: &Path, what: &str| {
+            std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "cannot read the {what} file {}; fix rewards.{what}_file",
+                    path.display()
+                )
+            })
+        };
+        let regions_geojson = match &self.regions_file {
+            Some(path) => {
+                let text = read(path, "regions")?;
+                rewards::Regions::from_geojson(&text)
+                    .with_context(|| format!("in {}", path.display()))?;
+                text
+            }
+            None => String::new(),
+        };
+        let bounties = match &self.bounties_file {
+            Some(path) => rewards::bounties_from_geojson(&read(path, "bounties")?)
+                .with_context(|| format!("in {}", path.display()))?,
+            None => Vec::new(),
+        };
+        Ok(rewards::shell::RewardsConfig {
+            emission: self.emission_per_epoch.clone(),
+            grace_ms: i64::from(self.grace_hours) * 3_600_000,
+            refill_ms: i64::from(self.refill_days.max(1)) * 86_400_000,
+            regions_geojson,
+            bounties,
+        })
+    }
 }
 
 /// Backend URLs; each left out defaults to a location under `data_dir`.
@@ -67,6 +163,7 @@ impl Default for Settings {
             log: default_log(),
             shutdown_timeout_secs: default_shutdown_timeout_secs(),
             store: StoreSettings::default(),
+            rewards: RewardsSettings::default(),
         }
     }
 }
@@ -103,13 +200,13 @@ impl Settings {
         }
         // WAYMARK_STORE__DATABASE_URL sets store.database_url; WAYMARK_CONFIG names the file.
         figment = figment.merge(Env::prefixed("WAYMARK_").split("__").ignore(&["config"]));
-        if let Command::Serve(args) = &cli.command {
-            if let Some(listen) = args.listen {
-                figment = figment.merge(Serialized::default("listen", listen));
-            }
-            if let Some(data) = &args.data {
-                figment = figment.merge(Serialized::default("data_dir", data));
-            }
+        if let Command::Serve(args) = &cli.command
+            && let Some(listen) = args.listen
+        {
+            figment = figment.merge(Serialized::default("listen", listen));
+        }
+        if let Some(data) = &cli.data {
+            figment = figment.merge(Serialized::default("data_dir", data));
         }
         let settings: Settings = figment.extract().map_err(|err| {
             // figment may report several problems; one line each, joined.

@@ -291,6 +291,91 @@ async fn hand_checked_payouts_for_four_drivers_and_a_cheat() {
 }
 
 #[tokio::test]
+async fn bounties_go_to_the_first_fresh_coverage_or_back() {
+    let world = world().await;
+    let epoch = w40();
+    let (lat, lon) = munich_positions(1)[0];
+    let square = |lat: f64, lon: f64| {
+        format!(
+            r#"{{"type":"Polygon","coordinates":[[[{a},{b}],[{c},{b}],[{c},{d}],[{a},{d}],[{a},{b}]]]}}"#,
+            a = lon - 0.001,
+            b = lat - 0.001,
+            c = lon + 0.001,
+            d = lat + 0.001
+        )
+    };
+    let feature = |id: &str, area: String, budget: &str, starts: &str, expires: &str| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"id":"{id}","budget":"{budget}","starts_at":"{starts}","expires_at":"{expires}"}},"geometry":{area}}}"#
+        )
+    };
+    let file = format!(
+        r#"{{"type":"FeatureCollection","features":[{},{},{}]}}"#,
+        feature(
+            "start-of-drive",
+            square(lat, lon),
+            "1000",
+            "2026-09-28T00:00:00Z",
+            "2026-10-30T00:00:00Z"
+        ),
+        feature(
+            "nowhere-expired",
+            square(0.5, 0.5),
+            "500",
+            "2026-09-28T00:00:00Z",
+            "2026-10-01T00:00:00Z"
+        ),
+        feature(
+            "nowhere-running",
+            square(0.5, 0.6),
+            "700",
+            "2026-09-28T00:00:00Z",
+            "2026-12-01T00:00:00Z"
+        ),
+    );
+    let config = RewardsConfig {
+        bounties: rewards::bounties_from_geojson(&file).unwrap(),
+        ..config()
+    };
+    let closed = close(
+        &world.store,
+        epoch,
+        &config,
+        epoch.ends_at().saturating_add_ms(2 * DAY),
+    )
+    .await
+    .unwrap();
+    let manifest = closed.manifest;
+    // Alice is the first fresh coverage there (Mallory's device forfeited): emission + bounty.
+    assert_eq!(amount_of(&manifest, world.alice), 4_001_000);
+    assert_eq!(manifest.totals.bounty_paid, "1000");
+    let outcome = |id: &str| {
+        manifest
+            .bounties
+            .iter()
+            .find(|b| b.id == id)
+            .map(|b| b.outcome.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        outcome("nowhere-expired"),
+        rewards::compute::BountyOutcome::Refunded
+    );
+    assert_eq!(
+        outcome("nowhere-running"),
+        rewards::compute::BountyOutcome::Carried
+    );
+    assert!(matches!(
+        outcome("start-of-drive"),
+        rewards::compute::BountyOutcome::Claimed { .. }
+    ));
+    verify(&world.store, epoch).await.unwrap();
+
+    let bad = rewards::bounties_from_geojson(&file.replace("\"1000\"", "\"lots\"")).unwrap_err();
+    assert!(bad.to_string().contains("start-of-drive"), "{bad}");
+}
+
+#[tokio::test]
 async fn freshness_refills_over_seven_days_across_epochs() {
     let world = world().await;
     let w40 = w40();
