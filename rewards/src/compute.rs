@@ -95,8 +95,15 @@ pub struct EpochResult {
 
 /// Computes the epoch. Pure: the same inputs, in any order, give the same result.
 pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
-    let mut inputs = inputs.clone();
-    inputs.canonicalise();
+    let sorted;
+    let inputs = if inputs.is_canonical() {
+        inputs
+    } else {
+        let mut copy = inputs.clone();
+        copy.canonicalise();
+        sorted = copy;
+        &sorted
+    };
     let emission = inputs.params.emission_units()?;
     let regions = inputs.regions()?;
     let refill_ms = inputs.params.refill_ms.max(1);

@@ -134,10 +134,20 @@ impl EpochInputs {
         }
     }
 
+    pub(crate) fn is_canonical(&self) -> bool {
+        self.frames
+            .is_sorted_by(|a, b| (a.time, a.frame, a.device) <= (b.time, b.frame, b.device))
+            && self.bounties.is_sorted_by(|a, b| a.id <= b.id)
+    }
+
     /// Hashes of the canonical JSON of each input.
     pub fn hashes(&self) -> InputHashes {
-        let mut sorted = self.clone();
-        sorted.canonicalise();
+        if !self.is_canonical() {
+            let mut sorted = self.clone();
+            sorted.canonicalise();
+            return sorted.hashes();
+        }
+        let sorted = self;
         InputHashes {
             frames: sha256_json(&sorted.frames),
             cells_last_mapped: sha256_json(&sorted.cells_last_mapped),
@@ -149,9 +159,22 @@ impl EpochInputs {
     }
 }
 
+/// sha256 of a value's JSON, streamed into the hasher (an epoch's frames are gigabytes of
+/// JSON at scale).
 fn sha256_json(value: &impl Serialize) -> String {
-    let bytes = serde_json::to_vec(value).expect("inputs serialise: string map keys only");
-    hex::encode(Sha256::digest(bytes))
+    struct HashWriter(Sha256);
+    impl std::io::Write for HashWriter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut writer = HashWriter(Sha256::new());
+    serde_json::to_writer(&mut writer, value).expect("inputs serialise: string map keys only");
+    hex::encode(writer.0.finalize())
 }
 
 /// Reads bounties from a GeoJSON FeatureCollection: one Polygon / MultiPolygon feature per

@@ -502,8 +502,17 @@ async fn verify_names_the_tampered_input() {
         err.contains("inputs file") && err.contains("params"),
         "{err}"
     );
-    world.store.blobs.put(&key, original).await.unwrap();
+    world.store.blobs.put(&key, original.clone()).await.unwrap();
     verify(&world.store, epoch).await.unwrap();
+
+    // A published file disappears.
+    world.store.blobs.delete(&key).await.unwrap();
+    let err = verify(&world.store, epoch).await.unwrap_err();
+    assert!(
+        matches!(err, Error::MissingInput(ref missing) if missing.ends_with("inputs.json")),
+        "{err}"
+    );
+    world.store.blobs.put(&key, original).await.unwrap();
 
     // A device changes hands after the close.
     sqlx::query("UPDATE devices SET driver_share_bps = 5000 WHERE driver_id IS NOT NULL")
