@@ -1,0 +1,17 @@
+//! The ingest stage: everything between an upload and an accepted frame.
+//!
+//! Owns (so far): the pure checks a capture goes through before vision — track checks
+//! ([`track`]: null island, future and stale times, time order, GNSS quality, teleports,
+//! zig-zags, impossible average speed, stationary sequences), sequence splitting
+//! ([`sequence`]: gaps over 60 s or 100 m, one LineString each) and the in-capture dedup
+//! decisions ([`dedup`]: exact repeats, capture duplicates within 1 m and 60°). All are pure
+//! functions over `model` types, tested on real drives. The upload routes, verification,
+//! cross-capture dedup and the pipeline worker join them with issue 4.
+//!
+//! Never does: render tiles, compute rewards, or link OpenCV (vision is reached through a
+//! trait this crate will own).
+
+pub mod dedup;
+pub mod geometry;
+pub mod sequence;
+pub mod track;
