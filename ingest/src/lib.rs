@@ -5,13 +5,27 @@
 //! zig-zags, impossible average speed, stationary sequences), sequence splitting
 //! ([`sequence`]: gaps over 60 s or 100 m, one LineString each) and the in-capture dedup
 //! decisions ([`dedup`]: exact repeats, capture duplicates within 1 m and 60°). All are pure
-//! functions over `model` types, tested on real drives. The upload routes, verification,
-//! cross-capture dedup and the pipeline worker join them with issue 4.
+//! functions over `model` types, tested on real drives. Routes so far: contributor accounts
+//! and device registration ([`accounts`]). The frame and capture upload routes,
+//! cross-capture dedup and the pipeline worker join them with the rest of issue 4.
 //!
 //! Never does: render tiles, compute rewards, or link OpenCV (vision is reached through a
 //! trait this crate will own).
 
+pub mod accounts;
 pub mod dedup;
 pub mod geometry;
+pub mod problem;
 pub mod sequence;
 pub mod track;
+
+use actix_web::web;
+use store::Store;
+
+/// Mounts every ingest route on an actix app, with the store they use.
+pub fn configure(store: Store) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        config.app_data(web::Data::new(store));
+        accounts::configure(config);
+    }
+}

@@ -58,6 +58,7 @@ async fn serve(settings: Settings, data_dir: &Path) -> anyhow::Result<()> {
         App::new()
             .app_data(web::Data::new(state.clone()))
             .service(rewards::routes::scope(state.store.clone()))
+            .configure(ingest::configure(state.store.clone()))
             .wrap_fn(|request, service| {
                 let started = Instant::now();
                 let (method, route) = request_labels(&request);

@@ -2,6 +2,7 @@
 //! car drive (with its real GPS jump), the GPSBabel Delft drive (real fix types, satellite
 //! counts and hdop, real gaps) and the Holux logger near Rome.
 
+mod accounts;
 mod real_tracks;
 
 use std::path::PathBuf;

@@ -23,6 +23,15 @@ fn serves_health_and_metrics_then_stops_cleanly_on_sigterm() {
     assert_eq!(problem["type"], "https://waymark.dev/problems/not-found");
     assert_eq!(problem["status"], 404);
 
+    // The ingest routes are mounted: an unauthenticated account request is refused.
+    let me = server.get("/api/v1/contributors/me");
+    assert_eq!(me.status, 401, "{me:?}");
+    assert!(
+        me.body
+            .contains("https://waymark.dev/problems/unauthorized"),
+        "{me:?}"
+    );
+
     let metrics = http_get(server.addr, "/metrics");
     assert_eq!(metrics.status, 200);
     assert!(
