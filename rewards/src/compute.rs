@@ -212,7 +212,7 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
         entry.emission_amount = *amount;
     }
 
-    let bounties = settle_bounties(&inputs, &eligible, &mut earnings)?;
+    let bounties = settle_bounties(inputs, &eligible, &mut earnings)?;
 
     Ok(EpochResult {
         awards,
