@@ -18,6 +18,7 @@ pub mod geometry;
 pub mod problem;
 pub mod sequence;
 pub mod track;
+pub mod uploads;
 
 use actix_web::web;
 use store::Store;
@@ -27,5 +28,6 @@ pub fn configure(store: Store) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config.app_data(web::Data::new(store));
         accounts::configure(config);
+        uploads::configure(config);
     }
 }

@@ -22,8 +22,37 @@ pub enum ApiError {
     DeviceKeyTaken,
     #[error("the body is not valid JSON for this route: {0}")]
     Json(String),
+    #[error("{0}")]
+    DeviceAuth(String),
+    #[error("this device was revoked by its owner; register a new key to upload again")]
+    DeviceRevoked,
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{1}")]
+    Frame(model::RejectReason, String),
+    #[error(
+        "the body's sha256 is {actual}, not {expected} as in the URL; the upload was corrupted or the URL is wrong"
+    )]
+    HashMismatch {
+        expected: model::FrameId,
+        actual: model::FrameId,
+    },
+    #[error("{0}")]
+    Manifest(String),
+    #[error(
+        "capture {0} was already uploaded with a different manifest; a capture id names one manifest only"
+    )]
+    CaptureIdReused(model::CaptureId),
+    #[error("{} frame(s) of this capture are not uploaded yet; PUT them, then post the manifest again", .0.len())]
+    MissingBlobs(Vec<model::FrameId>),
     #[error("storage failed: {0}")]
     Store(#[from] store::Error),
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(err: serde_json::Error) -> Self {
+        Self::Json(err.to_string())
+    }
 }
 
 impl ApiError {
@@ -42,6 +71,32 @@ impl ApiError {
                 "Device key already registered",
             ),
             Self::Json(_) => (StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON"),
+            Self::DeviceAuth(_) => (
+                StatusCode::UNAUTHORIZED,
+                "device-unauthorized",
+                "Device not authenticated",
+            ),
+            Self::DeviceRevoked => (StatusCode::FORBIDDEN, "device-revoked", "Device revoked"),
+            Self::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "Body too large",
+            ),
+            Self::Frame(reason, _) => (frame_status(*reason), reason.slug(), "Frame refused"),
+            Self::HashMismatch { .. } => {
+                (StatusCode::BAD_REQUEST, "hash-mismatch", "Hash mismatch")
+            }
+            Self::Manifest(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-manifest",
+                "Invalid manifest",
+            ),
+            Self::CaptureIdReused(_) => (
+                StatusCode::CONFLICT,
+                "capture-id-reused",
+                "Capture id reused",
+            ),
+            Self::MissingBlobs(_) => (StatusCode::CONFLICT, "missing-blobs", "Missing blobs"),
             Self::Store(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -66,11 +121,23 @@ impl ResponseError for ApiError {
             }
             other => other.to_string(),
         };
+        let mut problem = Problem::new(status.as_u16(), slug, title, detail);
+        if let Self::MissingBlobs(missing) = self {
+            problem = problem.with_extension("missing", serde_json::json!(missing));
+        }
         HttpResponse::build(status)
             .insert_header(ContentType(
                 "application/problem+json".parse().expect("valid mime"),
             ))
-            .json(Problem::new(status.as_u16(), slug, title, detail))
+            .json(problem)
+    }
+}
+
+fn frame_status(reason: model::RejectReason) -> StatusCode {
+    match reason {
+        model::RejectReason::FrameTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        model::RejectReason::NotJpeg => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 

@@ -11,6 +11,7 @@ mod address;
 mod fix;
 mod h3;
 mod ids;
+mod jpeg;
 mod manifest;
 mod problem;
 mod reject;
@@ -21,6 +22,7 @@ pub use address::{AddressError, PayoutAddress};
 pub use fix::{Fix, FixError, FixType};
 pub use h3::{COVERAGE_RESOLUTION, SEARCH_RESOLUTIONS};
 pub use ids::{CaptureId, ContributorId, DeviceId, FrameId, IdError};
+pub use jpeg::{JpegError, JpegHeader};
 pub use manifest::{
     CaptureManifest, FrameEntry, MANIFEST_FORMAT_VERSION, MAX_FRAMES_PER_CAPTURE,
     MAX_MANIFEST_BYTES, ManifestError,

@@ -35,8 +35,37 @@ pub struct NewFrame {
     pub outcome: FrameOutcome,
 }
 
+/// A capture as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureRow {
+    pub id: CaptureId,
+    pub device_id: DeviceId,
+    pub sequence_number: u64,
+    pub manifest_sha256: String,
+    pub state: String,
+    pub frame_count: u32,
+    pub received_at: TimestampMs,
+}
+
+/// One frame's outcome as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameStatusRow {
+    pub index: u32,
+    pub sha256: FrameId,
+    pub status: String,
+    pub reject_reason: Option<String>,
+    pub quality: Option<f64>,
+}
+
 impl Db {
-    pub async fn insert_capture(&self, capture: &NewCapture, frames: &[NewFrame]) -> Result<()> {
+    /// Records a capture and its frames, and enqueues `job` (its processing) in the same
+    /// transaction: either all of it is stored, or none.
+    pub async fn insert_capture(
+        &self,
+        capture: &NewCapture,
+        frames: &[NewFrame],
+        job: Option<&crate::NewJob>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO captures (id, device_id, sequence_number, manifest_sha256, manifest_key, \
@@ -90,8 +119,55 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         }
+        if let Some(job) = job {
+            crate::JobQueue::enqueue_in(&mut tx, job).await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    pub async fn capture(&self, id: CaptureId) -> Result<Option<CaptureRow>> {
+        let row = sqlx::query(
+            "SELECT id, device_id, sequence_number, manifest_sha256, state, frame_count, received_at_ms \
+             FROM captures WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(CaptureRow {
+                id: crate::db::parse_column(&row, "id")?,
+                device_id: crate::db::parse_column(&row, "device_id")?,
+                sequence_number: u64::try_from(row.try_get::<i64, _>("sequence_number")?)
+                    .unwrap_or(0),
+                manifest_sha256: row.try_get("manifest_sha256")?,
+                state: row.try_get("state")?,
+                frame_count: u32::try_from(row.try_get::<i64, _>("frame_count")?).unwrap_or(0),
+                received_at: TimestampMs(row.try_get("received_at_ms")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Every frame of a capture with its outcome, in manifest order.
+    pub async fn capture_frames(&self, id: CaptureId) -> Result<Vec<FrameStatusRow>> {
+        let rows = sqlx::query(
+            "SELECT idx, sha256, status, reject_reason, quality FROM frames WHERE capture_id = $1 ORDER BY idx",
+        )
+        .bind(id.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FrameStatusRow {
+                    index: u32::try_from(row.try_get::<i64, _>("idx")?).unwrap_or(0),
+                    sha256: crate::db::parse_column(row, "sha256")?,
+                    status: row.try_get("status")?,
+                    reject_reason: row.try_get("reject_reason")?,
+                    quality: row.try_get("quality")?,
+                })
+            })
+            .collect()
     }
 
     /// Sets a capture's processing state (`received`, `processing`, `done`, `failed`).

@@ -19,7 +19,7 @@ mod queue;
 mod search;
 
 pub use blobs::{BlobKey, BlobStore, PutOutcome};
-pub use captures::{FrameOutcome, NewCapture, NewFrame};
+pub use captures::{CaptureRow, FrameOutcome, FrameStatusRow, NewCapture, NewFrame};
 pub use config::StoreConfig;
 pub use db::{Contributor, Db, Device, DeviceStatus, NewContributor, NewDevice};
 pub use epochs::{DevicePayeesRow, EpochFrameRow, EpochRow};

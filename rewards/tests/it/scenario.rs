@@ -111,6 +111,7 @@ async fn drive(
                 received_at: start,
             },
             &frames,
+            None,
         )
         .await
         .unwrap();

@@ -109,7 +109,7 @@ fn seed(data: &Path) -> (ContributorId, ContributorId) {
                 frame_count: 200,
                 received_at: TimestampMs(start),
             };
-            store.db.insert_capture(&capture, &frames).await.unwrap();
+            store.db.insert_capture(&capture, &frames, None).await.unwrap();
             people.push(contributor);
         }
         store.db.pool().close().await;

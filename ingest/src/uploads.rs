@@ -1,0 +1,341 @@
+//! The agent → ingest wire protocol (DESIGN.md §3):
+//!
+//! - `PUT /api/v1/frames/{sha256}`: the JPEG, from a registered device (headers
+//!   `X-Waymark-Device`, `X-Waymark-Timestamp`, `X-Waymark-Signature`: ed25519 over
+//!   [`model::request_signing_payload`]). Size, hash and JPEG header are checked before
+//!   anything is kept; `201` when stored, `200` when it already was (resume = re-send).
+//! - `POST /api/v1/captures`: the signed manifest (`X-Waymark-Signature` over the exact body).
+//!   Unknown device or bad signature `401`, revoked device `403`, missing blobs `409` with
+//!   the list, the same capture id again → the earlier answer. Track checks and in-capture
+//!   dedup run at once; frames that pass wait (`pending`) for the pipeline worker.
+//! - `GET /api/v1/captures/{id}`: the capture's state and every frame's outcome.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use model::{
+    CaptureId, CaptureManifest, DevicePublicKey, DeviceSignature, FrameId, JpegError, JpegHeader,
+    MAX_MANIFEST_BYTES, ManifestError, REQUEST_MAX_SKEW_MS, RejectReason, TimestampMs,
+    request_signing_payload,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use store::{
+    BlobKey, Device, DeviceStatus, FrameOutcome, NewCapture, NewFrame, NewJob, PutOutcome, Store,
+};
+
+use crate::dedup::{DedupConfig, capture_duplicates, exact_repeats};
+use crate::problem::{ApiError, ApiResult};
+use crate::sequence::split;
+use crate::track::{TrackConfig, check};
+
+/// Frame size gate (DESIGN.md §4, Hivemapper).
+pub const MIN_FRAME_BYTES: usize = 25 * 1024;
+pub const MAX_FRAME_BYTES: usize = 2 * 1024 * 1024;
+/// Largest side and pixel count a frame may have (8K UHD).
+pub const MAX_SIDE: u32 = 8192;
+pub const MAX_PIXELS: u64 = 7680 * 4320;
+/// The job the pipeline worker takes per capture.
+pub const PROCESS_CAPTURE_JOB: &str = "process-capture";
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/api/v1/frames/{sha256}", web::put().to(put_frame))
+        .route("/api/v1/captures", web::post().to(post_capture))
+        .route("/api/v1/captures/{id}", web::get().to(get_capture));
+}
+
+/// Reads a body up to `limit` bytes; over it, answers 413 without reading the rest.
+async fn read_limited(
+    mut payload: web::Payload,
+    limit: usize,
+    what: &str,
+) -> ApiResult<web::Bytes> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|err| ApiError::Invalid(format!("the upload broke off: {err}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge(format!("{what} is over {limit} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The first 12 hex digits of a frame id, for messages.
+fn short(id: &FrameId) -> String {
+    id.to_hex()[..12].to_owned()
+}
+
+fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// Checks the device headers of a signed request; returns the active device.
+async fn authenticate_device(store: &Store, request: &HttpRequest) -> ApiResult<Device> {
+    let missing = |name: &'static str| {
+        ApiError::DeviceAuth(format!(
+            "header {name} is missing; the agent signs every upload"
+        ))
+    };
+    let key: DevicePublicKey = header(request, "X-Waymark-Device")
+        .ok_or_else(|| missing("X-Waymark-Device"))?
+        .parse()
+        .map_err(|err: model::KeyError| ApiError::DeviceAuth(err.to_string()))?;
+    let timestamp: i64 = header(request, "X-Waymark-Timestamp")
+        .ok_or_else(|| missing("X-Waymark-Timestamp"))?
+        .parse()
+        .map_err(|_| {
+            ApiError::DeviceAuth("X-Waymark-Timestamp must be milliseconds since 1970".into())
+        })?;
+    let signature: DeviceSignature = header(request, "X-Waymark-Signature")
+        .ok_or_else(|| missing("X-Waymark-Signature"))?
+        .parse()
+        .map_err(|err: model::KeyError| ApiError::DeviceAuth(err.to_string()))?;
+    let skew = TimestampMs::now()
+        .millis_since(TimestampMs(timestamp))
+        .abs();
+    if skew > REQUEST_MAX_SKEW_MS {
+        return Err(ApiError::DeviceAuth(format!(
+            "the request was signed {} s away from the server clock; sync the device clock",
+            skew / 1000
+        )));
+    }
+    let payload = request_signing_payload(
+        request.method().as_str(),
+        request.path(),
+        TimestampMs(timestamp),
+    );
+    key.verify(&payload, &signature).map_err(|_| {
+        ApiError::DeviceAuth("the request signature does not match the device key".into())
+    })?;
+    active_device(store, &key).await
+}
+
+async fn active_device(store: &Store, key: &DevicePublicKey) -> ApiResult<Device> {
+    let device = store.db.device_by_public_key(key).await?.ok_or_else(|| {
+        ApiError::DeviceAuth(format!(
+            "device {key} is not registered; register it with a contributor token"
+        ))
+    })?;
+    if device.status == DeviceStatus::Revoked {
+        return Err(ApiError::DeviceRevoked);
+    }
+    Ok(device)
+}
+
+async fn put_frame(
+    store: web::Data<Store>,
+    request: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let id: FrameId = path
+        .parse()
+        .map_err(|err: model::IdError| ApiError::Invalid(err.to_string()))?;
+    authenticate_device(&store, &request).await?;
+    let body = read_limited(payload, MAX_FRAME_BYTES, "the frame")
+        .await
+        .map_err(|err| match err {
+            ApiError::TooLarge(_) => ApiError::Frame(
+                RejectReason::FrameTooLarge,
+                format!("frame {}… is over 2 MB", short(&id)),
+            ),
+            other => other,
+        })?;
+    let actual = FrameId::from_digest(Sha256::digest(&body).into());
+    if actual != id {
+        return Err(ApiError::HashMismatch {
+            expected: id,
+            actual,
+        });
+    }
+    if body.len() < MIN_FRAME_BYTES {
+        return Err(ApiError::Frame(
+            RejectReason::FrameTooSmall,
+            format!(
+                "frame {}… is {} bytes; the minimum is {MIN_FRAME_BYTES}",
+                short(&id),
+                body.len()
+            ),
+        ));
+    }
+    let jpeg = JpegHeader::parse(&body).map_err(|err| match err {
+        JpegError::NotJpeg => ApiError::Frame(RejectReason::NotJpeg, err.to_string()),
+        _ => ApiError::Frame(RejectReason::Broken, err.to_string()),
+    })?;
+    if jpeg.width > MAX_SIDE || jpeg.height > MAX_SIDE || jpeg.pixels() > MAX_PIXELS {
+        return Err(ApiError::Frame(
+            RejectReason::DimensionsTooLarge,
+            format!(
+                "frame {}… is {}×{} px; the limit is {MAX_SIDE} px a side and 8K UHD in all",
+                short(&id),
+                jpeg.width,
+                jpeg.height
+            ),
+        ));
+    }
+    if !jpeg.complete {
+        return Err(ApiError::Frame(
+            RejectReason::Broken,
+            "the JPEG has no end-of-image marker: it is truncated".into(),
+        ));
+    }
+    let outcome = store
+        .blobs
+        .put_if_absent(&BlobKey::original_frame(&id), body)
+        .await?;
+    let status = match outcome {
+        PutOutcome::Created => StatusCode::CREATED,
+        PutOutcome::AlreadyExisted => StatusCode::OK,
+    };
+    Ok(HttpResponse::build(status)
+        .json(json!({ "sha256": id, "width": jpeg.width, "height": jpeg.height })))
+}
+
+async fn post_capture(
+    store: web::Data<Store>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let body = read_limited(payload, MAX_MANIFEST_BYTES, "the manifest").await?;
+    let signature: DeviceSignature = header(&request, "X-Waymark-Signature")
+        .ok_or_else(|| {
+            ApiError::DeviceAuth(
+                "header X-Waymark-Signature is missing; sign the exact manifest body".into(),
+            )
+        })?
+        .parse()
+        .map_err(|err: model::KeyError| ApiError::DeviceAuth(err.to_string()))?;
+    let manifest =
+        CaptureManifest::parse_and_verify(&body, &signature).map_err(|err| match err {
+            ManifestError::Signature(_) => {
+                ApiError::DeviceAuth("the manifest signature does not match its device key".into())
+            }
+            other => ApiError::Manifest(other.to_string()),
+        })?;
+    let device = active_device(&store, &manifest.device_key).await?;
+    let manifest_sha256 = hex::encode(Sha256::digest(&body));
+    if let Some(earlier) = store.db.capture(manifest.capture_id).await? {
+        if earlier.manifest_sha256 != manifest_sha256 {
+            return Err(ApiError::CaptureIdReused(manifest.capture_id));
+        }
+        return status_response(&store, manifest.capture_id, StatusCode::OK).await;
+    }
+    let mut missing = Vec::new();
+    for entry in &manifest.frames {
+        if !missing.contains(&entry.sha256)
+            && !store
+                .blobs
+                .exists(&BlobKey::original_frame(&entry.sha256))
+                .await?
+        {
+            missing.push(entry.sha256);
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::MissingBlobs(missing));
+    }
+
+    let now = TimestampMs::now();
+    let track = TrackConfig::default();
+    let mut verdicts = check(&manifest.frames, now, &track);
+    exact_repeats(&manifest.frames, &mut verdicts);
+    let kept: Vec<usize> = (0..manifest.frames.len())
+        .filter(|&i| verdicts[i].is_none())
+        .collect();
+    for sequence in split(&manifest.frames, &kept, &track.sequences) {
+        capture_duplicates(
+            &manifest.frames,
+            &sequence,
+            &DedupConfig::default(),
+            &mut verdicts,
+        );
+    }
+    let frames: Vec<NewFrame> = manifest
+        .frames
+        .iter()
+        .zip(&verdicts)
+        .enumerate()
+        .map(|(index, (entry, verdict))| NewFrame {
+            index: index as u32,
+            sha256: entry.sha256,
+            fix: entry.fix,
+            outcome: verdict.map_or(FrameOutcome::Pending, FrameOutcome::Rejected),
+        })
+        .collect();
+    let manifest_key = format!("captures/{}.json", manifest.capture_id);
+    store
+        .blobs
+        .put(&BlobKey::parse(&manifest_key)?, body.clone())
+        .await?;
+    let job = NewJob::new(
+        PROCESS_CAPTURE_JOB,
+        &json!({ "capture": manifest.capture_id }),
+    )?
+    .dedup_key(format!("capture:{}", manifest.capture_id));
+    let capture = NewCapture {
+        id: manifest.capture_id,
+        device_id: device.id,
+        sequence_number: manifest.sequence_number,
+        manifest_sha256,
+        manifest_key,
+        signature: signature.to_hex(),
+        frame_count: manifest.frames.len() as u32,
+        received_at: now,
+    };
+    match store.db.insert_capture(&capture, &frames, Some(&job)).await {
+        Ok(()) => {}
+        // Two posts of the same capture racing: the loser answers like a repeat.
+        Err(store::Error::Database(err))
+            if err
+                .as_database_error()
+                .is_some_and(|e| e.is_unique_violation()) => {}
+        Err(other) => return Err(other.into()),
+    }
+    status_response(&store, manifest.capture_id, StatusCode::ACCEPTED).await
+}
+
+async fn get_capture(store: web::Data<Store>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id: CaptureId = path
+        .parse()
+        .map_err(|err: model::IdError| ApiError::Invalid(err.to_string()))?;
+    status_response(&store, id, StatusCode::OK).await
+}
+
+async fn status_response(
+    store: &Store,
+    id: CaptureId,
+    status: StatusCode,
+) -> ApiResult<HttpResponse> {
+    let capture = store
+        .db
+        .capture(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no capture {id}")))?;
+    let frames = store.db.capture_frames(id).await?;
+    let count = |wanted: &str| frames.iter().filter(|f| f.status == wanted).count();
+    Ok(HttpResponse::build(status).json(json!({
+        "id": capture.id,
+        "device": capture.device_id,
+        "sequence_number": capture.sequence_number,
+        "state": capture.state,
+        "received_at": capture.received_at,
+        "counts": { "pending": count("pending"), "accepted": count("accepted"), "rejected": count("rejected") },
+        "frames": frames.iter().map(|f| {
+            let reason = f.reject_reason.as_deref().and_then(RejectReason::from_slug);
+            json!({
+                "index": f.index,
+                "sha256": f.sha256,
+                "status": f.status,
+                "reject_reason": f.reject_reason,
+                "advice": reason.map(RejectReason::advice),
+                "quality": f.quality,
+            })
+        }).collect::<Vec<_>>(),
+    })))
+}

@@ -1,0 +1,363 @@
+//! The upload protocol end to end in-process (actix test service, real SQLite store, real
+//! local-filesystem blobs): real dashcam JPEGs placed along the real Munich drive, then
+//! every hostile upload the issue lists, after which a good upload still works.
+
+use actix_web::http::StatusCode;
+use actix_web::{App, test};
+use model::{
+    CaptureId, CaptureManifest, DeviceKeypair, FrameEntry, FrameId, MANIFEST_FORMAT_VERSION,
+    TimestampMs, request_signing_payload,
+};
+use serde_json::{Value, json};
+use store::{BlobKey, Store, StoreConfig};
+
+use crate::munich;
+
+const LANES: [&str; 6] = [
+    "solidWhiteCurve.jpg",
+    "solidWhiteRight.jpg",
+    "solidYellowCurve.jpg",
+    "solidYellowCurve2.jpg",
+    "solidYellowLeft.jpg",
+    "whiteCarLaneSwitch.jpg",
+];
+
+fn image(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../datasets/images/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn put(key: &DeviceKeypair, body: Vec<u8>, sha: &str, timestamp: TimestampMs) -> test::TestRequest {
+    let path = format!("/api/v1/frames/{sha}");
+    let signature = key.sign(&request_signing_payload("PUT", &path, timestamp));
+    test::TestRequest::put()
+        .uri(&path)
+        .insert_header(("X-Waymark-Device", key.public().to_hex()))
+        .insert_header(("X-Waymark-Timestamp", timestamp.as_millis().to_string()))
+        .insert_header(("X-Waymark-Signature", signature.to_hex()))
+        .set_payload(body)
+}
+
+fn put_frame(key: &DeviceKeypair, body: Vec<u8>) -> test::TestRequest {
+    let sha = FrameId::of_bytes(&body).to_hex();
+    put(key, body, &sha, TimestampMs::now())
+}
+
+fn post(body: Vec<u8>, signature: &model::DeviceSignature) -> test::TestRequest {
+    test::TestRequest::post()
+        .uri("/api/v1/captures")
+        .insert_header(("X-Waymark-Signature", signature.to_hex()))
+        .set_payload(body)
+}
+
+/// A manifest for `frames`, positioned one per 8 s along the Munich drive, an hour ago.
+fn manifest(key: &DeviceKeypair, frames: &[FrameId]) -> CaptureManifest {
+    let drive = munich();
+    let start = TimestampMs::now().saturating_add_ms(-3_600_000);
+    let t0 = drive[300].time;
+    CaptureManifest {
+        format_version: MANIFEST_FORMAT_VERSION,
+        device_key: key.public(),
+        capture_id: CaptureId::new(),
+        sequence_number: 1,
+        firmware: "test".into(),
+        camera: "udacity dashcam".into(),
+        frames: frames
+            .iter()
+            .enumerate()
+            .map(|(i, sha)| {
+                let mut fix = drive[300 + i * 8];
+                fix.time = start.saturating_add_ms(fix.time.millis_since(t0));
+                FrameEntry { sha256: *sha, fix }
+            })
+            .collect(),
+    }
+}
+
+macro_rules! call {
+    ($app:expr, $request:expr) => {{
+        let response = test::call_service(&$app, $request.to_request()).await;
+        let status = response.status();
+        let body = test::read_body(response).await;
+        let value: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).unwrap()
+        };
+        (status, value)
+    }};
+}
+
+/// A store, an app, and a registered device key.
+macro_rules! world {
+    ($store:ident, $app:ident, $key:ident, $bearer:ident) => {
+        let dir = tempfile::tempdir().unwrap();
+        let $store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+        let $app = test::init_service(App::new().configure(ingest::configure($store.clone()))).await;
+        let (_, account) = call!($app, test::TestRequest::post().uri("/api/v1/contributors").set_json(json!({"name": "Alice"})));
+        let $bearer = ("Authorization", format!("Bearer {}", account["token"].as_str().unwrap()));
+        let $key = DeviceKeypair::from_seed([3; 32]);
+        let (status, _) = call!(
+            $app,
+            test::TestRequest::post()
+                .uri("/api/v1/devices")
+                .insert_header($bearer.clone())
+                .set_json(json!({"public_key": $key.public().to_hex()}))
+        );
+        assert_eq!(status, StatusCode::CREATED);
+    };
+}
+
+#[actix_web::test]
+async fn real_frames_upload_resume_and_post_a_capture_once() {
+    world!(store, app, key, _bearer);
+    let jpegs: Vec<Vec<u8>> = LANES
+        .iter()
+        .map(|name| image(&format!("udacity_lanes/{name}")))
+        .collect();
+    let ids: Vec<FrameId> = jpegs.iter().map(|j| FrameId::of_bytes(j)).collect();
+    for jpeg in &jpegs {
+        let (status, body) = call!(app, put_frame(&key, jpeg.clone()));
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(
+            (body["width"].as_u64(), body["height"].as_u64()),
+            (Some(960), Some(540))
+        );
+    }
+    // Resume: re-sending a frame the server has is harmless.
+    let (status, _) = call!(app, put_frame(&key, jpegs[0].clone()));
+    assert_eq!(status, StatusCode::OK);
+    let stored = store
+        .blobs
+        .get(&BlobKey::original_frame(&ids[0]))
+        .await
+        .unwrap();
+    assert_eq!(stored.as_ref(), jpegs[0].as_slice());
+
+    let capture = manifest(&key, &ids);
+    let (body, signature) = capture.sign(&key);
+    let (status, accepted) = call!(app, post(body.clone(), &signature));
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    assert_eq!(accepted["counts"]["pending"], 6, "{accepted}");
+    assert_eq!(accepted["state"], "received");
+
+    // The same capture again: the earlier answer, nothing counted twice.
+    let (status, again) = call!(app, post(body, &signature));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["frames"], accepted["frames"]);
+    assert_eq!(store.queue.counts().await.unwrap().queued, 1);
+
+    // The same capture id with other content is refused.
+    let mut altered = capture.clone();
+    altered.frames.pop();
+    let (body, signature) = altered.sign(&key);
+    let (status, problem) = call!(app, post(body, &signature));
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        problem["type"],
+        "https://waymark.dev/problems/capture-id-reused"
+    );
+
+    let (status, fetched) = call!(
+        app,
+        test::TestRequest::get().uri(&format!("/api/v1/captures/{}", capture.capture_id))
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fetched["frames"].as_array().unwrap().len(), 6);
+}
+
+#[actix_web::test]
+async fn track_problems_are_rejected_per_frame_with_advice() {
+    world!(store, app, key, _bearer);
+    let jpegs: Vec<Vec<u8>> = LANES
+        .iter()
+        .map(|name| image(&format!("udacity_lanes/{name}")))
+        .collect();
+    let ids: Vec<FrameId> = jpegs.iter().map(|j| FrameId::of_bytes(j)).collect();
+    for jpeg in &jpegs {
+        call!(app, put_frame(&key, jpeg.clone()));
+    }
+    let mut capture = manifest(&key, &ids);
+    capture.frames[2].fix.satellites = 2;
+    capture.frames[4].fix.lat = 0.0;
+    capture.frames[4].fix.lon = 0.0;
+    let (body, signature) = capture.sign(&key);
+    let (status, result) = call!(app, post(body, &signature));
+    assert_eq!(status, StatusCode::ACCEPTED, "{result}");
+    assert_eq!(result["frames"][2]["reject_reason"], "poor-gnss");
+    assert!(
+        result["frames"][2]["advice"]
+            .as_str()
+            .unwrap()
+            .contains("antenna")
+    );
+    assert_eq!(result["frames"][4]["reject_reason"], "null-island");
+    assert_eq!(result["counts"]["pending"], 4);
+    drop(store);
+}
+
+#[actix_web::test]
+async fn hostile_uploads_get_typed_problems_and_store_nothing() {
+    world!(store, app, key, bearer);
+    let real = image("udacity_lanes/solidWhiteCurve.jpg");
+    let sha_of = |bytes: &[u8]| FrameId::of_bytes(bytes).to_hex();
+
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.resize(30_000, 0);
+    let truncated = real[..real.len() * 9 / 10].to_vec();
+    // A 65 535 × 65 535 "pixel bomb": a valid header, padded past the size gate.
+    let mut bomb = vec![
+        0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0x03,
+    ];
+    bomb.resize(30_000, 0);
+    bomb.extend_from_slice(&[0xFF, 0xD9]);
+    let huge = image("geotagged/mapillary_DSC00001.JPG");
+    let tiny = real[..1000].to_vec();
+    let stranger = DeviceKeypair::from_seed([99; 32]);
+    let now = TimestampMs::now();
+
+    let cases: Vec<(test::TestRequest, StatusCode, &str)> = vec![
+        (
+            put(&key, real.clone(), &sha_of(b"other"), now),
+            StatusCode::BAD_REQUEST,
+            "hash-mismatch",
+        ),
+        (
+            put_frame(&key, png.clone()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not-jpeg",
+        ),
+        (
+            put_frame(&key, truncated),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "broken",
+        ),
+        (
+            put_frame(&key, bomb),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "dimensions-too-large",
+        ),
+        (
+            put_frame(&key, huge),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "frame-too-large",
+        ),
+        (
+            put_frame(&key, tiny),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "frame-too-small",
+        ),
+        (
+            put_frame(&stranger, real.clone()),
+            StatusCode::UNAUTHORIZED,
+            "device-unauthorized",
+        ),
+        (
+            put(
+                &key,
+                real.clone(),
+                &sha_of(&real),
+                now.saturating_add_ms(-3_600_000),
+            ),
+            StatusCode::UNAUTHORIZED,
+            "device-unauthorized",
+        ),
+        (
+            test::TestRequest::put()
+                .uri(&format!("/api/v1/frames/{}", sha_of(&real)))
+                .set_payload(real.clone()),
+            StatusCode::UNAUTHORIZED,
+            "device-unauthorized",
+        ),
+        (
+            put(&key, real.clone(), "..%2F..%2Fetc%2Fpasswd", now),
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+        ),
+    ];
+    for (request, status, slug) in cases {
+        let (got, problem) = call!(app, request);
+        assert_eq!(got, status, "{slug}: {problem}");
+        assert_eq!(
+            problem["type"],
+            format!("https://waymark.dev/problems/{slug}"),
+            "{problem}"
+        );
+    }
+    assert!(
+        store.blobs.list("frames").await.unwrap().is_empty(),
+        "nothing was kept"
+    );
+
+    // A forged signature over a manifest, a manifest whose blobs are missing, malformed JSON.
+    let capture = manifest(&key, &[FrameId::of_bytes(&real)]);
+    let (body, _) = capture.sign(&key);
+    let (status, problem) = call!(app, post(body.clone(), &stranger.sign(&body)));
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (
+            StatusCode::UNAUTHORIZED,
+            Some("https://waymark.dev/problems/device-unauthorized")
+        )
+    );
+    let (body, signature) = capture.sign(&key);
+    let (status, problem) = call!(app, post(body, &signature));
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["missing"][0], FrameId::of_bytes(&real).to_hex());
+    let (status, problem) = call!(
+        app,
+        post(b"{\"format_version\":1,".to_vec(), &key.sign(b"x"))
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("line 1"),
+        "{problem}"
+    );
+    let (status, _) = call!(
+        app,
+        test::TestRequest::get().uri("/api/v1/captures/not-a-uuid")
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call!(
+        app,
+        test::TestRequest::get().uri(&format!("/api/v1/captures/{}", CaptureId::new()))
+    );
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // After all that, a good upload works, and a revoked device is refused.
+    let (status, _) = call!(app, put_frame(&key, real.clone()));
+    assert_eq!(status, StatusCode::CREATED);
+    let (body, signature) = capture.sign(&key);
+    let (status, _) = call!(app, post(body, &signature));
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, me) = call!(
+        app,
+        test::TestRequest::get()
+            .uri("/api/v1/contributors/me")
+            .insert_header(bearer.clone())
+    );
+    let revoke = format!(
+        "/api/v1/devices/{}",
+        me["devices"][0]["id"].as_str().unwrap()
+    );
+    call!(
+        app,
+        test::TestRequest::delete()
+            .uri(&revoke)
+            .insert_header(bearer)
+    );
+    let (status, problem) = call!(
+        app,
+        put_frame(&key, image("udacity_lanes/solidYellowLeft.jpg"))
+    );
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some("https://waymark.dev/problems/device-revoked")
+        )
+    );
+}
