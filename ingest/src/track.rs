@@ -8,11 +8,13 @@
 //! 3. Teleport: faster than `max_speed_mps` from the last kept frame. After
 //!    `teleport_recovery` consecutive teleported frames that agree with each other, the
 //!    track is taken to have moved for real (a receiver re-acquiring) and continues from
-//!    there; those frames stay rejected.
+//!    there; those frames stay rejected — unless the jump was away from the capture's very
+//!    first fix, in which case that lone first fix was the glitch and it alone is rejected.
 //! 4. Zig-zag (mapillary_tools' idea): a frame at least `zigzag_min_jump_m` away from both
 //!    neighbours whose neighbours are close to each other — out and straight back.
 //! 5. Per sequence ([`crate::sequence`]): average speed over 400 km/h, or every frame within
-//!    `stationary_radius_m` of the first (the device never moved).
+//!    `stationary_radius_m` of the first for at least `stationary_min_ms` (the device never
+//!    moved).
 
 use model::{FrameEntry, RejectReason, TimestampMs};
 
@@ -31,6 +33,9 @@ pub struct TrackConfig {
     pub zigzag_deviation_ratio: f64,
     pub max_average_speed_mps: f64,
     pub stationary_radius_m: f64,
+    /// A sequence must last this long within the radius to be called stationary (two
+    /// keyframes 8 m apart are a moving car, not a parked one).
+    pub stationary_min_ms: i64,
     pub sequences: SequenceConfig,
 }
 
@@ -48,6 +53,7 @@ impl Default for TrackConfig {
             zigzag_deviation_ratio: 0.8,
             max_average_speed_mps: 400.0 / 3.6,
             stationary_radius_m: 10.0,
+            stationary_min_ms: 30_000,
             sequences: SequenceConfig::default(),
         }
     }
@@ -115,14 +121,19 @@ fn speed_mps(frames: &[FrameEntry], from: usize, to: usize) -> f64 {
 
 fn teleports(frames: &[FrameEntry], config: &TrackConfig, verdicts: &mut [Option<RejectReason>]) {
     let mut last_good: Option<usize> = None;
+    // Whether the last good frame is the capture's first and nothing has confirmed it yet:
+    // a cold-start glitch looks exactly like that.
+    let mut unconfirmed_start = false;
     let mut jumped: Vec<usize> = Vec::new();
     for index in kept(verdicts) {
         let Some(good) = last_good else {
             last_good = Some(index);
+            unconfirmed_start = true;
             continue;
         };
         if speed_mps(frames, good, index) <= config.max_speed_mps {
             last_good = Some(index);
+            unconfirmed_start = false;
             jumped.clear();
             continue;
         }
@@ -135,7 +146,15 @@ fn teleports(frames: &[FrameEntry], config: &TrackConfig, verdicts: &mut [Option
         }
         jumped.push(index);
         if jumped.len() >= config.teleport_recovery {
+            if unconfirmed_start {
+                // The first fix was the outlier, not the track that follows it.
+                verdicts[good] = Some(RejectReason::Teleport);
+                for &recovered in &jumped {
+                    verdicts[recovered] = None;
+                }
+            }
             last_good = Some(index);
+            unconfirmed_start = false;
             jumped.clear();
         }
     }
@@ -168,6 +187,7 @@ fn per_sequence(
         let too_fast = seconds > 0.0 && sequence.length_m / seconds > config.max_average_speed_mps;
         let first = &frames[sequence.frames[0]].fix;
         let stationary = sequence.frames.len() > 1
+            && sequence.duration_ms() >= config.stationary_min_ms
             && sequence
                 .frames
                 .iter()

@@ -244,6 +244,22 @@ async fn post_capture(
     let now = TimestampMs::now();
     let track = TrackConfig::default();
     let mut verdicts = check(&manifest.frames, now, &track);
+    // Frames of an epoch whose rewards are already closed can no longer count.
+    let closed_until = store
+        .db
+        .epochs()
+        .await?
+        .iter()
+        .filter(|epoch| epoch.state == "closed")
+        .map(|epoch| epoch.ends_at)
+        .max();
+    if let Some(closed_until) = closed_until {
+        for (entry, verdict) in manifest.frames.iter().zip(verdicts.iter_mut()) {
+            if verdict.is_none() && entry.fix.time < closed_until {
+                *verdict = Some(RejectReason::TimeTooOld);
+            }
+        }
+    }
     exact_repeats(&manifest.frames, &mut verdicts);
     let kept: Vec<usize> = (0..manifest.frames.len())
         .filter(|&i| verdicts[i].is_none())

@@ -12,6 +12,10 @@ pub enum AddressError {
     #[error("payout address {0:?} must start with 0x and have 40 hex digits")]
     Shape(String),
     #[error(
+        "payout address 0x0000000000000000000000000000000000000000 burns what is sent to it; give a real address"
+    )]
+    Zero,
+    #[error(
         "payout address {given} fails its EIP-55 checksum (expected {expected}); check for a typo"
     )]
     Checksum { given: String, expected: String },
@@ -61,6 +65,9 @@ impl FromStr for PayoutAddress {
         }
         let mut bytes = [0u8; 20];
         hex::decode_to_slice(digits, &mut bytes).map_err(|_| shape())?;
+        if bytes == [0u8; 20] {
+            return Err(AddressError::Zero);
+        }
         let address = Self(bytes);
         let has_lower = digits.bytes().any(|b| b.is_ascii_lowercase());
         let has_upper = digits.bytes().any(|b| b.is_ascii_uppercase());
@@ -126,6 +133,12 @@ mod tests {
     }
 
     #[test]
+    fn the_zero_address_is_refused() {
+        let zero = format!("0x{}", "0".repeat(40));
+        assert_eq!(zero.parse::<PayoutAddress>(), Err(AddressError::Zero));
+    }
+
+    #[test]
     fn one_wrong_case_fails_the_checksum() {
         let typo = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD";
         let err = typo.parse::<PayoutAddress>().unwrap_err();
@@ -141,6 +154,7 @@ mod tests {
     #[case("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA")]
     #[case("0xZZAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")]
     #[case("")]
+    #[case("0x")]
     fn malformed_addresses_say_what_shape_is_expected(#[case] bad: &str) {
         assert!(matches!(
             bad.parse::<PayoutAddress>(),

@@ -2,8 +2,9 @@
 //!
 //! Rules (DESIGN.md §5), all in integer fixed point (ppm) so results never depend on
 //! floating-point rounding:
-//! 1. **Fraud.** A frame ingest flagged (teleport, replay, zig-zag) earns nothing, and its
-//!    device forfeits the whole epoch: a device caught cheating earns 0.
+//! 1. **Fraud.** A frame ingest flagged (teleport, replay, zig-zag) earns nothing. A device
+//!    caught replaying frames it did not take forfeits the whole epoch (deliberate fraud);
+//!    a GPS jump or zig-zag costs only the frames concerned (receivers glitch).
 //! 2. **Freshness.** A cell's weight refills linearly from 0 to 1 over `refill_ms` after it
 //!    was last mapped before the epoch (never mapped: 1). A frame's value is
 //!    `weight(frame time) × quality`.
@@ -30,6 +31,9 @@ use serde::{Deserialize, Serialize};
 use crate::regions::PPM;
 use crate::split::largest_remainder;
 use crate::{Bounty, EpochInputs, Error, Payees, Result};
+
+/// The fraud reason that costs a device its whole epoch.
+pub const FORFEITING_FRAUD: &str = "replay";
 
 /// Rank multipliers as right shifts: ×1, ×1/2, ×1/4.
 const RANK_SHIFTS: [u32; 3] = [0, 1, 2];
@@ -111,7 +115,7 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
     let flagged_devices: BTreeSet<DeviceId> = inputs
         .frames
         .iter()
-        .filter(|f| f.fraud.is_some())
+        .filter(|f| f.fraud.as_deref() == Some(FORFEITING_FRAUD))
         .map(|f| f.device)
         .collect();
     let flagged_frames = inputs.frames.iter().filter(|f| f.fraud.is_some()).count();
@@ -119,7 +123,7 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
     // Eligible frames with their cell and value.
     let mut eligible = Vec::new();
     for frame in &inputs.frames {
-        if flagged_devices.contains(&frame.device) {
+        if frame.fraud.is_some() || flagged_devices.contains(&frame.device) {
             continue;
         }
         let Some(payees) = inputs.devices.get(&frame.device) else {
@@ -135,6 +139,10 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
             refill_ms,
         );
         let quality_ppm = (frame.quality.clamp(0.0, 1.0) * PPM as f64).round() as u64;
+        if weight_ppm * quality_ppm == 0 {
+            // Worth nothing (no refill yet, or no quality): it must not take a rank either.
+            continue;
+        }
         eligible.push(Eligible {
             frame: frame.frame,
             device: frame.device,
@@ -253,7 +261,9 @@ pub fn refill_ppm(last: Option<&TimestampMs>, now: TimestampMs, refill_ms: i64) 
 fn split_to_payees(payees: &Payees, amount: u128, into: &mut HashMap<ContributorId, u128>) {
     let driver_part = match payees.driver {
         Some(driver) => {
-            let part = amount * u128::from(payees.driver_share_bps.min(10_000)) / 10_000;
+            let bps = u128::from(payees.driver_share_bps.min(10_000));
+            // amount × bps / 10 000 without overflowing for any u128 amount.
+            let part = amount / 10_000 * bps + amount % 10_000 * bps / 10_000;
             *into.entry(driver).or_default() += part;
             part
         }
@@ -305,7 +315,7 @@ fn settle_bounties(
     Ok(results)
 }
 
-fn bounty_area(bounty: &Bounty) -> Result<MultiPolygon<f64>> {
+pub(crate) fn bounty_area(bounty: &Bounty) -> Result<MultiPolygon<f64>> {
     let invalid = |reason: String| Error::Bounty {
         id: bounty.id.clone(),
         reason,

@@ -29,9 +29,13 @@ pub enum Error {
     )]
     DataNotComplete { epoch: EpochId, pending: u64 },
     #[error(
-        "epoch {0} has not been closed; close it first with `waymark rewards close --epoch {0}`"
+        "epoch {0} is not closed yet: it closes once it has ended and its grace period has passed (operators: `waymark rewards close --epoch {0}`)"
     )]
     NotClosed(EpochId),
+    #[error(
+        "epoch {epoch} cannot close before {earlier}: epochs close in order, so a bounty is never paid twice"
+    )]
+    EarlierEpochOpen { epoch: EpochId, earlier: EpochId },
     #[error("verification of epoch {epoch} failed: {what}")]
     VerifyFailed { epoch: EpochId, what: String },
     #[error("stored input {0} is missing")]

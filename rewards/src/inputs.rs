@@ -236,13 +236,16 @@ pub fn bounties_from_geojson(text: &str) -> Result<Vec<Bounty>> {
             if expires_at <= starts_at {
                 return Err(invalid(&id, "expires_at is not after starts_at".into()));
             }
-            Ok(Bounty {
+            let bounty = Bounty {
                 id,
                 area_geojson: serde_json::to_string(geometry)?,
                 budget,
                 starts_at,
                 expires_at,
-            })
+            };
+            // Refuse a bad area now rather than at every epoch close.
+            crate::compute::bounty_area(&bounty)?;
+            Ok(bounty)
         })
         .collect()
 }

@@ -177,6 +177,20 @@ pub async fn close(
             grace_hours: hours(config.grace_ms),
         });
     }
+    if let Some(first) = store.db.first_accepted_frame_time().await? {
+        let mut earlier = EpochId::containing(first);
+        while earlier < epoch {
+            let closed = store
+                .db
+                .epoch(&earlier.to_string())
+                .await?
+                .is_some_and(|row| row.state == "closed");
+            if !closed {
+                return Err(Error::EarlierEpochOpen { epoch, earlier });
+            }
+            earlier = earlier.next();
+        }
+    }
     let pending = store
         .db
         .pending_frames_between(epoch.starts_at(), epoch.ends_at())

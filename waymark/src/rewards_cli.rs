@@ -35,11 +35,15 @@ async fn execute(
         RewardsCommand::Close { epoch } => {
             let config = settings.rewards.config()?;
             let now = TimestampMs::now();
-            let epoch = match epoch {
-                Some(text) => text.parse::<EpochId>()?,
-                None => latest_closable(now, config.grace_ms),
+            let closed = match epoch {
+                Some(text) => close(store, text.parse::<EpochId>()?, &config, now).await?,
+                None => {
+                    // Every due epoch, oldest first (epochs close in order); report the latest.
+                    rewards::shell::close_due(store, &config, now).await?;
+                    close(store, latest_closable(now, config.grace_ms), &config, now).await?
+                }
             };
-            let closed = close(store, epoch, &config, now).await?;
+            let epoch = closed.manifest.epoch;
             let manifest = &closed.manifest;
             let verb = if closed.already_closed {
                 "was already closed"

@@ -135,22 +135,35 @@ fn an_injected_spike_is_a_zig_zag_and_null_island_and_clock_errors_are_named() {
 
 #[test]
 fn a_parked_device_is_stationary_and_a_replayed_fast_track_is_too_fast() {
-    // The Munich drive waits at a light for a while: take only the waiting fixes.
+    // A device left running at a real parking spot of the Munich drive: the same fix every
+    // 5 s for a minute.
     let drive = munich();
-    let parked: Vec<_> = drive
+    let spot = drive
         .windows(2)
-        .filter(|w| distance_m(&w[0], &w[1]) < 0.01)
-        .map(|w| w[1])
-        .take(10)
+        .find(|w| distance_m(&w[0], &w[1]) < 0.01)
+        .unwrap()[1];
+    let parked: Vec<_> = (0..12)
+        .map(|i| model::Fix {
+            time: spot.time.saturating_add_ms(i * 5_000),
+            ..spot
+        })
         .collect();
-    assert_eq!(parked.len(), 10);
-    let frames = entries(parked);
+    let frames = entries(parked.clone());
     let verdicts = check(&frames, day_after(&frames), &TrackConfig::default());
     assert!(
         verdicts
             .iter()
             .all(|v| *v == Some(RejectReason::Stationary)),
         "{verdicts:?}"
+    );
+    // Two keyframes 8 m apart a second apart are a moving car, not a parked one.
+    let mut moving = parked[..2].to_vec();
+    moving[1].lat += 8.0 / 111_320.0;
+    moving[1].time = moving[0].time.saturating_add_ms(1_000);
+    let frames = entries(moving);
+    assert_eq!(
+        check(&frames, day_after(&frames), &TrackConfig::default()),
+        vec![None, None]
     );
 
     // The same drive with time compressed 20×: every fix-to-fix speed under the teleport
@@ -213,4 +226,20 @@ fn standing_at_a_light_gives_capture_duplicates_and_repeated_images_exact_ones()
     for pair in kept.windows(2) {
         assert!(distance_m(&frames[pair[0]].fix, &frames[pair[1]].fix) > 1.0);
     }
+}
+
+#[test]
+fn a_cold_start_glitch_costs_only_the_first_fix() {
+    let mut fixes = munich()[100..140].to_vec();
+    // The receiver's very first fix lands 2 km away; the real track follows.
+    fixes[0].lat += 2_000.0 / 111_320.0;
+    let frames = entries(fixes);
+    let verdicts = check(&frames, day_after(&frames), &TrackConfig::default());
+    assert_eq!(verdicts[0], Some(RejectReason::Teleport));
+    assert!(
+        verdicts[1..]
+            .iter()
+            .all(|v| v.is_none() || *v == Some(RejectReason::CaptureDuplicate)),
+        "{verdicts:?}"
+    );
 }

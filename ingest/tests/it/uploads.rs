@@ -196,7 +196,32 @@ async fn track_problems_are_rejected_per_frame_with_advice() {
     );
     assert_eq!(result["frames"][4]["reject_reason"], "null-island");
     assert_eq!(result["counts"]["pending"], 4);
-    drop(store);
+
+    // Once the rewards of a period are closed, frames from it can no longer count.
+    let now = TimestampMs::now();
+    store
+        .db
+        .save_closed_epoch(
+            &store::EpochRow {
+                id: "test".into(),
+                starts_at: now.saturating_add_ms(-7 * 86_400_000),
+                ends_at: now.saturating_add_ms(-60_000),
+                state: "closed".into(),
+                emission: "0".into(),
+                merkle_root: None,
+                manifest_key: None,
+                closed_at: Some(now),
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    let late = manifest(&key, &ids);
+    let (body, signature) = late.sign(&key);
+    let (status, result) = call!(app, post(body, &signature));
+    assert_eq!(status, StatusCode::ACCEPTED, "{result}");
+    assert_eq!(result["counts"]["rejected"], 6, "{result}");
+    assert_eq!(result["frames"][0]["reject_reason"], "time-too-old");
 }
 
 #[actix_web::test]

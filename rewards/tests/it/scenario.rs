@@ -426,6 +426,20 @@ async fn an_epoch_closes_only_when_its_data_is_complete() {
     assert!(matches!(err, Error::EpochStillOpen { .. }), "{err}");
     assert!(err.to_string().contains("closes 24 h later"), "{err}");
 
+    // Epochs close in order: week 41 cannot close while week 40 is open.
+    let err = close(
+        &world.store,
+        epoch.next(),
+        &config(),
+        epoch.ends_at().saturating_add_ms(9 * DAY),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::EarlierEpochOpen { earlier, .. } if earlier == epoch),
+        "{err}"
+    );
+
     let late_device = world.store.db.devices_of(world.bob).await.unwrap()[0].id;
     drive(
         &world.store,

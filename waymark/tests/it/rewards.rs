@@ -109,7 +109,11 @@ fn seed(data: &Path) -> (ContributorId, ContributorId) {
                 frame_count: 200,
                 received_at: TimestampMs(start),
             };
-            store.db.insert_capture(&capture, &frames, None).await.unwrap();
+            store
+                .db
+                .insert_capture(&capture, &frames, None)
+                .await
+                .unwrap();
             people.push(contributor);
         }
         store.db.pool().close().await;
@@ -199,7 +203,7 @@ fn reward_commands_fail_with_one_line_that_says_why() {
         ),
         (
             vec!["rewards", "verify", "--epoch", "2026-W41"],
-            "has not been closed",
+            "is not closed yet",
         ),
         (
             vec![
