@@ -36,6 +36,8 @@ pub enum Error {
         "epoch {epoch} cannot close before {earlier}: epochs close in order, so a bounty is never paid twice"
     )]
     EarlierEpochOpen { epoch: EpochId, earlier: EpochId },
+    #[error("epoch {0} is being closed by another process right now; try again in a minute")]
+    CloseInProgress(EpochId),
     #[error("verification of epoch {epoch} failed: {what}")]
     VerifyFailed { epoch: EpochId, what: String },
     #[error("stored input {0} is missing")]

@@ -81,27 +81,36 @@ impl Files {
 pub struct Published {
     pub manifest: RewardManifest,
     pub tree: Option<StandardMerkleTree>,
-    /// The contributor of each tree leaf, in leaf order.
-    pub leaf_owners: Vec<ContributorId>,
+    /// The address of each tree leaf, in leaf order.
+    pub leaf_addresses: Vec<PayoutAddress>,
+    leaf_amounts: Vec<u128>,
 }
 
-/// Builds the manifest and tree from a result. Leaves: contributors with a payout address and
-/// a non-zero amount, in contributor-id order.
+impl Published {
+    /// The leaf an address claims with: its index and the summed amount.
+    pub fn leaf_of(&self, address: PayoutAddress) -> Option<(usize, u128)> {
+        let index = self.leaf_addresses.iter().position(|a| *a == address)?;
+        Some((index, self.leaf_amounts[index]))
+    }
+}
+
+/// Builds the manifest and tree from a result. One leaf per payout address (contributors
+/// sharing an address are summed, so a distributor that records claims per address pays
+/// all of it), in address order; contributors without an address are listed but held out
+/// of the tree.
 pub fn publish(
     inputs: &EpochInputs,
     result: &EpochResult,
     addresses: &BTreeMap<ContributorId, PayoutAddress>,
 ) -> Published {
-    let mut leaves = Vec::new();
-    let mut leaf_owners = Vec::new();
+    let mut per_address: BTreeMap<PayoutAddress, u128> = BTreeMap::new();
     let mut contributors = Vec::new();
     for (contributor, earnings) in &result.earnings {
         let address = addresses.get(contributor).copied();
         let amount = earnings.total();
         let in_tree = address.is_some() && amount > 0;
         if let (true, Some(address)) = (in_tree, address) {
-            leaves.push(Leaf { address, amount });
-            leaf_owners.push(*contributor);
+            *per_address.entry(address).or_default() += amount;
         }
         contributors.push(ContributorEntry {
             contributor: *contributor,
@@ -113,6 +122,13 @@ pub fn publish(
             in_tree,
         });
     }
+    let leaves: Vec<Leaf> = per_address
+        .iter()
+        .map(|(address, amount)| Leaf {
+            address: *address,
+            amount: *amount,
+        })
+        .collect();
     let tree = StandardMerkleTree::of(&leaves);
     let merkle_root = tree
         .as_ref()
@@ -144,6 +160,71 @@ pub fn publish(
     Published {
         manifest,
         tree,
-        leaf_owners,
+        leaf_addresses: leaves.iter().map(|leaf| leaf.address).collect(),
+        leaf_amounts: leaves.iter().map(|leaf| leaf.amount).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::compute::Earnings;
+    use crate::{Params, merkle};
+
+    #[test]
+    fn contributors_sharing_an_address_get_one_leaf_with_their_sum() {
+        let (a, b, c) = (
+            ContributorId::new(),
+            ContributorId::new(),
+            ContributorId::new(),
+        );
+        let shared = PayoutAddress::from_bytes([7; 20]);
+        let own = PayoutAddress::from_bytes([9; 20]);
+        let earning = |amount| Earnings {
+            points: 1,
+            emission_amount: amount,
+            bounty_amount: 0,
+        };
+        let result = EpochResult {
+            awards: Vec::new(),
+            earnings: [(a, earning(300)), (b, earning(200)), (c, earning(500))]
+                .into_iter()
+                .collect(),
+            emission: 1_000,
+            unallocated: 0,
+            bounties: Vec::new(),
+            flagged_devices: BTreeSet::new(),
+            flagged_frames: 0,
+        };
+        let inputs = EpochInputs {
+            epoch: "2026-W40".parse().unwrap(),
+            params: Params {
+                emission: "1000".into(),
+                refill_ms: Params::DEFAULT_REFILL_MS,
+            },
+            frames: Vec::new(),
+            cells_last_mapped: BTreeMap::new(),
+            devices: BTreeMap::new(),
+            bounties: Vec::new(),
+            regions_geojson: String::new(),
+        };
+        let addresses = [(a, shared), (b, shared), (c, own)].into_iter().collect();
+        let published = publish(&inputs, &result, &addresses);
+        assert_eq!(published.leaf_addresses.len(), 2);
+        let (index, amount) = published.leaf_of(shared).unwrap();
+        assert_eq!(amount, 500);
+        let tree = published.tree.as_ref().unwrap();
+        let leaf = merkle::Leaf {
+            address: shared,
+            amount,
+        };
+        assert!(merkle::verify(&tree.root(), &leaf, &tree.proof(index)));
+        assert_eq!(
+            published.manifest.contributors.len(),
+            3,
+            "the breakdown stays per contributor"
+        );
     }
 }

@@ -58,6 +58,9 @@ pub struct ContributorProof {
     pub emission_amount: String,
     pub bounty_amount: String,
     pub merkle_root: String,
+    /// The amount of the address's leaf: what the proof claims (the sum over every
+    /// contributor paid to that address).
+    pub claim_amount: String,
     /// Sibling hashes from the leaf up (empty when the amount is held for a missing address).
     pub proof: Vec<String>,
     pub cells: Vec<CellAward>,
@@ -198,6 +201,57 @@ pub async fn close(
     if pending > 0 {
         return Err(Error::DataNotComplete { epoch, pending });
     }
+    let row = EpochRow {
+        id: epoch.to_string(),
+        starts_at: epoch.starts_at(),
+        ends_at: epoch.ends_at(),
+        state: "closing".into(),
+        emission: config.emission.clone(),
+        merkle_root: None,
+        manifest_key: None,
+        closed_at: Some(now),
+    };
+    let claim = TimestampMs::now();
+    let stale_before = claim.saturating_add_ms(-STALE_CLOSE_CLAIM_MS);
+    if !store
+        .db
+        .claim_epoch_close(&row, claim, stale_before)
+        .await?
+    {
+        return already_closed_or_busy(store, epoch).await;
+    }
+    match publish_claimed(store, epoch, config, row, claim).await {
+        Ok(Some(manifest)) => {
+            tracing::info!(%epoch, root = %manifest.merkle_root, contributors = manifest.contributors.len(), "epoch closed");
+            Ok(Closed {
+                manifest,
+                already_closed: false,
+            })
+        }
+        // Our claim went stale and another closer took over: report what it published.
+        Ok(None) => already_closed_or_busy(store, epoch).await,
+        Err(err) => {
+            // Give the claim back so the next attempt need not wait for it to go stale.
+            if let Err(release) = store
+                .db
+                .release_epoch_claim(&epoch.to_string(), claim)
+                .await
+            {
+                tracing::warn!(%epoch, error = %release, "could not release the close claim");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Computes and publishes a claimed epoch; `None` when the claim was lost meanwhile.
+async fn publish_claimed(
+    store: &Store,
+    epoch: EpochId,
+    config: &RewardsConfig,
+    row: EpochRow,
+    claim: TimestampMs,
+) -> Result<Option<RewardManifest>> {
     let inputs = load_inputs(store, epoch, config).await?;
     let addresses = store.db.payout_addresses().await?;
     let result = compute(&inputs)?;
@@ -209,27 +263,15 @@ pub async fn close(
         .iter()
         .map(|entry| (entry.contributor, entry.amount.clone()))
         .collect();
-    store
-        .db
-        .save_closed_epoch(
-            &EpochRow {
-                id: epoch.to_string(),
-                starts_at: epoch.starts_at(),
-                ends_at: epoch.ends_at(),
-                state: "closed".into(),
-                emission: manifest.emission.clone(),
-                merkle_root: Some(manifest.merkle_root.clone()),
-                manifest_key: Some(Files::manifest_key(epoch)),
-                closed_at: Some(now),
-            },
-            &amounts,
-        )
-        .await?;
-    tracing::info!(%epoch, root = %manifest.merkle_root, contributors = manifest.contributors.len(), "epoch closed");
-    Ok(Closed {
-        manifest,
-        already_closed: false,
-    })
+    let closed = EpochRow {
+        state: "closed".into(),
+        emission: manifest.emission.clone(),
+        merkle_root: Some(manifest.merkle_root.clone()),
+        manifest_key: Some(Files::manifest_key(epoch)),
+        ..row
+    };
+    let saved = store.db.save_closed_epoch(&closed, &amounts, claim).await?;
+    Ok(saved.then_some(manifest))
 }
 
 async fn write_files(
@@ -258,6 +300,19 @@ async fn write_files(
             .await?;
     }
     Ok(())
+}
+
+/// How long a close claim holds before another closer may take over (a crashed closer).
+const STALE_CLOSE_CLAIM_MS: i64 = 10 * 60 * 1000;
+
+async fn already_closed_or_busy(store: &Store, epoch: EpochId) -> Result<Closed> {
+    match store.db.epoch(&epoch.to_string()).await? {
+        Some(row) if row.state == "closed" => Ok(Closed {
+            manifest: read_manifest(store, epoch).await?,
+            already_closed: true,
+        }),
+        _ => Err(Error::CloseInProgress(epoch)),
+    }
 }
 
 /// Closes every epoch that is due: from the first frame's epoch up to the latest one past
@@ -421,14 +476,9 @@ pub async fn proof(
         .collect();
     let result = compute(&snapshot)?;
     let published = publish(&snapshot, &result, &addresses);
-    let proof = match (
-        &published.tree,
-        published
-            .leaf_owners
-            .iter()
-            .position(|owner| *owner == contributor),
-    ) {
-        (Some(tree), Some(index)) => tree.proof(index).iter().map(hex_hash).collect(),
+    let claim = entry.address.and_then(|address| published.leaf_of(address));
+    let proof = match (&published.tree, claim) {
+        (Some(tree), Some((index, _))) => tree.proof(index).iter().map(hex_hash).collect(),
         _ => Vec::new(),
     };
     let cells: Vec<CellAward> = read_json::<Vec<CellAward>>(store, &manifest.files.cells)
@@ -450,6 +500,7 @@ pub async fn proof(
         emission_amount: entry.emission_amount.clone(),
         bounty_amount: entry.bounty_amount.clone(),
         merkle_root: manifest.merkle_root.clone(),
+        claim_amount: claim.map_or(0, |(_, amount)| amount).to_string(),
         proof,
         cells,
     })

@@ -176,31 +176,68 @@ impl Db {
             .collect()
     }
 
-    /// Records a closed epoch and its per-contributor amounts in one transaction (replacing
-    /// an earlier close of the same epoch).
-    pub async fn save_closed_epoch(
+    /// Claims the right to close an epoch, so two closers (the scheduler and an operator,
+    /// or several servers) never publish two different results: the epoch row is created or
+    /// taken over as `closing` with `claim` as its token, unless it is closed or another
+    /// claim newer than `stale_before` holds it. Returns whether this caller holds the claim.
+    pub async fn claim_epoch_close(
         &self,
         epoch: &EpochRow,
-        amounts: &[(ContributorId, String)],
-    ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO epochs (id, starts_at_ms, ends_at_ms, state, emission, merkle_root, manifest_key, closed_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (id) DO UPDATE SET state = excluded.state, emission = excluded.emission, \
-             merkle_root = excluded.merkle_root, manifest_key = excluded.manifest_key, \
-             closed_at_ms = excluded.closed_at_ms",
+        claim: TimestampMs,
+        stale_before: TimestampMs,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO epochs (id, starts_at_ms, ends_at_ms, state, emission, closed_at_ms) \
+             VALUES ($1, $2, $3, 'closing', $4, $5) \
+             ON CONFLICT (id) DO UPDATE SET state = 'closing', closed_at_ms = excluded.closed_at_ms \
+             WHERE epochs.state = 'open' OR (epochs.state = 'closing' AND epochs.closed_at_ms < $6)",
         )
         .bind(&epoch.id)
         .bind(epoch.starts_at.as_millis())
         .bind(epoch.ends_at.as_millis())
-        .bind(&epoch.state)
+        .bind(&epoch.emission)
+        .bind(claim.as_millis())
+        .bind(stale_before.as_millis())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives a close claim back (the closer failed): the epoch is `open` again.
+    pub async fn release_epoch_claim(&self, id: &str, claim: TimestampMs) -> Result<()> {
+        sqlx::query("UPDATE epochs SET state = 'open', closed_at_ms = NULL WHERE id = $1 AND state = 'closing' AND closed_at_ms = $2")
+            .bind(id)
+            .bind(claim.as_millis())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Records a closed epoch and its per-contributor amounts in one transaction, if the
+    /// caller still holds the close claim `claim` (see [`Db::claim_epoch_close`]); returns
+    /// whether it did.
+    pub async fn save_closed_epoch(
+        &self,
+        epoch: &EpochRow,
+        amounts: &[(ContributorId, String)],
+        claim: TimestampMs,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE epochs SET state = 'closed', emission = $2, merkle_root = $3, manifest_key = $4, \
+             closed_at_ms = $5 WHERE id = $1 AND state = 'closing' AND closed_at_ms = $6",
+        )
+        .bind(&epoch.id)
         .bind(&epoch.emission)
         .bind(&epoch.merkle_root)
         .bind(&epoch.manifest_key)
         .bind(epoch.closed_at.map(TimestampMs::as_millis))
+        .bind(claim.as_millis())
         .execute(&mut *tx)
         .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
         sqlx::query("DELETE FROM rewards WHERE epoch_id = $1")
             .bind(&epoch.id)
             .execute(&mut *tx)
@@ -216,7 +253,7 @@ impl Db {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     pub async fn epoch(&self, id: &str) -> Result<Option<EpochRow>> {

@@ -199,23 +199,18 @@ async fn track_problems_are_rejected_per_frame_with_advice() {
 
     // Once the rewards of a period are closed, frames from it can no longer count.
     let now = TimestampMs::now();
-    store
-        .db
-        .save_closed_epoch(
-            &store::EpochRow {
-                id: "test".into(),
-                starts_at: now.saturating_add_ms(-7 * 86_400_000),
-                ends_at: now.saturating_add_ms(-60_000),
-                state: "closed".into(),
-                emission: "0".into(),
-                merkle_root: None,
-                manifest_key: None,
-                closed_at: Some(now),
-            },
-            &[],
-        )
-        .await
-        .unwrap();
+    let closed = store::EpochRow {
+        id: "test".into(),
+        starts_at: now.saturating_add_ms(-7 * 86_400_000),
+        ends_at: now.saturating_add_ms(-60_000),
+        state: "closed".into(),
+        emission: "0".into(),
+        merkle_root: None,
+        manifest_key: None,
+        closed_at: Some(now),
+    };
+    assert!(store.db.claim_epoch_close(&closed, now, now).await.unwrap());
+    assert!(store.db.save_closed_epoch(&closed, &[], now).await.unwrap());
     let late = manifest(&key, &ids);
     let (body, signature) = late.sign(&key);
     let (status, result) = call!(app, post(body, &signature));

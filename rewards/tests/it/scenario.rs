@@ -279,7 +279,7 @@ async fn hand_checked_payouts_for_four_drivers_and_a_cheat() {
         let claim = proof(&world.store, epoch, contributor).await.unwrap();
         let leaf = merkle::Leaf {
             address: claim.address.unwrap(),
-            amount: claim.amount.parse().unwrap(),
+            amount: claim.claim_amount.parse().unwrap(),
         };
         let siblings: Vec<merkle::Hash> = claim.proof.iter().map(|h| hex_root(h)).collect();
         assert!(merkle::verify(&root, &leaf, &siblings), "{contributor}");
@@ -413,6 +413,40 @@ async fn freshness_refills_over_seven_days_across_epochs() {
             .is_empty(),
         "nothing left to close"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_closers_at_once_publish_one_result() {
+    let world = world().await;
+    let epoch = w40();
+    let now = epoch.ends_at().saturating_add_ms(2 * DAY);
+    let config = config();
+    let (a, b) = tokio::join!(
+        close(&world.store, epoch, &config, now),
+        close(&world.store, epoch, &config, now)
+    );
+    let outcomes = [a, b];
+    let fresh_roots: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| {
+            o.as_ref()
+                .ok()
+                .filter(|c| !c.already_closed)
+                .map(|c| c.manifest.merkle_root.clone())
+        })
+        .collect();
+    assert_eq!(
+        fresh_roots.len(),
+        1,
+        "exactly one closer computed the epoch: {outcomes:?}"
+    );
+    for outcome in &outcomes {
+        match outcome {
+            Ok(closed) => assert_eq!(closed.manifest.merkle_root, fresh_roots[0]),
+            Err(err) => assert!(matches!(err, Error::CloseInProgress(_)), "{err}"),
+        }
+    }
+    verify(&world.store, epoch).await.unwrap();
 }
 
 #[tokio::test]
