@@ -219,6 +219,7 @@ async fn post_capture(
             other => ApiError::Manifest(other.to_string()),
         })?;
     let device = active_device(&store, &manifest.device_key).await?;
+    let device_id = device.id;
     let manifest_sha256 = hex::encode(Sha256::digest(&body));
     if let Some(earlier) = store.db.capture(manifest.capture_id).await? {
         if earlier.manifest_sha256 != manifest_sha256 {
@@ -261,6 +262,24 @@ async fn post_capture(
         }
     }
     exact_repeats(&manifest.frames, &mut verdicts);
+    // Frames stored before: again from this device → exact duplicate; from another device →
+    // a replay (its frames reappearing under a new key), which is fraud.
+    let shas: Vec<FrameId> = manifest.frames.iter().map(|entry| entry.sha256).collect();
+    let stored = store.db.stored_frames(&shas).await?;
+    for (entry, verdict) in manifest.frames.iter().zip(verdicts.iter_mut()) {
+        let earlier: Vec<_> = stored
+            .iter()
+            .filter(|(sha, _)| *sha == entry.sha256)
+            .collect();
+        if verdict.is_none() && !earlier.is_empty() {
+            let replayed = earlier.iter().any(|(_, device)| *device != device_id);
+            *verdict = Some(if replayed {
+                RejectReason::Replay
+            } else {
+                RejectReason::ExactDuplicate
+            });
+        }
+    }
     let kept: Vec<usize> = (0..manifest.frames.len())
         .filter(|&i| verdicts[i].is_none())
         .collect();

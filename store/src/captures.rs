@@ -149,6 +149,30 @@ impl Db {
         .transpose()
     }
 
+    /// Which of `frames` are already stored (accepted or waiting for the pipeline) from an
+    /// earlier capture, and by which device.
+    pub async fn stored_frames(&self, frames: &[FrameId]) -> Result<Vec<(FrameId, DeviceId)>> {
+        let mut found = Vec::new();
+        for chunk in frames.chunks(500) {
+            let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT DISTINCT f.sha256, c.device_id FROM frames f JOIN captures c ON c.id = f.capture_id \
+                 WHERE f.status IN ('accepted', 'pending') AND f.sha256 IN (",
+            );
+            let mut list = query.separated(", ");
+            for frame in chunk {
+                list.push_bind(frame.to_hex());
+            }
+            query.push(")");
+            for row in query.build().fetch_all(self.pool()).await? {
+                found.push((
+                    crate::db::parse_column(&row, "sha256")?,
+                    crate::db::parse_column(&row, "device_id")?,
+                ));
+            }
+        }
+        Ok(found)
+    }
+
     /// Every frame of a capture with its outcome, in manifest order.
     pub async fn capture_frames(&self, id: CaptureId) -> Result<Vec<FrameStatusRow>> {
         let rows = sqlx::query(

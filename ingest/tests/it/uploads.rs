@@ -381,3 +381,77 @@ async fn hostile_uploads_get_typed_problems_and_store_nothing() {
         )
     );
 }
+
+#[actix_web::test]
+async fn the_same_frames_again_or_under_a_cloned_device_count_once() {
+    world!(store, app, key, bearer);
+    let jpegs: Vec<Vec<u8>> = LANES
+        .iter()
+        .map(|name| image(&format!("udacity_lanes/{name}")))
+        .collect();
+    let ids: Vec<FrameId> = jpegs.iter().map(|j| FrameId::of_bytes(j)).collect();
+    for jpeg in &jpegs {
+        call!(app, put_frame(&key, jpeg.clone()));
+    }
+    let (body, signature) = manifest(&key, &ids).sign(&key);
+    let (status, first) = call!(app, post(body, &signature));
+    assert_eq!(
+        (status, first["counts"]["pending"].as_u64()),
+        (StatusCode::ACCEPTED, Some(6))
+    );
+
+    // The same frames in a new capture of the same device: exact duplicates.
+    let (body, signature) = manifest(&key, &ids).sign(&key);
+    let (_, again) = call!(app, post(body, &signature));
+    assert!(
+        again["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["reject_reason"] == "exact-duplicate"),
+        "{again}"
+    );
+
+    // A second device (another account) uploads the very same images: a replay.
+    let (_, other) = call!(
+        app,
+        test::TestRequest::post()
+            .uri("/api/v1/contributors")
+            .set_json(json!({"name": "Mallory"}))
+    );
+    let other_bearer = (
+        "Authorization",
+        format!("Bearer {}", other["token"].as_str().unwrap()),
+    );
+    let clone = DeviceKeypair::from_seed([4; 32]);
+    call!(
+        app,
+        test::TestRequest::post()
+            .uri("/api/v1/devices")
+            .insert_header(other_bearer)
+            .set_json(json!({"public_key": clone.public().to_hex()}))
+    );
+    for jpeg in &jpegs {
+        let (status, _) = call!(app, put_frame(&clone, jpeg.clone()));
+        assert_eq!(status, StatusCode::OK, "the blobs exist already");
+    }
+    let (body, signature) = manifest(&clone, &ids).sign(&clone);
+    let (_, replayed) = call!(app, post(body, &signature));
+    assert!(
+        replayed["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["reject_reason"] == "replay"),
+        "{replayed}"
+    );
+    assert!(
+        replayed["frames"][0]["advice"]
+            .as_str()
+            .unwrap()
+            .contains("another device")
+    );
+    let counts = store.db.frame_counts().await.unwrap();
+    assert!(counts.contains(&("pending".to_owned(), 6)), "{counts:?}");
+    drop(bearer);
+}
