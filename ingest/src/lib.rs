@@ -17,6 +17,7 @@ pub mod dedup;
 pub mod geometry;
 pub mod problem;
 pub mod sequence;
+pub mod similarity;
 pub mod track;
 pub mod uploads;
 

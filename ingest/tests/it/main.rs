@@ -4,6 +4,7 @@
 
 mod accounts;
 mod real_tracks;
+mod similarity;
 mod uploads;
 
 use std::path::PathBuf;
