@@ -20,6 +20,7 @@ pub mod sequence;
 pub mod similarity;
 pub mod track;
 pub mod uploads;
+pub mod worker;
 
 use actix_web::web;
 use store::Store;

@@ -3,12 +3,16 @@
 //! Owns: ids ([`DeviceId`], [`ContributorId`], [`CaptureId`], [`FrameId`]), the payout
 //! [`PayoutAddress`], the GNSS [`Fix`], the versioned, signed [`CaptureManifest`] of the
 //! agent → ingest wire protocol, device keys and signatures ([`DeviceKeypair`],
-//! [`DevicePublicKey`]), typed [`RejectReason`]s and the H3 resolutions every stage agrees on.
+//! [`DevicePublicKey`]), typed [`RejectReason`]s, RFC 9457 [`Problem`]s, the JPEG header
+//! reader every receiver of images uses ([`JpegHeader`]), vision's per-frame report
+//! ([`FrameReport`], [`AnalyzedFrame`]: produced by `vision`, consumed by `ingest`) and the H3
+//! resolutions every stage agrees on.
 //!
 //! Never does: IO, async, persistence or any domain decision (those belong to the stages).
 
 mod address;
 mod fix;
+mod frame_report;
 mod h3;
 mod ids;
 mod jpeg;
@@ -20,6 +24,10 @@ mod time;
 
 pub use address::{AddressError, PayoutAddress};
 pub use fix::{Fix, FixError, FixType};
+pub use frame_report::{
+    AnalyzedFrame, FrameReport, ImageBox, PrivacyKind, PrivacyRegion, QualityMeasures,
+    QualityProblem, QualityReport, QualityVerdict, SignDetection,
+};
 pub use h3::{COVERAGE_RESOLUTION, SEARCH_RESOLUTIONS};
 pub use ids::{CaptureId, ContributorId, DeviceId, FrameId, IdError};
 pub use jpeg::{JpegError, JpegHeader};

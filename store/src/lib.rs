@@ -15,6 +15,7 @@ mod config;
 mod db;
 mod epochs;
 mod error;
+mod pipeline;
 mod queue;
 mod search;
 
@@ -24,6 +25,7 @@ pub use config::StoreConfig;
 pub use db::{Contributor, Db, Device, DeviceStatus, NewContributor, NewDevice};
 pub use epochs::{DevicePayeesRow, EpochFrameRow, EpochRow};
 pub use error::{Error, Result};
+pub use pipeline::{NewDetection, NewSequence, PendingFrame, ProcessedCapture, ProcessedFrame};
 pub use queue::{JobId, JobQueue, LeasedJob, NewJob, QueueCounts, RetryOutcome};
 pub use search::{SearchDocument, SearchHit, SearchIndex, SearchKind, SearchQuery};
 

@@ -33,8 +33,21 @@ pub enum Command {
     /// Reward epochs: close them, verify them, prove a contributor's payout.
     #[command(subcommand)]
     Rewards(RewardsCommand),
+    /// The vision stage (OpenCV): quality, privacy blurring, traffic signs.
+    #[command(subcommand)]
+    Vision(VisionCommand),
     /// Print the effective settings (file, environment and flags merged) as TOML and exit.
     Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VisionCommand {
+    /// Print precision and recall of every vision check over a labelled set
+    /// [default: the committed set in vision/eval].
+    Eval {
+        /// Directory with labels.json and the images it names
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -44,6 +44,12 @@ async fn serve(settings: Settings, data_dir: &Path) -> anyhow::Result<()> {
         store: store.clone(),
         metrics: telemetry::metrics_handle()?,
     };
+    let analyzer = crate::vision_stage::analyzer()?;
+    actix_web::rt::spawn(ingest::worker::run(
+        store.clone(),
+        analyzer,
+        Duration::from_millis(500),
+    ));
     let rewards_config = settings.rewards.config()?;
     if settings.rewards.close_check_secs > 0 {
         let interval = Duration::from_secs(settings.rewards.close_check_secs);

@@ -3,6 +3,7 @@
 //! counts and hdop, real gaps) and the Holux logger near Rome.
 
 mod accounts;
+mod pipeline;
 mod real_tracks;
 mod similarity;
 mod uploads;

@@ -4,6 +4,7 @@
 mod rewards;
 mod serve;
 mod settings;
+mod vision;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -1,0 +1,237 @@
+//! The whole ingest path on real data: real dashcam JPEGs uploaded through the routes along
+//! the real Munich drive, then the pipeline worker with the real OpenCV vision stage.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{App, test};
+use image::codecs::jpeg::JpegEncoder;
+use ingest::worker::{FrameAnalyzer, process_next};
+use model::{
+    AnalyzedFrame, CaptureId, CaptureManifest, DeviceKeypair, FrameEntry, FrameId,
+    MANIFEST_FORMAT_VERSION, TimestampMs,
+};
+use serde_json::{Value, json};
+use store::{BlobKey, SearchQuery, Store, StoreConfig};
+
+use crate::munich;
+
+/// The real OpenCV vision stage behind ingest's seam.
+struct OpenCv(vision::Vision);
+
+impl FrameAnalyzer for OpenCv {
+    fn analyze(&self, jpeg: &[u8]) -> Result<AnalyzedFrame, String> {
+        self.0.analyze(jpeg).map_err(|err| err.to_string())
+    }
+}
+
+const LANES: [&str; 6] = [
+    "solidWhiteCurve.jpg",
+    "solidWhiteRight.jpg",
+    "solidYellowCurve.jpg",
+    "solidYellowCurve2.jpg",
+    "solidYellowLeft.jpg",
+    "whiteCarLaneSwitch.jpg",
+];
+
+fn lane(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../datasets/images/udacity_lanes/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+macro_rules! call {
+    ($app:expr, $request:expr) => {{
+        let response = test::call_service(&$app, $request.to_request()).await;
+        let status = response.status();
+        let body = test::read_body(response).await;
+        let value: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).unwrap()
+        };
+        (status, value)
+    }};
+}
+
+fn put_frame(key: &DeviceKeypair, body: Vec<u8>) -> test::TestRequest {
+    let path = format!("/api/v1/frames/{}", FrameId::of_bytes(&body).to_hex());
+    let now = TimestampMs::now();
+    let signature = key.sign(&model::request_signing_payload("PUT", &path, now));
+    test::TestRequest::put()
+        .uri(&path)
+        .insert_header(("X-Waymark-Device", key.public().to_hex()))
+        .insert_header(("X-Waymark-Timestamp", now.as_millis().to_string()))
+        .insert_header(("X-Waymark-Signature", signature.to_hex()))
+        .set_payload(body)
+}
+
+/// A capture of `jpegs` one every 4 s along the Munich drive from fix `start`, an hour ago.
+fn capture(key: &DeviceKeypair, jpegs: &[Vec<u8>], start: usize) -> CaptureManifest {
+    let drive = munich();
+    let base = TimestampMs::now().saturating_add_ms(-3_600_000);
+    let t0 = drive[start].time;
+    CaptureManifest {
+        format_version: MANIFEST_FORMAT_VERSION,
+        device_key: key.public(),
+        capture_id: CaptureId::new(),
+        sequence_number: 1,
+        firmware: "test".into(),
+        camera: "udacity".into(),
+        frames: jpegs
+            .iter()
+            .enumerate()
+            .map(|(i, jpeg)| {
+                let mut fix = drive[start + i * 4];
+                fix.time = base.saturating_add_ms(fix.time.millis_since(t0));
+                FrameEntry {
+                    sha256: FrameId::of_bytes(jpeg),
+                    fix,
+                }
+            })
+            .collect(),
+    }
+}
+
+#[actix_web::test]
+async fn real_frames_go_from_upload_to_public_blurred_accepted_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+    let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
+    let (_, account) = call!(
+        app,
+        test::TestRequest::post()
+            .uri("/api/v1/contributors")
+            .set_json(json!({"name": "Alice"}))
+    );
+    let bearer = (
+        "Authorization",
+        format!("Bearer {}", account["token"].as_str().unwrap()),
+    );
+    let key = DeviceKeypair::from_seed([11; 32]);
+    call!(
+        app,
+        test::TestRequest::post()
+            .uri("/api/v1/devices")
+            .insert_header(bearer)
+            .set_json(json!({"public_key": key.public().to_hex()}))
+    );
+
+    let jpegs: Vec<Vec<u8>> = LANES.iter().map(|n| lane(n)).collect();
+    for jpeg in &jpegs {
+        assert_eq!(
+            call!(app, put_frame(&key, jpeg.clone())).0,
+            StatusCode::CREATED
+        );
+    }
+    let manifest = capture(&key, &jpegs, 300);
+    let (body, signature) = manifest.sign(&key);
+    let request = test::TestRequest::post()
+        .uri("/api/v1/captures")
+        .insert_header(("X-Waymark-Signature", signature.to_hex()))
+        .set_payload(body);
+    assert_eq!(call!(app, request).0, StatusCode::ACCEPTED);
+
+    let vision = vision::Vision::new(vision::VisionConfig::default())
+        .expect("vision models installed by scripts/setup");
+    let analyzer: Arc<dyn FrameAnalyzer> = Arc::new(OpenCv(vision));
+    assert_eq!(
+        process_next(&store, &analyzer).await.unwrap(),
+        Some(manifest.capture_id)
+    );
+    assert_eq!(
+        process_next(&store, &analyzer).await.unwrap(),
+        None,
+        "the job is done once"
+    );
+
+    let (status, result) = call!(
+        app,
+        test::TestRequest::get().uri(&format!("/api/v1/captures/{}", manifest.capture_id))
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(result["state"], "done", "{result}");
+    assert_eq!(
+        result["counts"]["accepted"], 6,
+        "sharp daylight dashcam frames are accepted: {result}"
+    );
+    for (frame, entry) in result["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&manifest.frames)
+    {
+        let quality = frame["quality"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&quality));
+        // Only the public copy is kept: the original is gone, the blurred copy and a
+        // thumbnail are there, and the public copy is a real JPEG of the same size.
+        assert!(
+            !store
+                .blobs
+                .exists(&BlobKey::original_frame(&entry.sha256))
+                .await
+                .unwrap()
+        );
+        let public = store
+            .blobs
+            .get(&BlobKey::public_frame(&entry.sha256))
+            .await
+            .unwrap();
+        let header = model::JpegHeader::parse(&public).unwrap();
+        assert_eq!((header.width, header.height), (960, 540));
+        assert!(
+            store
+                .blobs
+                .exists(&BlobKey::thumbnail(&entry.sha256))
+                .await
+                .unwrap()
+        );
+    }
+    let hits = store
+        .search
+        .search(&SearchQuery {
+            limit: capture_limit(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(hits.len() >= 6, "{hits:?}");
+    assert!(
+        !store.db.dirty_cells().await.unwrap().is_empty(),
+        "the tile builder is told what changed"
+    );
+
+    // The same scene again, re-encoded, from the same place: a near duplicate.
+    let mut copy = Cursor::new(Vec::new());
+    let decoded = image::load_from_memory(&jpegs[0]).unwrap();
+    JpegEncoder::new_with_quality(&mut copy, 70)
+        .encode_image(&decoded.to_rgb8())
+        .unwrap();
+    let copy = copy.into_inner();
+    assert_eq!(
+        call!(app, put_frame(&key, copy.clone())).0,
+        StatusCode::CREATED
+    );
+    let again = capture(&key, &[copy], 300);
+    let (body, signature) = again.sign(&key);
+    let request = test::TestRequest::post()
+        .uri("/api/v1/captures")
+        .insert_header(("X-Waymark-Signature", signature.to_hex()))
+        .set_payload(body);
+    assert_eq!(call!(app, request).0, StatusCode::ACCEPTED);
+    process_next(&store, &analyzer).await.unwrap();
+    let (_, result) = call!(
+        app,
+        test::TestRequest::get().uri(&format!("/api/v1/captures/{}", again.capture_id))
+    );
+    assert_eq!(
+        result["frames"][0]["reject_reason"], "near-duplicate",
+        "{result}"
+    );
+}
+
+fn capture_limit() -> usize {
+    100
+}

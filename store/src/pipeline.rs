@@ -1,0 +1,261 @@
+//! What the ingest pipeline worker reads and commits: a capture's pending frames, the recent
+//! fingerprints of the cells it touches, and the whole outcome of processing it — in one
+//! transaction together with the completion of its job.
+
+use model::{CaptureId, ContributorId, Fix, FixType, FrameId, TimestampMs};
+use sqlx::Row;
+
+use crate::captures::FrameOutcome;
+use crate::{Db, JobQueue, LeasedJob, Result};
+
+/// A frame waiting for the pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingFrame {
+    pub index: u32,
+    pub sha256: FrameId,
+    pub fix: Fix,
+}
+
+/// A sequence to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSequence {
+    pub id: String,
+    pub started_at: TimestampMs,
+    pub ended_at: TimestampMs,
+    pub frame_count: u32,
+    pub length_m: f64,
+    pub geometry_geojson: String,
+}
+
+/// A detection (sign, face or plate) to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDetection {
+    pub frame: FrameId,
+    pub kind: &'static str,
+    pub class: Option<String>,
+    pub confidence: f64,
+    pub bbox: [u32; 4],
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// One processed frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessedFrame {
+    pub index: u32,
+    pub outcome: FrameOutcome,
+    pub sequence: Option<String>,
+    pub size: Option<(u32, u32)>,
+    /// For accepted frames: the res-12 cell, time and fingerprint.
+    pub coverage: Option<(u64, TimestampMs, Vec<u8>)>,
+    pub sha256: FrameId,
+}
+
+/// Everything processing a capture produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessedCapture {
+    pub capture: CaptureId,
+    pub contributor: ContributorId,
+    pub frames: Vec<ProcessedFrame>,
+    pub sequences: Vec<NewSequence>,
+    pub detections: Vec<NewDetection>,
+    pub processed_at: TimestampMs,
+}
+
+impl Db {
+    /// The frames of `capture` still waiting for the pipeline, in manifest order.
+    pub async fn pending_frames(&self, capture: CaptureId) -> Result<Vec<PendingFrame>> {
+        let rows = sqlx::query(
+            "SELECT idx, sha256, time_ms, lat, lon, alt, heading, speed, fix_type, satellites, hdop \
+             FROM frames WHERE capture_id = $1 AND status = 'pending' ORDER BY idx",
+        )
+        .bind(capture.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let fix_type: String = row.try_get("fix_type")?;
+                Ok(PendingFrame {
+                    index: u32::try_from(row.try_get::<i64, _>("idx")?).unwrap_or(0),
+                    sha256: crate::db::parse_column(row, "sha256")?,
+                    fix: Fix {
+                        time: TimestampMs(row.try_get("time_ms")?),
+                        lat: row.try_get("lat")?,
+                        lon: row.try_get("lon")?,
+                        alt: row.try_get("alt")?,
+                        heading: row.try_get("heading")?,
+                        speed: row.try_get("speed")?,
+                        fix_type: serde_json::from_value(serde_json::Value::String(fix_type))
+                            .unwrap_or(FixType::NoFix),
+                        satellites: u8::try_from(row.try_get::<i64, _>("satellites")?).unwrap_or(0),
+                        hdop: row.try_get::<f64, _>("hdop")? as f32,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// The contributor who owns the device of `capture`.
+    pub async fn capture_owner(&self, capture: CaptureId) -> Result<Option<ContributorId>> {
+        let row = sqlx::query(
+            "SELECT d.contributor_id FROM captures c JOIN devices d ON d.id = c.device_id WHERE c.id = $1",
+        )
+        .bind(capture.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| crate::db::parse_column(&row, "contributor_id"))
+            .transpose()
+    }
+
+    /// Fingerprints stored for `cell` at or after `since`.
+    pub async fn fingerprints_in(
+        &self,
+        cell: u64,
+        since: TimestampMs,
+    ) -> Result<Vec<(FrameId, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT sha256, fingerprint FROM fingerprints WHERE cell = $1 AND captured_at_ms >= $2",
+        )
+        .bind(cell as i64)
+        .bind(since.as_millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    crate::db::parse_column(row, "sha256")?,
+                    row.try_get("fingerprint")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Commits a processed capture and completes its job in one transaction: frame outcomes,
+    /// sequences, detections, cell coverage, dirty cells for the tile builder, fingerprints,
+    /// the capture's state. Fails with [`crate::Error::LeaseLost`] (and commits nothing) if
+    /// the job's lease passed to another worker.
+    pub async fn commit_processed(
+        &self,
+        processed: &ProcessedCapture,
+        job: &LeasedJob,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let capture = processed.capture.to_string();
+        for sequence in &processed.sequences {
+            sqlx::query(
+                "INSERT INTO sequences (id, capture_id, device_id, started_at_ms, ended_at_ms, frame_count, length_m, geometry) \
+                 SELECT $1, id, device_id, $2, $3, $4, $5, $6 FROM captures WHERE id = $7 \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&sequence.id)
+            .bind(sequence.started_at.as_millis())
+            .bind(sequence.ended_at.as_millis())
+            .bind(i64::from(sequence.frame_count))
+            .bind(sequence.length_m)
+            .bind(&sequence.geometry_geojson)
+            .bind(&capture)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for frame in &processed.frames {
+            let (status, reason, quality) = match frame.outcome {
+                FrameOutcome::Pending => ("pending", None, None),
+                FrameOutcome::Accepted { quality } => ("accepted", None, Some(quality)),
+                FrameOutcome::Rejected(reason) => ("rejected", Some(reason.slug()), None),
+            };
+            sqlx::query(
+                "UPDATE frames SET status = $1, reject_reason = $2, quality = $3, sequence_id = $4, width = $5, height = $6 \
+                 WHERE capture_id = $7 AND idx = $8",
+            )
+            .bind(status)
+            .bind(reason)
+            .bind(quality)
+            .bind(&frame.sequence)
+            .bind(frame.size.map(|(w, _)| i64::from(w)))
+            .bind(frame.size.map(|(_, h)| i64::from(h)))
+            .bind(&capture)
+            .bind(i64::from(frame.index))
+            .execute(&mut *tx)
+            .await?;
+            let Some((cell, time, fingerprint)) = &frame.coverage else {
+                continue;
+            };
+            let cell = *cell as i64;
+            sqlx::query(
+                "INSERT INTO cells (cell, first_mapped_at_ms, last_mapped_at_ms, frame_count, last_contributor_id) \
+                 VALUES ($1, $2, $2, 1, $3) ON CONFLICT (cell) DO UPDATE SET \
+                 first_mapped_at_ms = CASE WHEN excluded.first_mapped_at_ms < cells.first_mapped_at_ms \
+                     THEN excluded.first_mapped_at_ms ELSE cells.first_mapped_at_ms END, \
+                 last_contributor_id = CASE WHEN excluded.last_mapped_at_ms > cells.last_mapped_at_ms \
+                     THEN excluded.last_contributor_id ELSE cells.last_contributor_id END, \
+                 last_mapped_at_ms = CASE WHEN excluded.last_mapped_at_ms > cells.last_mapped_at_ms \
+                     THEN excluded.last_mapped_at_ms ELSE cells.last_mapped_at_ms END, \
+                 frame_count = cells.frame_count + 1",
+            )
+            .bind(cell)
+            .bind(time.as_millis())
+            .bind(processed.contributor.to_string())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO dirty_cells (cell, marked_at_ms) VALUES ($1, $2) \
+                 ON CONFLICT (cell) DO UPDATE SET marked_at_ms = excluded.marked_at_ms",
+            )
+            .bind(cell)
+            .bind(processed.processed_at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO fingerprints (cell, sha256, captured_at_ms, fingerprint) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (cell, sha256) DO NOTHING",
+            )
+            .bind(cell)
+            .bind(frame.sha256.to_hex())
+            .bind(time.as_millis())
+            .bind(fingerprint.as_slice())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM detections WHERE capture_id = $1")
+            .bind(&capture)
+            .execute(&mut *tx)
+            .await?;
+        for (n, detection) in processed.detections.iter().enumerate() {
+            let [x, y, w, h] = detection.bbox.map(i64::from);
+            sqlx::query(
+                "INSERT INTO detections (id, capture_id, frame_sha256, kind, class, confidence, x, y, w, h, lat, lon) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(format!("{capture}-{n}"))
+            .bind(&capture)
+            .bind(detection.frame.to_hex())
+            .bind(detection.kind)
+            .bind(&detection.class)
+            .bind(detection.confidence)
+            .bind(x)
+            .bind(y)
+            .bind(w)
+            .bind(h)
+            .bind(detection.lat)
+            .bind(detection.lon)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE captures SET state = 'done', processed_at_ms = $1 WHERE id = $2")
+            .bind(processed.processed_at.as_millis())
+            .bind(&capture)
+            .execute(&mut *tx)
+            .await?;
+        JobQueue::complete_in(&mut tx, job).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Cells marked for the tile builder.
+    pub async fn dirty_cells(&self) -> Result<Vec<u64>> {
+        let cells: Vec<i64> = sqlx::query_scalar("SELECT cell FROM dirty_cells ORDER BY cell")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(cells.into_iter().map(|c| c as u64).collect())
+    }
+}

@@ -1,0 +1,39 @@
+//! The vision stage's one error type. Bad frames are not errors (they get a "broken" verdict);
+//! errors are a missing or unreadable model, or OpenCV failing on a frame it accepted.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("model file {path} is missing or unreadable: {reason}; run scripts/setup-vision")]
+    Model { path: PathBuf, reason: String },
+    #[error(
+        "sign model {path} is invalid: {reason}; rebuild it with `cargo run --release -p vision --example build_sign_model`"
+    )]
+    SignModel { path: PathBuf, reason: String },
+    #[error("opencv failed while {context}: {source}")]
+    OpenCv {
+        context: &'static str,
+        source: opencv::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("labelled set {path} is invalid: {reason}")]
+    LabelledSet { path: PathBuf, reason: String },
+}
+
+/// Attaches what was being done to an OpenCV error.
+pub(crate) trait CvContext<T> {
+    fn context(self, context: &'static str) -> Result<T>;
+}
+
+impl<T> CvContext<T> for opencv::Result<T> {
+    fn context(self, context: &'static str) -> Result<T> {
+        self.map_err(|source| Error::OpenCv { context, source })
+    }
+}

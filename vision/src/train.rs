@@ -1,0 +1,351 @@
+//! Reproducible training of the sign classifier from the GTSRB photos in
+//! `datasets/images/gtsrb/` (5 per class, 32×32).
+//!
+//! With so few photos, each training photo is augmented (rotation, scale, shift, brightness,
+//! contrast, blur) by a seeded generator, and "background" patches — the candidate blobs and
+//! random crops of sign-free real frames — teach the model to reject clutter. One photo per
+//! class (fold [`HELD_OUT_FOLD`], the last by file name) is never trained on: the evaluation
+//! harness measures the committed model on those 43 photos. Same inputs and seed, same model.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use opencv::core::{self, Mat, Point2f, Rect, Scalar, Size};
+use opencv::prelude::*;
+use opencv::{imgcodecs, imgproc};
+
+use crate::error::{CvContext, Error, Result};
+use crate::signs::{self, BACKGROUND, MODEL_FORMAT, SignFeatures, SignModel};
+
+/// Photos per class in the GTSRB sample; photo `k` of a class (by file name) is in fold `k`.
+pub const FOLDS: usize = 5;
+/// The fold the committed model never sees; the labelled set evaluates on it.
+pub const HELD_OUT_FOLD: usize = 4;
+
+/// Augmented copies of every sign-coloured background blob.
+const BACKGROUND_AUGMENTATIONS: usize = 4;
+
+/// Training settings; the defaults built the committed model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    pub seed: u64,
+    /// Augmented copies per training photo.
+    pub augmentations: usize,
+    /// Random background crops per negative frame (besides its colour candidates).
+    pub random_crops: usize,
+    pub epochs: usize,
+    pub learning_rate: f32,
+    pub l2: f32,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            seed: 20_261_124,
+            augmentations: 80,
+            random_crops: 250,
+            epochs: 40,
+            learning_rate: 0.02,
+            l2: 1e-4,
+        }
+    }
+}
+
+/// One GTSRB photo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GtsrbPhoto {
+    pub path: PathBuf,
+    pub class_id: usize,
+    pub fold: usize,
+}
+
+/// Reads `GT.csv` (`;`-separated, `Filename` and `ClassId` columns) and assigns folds.
+pub fn gtsrb_photos(dir: &Path) -> Result<Vec<GtsrbPhoto>> {
+    let csv_path = dir.join("GT.csv");
+    let text = std::fs::read_to_string(&csv_path).map_err(|source| Error::Io {
+        path: csv_path.clone(),
+        source,
+    })?;
+    let invalid = |reason: String| Error::LabelledSet {
+        path: csv_path.clone(),
+        reason,
+    };
+    let mut by_class: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.trim().split(';').collect();
+        let (Some(file), Some(class)) = (fields.first(), fields.last()) else {
+            return Err(invalid(format!("malformed line {line:?}")));
+        };
+        let class_id: usize = class
+            .parse()
+            .map_err(|_| invalid(format!("class id {class:?} is not a number")))?;
+        if class_id >= BACKGROUND {
+            return Err(invalid(format!("class id {class_id} is not a GTSRB class")));
+        }
+        by_class
+            .entry(class_id)
+            .or_default()
+            .push((*file).to_owned());
+    }
+    let mut photos = Vec::new();
+    for (class_id, mut files) in by_class {
+        files.sort();
+        for (index, file) in files.into_iter().enumerate() {
+            photos.push(GtsrbPhoto {
+                path: dir.join(file),
+                class_id,
+                fold: index % FOLDS,
+            });
+        }
+    }
+    Ok(photos)
+}
+
+/// A small deterministic generator (SplitMix64), so training needs no RNG crate.
+#[derive(Debug, Clone)]
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[low, high)`.
+    pub fn uniform(&mut self, low: f64, high: f64) -> f64 {
+        low + (high - low) * ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+}
+
+/// Reads an image file as BGR.
+pub fn read_bgr(path: &Path) -> Result<Mat> {
+    let bytes = crate::read(path)?;
+    let image = imgcodecs::imdecode(&bytes.as_slice(), imgcodecs::IMREAD_COLOR)
+        .context("decoding a training image")?;
+    if image.empty() {
+        return Err(Error::LabelledSet {
+            path: path.to_path_buf(),
+            reason: "not a decodable image".into(),
+        });
+    }
+    Ok(image)
+}
+
+/// A randomly rotated, scaled, shifted, re-lit and possibly blurred copy of a sign patch.
+pub fn augment(patch: &Mat, rng: &mut SplitMix) -> Result<Mat> {
+    let (w, h) = (patch.cols(), patch.rows());
+    let centre = Point2f::new(
+        w as f32 / 2.0 + rng.uniform(-2.0, 2.0) as f32,
+        h as f32 / 2.0 + rng.uniform(-2.0, 2.0) as f32,
+    );
+    let rotation =
+        imgproc::get_rotation_matrix_2d(centre, rng.uniform(-12.0, 12.0), rng.uniform(0.85, 1.15))
+            .context("building an augmentation")?;
+    let mut warped = Mat::default();
+    imgproc::warp_affine(
+        patch,
+        &mut warped,
+        &rotation,
+        Size::new(w, h),
+        imgproc::INTER_LINEAR,
+        core::BORDER_REPLICATE,
+        Scalar::default(),
+    )
+    .context("warping an augmentation")?;
+    let mut lit = Mat::default();
+    let contrast = rng.uniform(0.6, 1.4);
+    let brightness = rng.uniform(-40.0, 40.0);
+    warped
+        .convert_to(&mut lit, -1, contrast, brightness)
+        .context("re-lighting an augmentation")?;
+    if rng.uniform(0.0, 1.0) < 0.3 {
+        let mut blurred = Mat::default();
+        let sigma = rng.uniform(0.5, 1.5);
+        imgproc::gaussian_blur(
+            &lit,
+            &mut blurred,
+            Size::new(0, 0),
+            sigma,
+            sigma,
+            core::BORDER_REPLICATE,
+        )
+        .context("blurring an augmentation")?;
+        return Ok(blurred);
+    }
+    Ok(lit)
+}
+
+/// Background patches from sign-free frames: every colour candidate plus random crops.
+pub fn background_patches(
+    frames: &[PathBuf],
+    config: &TrainConfig,
+    rng: &mut SplitMix,
+) -> Result<Vec<Mat>> {
+    let mut patches = Vec::new();
+    for path in frames {
+        let frame = read_bgr(path)?;
+        for candidate in signs::candidates(&frame, 8)? {
+            let crop = signs::crop_rect(candidate.rect, frame.cols(), frame.rows());
+            let patch = Mat::roi(&frame, crop)
+                .context("cropping a background")?
+                .try_clone()
+                .context("copying")?;
+            for _ in 0..BACKGROUND_AUGMENTATIONS {
+                patches.push(augment(&patch, rng)?);
+            }
+            patches.push(patch);
+        }
+        for _ in 0..config.random_crops {
+            let side = 12 + rng.below(80) as i32;
+            if side >= frame.cols() || side >= frame.rows() {
+                continue;
+            }
+            let x = rng.below((frame.cols() - side) as usize) as i32;
+            let y = rng.below((frame.rows() - side) as usize) as i32;
+            let rect = Rect::new(x, y, side, side);
+            patches.push(
+                Mat::roi(&frame, rect)
+                    .context("cropping a background")?
+                    .try_clone()
+                    .context("copying")?,
+            );
+        }
+    }
+    Ok(patches)
+}
+
+/// Labelled feature vectors: augmented photos of the training folds and background patches.
+pub fn training_set(
+    photos: &[GtsrbPhoto],
+    train_folds: &[usize],
+    backgrounds: &[Mat],
+    config: &TrainConfig,
+    features: &SignFeatures,
+    rng: &mut SplitMix,
+) -> Result<Vec<(Vec<f32>, usize)>> {
+    let mut samples = Vec::new();
+    for photo in photos.iter().filter(|p| train_folds.contains(&p.fold)) {
+        let image = read_bgr(&photo.path)?;
+        samples.push((features.extract(&image)?, photo.class_id));
+        for _ in 0..config.augmentations {
+            samples.push((features.extract(&augment(&image, rng)?)?, photo.class_id));
+        }
+    }
+    for patch in backgrounds {
+        samples.push((features.extract(patch)?, BACKGROUND));
+    }
+    Ok(samples)
+}
+
+/// Fits multinomial logistic regression by seeded SGD.
+pub fn fit(samples: &[(Vec<f32>, usize)], config: &TrainConfig, provenance: String) -> SignModel {
+    let dims = samples.first().map_or(0, |s| s.0.len());
+    let classes = BACKGROUND + 1;
+    let n = samples.len().max(1) as f32;
+    let mut mean = vec![0f32; dims];
+    for (x, _) in samples {
+        for (m, v) in mean.iter_mut().zip(x) {
+            *m += v / n;
+        }
+    }
+    let mut var = vec![0f32; dims];
+    for (x, _) in samples {
+        for ((s, v), m) in var.iter_mut().zip(x).zip(&mean) {
+            *s += (v - m) * (v - m) / n;
+        }
+    }
+    let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v.sqrt() + 1e-3)).collect();
+    let standardized: Vec<Vec<f32>> = samples
+        .iter()
+        .map(|(x, _)| {
+            x.iter()
+                .zip(&mean)
+                .zip(&inv_std)
+                .map(|((v, m), s)| (v - m) * s)
+                .collect()
+        })
+        .collect();
+    let mut weights = vec![vec![0f32; dims]; classes];
+    let mut bias = vec![0f32; classes];
+    let mut order: Vec<usize> = (0..samples.len()).collect();
+    let mut rng = SplitMix::new(config.seed ^ 0xF17);
+    for epoch in 0..config.epochs {
+        // Fisher–Yates shuffle, then a decaying step.
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        let rate = config.learning_rate / (1.0 + epoch as f32 * 0.2);
+        for &index in &order {
+            let x = &standardized[index];
+            let label = samples[index].1;
+            let logits: Vec<f32> = weights
+                .iter()
+                .zip(&bias)
+                .map(|(row, b)| b + row.iter().zip(x).map(|(w, v)| w * v).sum::<f32>())
+                .collect();
+            let probabilities = signs::softmax(&logits);
+            for (class, (row, b)) in weights.iter_mut().zip(bias.iter_mut()).enumerate() {
+                let target = if class == label { 1.0 } else { 0.0 };
+                let gradient = probabilities[class] - target;
+                for (w, v) in row.iter_mut().zip(x) {
+                    *w -= rate * (gradient * v + config.l2 * *w);
+                }
+                *b -= rate * gradient;
+            }
+        }
+    }
+    SignModel {
+        format: MODEL_FORMAT.to_owned(),
+        provenance,
+        mean,
+        inv_std,
+        weights,
+        bias,
+    }
+}
+
+/// A held-out photo the model got wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Miss {
+    pub path: PathBuf,
+    pub class_id: usize,
+    pub predicted: usize,
+}
+
+/// Accuracy of `model` on the photos of `fold` (unaugmented), and the misclassified ones.
+pub fn fold_accuracy(
+    model: &SignModel,
+    photos: &[GtsrbPhoto],
+    fold: usize,
+    features: &SignFeatures,
+) -> Result<(f32, Vec<Miss>)> {
+    let mut correct = 0usize;
+    let mut total = 0usize;
+    let mut wrong = Vec::new();
+    for photo in photos.iter().filter(|p| p.fold == fold) {
+        let image = read_bgr(&photo.path)?;
+        let (predicted, _) = signs::argmax(&model.probabilities(&features.extract(&image)?));
+        total += 1;
+        if predicted == photo.class_id {
+            correct += 1;
+        } else {
+            wrong.push(Miss {
+                path: photo.path.clone(),
+                class_id: photo.class_id,
+                predicted,
+            });
+        }
+    }
+    Ok((correct as f32 / total.max(1) as f32, wrong))
+}

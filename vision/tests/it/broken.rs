@@ -1,0 +1,92 @@
+//! Bad input never panics and never lets an OpenCV exception out: it gets a `Broken` verdict
+//! (or, for odd but valid JPEGs, a normal report).
+
+use model::{QualityProblem, QualityVerdict};
+use opencv::core::{self, Mat, Scalar, Vector};
+use opencv::imgcodecs;
+use opencv::prelude::*;
+use rstest::rstest;
+use vision::eval::Degradation;
+
+use crate::{VISION, crate_file, dataset};
+
+fn encode(image: &Mat) -> Vec<u8> {
+    let mut buffer: Vector<u8> = Vector::new();
+    imgcodecs::imencode(".jpg", image, &mut buffer, &Vector::new()).expect("encodes");
+    buffer.to_vec()
+}
+
+fn udacity() -> Vec<u8> {
+    dataset("images/udacity_lanes/solidWhiteRight.jpg")
+}
+
+#[rstest]
+#[case::zero_bytes(Vec::new(), QualityProblem::Undecodable)]
+#[case::truncated(udacity()[..udacity().len() / 2].to_vec(), QualityProblem::Truncated)]
+#[case::header_only(udacity()[..600].to_vec(), QualityProblem::Truncated)]
+#[case::not_a_jpeg(
+    crate_file("../datasets/images/gtsrb/00000.ppm"),
+    QualityProblem::Undecodable
+)]
+#[case::one_pixel(Degradation::OnePixel.apply(&udacity()).unwrap(), QualityProblem::Tiny)]
+#[case::uniform(Degradation::Uniform.apply(&udacity()).unwrap(), QualityProblem::Uniform)]
+#[case::garbage_after_soi([&[0xFF, 0xD8][..], &[0x5A; 4000][..], &[0xFF, 0xD9][..]].concat(), QualityProblem::Undecodable)]
+fn bad_input_is_a_broken_verdict(#[case] bytes: Vec<u8>, #[case] problem: QualityProblem) {
+    let analyzed = VISION
+        .analyze(&bytes)
+        .expect("bad input is a verdict, not an error");
+    assert_eq!(analyzed.report.quality.verdict, QualityVerdict::Broken);
+    assert_eq!(analyzed.report.quality.problems, vec![problem]);
+    assert_eq!(analyzed.report.quality.score, 0.0);
+    assert!(
+        analyzed.public_jpeg.is_none(),
+        "nothing of a broken frame is published"
+    );
+}
+
+#[test]
+fn twenty_thousand_pixel_wide_frame_is_rejected_from_its_header() {
+    let wide = Mat::new_rows_cols_with_default(16, 20_000, core::CV_8UC1, Scalar::all(90.0))
+        .expect("allocates");
+    let analyzed = VISION.analyze(&encode(&wide)).expect("a verdict");
+    assert_eq!(
+        analyzed.report.quality.problems,
+        vec![QualityProblem::Oversized]
+    );
+    assert_eq!(
+        (analyzed.report.width, analyzed.report.height),
+        (20_000, 16)
+    );
+}
+
+#[test]
+fn cmyk_jpeg_is_analysed_like_any_frame() {
+    let analyzed = VISION
+        .analyze(&crate_file("tests/data/solidYellowLeft_cmyk.jpg"))
+        .expect("CMYK decodes");
+    assert_eq!((analyzed.report.width, analyzed.report.height), (960, 540));
+    assert_eq!(
+        analyzed.report.quality.verdict,
+        QualityVerdict::Good,
+        "{:?}",
+        analyzed.report.quality
+    );
+    let public = analyzed.public_jpeg.expect("a public copy");
+    let decoded =
+        imgcodecs::imdecode(&public.as_slice(), imgcodecs::IMREAD_UNCHANGED).expect("decodes");
+    assert_eq!(decoded.channels(), 3, "the public copy is plain BGR/YCbCr");
+}
+
+#[test]
+fn grayscale_jpeg_is_analysed_like_any_frame() {
+    let colour =
+        imgcodecs::imdecode(&udacity().as_slice(), imgcodecs::IMREAD_GRAYSCALE).expect("decodes");
+    let analyzed = VISION.analyze(&encode(&colour)).expect("grayscale decodes");
+    assert_eq!(
+        analyzed.report.quality.verdict,
+        QualityVerdict::Good,
+        "{:?}",
+        analyzed.report.quality
+    );
+    assert!(analyzed.public_jpeg.is_some());
+}
