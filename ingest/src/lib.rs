@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod dedup;
 pub mod geometry;
 pub mod problem;
+pub mod rate_limit;
 pub mod sequence;
 pub mod similarity;
 pub mod track;
@@ -25,10 +26,20 @@ pub mod worker;
 use actix_web::web;
 use store::Store;
 
-/// Mounts every ingest route on an actix app, with the store they use.
+/// Mounts every ingest route on an actix app, with the store they use and the default
+/// per-device rate limit.
 pub fn configure(store: Store) -> impl FnOnce(&mut web::ServiceConfig) {
+    configure_with(store, rate_limit::RateLimit::default())
+}
+
+/// [`configure`] with an explicit per-device rate limit.
+pub fn configure_with(
+    store: Store,
+    limit: rate_limit::RateLimit,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    let limiter = web::Data::new(rate_limit::DeviceLimiter::new(limit));
     move |config| {
-        config.app_data(web::Data::new(store));
+        config.app_data(web::Data::new(store)).app_data(limiter);
         accounts::configure(config);
         uploads::configure(config);
     }

@@ -47,6 +47,8 @@ pub enum ApiError {
     MissingBlobs(Vec<model::FrameId>),
     #[error("storage failed: {0}")]
     Store(#[from] store::Error),
+    #[error("this device is sending too fast; wait {} s and send again", .0.as_secs().max(1))]
+    RateLimited(std::time::Duration),
 }
 
 impl From<serde_json::Error> for ApiError {
@@ -97,6 +99,11 @@ impl ApiError {
                 "Capture id reused",
             ),
             Self::MissingBlobs(_) => (StatusCode::CONFLICT, "missing-blobs", "Missing blobs"),
+            Self::RateLimited(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+            ),
             Self::Store(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -125,7 +132,11 @@ impl ResponseError for ApiError {
         if let Self::MissingBlobs(missing) = self {
             problem = problem.with_extension("missing", serde_json::json!(missing));
         }
-        HttpResponse::build(status)
+        let mut response = HttpResponse::build(status);
+        if let Self::RateLimited(wait) = self {
+            response.insert_header(("Retry-After", wait.as_secs().max(1).to_string()));
+        }
+        response
             .insert_header(ContentType(
                 "application/problem+json".parse().expect("valid mime"),
             ))

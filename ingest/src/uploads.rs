@@ -26,6 +26,7 @@ use store::{
 
 use crate::dedup::{DedupConfig, capture_duplicates, exact_repeats};
 use crate::problem::{ApiError, ApiResult};
+use crate::rate_limit::DeviceLimiter;
 use crate::sequence::split;
 use crate::track::{TrackConfig, check};
 
@@ -130,6 +131,7 @@ async fn active_device(store: &Store, key: &DevicePublicKey) -> ApiResult<Device
 
 async fn put_frame(
     store: web::Data<Store>,
+    limiter: web::Data<DeviceLimiter>,
     request: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
@@ -137,7 +139,8 @@ async fn put_frame(
     let id: FrameId = path
         .parse()
         .map_err(|err: model::IdError| ApiError::Invalid(err.to_string()))?;
-    authenticate_device(&store, &request).await?;
+    let device = authenticate_device(&store, &request).await?;
+    limiter.check(device.id).map_err(ApiError::RateLimited)?;
     let body = read_limited(payload, MAX_FRAME_BYTES, "the frame")
         .await
         .map_err(|err| match err {
@@ -199,6 +202,7 @@ async fn put_frame(
 
 async fn post_capture(
     store: web::Data<Store>,
+    limiter: web::Data<DeviceLimiter>,
     request: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
@@ -219,6 +223,7 @@ async fn post_capture(
             other => ApiError::Manifest(other.to_string()),
         })?;
     let device = active_device(&store, &manifest.device_key).await?;
+    limiter.check(device.id).map_err(ApiError::RateLimited)?;
     let device_id = device.id;
     let manifest_sha256 = hex::encode(Sha256::digest(&body));
     if let Some(earlier) = store.db.capture(manifest.capture_id).await? {

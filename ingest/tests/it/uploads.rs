@@ -455,3 +455,60 @@ async fn the_same_frames_again_or_under_a_cloned_device_count_once() {
     assert!(counts.contains(&("pending".to_owned(), 6)), "{counts:?}");
     drop(bearer);
 }
+
+#[actix_web::test]
+async fn a_device_sending_too_fast_is_slowed_down_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+    let limit = ingest::rate_limit::RateLimit {
+        per_second: 0.5,
+        burst: 2.0,
+    };
+    let app =
+        test::init_service(App::new().configure(ingest::configure_with(store.clone(), limit)))
+            .await;
+    let (_, account) = call!(
+        app,
+        test::TestRequest::post()
+            .uri("/api/v1/contributors")
+            .set_json(json!({"name": "Fast"}))
+    );
+    let bearer = (
+        "Authorization",
+        format!("Bearer {}", account["token"].as_str().unwrap()),
+    );
+    let (fast, calm) = (
+        DeviceKeypair::from_seed([21; 32]),
+        DeviceKeypair::from_seed([22; 32]),
+    );
+    for key in [&fast, &calm] {
+        call!(
+            app,
+            test::TestRequest::post()
+                .uri("/api/v1/devices")
+                .insert_header(bearer.clone())
+                .set_json(json!({"public_key": key.public().to_hex()}))
+        );
+    }
+    let real = image("udacity_lanes/solidWhiteRight.jpg");
+    assert_eq!(
+        call!(app, put_frame(&fast, real.clone())).0,
+        StatusCode::CREATED
+    );
+    assert_eq!(call!(app, put_frame(&fast, real.clone())).0, StatusCode::OK);
+    let response = test::call_service(&app, put_frame(&fast, real.clone()).to_request()).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response
+        .headers()
+        .get("Retry-After")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    let problem: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
+    assert_eq!(problem["type"], "https://waymark.dev/problems/rate-limited");
+    // Another device is not affected.
+    assert_eq!(call!(app, put_frame(&calm, real)).0, StatusCode::OK);
+}
