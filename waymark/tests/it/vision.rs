@@ -28,7 +28,10 @@ fn vision_eval_prints_precision_and_recall_per_check() {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         let precision: f64 = cells[2].parse().unwrap();
         let recall: f64 = cells[3].parse().unwrap();
-        assert!((0.0..=1.0).contains(&precision) && (0.0..=1.0).contains(&recall), "{row}");
+        assert!(
+            (0.0..=1.0).contains(&precision) && (0.0..=1.0).contains(&recall),
+            "{row}"
+        );
     }
 }
 
