@@ -55,15 +55,22 @@ pub async fn authenticate(store: &Store, request: &HttpRequest) -> ApiResult<Con
         ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewAccount {
+pub(crate) struct NewAccount {
     name: String,
     #[serde(default)]
     payout_address: Option<String>,
 }
 
-async fn create_contributor(store: web::Data<Store>, body: web::Bytes) -> ApiResult<HttpResponse> {
+/// Create a contributor account; the API token in the answer is shown only once.
+#[utoipa::path(post, path = "/api/v1/contributors", tag = "accounts", request_body = NewAccount,
+    responses((status = 201, description = "The account and its API token"),
+              (status = 400, description = "Invalid name or payout address (problem+json)")))]
+pub(crate) async fn create_contributor(
+    store: web::Data<Store>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
     let account: NewAccount = crate::problem::json_body(&body)?;
     let name = account.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
@@ -100,7 +107,11 @@ async fn create_contributor(store: web::Data<Store>, body: web::Bytes) -> ApiRes
     })))
 }
 
-async fn me(store: web::Data<Store>, request: HttpRequest) -> ApiResult<HttpResponse> {
+/// The account of the bearer token, with its devices.
+#[utoipa::path(get, path = "/api/v1/contributors/me", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, description = "The account and its devices"),
+              (status = 401, description = "Missing or unknown token (problem+json)")))]
+pub(crate) async fn me(store: web::Data<Store>, request: HttpRequest) -> ApiResult<HttpResponse> {
     let contributor = authenticate(&store, &request).await?;
     let devices = store.db.devices_of(contributor.id).await?;
     Ok(HttpResponse::Ok().json(json!({
@@ -119,9 +130,9 @@ async fn me(store: web::Data<Store>, request: HttpRequest) -> ApiResult<HttpResp
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DeviceRegistration {
+pub(crate) struct DeviceRegistration {
     public_key: String,
     #[serde(default)]
     label: String,
@@ -131,7 +142,12 @@ struct DeviceRegistration {
     driver_share_bps: Option<u16>,
 }
 
-async fn register_device(
+/// Register a dashcam's ed25519 public key; a fleet owner names the driver and their share.
+#[utoipa::path(post, path = "/api/v1/devices", tag = "accounts", request_body = DeviceRegistration, security(("bearer" = [])),
+    responses((status = 201, description = "The registered device"),
+              (status = 400, description = "Invalid key, driver or share (problem+json)"),
+              (status = 409, description = "The key is already registered (problem+json)")))]
+pub(crate) async fn register_device(
     store: web::Data<Store>,
     request: HttpRequest,
     body: web::Bytes,
@@ -207,7 +223,12 @@ async fn register_device(
     })))
 }
 
-async fn revoke_device(
+/// Revoke one of your devices; its later uploads get 403.
+#[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "accounts", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Device id (UUID)")),
+    responses((status = 204, description = "Revoked"),
+              (status = 404, description = "You own no such device (problem+json)")))]
+pub(crate) async fn revoke_device(
     store: web::Data<Store>,
     request: HttpRequest,
     path: web::Path<String>,

@@ -26,6 +26,37 @@ pub mod worker;
 use actix_web::web;
 use store::Store;
 
+/// The OpenAPI document of the ingest routes (`GET /api/v1/openapi.json`).
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(
+    info(title = "Waymark ingest API", description = "Accounts, devices and the signed upload protocol of Waymark's dashcam agents. Errors are RFC 9457 application/problem+json with a stable `type` per reason."),
+    paths(
+        accounts::create_contributor,
+        accounts::me,
+        accounts::register_device,
+        accounts::revoke_device,
+        uploads::put_frame,
+        uploads::post_capture,
+        uploads::get_capture,
+    ),
+    components(schemas(accounts::NewAccount, accounts::DeviceRegistration)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
 /// Mounts every ingest route on an actix app, with the store they use and the default
 /// per-device rate limit.
 pub fn configure(store: Store) -> impl FnOnce(&mut web::ServiceConfig) {

@@ -43,7 +43,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/api/v1/frames/{sha256}", web::put().to(put_frame))
         .route("/api/v1/captures", web::post().to(post_capture))
-        .route("/api/v1/captures/{id}", web::get().to(get_capture));
+        .route("/api/v1/captures/{id}", web::get().to(get_capture))
+        .route("/api/v1/openapi.json", web::get().to(openapi));
+}
+
+/// The OpenAPI document of these routes, generated from the code.
+async fn openapi() -> HttpResponse {
+    use utoipa::OpenApi;
+    HttpResponse::Ok().json(crate::ApiDoc::openapi())
 }
 
 /// Reads a body up to `limit` bytes; over it, answers 413 without reading the rest.
@@ -129,7 +136,21 @@ async fn active_device(store: &Store, key: &DevicePublicKey) -> ApiResult<Device
     Ok(device)
 }
 
-async fn put_frame(
+/// Upload one frame (the JPEG body), content-addressed by its sha256. Signed by the device:
+/// `X-Waymark-Device`, `X-Waymark-Timestamp` (ms), `X-Waymark-Signature` (ed25519 over
+/// `waymark-request-v1\nPUT\n<path>\n<timestamp>`).
+#[utoipa::path(put, path = "/api/v1/frames/{sha256}", tag = "uploads",
+    params(("sha256" = String, Path, description = "sha256 of the body, 64 lowercase hex")),
+    request_body(content = Vec<u8>, content_type = "image/jpeg"),
+    responses((status = 201, description = "Stored"), (status = 200, description = "Already stored (resume)"),
+              (status = 400, description = "Hash mismatch or bad id (problem+json)"),
+              (status = 401, description = "Unknown device, bad or stale signature (problem+json)"),
+              (status = 403, description = "Revoked device (problem+json)"),
+              (status = 413, description = "Over 2 MB (problem+json)"),
+              (status = 415, description = "Not a JPEG (problem+json)"),
+              (status = 422, description = "Under 25 KB, truncated or absurd dimensions (problem+json)"),
+              (status = 429, description = "Too fast; see Retry-After (problem+json)")))]
+pub(crate) async fn put_frame(
     store: web::Data<Store>,
     limiter: web::Data<DeviceLimiter>,
     request: HttpRequest,
@@ -200,7 +221,17 @@ async fn put_frame(
         .json(json!({ "sha256": id, "width": jpeg.width, "height": jpeg.height })))
 }
 
-async fn post_capture(
+/// Post a signed capture manifest (`X-Waymark-Signature`: ed25519 over the exact body).
+#[utoipa::path(post, path = "/api/v1/captures", tag = "uploads",
+    request_body(content = String, content_type = "application/json", description = "The capture manifest, format 1"),
+    responses((status = 202, description = "Accepted for processing; the capture's status"),
+              (status = 200, description = "The same capture again: the earlier answer"),
+              (status = 401, description = "Unknown device or bad signature (problem+json)"),
+              (status = 403, description = "Revoked device (problem+json)"),
+              (status = 409, description = "Missing blobs (listed in `missing`) or capture id reused (problem+json)"),
+              (status = 422, description = "Malformed manifest (problem+json)"),
+              (status = 429, description = "Too fast (problem+json)")))]
+pub(crate) async fn post_capture(
     store: web::Data<Store>,
     limiter: web::Data<DeviceLimiter>,
     request: HttpRequest,
@@ -340,7 +371,14 @@ async fn post_capture(
     status_response(&store, manifest.capture_id, StatusCode::ACCEPTED).await
 }
 
-async fn get_capture(store: web::Data<Store>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+/// A capture's processing state and every frame's outcome, with advice for rejects.
+#[utoipa::path(get, path = "/api/v1/captures/{id}", tag = "uploads",
+    params(("id" = String, Path, description = "Capture id (UUID)")),
+    responses((status = 200, description = "The capture's status"), (status = 404, description = "No such capture (problem+json)")))]
+pub(crate) async fn get_capture(
+    store: web::Data<Store>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id: CaptureId = path
         .parse()
         .map_err(|err: model::IdError| ApiError::Invalid(err.to_string()))?;

@@ -254,3 +254,35 @@ async fn bad_requests_get_a_problem_that_says_what_to_fix() {
         .unwrap();
     assert_eq!(stored.status, store::DeviceStatus::Active);
 }
+
+#[actix_web::test]
+async fn the_openapi_document_lists_every_route() {
+    let (store, _dir) = app_store().await;
+    let app = service!(store);
+    let (status, document) = call(&app, test::TestRequest::get().uri("/api/v1/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        document["openapi"].as_str().unwrap().starts_with("3."),
+        "{document}"
+    );
+    for (path, method) in [
+        ("/api/v1/contributors", "post"),
+        ("/api/v1/contributors/me", "get"),
+        ("/api/v1/devices", "post"),
+        ("/api/v1/devices/{id}", "delete"),
+        ("/api/v1/frames/{sha256}", "put"),
+        ("/api/v1/captures", "post"),
+        ("/api/v1/captures/{id}", "get"),
+    ] {
+        let operation = &document["paths"][path][method];
+        assert!(operation.is_object(), "{method} {path} missing");
+        assert!(
+            operation["responses"]
+                .as_object()
+                .is_some_and(|r| !r.is_empty()),
+            "{method} {path}"
+        );
+    }
+    assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(document["components"]["schemas"]["DeviceRegistration"].is_object());
+}
