@@ -251,6 +251,29 @@ impl Db {
         Ok(())
     }
 
+    /// The sequences stored for a capture: id, frame count, length and GeoJSON geometry.
+    pub async fn sequences_of(
+        &self,
+        capture: CaptureId,
+    ) -> Result<Vec<(String, u32, f64, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, frame_count, length_m, geometry FROM sequences WHERE capture_id = $1 ORDER BY started_at_ms",
+        )
+        .bind(capture.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("id")?,
+                    u32::try_from(row.try_get::<i64, _>("frame_count")?).unwrap_or(0),
+                    row.try_get("length_m")?,
+                    row.try_get("geometry")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Cells marked for the tile builder.
     pub async fn dirty_cells(&self) -> Result<Vec<u64>> {
         let cells: Vec<i64> = sqlx::query_scalar("SELECT cell FROM dirty_cells ORDER BY cell")

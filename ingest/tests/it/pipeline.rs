@@ -202,6 +202,15 @@ async fn real_frames_go_from_upload_to_public_blurred_accepted_frames() {
         !store.db.dirty_cells().await.unwrap().is_empty(),
         "the tile builder is told what changed"
     );
+    // One sequence along the drive, its line through the six positions.
+    let sequences = store.db.sequences_of(manifest.capture_id).await.unwrap();
+    assert_eq!(sequences.len(), 1, "{sequences:?}");
+    let (_, frames, length_m, geometry) = &sequences[0];
+    assert_eq!(*frames, 6);
+    assert!(*length_m > 50.0, "{length_m}");
+    let line: Value = serde_json::from_str(geometry).unwrap();
+    assert_eq!(line["type"], "LineString");
+    assert_eq!(line["coordinates"].as_array().unwrap().len(), 6);
 
     // The same scene again, re-encoded, from the same place: a near duplicate.
     let mut copy = Cursor::new(Vec::new());
