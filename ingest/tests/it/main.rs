@@ -2,6 +2,21 @@
 //! car drive (with its real GPS jump), the GPSBabel Delft drive (real fix types, satellite
 //! counts and hdop, real gaps) and the Holux logger near Rome.
 
+/// `(status, JSON body)` of one request to an actix test service.
+macro_rules! call {
+    ($app:expr, $request:expr) => {{
+        let response = actix_web::test::call_service(&$app, $request.to_request()).await;
+        let status = response.status();
+        let body = actix_web::test::read_body(response).await;
+        let value: serde_json::Value = if body.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&body).unwrap()
+        };
+        (status, value)
+    }};
+}
+
 mod accounts;
 mod pipeline;
 mod real_tracks;
@@ -11,6 +26,52 @@ mod uploads;
 use std::path::PathBuf;
 
 use model::{Fix, FixType, FrameEntry, FrameId, TimestampMs};
+
+/// The six real Udacity dashcam frames (960 × 540, highway).
+pub const LANES: [&str; 6] = [
+    "solidWhiteCurve.jpg",
+    "solidWhiteRight.jpg",
+    "solidYellowCurve.jpg",
+    "solidYellowCurve2.jpg",
+    "solidYellowLeft.jpg",
+    "whiteCarLaneSwitch.jpg",
+];
+
+/// The bytes of a real image under `datasets/images/`.
+pub fn image(relative: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../datasets/images")
+        .join(relative);
+    std::fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// One of the [`LANES`] frames.
+pub fn lane(name: &str) -> Vec<u8> {
+    image(&format!("udacity_lanes/{name}"))
+}
+
+/// A frame `PUT` signed by `key` for `sha` at `timestamp`.
+pub fn put(
+    key: &model::DeviceKeypair,
+    body: Vec<u8>,
+    sha: &str,
+    timestamp: TimestampMs,
+) -> actix_web::test::TestRequest {
+    let path = format!("/api/v1/frames/{sha}");
+    let signature = key.sign(&model::request_signing_payload("PUT", &path, timestamp));
+    actix_web::test::TestRequest::put()
+        .uri(&path)
+        .insert_header(("X-Waymark-Device", key.public().to_hex()))
+        .insert_header(("X-Waymark-Timestamp", timestamp.as_millis().to_string()))
+        .insert_header(("X-Waymark-Signature", signature.to_hex()))
+        .set_payload(body)
+}
+
+/// A correctly signed `PUT` of `body` now.
+pub fn put_frame(key: &model::DeviceKeypair, body: Vec<u8>) -> actix_web::test::TestRequest {
+    let sha = FrameId::of_bytes(&body).to_hex();
+    put(key, body, &sha, TimestampMs::now())
+}
 
 pub fn dataset(relative: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

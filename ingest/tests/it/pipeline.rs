@@ -15,7 +15,7 @@ use model::{
 use serde_json::{Value, json};
 use store::{BlobKey, SearchQuery, Store, StoreConfig};
 
-use crate::munich;
+use crate::{LANES, lane, munich, put_frame};
 
 /// The real OpenCV vision stage behind ingest's seam.
 struct OpenCv(vision::Vision);
@@ -24,49 +24,6 @@ impl FrameAnalyzer for OpenCv {
     fn analyze(&self, jpeg: &[u8]) -> Result<AnalyzedFrame, String> {
         self.0.analyze(jpeg).map_err(|err| err.to_string())
     }
-}
-
-const LANES: [&str; 6] = [
-    "solidWhiteCurve.jpg",
-    "solidWhiteRight.jpg",
-    "solidYellowCurve.jpg",
-    "solidYellowCurve2.jpg",
-    "solidYellowLeft.jpg",
-    "whiteCarLaneSwitch.jpg",
-];
-
-fn lane(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/../datasets/images/udacity_lanes/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-macro_rules! call {
-    ($app:expr, $request:expr) => {{
-        let response = test::call_service(&$app, $request.to_request()).await;
-        let status = response.status();
-        let body = test::read_body(response).await;
-        let value: Value = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&body).unwrap()
-        };
-        (status, value)
-    }};
-}
-
-fn put_frame(key: &DeviceKeypair, body: Vec<u8>) -> test::TestRequest {
-    let path = format!("/api/v1/frames/{}", FrameId::of_bytes(&body).to_hex());
-    let now = TimestampMs::now();
-    let signature = key.sign(&model::request_signing_payload("PUT", &path, now));
-    test::TestRequest::put()
-        .uri(&path)
-        .insert_header(("X-Waymark-Device", key.public().to_hex()))
-        .insert_header(("X-Waymark-Timestamp", now.as_millis().to_string()))
-        .insert_header(("X-Waymark-Signature", signature.to_hex()))
-        .set_payload(body)
 }
 
 /// A capture of `jpegs` one every 4 s along the Munich drive from fix `start`, an hour ago.

@@ -4,26 +4,10 @@
 
 use std::io::Cursor;
 
+use crate::{LANES, lane};
 use image::ImageFormat;
 use image::codecs::jpeg::JpegEncoder;
 use ingest::similarity::{NEAR_DUPLICATE_DISTANCE, distance, fingerprint, is_near_duplicate};
-
-const FRAMES: [&str; 6] = [
-    "solidWhiteCurve.jpg",
-    "solidWhiteRight.jpg",
-    "solidYellowCurve.jpg",
-    "solidYellowCurve2.jpg",
-    "solidYellowLeft.jpg",
-    "whiteCarLaneSwitch.jpg",
-];
-
-fn frame(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/../datasets/images/udacity_lanes/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
 
 fn reencode(jpeg: &[u8], quality: u8, scale: f32) -> Vec<u8> {
     let image = image::load_from_memory_with_format(jpeg, ImageFormat::Jpeg).unwrap();
@@ -41,12 +25,12 @@ fn reencode(jpeg: &[u8], quality: u8, scale: f32) -> Vec<u8> {
 
 #[test]
 fn reencoded_copies_are_near_duplicates_and_other_frames_are_not() {
-    let originals: Vec<_> = FRAMES
+    let originals: Vec<_> = LANES
         .iter()
-        .map(|name| fingerprint(&frame(name)).unwrap())
+        .map(|name| fingerprint(&lane(name)).unwrap())
         .collect();
-    for (name, original) in FRAMES.iter().zip(&originals) {
-        let jpeg = frame(name);
+    for (name, original) in LANES.iter().zip(&originals) {
+        let jpeg = lane(name);
         for (quality, scale) in [(90, 1.0), (60, 1.0), (75, 0.5), (50, 0.75)] {
             let copy = fingerprint(&reencode(&jpeg, quality, scale)).unwrap();
             assert!(
@@ -64,8 +48,8 @@ fn reencoded_copies_are_near_duplicates_and_other_frames_are_not() {
             assert!(
                 bits > NEAR_DUPLICATE_DISTANCE,
                 "{} vs {}: only {bits} apart",
-                FRAMES[i],
-                FRAMES[j]
+                LANES[i],
+                LANES[j]
             );
         }
     }
@@ -73,7 +57,7 @@ fn reencoded_copies_are_near_duplicates_and_other_frames_are_not() {
 
 #[test]
 fn broken_bytes_are_an_error_not_a_panic() {
-    let jpeg = frame("solidWhiteCurve.jpg");
+    let jpeg = lane("solidWhiteCurve.jpg");
     // A cut-off JPEG decodes partially (the header check upstream refuses it); never panics.
     let _ = fingerprint(&jpeg[..jpeg.len() / 3]);
     assert!(fingerprint(b"not a jpeg").is_err());

@@ -6,45 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use model::{
     CaptureId, CaptureManifest, DeviceKeypair, FrameEntry, FrameId, MANIFEST_FORMAT_VERSION,
-    TimestampMs, request_signing_payload,
+    TimestampMs,
 };
 use serde_json::{Value, json};
 use store::{BlobKey, Store, StoreConfig};
 
-use crate::munich;
-
-const LANES: [&str; 6] = [
-    "solidWhiteCurve.jpg",
-    "solidWhiteRight.jpg",
-    "solidYellowCurve.jpg",
-    "solidYellowCurve2.jpg",
-    "solidYellowLeft.jpg",
-    "whiteCarLaneSwitch.jpg",
-];
-
-fn image(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/../datasets/images/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-fn put(key: &DeviceKeypair, body: Vec<u8>, sha: &str, timestamp: TimestampMs) -> test::TestRequest {
-    let path = format!("/api/v1/frames/{sha}");
-    let signature = key.sign(&request_signing_payload("PUT", &path, timestamp));
-    test::TestRequest::put()
-        .uri(&path)
-        .insert_header(("X-Waymark-Device", key.public().to_hex()))
-        .insert_header(("X-Waymark-Timestamp", timestamp.as_millis().to_string()))
-        .insert_header(("X-Waymark-Signature", signature.to_hex()))
-        .set_payload(body)
-}
-
-fn put_frame(key: &DeviceKeypair, body: Vec<u8>) -> test::TestRequest {
-    let sha = FrameId::of_bytes(&body).to_hex();
-    put(key, body, &sha, TimestampMs::now())
-}
+use crate::{LANES, image, munich, put, put_frame};
 
 fn post(body: Vec<u8>, signature: &model::DeviceSignature) -> test::TestRequest {
     test::TestRequest::post()
@@ -75,20 +42,6 @@ fn manifest(key: &DeviceKeypair, frames: &[FrameId]) -> CaptureManifest {
             })
             .collect(),
     }
-}
-
-macro_rules! call {
-    ($app:expr, $request:expr) => {{
-        let response = test::call_service(&$app, $request.to_request()).await;
-        let status = response.status();
-        let body = test::read_body(response).await;
-        let value: Value = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&body).unwrap()
-        };
-        (status, value)
-    }};
 }
 
 /// A store, an app, and a registered device key.
