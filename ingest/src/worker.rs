@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes_util::encode_thumbnail;
+use thumbnail::encode_thumbnail;
 use h3o::LatLng;
 use model::{
     AnalyzedFrame, COVERAGE_RESOLUTION, CaptureId, FrameId, QualityProblem, QualityVerdict,
@@ -66,7 +66,7 @@ pub async fn process_next(
     }
 }
 
-/// Runs until `stop` resolves: jobs back to back, a short sleep when the queue is empty.
+/// Runs for as long as the process: jobs back to back, a short sleep when the queue is empty.
 pub async fn run(store: Store, analyzer: Arc<dyn FrameAnalyzer>, idle: Duration) {
     loop {
         match process_next(&store, &analyzer).await {
@@ -307,7 +307,7 @@ fn is_near(print: &Fingerprint, stored: &[u8]) -> bool {
         && distance(print, &Fingerprint(values)) < crate::similarity::NEAR_DUPLICATE_DISTANCE
 }
 
-mod bytes_util {
+mod thumbnail {
     //! The thumbnail of a public frame: 320 px wide JPEG.
 
     use std::io::Cursor;
