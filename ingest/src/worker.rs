@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use thumbnail::encode_thumbnail;
 use h3o::LatLng;
 use model::{
     AnalyzedFrame, COVERAGE_RESOLUTION, CaptureId, FrameId, QualityProblem, QualityVerdict,
@@ -19,6 +18,7 @@ use store::{
     BlobKey, FrameOutcome, LeasedJob, NewDetection, NewSequence, ProcessedCapture, ProcessedFrame,
     SearchDocument, SearchKind, Store,
 };
+use thumbnail::encode_thumbnail;
 
 use crate::sequence::{SequenceConfig, split};
 use crate::similarity::{Fingerprint, distance, fingerprint};
