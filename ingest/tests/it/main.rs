@@ -17,6 +17,29 @@ macro_rules! call {
     }};
 }
 
+/// Signs `$name` up and registers device `$key` for them through the routes; evaluates to
+/// the account's `Authorization` header.
+macro_rules! sign_up_with_device {
+    ($app:expr, $name:expr, $key:expr) => {{
+        let (_, account) = call!(
+            $app,
+            actix_web::test::TestRequest::post()
+                .uri("/api/v1/contributors")
+                .set_json(serde_json::json!({ "name": $name }))
+        );
+        let bearer = ("Authorization", format!("Bearer {}", account["token"].as_str().unwrap()));
+        let (status, device) = call!(
+            $app,
+            actix_web::test::TestRequest::post()
+                .uri("/api/v1/devices")
+                .insert_header(bearer.clone())
+                .set_json(serde_json::json!({ "public_key": $key.public().to_hex() }))
+        );
+        assert_eq!(status, actix_web::http::StatusCode::CREATED, "{device}");
+        bearer
+    }};
+}
+
 mod accounts;
 mod pipeline;
 mod real_tracks;

@@ -12,7 +12,7 @@ use model::{
     AnalyzedFrame, CaptureId, CaptureManifest, DeviceKeypair, FrameEntry, FrameId,
     MANIFEST_FORMAT_VERSION, TimestampMs,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use store::{BlobKey, SearchQuery, Store, StoreConfig};
 
 use crate::{LANES, lane, munich, put_frame};
@@ -58,24 +58,8 @@ async fn real_frames_go_from_upload_to_public_blurred_accepted_frames() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
     let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
-    let (_, account) = call!(
-        app,
-        test::TestRequest::post()
-            .uri("/api/v1/contributors")
-            .set_json(json!({"name": "Alice"}))
-    );
-    let bearer = (
-        "Authorization",
-        format!("Bearer {}", account["token"].as_str().unwrap()),
-    );
     let key = DeviceKeypair::from_seed([11; 32]);
-    call!(
-        app,
-        test::TestRequest::post()
-            .uri("/api/v1/devices")
-            .insert_header(bearer)
-            .set_json(json!({"public_key": key.public().to_hex()}))
-    );
+    sign_up_with_device!(app, "Alice", key);
 
     let jpegs: Vec<Vec<u8>> = LANES.iter().map(|n| lane(n)).collect();
     for jpeg in &jpegs {

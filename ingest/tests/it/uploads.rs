@@ -8,7 +8,7 @@ use model::{
     CaptureId, CaptureManifest, DeviceKeypair, FrameEntry, FrameId, MANIFEST_FORMAT_VERSION,
     TimestampMs,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use store::{BlobKey, Store, StoreConfig};
 
 use crate::{LANES, image, munich, put, put_frame};
@@ -49,18 +49,10 @@ macro_rules! world {
     ($store:ident, $app:ident, $key:ident, $bearer:ident) => {
         let dir = tempfile::tempdir().unwrap();
         let $store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
-        let $app = test::init_service(App::new().configure(ingest::configure($store.clone()))).await;
-        let (_, account) = call!($app, test::TestRequest::post().uri("/api/v1/contributors").set_json(json!({"name": "Alice"})));
-        let $bearer = ("Authorization", format!("Bearer {}", account["token"].as_str().unwrap()));
+        let $app =
+            test::init_service(App::new().configure(ingest::configure($store.clone()))).await;
         let $key = DeviceKeypair::from_seed([3; 32]);
-        let (status, _) = call!(
-            $app,
-            test::TestRequest::post()
-                .uri("/api/v1/devices")
-                .insert_header($bearer.clone())
-                .set_json(json!({"public_key": $key.public().to_hex()}))
-        );
-        assert_eq!(status, StatusCode::CREATED);
+        let $bearer = sign_up_with_device!($app, "Alice", $key);
     };
 }
 
@@ -366,24 +358,8 @@ async fn the_same_frames_again_or_under_a_cloned_device_count_once() {
     );
 
     // A second device (another account) uploads the very same images: a replay.
-    let (_, other) = call!(
-        app,
-        test::TestRequest::post()
-            .uri("/api/v1/contributors")
-            .set_json(json!({"name": "Mallory"}))
-    );
-    let other_bearer = (
-        "Authorization",
-        format!("Bearer {}", other["token"].as_str().unwrap()),
-    );
     let clone = DeviceKeypair::from_seed([4; 32]);
-    call!(
-        app,
-        test::TestRequest::post()
-            .uri("/api/v1/devices")
-            .insert_header(other_bearer)
-            .set_json(json!({"public_key": clone.public().to_hex()}))
-    );
+    sign_up_with_device!(app, "Mallory", clone);
     for jpeg in &jpegs {
         let (status, _) = call!(app, put_frame(&clone, jpeg.clone()));
         assert_eq!(status, StatusCode::OK, "the blobs exist already");
@@ -420,29 +396,12 @@ async fn a_device_sending_too_fast_is_slowed_down_alone() {
     let app =
         test::init_service(App::new().configure(ingest::configure_with(store.clone(), limit)))
             .await;
-    let (_, account) = call!(
-        app,
-        test::TestRequest::post()
-            .uri("/api/v1/contributors")
-            .set_json(json!({"name": "Fast"}))
-    );
-    let bearer = (
-        "Authorization",
-        format!("Bearer {}", account["token"].as_str().unwrap()),
-    );
     let (fast, calm) = (
         DeviceKeypair::from_seed([21; 32]),
         DeviceKeypair::from_seed([22; 32]),
     );
-    for key in [&fast, &calm] {
-        call!(
-            app,
-            test::TestRequest::post()
-                .uri("/api/v1/devices")
-                .insert_header(bearer.clone())
-                .set_json(json!({"public_key": key.public().to_hex()}))
-        );
-    }
+    sign_up_with_device!(app, "Fast", fast);
+    sign_up_with_device!(app, "Calm", calm);
     let real = image("udacity_lanes/solidWhiteRight.jpg");
     assert_eq!(
         call!(app, put_frame(&fast, real.clone())).0,
