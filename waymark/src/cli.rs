@@ -33,6 +33,9 @@ pub enum Command {
     /// Reward epochs: close them, verify them, prove a contributor's payout.
     #[command(subcommand)]
     Rewards(RewardsCommand),
+    /// The coverage tiles: build them from the store, export them for CDNs and offline use.
+    #[command(subcommand)]
+    Tiles(TilesCommand),
     /// The vision stage (OpenCV): quality, privacy blurring, traffic signs.
     #[command(subcommand)]
     Vision(VisionCommand),
@@ -47,6 +50,22 @@ pub enum VisionCommand {
     Eval {
         /// Directory with labels.json and the images it names
         dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TilesCommand {
+    /// Render every tile from the store into the live MBTiles file, replacing its tiles.
+    Build,
+    /// Write the live tiles to a new PMTiles v3 archive or a standalone MBTiles file.
+    #[command(group(clap::ArgGroup::new("format").required(true).args(["pmtiles", "mbtiles"])))]
+    Export {
+        /// The PMTiles archive to write (must not exist)
+        #[arg(long, value_name = "FILE")]
+        pmtiles: Option<PathBuf>,
+        /// The MBTiles file to write (must not exist)
+        #[arg(long, value_name = "FILE")]
+        mbtiles: Option<PathBuf>,
     },
 }
 

@@ -12,9 +12,10 @@ mod rewards_cli;
 mod serve;
 mod settings;
 mod telemetry;
+mod tiles_cli;
 mod vision_stage;
 
-pub use cli::{Cli, Command, RewardsCommand, VisionCommand};
+pub use cli::{Cli, Command, RewardsCommand, TilesCommand, VisionCommand};
 pub use settings::{Settings, StoreSettings};
 
 /// Runs one `waymark` command to completion.
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             serve::run(settings)
         }
         Command::Rewards(command) => rewards_cli::run(&settings, command),
+        Command::Tiles(command) => tiles_cli::run(&settings, command),
         Command::Vision(VisionCommand::Eval { dir }) => vision_stage::eval(dir.as_deref()),
         Command::Config => {
             print!("{}", settings.to_toml()?);

@@ -59,12 +59,15 @@ async fn serve(settings: Settings, data_dir: &Path) -> anyhow::Result<()> {
             interval,
         ));
     }
+    let mbtiles = start_tile_builder(&settings, &store, data_dir).await?;
+    let served_tiles = mbtiles.clone();
     let listen = settings.listen;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
             .service(rewards::routes::scope(state.store.clone()))
             .configure(ingest::configure(state.store.clone()))
+            .configure(tiles::routes::configure(served_tiles.clone()))
             .wrap_fn(|request, service| {
                 let started = Instant::now();
                 let (method, route) = request_labels(&request);
@@ -93,9 +96,31 @@ async fn serve(settings: Settings, data_dir: &Path) -> anyhow::Result<()> {
         .await
         .context("the HTTP server stopped with an error")?;
     tracing::info!("shutting down: closing the database");
+    mbtiles.close().await;
     store.db.pool().close().await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Opens the live tileset (a corrupt file stops the server with its name), builds it in
+/// full when it is new, and keeps it fresh from dirty cells in the background.
+async fn start_tile_builder(
+    settings: &Settings,
+    store: &Store,
+    data_dir: &Path,
+) -> anyhow::Result<tiles::MbTiles> {
+    let path = settings.tiles.mbtiles_path(data_dir);
+    let mbtiles = tiles::MbTiles::open(&path).await?;
+    let mut builder =
+        tiles::TileBuilder::load(store, mbtiles.clone(), settings.tiles.config()).await?;
+    let now = model::TimestampMs::now().as_millis();
+    if mbtiles.tile_count().await? == 0 && builder.state().frame_count() > 0 {
+        let summary = builder.build_all(now).await?;
+        tracing::info!(tiles = summary.tiles_rendered, path = %path.display(), "tiles built");
+    }
+    let interval = Duration::from_millis(settings.tiles.update_interval_ms.max(50));
+    actix_web::rt::spawn(builder.run(interval));
+    Ok(mbtiles)
 }
 
 /// Closes every epoch whose data is complete, now and then every `interval`.

@@ -31,6 +31,58 @@ pub struct Settings {
     pub store: StoreSettings,
     #[serde(default)]
     pub rewards: RewardsSettings,
+    #[serde(default)]
+    pub tiles: TilesSettings,
+}
+
+/// The live coverage tiles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TilesSettings {
+    /// The live MBTiles file [default: <data_dir>/tiles.mbtiles].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mbtiles: Option<PathBuf>,
+    /// How often `waymark serve` rebuilds the tiles dirty cells touch, in milliseconds.
+    #[serde(default = "default_tiles_update_ms")]
+    pub update_interval_ms: u64,
+    /// URL of a frame's thumbnail in the `frames` layer; `{id}` is its sha256.
+    #[serde(default = "default_thumb_url")]
+    pub thumb_url: String,
+}
+
+fn default_tiles_update_ms() -> u64 {
+    1000
+}
+
+fn default_thumb_url() -> String {
+    tiles::RenderConfig::default().thumb_url
+}
+
+impl Default for TilesSettings {
+    fn default() -> Self {
+        Self {
+            mbtiles: None,
+            update_interval_ms: default_tiles_update_ms(),
+            thumb_url: default_thumb_url(),
+        }
+    }
+}
+
+impl TilesSettings {
+    pub fn mbtiles_path(&self, data_dir: &Path) -> PathBuf {
+        self.mbtiles
+            .clone()
+            .unwrap_or_else(|| data_dir.join("tiles.mbtiles"))
+    }
+
+    pub fn config(&self) -> tiles::TilesConfig {
+        tiles::TilesConfig {
+            render: tiles::RenderConfig {
+                now_ms: 0,
+                thumb_url: self.thumb_url.clone(),
+            },
+        }
+    }
 }
 
 /// How reward epochs are closed.
@@ -164,6 +216,7 @@ impl Default for Settings {
             shutdown_timeout_secs: default_shutdown_timeout_secs(),
             store: StoreSettings::default(),
             rewards: RewardsSettings::default(),
+            tiles: TilesSettings::default(),
         }
     }
 }

@@ -1,0 +1,192 @@
+//! The tile API, read straight from the live MBTiles file:
+//!
+//! - `GET /tiles/{z}/{x}/{y}.mvt` — Mapbox Vector Tile 2.1, gzip (`Content-Encoding: gzip`,
+//!   or inflated for clients that do not accept gzip), a strong `ETag` (the tile's MD5),
+//!   `304` on a matching `If-None-Match`, `204` for an empty tile, `Cache-Control`.
+//! - `GET /tiles.json` — TileJSON 3.0.0.
+//! - `GET /style.json` — a MapLibre style over the tiles.
+//!
+//! A malformed address (`z` > 22, `x`/`y` out of range, negative or not a number, another
+//! extension) is a `400` problem+json.
+
+use std::io::Read;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType, EntityTag};
+use actix_web::{HttpRequest, HttpResponse, web};
+use flate2::read::GzDecoder;
+use model::Problem;
+
+use crate::coord::{LonLatBox, TileCoord};
+use crate::layers::day_number;
+use crate::mbtiles::MbTiles;
+use crate::tileset::{style, tilejson};
+
+pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
+/// Live tiles change within seconds of new frames; clients revalidate with the ETag.
+const TILE_CACHE_CONTROL: &str = "public, max-age=30, must-revalidate";
+
+/// Registers the tile routes on an app.
+pub fn configure(tiles: MbTiles) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        config
+            .app_data(web::Data::new(tiles))
+            .route("/tiles/{z}/{x}/{y}", web::get().to(get_tile))
+            .route("/tiles.json", web::get().to(get_tilejson))
+            .route("/style.json", web::get().to(get_style));
+    }
+}
+
+async fn get_tile(
+    request: HttpRequest,
+    tiles: web::Data<MbTiles>,
+    path: web::Path<(String, String, String)>,
+) -> HttpResponse {
+    let (z, x, y_file) = path.into_inner();
+    let Some(y) = y_file.strip_suffix(".mvt").or(y_file.strip_suffix(".pbf")) else {
+        return problem(
+            400,
+            "bad-tile-address",
+            "Bad tile address",
+            format!(
+                "`{}` is not a tile: tiles are served as /tiles/{{z}}/{{x}}/{{y}}.mvt",
+                truncate(&y_file)
+            ),
+        );
+    };
+    let tile = match TileCoord::parse(&z, &x, y) {
+        Ok(tile) => tile,
+        Err(err) => return problem(400, "bad-tile-address", "Bad tile address", err.to_string()),
+    };
+    let stored = match tiles.tile(tile).await {
+        Ok(stored) => stored,
+        Err(err) => {
+            tracing::error!(error = %err, %tile, "reading a tile failed");
+            return problem(
+                500,
+                "tiles-unavailable",
+                "Tiles unavailable",
+                err.to_string(),
+            );
+        }
+    };
+    let Some(stored) = stored else {
+        return HttpResponse::NoContent()
+            .insert_header((header::CACHE_CONTROL, TILE_CACHE_CONTROL))
+            .finish();
+    };
+    let etag = EntityTag::new_strong(stored.hash.clone());
+    let revalidated = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|value| if_none_match(value, &etag));
+    if revalidated {
+        return HttpResponse::NotModified()
+            .insert_header(header::ETag(etag))
+            .insert_header((header::CACHE_CONTROL, TILE_CACHE_CONTROL))
+            .finish();
+    }
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CONTENT_TYPE, MVT_CONTENT_TYPE))
+        .insert_header(header::ETag(etag))
+        .insert_header((header::CACHE_CONTROL, TILE_CACHE_CONTROL))
+        .insert_header((header::VARY, "Accept-Encoding"));
+    if accepts_gzip(&request) {
+        return response
+            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(stored.data);
+    }
+    let mut inflated = Vec::with_capacity(stored.data.len() * 3);
+    match GzDecoder::new(stored.data.as_slice()).read_to_end(&mut inflated) {
+        // Identity: tell actix's compression middleware (if any) to leave it alone.
+        Ok(_) => response
+            .insert_header((header::CONTENT_ENCODING, "identity"))
+            .body(inflated),
+        Err(err) => problem(
+            500,
+            "tiles-unavailable",
+            "Tiles unavailable",
+            format!("stored tile {tile} is not valid gzip: {err}"),
+        ),
+    }
+}
+
+async fn get_tilejson(request: HttpRequest, tiles: web::Data<MbTiles>) -> HttpResponse {
+    let bounds = stored_bounds(&tiles).await;
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .json(tilejson(&base_url(&request), bounds))
+}
+
+async fn get_style(request: HttpRequest, tiles: web::Data<MbTiles>) -> HttpResponse {
+    let bounds = stored_bounds(&tiles).await;
+    let today = day_number(model::TimestampMs::now().as_millis());
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(style(&base_url(&request), today, bounds))
+}
+
+/// The bounds the builder recorded, if any tile was built yet.
+async fn stored_bounds(tiles: &MbTiles) -> Option<LonLatBox> {
+    let metadata = tiles.metadata().await.ok()?;
+    let bounds = &metadata.iter().find(|(k, _)| k == "bounds")?.1;
+    let values: Vec<f64> = bounds
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    let [west, south, east, north] = values[..] else {
+        return None;
+    };
+    tiles.tile_count().await.ok().filter(|n| *n > 0)?;
+    Some(LonLatBox {
+        west,
+        south,
+        east,
+        north,
+    })
+}
+
+fn base_url(request: &HttpRequest) -> String {
+    let info = request.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+fn accepts_gzip(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.trim().split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+/// Whether an `If-None-Match` header value matches the tile's tag (`*` matches any).
+fn if_none_match(value: &str, etag: &EntityTag) -> bool {
+    value.trim() == "*"
+        || value
+            .split(',')
+            .filter_map(|t| t.trim().parse::<EntityTag>().ok())
+            .any(|t| t.strong_eq(etag))
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+fn problem(status: u16, slug: &str, title: &str, detail: String) -> HttpResponse {
+    let problem = Problem::new(status, slug, title, detail);
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .insert_header(ContentType(
+            "application/problem+json"
+                .parse()
+                .expect("a valid media type"),
+        ))
+        .json(problem)
+}

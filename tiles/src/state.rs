@@ -1,0 +1,333 @@
+//! The map as the tile builder holds it in memory: accepted frames, per-cell coverage (H3
+//! res 12), sequence lines and signs, loaded from the store once and then updated with what
+//! dirty cells bring. Applying an update says which tiles it touched, so only those are
+//! rebuilt. Pure: the store rows come in, nothing goes out but answers.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use h3o::{CellIndex, LatLng, Resolution};
+use store::{MapFrameRow, MapSequenceRow, MapSignRow};
+
+use crate::coord::{LonLatBox, TileCoord};
+use crate::layers::{BUFFER, EXTENT, Layer, MAX_ZOOM, coverage_resolution};
+
+/// What the map knows of one H3 cell (or of an aggregate of cells).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CellSummary {
+    pub frames: u64,
+    pub contributors: BTreeSet<String>,
+    pub last_seen_ms: i64,
+}
+
+impl CellSummary {
+    fn add(&mut self, contributor: &str, captured_at_ms: i64) {
+        self.frames += 1;
+        if !self.contributors.contains(contributor) {
+            self.contributors.insert(contributor.to_owned());
+        }
+        self.last_seen_ms = self.last_seen_ms.max(captured_at_ms);
+    }
+
+    fn merge(&mut self, other: &CellSummary) {
+        self.frames += other.frames;
+        self.contributors.extend(other.contributors.iter().cloned());
+        self.last_seen_ms = self.last_seen_ms.max(other.last_seen_ms);
+    }
+}
+
+/// A sequence ready to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceLine {
+    pub id: String,
+    pub started_at_ms: i64,
+    pub contributor_id: String,
+    pub quality: f64,
+    /// lon, lat
+    pub coords: Vec<(f64, f64)>,
+    pub bounds: LonLatBox,
+}
+
+/// A row the store gave that cannot be drawn.
+#[derive(Debug, thiserror::Error)]
+#[error("sequence {id} has unusable geometry: {reason}")]
+pub struct GeometryError {
+    pub id: String,
+    pub reason: String,
+}
+
+impl SequenceLine {
+    pub fn from_row(row: MapSequenceRow) -> Result<Self, GeometryError> {
+        let fail = |reason: String| GeometryError {
+            id: row.id.clone(),
+            reason,
+        };
+        let geometry: geojson::Geometry = row
+            .geometry
+            .parse()
+            .map_err(|e: geojson::Error| fail(e.to_string()))?;
+        let geojson::GeometryValue::LineString {
+            coordinates: positions,
+        } = geometry.value
+        else {
+            return Err(fail("not a LineString".into()));
+        };
+        let coords: Vec<(f64, f64)> = positions
+            .iter()
+            .filter(|p| p.len() >= 2 && p[0].is_finite() && p[1].is_finite())
+            .map(|p| (p[0], p[1]))
+            .collect();
+        let bounds =
+            LonLatBox::around(coords.iter().copied()).ok_or_else(|| fail("no positions".into()))?;
+        Ok(Self {
+            id: row.id,
+            started_at_ms: row.started_at_ms,
+            contributor_id: row.contributor_id,
+            quality: row.quality,
+            coords,
+            bounds,
+        })
+    }
+}
+
+/// New rows for the map.
+#[derive(Debug, Clone, Default)]
+pub struct MapUpdate {
+    pub frames: Vec<MapFrameRow>,
+    pub sequences: Vec<SequenceLine>,
+    pub signs: Vec<MapSignRow>,
+}
+
+/// Everything the tile builder draws from.
+#[derive(Debug, Clone, Default)]
+pub struct MapState {
+    frames: HashMap<(String, u32), MapFrameRow>,
+    cells: BTreeMap<u64, CellSummary>,
+    sequences: HashMap<String, SequenceLine>,
+    signs: HashMap<String, MapSignRow>,
+    bounds: Option<LonLatBox>,
+}
+
+impl MapState {
+    /// The box around every frame on the map.
+    pub fn bounds(&self) -> Option<LonLatBox> {
+        self.bounds
+    }
+
+    pub fn frame_count(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn cell_count(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Adds what is new in `update` (rows already known are skipped: accepted frames do not
+    /// change) and returns every tile the additions touch.
+    pub fn apply(&mut self, update: MapUpdate) -> BTreeSet<TileCoord> {
+        let mut touched = BTreeSet::new();
+        for frame in update.frames {
+            let key = (frame.capture_id.clone(), frame.index);
+            if self.frames.contains_key(&key) {
+                continue;
+            }
+            self.cells
+                .entry(frame.cell)
+                .or_default()
+                .add(&frame.contributor_id, frame.captured_at_ms);
+            touch_frame(&frame, &mut touched);
+            let point = LonLatBox::around([(frame.lon, frame.lat)]).expect("one point");
+            self.bounds = Some(self.bounds.map_or(point, |b| b.union(point)));
+            self.frames.insert(key, frame);
+        }
+        for sequence in update.sequences {
+            if self.sequences.get(&sequence.id) == Some(&sequence) {
+                continue;
+            }
+            if let Some(old) = self.sequences.get(&sequence.id) {
+                touch_area(old.bounds, Layer::Sequences, &mut touched);
+            }
+            touch_area(sequence.bounds, Layer::Sequences, &mut touched);
+            self.sequences.insert(sequence.id.clone(), sequence);
+        }
+        for sign in update.signs {
+            if self.signs.contains_key(&sign.id) {
+                continue;
+            }
+            let point = LonLatBox::around([(sign.lon, sign.lat)]).expect("one point");
+            touch_area(point, Layer::Signs, &mut touched);
+            self.signs.insert(sign.id.clone(), sign);
+        }
+        touched
+    }
+
+    /// Coverage aggregated to `resolution`: every cell of that resolution whose hexagon may
+    /// reach into `area`, with the summary of all its mapped res-12 descendants.
+    pub fn coverage_in(
+        &self,
+        area: LonLatBox,
+        resolution: Resolution,
+    ) -> Vec<(CellIndex, CellSummary)> {
+        let reach = area.grown_by_degrees(cell_reach_degrees(resolution));
+        let mut parents = BTreeSet::new();
+        for &cell in self.cells.keys() {
+            let Some(cell) = CellIndex::try_from(cell).ok() else {
+                continue;
+            };
+            let center = LatLng::from(cell);
+            if !reach.contains(center.lng(), center.lat()) {
+                continue;
+            }
+            if let Some(parent) = cell.parent(resolution) {
+                parents.insert(parent);
+            }
+        }
+        parents
+            .into_iter()
+            .map(|parent| (parent, self.summary_under(parent)))
+            .collect()
+    }
+
+    /// The summary of every mapped res-12 cell under `parent` (descendants of an H3 cell
+    /// form one contiguous range of indexes).
+    fn summary_under(&self, parent: CellIndex) -> CellSummary {
+        let fine = model::COVERAGE_RESOLUTION;
+        let count = parent.children_count(fine);
+        let (Some(first), Some(last)) = (
+            parent.child_at(0, fine),
+            parent.child_at(count.saturating_sub(1), fine),
+        ) else {
+            return CellSummary::default();
+        };
+        let mut summary = CellSummary::default();
+        for cell in self.cells.range(u64::from(first)..=u64::from(last)) {
+            summary.merge(cell.1);
+        }
+        summary
+    }
+
+    pub fn sequences_in(&self, area: LonLatBox) -> impl Iterator<Item = &SequenceLine> {
+        self.sequences
+            .values()
+            .filter(move |s| s.bounds.intersects(area))
+    }
+
+    pub fn frames_in(&self, area: LonLatBox) -> impl Iterator<Item = &MapFrameRow> {
+        self.frames
+            .values()
+            .filter(move |f| area.contains(f.lon, f.lat))
+    }
+
+    pub fn signs_in(&self, area: LonLatBox) -> impl Iterator<Item = &MapSignRow> {
+        self.signs
+            .values()
+            .filter(move |s| area.contains(s.lon, s.lat))
+    }
+
+    /// Every tile any layer has something for: what a full build renders.
+    pub fn all_tiles(&self) -> BTreeSet<TileCoord> {
+        let mut tiles = BTreeSet::new();
+        for frame in self.frames.values() {
+            touch_frame(frame, &mut tiles);
+        }
+        for sequence in self.sequences.values() {
+            touch_area(sequence.bounds, Layer::Sequences, &mut tiles);
+        }
+        for sign in self.signs.values() {
+            let point = LonLatBox::around([(sign.lon, sign.lat)]).expect("one point");
+            touch_area(point, Layer::Signs, &mut tiles);
+        }
+        tiles
+    }
+}
+
+/// The tiles a new frame changes: coverage at every coverage zoom, the frame itself at z14.
+fn touch_frame(frame: &MapFrameRow, touched: &mut BTreeSet<TileCoord>) {
+    if let Ok(cell) = CellIndex::try_from(frame.cell) {
+        for zoom in Layer::Coverage.zooms() {
+            if let Some(parent) = cell.parent(coverage_resolution(zoom)) {
+                touch_at(hexagon_bounds(parent), zoom, touched);
+            }
+        }
+    }
+    let point = LonLatBox::around([(frame.lon, frame.lat)]).expect("one point");
+    touch_area(point, Layer::Frames, touched);
+}
+
+fn touch_area(area: LonLatBox, layer: Layer, touched: &mut BTreeSet<TileCoord>) {
+    for zoom in layer.zooms() {
+        touch_at(area, zoom, touched);
+    }
+}
+
+/// Tiles at `zoom` whose buffered area meets `area`.
+fn touch_at(area: LonLatBox, zoom: u8, touched: &mut BTreeSet<TileCoord>) {
+    debug_assert!(zoom <= MAX_ZOOM);
+    let buffer_degrees = 360.0 / f64::from(1u32 << zoom) * f64::from(BUFFER) / f64::from(EXTENT);
+    touched.extend(TileCoord::covering(
+        area.grown_by_degrees(buffer_degrees),
+        zoom,
+    ));
+}
+
+/// The lon/lat box of a cell's hexagon.
+pub fn hexagon_bounds(cell: CellIndex) -> LonLatBox {
+    LonLatBox::around(cell.boundary().iter().map(|v| (v.lng(), v.lat())))
+        .expect("a cell has vertices")
+}
+
+/// A generous bound on how far (in degrees) a cell's hexagon reaches from its descendants.
+fn cell_reach_degrees(resolution: Resolution) -> f64 {
+    // Twice the edge length, converted at the equator, with room for longitude stretch.
+    resolution.edge_length_km() * 2.0 / 111.0 * 3.0
+}
+
+#[cfg(test)]
+mod tests {
+    use model::FrameId;
+
+    use super::*;
+
+    fn frame(capture: &str, index: u32, lon: f64, lat: f64, contributor: &str) -> MapFrameRow {
+        let cell = LatLng::new(lat, lon)
+            .unwrap()
+            .to_cell(model::COVERAGE_RESOLUTION);
+        MapFrameRow {
+            capture_id: capture.into(),
+            index,
+            sha256: FrameId::of_bytes(format!("{capture}{index}").as_bytes()),
+            captured_at_ms: 1_700_000_000_000 + i64::from(index) * 1000,
+            lat,
+            lon,
+            heading: Some(90.0),
+            cell: u64::from(cell),
+            sequence_id: None,
+            contributor_id: contributor.into(),
+        }
+    }
+
+    #[test]
+    fn coverage_aggregates_every_descendant_of_a_parent() {
+        let mut state = MapState::default();
+        let update = MapUpdate {
+            frames: vec![
+                frame("a", 0, 7.4246, 43.7347, "ann"),
+                frame("a", 1, 7.4250, 43.7349, "ann"),
+                frame("b", 0, 7.4250, 43.7349, "bob"),
+            ],
+            ..MapUpdate::default()
+        };
+        let touched = state.apply(update.clone());
+        assert!(touched.contains(&TileCoord::containing(7.4246, 43.7347, 14)));
+        assert!(touched.contains(&TileCoord { z: 0, x: 0, y: 0 }));
+        // Applying the same rows again changes nothing.
+        assert!(state.apply(update).is_empty());
+
+        let world = TileCoord { z: 0, x: 0, y: 0 }.bounds();
+        let coverage = state.coverage_in(world, coverage_resolution(0));
+        assert_eq!(coverage.len(), 1);
+        assert_eq!(coverage[0].1.frames, 3);
+        assert_eq!(coverage[0].1.contributors.len(), 2);
+        let fine = state.coverage_in(world, Resolution::Twelve);
+        assert_eq!(fine.iter().map(|(_, s)| s.frames).sum::<u64>(), 3);
+    }
+}
