@@ -4,6 +4,7 @@
 
 mod build;
 mod files;
+mod peers;
 mod routes;
 
 use std::path::PathBuf;
