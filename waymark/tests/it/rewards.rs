@@ -229,13 +229,20 @@ fn serve_closes_due_epochs_and_serves_them() {
     let data = tempfile::tempdir().unwrap();
     let (alice, _) = seed(data.path());
     let server = Server::start(data.path(), &[]);
-    // The schedule runs at start: week 40 is long past its grace period.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // The schedule runs at start: week 40 is long past its grace period, and so is every
+    // week up to the one before the week 24 hours ago. Wait until all of them are closed.
+    let last_due = rewards::EpochId::containing(TimestampMs::now().saturating_add_ms(-86_400_000))
+        .previous()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
     let epochs = loop {
         let response = server.get("/api/v1/rewards/epochs");
         assert_eq!(response.status, 200);
         let epochs: serde_json::Value = serde_json::from_str(&response.body).unwrap();
-        if epochs.as_array().is_some_and(|list| !list.is_empty()) || Instant::now() > deadline {
+        let list = epochs.as_array().unwrap();
+        let all_closed = list.last().is_some_and(|e| e["epoch"] == last_due.as_str())
+            && list.iter().all(|e| e["state"] == "closed");
+        if all_closed || Instant::now() > deadline {
             break epochs;
         }
         std::thread::sleep(Duration::from_millis(200));
