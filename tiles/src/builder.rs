@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use store::{Db, DirtyCell, Store};
+use store::{Db, Store};
 
 use crate::coord::{LonLatBox, TileCoord};
 use crate::mbtiles::{MbTiles, MbTilesError, WriteSummary};
@@ -52,46 +52,44 @@ pub struct TilesConfig {
 pub struct TileBuilder {
     db: Db,
     tiles: MbTiles,
-    state: MapState,
+    /// `None` until the map is first read from the store.
+    state: Option<MapState>,
     config: TilesConfig,
 }
 
 impl TileBuilder {
-    /// Loads every accepted frame, sequence and sign from the store.
-    pub async fn load(
-        store: &Store,
-        tiles: MbTiles,
-        config: TilesConfig,
-    ) -> Result<Self, BuildError> {
-        let mut builder = Self {
+    /// A builder over `store`; the map is read on the first build or update.
+    pub fn new(store: &Store, tiles: MbTiles, config: TilesConfig) -> Self {
+        Self {
             db: store.db.clone(),
             tiles,
-            state: MapState::default(),
+            state: None,
             config,
-        };
-        let update = builder.read_update(None).await?;
-        builder.state.apply(update);
-        Ok(builder)
+        }
     }
 
     pub fn tiles(&self) -> &MbTiles {
         &self.tiles
     }
 
+    /// The map as last read (empty before the first build or update).
     pub fn state(&self) -> &MapState {
-        &self.state
+        static EMPTY: std::sync::OnceLock<MapState> = std::sync::OnceLock::new();
+        self.state
+            .as_ref()
+            .unwrap_or_else(|| EMPTY.get_or_init(MapState::default))
     }
 
     /// Renders every tile from scratch, replacing what the file held, and clears every
-    /// dirty mark that was there when the map was loaded.
+    /// dirty mark that was there when the map was read.
     pub async fn build_all(&mut self, now_ms: i64) -> Result<BuildSummary, BuildError> {
         let started = Instant::now();
+        // Marks first, rows second: whatever a mark points at is in the rows read.
         let marks = self.db.dirty_cell_marks().await?;
-        // Marks read before the reload, so whatever they point at is in the new state.
-        let fresh = self.read_update(None).await?;
-        self.state = MapState::default();
-        self.state.apply(fresh);
-        let targets = self.state.all_tiles();
+        let mut state = MapState::default();
+        state.apply(self.read_update(None).await?);
+        let targets = state.all_tiles();
+        self.state = Some(state);
         self.tiles.clear().await?;
         let mut summary = self.render_and_write(targets, now_ms).await?;
         summary.cells_cleared = self.db.clear_dirty_cells(&marks).await?;
@@ -104,14 +102,22 @@ impl TileBuilder {
     pub async fn update(&mut self, now_ms: i64) -> Result<BuildSummary, BuildError> {
         let started = Instant::now();
         let marks = self.db.dirty_cell_marks().await?;
+        if self.state.is_none() {
+            let mut state = MapState::default();
+            state.apply(self.read_update(None).await?);
+            self.state = Some(state);
+        }
         if marks.is_empty() {
             return Ok(BuildSummary::default());
         }
         let cells: Vec<u64> = marks.iter().map(|m| m.cell).collect();
         let update = self.read_update(Some(&cells)).await?;
-        let targets = self.state.apply(update);
+        let targets = self
+            .state
+            .get_or_insert_with(MapState::default)
+            .apply(update);
         let mut summary = self.render_and_write(targets, now_ms).await?;
-        summary.cells_cleared = self.clear(&marks).await?;
+        summary.cells_cleared = self.db.clear_dirty_cells(&marks).await?;
         summary.elapsed = started.elapsed();
         Ok(summary)
     }
@@ -135,10 +141,6 @@ impl TileBuilder {
             }
             tokio::time::sleep(interval).await;
         }
-    }
-
-    async fn clear(&self, marks: &[DirtyCell]) -> Result<u64, BuildError> {
-        Ok(self.db.clear_dirty_cells(marks).await?)
     }
 
     /// Frames, signs and their sequences: everything, or what lies in `cells`.
@@ -176,7 +178,7 @@ impl TileBuilder {
         targets: BTreeSet<TileCoord>,
         now_ms: i64,
     ) -> Result<BuildSummary, BuildError> {
-        let state = std::mem::take(&mut self.state);
+        let state = self.state.take().unwrap_or_default();
         let config = RenderConfig {
             now_ms,
             ..self.config.render.clone()
@@ -189,7 +191,7 @@ impl TileBuilder {
             (state, rendered)
         })
         .await?;
-        self.state = state;
+        self.state = Some(state);
         let rendered = rendered?;
         let thinned = rendered
             .iter()
@@ -214,6 +216,6 @@ impl TileBuilder {
 
     /// The box around every frame on the map.
     pub fn bounds(&self) -> Option<LonLatBox> {
-        self.state.bounds()
+        self.state().bounds()
     }
 }

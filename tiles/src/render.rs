@@ -266,6 +266,9 @@ fn round3(value: f64) -> f64 {
 }
 
 fn clip_line(line: &LineString) -> MultiLineString {
+    if line.0.iter().all(|c| inside(*c)) {
+        return MultiLineString::new(vec![line.clone()]);
+    }
     let area = clip_rect().to_polygon();
     let clipped = area.clip(&MultiLineString::new(vec![line.clone()]), false);
     MultiLineString::new(clipped.0.into_iter().filter(|l| l.0.len() >= 2).collect())
@@ -274,13 +277,21 @@ fn clip_line(line: &LineString) -> MultiLineString {
 /// Clips a ring to the drawing area; returns exterior rings in MVT winding (positive
 /// surveyor's area in tile units, y down), without closing points.
 fn clip_polygon(ring: Vec<Coord>) -> Vec<Vec<Coord>> {
-    let polygon = Polygon::new(LineString::new(ring), vec![]);
-    let clipped = polygon.intersection(&clip_rect().to_polygon());
-    clipped
-        .0
+    let pieces: Vec<Vec<Coord>> = if ring.iter().all(|c| inside(*c)) {
+        // Wholly inside (the usual case): no boolean operation needed.
+        vec![ring]
+    } else {
+        let polygon = Polygon::new(LineString::new(ring), vec![]);
+        polygon
+            .intersection(&clip_rect().to_polygon())
+            .0
+            .into_iter()
+            .map(|piece| piece.exterior().0.clone())
+            .collect()
+    };
+    pieces
         .into_iter()
-        .filter_map(|piece| {
-            let mut ring = piece.exterior().0.clone();
+        .filter_map(|mut ring| {
             if ring.len() > 1 && ring.first() == ring.last() {
                 ring.pop();
             }

@@ -101,7 +101,8 @@ pub struct MapUpdate {
 #[derive(Debug, Clone, Default)]
 pub struct MapState {
     frames: HashMap<(String, u32), MapFrameRow>,
-    cells: BTreeMap<u64, CellSummary>,
+    /// Res-12 cells with their centre (lon, lat), kept to filter by area without H3 math.
+    cells: BTreeMap<u64, ((f64, f64), CellSummary)>,
     sequences: HashMap<String, SequenceLine>,
     signs: HashMap<String, MapSignRow>,
     bounds: Option<LonLatBox>,
@@ -121,28 +122,35 @@ impl MapState {
         self.cells.len()
     }
 
-    /// Adds what is new in `update` (rows already known are skipped: accepted frames do not
-    /// change) and returns every tile the additions touch.
+    /// Adds what is new in `update` (rows already known are not counted twice: accepted
+    /// frames do not change) and returns every tile the rows given touch, known or new —
+    /// a cell marked dirty again is drawn again.
     pub fn apply(&mut self, update: MapUpdate) -> BTreeSet<TileCoord> {
         let mut touched = BTreeSet::new();
+        touch_frames(&update.frames, &mut touched);
         for frame in update.frames {
             let key = (frame.capture_id.clone(), frame.index);
             if self.frames.contains_key(&key) {
                 continue;
             }
+            let Ok(cell) = CellIndex::try_from(frame.cell) else {
+                tracing::warn!(
+                    cell = frame.cell,
+                    "frame with an invalid H3 cell left off the map"
+                );
+                continue;
+            };
+            let center = LatLng::from(cell);
             self.cells
                 .entry(frame.cell)
-                .or_default()
+                .or_insert_with(|| ((center.lng(), center.lat()), CellSummary::default()))
+                .1
                 .add(&frame.contributor_id, frame.captured_at_ms);
-            touch_frame(&frame, &mut touched);
             let point = LonLatBox::around([(frame.lon, frame.lat)]).expect("one point");
             self.bounds = Some(self.bounds.map_or(point, |b| b.union(point)));
             self.frames.insert(key, frame);
         }
         for sequence in update.sequences {
-            if self.sequences.get(&sequence.id) == Some(&sequence) {
-                continue;
-            }
             if let Some(old) = self.sequences.get(&sequence.id) {
                 touch_area(old.bounds, Layer::Sequences, &mut touched);
             }
@@ -150,9 +158,6 @@ impl MapState {
             self.sequences.insert(sequence.id.clone(), sequence);
         }
         for sign in update.signs {
-            if self.signs.contains_key(&sign.id) {
-                continue;
-            }
             let point = LonLatBox::around([(sign.lon, sign.lat)]).expect("one point");
             touch_area(point, Layer::Signs, &mut touched);
             self.signs.insert(sign.id.clone(), sign);
@@ -169,15 +174,14 @@ impl MapState {
     ) -> Vec<(CellIndex, CellSummary)> {
         let reach = area.grown_by_degrees(cell_reach_degrees(resolution));
         let mut parents = BTreeSet::new();
-        for &cell in self.cells.keys() {
-            let Some(cell) = CellIndex::try_from(cell).ok() else {
-                continue;
-            };
-            let center = LatLng::from(cell);
-            if !reach.contains(center.lng(), center.lat()) {
+        for (&cell, &((lon, lat), _)) in &self.cells {
+            if !reach.contains(lon, lat) {
                 continue;
             }
-            if let Some(parent) = cell.parent(resolution) {
+            let parent = CellIndex::try_from(cell)
+                .ok()
+                .and_then(|cell| cell.parent(resolution));
+            if let Some(parent) = parent {
                 parents.insert(parent);
             }
         }
@@ -199,8 +203,8 @@ impl MapState {
             return CellSummary::default();
         };
         let mut summary = CellSummary::default();
-        for cell in self.cells.range(u64::from(first)..=u64::from(last)) {
-            summary.merge(cell.1);
+        for (_, (_, cell)) in self.cells.range(u64::from(first)..=u64::from(last)) {
+            summary.merge(cell);
         }
         summary
     }
@@ -226,9 +230,7 @@ impl MapState {
     /// Every tile any layer has something for: what a full build renders.
     pub fn all_tiles(&self) -> BTreeSet<TileCoord> {
         let mut tiles = BTreeSet::new();
-        for frame in self.frames.values() {
-            touch_frame(frame, &mut tiles);
-        }
+        touch_frames(self.frames.values(), &mut tiles);
         for sequence in self.sequences.values() {
             touch_area(sequence.bounds, Layer::Sequences, &mut tiles);
         }
@@ -240,17 +242,31 @@ impl MapState {
     }
 }
 
-/// The tiles a new frame changes: coverage at every coverage zoom, the frame itself at z14.
-fn touch_frame(frame: &MapFrameRow, touched: &mut BTreeSet<TileCoord>) {
-    if let Ok(cell) = CellIndex::try_from(frame.cell) {
-        for zoom in Layer::Coverage.zooms() {
-            if let Some(parent) = cell.parent(coverage_resolution(zoom)) {
-                touch_at(hexagon_bounds(parent), zoom, touched);
-            }
+/// The tiles frames change: coverage at every coverage zoom (once per aggregate cell),
+/// and each frame itself at z14.
+fn touch_frames<'a>(
+    frames: impl IntoIterator<Item = &'a MapFrameRow>,
+    touched: &mut BTreeSet<TileCoord>,
+) {
+    let mut cells = BTreeSet::new();
+    for frame in frames {
+        cells.insert(frame.cell);
+        let point = LonLatBox::around([(frame.lon, frame.lat)]).expect("one point");
+        touch_area(point, Layer::Frames, touched);
+    }
+    let cells: Vec<CellIndex> = cells
+        .into_iter()
+        .filter_map(|cell| CellIndex::try_from(cell).ok())
+        .collect();
+    for zoom in Layer::Coverage.zooms() {
+        let parents: BTreeSet<CellIndex> = cells
+            .iter()
+            .filter_map(|cell| cell.parent(coverage_resolution(zoom)))
+            .collect();
+        for parent in parents {
+            touch_at(hexagon_bounds(parent), zoom, touched);
         }
     }
-    let point = LonLatBox::around([(frame.lon, frame.lat)]).expect("one point");
-    touch_area(point, Layer::Frames, touched);
 }
 
 fn touch_area(area: LonLatBox, layer: Layer, touched: &mut BTreeSet<TileCoord>) {
@@ -319,8 +335,8 @@ mod tests {
         let touched = state.apply(update.clone());
         assert!(touched.contains(&TileCoord::containing(7.4246, 43.7347, 14)));
         assert!(touched.contains(&TileCoord { z: 0, x: 0, y: 0 }));
-        // Applying the same rows again changes nothing.
-        assert!(state.apply(update).is_empty());
+        // Applying the same rows again counts nothing twice but draws the tiles again.
+        assert_eq!(state.apply(update), touched);
 
         let world = TileCoord { z: 0, x: 0, y: 0 }.bounds();
         let coverage = state.coverage_in(world, coverage_resolution(0));

@@ -111,12 +111,14 @@ async fn start_tile_builder(
 ) -> anyhow::Result<tiles::MbTiles> {
     let path = settings.tiles.mbtiles_path(data_dir);
     let mbtiles = tiles::MbTiles::open(&path).await?;
-    let mut builder =
-        tiles::TileBuilder::load(store, mbtiles.clone(), settings.tiles.config()).await?;
-    let now = model::TimestampMs::now().as_millis();
-    if mbtiles.tile_count().await? == 0 && builder.state().frame_count() > 0 {
-        let summary = builder.build_all(now).await?;
-        tracing::info!(tiles = summary.tiles_rendered, path = %path.display(), "tiles built");
+    let mut builder = tiles::TileBuilder::new(store, mbtiles.clone(), settings.tiles.config());
+    if mbtiles.tile_count().await? == 0 {
+        let summary = builder
+            .build_all(model::TimestampMs::now().as_millis())
+            .await?;
+        if summary.tiles_rendered > 0 {
+            tracing::info!(tiles = summary.tiles_rendered, path = %path.display(), "tiles built");
+        }
     }
     let interval = Duration::from_millis(settings.tiles.update_interval_ms.max(50));
     actix_web::rt::spawn(builder.run(interval));

@@ -24,7 +24,7 @@ pub fn run(settings: &Settings, command: &TilesCommand) -> anyhow::Result<()> {
                     .with_context(|| format!("cannot open the store under {}", data_dir.display()))?;
                 let mbtiles = MbTiles::open(&mbtiles_path).await?;
                 let mut builder =
-                    TileBuilder::load(&store, mbtiles.clone(), settings.tiles.config()).await?;
+                    TileBuilder::new(&store, mbtiles.clone(), settings.tiles.config());
                 let summary = builder.build_all(model::TimestampMs::now().as_millis()).await?;
                 let seconds = summary.elapsed.as_secs_f64();
                 println!(

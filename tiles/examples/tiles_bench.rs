@@ -1,0 +1,120 @@
+//! Times a full tile build and an incremental update, and prints Markdown table rows.
+//!
+//!     cargo run --release -p tiles --example tiles_bench -- [drivers] [rounds]
+//!
+//! The map: `drivers` (default 100) drives of the real Munich drive (bmwcarit/barefoot,
+//! 1 194 fixes each, one frame per fix), each shifted by up to ±0.06° so a fleet covers a
+//! region around the city, committed through the pipeline worker's own store calls into a
+//! SQLite store on disk, with a traffic sign every 25 frames. Then: a full build (load
+//! from the store, render every tile z0–14, write the MBTiles), and an incremental update
+//! after one more capture (read dirty cells, render the touched tiles, write, clear).
+
+#[path = "../tests/it/support.rs"]
+mod support;
+
+use std::time::Instant;
+
+use model::{Fix, TimestampMs};
+
+/// The drive moved by a deterministic offset (a Halton walk over ±0.06°).
+fn shifted(drive: &[Fix], n: usize) -> Vec<Fix> {
+    let halton = |mut i: usize, base: usize| {
+        let (mut f, mut r) = (1.0, 0.0);
+        while i > 0 {
+            f /= base as f64;
+            r += f * (i % base) as f64;
+            i /= base;
+        }
+        r
+    };
+    let dx = (halton(n + 1, 2) - 0.5) * 0.12;
+    let dy = (halton(n + 1, 3) - 0.5) * 0.12;
+    drive
+        .iter()
+        .map(|f| Fix {
+            lon: f.lon + dx,
+            lat: f.lat + dy,
+            ..*f
+        })
+        .collect()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let drivers: usize = args.next().map_or(100, |a| a.parse().expect("drivers"));
+    let rounds: usize = args.next().map_or(3, |a| a.parse().expect("rounds"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store = support::open_store(dir.path()).await;
+        let drive = support::recent(&support::munich());
+        let seeding = Instant::now();
+        for n in 0..drivers {
+            support::commit_drive(&store, &format!("driver-{n}"), &shifted(&drive, n), 25).await;
+        }
+        eprintln!(
+            "seeded {} frames in {:.1?}",
+            drivers * drive.len(),
+            seeding.elapsed()
+        );
+
+        let path = dir.path().join("tiles.mbtiles");
+        let mut full = Vec::new();
+        let mut last = None;
+        for _ in 0..rounds {
+            let started = Instant::now();
+            let mut builder = support::builder(&store, &path).await;
+            let loaded = started.elapsed();
+            let summary = builder
+                .build_all(TimestampMs::now().as_millis())
+                .await
+                .unwrap();
+            full.push((started.elapsed(), loaded, summary));
+            last = Some(builder);
+        }
+        full.sort_by_key(|(total, _, _)| *total);
+        let (total, loaded, summary) = full[full.len() / 2];
+        let mut builder = last.unwrap();
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "| full build | {} frames, {} cells | {} tiles | {:.2} s (load {:.2} s) | {:.0} tiles/s | {:.1} MB MBTiles |",
+            builder.state().frame_count(),
+            builder.state().cell_count(),
+            summary.tiles_rendered,
+            total.as_secs_f64(),
+            loaded.as_secs_f64(),
+            summary.tiles_rendered as f64 / total.as_secs_f64(),
+            bytes as f64 / 1e6
+        );
+
+        let mut updates = Vec::new();
+        for round in 0..rounds {
+            support::commit_drive(
+                &store,
+                &format!("newcomer-{round}"),
+                &shifted(&drive[..300], drivers + round),
+                25,
+            )
+            .await;
+            let summary = builder
+                .update(TimestampMs::now().as_millis())
+                .await
+                .unwrap();
+            updates.push(summary);
+        }
+        updates.sort_by_key(|s| s.elapsed);
+        let update = updates[updates.len() / 2];
+        println!(
+            "| incremental update | one new capture of 300 frames | {} tiles | {:.3} s | {:.0} tiles/s | {} written, {} unchanged |",
+            update.tiles_rendered,
+            update.elapsed.as_secs_f64(),
+            update.tiles_rendered as f64 / update.elapsed.as_secs_f64(),
+            update.tiles.written,
+            update.tiles.unchanged
+        );
+    });
+}

@@ -1,0 +1,211 @@
+//! Shared by the integration tests and the benchmark example: the real Munich drive, a
+//! store on disk, and drives committed through the pipeline worker's own store calls.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use model::{
+    CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FixType, FrameId, TimestampMs,
+};
+use store::{
+    FrameOutcome, NewCapture, NewContributor, NewDetection, NewDevice, NewFrame, NewJob,
+    NewSequence, ProcessedCapture, ProcessedFrame, Store, StoreConfig,
+};
+use tiles::{MbTiles, TileBuilder, TilesConfig};
+
+/// Positions and times of the real Munich drive.
+pub fn munich() -> Vec<Fix> {
+    #[derive(serde::Deserialize)]
+    struct Sample {
+        point: String,
+        time: String,
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../datasets/gps/barefoot_munich_x0001-001.json");
+    let samples: Vec<Sample> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    samples
+        .iter()
+        .map(|s| {
+            let inner = s.point.trim_start_matches("POINT(").trim_end_matches(')');
+            let (lon, lat) = inner.split_once(' ').unwrap();
+            let time = chrono::DateTime::parse_from_str(&s.time, "%Y-%m-%d %H:%M:%S%z").unwrap();
+            Fix {
+                time: TimestampMs(time.timestamp_millis()),
+                lat: lat.parse().unwrap(),
+                lon: lon.parse().unwrap(),
+                alt: None,
+                heading: Some(90.0),
+                speed: None,
+                fix_type: FixType::Fix3d,
+                satellites: 8,
+                hdop: 1.0,
+            }
+        })
+        .collect()
+}
+
+pub async fn open_store(dir: &std::path::Path) -> Store {
+    Store::open(&StoreConfig::under(dir)).await.unwrap()
+}
+
+/// Commits `fixes` as one accepted capture of a new contributor, through the same store
+/// calls the pipeline worker makes (so dirty cells are marked as in production); every
+/// `sign_every`-th frame carries a speed-limit sign. Returns the frame ids.
+pub async fn commit_drive(
+    store: &Store,
+    name: &str,
+    fixes: &[Fix],
+    sign_every: usize,
+) -> Vec<FrameId> {
+    let contributor = ContributorId::new();
+    store
+        .db
+        .insert_contributor(&NewContributor {
+            id: contributor,
+            name: name.into(),
+            token_sha256: FrameId::of_bytes(name.as_bytes()).to_hex(),
+            payout_address: None,
+            created_at: TimestampMs(0),
+        })
+        .await
+        .unwrap();
+    let device = DeviceId::new();
+    let seed: [u8; 32] = *FrameId::of_bytes(name.as_bytes()).as_bytes();
+    store
+        .db
+        .insert_device(&NewDevice {
+            id: device,
+            public_key: DeviceKeypair::from_seed(seed).public(),
+            contributor_id: contributor,
+            driver_id: None,
+            driver_share_bps: 10_000,
+            label: String::new(),
+            registered_at: TimestampMs(0),
+        })
+        .await
+        .unwrap();
+    let capture = CaptureId::new();
+    let ids: Vec<FrameId> = (0..fixes.len())
+        .map(|i| FrameId::of_bytes(format!("{name}-{i}").as_bytes()))
+        .collect();
+    let frames: Vec<NewFrame> = fixes
+        .iter()
+        .zip(&ids)
+        .enumerate()
+        .map(|(i, (fix, id))| NewFrame {
+            index: i as u32,
+            sha256: *id,
+            fix: *fix,
+            outcome: FrameOutcome::Pending,
+        })
+        .collect();
+    let job = NewJob::new("process-capture", &capture.to_string()).unwrap();
+    store
+        .db
+        .insert_capture(
+            &NewCapture {
+                id: capture,
+                device_id: device,
+                sequence_number: 1,
+                manifest_sha256: "0".repeat(64),
+                manifest_key: format!("captures/{name}.json"),
+                signature: "0".repeat(128),
+                frame_count: fixes.len() as u32,
+                received_at: fixes[0].time,
+            },
+            &frames,
+            Some(&job),
+        )
+        .await
+        .unwrap();
+    let leased = store
+        .queue
+        .lease("process-capture", std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("the capture's job");
+    let sequence = format!("{capture}-0");
+    let geometry = format!(
+        r#"{{"type":"LineString","coordinates":[{}]}}"#,
+        fixes
+            .iter()
+            .map(|f| format!("[{},{}]", f.lon, f.lat))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let processed = ProcessedCapture {
+        capture,
+        contributor,
+        frames: fixes
+            .iter()
+            .zip(&ids)
+            .enumerate()
+            .map(|(i, (fix, id))| ProcessedFrame {
+                index: i as u32,
+                outcome: FrameOutcome::Accepted { quality: 0.8 },
+                sequence: Some(sequence.clone()),
+                size: Some((1920, 1080)),
+                coverage: Some((
+                    u64::from(fix.cell(model::COVERAGE_RESOLUTION).unwrap()),
+                    fix.time,
+                    vec![0; 8],
+                )),
+                sha256: *id,
+            })
+            .collect(),
+        sequences: vec![NewSequence {
+            id: sequence,
+            started_at: fixes[0].time,
+            ended_at: fixes[fixes.len() - 1].time,
+            frame_count: fixes.len() as u32,
+            length_m: 1000.0,
+            geometry_geojson: geometry,
+        }],
+        detections: fixes
+            .iter()
+            .zip(&ids)
+            .step_by(sign_every.max(1))
+            .map(|(fix, id)| NewDetection {
+                frame: *id,
+                kind: "sign",
+                class: Some("speed-limit-50".into()),
+                confidence: 0.9,
+                bbox: [10, 10, 40, 40],
+                lat: fix.lat,
+                lon: fix.lon,
+            })
+            .collect(),
+        processed_at: TimestampMs::now(),
+    };
+    store
+        .db
+        .commit_processed(&processed, &leased)
+        .await
+        .unwrap();
+    ids
+}
+
+pub async fn builder(store: &Store, path: &std::path::Path) -> TileBuilder {
+    let tiles = MbTiles::open(path).await.unwrap();
+    TileBuilder::new(
+        store,
+        tiles,
+        TilesConfig {
+            render: tiles::RenderConfig::default(),
+        },
+    )
+}
+
+/// The Munich drive's first `n` fixes, one per second from an hour ago.
+pub fn recent(fixes: &[Fix]) -> Vec<Fix> {
+    let base = TimestampMs::now().saturating_add_ms(-3_600_000);
+    let t0 = fixes[0].time;
+    fixes
+        .iter()
+        .map(|f| Fix {
+            time: base.saturating_add_ms(f.time.millis_since(t0)),
+            ..*f
+        })
+        .collect()
+}
