@@ -34,9 +34,12 @@ pub enum Layer {
     Frames,
     /// Traffic signs: `id`, `class`, `confidence`, `captured_at`.
     Signs,
+    /// The base map's roads, from OpenStreetMap: `class`, `name` (a separate tileset).
+    Roads,
 }
 
 impl Layer {
+    /// The live tileset's layers.
     pub const ALL: [Layer; 4] = [
         Layer::Coverage,
         Layer::Sequences,
@@ -50,6 +53,7 @@ impl Layer {
             Layer::Sequences => "sequences",
             Layer::Frames => "frames",
             Layer::Signs => "signs",
+            Layer::Roads => "roads",
         }
     }
 
@@ -59,6 +63,7 @@ impl Layer {
             Layer::Sequences => 6..=MAX_ZOOM,
             Layer::Frames => MAX_ZOOM..=MAX_ZOOM,
             Layer::Signs => 12..=MAX_ZOOM,
+            Layer::Roads => 6..=MAX_ZOOM,
         }
     }
 
@@ -94,6 +99,7 @@ impl Layer {
                 ("confidence", "Number"),
                 ("captured_at", "Number"),
             ],
+            Layer::Roads => &[("class", "String"), ("name", "String")],
         }
     }
 
@@ -103,6 +109,7 @@ impl Layer {
             Layer::Sequences => "the lines drivers' accepted sequences follow",
             Layer::Frames => "accepted, privacy-blurred frames",
             Layer::Signs => "traffic signs seen on accepted frames",
+            Layer::Roads => "roads from OpenStreetMap, for context",
         }
     }
 }

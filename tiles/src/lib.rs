@@ -11,6 +11,7 @@
 //! and signs from `store`, and clears dirty-cell marks only after the tiles they touch are
 //! written.
 
+pub mod basemap;
 pub mod builder;
 pub mod coord;
 pub mod export;

@@ -50,14 +50,14 @@ pub enum RenderError {
 
 /// An attribute value.
 #[derive(Debug, Clone, PartialEq)]
-enum Value {
+pub(crate) enum Value {
     Text(String),
     Int(i64),
     Float(f64),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Shape {
+pub(crate) enum Shape {
     Point(Coord),
     Lines(MultiLineString),
     /// Exterior rings, each without its closing point.
@@ -65,9 +65,9 @@ enum Shape {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-struct Feature {
-    shape: Shape,
-    attributes: Vec<(&'static str, Value)>,
+pub(crate) struct Feature {
+    pub(crate) shape: Shape,
+    pub(crate) attributes: Vec<(&'static str, Value)>,
 }
 
 /// A rendered tile.
@@ -86,12 +86,21 @@ pub fn render(
     tile: TileCoord,
     config: &RenderConfig,
 ) -> Result<Option<RenderedTile>, RenderError> {
-    let mut layers: Vec<(Layer, Vec<Feature>)> = Layer::ALL
+    let layers: Vec<(Layer, Vec<Feature>)> = Layer::ALL
         .into_iter()
         .filter(|layer| layer.at(tile.z))
         .map(|layer| (layer, features(state, layer, tile, config)))
         .filter(|(_, features)| !features.is_empty())
         .collect();
+    fit_budget(tile, layers)
+}
+
+/// Encodes `layers` within the per-tile budgets; `None` when there is nothing to draw.
+pub(crate) fn fit_budget(
+    tile: TileCoord,
+    mut layers: Vec<(Layer, Vec<Feature>)>,
+) -> Result<Option<RenderedTile>, RenderError> {
+    layers.retain(|(_, features)| !features.is_empty());
     if layers.is_empty() {
         return Ok(None);
     }
@@ -230,6 +239,8 @@ fn features(
             sort_along_curve(&mut points);
             points
         }
+        // The base map is a tileset of its own (`basemap`).
+        Layer::Roads => Vec::new(),
         Layer::Signs => {
             let mut points: Vec<Feature> = state
                 .signs_in(area)
@@ -265,7 +276,7 @@ fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
-fn clip_line(line: &LineString) -> MultiLineString {
+pub(crate) fn clip_line(line: &LineString) -> MultiLineString {
     if line.0.iter().all(|c| inside(*c)) {
         return MultiLineString::new(vec![line.clone()]);
     }

@@ -20,19 +20,27 @@ use model::Problem;
 use crate::coord::{LonLatBox, TileCoord};
 use crate::layers::day_number;
 use crate::mbtiles::MbTiles;
-use crate::tileset::{style, tilejson};
+use crate::tileset::{basemap_tilejson, style, tilejson};
 
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 /// Live tiles change within seconds of new frames; clients revalidate with the ETag.
 const TILE_CACHE_CONTROL: &str = "public, max-age=30, must-revalidate";
 
-/// Registers the tile routes on an app.
-pub fn configure(tiles: MbTiles) -> impl FnOnce(&mut web::ServiceConfig) {
+/// The base map's tileset, when one was built (`waymark tiles basemap`).
+#[derive(Debug, Clone)]
+pub struct Basemap(pub MbTiles);
+
+/// Registers the tile routes on an app; `basemap` adds `/basemap/{z}/{x}/{y}.mvt` and the
+/// roads to the style.
+pub fn configure(tiles: MbTiles, basemap: Option<MbTiles>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config
             .app_data(web::Data::new(tiles))
+            .app_data(web::Data::new(basemap.map(Basemap)))
             .route("/tiles/{z}/{x}/{y}", web::get().to(get_tile))
+            .route("/basemap/{z}/{x}/{y}", web::get().to(get_basemap_tile))
             .route("/tiles.json", web::get().to(get_tilejson))
+            .route("/basemap.json", web::get().to(get_basemap_tilejson))
             .route("/style.json", web::get().to(get_style));
     }
 }
@@ -42,7 +50,31 @@ async fn get_tile(
     tiles: web::Data<MbTiles>,
     path: web::Path<(String, String, String)>,
 ) -> HttpResponse {
-    let (z, x, y_file) = path.into_inner();
+    serve_tile(&request, &tiles, path.into_inner()).await
+}
+
+async fn get_basemap_tile(
+    request: HttpRequest,
+    basemap: web::Data<Option<Basemap>>,
+    path: web::Path<(String, String, String)>,
+) -> HttpResponse {
+    match basemap.as_ref() {
+        Some(Basemap(tiles)) => serve_tile(&request, tiles, path.into_inner()).await,
+        None => problem(
+            404,
+            "no-basemap",
+            "No base map",
+            "this server has no base map; build one with `waymark tiles basemap --pbf FILE`".into(),
+        ),
+    }
+}
+
+async fn serve_tile(
+    request: &HttpRequest,
+    tiles: &MbTiles,
+    path: (String, String, String),
+) -> HttpResponse {
+    let (z, x, y_file) = path;
     let Some(y) = y_file.strip_suffix(".mvt").or(y_file.strip_suffix(".pbf")) else {
         return problem(
             400,
@@ -93,7 +125,7 @@ async fn get_tile(
         .insert_header(header::ETag(etag))
         .insert_header((header::CACHE_CONTROL, TILE_CACHE_CONTROL))
         .insert_header((header::VARY, "Accept-Encoding"));
-    if accepts_gzip(&request) {
+    if accepts_gzip(request) {
         return response
             .insert_header((header::CONTENT_ENCODING, "gzip"))
             .body(stored.data);
@@ -120,12 +152,40 @@ async fn get_tilejson(request: HttpRequest, tiles: web::Data<MbTiles>) -> HttpRe
         .json(tilejson(&base_url(&request), bounds))
 }
 
-async fn get_style(request: HttpRequest, tiles: web::Data<MbTiles>) -> HttpResponse {
-    let bounds = stored_bounds(&tiles).await;
+async fn get_basemap_tilejson(
+    request: HttpRequest,
+    basemap: web::Data<Option<Basemap>>,
+) -> HttpResponse {
+    let Some(Basemap(tiles)) = basemap.as_ref() else {
+        return problem(
+            404,
+            "no-basemap",
+            "No base map",
+            "this server has no base map; build one with `waymark tiles basemap --pbf FILE`".into(),
+        );
+    };
+    let bounds = stored_bounds(tiles).await;
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(basemap_tilejson(&base_url(&request), bounds))
+}
+
+async fn get_style(
+    request: HttpRequest,
+    tiles: web::Data<MbTiles>,
+    basemap: web::Data<Option<Basemap>>,
+) -> HttpResponse {
+    let bounds = match stored_bounds(&tiles).await {
+        Some(bounds) => Some(bounds),
+        None => match basemap.as_ref() {
+            Some(Basemap(roads)) => stored_bounds(roads).await,
+            None => None,
+        },
+    };
     let today = day_number(model::TimestampMs::now().as_millis());
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .json(style(&base_url(&request), today, bounds))
+        .json(style(&base_url(&request), today, bounds, basemap.is_some()))
 }
 
 /// The bounds the builder recorded, if any tile was built yet.

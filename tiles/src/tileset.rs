@@ -11,10 +11,15 @@ use crate::layers::{FRESHNESS_REFILL_DAYS, Layer, MAX_ZOOM};
 pub const NAME: &str = "waymark";
 pub const ATTRIBUTION: &str = "© Waymark contributors";
 
-/// The layers as TileJSON's `vector_layers`.
+/// The live layers as TileJSON's `vector_layers`.
 pub fn vector_layers() -> Value {
+    vector_layers_of(&Layer::ALL)
+}
+
+/// `layers` as TileJSON's `vector_layers`.
+pub fn vector_layers_of(layers: &[Layer]) -> Value {
     Value::Array(
-        Layer::ALL
+        layers
             .iter()
             .map(|layer| {
                 let fields: serde_json::Map<String, Value> = layer
@@ -34,8 +39,23 @@ pub fn vector_layers() -> Value {
     )
 }
 
-/// MBTiles `metadata` rows for data covering `bounds`.
+/// MBTiles `metadata` rows of the live tileset, for data covering `bounds`.
 pub fn mbtiles_metadata(bounds: Option<LonLatBox>) -> Vec<(String, String)> {
+    mbtiles_metadata_for(
+        NAME,
+        "Waymark coverage: H3 cells, sequences, frames and traffic signs",
+        &vector_layers(),
+        bounds,
+    )
+}
+
+/// MBTiles `metadata` rows of a tileset.
+pub fn mbtiles_metadata_for(
+    name: &str,
+    description: &str,
+    vector_layers: &Value,
+    bounds: Option<LonLatBox>,
+) -> Vec<(String, String)> {
     let bounds = bounds.unwrap_or(LonLatBox {
         west: -180.0,
         south: -85.051_128_78,
@@ -44,17 +64,18 @@ pub fn mbtiles_metadata(bounds: Option<LonLatBox>) -> Vec<(String, String)> {
     });
     let center_lon = (bounds.west + bounds.east) / 2.0;
     let center_lat = (bounds.south + bounds.north) / 2.0;
+    let min_zoom = vector_layers
+        .as_array()
+        .and_then(|layers| layers.iter().filter_map(|l| l["minzoom"].as_u64()).min())
+        .unwrap_or(0);
     [
-        ("name", NAME.to_owned()),
+        ("name", name.to_owned()),
         ("format", "pbf".to_owned()),
         ("type", "overlay".to_owned()),
         ("version", "1".to_owned()),
-        (
-            "description",
-            "Waymark coverage: H3 cells, sequences, frames and traffic signs".to_owned(),
-        ),
+        ("description", description.to_owned()),
         ("attribution", ATTRIBUTION.to_owned()),
-        ("minzoom", "0".to_owned()),
+        ("minzoom", min_zoom.to_string()),
         ("maxzoom", MAX_ZOOM.to_string()),
         (
             "bounds",
@@ -66,7 +87,7 @@ pub fn mbtiles_metadata(bounds: Option<LonLatBox>) -> Vec<(String, String)> {
         ("center", format!("{center_lon:.6},{center_lat:.6},12")),
         (
             "json",
-            json!({ "vector_layers": vector_layers() }).to_string(),
+            json!({ "vector_layers": vector_layers }).to_string(),
         ),
     ]
     .into_iter()
@@ -93,9 +114,27 @@ pub fn tilejson(base_url: &str, bounds: Option<LonLatBox>) -> Value {
     doc
 }
 
-/// A MapLibre style over the live tiles; `today` is the day number the coverage colours
-/// are computed against.
-pub fn style(base_url: &str, today: i64, bounds: Option<LonLatBox>) -> Value {
+/// TileJSON 3.0.0 for the base map's roads.
+pub fn basemap_tilejson(base_url: &str, bounds: Option<LonLatBox>) -> Value {
+    let mut doc = json!({
+        "tilejson": "3.0.0",
+        "name": "waymark-basemap",
+        "attribution": "© OpenStreetMap contributors (ODbL)",
+        "scheme": "xyz",
+        "tiles": [format!("{base_url}/basemap/{{z}}/{{x}}/{{y}}.mvt")],
+        "minzoom": Layer::Roads.zooms().start(),
+        "maxzoom": MAX_ZOOM,
+        "vector_layers": vector_layers_of(&[Layer::Roads]),
+    });
+    if let Some(b) = bounds {
+        doc["bounds"] = json!([b.west, b.south, b.east, b.north]);
+    }
+    doc
+}
+
+/// A MapLibre style over the live tiles (and the base map's roads when `with_roads`);
+/// `today` is the day number the coverage colours are computed against.
+pub fn style(base_url: &str, today: i64, bounds: Option<LonLatBox>, with_roads: bool) -> Value {
     let age_days = json!(["-", today, ["get", "last_seen"]]);
     let refill = FRESHNESS_REFILL_DAYS;
     let (center, zoom) = match bounds {
@@ -105,7 +144,7 @@ pub fn style(base_url: &str, today: i64, bounds: Option<LonLatBox>) -> Value {
         ),
         None => (json!([0, 20]), 1),
     };
-    json!({
+    let mut style = json!({
         "version": 8,
         "name": "Waymark coverage",
         "center": center,
@@ -141,7 +180,29 @@ pub fn style(base_url: &str, today: i64, bounds: Option<LonLatBox>) -> Value {
                 "paint": { "circle-radius": 5, "circle-color": "#d32f2f", "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 }
             }
         ]
-    })
+    });
+    if with_roads {
+        style["sources"]["basemap"] =
+            json!({ "type": "vector", "url": format!("{base_url}/basemap.json") });
+        let roads = json!([
+            {
+                "id": "roads-minor", "type": "line", "source": "basemap", "source-layer": "roads",
+                "filter": ["!", ["match", ["get", "class"], ["motorway", "trunk", "primary", "secondary", "tertiary"], true, false]],
+                "paint": { "line-color": "#ffffff", "line-width": ["interpolate", ["linear"], ["zoom"], 12, 1, 16, 6] }
+            },
+            {
+                "id": "roads-major", "type": "line", "source": "basemap", "source-layer": "roads",
+                "filter": ["match", ["get", "class"], ["motorway", "trunk", "primary", "secondary", "tertiary"], true, false],
+                "paint": { "line-color": "#fbe3a1", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.5, 16, 9] }
+            }
+        ]);
+        let layers = style["layers"].as_array_mut().expect("layers");
+        // Roads go right above the background, beneath coverage.
+        for (offset, layer) in roads.as_array().expect("array").iter().enumerate() {
+            layers.insert(1 + offset, layer.clone());
+        }
+    }
+    style
 }
 
 #[cfg(test)]

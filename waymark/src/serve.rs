@@ -61,13 +61,23 @@ async fn serve(settings: Settings, data_dir: &Path) -> anyhow::Result<()> {
     }
     let mbtiles = start_tile_builder(&settings, &store, data_dir).await?;
     let served_tiles = mbtiles.clone();
+    let basemap_path = settings.tiles.basemap_path(data_dir);
+    let served_basemap = if basemap_path.exists() {
+        tracing::info!(path = %basemap_path.display(), "serving the base map");
+        Some(tiles::MbTiles::open(&basemap_path).await?)
+    } else {
+        None
+    };
     let listen = settings.listen;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
             .service(rewards::routes::scope(state.store.clone()))
             .configure(ingest::configure(state.store.clone()))
-            .configure(tiles::routes::configure(served_tiles.clone()))
+            .configure(tiles::routes::configure(
+                served_tiles.clone(),
+                served_basemap.clone(),
+            ))
             .wrap_fn(|request, service| {
                 let started = Instant::now();
                 let (method, route) = request_labels(&request);

@@ -42,6 +42,9 @@ pub struct TilesSettings {
     /// The live MBTiles file [default: <data_dir>/tiles.mbtiles].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mbtiles: Option<PathBuf>,
+    /// The base map's roads (`waymark tiles basemap`) [default: <data_dir>/basemap.mbtiles].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basemap: Option<PathBuf>,
     /// How often `waymark serve` rebuilds the tiles dirty cells touch, in milliseconds.
     #[serde(default = "default_tiles_update_ms")]
     pub update_interval_ms: u64,
@@ -62,6 +65,7 @@ impl Default for TilesSettings {
     fn default() -> Self {
         Self {
             mbtiles: None,
+            basemap: None,
             update_interval_ms: default_tiles_update_ms(),
             thumb_url: default_thumb_url(),
         }
@@ -73,6 +77,12 @@ impl TilesSettings {
         self.mbtiles
             .clone()
             .unwrap_or_else(|| data_dir.join("tiles.mbtiles"))
+    }
+
+    pub fn basemap_path(&self, data_dir: &Path) -> PathBuf {
+        self.basemap
+            .clone()
+            .unwrap_or_else(|| data_dir.join("basemap.mbtiles"))
     }
 
     pub fn config(&self) -> tiles::TilesConfig {

@@ -11,7 +11,7 @@ use crate::{builder, commit_drive, munich, open_store, recent};
 
 macro_rules! app {
     ($tiles:expr) => {
-        test::init_service(App::new().configure(tiles::routes::configure($tiles))).await
+        test::init_service(App::new().configure(tiles::routes::configure($tiles, None))).await
     };
 }
 
