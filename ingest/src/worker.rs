@@ -16,7 +16,7 @@ use model::{
 };
 use store::{
     BlobKey, FrameOutcome, LeasedJob, NewDetection, NewSequence, ProcessedCapture, ProcessedFrame,
-    SearchDocument, SearchKind, Store,
+    RetryOutcome, SearchDocument, SearchKind, Store,
 };
 use thumbnail::encode_thumbnail;
 
@@ -59,11 +59,34 @@ pub async fn process_next(
         Ok(capture) => Ok(Some(capture)),
         Err(err) => {
             let backoff = Duration::from_secs(30 * u64::from(job.attempts.min(10)));
-            tracing::warn!(job = job.id.0, error = %err, "capture processing failed; retrying later");
-            store.queue.fail(&job, &err.to_string(), backoff).await?;
+            let outcome = store.queue.fail(&job, &err.to_string(), backoff).await?;
+            if outcome == RetryOutcome::Dead {
+                give_up(store, &job, &err).await?;
+            } else {
+                tracing::warn!(job = job.id.0, error = %err, "capture processing failed; retrying later");
+            }
             Err(err)
         }
     }
+}
+
+/// A job out of attempts: reject what its capture still has pending, so nothing (an epoch
+/// close, the contributor's status page) waits on it forever.
+async fn give_up(store: &Store, job: &LeasedJob, err: &WorkerError) -> Result<(), WorkerError> {
+    let payload: Payload =
+        serde_json::from_str(&job.payload).map_err(|e| WorkerError::Payload(e.to_string()))?;
+    let rejected = store
+        .db
+        .fail_capture(payload.capture, RejectReason::ProcessingFailed)
+        .await?;
+    tracing::error!(
+        job = job.id.0,
+        capture = %payload.capture,
+        rejected,
+        error = %err,
+        "capture processing failed for the last time; its pending frames are rejected"
+    );
+    Ok(())
 }
 
 /// Runs for as long as the process: jobs back to back, a short sleep when the queue is empty.

@@ -37,10 +37,12 @@ pub enum RejectReason {
     Overexposed,
     Obstructed,
     Broken,
+    // The server.
+    ProcessingFailed,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 23] = [
+    pub const ALL: [RejectReason; 24] = [
         Self::NotJpeg,
         Self::FrameTooSmall,
         Self::FrameTooLarge,
@@ -64,6 +66,7 @@ impl RejectReason {
         Self::Overexposed,
         Self::Obstructed,
         Self::Broken,
+        Self::ProcessingFailed,
     ];
 
     /// The stable, kebab-case name used on the wire and in storage.
@@ -92,6 +95,7 @@ impl RejectReason {
             Self::Overexposed => "overexposed",
             Self::Obstructed => "obstructed",
             Self::Broken => "broken",
+            Self::ProcessingFailed => "processing-failed",
         }
     }
 
@@ -151,6 +155,9 @@ impl RejectReason {
                 "the view is obstructed (hood, dashboard or wiper); re-aim the camera"
             }
             Self::Broken => "the image is broken (truncated, uniform or tiny)",
+            Self::ProcessingFailed => {
+                "the server failed to process this capture after several attempts; upload the frames again in a new capture"
+            }
         }
     }
 }

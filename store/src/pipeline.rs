@@ -274,6 +274,32 @@ impl Db {
             .collect()
     }
 
+    /// Gives up on a capture whose job died: its still-pending frames are rejected with
+    /// `reason` and the capture is marked failed, so nothing waits on it (an epoch with a
+    /// pending frame cannot close). Returns how many frames were rejected.
+    pub async fn fail_capture(
+        &self,
+        capture: CaptureId,
+        reason: model::RejectReason,
+    ) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let rejected = sqlx::query(
+            "UPDATE frames SET status = 'rejected', reject_reason = $1 \
+             WHERE capture_id = $2 AND status = 'pending'",
+        )
+        .bind(reason.slug())
+        .bind(capture.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("UPDATE captures SET state = 'failed' WHERE id = $1 AND state <> 'done'")
+            .bind(capture.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rejected)
+    }
+
     /// Cells marked for the tile builder.
     pub async fn dirty_cells(&self) -> Result<Vec<u64>> {
         let cells: Vec<i64> = sqlx::query_scalar("SELECT cell FROM dirty_cells ORDER BY cell")

@@ -185,3 +185,66 @@ async fn real_frames_go_from_upload_to_public_blurred_accepted_frames() {
 fn capture_limit() -> usize {
     100
 }
+
+/// A vision stage that always fails (as a crashed model server would).
+struct Failing;
+
+impl FrameAnalyzer for Failing {
+    fn analyze(&self, _jpeg: &[u8]) -> Result<AnalyzedFrame, String> {
+        Err("the model server is down".into())
+    }
+}
+
+#[actix_web::test]
+async fn a_capture_whose_job_dies_gets_its_frames_rejected_not_stuck_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+    let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
+    let key = DeviceKeypair::from_seed([12; 32]);
+    sign_up_with_device!(app, "Dora", key);
+    let jpegs: Vec<Vec<u8>> = LANES[..2].iter().map(|n| lane(n)).collect();
+    for jpeg in &jpegs {
+        call!(app, put_frame(&key, jpeg.clone()));
+    }
+    let manifest = capture(&key, &jpegs, 100);
+    let (body, signature) = manifest.sign(&key);
+    let request = test::TestRequest::post()
+        .uri("/api/v1/captures")
+        .insert_header(("X-Waymark-Signature", signature.to_hex()))
+        .set_payload(body);
+    assert_eq!(call!(app, request).0, StatusCode::ACCEPTED);
+
+    let analyzer: Arc<dyn FrameAnalyzer> = Arc::new(Failing);
+    let mut attempts = 0;
+    loop {
+        // Skip the backoff: make the job due again at once.
+        sqlx::query("UPDATE jobs SET run_after_ms = 0")
+            .execute(store.db.pool())
+            .await
+            .unwrap();
+        match process_next(&store, &analyzer).await {
+            Err(err) => assert!(err.to_string().contains("model server is down"), "{err}"),
+            Ok(None) => break,
+            Ok(Some(capture)) => panic!("capture {capture} cannot succeed"),
+        }
+        attempts += 1;
+        assert!(attempts <= 10, "the job never dies");
+    }
+    assert!(attempts >= 2, "retried before giving up ({attempts})");
+    assert_eq!(store.queue.counts().await.unwrap().dead, 1);
+
+    let (_, result) = call!(
+        app,
+        test::TestRequest::get().uri(&format!("/api/v1/captures/{}", manifest.capture_id))
+    );
+    assert_eq!(result["state"], "failed", "{result}");
+    assert_eq!(result["counts"]["pending"], 0, "{result}");
+    assert_eq!(result["counts"]["rejected"], 2, "{result}");
+    assert_eq!(result["frames"][0]["reject_reason"], "processing-failed");
+    assert!(
+        result["frames"][0]["advice"]
+            .as_str()
+            .unwrap()
+            .contains("upload the frames again")
+    );
+}
