@@ -2,10 +2,11 @@
 //! letting in-flight requests finish.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Service, ServiceRequest};
+use actix_web::dev::{ServerHandle, Service, ServiceRequest};
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -24,7 +25,15 @@ struct AppState {
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
+/// Called once the server listens, with its address and a handle that stops it.
+pub type OnReady = Box<dyn FnOnce(SocketAddr, ServerHandle) + Send>;
+
 pub fn run(settings: Settings) -> anyhow::Result<()> {
+    run_with(settings, Box::new(|_, _| {}))
+}
+
+/// Serves until SIGINT/SIGTERM or until the handle given to `on_ready` stops the server.
+pub fn run_with(settings: Settings, on_ready: OnReady) -> anyhow::Result<()> {
     let data_dir = settings.absolute_data_dir()?;
     prepare_data_dir(&data_dir)?;
     tracing::info!(
@@ -32,10 +41,10 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         data_dir = %data_dir.display(),
         "effective settings"
     );
-    actix_web::rt::System::new().block_on(serve(settings, &data_dir))
+    actix_web::rt::System::new().block_on(serve(settings, &data_dir, on_ready))
 }
 
-async fn serve(settings: Settings, data_dir: &Path) -> anyhow::Result<()> {
+async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow::Result<()> {
     let store_config = settings.store_config(data_dir);
     let store = Store::open(&store_config)
         .await
@@ -101,8 +110,10 @@ async fn serve(settings: Settings, data_dir: &Path) -> anyhow::Result<()> {
         println!("waymark listening on http://{addr}");
     }
     std::io::stdout().flush().ok();
+    let addr = server.addrs().first().copied().unwrap_or(listen);
+    let server = server.run();
+    on_ready(addr, server.handle());
     server
-        .run()
         .await
         .context("the HTTP server stopped with an error")?;
     tracing::info!("shutting down: closing the database");
