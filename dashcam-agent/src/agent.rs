@@ -26,7 +26,7 @@ use crate::privacy::{PrivacyZone, TripTrimmer, in_privacy_zone};
 use crate::sampling::{DropReason, Sampler, SamplingConfig};
 use crate::spool::Spool;
 use crate::upload::{UploadConfig, UploadSummary, upload_sealed};
-use crate::{Result, exif};
+use crate::{Result, geotag};
 
 fn default_trim_m() -> f64 {
     100.0
@@ -170,7 +170,7 @@ impl Agent {
     fn spool_all(&mut self, frames: Vec<(Vec<u8>, Fix)>) -> Result<Vec<FrameId>> {
         let mut spooled = Vec::with_capacity(frames.len());
         for (jpeg, fix) in frames {
-            let tagged = exif::tag_jpeg(&jpeg, &fix, &self.config.camera)?;
+            let tagged = geotag::tag_jpeg(&jpeg, &fix, &self.config.camera)?;
             spooled.push(self.spool.add(&tagged, fix)?);
             self.trip.spooled += 1;
         }

@@ -38,7 +38,7 @@ enum Command {
         #[arg(long, default_value = "")]
         label: String,
     },
-    /// Sample, geotag and spool a recording (video or GoPro MP4).
+    /// Sample, geotag and spool a recording (a video, a GoPro MP4, or a folder of JPEGs).
     Import {
         path: PathBuf,
         /// GPX, NMEA or FIT track; default: the video's own GPS (GoPro GPMF).
@@ -243,7 +243,6 @@ fn register(home: &Home, server: &str, token: &str, label: &str) -> anyhow::Resu
     home.save_settings(&settings)
 }
 
-#[cfg(feature = "capture")]
 fn spinner(message: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
@@ -255,7 +254,6 @@ fn spinner(message: &str) -> ProgressBar {
     bar
 }
 
-#[cfg(feature = "capture")]
 fn import(
     home: &Home,
     path: &Path,
@@ -264,7 +262,7 @@ fn import(
     start: Option<&str>,
     trim_m: Option<f64>,
 ) -> anyhow::Result<()> {
-    use dashcam_agent::import::{ImportOptions, import_video};
+    use dashcam_agent::import::{ImportOptions, import_photos};
     use dashcam_agent::{AlignConfig, Offer};
     use model::TimestampMs;
     let start = start
@@ -284,12 +282,17 @@ fn import(
     };
     let mut agent = home.agent(trim_m)?;
     let bar = spinner(&format!("importing {}", path.display()));
-    let report = import_video(&mut agent, path, &options, &mut |offer| {
+    let mut on_frame = |offer: &Offer| {
         bar.inc(1);
         if let Offer::Dropped(reason) = offer {
             tracing::debug!(reason = reason.slug(), "frame dropped");
         }
-    })?;
+    };
+    let report = if path.is_dir() {
+        import_photos(&mut agent, path, &options, &mut on_frame)?
+    } else {
+        import_video_file(&mut agent, path, &options, &mut on_frame)?
+    };
     bar.finish_and_clear();
     println!(
         "{}: {} frames decoded, {} spooled; track {} fixes, {:.0} m",
@@ -305,15 +308,25 @@ fn import(
     Ok(())
 }
 
+#[cfg(feature = "capture")]
+fn import_video_file(
+    agent: &mut Agent,
+    path: &Path,
+    options: &dashcam_agent::import::ImportOptions,
+    on_frame: &mut dyn FnMut(&dashcam_agent::Offer),
+) -> anyhow::Result<dashcam_agent::import::ImportReport> {
+    Ok(dashcam_agent::import::import_video(
+        agent, path, options, on_frame,
+    )?)
+}
+
 #[cfg(not(feature = "capture"))]
-fn import(
-    _home: &Home,
+fn import_video_file(
+    _agent: &mut Agent,
     _path: &Path,
-    _gps: Option<PathBuf>,
-    _offset_ms: i64,
-    _start: Option<&str>,
-    _trim_m: Option<f64>,
-) -> anyhow::Result<()> {
+    _options: &dashcam_agent::import::ImportOptions,
+    _on_frame: &mut dyn FnMut(&dashcam_agent::Offer),
+) -> anyhow::Result<dashcam_agent::import::ImportReport> {
     bail!("this build has no video support; rebuild with the `capture` feature")
 }
 

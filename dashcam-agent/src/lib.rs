@@ -3,10 +3,11 @@
 //!
 //! Owns: GPS sources ([`gps`]: NMEA, gpsd, GPX, FIT, GoPro GPMF), time alignment
 //! ([`track`]), the device-side gates and distance sampling ([`sampling`]), privacy zones and
-//! trip trimming ([`privacy`]), EXIF geotags ([`exif`]), the durable spool ([`spool`]), the
+//! trip trimming ([`privacy`]), EXIF geotags ([`geotag`]), the durable spool ([`spool`]), the
 //! signed upload with resume ([`upload`]) and the [`Agent`] that ties them together. With the
 //! `capture` feature (on by default, needs GStreamer), [`capture`] reads cameras, RTSP
-//! streams and video files and [`import`] turns a recording into spooled frames.
+//! streams and video files that [`import`] turns into spooled frames; folders of geotagged
+//! JPEGs ([`photo`]) import without it.
 //!
 //! Never does: link OpenCV, tantivy or a web server; decide whether a frame is accepted
 //! (that is ingest's call); keep a frame inside a privacy zone or a trip's first/last metres
@@ -16,11 +17,11 @@ pub mod agent;
 #[cfg(feature = "capture")]
 pub mod capture;
 mod error;
-pub mod exif;
 pub mod geodesy;
+pub mod geotag;
 pub mod gps;
-#[cfg(feature = "capture")]
 pub mod import;
+pub mod photo;
 pub mod privacy;
 pub mod sampling;
 pub mod spool;

@@ -156,13 +156,15 @@ impl Sampler {
         if let Some(since) = self.since_kept_m.as_mut() {
             *since += step_m;
         }
-        let speed = fix.speed.or(measured_speed).unwrap_or(0.0);
-        if speed < self.config.min_speed_mps {
+        // Unknown only for a first frame whose source reports no speed: not gated.
+        let speed = fix.speed.or(measured_speed);
+        if speed.is_some_and(|s| s < self.config.min_speed_mps) {
             return Err(DropReason::Stationary);
         }
-        if speed > self.config.max_speed_mps {
+        if speed.is_some_and(|s| s > self.config.max_speed_mps) {
             return Err(DropReason::TooFast);
         }
+        let speed = speed.unwrap_or(0.0);
         if let Some(since) = self.since_kept_m
             && since < spacing_m(speed, &self.config)
         {

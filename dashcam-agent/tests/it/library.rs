@@ -102,3 +102,36 @@ fn offered_frames_are_sampled_trimmed_kept_out_of_zones_and_uploaded_once() {
     assert_eq!(state.frames_uploaded, trip.spooled);
     assert!(state.drops.contains_key("privacy_zone"));
 }
+
+#[test]
+fn a_folder_of_geotagged_jpegs_imports_by_their_own_exif() {
+    let (fixes, frames) = drive();
+    let folder = tempfile::tempdir().unwrap();
+    // Six real frames geotagged 1 s apart along the real drive (≈ 20 m/s)…
+    let window = &fixes[340..346];
+    for (i, (fix, jpeg)) in window.iter().zip(&frames).enumerate() {
+        let tagged = dashcam_agent::geotag::tag_jpeg(jpeg, fix, "phone").unwrap();
+        std::fs::write(folder.path().join(format!("IMG_{i:04}.JPG")), tagged).unwrap();
+    }
+    // …and a real 3 MB camera photo from Portland, over the 2 MB frame limit.
+    std::fs::copy(
+        dataset("images/geotagged/mapillary_DSC00001.JPG"),
+        folder.path().join("DSC00001.JPG"),
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    crate::run_ok(crate::agent_bin(home.path()).arg("keygen"));
+    let out = crate::run_ok(
+        crate::agent_bin(home.path())
+            .arg("import")
+            .arg(folder.path())
+            .args(["--trim-m", "0"]),
+    );
+    let spooled = spooled(&home.path().join("spool"));
+    assert_eq!(spooled.len(), 6, "{out}");
+    for ((entry, _), fix) in spooled.iter().zip(window) {
+        assert_eq!(entry.fix.time, fix.time);
+        assert!((entry.fix.lat - fix.lat).abs() < 1e-7);
+    }
+    assert!(out.contains("frame_too_large"), "{out}");
+}
