@@ -2,6 +2,7 @@
 //! gpsfake, and the track files through the one entry point `read_track_file`.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -73,15 +74,18 @@ fn a_real_gpsd_fed_by_gpsfake_gives_3d_fixes() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let mut gpsfake = Command::new("gpsfake")
+    // Its own process group, so the gpsd it starts is stopped with it.
+    let gpsfake = Command::new("gpsfake")
         .args(["-q", "-1", "-c", "0.05", "-P"])
         .arg(port.to_string())
         .arg(dataset("gps/gpsd_nmea/nl2008u.log"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("gpsfake is installed (gpsd-clients)");
+    let _stop = StopGroup(gpsfake);
     let address = format!("127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut client = loop {
@@ -99,8 +103,6 @@ fn a_real_gpsd_fed_by_gpsfake_gives_3d_fixes() {
             break;
         }
     }
-    let _ = gpsfake.kill();
-    let _ = gpsfake.wait();
     assert!(fixes.len() >= 3, "{fixes:?}");
     let first = fixes[0];
     assert!(
@@ -115,4 +117,15 @@ fn a_real_gpsd_fed_by_gpsfake_gives_3d_fixes() {
         "{fixes:?}"
     );
     std::io::stderr().flush().unwrap();
+}
+
+/// Kills a child's whole process group when dropped (also when an assertion fails).
+struct StopGroup(std::process::Child);
+
+impl Drop for StopGroup {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.0.wait();
+    }
 }
