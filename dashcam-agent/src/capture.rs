@@ -17,18 +17,28 @@ pub enum Source {
     V4l2(String),
     /// An `rtsp://` URL.
     Rtsp(String),
-    /// `videotestsrc` with a noise pattern, `frames` long (tests and demos).
+    /// `videotestsrc` with a noise pattern, `frames` long (0: endless), for tests and demos;
+    /// `live` stamps frames with the wall clock like a camera.
     TestPattern {
         frames: u32,
         width: u32,
         height: u32,
+        live: bool,
     },
 }
 
 impl Source {
-    /// `/dev/…` is a camera, `rtsp://…` a stream, anything else a file.
+    /// `/dev/…` is a camera, `rtsp://…` a stream, `videotestsrc` the live test pattern,
+    /// anything else a file.
     pub fn parse(text: &str) -> Self {
-        if text.starts_with("rtsp://") || text.starts_with("rtsps://") {
+        if text == "videotestsrc" {
+            Self::TestPattern {
+                frames: 0,
+                width: 640,
+                height: 480,
+                live: true,
+            }
+        } else if text.starts_with("rtsp://") || text.starts_with("rtsps://") {
             Self::Rtsp(text.to_owned())
         } else if text.starts_with("/dev/") {
             Self::V4l2(text.to_owned())
@@ -38,7 +48,10 @@ impl Source {
     }
 
     fn is_live(&self) -> bool {
-        matches!(self, Self::V4l2(_) | Self::Rtsp(_))
+        matches!(
+            self,
+            Self::V4l2(_) | Self::Rtsp(_) | Self::TestPattern { live: true, .. }
+        )
     }
 
     fn description(&self, quality: u8) -> String {
@@ -62,9 +75,13 @@ impl Source {
                 frames,
                 width,
                 height,
-            } => format!(
-                "videotestsrc num-buffers={frames} pattern=snow ! video/x-raw,width={width},height={height},framerate=10/1 ! {tail}"
-            ),
+                live,
+            } => {
+                let frames = if *frames == 0 { -1 } else { i64::from(*frames) };
+                format!(
+                    "videotestsrc num-buffers={frames} is-live={live} pattern=snow ! video/x-raw,width={width},height={height},framerate=10/1 ! {tail}"
+                )
+            }
         }
     }
 }

@@ -57,7 +57,7 @@ enum Command {
     /// Capture live from a camera and a GPS receiver.
     #[cfg(feature = "capture")]
     Run {
-        /// `/dev/videoN`, `rtsp://…` or a video file.
+        /// `/dev/videoN`, `rtsp://…`, a video file, or `videotestsrc` (test pattern).
         #[arg(long)]
         camera: String,
         /// gpsd `host:port`, a serial device with NMEA, or a track file.
@@ -66,6 +66,9 @@ enum Command {
         /// Stop after this many seconds (default: until the camera stops).
         #[arg(long)]
         duration_s: Option<u64>,
+        /// Metres trimmed at each end of the trip (overrides the settings).
+        #[arg(long)]
+        trim_m: Option<f64>,
     },
     /// Upload every spooled frame; resumes where an earlier upload stopped.
     Upload {
@@ -173,7 +176,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             camera,
             gps,
             duration_s,
-        } => live::run(&home, &camera, &gps, duration_s),
+            trim_m,
+        } => live::run(&home, &camera, &gps, duration_s, trim_m),
         Command::Upload {
             server,
             bandwidth_kbps,
@@ -461,13 +465,14 @@ mod live {
         camera: &str,
         gps: &str,
         duration_s: Option<u64>,
+        trim_m: Option<f64>,
     ) -> anyhow::Result<()> {
         let source = Source::parse(camera);
         if let Source::File(path) = &source {
             // A recording with a track file: the same as `import`.
-            return super::import(home, path, Some(gps.into()), 0, None, None);
+            return super::import(home, path, Some(gps.into()), 0, None, trim_m);
         }
-        let mut agent = home.agent(None)?;
+        let mut agent = home.agent(trim_m)?;
         let recent: Recent = Arc::default();
         spawn_gps(gps, recent.clone())?;
         let mut capture = Capture::start(&source)?;

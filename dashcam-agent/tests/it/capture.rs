@@ -14,6 +14,7 @@ fn the_test_pattern_gives_jpeg_frames_in_time_order() {
         frames: 5,
         width: 640,
         height: 480,
+        live: false,
     })
     .unwrap();
     let mut times = Vec::new();

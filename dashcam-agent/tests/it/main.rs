@@ -5,6 +5,7 @@
 mod capture;
 mod crash;
 mod library;
+mod live;
 mod sources;
 mod upload;
 
