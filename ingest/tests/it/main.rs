@@ -48,7 +48,7 @@ mod uploads;
 
 use std::path::PathBuf;
 
-use model::{Fix, FixType, FrameEntry, FrameId, TimestampMs};
+use model::{Fix, FrameEntry, FrameId, TimestampMs};
 
 /// The six real Udacity dashcam frames (960 × 540, highway).
 pub const LANES: [&str; 6] = [
@@ -96,13 +96,6 @@ pub fn put_frame(key: &model::DeviceKeypair, body: Vec<u8>) -> actix_web::test::
     put(key, body, &sha, TimestampMs::now())
 }
 
-pub fn dataset(relative: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../datasets")
-        .join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
-}
-
 pub fn entries(fixes: Vec<Fix>) -> Vec<FrameEntry> {
     fixes
         .into_iter()
@@ -116,73 +109,11 @@ pub fn entries(fixes: Vec<Fix>) -> Vec<FrameEntry> {
 
 /// The barefoot Munich drive (no receiver quality in the file: a good 3D fix is assumed).
 pub fn munich() -> Vec<Fix> {
-    #[derive(serde::Deserialize)]
-    struct Sample {
-        point: String,
-        time: String,
-    }
-    let samples: Vec<Sample> =
-        serde_json::from_str(&dataset("gps/barefoot_munich_x0001-001.json")).unwrap();
-    samples
-        .iter()
-        .map(|s| {
-            let inner = s.point.trim_start_matches("POINT(").trim_end_matches(')');
-            let (lon, lat) = inner.split_once(' ').unwrap();
-            let time = chrono::DateTime::parse_from_str(&s.time, "%Y-%m-%d %H:%M:%S%z").unwrap();
-            Fix {
-                time: TimestampMs(time.timestamp_millis()),
-                lat: lat.parse().unwrap(),
-                lon: lon.parse().unwrap(),
-                alt: None,
-                heading: None,
-                speed: None,
-                fix_type: FixType::Fix3d,
-                satellites: 8,
-                hdop: 1.0,
-            }
-        })
-        .collect()
+    datasets::read_barefoot(&datasets::path("gps/barefoot_munich_x0001-001.json")).unwrap()
 }
 
-/// Track points of a GPSBabel GPX 1.0 file, with fix type, satellites and hdop as
-/// recorded (a minimal reader for the test: one `<trkpt>` element per point).
+/// Track points of a GPX file under `datasets/`, with fix type, satellites and hdop as
+/// recorded.
 pub fn gpx_track(relative: &str) -> Vec<Fix> {
-    let text = dataset(relative);
-    let tag = |block: &str, name: &str| -> Option<String> {
-        let open = format!("<{name}>");
-        let start = block.find(&open)? + open.len();
-        let end = block[start..].find(&format!("</{name}>"))? + start;
-        Some(block[start..end].to_owned())
-    };
-    let attribute = |head: &str, name: &str| -> f64 {
-        let key = format!("{name}=\"");
-        let start = head.find(&key).unwrap() + key.len();
-        head[start..start + head[start..].find('"').unwrap()]
-            .parse()
-            .unwrap()
-    };
-    text.split("<trkpt ")
-        .skip(1)
-        .map(|block| {
-            let block = &block[..block.find("</trkpt>").unwrap()];
-            let head = &block[..block.find('>').unwrap()];
-            let time = chrono::DateTime::parse_from_rfc3339(&tag(block, "time").unwrap()).unwrap();
-            Fix {
-                time: TimestampMs(time.timestamp_millis()),
-                lat: attribute(head, "lat"),
-                lon: attribute(head, "lon"),
-                alt: tag(block, "ele").map(|e| e.parse().unwrap()),
-                heading: tag(block, "course").map(|c| c.parse::<f64>().unwrap().rem_euclid(360.0)),
-                speed: tag(block, "speed").map(|s| s.parse().unwrap()),
-                fix_type: match tag(block, "fix").as_deref() {
-                    Some("3d") => FixType::Fix3d,
-                    Some("2d") => FixType::Fix2d,
-                    Some("dgps") => FixType::Dgps,
-                    _ => FixType::NoFix,
-                },
-                satellites: tag(block, "sat").map_or(0, |s| s.parse().unwrap()),
-                hdop: tag(block, "hdop").map_or(99.0, |h| h.parse().unwrap()),
-            }
-        })
-        .collect()
+    datasets::read_gpx(&datasets::path(relative)).unwrap()
 }
