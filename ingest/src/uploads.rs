@@ -298,17 +298,20 @@ pub(crate) async fn post_capture(
         }
     }
     exact_repeats(&manifest.frames, &mut verdicts);
-    // Frames stored before: again from this device → exact duplicate; from another device →
-    // a replay (its frames reappearing under a new key), which is fraud.
+    // Frames stored before: sent again by this device for the same moment → exact duplicate
+    // (an agent re-sending what it lost track of); from another device, or claimed for
+    // another moment → a replay (old footage passed off as new coverage), which is fraud.
     let shas: Vec<FrameId> = manifest.frames.iter().map(|entry| entry.sha256).collect();
     let stored = store.db.stored_frames(&shas).await?;
     for (entry, verdict) in manifest.frames.iter().zip(verdicts.iter_mut()) {
         let earlier: Vec<_> = stored
             .iter()
-            .filter(|(sha, _)| *sha == entry.sha256)
+            .filter(|(sha, _, _)| *sha == entry.sha256)
             .collect();
         if verdict.is_none() && !earlier.is_empty() {
-            let replayed = earlier.iter().any(|(_, device)| *device != device_id);
+            let replayed = earlier
+                .iter()
+                .any(|(_, device, time)| *device != device_id || *time != entry.fix.time);
             *verdict = Some(if replayed {
                 RejectReason::Replay
             } else {

@@ -150,12 +150,15 @@ impl Db {
     }
 
     /// Which of `frames` are already stored (accepted or waiting for the pipeline) from an
-    /// earlier capture, and by which device.
-    pub async fn stored_frames(&self, frames: &[FrameId]) -> Result<Vec<(FrameId, DeviceId)>> {
+    /// earlier capture: by which device, and at which capture time.
+    pub async fn stored_frames(
+        &self,
+        frames: &[FrameId],
+    ) -> Result<Vec<(FrameId, DeviceId, TimestampMs)>> {
         let mut found = Vec::new();
         for chunk in frames.chunks(500) {
             let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "SELECT DISTINCT f.sha256, c.device_id FROM frames f JOIN captures c ON c.id = f.capture_id \
+                "SELECT DISTINCT f.sha256, c.device_id, f.time_ms FROM frames f JOIN captures c ON c.id = f.capture_id \
                  WHERE f.status IN ('accepted', 'pending') AND f.sha256 IN (",
             );
             let mut list = query.separated(", ");
@@ -167,6 +170,7 @@ impl Db {
                 found.push((
                     crate::db::parse_column(&row, "sha256")?,
                     crate::db::parse_column(&row, "device_id")?,
+                    TimestampMs(row.try_get("time_ms")?),
                 ));
             }
         }

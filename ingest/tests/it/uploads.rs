@@ -338,15 +338,21 @@ async fn the_same_frames_again_or_under_a_cloned_device_count_once() {
     for jpeg in &jpegs {
         call!(app, put_frame(&key, jpeg.clone()));
     }
-    let (body, signature) = manifest(&key, &ids).sign(&key);
+    let original = manifest(&key, &ids);
+    let (body, signature) = original.sign(&key);
     let (status, first) = call!(app, post(body, &signature));
     assert_eq!(
         (status, first["counts"]["pending"].as_u64()),
         (StatusCode::ACCEPTED, Some(6))
     );
 
-    // The same frames in a new capture of the same device: exact duplicates.
-    let (body, signature) = manifest(&key, &ids).sign(&key);
+    // The same frames at the same moments in a new capture of the same device (an agent
+    // that lost track of what it sent): exact duplicates.
+    let resent = CaptureManifest {
+        capture_id: CaptureId::new(),
+        ..original.clone()
+    };
+    let (body, signature) = resent.sign(&key);
     let (_, again) = call!(app, post(body, &signature));
     assert!(
         again["frames"]
@@ -355,6 +361,25 @@ async fn the_same_frames_again_or_under_a_cloned_device_count_once() {
             .iter()
             .all(|f| f["reject_reason"] == "exact-duplicate"),
         "{again}"
+    );
+
+    // The same device passing the same frames off as a drive of the day before: a replay.
+    let mut later = CaptureManifest {
+        capture_id: CaptureId::new(),
+        ..original.clone()
+    };
+    for entry in &mut later.frames {
+        entry.fix.time = entry.fix.time.saturating_add_ms(-86_400_000);
+    }
+    let (body, signature) = later.sign(&key);
+    let (_, relabelled) = call!(app, post(body, &signature));
+    assert!(
+        relabelled["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["reject_reason"] == "replay"),
+        "{relabelled}"
     );
 
     // A second device (another account) uploads the very same images: a replay.
