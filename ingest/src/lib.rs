@@ -15,6 +15,7 @@
 pub mod accounts;
 pub mod dedup;
 pub mod geometry;
+pub mod overlap;
 pub mod problem;
 pub mod rate_limit;
 pub mod sequence;

@@ -297,6 +297,25 @@ pub(crate) async fn post_capture(
             }
         }
     }
+    // The same device somewhere else at the same time (a cloned key): fraud.
+    if let (Some(first), Some(last)) = (manifest.frames.first(), manifest.frames.last()) {
+        let window = crate::overlap::OVERLAP_WINDOW_MS;
+        let earlier = store
+            .db
+            .device_fixes_between(
+                device_id,
+                first.fix.time.saturating_add_ms(-window),
+                last.fix.time.saturating_add_ms(window),
+            )
+            .await?;
+        crate::overlap::conflicting_frames(
+            &manifest.frames,
+            &earlier,
+            track.max_speed_mps,
+            50.0,
+            &mut verdicts,
+        );
+    }
     exact_repeats(&manifest.frames, &mut verdicts);
     // Frames stored before: sent again by this device for the same moment → exact duplicate
     // (an agent re-sending what it lost track of); from another device, or claimed for

@@ -177,6 +177,28 @@ impl Db {
         Ok(found)
     }
 
+    /// The fixes of a device's stored frames (accepted or pending) with `start <= time <=
+    /// end`, in time order.
+    pub async fn device_fixes_between(
+        &self,
+        device: DeviceId,
+        start: TimestampMs,
+        end: TimestampMs,
+    ) -> Result<Vec<Fix>> {
+        let rows = sqlx::query(
+            "SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, f.hdop \
+             FROM frames f JOIN captures c ON c.id = f.capture_id \
+             WHERE c.device_id = $1 AND f.status IN ('accepted', 'pending') \
+             AND f.time_ms BETWEEN $2 AND $3 ORDER BY f.time_ms",
+        )
+        .bind(device.to_string())
+        .bind(start.as_millis())
+        .bind(end.as_millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(crate::captures::fix_of_row).collect()
+    }
+
     /// Every frame of a capture with its outcome, in manifest order.
     pub async fn capture_frames(&self, id: CaptureId) -> Result<Vec<FrameStatusRow>> {
         let rows = sqlx::query(
@@ -224,4 +246,22 @@ impl Db {
             })
             .collect())
     }
+}
+
+/// The fix columns of a `frames` row (`time_ms`, `lat`, `lon`, `alt`, `heading`, `speed`,
+/// `fix_type`, `satellites`, `hdop`).
+pub(crate) fn fix_of_row(row: &sqlx::sqlite::SqliteRow) -> Result<Fix> {
+    let fix_type: String = row.try_get("fix_type")?;
+    Ok(Fix {
+        time: TimestampMs(row.try_get("time_ms")?),
+        lat: row.try_get("lat")?,
+        lon: row.try_get("lon")?,
+        alt: row.try_get("alt")?,
+        heading: row.try_get("heading")?,
+        speed: row.try_get("speed")?,
+        fix_type: serde_json::from_value(serde_json::Value::String(fix_type))
+            .unwrap_or(model::FixType::NoFix),
+        satellites: u8::try_from(row.try_get::<i64, _>("satellites")?).unwrap_or(0),
+        hdop: row.try_get::<f64, _>("hdop")? as f32,
+    })
 }

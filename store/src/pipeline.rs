@@ -2,7 +2,7 @@
 //! fingerprints of the cells it touches, and the whole outcome of processing it — in one
 //! transaction together with the completion of its job.
 
-use model::{CaptureId, ContributorId, Fix, FixType, FrameId, TimestampMs};
+use model::{CaptureId, ContributorId, Fix, FrameId, TimestampMs};
 use sqlx::Row;
 
 use crate::captures::FrameOutcome;
@@ -74,22 +74,10 @@ impl Db {
         .await?;
         rows.iter()
             .map(|row| {
-                let fix_type: String = row.try_get("fix_type")?;
                 Ok(PendingFrame {
                     index: u32::try_from(row.try_get::<i64, _>("idx")?).unwrap_or(0),
                     sha256: crate::db::parse_column(row, "sha256")?,
-                    fix: Fix {
-                        time: TimestampMs(row.try_get("time_ms")?),
-                        lat: row.try_get("lat")?,
-                        lon: row.try_get("lon")?,
-                        alt: row.try_get("alt")?,
-                        heading: row.try_get("heading")?,
-                        speed: row.try_get("speed")?,
-                        fix_type: serde_json::from_value(serde_json::Value::String(fix_type))
-                            .unwrap_or(FixType::NoFix),
-                        satellites: u8::try_from(row.try_get::<i64, _>("satellites")?).unwrap_or(0),
-                        hdop: row.try_get::<f64, _>("hdop")? as f32,
-                    },
+                    fix: crate::captures::fix_of_row(row)?,
                 })
             })
             .collect()

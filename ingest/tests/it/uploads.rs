@@ -449,3 +449,40 @@ async fn a_device_sending_too_fast_is_slowed_down_alone() {
     // Another device is not affected.
     assert_eq!(call!(app, put_frame(&calm, real)).0, StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn one_key_in_two_towns_at_once_is_caught_as_a_teleport() {
+    world!(store, app, key, _bearer);
+    let jpegs: Vec<Vec<u8>> = LANES
+        .iter()
+        .map(|name| image(&format!("udacity_lanes/{name}")))
+        .collect();
+    for jpeg in &jpegs {
+        call!(app, put_frame(&key, jpeg.clone()));
+    }
+    let ids: Vec<FrameId> = jpegs.iter().map(|j| FrameId::of_bytes(j)).collect();
+    // The key's first dashcam drives three frames through Munich…
+    let here = manifest(&key, &ids[..3]);
+    let (body, signature) = here.sign(&key);
+    let (status, first) = call!(app, post(body, &signature));
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    assert_eq!(first["counts"]["pending"], 3, "{first}");
+    // …while a clone of the key claims the same seconds 15 km east.
+    let mut there = manifest(&key, &ids[3..]);
+    for (entry, original) in there.frames.iter_mut().zip(&here.frames) {
+        entry.fix.time = original.fix.time;
+        entry.fix.lon = original.fix.lon + 0.2;
+    }
+    there.sequence_number = 2;
+    let (body, signature) = there.sign(&key);
+    let (_, second) = call!(app, post(body, &signature));
+    assert!(
+        second["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["reject_reason"] == "teleport"),
+        "{second}"
+    );
+    drop(store);
+}
