@@ -1,7 +1,7 @@
 //! One device, two places at once: a new capture whose frames sit, in time, among frames
 //! the same device already sent from somewhere it could not have driven to in between — a
-//! cloned key, or a forged track. Such frames are teleports (fraud), whichever capture
-//! came first. Pure.
+//! cloned key, or a forged track. Such frames are rejected as `cloned-key` (fraud).
+//! Pure.
 
 use model::{Fix, FrameEntry, RejectReason};
 
@@ -39,7 +39,7 @@ pub fn conflicting_frames(
                 distance_m(fix, &entry.fix) > max_speed_mps * seconds + slack_m
             });
         if impossible {
-            *verdict = Some(RejectReason::Teleport);
+            *verdict = Some(RejectReason::ClonedKey);
         }
     }
 }
@@ -76,13 +76,13 @@ mod tests {
     }
 
     #[test]
-    fn the_same_key_in_two_towns_at_once_is_a_teleport() {
+    fn the_same_key_in_two_towns_at_once_is_a_cloned_key() {
         // Stored: driving near 7.42°E. New: the same seconds, 0.1° (≈ 8 km) away.
         let stored: Vec<Fix> = (0..60).map(|t| fix(t, 7.42 + t as f64 * 1e-4)).collect();
         let far = entries(&(10..20).map(|t| fix(t, 7.52)).collect::<Vec<_>>());
         let mut verdicts = vec![None; far.len()];
         conflicting_frames(&far, &stored, 100.0, 50.0, &mut verdicts);
-        assert!(verdicts.iter().all(|v| *v == Some(RejectReason::Teleport)));
+        assert!(verdicts.iter().all(|v| *v == Some(RejectReason::ClonedKey)));
 
         // The next trip, an hour later, anywhere: fine.
         let later = entries(&(3600..3610).map(|t| fix(t, 7.52)).collect::<Vec<_>>());

@@ -31,6 +31,8 @@ pub enum RejectReason {
     CaptureDuplicate,
     NearDuplicate,
     Replay,
+    /// The device's key sent frames from two places at the same moments.
+    ClonedKey,
     // Image quality.
     Blurred,
     TooDark,
@@ -42,7 +44,7 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 24] = [
+    pub const ALL: [RejectReason; 25] = [
         Self::NotJpeg,
         Self::FrameTooSmall,
         Self::FrameTooLarge,
@@ -61,6 +63,7 @@ impl RejectReason {
         Self::CaptureDuplicate,
         Self::NearDuplicate,
         Self::Replay,
+        Self::ClonedKey,
         Self::Blurred,
         Self::TooDark,
         Self::Overexposed,
@@ -90,6 +93,7 @@ impl RejectReason {
             Self::CaptureDuplicate => "capture-duplicate",
             Self::NearDuplicate => "near-duplicate",
             Self::Replay => "replay",
+            Self::ClonedKey => "cloned-key",
             Self::Blurred => "blurred",
             Self::TooDark => "too-dark",
             Self::Overexposed => "overexposed",
@@ -106,7 +110,10 @@ impl RejectReason {
     /// Whether the reason marks possible fraud (earns nothing, flagged for review) rather
     /// than an honest quality problem.
     pub fn is_fraud_signal(self) -> bool {
-        matches!(self, Self::Teleport | Self::Replay | Self::ZigZag)
+        matches!(
+            self,
+            Self::Teleport | Self::Replay | Self::ZigZag | Self::ClonedKey
+        )
     }
 
     /// One sentence for the contributor: what happened and what to do about it.
@@ -145,7 +152,12 @@ impl RejectReason {
             Self::ExactDuplicate => "this exact image was already uploaded",
             Self::CaptureDuplicate => "the frame is within 1 m and 60° of the previous kept frame",
             Self::NearDuplicate => "the same scene was recently uploaded to this place",
-            Self::Replay => "these frames were already uploaded by another device",
+            Self::Replay => {
+                "these frames were already uploaded, by another device or for another moment"
+            }
+            Self::ClonedKey => {
+                "another capture of this device was somewhere else at the same moments; the device key is in use on two dashcams"
+            }
             Self::Blurred => {
                 "the frame is blurred; clean the lens and check the mount for vibration"
             }

@@ -2,9 +2,11 @@
 //!
 //! Rules (DESIGN.md §5), all in integer fixed point (ppm) so results never depend on
 //! floating-point rounding:
-//! 1. **Fraud.** A frame ingest flagged (teleport, replay, zig-zag) earns nothing. A device
-//!    caught replaying frames it did not take forfeits the whole epoch (deliberate fraud);
-//!    a GPS jump or zig-zag costs only the frames concerned (receivers glitch).
+//! 1. **Fraud.** A frame ingest flagged (teleport, replay, zig-zag, cloned key) earns
+//!    nothing. A device caught replaying frames or using its key on two dashcams at once
+//!    forfeits the whole epoch (deliberate fraud), and so does one that teleports on two or
+//!    more days of the epoch (spoofing); a single day's GPS jump or zig-zag costs only the
+//!    frames concerned (receivers glitch).
 //! 2. **Freshness.** A cell's weight refills linearly from 0 to 1 over `refill_ms` after it
 //!    was last mapped before the epoch (never mapped: 1). A frame's value is
 //!    `weight(frame time) × quality`.
@@ -32,8 +34,10 @@ use crate::regions::PPM;
 use crate::split::largest_remainder;
 use crate::{Bounty, EpochInputs, Error, Payees, Result};
 
-/// The fraud reason that costs a device its whole epoch.
-pub const FORFEITING_FRAUD: &str = "replay";
+/// The fraud reasons that cost a device its whole epoch.
+pub const FORFEITING_FRAUD: [&str; 2] = ["replay", "cloned-key"];
+/// Teleports on this many distinct days of an epoch cost the device the epoch.
+pub const FORFEITING_TELEPORT_DAYS: usize = 2;
 
 /// Rank multipliers as right shifts: ×1, ×1/2, ×1/4.
 const RANK_SHIFTS: [u32; 3] = [0, 1, 2];
@@ -112,11 +116,28 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
     let regions = inputs.regions()?;
     let refill_ms = inputs.params.refill_ms.max(1);
 
+    let mut teleport_days: BTreeMap<DeviceId, BTreeSet<i64>> = BTreeMap::new();
+    for frame in &inputs.frames {
+        if frame.fraud.as_deref() == Some("teleport") {
+            let day = frame.time.as_millis().div_euclid(86_400_000);
+            teleport_days.entry(frame.device).or_default().insert(day);
+        }
+    }
     let flagged_devices: BTreeSet<DeviceId> = inputs
         .frames
         .iter()
-        .filter(|f| f.fraud.as_deref() == Some(FORFEITING_FRAUD))
+        .filter(|f| {
+            f.fraud
+                .as_deref()
+                .is_some_and(|r| FORFEITING_FRAUD.contains(&r))
+        })
         .map(|f| f.device)
+        .chain(
+            teleport_days
+                .iter()
+                .filter(|(_, days)| days.len() >= FORFEITING_TELEPORT_DAYS)
+                .map(|(device, _)| *device),
+        )
         .collect();
     let flagged_frames = inputs.frames.iter().filter(|f| f.fraud.is_some()).count();
 

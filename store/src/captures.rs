@@ -230,6 +230,33 @@ impl Db {
         Ok(())
     }
 
+    /// Counts frames per status and reject reason.
+    pub async fn frame_outcome_counts(&self) -> Result<Vec<(String, Option<String>, u64)>> {
+        let rows = sqlx::query(
+            "SELECT status, reject_reason, COUNT(*) AS n FROM frames \
+             GROUP BY status, reject_reason ORDER BY status, reject_reason",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("status")?,
+                    row.try_get("reject_reason")?,
+                    u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
+    /// How many H3 res-12 cells have coverage.
+    pub async fn cell_count(&self) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cells")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// Counts frames per status (`pending`, `accepted`, `rejected`).
     pub async fn frame_counts(&self) -> Result<Vec<(String, u64)>> {
         let rows =

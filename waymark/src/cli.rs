@@ -39,6 +39,10 @@ pub enum Command {
     /// The vision stage (OpenCV): quality, privacy blurring, traffic signs.
     #[command(subcommand)]
     Vision(VisionCommand),
+    /// The whole system on real data: start the server, drive a simulated fleet of dashcams
+    /// on real roads through the real agent and upload, close the reward epochs, print a
+    /// summary, and leave the web map open (or exit with --exit).
+    Demo(crate::demo::DemoArgs),
     /// Print the effective settings (file, environment and flags merged) as TOML and exit.
     Config,
 }

@@ -8,6 +8,7 @@
 //! belongs in the stage crate that owns it.
 
 mod cli;
+mod demo;
 mod rewards_cli;
 mod serve;
 mod settings;
@@ -28,6 +29,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rewards(command) => rewards_cli::run(&settings, command),
         Command::Tiles(command) => tiles_cli::run(&settings, command),
+        Command::Demo(args) => {
+            telemetry::init_tracing(&settings.log)?;
+            demo::run(settings, args.clone(), cli.data.clone())
+        }
         Command::Vision(VisionCommand::Eval { dir }) => vision_stage::eval(dir.as_deref()),
         Command::Config => {
             print!("{}", settings.to_toml()?);

@@ -451,7 +451,7 @@ async fn a_device_sending_too_fast_is_slowed_down_alone() {
 }
 
 #[actix_web::test]
-async fn one_key_in_two_towns_at_once_is_caught_as_a_teleport() {
+async fn one_key_in_two_towns_at_once_is_caught_as_a_cloned_key() {
     world!(store, app, key, _bearer);
     let jpegs: Vec<Vec<u8>> = LANES
         .iter()
@@ -481,7 +481,7 @@ async fn one_key_in_two_towns_at_once_is_caught_as_a_teleport() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|f| f["reject_reason"] == "teleport"),
+            .all(|f| f["reject_reason"] == "cloned-key"),
         "{second}"
     );
     drop(store);

@@ -196,3 +196,45 @@ fn a_refilling_cell_pays_in_proportion_to_its_refill() {
     let full = compute(&inputs(&both_at_the_start, 3_000, &[(0, 7 * 24)])).unwrap();
     assert_eq!(full.earnings[&contributors[0]].emission_amount, 1_500);
 }
+
+#[test]
+fn a_cloned_key_forfeits_and_teleports_forfeit_only_when_they_repeat_on_two_days() {
+    let (devices, contributors) = ids();
+    // Device 0 and 1 drive honestly; each also has one flagged frame.
+    let mut honest: Vec<FrameSpec> = (0..20).map(|i| (0, i, 1, 100, false)).collect();
+    honest.extend((0..20).map(|i| (1, 200 + i, 1, 100, false)));
+    let with_reason = |reason: &str, hours: &[i64], device: usize| {
+        let mut epoch = inputs(&honest, 1_000_000, &[]);
+        for (n, hour) in hours.iter().enumerate() {
+            let mut flagged = epoch.frames[device * 20].clone();
+            flagged.frame = FrameId::of_bytes(format!("flagged {n}").as_bytes());
+            flagged.time = at("2026-W40".parse().unwrap(), hour * 3_600_000);
+            flagged.fraud = Some(reason.to_owned());
+            epoch.frames.push(flagged);
+        }
+        compute(&epoch).unwrap()
+    };
+    // A cloned key: the device forfeits the epoch.
+    let cloned = with_reason("cloned-key", &[2], 0);
+    assert!(cloned.flagged_devices.contains(&devices[0]));
+    assert!(
+        cloned
+            .earnings
+            .get(&contributors[0])
+            .is_none_or(|e| e.total() == 0)
+    );
+    // One day with a GPS jump: only those frames are lost.
+    let glitch = with_reason("teleport", &[2, 3], 0);
+    assert!(!glitch.flagged_devices.contains(&devices[0]));
+    assert!(glitch.earnings[&contributors[0]].total() > 0);
+    // Jumps on two days: spoofing, the epoch is lost.
+    let spoofing = with_reason("teleport", &[2, 30], 0);
+    assert!(spoofing.flagged_devices.contains(&devices[0]));
+    assert!(
+        spoofing
+            .earnings
+            .get(&contributors[0])
+            .is_none_or(|e| e.total() == 0)
+    );
+    assert!(spoofing.earnings[&contributors[1]].total() > 0);
+}

@@ -1,0 +1,216 @@
+//! Drives the simulated fleet through the real agent and the real upload: one account per
+//! owner and one registered key per device (a cloned pair shares one), then every trip in
+//! time order — each 1 Hz fix offered to the device's `dashcam_agent::Agent` with a frame of
+//! real dashcam footage, the trip finished (trimmed, sealed, signed) and uploaded over HTTP.
+//! A replaying device re-sends the exact frames of the trip it replays, claimed for the
+//! replay's later times — what a fraudster with old footage would do.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use anyhow::Context;
+use dashcam_agent::spool::Spool;
+use dashcam_agent::upload::upload_sealed;
+use dashcam_agent::{Agent, AgentConfig, Offer, UploadConfig};
+use datasets::fleet::{Device, Fleet, Trip, TripRef};
+use datasets::frames::FrameSource;
+use indicatif::{ProgressBar, ProgressStyle};
+use model::{CaptureManifest, DeviceKeypair, Fix};
+use sha3::{Digest, Keccak256};
+
+/// What driving the fleet did, for the summary.
+#[derive(Debug, Default)]
+pub struct Driven {
+    /// Contributor id per owner name.
+    pub contributors: BTreeMap<String, String>,
+    pub offered: u64,
+    pub spooled: u64,
+    /// Frames the agents dropped, per reason.
+    pub drops: BTreeMap<String, u64>,
+    pub frames_sent: usize,
+    pub captures: usize,
+    /// Frames per footage collection they were cut from.
+    pub footage: BTreeMap<&'static str, u64>,
+}
+
+/// A payout address derived from the owner's name and the seed (deterministic, so the same
+/// seed gives the same Merkle root).
+pub fn payout_address(owner: &str, seed: u64) -> String {
+    let digest = Keccak256::digest(format!("waymark-demo/{seed}/{owner}").as_bytes());
+    format!("0x{}", hex::encode(&digest[12..]))
+}
+
+pub fn drive_fleet(fleet: &Fleet, server: &str, spools: &Path) -> anyhow::Result<Driven> {
+    let mut driven = Driven::default();
+    let http = ureq::AgentBuilder::new().build();
+    register(fleet, server, &http, &mut driven)?;
+
+    let mut trips: Vec<(&Device, &Trip)> = fleet.trips().collect();
+    trips.sort_by_key(|(device, trip)| (trip.start(), device.index, trip.index));
+    let replayed: BTreeSet<TripRef> = trips.iter().filter_map(|(_, t)| t.replay_of).collect();
+    let mut recorded: HashMap<TripRef, Vec<(Vec<u8>, Fix)>> = HashMap::new();
+    let mut agents: HashMap<u32, Agent> = HashMap::new();
+    let mut frames = FrameSource::open().context("cannot open the dashcam footage")?;
+    let upload = UploadConfig::new(server);
+
+    let bar = ProgressBar::new(trips.len() as u64).with_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} trips {elapsed}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("driving");
+    for (device, trip) in trips {
+        let this = TripRef {
+            device: device.index,
+            trip: trip.index,
+        };
+        if let Some(original) = trip.replay_of {
+            replay(
+                device,
+                trip,
+                original,
+                &recorded,
+                &spools.join(format!("replay-{}", device.index)),
+                &upload,
+                &mut driven,
+            )?;
+            bar.inc(1);
+            continue;
+        }
+        let agent = match agents.entry(device.index) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(Agent::new(
+                AgentConfig {
+                    camera: "demo dashcam (Udacity footage)".into(),
+                    firmware: "waymark-demo".into(),
+                    ..AgentConfig::default()
+                },
+                spools.join(format!("device-{}", device.index)),
+                device.keypair(),
+            )?),
+        };
+        for (index, fix) in trip.fixes.iter().enumerate() {
+            let frame = frames.frame(trip.frame_key(index), fix)?;
+            if let Offer::Kept { spooled } = agent.offer(&frame.jpeg, fix)? {
+                *driven
+                    .footage
+                    .entry(frame.footage.collection())
+                    .or_default() += spooled.len() as u64;
+            }
+        }
+        let summary = agent.finish_trip()?;
+        driven.offered += summary.offered;
+        driven.spooled += summary.spooled;
+        for (reason, count) in summary.drops {
+            *driven.drops.entry(reason.slug().to_owned()).or_default() += count;
+        }
+        if replayed.contains(&this) {
+            recorded.insert(this, sealed_frames(agent.spool())?);
+        }
+        let sent = agent
+            .upload_pending(&upload, &mut || {})
+            .with_context(|| format!("uploading {}'s trip {}", device.name, trip.index))?;
+        driven.frames_sent += sent.frames_sent;
+        driven.captures += sent.captures_acknowledged;
+        bar.inc(1);
+    }
+    bar.finish_with_message("driven");
+    Ok(driven)
+}
+
+/// One account per owner, one registration per key.
+fn register(
+    fleet: &Fleet,
+    server: &str,
+    http: &ureq::Agent,
+    driven: &mut Driven,
+) -> anyhow::Result<()> {
+    let mut tokens: BTreeMap<String, String> = BTreeMap::new();
+    let mut registered: BTreeSet<[u8; 32]> = BTreeSet::new();
+    for device in &fleet.devices {
+        if !tokens.contains_key(&device.owner) {
+            let account: serde_json::Value = http
+                .post(&format!("{server}/api/v1/contributors"))
+                .send_json(serde_json::json!({
+                    "name": device.owner,
+                    "payout_address": payout_address(&device.owner, fleet.config.seed),
+                }))
+                .with_context(|| format!("signing up {}", device.owner))?
+                .into_json()?;
+            let token = account["token"]
+                .as_str()
+                .context("no token in the sign-up answer")?;
+            let id = account["id"]
+                .as_str()
+                .context("no id in the sign-up answer")?;
+            driven
+                .contributors
+                .insert(device.owner.clone(), id.to_owned());
+            tokens.insert(device.owner.clone(), token.to_owned());
+        }
+        if !registered.insert(device.seed) {
+            continue; // the second device of a cloned pair: the key is registered already
+        }
+        http.post(&format!("{server}/api/v1/devices"))
+            .set(
+                "Authorization",
+                &format!("Bearer {}", tokens[&device.owner]),
+            )
+            .send_json(serde_json::json!({
+                "public_key": device.keypair().public().to_hex(),
+                "label": device.name,
+            }))
+            .with_context(|| format!("registering {}", device.name))?;
+    }
+    Ok(())
+}
+
+/// The frames (bytes as uploaded, and fixes) of every capture sealed in `spool`.
+fn sealed_frames(spool: &Spool) -> anyhow::Result<Vec<(Vec<u8>, Fix)>> {
+    let mut frames = Vec::new();
+    for capture in spool.sealed()? {
+        let manifest = CaptureManifest::parse(capture.body.as_bytes())?;
+        for entry in manifest.frames {
+            frames.push((spool.frame(&entry.sha256)?, entry.fix));
+        }
+    }
+    Ok(frames)
+}
+
+/// Re-sends `original`'s frames, byte for byte, as if taken during `trip`.
+fn replay(
+    device: &Device,
+    trip: &Trip,
+    original: TripRef,
+    recorded: &HashMap<TripRef, Vec<(Vec<u8>, Fix)>>,
+    spool_dir: &Path,
+    upload: &UploadConfig,
+    driven: &mut Driven,
+) -> anyhow::Result<()> {
+    let Some(frames) = recorded.get(&original) else {
+        return Ok(()); // the original trip kept no frame
+    };
+    let (Some(first), Some(start)) = (frames.first(), trip.start()) else {
+        return Ok(());
+    };
+    let shift = start.millis_since(first.1.time);
+    let spool = Spool::open(spool_dir)?;
+    for (jpeg, fix) in frames {
+        let moved = Fix {
+            time: fix.time.saturating_add_ms(shift),
+            ..*fix
+        };
+        spool.add(jpeg, moved)?;
+    }
+    let key: DeviceKeypair = device.keypair();
+    spool.seal(
+        &key,
+        "waymark-demo",
+        "replayed footage",
+        model::MAX_FRAMES_PER_CAPTURE,
+    )?;
+    let sent = upload_sealed(&spool, &key, upload, &mut || {})?;
+    driven.frames_sent += sent.frames_sent;
+    driven.captures += sent.captures_acknowledged;
+    Ok(())
+}

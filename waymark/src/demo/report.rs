@@ -1,0 +1,153 @@
+//! The end of the demo: wait until the pipeline and the tile builder have caught up, then
+//! print what happened — drivers, kilometres, frames kept and rejected by reason, cells
+//! covered, each closed epoch's Merkle root and what every contributor earned.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use datasets::fleet::Fleet;
+use indicatif::{ProgressBar, ProgressStyle};
+use rewards::EpochId;
+use store::Store;
+
+use super::drive::Driven;
+
+/// Waits until no frame is pending, no job is queued or running, and no cell is dirty.
+pub async fn wait_for_pipeline(store: &Store, limit: Duration) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{msg:>12} {spinner} {wide_msg} {elapsed}")
+            .expect("a valid template"),
+    );
+    bar.set_message("processing");
+    loop {
+        let counts = store.db.frame_counts().await?;
+        let count = |status: &str| {
+            counts
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n)
+        };
+        let queue = store.queue.counts().await?;
+        let dirty = store.db.dirty_cell_marks().await?.len();
+        bar.set_message(format!(
+            "vision and tiles: {} accepted, {} rejected, {} pending, {} dirty cells",
+            count("accepted"),
+            count("rejected"),
+            count("pending"),
+            dirty
+        ));
+        bar.tick();
+        if count("pending") == 0 && queue.queued == 0 && queue.leased == 0 && dirty == 0 {
+            bar.finish_and_clear();
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            anyhow::bail!("the pipeline did not finish within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+pub async fn print_summary(
+    store: &Store,
+    fleet: &Fleet,
+    driven: &Driven,
+    closed: &[EpochId],
+) -> anyhow::Result<()> {
+    let mut behaviours: BTreeMap<&str, usize> = BTreeMap::new();
+    for device in &fleet.devices {
+        *behaviours.entry(device.behaviour.tag()).or_default() += 1;
+    }
+    println!();
+    println!("== Waymark demo summary (seed {}) ==", fleet.config.seed);
+    println!(
+        "drivers: {} dashcams ({}), {} accounts",
+        fleet.devices.len(),
+        behaviours
+            .iter()
+            .map(|(tag, n)| format!("{n} {tag}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        driven.contributors.len()
+    );
+    println!(
+        "driven: {:.1} km in {} trips over {} days",
+        fleet.length_m() / 1000.0,
+        fleet.trips().count(),
+        fleet.config.days
+    );
+    println!(
+        "on the dashcams: {} frames offered, {} kept, dropped: {}",
+        driven.offered,
+        driven.spooled,
+        listing(&driven.drops)
+    );
+    println!(
+        "frames are real dashcam footage: {}",
+        listing(
+            &driven
+                .footage
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect()
+        )
+    );
+    let outcomes = store.db.frame_outcome_counts().await?;
+    let accepted: u64 = outcomes
+        .iter()
+        .filter(|(status, _, _)| status == "accepted")
+        .map(|(_, _, n)| n)
+        .sum();
+    let rejected: BTreeMap<String, u64> = outcomes
+        .iter()
+        .filter(|(status, _, _)| status == "rejected")
+        .map(|(_, reason, n)| (reason.clone().unwrap_or_default(), *n))
+        .collect();
+    println!(
+        "on the server: {} captures, {} frames uploaded, {accepted} accepted, {} rejected ({})",
+        driven.captures,
+        driven.frames_sent,
+        rejected.values().sum::<u64>(),
+        listing(&rejected)
+    );
+    println!("coverage: {} H3 res-12 cells", store.db.cell_count().await?);
+
+    let mut earned: BTreeMap<String, u128> = BTreeMap::new();
+    for epoch in closed {
+        let manifest = rewards::shell::read_manifest(store, *epoch).await?;
+        println!("epoch {epoch} merkle root: {}", manifest.merkle_root);
+        for entry in &manifest.contributors {
+            let amount: u128 = entry.amount.parse().unwrap_or(0);
+            *earned.entry(entry.contributor.to_string()).or_default() += amount;
+        }
+    }
+    println!("rewards (smallest unit, all closed epochs):");
+    let mut dishonest_earned = 0u128;
+    for (owner, id) in &driven.contributors {
+        let amount = earned.get(id).copied().unwrap_or(0);
+        let dishonest = fleet
+            .devices
+            .iter()
+            .filter(|d| &d.owner == owner)
+            .any(|d| d.behaviour.is_dishonest());
+        if dishonest {
+            dishonest_earned += amount;
+        }
+        let tag = if dishonest { "  (dishonest)" } else { "" };
+        println!("  {owner:<16} {amount:>20}{tag}");
+    }
+    println!("dishonest devices earned: {dishonest_earned}");
+    Ok(())
+}
+
+fn listing(counts: &BTreeMap<String, u64>) -> String {
+    if counts.is_empty() {
+        return "none".into();
+    }
+    counts
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
