@@ -54,6 +54,12 @@ pub enum Error {
         status: u16,
         detail: String,
     },
+    #[error("the server refuses frame {sha256} for good ({status}): {detail}; it is dropped")]
+    FrameRefused {
+        sha256: model::FrameId,
+        status: u16,
+        detail: String,
+    },
     #[error("capture {0} conflicts with a different capture of the same id on the server")]
     CaptureConflict(model::CaptureId),
     #[error("device key {}: {source}", path.display())]
