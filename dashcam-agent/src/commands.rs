@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use dashcam_agent::{Agent, AgentConfig, Spool, UploadConfig};
+use dashcam_agent::{Agent, Settings, Spool, UploadConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use model::DeviceKeypair;
-use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -88,18 +87,6 @@ enum Command {
     Status,
 }
 
-/// `agent.toml` under the home directory.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Settings {
-    #[serde(default)]
-    server: Option<String>,
-    #[serde(default)]
-    bandwidth_kbps: Option<u64>,
-    #[serde(default)]
-    agent: Option<AgentConfig>,
-}
-
 struct Home {
     dir: PathBuf,
 }
@@ -129,26 +116,20 @@ impl Home {
     }
 
     fn settings(&self) -> anyhow::Result<Settings> {
-        let path = self.settings_path();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("{}", path.display())),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(err) => Err(err).with_context(|| format!("{}", path.display())),
-        }
+        Ok(Settings::load(&self.settings_path())?)
     }
 
     fn save_settings(&self, settings: &Settings) -> anyhow::Result<()> {
-        let path = self.settings_path();
-        std::fs::write(&path, toml::to_string_pretty(settings)?)
-            .with_context(|| format!("{}", path.display()))
+        Ok(settings.save(&self.settings_path())?)
     }
 
     fn agent(&self, trim_m: Option<f64>) -> anyhow::Result<Agent> {
-        let mut config = self.settings()?.agent.unwrap_or_default();
+        let settings = self.settings()?;
+        tracing::info!(settings = ?settings, "effective settings");
+        let mut config = settings.agent;
         if let Some(trim_m) = trim_m {
             config.trim_m = trim_m;
         }
-        tracing::info!(?config, "effective agent settings");
         Ok(Agent::new(config, self.spool_dir(), self.key()?)?)
     }
 }

@@ -30,6 +30,8 @@ pub enum Error {
     Gpmf { offset: usize, reason: String },
     #[error("gpsd at {address}: {reason}")]
     Gpsd { address: String, reason: String },
+    #[error("settings {}: {reason}", path.display())]
+    Settings { path: PathBuf, reason: String },
     #[error("JPEG: {0}")]
     Jpeg(String),
     #[error("spool {}: {reason}", path.display())]
