@@ -215,7 +215,21 @@ impl Agent {
         config: &UploadConfig,
         on_frame: &mut dyn FnMut(),
     ) -> Result<UploadSummary> {
-        self.seal()?;
-        upload_sealed(&self.spool, &self.key, config, on_frame)
+        let mut total = UploadSummary::default();
+        // Each extra round follows a frame the server refused, which left the spool.
+        loop {
+            self.seal()?;
+            let round = upload_sealed(&self.spool, &self.key, config, on_frame)?;
+            total.captures_acknowledged += round.captures_acknowledged;
+            total.frames_sent += round.frames_sent;
+            total.bytes_sent += round.bytes_sent;
+            total.frames_pending += round.frames_pending;
+            total.frames_accepted += round.frames_accepted;
+            total.frames_rejected += round.frames_rejected;
+            total.frames_refused += round.frames_refused;
+            if !round.needs_reseal {
+                return Ok(total);
+            }
+        }
     }
 }

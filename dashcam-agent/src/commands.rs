@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use dashcam_agent::{Agent, AgentConfig, Spool, UploadConfig};
+use dashcam_agent::{Agent, Settings, Spool, UploadConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use model::DeviceKeypair;
-use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -88,18 +87,6 @@ enum Command {
     Status,
 }
 
-/// `agent.toml` under the home directory.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Settings {
-    #[serde(default)]
-    server: Option<String>,
-    #[serde(default)]
-    bandwidth_kbps: Option<u64>,
-    #[serde(default)]
-    agent: Option<AgentConfig>,
-}
-
 struct Home {
     dir: PathBuf,
 }
@@ -129,26 +116,20 @@ impl Home {
     }
 
     fn settings(&self) -> anyhow::Result<Settings> {
-        let path = self.settings_path();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("{}", path.display())),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(err) => Err(err).with_context(|| format!("{}", path.display())),
-        }
+        Ok(Settings::load(&self.settings_path())?)
     }
 
     fn save_settings(&self, settings: &Settings) -> anyhow::Result<()> {
-        let path = self.settings_path();
-        std::fs::write(&path, toml::to_string_pretty(settings)?)
-            .with_context(|| format!("{}", path.display()))
+        Ok(settings.save(&self.settings_path())?)
     }
 
     fn agent(&self, trim_m: Option<f64>) -> anyhow::Result<Agent> {
-        let mut config = self.settings()?.agent.unwrap_or_default();
+        let settings = self.settings()?;
+        tracing::info!(settings = ?settings, "effective settings");
+        let mut config = settings.agent;
         if let Some(trim_m) = trim_m {
             config.trim_m = trim_m;
         }
-        tracing::info!(?config, "effective agent settings");
         Ok(Agent::new(config, self.spool_dir(), self.key()?)?)
     }
 }
@@ -430,11 +411,20 @@ mod live {
         let path = std::path::Path::new(source);
         if !path.exists() && source.contains(':') {
             let mut client = GpsdClient::connect(source, Duration::from_secs(10))?;
+            let address = source.to_owned();
             std::thread::spawn(move || {
-                while let Ok(Some(fix)) = client.next_fix() {
-                    remember(&recent, fix);
+                loop {
+                    while let Ok(Some(fix)) = client.next_fix() {
+                        remember(&recent, fix);
+                    }
+                    tracing::warn!("gpsd stopped sending; reconnecting");
+                    client = loop {
+                        std::thread::sleep(Duration::from_secs(2));
+                        if let Ok(again) = GpsdClient::connect(&address, Duration::from_secs(10)) {
+                            break again;
+                        }
+                    };
                 }
-                tracing::warn!("gpsd stopped sending");
             });
             return Ok(());
         }
@@ -475,16 +465,33 @@ mod live {
         let mut agent = home.agent(trim_m)?;
         let recent: Recent = Arc::default();
         spawn_gps(gps, recent.clone())?;
-        let mut capture = Capture::start(&source)?;
+        let mut capture = Some(Capture::start(&source)?);
         let started = Instant::now();
         let align = AlignConfig {
             edge_tolerance_ms: 1_500,
             ..AlignConfig::default()
         };
         let bar = super::spinner("capturing");
-        while duration_s.is_none_or(|d| started.elapsed() < Duration::from_secs(d)) {
-            let Some(frame) = capture.next_frame()? else {
-                break;
+        let running = || duration_s.is_none_or(|d| started.elapsed() < Duration::from_secs(d));
+        let (mut offered, mut spooled) = (0, 0);
+        while running() {
+            let Some(active) = capture.as_mut() else {
+                std::thread::sleep(Duration::from_secs(2));
+                capture = Capture::start(&source).ok();
+                continue;
+            };
+            let frame = match active.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(err) => {
+                    // The camera went away: end the trip (its tail stays unspooled) and
+                    // keep trying to get it back.
+                    tracing::warn!(%err, "camera lost; retrying every 2 s");
+                    let trip = agent.finish_trip()?;
+                    (offered, spooled) = (offered + trip.offered, spooled + trip.spooled);
+                    capture = None;
+                    continue;
+                }
             };
             bar.inc(1);
             let fixes: Vec<Fix> = recent
@@ -495,7 +502,10 @@ mod live {
                 .collect();
             match Track::new(fixes).at(TimestampMs(frame.time_ms), &align) {
                 Some(fix) => {
-                    agent.offer(&frame.jpeg, &fix)?;
+                    // A full or failing disk loses this frame, not the run.
+                    if let Err(err) = agent.offer(&frame.jpeg, &fix) {
+                        tracing::error!(%err, "cannot spool a frame");
+                    }
                 }
                 None => agent.record_drop(DropReason::OutsideTrack),
             }
@@ -504,7 +514,8 @@ mod live {
         let trip = agent.finish_trip()?;
         println!(
             "captured {} frames, spooled {}; `waymark-agent upload` sends them",
-            trip.offered, trip.spooled
+            offered + trip.offered,
+            spooled + trip.spooled
         );
         Ok(())
     }

@@ -30,6 +30,8 @@ pub enum Error {
     Gpmf { offset: usize, reason: String },
     #[error("gpsd at {address}: {reason}")]
     Gpsd { address: String, reason: String },
+    #[error("settings {}: {reason}", path.display())]
+    Settings { path: PathBuf, reason: String },
     #[error("JPEG: {0}")]
     Jpeg(String),
     #[error("spool {}: {reason}", path.display())]
@@ -51,6 +53,12 @@ pub enum Error {
     #[error("the server refused {url} with {status}: {detail}")]
     Refused {
         url: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("the server refuses frame {sha256} for good ({status}): {detail}; it is dropped")]
+    FrameRefused {
+        sha256: model::FrameId,
         status: u16,
         detail: String,
     },

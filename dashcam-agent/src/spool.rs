@@ -284,6 +284,26 @@ impl Spool {
         self.delete_acknowledged(capture, &to)
     }
 
+    /// Unseals `capture` (the server never accepted it) and deletes `frame` for good;
+    /// the other frames are sealed again by the next [`Spool::seal`].
+    pub fn discard(&self, capture: &SealedCapture, frame: &FrameId) -> Result<()> {
+        let path = self
+            .root
+            .join("captures")
+            .join(format!("{}.json", capture.capture_id));
+        fs::remove_file(&path).map_err(io("remove", &path))?;
+        sync_dir(&self.root.join("captures"))?;
+        let frames = self.root.join("frames");
+        for extension in ["json", "jpg"] {
+            let path = frames.join(format!("{}.{extension}", frame.to_hex()));
+            fs::remove_file(&path).map_err(io("remove", &path))?;
+        }
+        sync_dir(&frames)?;
+        let mut drops = BTreeMap::new();
+        drops.insert("refused_by_server".to_owned(), 1);
+        self.record_drops(&drops)
+    }
+
     fn delete_acknowledged(&self, capture: &SealedCapture, acked: &Path) -> Result<()> {
         let frames = self.root.join("frames");
         for sha in &capture.frames {

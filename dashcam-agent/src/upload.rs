@@ -52,6 +52,10 @@ pub struct UploadSummary {
     pub frames_pending: usize,
     pub frames_accepted: usize,
     pub frames_rejected: usize,
+    /// Frames the server refused outright (not a usable JPEG); dropped from the spool.
+    pub frames_refused: usize,
+    /// A capture lost a refused frame: its remaining frames must be sealed again.
+    pub needs_reseal: bool,
 }
 
 /// The delay before retry number `attempt` (1-based): uniform in `0..=min(max, base·2^(n-1))`.
@@ -188,8 +192,17 @@ impl<'a> Uploader<'a> {
                 .set("X-Waymark-Timestamp", &now.as_millis().to_string())
                 .set("X-Waymark-Signature", &signature.to_hex())
         })?;
-        if !(200..300).contains(&status) {
-            return Err(refused(&url, status, &text));
+        match status {
+            200..=299 => {}
+            // Not a JPEG, too small or large, truncated: no retry will change that.
+            400 | 413 | 415 | 422 => {
+                return Err(Error::FrameRefused {
+                    sha256: *sha256,
+                    status,
+                    detail: problem_detail(&text),
+                });
+            }
+            _ => return Err(refused(&url, status, &text)),
         }
         self.throttle(jpeg.len());
         Ok(())
@@ -255,16 +268,19 @@ impl<'a> Uploader<'a> {
     }
 }
 
-fn refused(url: &str, status: u16, text: &str) -> Error {
+/// The `detail` of a problem+json body, or the start of the body.
+fn problem_detail(text: &str) -> String {
     let json: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
-    let detail = json
-        .get("detail")
+    json.get("detail")
         .and_then(|d| d.as_str())
-        .map_or_else(|| text.chars().take(300).collect(), str::to_owned);
+        .map_or_else(|| text.chars().take(300).collect(), str::to_owned)
+}
+
+fn refused(url: &str, status: u16, text: &str) -> Error {
     Error::Refused {
         url: url.to_owned(),
         status,
-        detail,
+        detail: problem_detail(text),
     }
 }
 
@@ -278,7 +294,21 @@ pub fn upload_sealed(
     let mut uploader = Uploader::new(config, key);
     let mut summary = UploadSummary::default();
     for capture in spool.sealed()? {
-        let status = uploader.upload_capture(spool, &capture, &mut summary, on_frame)?;
+        let status = match uploader.upload_capture(spool, &capture, &mut summary, on_frame) {
+            Ok(status) => status,
+            Err(Error::FrameRefused {
+                sha256,
+                status,
+                detail,
+            }) => {
+                tracing::warn!(%sha256, status, detail, "frame refused by the server; dropped");
+                spool.discard(&capture, &sha256)?;
+                summary.frames_refused += 1;
+                summary.needs_reseal = true;
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
         let count = |name: &str| status["counts"][name].as_u64().map_or(0, |n| n as usize);
         summary.frames_pending += count("pending");
         summary.frames_accepted += count("accepted");

@@ -77,12 +77,17 @@ fn run_captures_a_live_camera_with_a_serial_nmea_receiver() {
         String::from_utf8_lossy(&output.stderr)
     );
     let frames = spooled(&home.path().join("spool"));
-    // ≈ 6 s at 12 m/s ≈ 70 m: a frame every 8 m once the first fix is in.
+    // ≈ 6 s at 12 m/s ≈ 70 m: a frame every 8 m once the first fix is in (a loaded machine
+    // may start the camera late: at least a few frames, never more than the spacing allows).
     assert!(
-        (4..=10).contains(&frames.len()),
+        (3..=10).contains(&frames.len()),
         "{}: {stdout}",
         frames.len()
     );
+    for pair in frames.windows(2) {
+        let (a, b) = (pair[0].0.fix, pair[1].0.fix);
+        assert!(dashcam_agent::geodesy::distance_m(a.lat, a.lon, b.lat, b.lon) >= 7.9);
+    }
     let ended = Utc::now().timestamp_millis();
     for (entry, _) in &frames {
         assert!((started..=ended).contains(&entry.fix.time.as_millis()));

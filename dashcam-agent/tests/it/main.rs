@@ -2,9 +2,12 @@
 //! geotags checked with the real `exiftool`, uploads to a real ingest server (store on a
 //! tempdir, actix on loopback), and the `waymark-agent` binary killed with SIGKILL mid-way.
 
+#[cfg(feature = "capture")]
 mod capture;
+#[cfg(feature = "capture")]
 mod crash;
 mod library;
+#[cfg(feature = "capture")]
 mod live;
 mod sources;
 mod upload;

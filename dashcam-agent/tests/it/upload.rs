@@ -114,3 +114,46 @@ fn a_server_that_keeps_failing_or_hangs_is_a_typed_error_and_nothing_is_lost() {
     assert_eq!(summary.frames_sent, 3);
     assert!(spooled(spool.path()).is_empty());
 }
+
+#[test]
+fn a_frame_the_server_refuses_is_dropped_and_the_rest_goes_through() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = Server::start(server_dir.path());
+    let key = DeviceKeypair::from_seed([13; 32]);
+    server.register(&key);
+    let spool = tempfile::tempdir().unwrap();
+    // A device whose size gate is looser than the server's 25 KB minimum.
+    let mut config = AgentConfig {
+        trim_m: 0.0,
+        ..AgentConfig::default()
+    };
+    config.sampling.min_frame_bytes = 10_000;
+    let mut agent = Agent::new(config, spool.path(), key).unwrap();
+    let small = std::fs::read(dataset("images/opencv/white_car.jpg")).unwrap();
+    let lane = std::fs::read(dataset("images/udacity_lanes/solidWhiteRight.jpg")).unwrap();
+    let now = TimestampMs::now().as_millis() - 60_000;
+    for (i, jpeg) in [&lane, &small, &lane].into_iter().enumerate() {
+        let fix = model::Fix {
+            time: TimestampMs(now + i as i64 * 1_000),
+            lat: 52.0 + i as f64 * 10.0 / 111_195.0,
+            lon: 4.37,
+            alt: None,
+            heading: Some(0.0),
+            speed: Some(10.0),
+            fix_type: FixType::Fix3d,
+            satellites: 8,
+            hdop: 1.0,
+        };
+        agent.offer(jpeg, &fix).unwrap();
+    }
+    agent.finish_trip().unwrap();
+    let summary = agent
+        .upload_pending(&quick(&server.url), &mut || {})
+        .unwrap();
+    assert_eq!(summary.frames_refused, 1);
+    assert_eq!(summary.captures_acknowledged, 1);
+    assert_eq!(summary.frames_pending, 2);
+    assert!(spooled(spool.path()).is_empty());
+    let state = agent.spool().state().unwrap();
+    assert_eq!(state.drops.get("refused_by_server"), Some(&1));
+}
