@@ -25,8 +25,8 @@ use crate::settings::Settings;
 /// Options of `waymark demo`.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// Simulated dashcams (a few of them dishonest)
-    #[arg(long, default_value_t = 6)]
+    /// Honest simulated dashcams (four dishonest ones join them)
+    #[arg(long, default_value_t = 4)]
     pub drivers: u32,
     /// Simulated days of driving (ending before the last closable epoch)
     #[arg(long, default_value_t = 7)]
@@ -35,7 +35,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 1)]
     pub trips_per_day: u32,
     /// Length of a trip in metres
-    #[arg(long, default_value_t = 1_200.0)]
+    #[arg(long, default_value_t = 600.0)]
     pub trip_m: f64,
     /// Seed of every random choice: the same seed gives the same fleet and the same roots
     #[arg(long, default_value_t = 1)]
