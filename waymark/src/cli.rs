@@ -61,6 +61,13 @@ pub enum VisionCommand {
 pub enum TilesCommand {
     /// Render every tile from the store into the live MBTiles file, replacing its tiles.
     Build,
+    /// Build the base map's roads from an OpenStreetMap PBF extract into
+    /// <data>/basemap.mbtiles (served at /basemap/{z}/{x}/{y}.mvt by `waymark serve`).
+    Basemap {
+        /// The .osm.pbf file, e.g. datasets/roads/osrm_monaco.osm.pbf
+        #[arg(long, value_name = "FILE")]
+        pbf: PathBuf,
+    },
     /// Write the live tiles to a new PMTiles v3 archive or a standalone MBTiles file.
     #[command(group(clap::ArgGroup::new("format").required(true).args(["pmtiles", "mbtiles"])))]
     Export {

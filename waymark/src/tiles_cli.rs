@@ -39,6 +39,17 @@ pub fn run(settings: &Settings, command: &TilesCommand) -> anyhow::Result<()> {
                 mbtiles.close().await;
                 store.db.pool().close().await;
             }
+            TilesCommand::Basemap { pbf } => {
+                let network = datasets::RoadNetwork::from_pbf(pbf)
+                    .with_context(|| format!("cannot read the road network {}", pbf.display()))?;
+                let path = settings.tiles.basemap_path(&data_dir);
+                let tiles = build_basemap_async(&network, &path).await?;
+                println!(
+                    "built the base map: {} roads in {tiles} tiles into {}",
+                    network.ways.len(),
+                    path.display()
+                );
+            }
             TilesCommand::Export { pmtiles, mbtiles } => {
                 if !mbtiles_path.exists() {
                     anyhow::bail!(
@@ -63,4 +74,32 @@ pub fn run(settings: &Settings, command: &TilesCommand) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Writes a road network as the base map's tileset at `path` (replacing its tiles);
+/// returns the number of tiles.
+pub fn build_basemap(
+    network: &datasets::RoadNetwork,
+    path: &std::path::Path,
+) -> anyhow::Result<usize> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(build_basemap_async(network, path))
+}
+
+async fn build_basemap_async(
+    network: &datasets::RoadNetwork,
+    path: &std::path::Path,
+) -> anyhow::Result<usize> {
+    let roads = tiles::basemap::RoadMap::new(network.ways.iter().map(|way| tiles::basemap::Road {
+        class: way.class.as_str().to_owned(),
+        name: way.name.clone(),
+        coords: way.coords.clone(),
+    }));
+    let mbtiles = MbTiles::open(path).await?;
+    let written = tiles::basemap::build(&roads, &mbtiles).await?;
+    mbtiles.close().await;
+    Ok(written.written + written.unchanged)
 }

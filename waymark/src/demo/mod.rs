@@ -79,7 +79,12 @@ pub fn run(mut settings: Settings, args: DemoArgs, data: Option<PathBuf>) -> any
     eprintln!("demo: reading the road network {}", pbf.display());
     let network = RoadNetwork::from_pbf(&pbf)
         .with_context(|| format!("cannot read the road network {}", pbf.display()))?;
-    build_basemap(&network, &settings.tiles.basemap_path(&data_dir))?;
+    let basemap =
+        crate::tiles_cli::build_basemap(&network, &settings.tiles.basemap_path(&data_dir))?;
+    eprintln!(
+        "demo: base map of {} roads, {basemap} tiles",
+        network.ways.len()
+    );
     let graph = RoadGraph::new(&network);
     let config = fleet_config(&args, TimestampMs::now());
     let fleet =
@@ -180,27 +185,4 @@ fn fleet_config(args: &DemoArgs, now: TimestampMs) -> FleetConfig {
         dishonest: Dishonest::default(),
         ..FleetConfig::default()
     }
-}
-
-/// Writes the region's roads as the base map's tileset.
-fn build_basemap(network: &RoadNetwork, path: &std::path::Path) -> anyhow::Result<()> {
-    let roads = tiles::basemap::RoadMap::new(network.ways.iter().map(|way| tiles::basemap::Road {
-        class: way.class.as_str().to_owned(),
-        name: way.name.clone(),
-        coords: way.coords.clone(),
-    }));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mbtiles = tiles::MbTiles::open(path).await?;
-        let written = tiles::basemap::build(&roads, &mbtiles).await?;
-        mbtiles.close().await;
-        eprintln!(
-            "demo: base map of {} roads, {} tiles",
-            roads.len(),
-            written.written + written.unchanged
-        );
-        anyhow::Ok(())
-    })
 }

@@ -300,3 +300,69 @@ fn a_corrupt_tileset_stops_the_server_with_its_name() {
     assert!(stderr.contains(&path.display().to_string()), "{stderr}");
     assert!(stderr.contains("waymark tiles build"), "{stderr}");
 }
+
+#[test]
+fn an_osm_road_base_map_is_built_and_served_beside_the_coverage() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let pbf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/roads/osrm_monaco.osm.pbf");
+    let built = output(waymark(&[
+        "--data",
+        dir,
+        "tiles",
+        "basemap",
+        "--pbf",
+        pbf.to_str().unwrap(),
+    ]));
+    let text = String::from_utf8_lossy(&built.stdout);
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    assert!(text.starts_with("built the base map: "), "{text}");
+
+    let server = Server::start(data.path(), &[]);
+    // Monaco's harbour at z14: the roads layer, with OSM classes and names.
+    let tile = TileCoord::containing(7.4246, 43.7347, 14);
+    let response = http_get(
+        server.addr,
+        &format!("/basemap/14/{}/{}.mvt", tile.x, tile.y),
+    );
+    assert_eq!(response.status, 200);
+    let layers = decode(&response.bytes).unwrap();
+    assert_eq!(layers.len(), 1);
+    assert_eq!(layers[0].name, "roads");
+    assert!(
+        layers[0].features.len() > 20,
+        "{}",
+        layers[0].features.len()
+    );
+    assert!(
+        layers[0]
+            .features
+            .iter()
+            .any(|f| f.attributes.get("name").is_some())
+    );
+    let style = http_get(server.addr, "/style.json").json();
+    assert!(
+        style["sources"]["basemap"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/basemap.json")
+    );
+    assert_eq!(style["layers"][1]["source"], "basemap");
+    let bad = http_get(server.addr, "/basemap/99/0/0.mvt");
+    assert_eq!(bad.status, 400);
+
+    // Without a base map, the route says how to build one.
+    let empty = tempfile::tempdir().unwrap();
+    let bare = Server::start(empty.path(), &[]);
+    let missing = http_get(bare.addr, "/basemap/14/0/0.mvt");
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.body.contains("waymark tiles basemap"),
+        "{}",
+        missing.body
+    );
+}
