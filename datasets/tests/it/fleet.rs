@@ -355,3 +355,56 @@ fn a_fleet_that_cannot_be_simulated_is_refused_before_any_work() {
     .unwrap_err();
     assert!(err.to_string().contains("Monday"), "{err}");
 }
+
+/// The agent's spacing: a frame whenever the car moved 8 m since the last one.
+fn keyframes(fixes: &[Fix]) -> Vec<model::FrameEntry> {
+    let mut entries: Vec<model::FrameEntry> = Vec::new();
+    for (i, fix) in fixes.iter().enumerate() {
+        let far = entries
+            .last()
+            .is_none_or(|last| distance_m(position(&last.fix), position(fix)) >= 8.0);
+        if far {
+            entries.push(model::FrameEntry {
+                sha256: model::FrameId::of_bytes(format!("{i}").as_bytes()),
+                fix: *fix,
+            });
+        }
+    }
+    entries
+}
+
+#[test]
+fn ingest_track_checks_pass_honest_trips_and_catch_every_teleport() {
+    use model::RejectReason;
+    let fleet = default_fleet();
+    let config = &fleet.config;
+    let now = config
+        .start
+        .saturating_add_ms(i64::from(config.days) * DAY_MS);
+    let track = ingest::track::TrackConfig::default();
+    for (device, trip) in fleet.trips() {
+        let verdicts = ingest::track::check(&keyframes(&trip.fixes), now, &track);
+        let reasons: HashSet<RejectReason> = verdicts.into_iter().flatten().collect();
+        match device.behaviour {
+            Behaviour::Teleporting => {
+                assert!(
+                    reasons.contains(&RejectReason::Teleport),
+                    "{} trip {}: {reasons:?}",
+                    device.name,
+                    trip.index
+                );
+            }
+            _ => {
+                // Only the weak fixes before a loss of signal may be refused.
+                assert!(
+                    reasons
+                        .iter()
+                        .all(|reason| *reason == RejectReason::PoorGnss),
+                    "{} trip {}: {reasons:?}",
+                    device.name,
+                    trip.index
+                );
+            }
+        }
+    }
+}
