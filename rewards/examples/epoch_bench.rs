@@ -19,23 +19,10 @@ use rewards::{EpochId, EpochInputs, Params, Payees, RewardFrame, compute};
 const DEVICES: usize = 2_000;
 
 fn munich() -> Vec<(f64, f64)> {
-    #[derive(serde::Deserialize)]
-    struct Sample {
-        point: String,
-    }
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../datasets/gps/barefoot_munich_x0001-001.json"
-    );
-    let samples: Vec<Sample> =
-        serde_json::from_slice(&std::fs::read(path).expect("datasets/")).unwrap();
-    samples
+    datasets::read_barefoot(&datasets::path("gps/barefoot_munich_x0001-001.json"))
+        .expect("datasets/")
         .iter()
-        .map(|s| {
-            let inner = s.point.trim_start_matches("POINT(").trim_end_matches(')');
-            let (lon, lat) = inner.split_once(' ').unwrap();
-            (lat.parse().unwrap(), lon.parse().unwrap())
-        })
+        .map(|fix| (fix.lat, fix.lon))
         .collect()
 }
 

@@ -6,27 +6,15 @@ mod openzeppelin;
 mod properties;
 mod scenario;
 
-use std::path::PathBuf;
-
 use model::TimestampMs;
 
 /// The first `limit` positions of the real Munich car drive (bmwcarit/barefoot), 1 Hz.
 pub fn munich_positions(limit: usize) -> Vec<(f64, f64)> {
-    #[derive(serde::Deserialize)]
-    struct Sample {
-        point: String,
-    }
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../datasets/gps/barefoot_munich_x0001-001.json");
-    let samples: Vec<Sample> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    samples
+    datasets::read_barefoot(&datasets::path("gps/barefoot_munich_x0001-001.json"))
+        .unwrap()
         .iter()
         .take(limit)
-        .map(|s| {
-            let inner = s.point.trim_start_matches("POINT(").trim_end_matches(')');
-            let (lon, lat) = inner.split_once(' ').unwrap();
-            (lat.parse().unwrap(), lon.parse().unwrap())
-        })
+        .map(|fix| (fix.lat, fix.lon))
         .collect()
 }
 

@@ -3,11 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-
-use model::{
-    CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FixType, FrameId, TimestampMs,
-};
+use model::{CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FrameId, TimestampMs};
 use store::{
     FrameOutcome, NewCapture, NewContributor, NewDetection, NewDevice, NewFrame, NewJob,
     NewSequence, ProcessedCapture, ProcessedFrame, Store, StoreConfig,
@@ -16,31 +12,12 @@ use tiles::{MbTiles, TileBuilder, TilesConfig};
 
 /// Positions and times of the real Munich drive.
 pub fn munich() -> Vec<Fix> {
-    #[derive(serde::Deserialize)]
-    struct Sample {
-        point: String,
-        time: String,
-    }
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../datasets/gps/barefoot_munich_x0001-001.json");
-    let samples: Vec<Sample> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    samples
-        .iter()
-        .map(|s| {
-            let inner = s.point.trim_start_matches("POINT(").trim_end_matches(')');
-            let (lon, lat) = inner.split_once(' ').unwrap();
-            let time = chrono::DateTime::parse_from_str(&s.time, "%Y-%m-%d %H:%M:%S%z").unwrap();
-            Fix {
-                time: TimestampMs(time.timestamp_millis()),
-                lat: lat.parse().unwrap(),
-                lon: lon.parse().unwrap(),
-                alt: None,
-                heading: Some(90.0),
-                speed: None,
-                fix_type: FixType::Fix3d,
-                satellites: 8,
-                hdop: 1.0,
-            }
+    datasets::read_barefoot(&datasets::path("gps/barefoot_munich_x0001-001.json"))
+        .unwrap()
+        .into_iter()
+        .map(|fix| Fix {
+            heading: Some(90.0),
+            ..fix
         })
         .collect()
 }

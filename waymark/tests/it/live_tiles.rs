@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use model::{
-    CaptureId, CaptureManifest, DeviceKeypair, Fix, FixType, FrameEntry, FrameId,
-    MANIFEST_FORMAT_VERSION, TimestampMs,
+    CaptureId, CaptureManifest, DeviceKeypair, Fix, FrameEntry, FrameId, MANIFEST_FORMAT_VERSION,
+    TimestampMs,
 };
 use tiles::TileCoord;
 use tiles::inspect::decode;
@@ -35,31 +35,14 @@ fn lane(name: &str) -> Vec<u8> {
 
 /// The real Munich drive (bmwcarit/barefoot), shifted to the last hour.
 fn munich() -> Vec<Fix> {
-    #[derive(serde::Deserialize)]
-    struct Sample {
-        point: String,
-    }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../datasets/gps/barefoot_munich_x0001-001.json");
-    let samples: Vec<Sample> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let start = TimestampMs::now().saturating_add_ms(-3_600_000);
-    samples
-        .iter()
+    datasets::read_barefoot(&datasets::path("gps/barefoot_munich_x0001-001.json"))
+        .unwrap()
+        .into_iter()
         .enumerate()
-        .map(|(i, s)| {
-            let inner = s.point.trim_start_matches("POINT(").trim_end_matches(')');
-            let (lon, lat) = inner.split_once(' ').unwrap();
-            Fix {
-                time: start.saturating_add_ms(i as i64 * 1000),
-                lat: lat.parse().unwrap(),
-                lon: lon.parse().unwrap(),
-                alt: None,
-                heading: None,
-                speed: None,
-                fix_type: FixType::Fix3d,
-                satellites: 8,
-                hdop: 1.0,
-            }
+        .map(|(i, fix)| Fix {
+            time: start.saturating_add_ms(i as i64 * 1000),
+            ..fix
         })
         .collect()
 }
@@ -342,7 +325,7 @@ fn an_osm_road_base_map_is_built_and_served_beside_the_coverage() {
         layers[0]
             .features
             .iter()
-            .any(|f| f.attributes.get("name").is_some())
+            .any(|f| f.attributes.contains_key("name"))
     );
     let style = http_get(server.addr, "/style.json").json();
     assert!(

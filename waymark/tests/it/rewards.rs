@@ -16,23 +16,11 @@ const TUESDAY_MS: i64 = 1_790_553_600_000 + 32 * 3_600_000;
 
 /// Positions of the real Munich drive (bmwcarit/barefoot).
 fn munich(limit: usize) -> Vec<(f64, f64)> {
-    #[derive(serde::Deserialize)]
-    struct Sample {
-        point: String,
-    }
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../datasets/gps/barefoot_munich_x0001-001.json"
-    );
-    let samples: Vec<Sample> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    samples
+    datasets::read_barefoot(&datasets::path("gps/barefoot_munich_x0001-001.json"))
+        .unwrap()
         .iter()
         .take(limit)
-        .map(|s| {
-            let inner = s.point.trim_start_matches("POINT(").trim_end_matches(')');
-            let (lon, lat) = inner.split_once(' ').unwrap();
-            (lat.parse().unwrap(), lon.parse().unwrap())
-        })
+        .map(|fix| (fix.lat, fix.lon))
         .collect()
 }
 
