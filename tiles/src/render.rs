@@ -276,13 +276,74 @@ fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
+/// Clips a polyline to the drawing area, segment by segment (Liang–Barsky): linear in the
+/// number of points, which matters for long sequences crossing many tiles.
 pub(crate) fn clip_line(line: &LineString) -> MultiLineString {
     if line.0.iter().all(|c| inside(*c)) {
         return MultiLineString::new(vec![line.clone()]);
     }
-    let area = clip_rect().to_polygon();
-    let clipped = area.clip(&MultiLineString::new(vec![line.clone()]), false);
-    MultiLineString::new(clipped.0.into_iter().filter(|l| l.0.len() >= 2).collect())
+    let mut pieces: Vec<LineString> = Vec::new();
+    let mut current: Vec<Coord> = Vec::new();
+    for segment in line.0.windows(2) {
+        let Some((a, b)) = clip_segment(segment[0], segment[1]) else {
+            flush(&mut current, &mut pieces);
+            continue;
+        };
+        if current.last() != Some(&a) {
+            flush(&mut current, &mut pieces);
+            current.push(a);
+        }
+        current.push(b);
+        if b != segment[1] {
+            // The segment left the area: this piece ends here.
+            flush(&mut current, &mut pieces);
+        }
+    }
+    flush(&mut current, &mut pieces);
+    MultiLineString::new(pieces)
+}
+
+fn flush(current: &mut Vec<Coord>, pieces: &mut Vec<LineString>) {
+    if current.len() >= 2 {
+        pieces.push(LineString::new(std::mem::take(current)));
+    } else {
+        current.clear();
+    }
+}
+
+/// The part of segment `a`–`b` inside the drawing area, if any.
+fn clip_segment(a: Coord, b: Coord) -> Option<(Coord, Coord)> {
+    let low = -f64::from(BUFFER);
+    let high = f64::from(EXTENT + BUFFER);
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (p, q) in [
+        (-dx, a.x - low),
+        (dx, high - a.x),
+        (-dy, a.y - low),
+        (dy, high - a.y),
+    ] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+            continue;
+        }
+        let t = q / p;
+        if p < 0.0 {
+            t0 = t0.max(t);
+        } else {
+            t1 = t1.min(t);
+        }
+        if t0 > t1 {
+            return None;
+        }
+    }
+    let at = |t: f64| Coord {
+        x: a.x + t * dx,
+        y: a.y + t * dy,
+    };
+    Some((if t0 > 0.0 { at(t0) } else { a }, if t1 < 1.0 { at(t1) } else { b }))
 }
 
 /// Clips a ring to the drawing area; returns exterior rings in MVT winding (positive
@@ -454,6 +515,24 @@ mod tests {
             assert_eq!(clipped.len(), 1);
             assert!(surveyor_area(&clipped[0]) > 0.0);
         }
+    }
+
+    #[test]
+    fn lines_are_cut_where_they_leave_and_reenter_the_tile() {
+        let line = LineString::from(vec![
+            (100.0, 100.0),
+            (100.0, 9000.0),
+            (200.0, 9000.0),
+            (200.0, 100.0),
+        ]);
+        let clipped = clip_line(&line);
+        assert_eq!(clipped.0.len(), 2);
+        let high = f64::from(EXTENT + BUFFER);
+        assert_eq!(clipped.0[0].0, vec![Coord { x: 100.0, y: 100.0 }, Coord { x: 100.0, y: high }]);
+        assert_eq!(clipped.0[1].0, vec![Coord { x: 200.0, y: high }, Coord { x: 200.0, y: 100.0 }]);
+        // Wholly outside: nothing; crossing a corner region without entering: nothing.
+        let outside = LineString::from(vec![(-500.0, -500.0), (-500.0, 9000.0)]);
+        assert!(clip_line(&outside).0.is_empty());
     }
 
     #[test]
