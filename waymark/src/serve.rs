@@ -61,6 +61,10 @@ async fn serve(settings: Settings, data_dir: &Path) -> anyhow::Result<()> {
     }
     let mbtiles = start_tile_builder(&settings, &store, data_dir).await?;
     let served_tiles = mbtiles.clone();
+    let web_map = web_map::WebMapConfig::default();
+    if let Err(err) = web_map.check() {
+        tracing::warn!(error = %err, "the web page at / cannot draw maps");
+    }
     let listen = settings.listen;
     let server = HttpServer::new(move || {
         App::new()
@@ -68,6 +72,7 @@ async fn serve(settings: Settings, data_dir: &Path) -> anyhow::Result<()> {
             .service(rewards::routes::scope(state.store.clone()))
             .configure(ingest::configure(state.store.clone()))
             .configure(tiles::routes::configure(served_tiles.clone()))
+            .configure(web_map::configure(web_map.clone()))
             .wrap_fn(|request, service| {
                 let started = Instant::now();
                 let (method, route) = request_labels(&request);
