@@ -29,7 +29,7 @@ pub use epochs::{DevicePayeesRow, EpochFrameRow, EpochRow};
 pub use error::{Error, Result};
 pub use map::{DirtyCell, MapFrameRow, MapSequenceRow, MapSignRow};
 pub use pipeline::{NewDetection, NewSequence, PendingFrame, ProcessedCapture, ProcessedFrame};
-pub use public::{ContributorCaptureRow, DetectionRow, PublicFrameRow};
+pub use public::{ContributorCaptureRow, DetectionRow, FreshCoverageRow, PublicFrameRow};
 pub use queue::{JobId, JobQueue, LeasedJob, NewJob, QueueCounts, RetryOutcome};
 pub use search::{SearchDocument, SearchHit, SearchIndex, SearchKind, SearchQuery};
 

@@ -1,6 +1,6 @@
 //! What the public web page and the contributor dashboard read: one accepted frame with who
 //! took it, its neighbours along its sequence and its detections; a contributor's captures
-//! with every frame's outcome.
+//! with every frame's outcome; who mapped the most cells lately (the leaderboard).
 //!
 //! Never returns a frame that is not accepted (pending and rejected frames are private to
 //! their contributor, who sees them through [`Db::captures_of_contributor`] only).
@@ -186,6 +186,47 @@ impl Db {
             });
         }
         Ok(captures)
+    }
+}
+
+/// One contributor's fresh coverage: the H3 res-12 cells they were the last to map since a
+/// given time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreshCoverageRow {
+    pub contributor_id: String,
+    pub name: String,
+    pub cells: u64,
+    pub last_mapped_at_ms: i64,
+}
+
+impl Db {
+    /// Contributors by how many cells they were the last to map at or after `since_ms`, most
+    /// first (ties by name), at most `limit`.
+    pub async fn fresh_coverage_leaders(
+        &self,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<FreshCoverageRow>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.name, COUNT(*) AS cells, MAX(m.last_mapped_at_ms) AS last_mapped \
+             FROM cells m JOIN contributors c ON c.id = m.last_contributor_id \
+             WHERE m.last_mapped_at_ms >= $1 GROUP BY c.id, c.name \
+             ORDER BY cells DESC, c.name, c.id LIMIT $2",
+        )
+        .bind(since_ms)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FreshCoverageRow {
+                    contributor_id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    cells: u64::try_from(row.try_get::<i64, _>("cells")?).unwrap_or(0),
+                    last_mapped_at_ms: row.try_get("last_mapped")?,
+                })
+            })
+            .collect()
     }
 }
 

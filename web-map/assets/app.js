@@ -58,6 +58,8 @@ async function main() {
   }
   document.getElementById('dashboard-open').addEventListener('click', () => dashboard.open());
 
+  // On a phone the map comes first: the layer panel starts folded.
+  if (window.matchMedia('(max-width: 640px)').matches) document.querySelector('#controls details').open = false;
   const params = hashParams();
   document.getElementById('after').value = params.get('after') ?? '';
   document.getElementById('before').value = params.get('before') ?? '';

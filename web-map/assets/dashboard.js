@@ -22,6 +22,7 @@ export class Dashboard {
 
   async open() {
     this.panel.hidden = false;
+    this.loadLeaderboard();
     const saved = window.localStorage.getItem(TOKEN_KEY);
     if (saved && this.account.hidden) await this.signIn(saved);
     else if (this.account.hidden) document.getElementById('token').focus();
@@ -103,6 +104,22 @@ export class Dashboard {
       h('td', {}, r.amount),
       h('td', {}, h('button', { type: 'button', class: 'link', onclick: (event) => this.copyProof(r.epoch, contributor, event.target) }, 'copy proof')),
     )));
+  }
+
+  /** The public leaderboard: who was last to map the most cells this past week. */
+  async loadLeaderboard() {
+    const list = document.getElementById('leaderboard');
+    let board;
+    try {
+      board = await getJson('/api/v1/rewards/leaderboard?days=7');
+    } catch (err) {
+      list.replaceChildren(h('li', {}, `The leaderboard cannot be loaded: ${err.message}`));
+      return;
+    }
+    list.replaceChildren(...(board.leaders.length
+      ? board.leaders.map((l) => h('li', { dataset: { contributor: l.contributor } },
+        h('strong', {}, l.name), ` · ${l.fresh_cells} fresh cell${l.fresh_cells === 1 ? '' : 's'}`))
+      : [h('li', {}, 'Nobody has mapped anything this week yet: be the first.')]));
   }
 
   async copyProof(epoch, contributor, button) {
