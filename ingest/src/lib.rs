@@ -6,8 +6,9 @@
 //! ([`sequence`]: gaps over 60 s or 100 m, one LineString each) and the in-capture dedup
 //! decisions ([`dedup`]: exact repeats, capture duplicates within 1 m and 60°). All are pure
 //! functions over `model` types, tested on real drives. Routes so far: contributor accounts
-//! and device registration ([`accounts`]). The frame and capture upload routes,
-//! cross-capture dedup and the pipeline worker join them with the rest of issue 4.
+//! and device registration ([`accounts`]), the upload protocol ([`uploads`]) and what the web
+//! page reads ([`public`]: accepted frames and their blurred images, search, a contributor's
+//! captures with per-frame outcomes).
 //!
 //! Never does: render tiles, compute rewards, or link OpenCV (vision is reached through a
 //! trait this crate will own).
@@ -17,6 +18,7 @@ pub mod dedup;
 pub mod geometry;
 pub mod overlap;
 pub mod problem;
+pub mod public;
 pub mod rate_limit;
 pub mod sequence;
 pub mod similarity;
@@ -39,6 +41,11 @@ use store::Store;
         uploads::put_frame,
         uploads::post_capture,
         uploads::get_capture,
+        public::get_frame,
+        public::get_image,
+        public::get_thumbnail,
+        public::search,
+        public::my_captures,
     ),
     components(schemas(accounts::NewAccount, accounts::DeviceRegistration)),
     modifiers(&BearerAuth)
@@ -74,5 +81,6 @@ pub fn configure_with(
         config.app_data(web::Data::new(store)).app_data(limiter);
         accounts::configure(config);
         uploads::configure(config);
+        public::configure(config);
     }
 }

@@ -6,6 +6,8 @@
 //! - `GET /epochs/{epoch}/tree` — the `StandardMerkleTree` dump
 //! - `GET /epochs/{epoch}/contributors/{contributor}` — amount, per-cell breakdown, proof
 //! - `GET /contributors/{contributor}` — a contributor's amount per epoch
+//! - `GET /leaderboard?days=7` — contributors by fresh coverage: the cells each was the last
+//!   to map in the last `days` days (1 to 90), the coverage the next epochs will pay for
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
@@ -32,6 +34,50 @@ pub fn scope(store: Store) -> Scope {
             "/contributors/{contributor}",
             web::get().to(contributor_rewards),
         )
+        .route("/leaderboard", web::get().to(leaderboard))
+}
+
+const LEADERBOARD_SIZE: u32 = 20;
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeaderboardParams {
+    days: Option<i64>,
+}
+
+async fn leaderboard(store: web::Data<Store>, request: actix_web::HttpRequest) -> HttpResponse {
+    let params = web::Query::<LeaderboardParams>::from_query(request.query_string());
+    let days = match params.map(|p| p.days.unwrap_or(7)) {
+        Ok(days) if (1..=90).contains(&days) => days,
+        _ => {
+            return respond(Problem::new(
+                400,
+                "bad-leaderboard-query",
+                "Bad leaderboard query",
+                "the only parameter is days, a whole number from 1 to 90",
+            ));
+        }
+    };
+    let since = model::TimestampMs::now().as_millis() - days * DAY_MS;
+    match store
+        .db
+        .fresh_coverage_leaders(since, LEADERBOARD_SIZE)
+        .await
+    {
+        Ok(rows) => HttpResponse::Ok().json(json!({
+            "days": days,
+            "since": since,
+            "leaders": rows.iter().enumerate().map(|(i, row)| json!({
+                "rank": i + 1,
+                "contributor": row.contributor_id,
+                "name": row.name,
+                "fresh_cells": row.cells,
+                "last_mapped_at": row.last_mapped_at_ms,
+            })).collect::<Vec<_>>(),
+        })),
+        Err(err) => problem(&Error::Store(err)),
+    }
 }
 
 async fn list_epochs(store: web::Data<Store>) -> HttpResponse {

@@ -17,6 +17,7 @@ mod epochs;
 mod error;
 mod map;
 mod pipeline;
+mod public;
 mod queue;
 mod search;
 
@@ -28,6 +29,7 @@ pub use epochs::{DevicePayeesRow, EpochFrameRow, EpochRow};
 pub use error::{Error, Result};
 pub use map::{DirtyCell, MapFrameRow, MapSequenceRow, MapSignRow};
 pub use pipeline::{NewDetection, NewSequence, PendingFrame, ProcessedCapture, ProcessedFrame};
+pub use public::{ContributorCaptureRow, DetectionRow, FreshCoverageRow, PublicFrameRow};
 pub use queue::{JobId, JobQueue, LeasedJob, NewJob, QueueCounts, RetryOutcome};
 pub use search::{SearchDocument, SearchHit, SearchIndex, SearchKind, SearchQuery};
 

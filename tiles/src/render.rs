@@ -343,7 +343,10 @@ fn clip_segment(a: Coord, b: Coord) -> Option<(Coord, Coord)> {
         x: a.x + t * dx,
         y: a.y + t * dy,
     };
-    Some((if t0 > 0.0 { at(t0) } else { a }, if t1 < 1.0 { at(t1) } else { b }))
+    Some((
+        if t0 > 0.0 { at(t0) } else { a },
+        if t1 < 1.0 { at(t1) } else { b },
+    ))
 }
 
 /// Clips a ring to the drawing area; returns exterior rings in MVT winding (positive
@@ -528,8 +531,14 @@ mod tests {
         let clipped = clip_line(&line);
         assert_eq!(clipped.0.len(), 2);
         let high = f64::from(EXTENT + BUFFER);
-        assert_eq!(clipped.0[0].0, vec![Coord { x: 100.0, y: 100.0 }, Coord { x: 100.0, y: high }]);
-        assert_eq!(clipped.0[1].0, vec![Coord { x: 200.0, y: high }, Coord { x: 200.0, y: 100.0 }]);
+        assert_eq!(
+            clipped.0[0].0,
+            vec![Coord { x: 100.0, y: 100.0 }, Coord { x: 100.0, y: high }]
+        );
+        assert_eq!(
+            clipped.0[1].0,
+            vec![Coord { x: 200.0, y: high }, Coord { x: 200.0, y: 100.0 }]
+        );
         // Wholly outside: nothing; crossing a corner region without entering: nothing.
         let outside = LineString::from(vec![(-500.0, -500.0), (-500.0, 9000.0)]);
         assert!(clip_line(&outside).0.is_empty());

@@ -77,6 +77,10 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
     } else {
         None
     };
+    let web_map = web_map::WebMapConfig::default();
+    if let Err(err) = web_map.check() {
+        tracing::warn!(error = %err, "the web page at / cannot draw maps");
+    }
     let listen = settings.listen;
     let server = HttpServer::new(move || {
         App::new()
@@ -87,6 +91,7 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
                 served_tiles.clone(),
                 served_basemap.clone(),
             ))
+            .configure(web_map::configure(web_map.clone()))
             .wrap_fn(|request, service| {
                 let started = Instant::now();
                 let (method, route) = request_labels(&request);

@@ -273,6 +273,11 @@ async fn the_openapi_document_lists_every_route() {
         ("/api/v1/frames/{sha256}", "put"),
         ("/api/v1/captures", "post"),
         ("/api/v1/captures/{id}", "get"),
+        ("/api/v1/frames/{sha256}", "get"),
+        ("/api/v1/frames/{sha256}/image.jpg", "get"),
+        ("/api/v1/frames/{sha256}/thumbnail.jpg", "get"),
+        ("/api/v1/search", "get"),
+        ("/api/v1/contributors/me/captures", "get"),
     ] {
         let operation = &document["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} missing");
@@ -283,6 +288,15 @@ async fn the_openapi_document_lists_every_route() {
             "{method} {path}"
         );
     }
+    let search = document["paths"]["/api/v1/search"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert!(
+        search
+            .iter()
+            .any(|p| p["name"] == "near" && p["in"] == "query"),
+        "{search:?}"
+    );
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());
     assert!(document["components"]["schemas"]["DeviceRegistration"].is_object());
 }

@@ -17,7 +17,7 @@ use tiles::inspect::decode;
 
 use crate::{Server, http_get, http_request, output, waymark};
 
-const LANES: [&str; 6] = [
+pub(crate) const LANES: [&str; 6] = [
     "solidWhiteCurve.jpg",
     "solidWhiteRight.jpg",
     "solidYellowCurve.jpg",
@@ -26,7 +26,7 @@ const LANES: [&str; 6] = [
     "whiteCarLaneSwitch.jpg",
 ];
 
-fn lane(name: &str) -> Vec<u8> {
+pub(crate) fn lane(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../datasets/images/udacity_lanes")
         .join(name);
@@ -34,7 +34,7 @@ fn lane(name: &str) -> Vec<u8> {
 }
 
 /// The real Munich drive (bmwcarit/barefoot), shifted to the last hour.
-fn munich() -> Vec<Fix> {
+pub(crate) fn munich() -> Vec<Fix> {
     let start = TimestampMs::now().saturating_add_ms(-3_600_000);
     datasets::read_barefoot(&datasets::path("gps/barefoot_munich_x0001-001.json"))
         .unwrap()
@@ -57,27 +57,45 @@ fn upload(
     fixes: &[Fix],
 ) -> BTreeMap<String, Fix> {
     if sequence_number == 1 {
-        let account = http_request(
-            addr,
-            "POST",
-            "/api/v1/contributors",
-            &[("Content-Type", "application/json".into())],
-            br#"{"name":"alice"}"#,
-        )
-        .json();
-        let bearer = format!("Bearer {}", account["token"].as_str().unwrap());
-        let device = http_request(
-            addr,
-            "POST",
-            "/api/v1/devices",
-            &[
-                ("Content-Type", "application/json".into()),
-                ("Authorization", bearer),
-            ],
-            format!(r#"{{"public_key":"{}"}}"#, key.public().to_hex()).as_bytes(),
-        );
-        assert_eq!(device.status, 201, "{}", device.body);
+        sign_up(addr, key);
     }
+    upload_capture(addr, key, sequence_number, jpegs, fixes)
+}
+
+/// Signs up a contributor and registers `key` as their dashcam; returns the API token.
+pub(crate) fn sign_up(addr: SocketAddr, key: &DeviceKeypair) -> String {
+    let account = http_request(
+        addr,
+        "POST",
+        "/api/v1/contributors",
+        &[("Content-Type", "application/json".into())],
+        br#"{"name":"alice"}"#,
+    )
+    .json();
+    let bearer = format!("Bearer {}", account["token"].as_str().unwrap());
+    let device = http_request(
+        addr,
+        "POST",
+        "/api/v1/devices",
+        &[
+            ("Content-Type", "application/json".into()),
+            ("Authorization", bearer),
+        ],
+        format!(r#"{{"public_key":"{}"}}"#, key.public().to_hex()).as_bytes(),
+    );
+    assert_eq!(device.status, 201, "{}", device.body);
+    account["token"].as_str().unwrap().to_owned()
+}
+
+/// Uploads `jpegs` and a capture placing them on `fixes` from a registered device; waits
+/// until the pipeline is done with it and returns the accepted frames' fixes by id.
+pub(crate) fn upload_capture(
+    addr: SocketAddr,
+    key: &DeviceKeypair,
+    sequence_number: u64,
+    jpegs: &[Vec<u8>],
+    fixes: &[Fix],
+) -> BTreeMap<String, Fix> {
     for jpeg in jpegs {
         let path = format!("/api/v1/frames/{}", FrameId::of_bytes(jpeg).to_hex());
         let now = TimestampMs::now();
@@ -152,7 +170,7 @@ fn upload(
 
 /// Polls a tile until it holds every one of `frames` in its `frames` layer; returns how
 /// long that took.
-fn wait_for_frames(addr: SocketAddr, tile: TileCoord, frames: &[&String]) -> Duration {
+pub(crate) fn wait_for_frames(addr: SocketAddr, tile: TileCoord, frames: &[&String]) -> Duration {
     let started = Instant::now();
     let path = format!("/tiles/{}/{}/{}.mvt", tile.z, tile.x, tile.y);
     loop {

@@ -7,6 +7,7 @@ mod rewards;
 mod serve;
 mod settings;
 mod vision;
+mod web_map;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

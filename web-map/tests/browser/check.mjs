@@ -1,0 +1,231 @@
+// Drives Debian's headless Chromium over the web map of a running `waymark serve` and prints
+// one JSON verdict on stdout: {ok, steps: [{name, ok, detail}], console_errors, screenshots}.
+//
+//   node check.mjs <base-url> <screenshot-dir> <facts.json>
+//
+// facts.json says what the server holds: {token, frame: {id, lat, lon}, search: {text,
+// frame}}. Any console error or uncaught exception fails the run, except the "Failed to load
+// resource" lines of the requests the bad-input step makes on purpose.
+// Chromium comes from Debian (`/usr/bin/chromium`, or $CHROMIUM); never `npx playwright install`.
+
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [base, outDir, factsPath] = process.argv.slice(2);
+if (!base || !outDir || !factsPath) {
+  console.error('usage: node check.mjs <base-url> <screenshot-dir> <facts.json>');
+  process.exit(2);
+}
+const facts = JSON.parse(readFileSync(factsPath, 'utf8'));
+mkdirSync(outDir, { recursive: true });
+
+const verdict = { ok: false, steps: [], console_errors: [], screenshots: [] };
+let expectingFailures = false;
+const TIMEOUT = 60_000;
+
+function record(name, ok, detail) {
+  verdict.steps.push({ name, ok, detail });
+  if (!ok) throw new Error(`${name}: ${JSON.stringify(detail)}`);
+}
+
+async function shot(page, name) {
+  const path = join(outDir, `${name}.png`);
+  await page.screenshot({ path });
+  verdict.screenshots.push(path);
+}
+
+/** Waits until the page started and the map drew every tile it asked for. */
+async function mapIdle(page) {
+  await page.waitForFunction(() => window.waymark?.ready === true, null, { timeout: TIMEOUT });
+  await page.waitForFunction(() => {
+    const map = window.waymark.map;
+    return map && map.loaded() && map.areTilesLoaded() && !map.isMoving();
+  }, null, { timeout: TIMEOUT, polling: 200 });
+}
+
+async function renderedCount(page, layer) {
+  return page.evaluate((id) => window.waymark.map.queryRenderedFeatures({ layers: [id] }).length, layer);
+}
+
+async function jumpTo(page, zoom, lat, lon) {
+  await page.evaluate(([z, la, lo]) => window.waymark.map.jumpTo({ zoom: z, center: [lo, la] }), [zoom, lat, lon]);
+  await mapIdle(page);
+}
+
+async function viewerFrame(page) {
+  return page.evaluate(() => {
+    const panel = document.getElementById('viewer');
+    const image = document.getElementById('viewer-image');
+    return {
+      open: !panel.hidden,
+      id: image.dataset.frame ?? null,
+      src: image.getAttribute('src'),
+      loaded: image.complete && image.naturalWidth > 0,
+      width: image.naturalWidth,
+    };
+  });
+}
+
+async function waitForViewer(page, id) {
+  await page.waitForFunction((want) => {
+    const image = document.getElementById('viewer-image');
+    return !document.getElementById('viewer').hidden && image.dataset.frame === want && image.complete && image.naturalWidth > 0;
+  }, id, { timeout: TIMEOUT });
+  return viewerFrame(page);
+}
+
+async function noticeText(page) {
+  await page.waitForSelector('#notice:not([hidden])', { timeout: TIMEOUT });
+  return page.textContent('#notice-text');
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  // No GPU here: WebGL through SwiftShader, which Chromium only allows when asked.
+  args: ['--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const text = message.text();
+    if (expectingFailures && text.startsWith('Failed to load resource: the server responded with a status of 4')) return;
+    verdict.console_errors.push(text);
+  });
+  page.on('pageerror', (error) => verdict.console_errors.push(`uncaught: ${error.message}`));
+
+  const { frame } = facts;
+  // 1. The map renders coverage (zoom 11: coverage is drawn up to z11).
+  await page.goto(`${base}/#map=11/${frame.lat}/${frame.lon}`);
+  await mapIdle(page);
+  const coverage = await renderedCount(page, 'coverage');
+  const notice = await page.isVisible('#notice');
+  await shot(page, '01-coverage');
+  record('map renders coverage', coverage > 0, { coverage });
+  record('no message over a healthy map', !notice, { notice: await page.textContent('#notice') });
+
+  // 2. At street level: frames with headings, sequences.
+  await jumpTo(page, 17.5, frame.lat, frame.lon);
+  const frames = await renderedCount(page, 'frames');
+  const sequences = await renderedCount(page, 'sequences');
+  await shot(page, '02-frames');
+  record('map renders frames and sequences', frames > 0 && sequences > 0, { frames, sequences });
+
+  // 3. A click on the frame opens the viewer with its image.
+  const point = await page.evaluate(([lon, lat]) => {
+    const map = window.waymark.map;
+    const p = map.project([lon, lat]);
+    const box = map.getCanvas().getBoundingClientRect();
+    const under = map.queryRenderedFeatures(p, { layers: ['frames'] }).map((f) => f.properties.id);
+    return { x: box.left + p.x, y: box.top + p.y, under };
+  }, [frame.lon, frame.lat]);
+  await page.mouse.click(point.x, point.y);
+  const opened = await waitForViewer(page, frame.id);
+  await mapIdle(page);
+  await shot(page, '03-viewer');
+  record('a frame click opens the viewer with its image', opened.src === `/api/v1/frames/${frame.id}/image.jpg` && opened.loaded, { ...opened, under: point.under });
+
+  // Keyboard: → goes to the next frame of the sequence and the map follows; Esc closes.
+  const next = await page.evaluate(() => window.waymark.viewer.frame.sequence.next);
+  if (next) {
+    await page.keyboard.press('ArrowRight');
+    const stepped = await waitForViewer(page, next);
+    await mapIdle(page);
+    const center = await page.evaluate(() => window.waymark.map.getCenter().toArray());
+    const followed = await page.evaluate(() => {
+      const f = window.waymark.viewer.frame;
+      const c = window.waymark.map.getCenter();
+      return Math.abs(c.lng - f.lon) < 1e-4 && Math.abs(c.lat - f.lat) < 1e-4;
+    });
+    await shot(page, '04-viewer-next');
+    record('→ shows the next frame and the map follows', stepped.id === next && followed, { next, center });
+    await page.keyboard.press('ArrowLeft');
+    await waitForViewer(page, frame.id);
+  }
+  const hash = await page.evaluate(() => window.location.hash);
+  record('the permalink names the frame', hash.includes(`frame=${frame.id}`), { hash });
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#viewer', { state: 'hidden', timeout: TIMEOUT });
+
+  // 5. Search finds the known item; picking it flies there and opens it.
+  await page.fill('#search-input', facts.search.text);
+  await page.press('#search-input', 'Enter');
+  const result = `#results-list button[data-frame="${facts.search.frame}"]`;
+  await page.waitForSelector(result, { timeout: TIMEOUT });
+  const resultCount = await page.locator('#results-list button').count();
+  await shot(page, '05-search');
+  await page.click(result);
+  const picked = await waitForViewer(page, facts.search.frame);
+  await mapIdle(page);
+  await shot(page, '06-search-picked');
+  record('search finds the known item and opens it', picked.id === facts.search.frame, { text: facts.search.text, results: resultCount });
+  await page.keyboard.press('Escape');
+
+  // 6. The dashboard shows the contributor's devices, captures and frame outcomes.
+  await page.click('#dashboard-open');
+  await page.fill('#token', facts.token);
+  await page.press('#token', 'Enter');
+  await page.waitForSelector(`#captures [data-frame="${frame.id}"][data-status="accepted"]`, { timeout: TIMEOUT });
+  const dashboard = await page.evaluate(() => ({
+    name: document.getElementById('account-name').textContent,
+    devices: document.querySelectorAll('#devices li').length,
+    frames: document.querySelectorAll('#captures [data-frame]').length,
+    rewards: document.querySelector('#rewards tbody').textContent.trim(),
+    leaders: [...document.querySelectorAll('#leaderboard li')].map((li) => li.textContent),
+  }));
+  await shot(page, '07-dashboard');
+  record('the dashboard shows the contributor\'s frames', dashboard.devices > 0 && dashboard.frames > 0 && dashboard.rewards.length > 0, dashboard);
+  record('the leaderboard ranks the contributor by fresh coverage', dashboard.leaders.some((l) => l.startsWith(facts.name)), dashboard.leaders);
+  await page.click('#signout');
+  await page.click('[data-close="dashboard"]');
+
+  // 7. Bad input: a visible message, never a blank page or an exception.
+  expectingFailures = true;
+  const unknown = '0'.repeat(64);
+  await page.evaluate((id) => window.waymark.viewer.show(id), unknown);
+  const unknownText = await noticeText(page);
+  await shot(page, '08-unknown-frame');
+  record('an unknown frame is a message', unknownText.includes('cannot be shown'), { text: unknownText });
+  await page.click('#notice-close');
+  await page.fill('#search-input', '   ');
+  await page.press('#search-input', 'Enter');
+  const emptyText = await noticeText(page);
+  record('an empty search is a message', emptyText.includes('Type something'), { text: emptyText });
+  await page.click('#notice-close');
+  await page.click('#dashboard-open');
+  await page.fill('#token', 'wm_not-a-real-token');
+  await page.press('#token', 'Enter');
+  const tokenText = await noticeText(page);
+  await shot(page, '09-bad-token');
+  record('a wrong token is a message', tokenText.includes('Sign-in failed'), { text: tokenText });
+  await page.click('[data-close="dashboard"]');
+  await page.click('#notice-close');
+  expectingFailures = false;
+
+  // 8. A phone-sized screen: the viewer becomes a bottom sheet over the map.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const phonePage = await phone.newPage();
+  phonePage.on('console', (message) => { if (message.type() === 'error') verdict.console_errors.push(`phone: ${message.text()}`); });
+  phonePage.on('pageerror', (error) => verdict.console_errors.push(`phone uncaught: ${error.message}`));
+  await phonePage.goto(`${base}/#map=16/${frame.lat}/${frame.lon}&frame=${frame.id}`);
+  await mapIdle(phonePage);
+  const phoneViewer = await waitForViewer(phonePage, frame.id);
+  const fits = await phonePage.evaluate(() => {
+    const box = document.getElementById('viewer').getBoundingClientRect();
+    return box.width <= window.innerWidth && box.bottom <= window.innerHeight + 1;
+  });
+  await shot(phonePage, '10-phone');
+  record('a phone-sized screen shows the map and the viewer', phoneViewer.loaded && fits, { fits });
+
+  record('no console errors', verdict.console_errors.length === 0, verdict.console_errors);
+  verdict.ok = true;
+} catch (err) {
+  verdict.error = err.message;
+} finally {
+  await browser.close();
+  console.log(JSON.stringify(verdict));
+  process.exit(verdict.ok ? 0 : 1);
+}
