@@ -188,12 +188,12 @@ pub fn style(base_url: &str, today: i64, bounds: Option<LonLatBox>, with_roads: 
             {
                 "id": "roads-minor", "type": "line", "source": "basemap", "source-layer": "roads",
                 "filter": ["!", ["match", ["get", "class"], ["motorway", "trunk", "primary", "secondary", "tertiary"], true, false]],
-                "paint": { "line-color": "#ffffff", "line-width": ["interpolate", ["linear"], ["zoom"], 12, 1, 16, 6] }
+                "paint": { "line-color": "#ffffff", "line-width": ["interpolate", ["exponential", 1.6], ["zoom"], 12, 0.5, 18, 8] }
             },
             {
                 "id": "roads-major", "type": "line", "source": "basemap", "source-layer": "roads",
                 "filter": ["match", ["get", "class"], ["motorway", "trunk", "primary", "secondary", "tertiary"], true, false],
-                "paint": { "line-color": "#fbe3a1", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.5, 16, 9] }
+                "paint": { "line-color": "#fbe3a1", "line-width": ["interpolate", ["exponential", 1.6], ["zoom"], 6, 0.4, 12, 1.5, 18, 14] }
             }
         ]);
         let layers = style["layers"].as_array_mut().expect("layers");
