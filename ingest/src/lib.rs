@@ -46,6 +46,7 @@ use store::Store;
         public::get_thumbnail,
         public::search,
         public::my_captures,
+        public::my_coverage,
     ),
     components(schemas(accounts::NewAccount, accounts::DeviceRegistration)),
     modifiers(&BearerAuth)

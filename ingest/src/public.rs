@@ -15,6 +15,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Datelike;
 use h3o::{CellIndex, LatLng, Resolution};
 use model::{ContributorId, FrameId, RejectReason, TimestampMs};
 use serde::Deserialize;
@@ -46,6 +47,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route(
             "/api/v1/contributors/me/captures",
             web::get().to(my_captures),
+        )
+        .route(
+            "/api/v1/contributors/me/coverage",
+            web::get().to(my_coverage),
         );
 }
 
@@ -398,6 +403,39 @@ pub(crate) async fn my_captures(
     })))
 }
 
+/// The cells the bearer token's contributor mapped first, grouped by reward epoch (ISO week,
+/// newest first).
+#[utoipa::path(get, path = "/api/v1/contributors/me/coverage", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, description = "`{contributor, cells, epochs: [{epoch, cells: [h3 index]}]}`: the H3 res-12 cells you were first in, per ISO-week epoch"),
+              (status = 401, description = "Missing or unknown token (problem+json)")))]
+pub(crate) async fn my_coverage(
+    store: web::Data<Store>,
+    request: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let contributor = crate::accounts::authenticate(&store, &request).await?;
+    let firsts = store.db.first_cells_of(contributor.id).await?;
+    let mut epochs: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (cell, first_ms) in &firsts {
+        let cell = h3o::CellIndex::try_from(*cell)
+            .map(|c| c.to_string())
+            .unwrap_or_else(|_| format!("{cell:x}"));
+        epochs.entry(iso_week(*first_ms)).or_default().push(cell);
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "contributor": contributor.id,
+        "cells": firsts.len(),
+        "epochs": epochs.iter().rev().map(|(epoch, cells)| json!({ "epoch": epoch, "cells": cells })).collect::<Vec<_>>(),
+    })))
+}
+
+/// The ISO week of a time, as reward epochs are named (`2026-W48`).
+fn iso_week(ms: i64) -> String {
+    let week = chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .iso_week();
+    format!("{}-W{:02}", week.year(), week.week())
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
@@ -410,6 +448,15 @@ mod tests {
     #[case("2026-11-24", 20_781)]
     fn days_are_counted_from_1970(#[case] text: &str, #[case] days: i64) {
         assert_eq!(parse_day(text), Some(days));
+    }
+
+    #[test]
+    fn epochs_are_iso_weeks() {
+        // Monday 2026-11-23 00:00 UTC starts week 48; the Sunday before is still week 47.
+        assert_eq!(iso_week(1_795_392_000_000), "2026-W48");
+        assert_eq!(iso_week(1_795_392_000_000 - 1), "2026-W47");
+        // 2027-01-01 (a Friday) belongs to 2026's week 53.
+        assert_eq!(iso_week(1_798_761_600_000), "2026-W53");
     }
 
     #[rstest]

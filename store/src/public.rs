@@ -189,6 +189,32 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The H3 res-12 cells `contributor` mapped first (their accepted frame is the earliest
+    /// of the cell), with that first time, oldest first.
+    pub async fn first_cells_of(&self, contributor: ContributorId) -> Result<Vec<(u64, i64)>> {
+        let rows = sqlx::query(
+            "WITH firsts AS (SELECT cell, MIN(time_ms) AS first_ms FROM frames \
+                 WHERE status = 'accepted' AND cell IS NOT NULL GROUP BY cell) \
+             SELECT DISTINCT firsts.cell, firsts.first_ms FROM firsts \
+             JOIN frames f ON f.cell = firsts.cell AND f.time_ms = firsts.first_ms AND f.status = 'accepted' \
+             JOIN captures c ON c.id = f.capture_id JOIN devices d ON d.id = c.device_id \
+             WHERE d.contributor_id = $1 ORDER BY firsts.first_ms, firsts.cell",
+        )
+        .bind(contributor.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<i64, _>("cell")? as u64,
+                    row.try_get::<i64, _>("first_ms")?,
+                ))
+            })
+            .collect()
+    }
+}
+
 /// One contributor's fresh coverage: the H3 res-12 cells they were the last to map since a
 /// given time.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 // The contributor dashboard: sign in with the API token (kept in this browser's
-// localStorage only), then devices, rewards per epoch with the Merkle proof to copy, and
-// captures with every frame's outcome and the advice for rejects.
+// localStorage only), then devices, rewards per epoch with the Merkle proof to copy, the
+// cells mapped first per epoch, and captures with every frame's outcome and the advice for
+// rejects.
 
 import { getJson, formatTime, h, notify, clearNotice } from '/assets/api.js';
 
@@ -58,6 +59,7 @@ export class Dashboard {
     this.renderDevices(me.devices);
     this.renderCaptures(captures.captures);
     await this.loadRewards(me.id);
+    await this.loadCoverage(token);
   }
 
   renderDevices(devices) {
@@ -84,6 +86,24 @@ export class Dashboard {
         f.reject_reason ? h('span', { class: 'advice' }, `${f.reject_reason.replaceAll('-', ' ')}${f.advice ? `: ${f.advice}` : ''}`) : null,
       ))),
     )));
+  }
+
+  /** The cells this contributor mapped first, per reward epoch. */
+  async loadCoverage(token) {
+    const list = document.getElementById('coverage');
+    let coverage;
+    try {
+      coverage = await getJson('/api/v1/contributors/me/coverage', { token });
+    } catch (err) {
+      list.replaceChildren(h('li', {}, `Your coverage cannot be loaded: ${err.message}`));
+      return;
+    }
+    if (!coverage.epochs.length) {
+      list.replaceChildren(h('li', {}, 'No cell mapped first by you yet: drive where nobody has.'));
+      return;
+    }
+    list.replaceChildren(...coverage.epochs.map((e) => h('li', { dataset: { epoch: e.epoch, cells: String(e.cells.length) } },
+      `${e.epoch} · ${e.cells.length} ${e.cells.length === 1 ? 'cell' : 'cells'} mapped first`)));
   }
 
   async loadRewards(contributor) {

@@ -278,6 +278,7 @@ async fn the_openapi_document_lists_every_route() {
         ("/api/v1/frames/{sha256}/thumbnail.jpg", "get"),
         ("/api/v1/search", "get"),
         ("/api/v1/contributors/me/captures", "get"),
+        ("/api/v1/contributors/me/coverage", "get"),
     ] {
         let operation = &document["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} missing");

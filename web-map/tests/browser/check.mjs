@@ -174,10 +174,12 @@ try {
     devices: document.querySelectorAll('#devices li').length,
     frames: document.querySelectorAll('#captures [data-frame]').length,
     rewards: document.querySelector('#rewards tbody').textContent.trim(),
+    coverage: [...document.querySelectorAll('#coverage li[data-epoch]')].map((li) => Number(li.dataset.cells)),
     leaders: [...document.querySelectorAll('#leaderboard li')].map((li) => li.textContent),
   }));
   await shot(page, '07-dashboard');
   record('the dashboard shows the contributor\'s frames', dashboard.devices > 0 && dashboard.frames > 0 && dashboard.rewards.length > 0, dashboard);
+  record('the dashboard lists the cells the contributor mapped first, by epoch', dashboard.coverage.length > 0 && dashboard.coverage.every((n) => n > 0), dashboard.coverage);
   record('the leaderboard ranks the contributor by fresh coverage', dashboard.leaders.some((l) => l.startsWith(facts.name)), dashboard.leaders);
   await page.click('#signout');
   await page.click('[data-close="dashboard"]');
