@@ -17,10 +17,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Datelike;
 use h3o::{CellIndex, LatLng, Resolution};
-use model::{ContributorId, FrameId, RejectReason, TimestampMs};
+use model::{ContributorId, FrameId, TimestampMs};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{BlobKey, SearchHit, SearchKind, SearchQuery, Store};
+
+use crate::uploads::{frame_outcome, outcome_counts};
 
 use crate::problem::{ApiError, ApiResult};
 
@@ -380,24 +382,13 @@ pub(crate) async fn my_captures(
     Ok(HttpResponse::Ok().json(json!({
         "contributor": contributor.id,
         "captures": captures.iter().map(|capture| {
-            let count = |wanted: &str| capture.frames.iter().filter(|f| f.status == wanted).count();
             json!({
                 "id": capture.id,
                 "device": capture.device_id,
                 "state": capture.state,
                 "received_at": capture.received_at_ms,
-                "counts": { "pending": count("pending"), "accepted": count("accepted"), "rejected": count("rejected") },
-                "frames": capture.frames.iter().map(|f| {
-                    let reason = f.reject_reason.as_deref().and_then(RejectReason::from_slug);
-                    json!({
-                        "index": f.index,
-                        "sha256": f.sha256,
-                        "status": f.status,
-                        "reject_reason": f.reject_reason,
-                        "advice": reason.map(RejectReason::advice),
-                        "quality": f.quality,
-                    })
-                }).collect::<Vec<_>>(),
+                "counts": outcome_counts(&capture.frames),
+                "frames": capture.frames.iter().map(frame_outcome).collect::<Vec<_>>(),
             })
         }).collect::<Vec<_>>(),
     })))

@@ -21,7 +21,8 @@ use model::{
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use store::{
-    BlobKey, Device, DeviceStatus, FrameOutcome, NewCapture, NewFrame, NewJob, PutOutcome, Store,
+    BlobKey, Device, DeviceStatus, FrameOutcome, FrameStatusRow, NewCapture, NewFrame, NewJob,
+    PutOutcome, Store,
 };
 
 use crate::dedup::{DedupConfig, capture_duplicates, exact_repeats};
@@ -418,24 +419,35 @@ async fn status_response(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no capture {id}")))?;
     let frames = store.db.capture_frames(id).await?;
-    let count = |wanted: &str| frames.iter().filter(|f| f.status == wanted).count();
     Ok(HttpResponse::build(status).json(json!({
         "id": capture.id,
         "device": capture.device_id,
         "sequence_number": capture.sequence_number,
         "state": capture.state,
         "received_at": capture.received_at,
-        "counts": { "pending": count("pending"), "accepted": count("accepted"), "rejected": count("rejected") },
-        "frames": frames.iter().map(|f| {
-            let reason = f.reject_reason.as_deref().and_then(RejectReason::from_slug);
-            json!({
-                "index": f.index,
-                "sha256": f.sha256,
-                "status": f.status,
-                "reject_reason": f.reject_reason,
-                "advice": reason.map(RejectReason::advice),
-                "quality": f.quality,
-            })
-        }).collect::<Vec<_>>(),
+        "counts": outcome_counts(&frames),
+        "frames": frames.iter().map(frame_outcome).collect::<Vec<_>>(),
     })))
+}
+
+/// How many of a capture's frames are pending, accepted and rejected.
+pub(crate) fn outcome_counts(frames: &[FrameStatusRow]) -> serde_json::Value {
+    let count = |wanted: &str| frames.iter().filter(|f| f.status == wanted).count();
+    json!({ "pending": count("pending"), "accepted": count("accepted"), "rejected": count("rejected") })
+}
+
+/// One frame's outcome as the API reports it, with the advice for a reject.
+pub(crate) fn frame_outcome(frame: &FrameStatusRow) -> serde_json::Value {
+    let reason = frame
+        .reject_reason
+        .as_deref()
+        .and_then(RejectReason::from_slug);
+    json!({
+        "index": frame.index,
+        "sha256": frame.sha256,
+        "status": frame.status,
+        "reject_reason": frame.reject_reason,
+        "advice": reason.map(RejectReason::advice),
+        "quality": frame.quality,
+    })
 }
