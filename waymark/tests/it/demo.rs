@@ -23,6 +23,18 @@ fn demo(data: &std::path::Path, extra: &[&str]) -> String {
     stdout
 }
 
+/// A fleet CI can wait for: two honest drivers and the four dishonest devices, two days.
+const SMALL_FLEET: &[&str] = &[
+    "--drivers",
+    "2",
+    "--days",
+    "2",
+    "--trip-m",
+    "400",
+    "--seed",
+    "3",
+];
+
 fn roots(summary: &str) -> Vec<String> {
     summary
         .lines()
@@ -34,19 +46,7 @@ fn roots(summary: &str) -> Vec<String> {
 #[test]
 fn the_demo_catches_the_dishonest_devices_pays_the_honest_ones_and_repeats_its_roots() {
     let data = tempfile::tempdir().unwrap();
-    let summary = demo(
-        data.path(),
-        &[
-            "--drivers",
-            "2",
-            "--days",
-            "2",
-            "--trip-m",
-            "400",
-            "--seed",
-            "3",
-        ],
-    );
+    let summary = demo(data.path(), SMALL_FLEET);
     let roots = roots(&summary);
     assert!(!roots.is_empty(), "{summary}");
     for root in &roots {
@@ -80,18 +80,6 @@ fn the_demo_catches_the_dishonest_devices_pays_the_honest_ones_and_repeats_its_r
 
     // The same seed again, from scratch: the same Merkle roots.
     let again = tempfile::tempdir().unwrap();
-    let rerun = demo(
-        again.path(),
-        &[
-            "--drivers",
-            "2",
-            "--days",
-            "2",
-            "--trip-m",
-            "400",
-            "--seed",
-            "3",
-        ],
-    );
+    let rerun = demo(again.path(), SMALL_FLEET);
     assert_eq!(self::roots(&rerun), roots, "{summary}\n{rerun}");
 }
