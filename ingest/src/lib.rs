@@ -29,7 +29,8 @@ pub mod worker;
 use actix_web::web;
 use store::Store;
 
-/// The OpenAPI document of the ingest routes (`GET /api/v1/openapi.json`).
+/// The OpenAPI document of the ingest routes; `waymark serve` serves it, merged with the
+/// other stages' routes, at `GET /api/v1/openapi.json`.
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
     info(title = "Waymark ingest API", description = "Accounts, devices and the signed upload protocol of Waymark's dashcam agents. Errors are RFC 9457 application/problem+json with a stable `type` per reason."),

@@ -44,14 +44,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/api/v1/frames/{sha256}", web::put().to(put_frame))
         .route("/api/v1/captures", web::post().to(post_capture))
-        .route("/api/v1/captures/{id}", web::get().to(get_capture))
-        .route("/api/v1/openapi.json", web::get().to(openapi));
-}
-
-/// The OpenAPI document of these routes, generated from the code.
-async fn openapi() -> HttpResponse {
-    use utoipa::OpenApi;
-    HttpResponse::Ok().json(crate::ApiDoc::openapi())
+        .route("/api/v1/captures/{id}", web::get().to(get_capture));
 }
 
 /// Reads a body up to `limit` bytes; over it, answers 413 without reading the rest.

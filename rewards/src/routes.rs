@@ -19,6 +19,18 @@ use store::{BlobKey, Store};
 use crate::shell::{proof, read_manifest};
 use crate::{EpochId, Error};
 
+/// The OpenAPI document of these routes; `waymark serve` merges it into the one it serves.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(paths(
+    list_epochs,
+    get_manifest,
+    get_tree,
+    get_proof,
+    contributor_rewards,
+    leaderboard
+))]
+pub struct ApiDoc;
+
 /// The routes, with the store they read.
 pub fn scope(store: Store) -> Scope {
     web::scope("/api/v1/rewards")
@@ -46,6 +58,11 @@ struct LeaderboardParams {
     days: Option<i64>,
 }
 
+/// Contributors ranked by fresh coverage: the cells each was the last to map.
+#[utoipa::path(get, path = "/api/v1/rewards/leaderboard", tag = "rewards",
+    params(("days" = Option<i64>, Query, description = "How far back to look, 1 to 90 days (default 7)")),
+    responses((status = 200, description = "`{days, since, leaders: [{rank, contributor, name, fresh_cells, last_mapped_at}]}`, at most 20"),
+              (status = 400, description = "A parameter other than days, or days out of range (problem+json)")))]
 async fn leaderboard(store: web::Data<Store>, request: actix_web::HttpRequest) -> HttpResponse {
     let params = web::Query::<LeaderboardParams>::from_query(request.query_string());
     let days = match params.map(|p| p.days.unwrap_or(7)) {
@@ -80,6 +97,9 @@ async fn leaderboard(store: web::Data<Store>, request: actix_web::HttpRequest) -
     }
 }
 
+/// Every epoch with its state, its time span, its emission and, once closed, its Merkle root.
+#[utoipa::path(get, path = "/api/v1/rewards/epochs", tag = "rewards",
+    responses((status = 200, description = "`[{epoch, starts_at, ends_at, state, emission, merkle_root}]`, oldest first")))]
 async fn list_epochs(store: web::Data<Store>) -> HttpResponse {
     match store.db.epochs().await {
         Ok(rows) => HttpResponse::Ok().json(
@@ -100,6 +120,12 @@ async fn list_epochs(store: web::Data<Store>) -> HttpResponse {
     }
 }
 
+/// A closed epoch's reward manifest: inputs, rules, amounts per contributor and the root.
+#[utoipa::path(get, path = "/api/v1/rewards/epochs/{epoch}", tag = "rewards",
+    params(("epoch" = String, Path, description = "ISO week, e.g. 2026-W47")),
+    responses((status = 200, description = "The manifest anyone can recompute the rewards from"),
+              (status = 400, description = "Not an epoch id (problem+json)"),
+              (status = 404, description = "The epoch is not closed (problem+json)")))]
 async fn get_manifest(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
     let epoch = match closed_epoch(&store, &path).await {
         Ok(epoch) => epoch,
@@ -111,6 +137,12 @@ async fn get_manifest(store: web::Data<Store>, path: web::Path<String>) -> HttpR
     }
 }
 
+/// A closed epoch's Merkle tree, in OpenZeppelin's `StandardMerkleTree` dump format.
+#[utoipa::path(get, path = "/api/v1/rewards/epochs/{epoch}/tree", tag = "rewards",
+    params(("epoch" = String, Path, description = "ISO week, e.g. 2026-W47")),
+    responses((status = 200, description = "`StandardMerkleTree.load`-compatible JSON (format standard-v1)"),
+              (status = 400, description = "Not an epoch id (problem+json)"),
+              (status = 404, description = "The epoch is not closed (problem+json)")))]
 async fn get_tree(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
     let epoch = match closed_epoch(&store, &path).await {
         Ok(epoch) => epoch,
@@ -134,6 +166,13 @@ async fn get_tree(store: web::Data<Store>, path: web::Path<String>) -> HttpRespo
     }
 }
 
+/// One contributor's reward in a closed epoch, its per-cell breakdown and its Merkle proof.
+#[utoipa::path(get, path = "/api/v1/rewards/epochs/{epoch}/contributors/{contributor}", tag = "rewards",
+    params(("epoch" = String, Path, description = "ISO week, e.g. 2026-W47"),
+           ("contributor" = String, Path, description = "Contributor id (UUID)")),
+    responses((status = 200, description = "`{epoch, contributor, address, amount, emission_amount, bounty_amount, merkle_root, claim_amount, proof, cells}`: the proof is the sibling hashes from the address's leaf up"),
+              (status = 400, description = "Not an epoch or contributor id (problem+json)"),
+              (status = 404, description = "The epoch is not closed or paid this contributor nothing (problem+json)")))]
 async fn get_proof(store: web::Data<Store>, path: web::Path<(String, String)>) -> HttpResponse {
     let (epoch, contributor) = path.into_inner();
     let epoch = match epoch.parse::<EpochId>() {
@@ -149,6 +188,11 @@ async fn get_proof(store: web::Data<Store>, path: web::Path<(String, String)>) -
     }
 }
 
+/// A contributor's amount in every closed epoch that paid them.
+#[utoipa::path(get, path = "/api/v1/rewards/contributors/{contributor}", tag = "rewards",
+    params(("contributor" = String, Path, description = "Contributor id (UUID)")),
+    responses((status = 200, description = "`[{epoch, amount}]`"),
+              (status = 400, description = "Not a contributor id (problem+json)")))]
 async fn contributor_rewards(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
     let Ok(contributor) = path.parse::<ContributorId>() else {
         return bad_contributor(&path);

@@ -30,6 +30,17 @@ const TILE_CACHE_CONTROL: &str = "public, max-age=30, must-revalidate";
 #[derive(Debug, Clone)]
 pub struct Basemap(pub MbTiles);
 
+/// The OpenAPI document of these routes; `waymark serve` merges it into the one it serves.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(paths(
+    get_tile,
+    get_basemap_tile,
+    get_tilejson,
+    get_basemap_tilejson,
+    get_style
+))]
+pub struct ApiDoc;
+
 /// Registers the tile routes on an app; `basemap` adds `/basemap/{z}/{x}/{y}.mvt` and the
 /// roads to the style.
 pub fn configure(tiles: MbTiles, basemap: Option<MbTiles>) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -45,6 +56,15 @@ pub fn configure(tiles: MbTiles, basemap: Option<MbTiles>) -> impl FnOnce(&mut w
     }
 }
 
+/// A live tile: Mapbox Vector Tile 2.1 with the coverage, sequences, frames and signs layers.
+#[utoipa::path(get, path = "/tiles/{z}/{x}/{y}.mvt", tag = "tiles",
+    params(("z" = u8, Path, description = "Zoom, 0 to 22 (layers stop at 14)"),
+           ("x" = u32, Path, description = "Column"), ("y" = u32, Path, description = "Row (XYZ scheme)"),
+           ("If-None-Match" = Option<String>, Header, description = "The tile's ETag from an earlier answer")),
+    responses((status = 200, description = "The tile, gzip-encoded when accepted, with a strong ETag (its MD5)", content_type = "application/vnd.mapbox-vector-tile"),
+              (status = 204, description = "Nothing mapped in this tile"),
+              (status = 304, description = "The tile has not changed"),
+              (status = 400, description = "A malformed address (problem+json)")))]
 async fn get_tile(
     request: HttpRequest,
     tiles: web::Data<MbTiles>,
@@ -53,6 +73,14 @@ async fn get_tile(
     serve_tile(&request, &tiles, path.into_inner()).await
 }
 
+/// A tile of the OpenStreetMap road base map (`roads` layer), when the server has one.
+#[utoipa::path(get, path = "/basemap/{z}/{x}/{y}.mvt", tag = "tiles",
+    params(("z" = u8, Path, description = "Zoom"), ("x" = u32, Path, description = "Column"),
+           ("y" = u32, Path, description = "Row (XYZ scheme)")),
+    responses((status = 200, description = "The tile", content_type = "application/vnd.mapbox-vector-tile"),
+              (status = 204, description = "No road in this tile"),
+              (status = 400, description = "A malformed address (problem+json)"),
+              (status = 404, description = "This server has no base map (problem+json)")))]
 async fn get_basemap_tile(
     request: HttpRequest,
     basemap: web::Data<Option<Basemap>>,
@@ -145,6 +173,9 @@ async fn serve_tile(
     }
 }
 
+/// TileJSON 3.0.0 of the live tiles: URL template, zooms, bounds and the vector layers.
+#[utoipa::path(get, path = "/tiles.json", tag = "tiles",
+    responses((status = 200, description = "TileJSON 3.0.0")))]
 async fn get_tilejson(request: HttpRequest, tiles: web::Data<MbTiles>) -> HttpResponse {
     let bounds = stored_bounds(&tiles).await;
     HttpResponse::Ok()
@@ -152,6 +183,10 @@ async fn get_tilejson(request: HttpRequest, tiles: web::Data<MbTiles>) -> HttpRe
         .json(tilejson(&base_url(&request), bounds))
 }
 
+/// TileJSON 3.0.0 of the road base map.
+#[utoipa::path(get, path = "/basemap.json", tag = "tiles",
+    responses((status = 200, description = "TileJSON 3.0.0"),
+              (status = 404, description = "This server has no base map (problem+json)")))]
 async fn get_basemap_tilejson(
     request: HttpRequest,
     basemap: web::Data<Option<Basemap>>,
@@ -170,6 +205,10 @@ async fn get_basemap_tilejson(
         .json(basemap_tilejson(&base_url(&request), bounds))
 }
 
+/// A MapLibre style: coverage coloured by freshness, sequences, frames, signs, and the roads
+/// when there is a base map.
+#[utoipa::path(get, path = "/style.json", tag = "tiles",
+    responses((status = 200, description = "MapLibre style specification v8")))]
 async fn get_style(
     request: HttpRequest,
     tiles: web::Data<MbTiles>,

@@ -104,6 +104,7 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
             })
             .route("/health", web::get().to(health))
             .route("/metrics", web::get().to(metrics))
+            .route("/api/v1/openapi.json", web::get().to(openapi))
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(settings.shutdown_timeout_secs)
@@ -220,6 +221,26 @@ fn record_request(method: String, route: String, status: StatusCode, started: In
         "route" => route
     )
     .record(started.elapsed().as_secs_f64());
+}
+
+/// One OpenAPI document for the whole server: each stage documents its own routes.
+fn api_document() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    let mut document = ingest::ApiDoc::openapi();
+    document.merge(rewards::routes::ApiDoc::openapi());
+    document.merge(tiles::routes::ApiDoc::openapi());
+    document.info.title = "Waymark API".into();
+    document.info.description = Some(
+        "Accounts, devices and the signed upload protocol of the dashcam agents; public frames, \
+         search and the contributor dashboard; vector tiles; reward epochs with their Merkle \
+         proofs. Errors are RFC 9457 application/problem+json with a stable `type` per reason."
+            .into(),
+    );
+    document
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(api_document())
 }
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {

@@ -119,7 +119,7 @@ export class Dashboard {
       body.replaceChildren(h('tr', {}, h('td', { colspan: 3 }, 'No closed epoch has paid you yet; epochs close weekly.')));
       return;
     }
-    body.replaceChildren(...rewards.map((r) => h('tr', {},
+    body.replaceChildren(...rewards.map((r) => h('tr', { dataset: { epoch: r.epoch } },
       h('td', {}, r.epoch),
       h('td', {}, r.amount),
       h('td', {}, h('button', { type: 'button', class: 'link', onclick: (event) => this.copyProof(r.epoch, contributor, event.target) }, 'copy proof')),

@@ -255,12 +255,11 @@ async fn bad_requests_get_a_problem_that_says_what_to_fix() {
     assert_eq!(stored.status, store::DeviceStatus::Active);
 }
 
+/// `waymark serve` serves this document, merged with the other stages' routes.
 #[actix_web::test]
 async fn the_openapi_document_lists_every_route() {
-    let (store, _dir) = app_store().await;
-    let app = service!(store);
-    let (status, document) = call(&app, test::TestRequest::get().uri("/api/v1/openapi.json")).await;
-    assert_eq!(status, StatusCode::OK);
+    use utoipa::OpenApi;
+    let document = serde_json::to_value(ingest::ApiDoc::openapi()).unwrap();
     assert!(
         document["openapi"].as_str().unwrap().starts_with("3."),
         "{document}"

@@ -69,7 +69,7 @@ pub(crate) fn sign_up(addr: SocketAddr, key: &DeviceKeypair) -> String {
         "POST",
         "/api/v1/contributors",
         &[("Content-Type", "application/json".into())],
-        br#"{"name":"alice"}"#,
+        br#"{"name":"alice","payout_address":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}"#,
     )
     .json();
     let bearer = format!("Bearer {}", account["token"].as_str().unwrap());

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use model::{DeviceKeypair, Fix, FrameId};
+use model::{DeviceKeypair, Fix, FrameId, TimestampMs};
+use rewards::EpochId;
 use tiles::TileCoord;
 
 use crate::live_tiles::{LANES, lane, munich, sign_up, upload_capture, wait_for_frames};
@@ -23,6 +24,64 @@ fn bearing(a: &Fix, b: &Fix) -> f64 {
     let y = dlon.sin() * lat2.cos();
     let x = lat1.cos() * lat2.sin() - lat1.sin() * lat2.cos() * dlon.cos();
     (y.atan2(x).to_degrees() + 360.0) % 360.0
+}
+
+/// A 1920×1080 cut of the Mapillary street photo around its real STOP sign (the whole
+/// 3840×2160 photo is over the 2 MB upload limit).
+fn stop_sign_frame() -> Vec<u8> {
+    let path = datasets::path("images/geotagged/mapillary_DSC00001.JPG");
+    let photo = image::load_from_memory(&std::fs::read(path).unwrap()).unwrap();
+    let cut = photo.crop_imm(1920, 600, 1920, 1080);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&cut)
+        .unwrap();
+    jpeg
+}
+
+/// Frames of the Udacity dashcam video: other pictures than the lane stills.
+fn video_stills(count: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let name = format!("frames/udacity_solidWhiteRight/frame_{:03}.jpg", i * 5);
+            std::fs::read(datasets::path(&name)).unwrap()
+        })
+        .collect()
+}
+
+/// Gives each fix the bearing to the next one (the last keeps the one before it).
+fn with_headings(mut fixes: Vec<Fix>) -> Vec<Fix> {
+    for i in 0..fixes.len() {
+        let (from, to) = if i + 1 < fixes.len() {
+            (i, i + 1)
+        } else {
+            (i - 1, i)
+        };
+        fixes[i].heading = Some(bearing(&fixes[from], &fixes[to]));
+    }
+    fixes
+}
+
+/// Polls the epoch list until `epoch` is closed (the server checks every second here);
+/// returns its Merkle root.
+fn wait_for_close(server: &Server, epoch: EpochId) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let epochs = server.get("/api/v1/rewards/epochs").json();
+        let closed = epochs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["epoch"] == epoch.to_string().as_str() && e["state"] == "closed");
+        if let Some(closed) = closed {
+            return closed["merkle_root"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "epoch {epoch} never closed: {epochs}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
 }
 
 fn get_with_token(server: &Server, path: &str, token: &str) -> crate::HttpResponse {
@@ -50,21 +109,31 @@ fn assert_problem(response: &crate::HttpResponse, status: u16, says: &str) {
 #[test]
 fn a_contributor_uses_the_web_map_in_a_real_browser() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &[]);
+    let config = data.path().join("waymark.toml");
+    std::fs::write(&config, "[rewards]\nclose_check_secs = 1\n").unwrap();
+    let server = Server::start(data.path(), &["--config", config.to_str().unwrap()]);
     let key = DeviceKeypair::from_seed([7; 32]);
     let drive = munich();
-    let jpegs: Vec<Vec<u8>> = LANES.iter().map(|n| lane(n)).collect();
-    let mut fixes: Vec<Fix> = (0..jpegs.len()).map(|i| drive[300 + i * 4]).collect();
-    for i in 0..fixes.len() {
-        let (from, to) = if i + 1 < fixes.len() {
-            (i, i + 1)
-        } else {
-            (i - 1, i)
-        };
-        fixes[i].heading = Some(bearing(&fixes[from], &fixes[to]));
-    }
+    // Today's capture: the lane stills, then the street photo with a STOP sign.
+    let mut jpegs: Vec<Vec<u8>> = LANES.iter().map(|n| lane(n)).collect();
+    jpegs.push(stop_sign_frame());
+    let fixes = with_headings((0..jpegs.len()).map(|i| drive[300 + i * 4]).collect());
     let token = sign_up(server.addr, &key);
     let accepted = upload_capture(server.addr, &key, 1, &jpegs, &fixes);
+    // A capture from the last week whose reward epoch may close, elsewhere along the drive.
+    let due = EpochId::containing(TimestampMs::now().saturating_add_ms(-86_400_000)).previous();
+    let driven = due.ends_at().saturating_add_ms(-3 * 3_600_000);
+    let stills = video_stills(8);
+    let last_week = with_headings(
+        (0..stills.len())
+            .map(|i| Fix {
+                time: driven.saturating_add_ms(i as i64 * 4_000),
+                ..drive[700 + i * 4]
+            })
+            .collect(),
+    );
+    let paid = upload_capture(server.addr, &key, 2, &stills, &last_week);
+    let root = wait_for_close(&server, due);
     // The first accepted frame along the drive.
     let (first_id, first_fix) = accepted
         .iter()
@@ -115,7 +184,13 @@ fn a_contributor_uses_the_web_map_in_a_real_browser() {
     );
     assert_problem(&server.get("/api/v1/frames/..%2F..%2Fetc"), 400, "sha256");
     let captures = get_with_token(&server, "/api/v1/contributors/me/captures", &token).json();
-    let listed = captures["captures"][0]["frames"].as_array().unwrap();
+    let listed = captures["captures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|capture| capture["frames"].as_array().unwrap())
+        .find(|frames| frames.iter().any(|f| f["sha256"] == first_id.as_str()))
+        .expect("today's capture is listed");
     assert_eq!(listed.len(), jpegs.len());
     for rejected in listed.iter().filter(|f| f["status"] == "rejected") {
         assert!(rejected["reject_reason"].is_string(), "{rejected}");
@@ -128,8 +203,31 @@ fn a_contributor_uses_the_web_map_in_a_real_browser() {
         "not known",
     );
 
-    // Search: by what vision saw if it saw a sign, else by the contributor.
+    // The last week's epoch closed and paid alice for the cells her capture mapped.
     let contributor = frame["contributor"]["id"].as_str().unwrap().to_owned();
+    let history = server
+        .get(&format!("/api/v1/rewards/contributors/{contributor}"))
+        .json();
+    let amount = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["epoch"] == due.to_string().as_str())
+        .unwrap_or_else(|| panic!("epoch {due} paid alice: {history}"))["amount"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(amount.parse::<u128>().unwrap() > 0, "{history}");
+    let proof = server
+        .get(&format!(
+            "/api/v1/rewards/epochs/{due}/contributors/{contributor}"
+        ))
+        .json();
+    assert_eq!(proof["merkle_root"], root.as_str(), "{proof}");
+    let cells = proof["cells"].as_array().unwrap().len();
+    assert!((1..=paid.len()).contains(&cells), "{proof}");
+
+    // Search: the sign vision saw on the street photo.
     let sign = accepted.keys().find_map(|id| {
         let record = server.get(&format!("/api/v1/frames/{id}")).json();
         let class = record["detections"]
@@ -141,24 +239,14 @@ fn a_contributor_uses_the_web_map_in_a_real_browser() {
             .to_owned();
         Some((class, id.clone()))
     });
-    let (search_text, search_frame) = match &sign {
-        Some((class, id)) => (class.replace('-', " "), id.clone()),
-        None => (contributor.clone(), first_id.clone()),
-    };
-    eprintln!(
-        "searching for {search_text:?}: {}",
-        if sign.is_some() {
-            "a sign vision detected on the real frames"
-        } else {
-            "no sign was detected on the real frames, so by contributor"
-        }
-    );
-    let query = if sign.is_some() {
-        format!("q={}", search_text.replace(' ', "+"))
-    } else {
-        format!("contributor={contributor}")
-    };
-    let found = server.get(&format!("/api/v1/search?{query}")).json();
+    let (class, search_frame) = sign.expect("vision finds the STOP sign of the street photo");
+    assert_eq!(class, "stop", "the street photo's sign is a STOP sign");
+    let stop_frame = FrameId::of_bytes(jpegs.last().unwrap()).to_hex();
+    assert_eq!(search_frame, stop_frame);
+    let search_text = class.replace('-', " ");
+    let found = server
+        .get(&format!("/api/v1/search?q={search_text}"))
+        .json();
     assert!(
         found["results"]
             .as_array()
@@ -199,6 +287,10 @@ fn a_contributor_uses_the_web_map_in_a_real_browser() {
         "/api/v1/frames/{sha256}/image.jpg",
         "/api/v1/search",
         "/api/v1/contributors/me/captures",
+        "/api/v1/rewards/leaderboard",
+        "/api/v1/rewards/epochs/{epoch}/contributors/{contributor}",
+        "/tiles/{z}/{x}/{y}.mvt",
+        "/style.json",
     ] {
         assert!(openapi["paths"][path].is_object(), "{path} is documented");
     }
@@ -218,6 +310,7 @@ fn a_contributor_uses_the_web_map_in_a_real_browser() {
         "name": "alice",
         "frame": { "id": first_id, "lat": first_fix.lat, "lon": first_fix.lon },
         "search": { "text": search_text, "frame": search_frame },
+        "rewards": { "epoch": due.to_string(), "root": root, "amount": amount },
     });
     let facts_path = data.path().join("facts.json");
     std::fs::write(&facts_path, facts.to_string()).unwrap();
@@ -259,6 +352,7 @@ fn a_contributor_uses_the_web_map_in_a_real_browser() {
         "the dashboard shows the contributor's frames",
         "the leaderboard ranks the contributor by fresh coverage",
         "a wrong token is a message",
+        "the dashboard shows the rewards and copies a proof that verifies",
     ] {
         assert!(steps.contains(&wanted), "{wanted} was checked: {steps:?}");
     }

@@ -3,14 +3,15 @@
 //
 //   node check.mjs <base-url> <screenshot-dir> <facts.json>
 //
-// facts.json says what the server holds: {token, frame: {id, lat, lon}, search: {text,
-// frame}}. Any console error or uncaught exception fails the run, except the "Failed to load
+// facts.json says what the server holds: {token, name, frame: {id, lat, lon}, search: {text,
+// frame}, rewards: {epoch, root, amount}}. Any console error or uncaught exception fails the run, except the "Failed to load
 // resource" lines of the requests the bad-input step makes on purpose.
 // Chromium comes from Debian (`/usr/bin/chromium`, or $CHROMIUM); never `npx playwright install`.
 
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 
 const [base, outDir, factsPath] = process.argv.slice(2);
 if (!base || !outDir || !factsPath) {
@@ -87,7 +88,7 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
 });
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, permissions: ['clipboard-read', 'clipboard-write'] });
   const page = await context.newPage();
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
@@ -168,7 +169,14 @@ try {
   await page.click('#dashboard-open');
   await page.fill('#token', facts.token);
   await page.press('#token', 'Enter');
-  await page.waitForSelector(`#captures [data-frame="${frame.id}"][data-status="accepted"]`, { timeout: TIMEOUT });
+  // Only the newest capture starts unfolded: unfold the one holding the frame, as a user would.
+  const outcome = `[data-frame="${frame.id}"][data-status="accepted"]`;
+  const frameOutcome = `#captures ${outcome}`;
+  await page.waitForSelector(frameOutcome, { state: 'attached', timeout: TIMEOUT });
+  if (!(await page.isVisible(frameOutcome))) {
+    await page.click(`#captures details:has(${outcome}) > summary`);
+  }
+  await page.waitForSelector(frameOutcome, { timeout: TIMEOUT });
   const dashboard = await page.evaluate(() => ({
     name: document.getElementById('account-name').textContent,
     devices: document.querySelectorAll('#devices li').length,
@@ -181,6 +189,28 @@ try {
   record('the dashboard shows the contributor\'s frames', dashboard.devices > 0 && dashboard.frames > 0 && dashboard.rewards.length > 0, dashboard);
   record('the dashboard lists the cells the contributor mapped first, by epoch', dashboard.coverage.length > 0 && dashboard.coverage.every((n) => n > 0), dashboard.coverage);
   record('the leaderboard ranks the contributor by fresh coverage', dashboard.leaders.some((l) => l.startsWith(facts.name)), dashboard.leaders);
+
+  // The closed epoch's reward, and its Merkle proof: copied, then checked with OpenZeppelin's
+  // StandardMerkleTree against the root the server published.
+  const rewardRow = `#rewards tbody tr[data-epoch="${facts.rewards.epoch}"]`;
+  await page.waitForSelector(rewardRow, { timeout: TIMEOUT });
+  const shownAmount = (await page.locator(`${rewardRow} td`).nth(1).textContent()).trim();
+  await page.click(`${rewardRow} button`);
+  await page.waitForFunction((row) => {
+    const cell = document.querySelector(`${row} td:last-child`);
+    return cell && (cell.querySelector('textarea') || cell.textContent.includes('copied'));
+  }, rewardRow, { timeout: TIMEOUT });
+  const copied = await page.evaluate(async (row) => {
+    const area = document.querySelector(`${row} textarea`);
+    return area ? area.value : navigator.clipboard.readText();
+  }, rewardRow);
+  await shot(page, '07b-proof-copied');
+  const proof = JSON.parse(copied);
+  const verifies = Boolean(proof.address) && StandardMerkleTree.verify(
+    facts.rewards.root, ['address', 'uint256'], [proof.address, proof.claim_amount], proof.proof);
+  record('the dashboard shows the rewards and copies a proof that verifies',
+    shownAmount === facts.rewards.amount && proof.merkle_root === facts.rewards.root && verifies,
+    { epoch: facts.rewards.epoch, shownAmount, root: proof.merkle_root, siblings: proof.proof.length, verifies });
   await page.click('#signout');
   await page.click('[data-close="dashboard"]');
 
