@@ -352,6 +352,7 @@ fn a_contributor_uses_the_web_map_in_a_real_browser() {
         "the dashboard shows the contributor's frames",
         "the leaderboard ranks the contributor by fresh coverage",
         "a wrong token is a message",
+        "the API down is a message",
         "the dashboard shows the rewards and copies a proof that verifies",
     ] {
         assert!(steps.contains(&wanted), "{wanted} was checked: {steps:?}");

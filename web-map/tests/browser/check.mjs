@@ -93,7 +93,9 @@ try {
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
     const text = message.text();
-    if (expectingFailures && text.startsWith('Failed to load resource: the server responded with a status of 4')) return;
+    const expected = text.startsWith('Failed to load resource: the server responded with a status of 4')
+      || text.startsWith('Failed to load resource: net::ERR_CONNECTION_REFUSED');
+    if (expectingFailures && expected) return;
     verdict.console_errors.push(text);
   });
   page.on('pageerror', (error) => verdict.console_errors.push(`uncaught: ${error.message}`));
@@ -234,6 +236,15 @@ try {
   await shot(page, '09-bad-token');
   record('a wrong token is a message', tokenText.includes('Sign-in failed'), { text: tokenText });
   await page.click('[data-close="dashboard"]');
+  await page.click('#notice-close');
+  // The API down: every API request is refused; the search says so and the map stays.
+  await page.route('**/api/v1/**', (route) => route.abort('connectionrefused'));
+  await page.fill('#search-input', facts.search.text);
+  await page.press('#search-input', 'Enter');
+  const downText = await noticeText(page);
+  await shot(page, '09b-api-down');
+  record('the API down is a message', downText.includes('cannot be reached'), { text: downText });
+  await page.unroute('**/api/v1/**');
   await page.click('#notice-close');
   expectingFailures = false;
 
