@@ -1,7 +1,14 @@
-//! One device, two places at once: a new capture whose frames sit, in time, among frames
-//! the same device already sent from somewhere it could not have driven to in between — a
-//! cloned key, or a forged track. Such frames are rejected as `cloned-key` (fraud).
-//! Pure.
+//! Captures that collide with what is already stored. Pure.
+//!
+//! - One device, two places at once: a new capture whose frames sit, in time, among frames
+//!   the same device already sent from somewhere it could not have driven to in between — a
+//!   cloned key, or a forged track. Such frames are rejected as `cloned-key` (fraud).
+//! - Two devices, one track: a new capture whose frames sit, again and again, within
+//!   [`SHARED_TRACK_MAX_DISTANCE_M`] and [`SHARED_TRACK_MAX_GAP_MS`] of another device's
+//!   frames. Two cars cannot be that close at the same moments (lanes are 3 m and more
+//!   apart); two dashcams in one car, or one track copied to a second device, are. Such
+//!   frames are rejected as `shared-track` (fraud). The capture that came first keeps its
+//!   frames: the server cannot tell which device copied.
 
 use model::{Fix, FrameEntry, RejectReason};
 
@@ -40,6 +47,39 @@ pub fn conflicting_frames(
             });
         if impossible {
             *verdict = Some(RejectReason::ClonedKey);
+        }
+    }
+}
+
+/// Two frames of different devices this close in time…
+pub const SHARED_TRACK_MAX_GAP_MS: i64 = 1_000;
+/// …and in space are one car.
+pub const SHARED_TRACK_MAX_DISTANCE_M: f64 = 2.5;
+/// A capture needs this many such frames before they are called a shared track (one or two
+/// are two cars crossing at a junction).
+pub const SHARED_TRACK_MIN_FRAMES: usize = 8;
+
+/// Marks every still-unjudged frame of `frames` that sits on another device's track
+/// (`others`, sorted by time), when at least [`SHARED_TRACK_MIN_FRAMES`] do.
+pub fn shared_track(frames: &[FrameEntry], others: &[Fix], verdicts: &mut [Option<RejectReason>]) {
+    let on_track: Vec<usize> = frames
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| verdicts[*i].is_none())
+        .filter(|(_, entry)| {
+            let time = entry.fix.time;
+            let from = others
+                .partition_point(|fix| fix.time.millis_since(time) < -SHARED_TRACK_MAX_GAP_MS);
+            others[from..]
+                .iter()
+                .take_while(|fix| fix.time.millis_since(time) <= SHARED_TRACK_MAX_GAP_MS)
+                .any(|fix| distance_m(fix, &entry.fix) <= SHARED_TRACK_MAX_DISTANCE_M)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if on_track.len() >= SHARED_TRACK_MIN_FRAMES {
+        for i in on_track {
+            verdicts[i] = Some(RejectReason::SharedTrack);
         }
     }
 }
@@ -98,6 +138,34 @@ mod tests {
         );
         let mut verdicts = vec![None; next.len()];
         conflicting_frames(&next, &stored, 100.0, 50.0, &mut verdicts);
+        assert!(verdicts.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn the_same_track_from_a_second_device_is_shared_and_a_convoy_is_not() {
+        let drive: Vec<Fix> = (0..60).map(|t| fix(t, 7.42 + t as f64 * 1e-4)).collect();
+        // A copy of the track, with a metre of noise: one car.
+        let copy: Vec<Fix> = (0..60)
+            .map(|t| fix(t, 7.42 + t as f64 * 1e-4 + 1e-5))
+            .collect();
+        let mut verdicts = vec![None; copy.len()];
+        shared_track(&entries(&copy), &drive, &mut verdicts);
+        assert!(
+            verdicts
+                .iter()
+                .all(|v| *v == Some(RejectReason::SharedTrack))
+        );
+        // The car behind, two seconds later on the same road: a convoy, fine.
+        let behind: Vec<Fix> = (2..62)
+            .map(|t| fix(t, 7.42 + (t - 2) as f64 * 1e-4))
+            .collect();
+        let mut verdicts = vec![None; behind.len()];
+        shared_track(&entries(&behind), &drive, &mut verdicts);
+        assert!(verdicts.iter().all(Option::is_none), "{verdicts:?}");
+        // Crossing the track for a few seconds: two cars at a junction, fine.
+        let crossing = &copy[20..20 + SHARED_TRACK_MIN_FRAMES - 1];
+        let mut verdicts = vec![None; crossing.len()];
+        shared_track(&entries(crossing), &drive, &mut verdicts);
         assert!(verdicts.iter().all(Option::is_none));
     }
 }

@@ -15,6 +15,12 @@
 //! 5. Per sequence ([`crate::sequence`]): average speed over 400 km/h, or every frame within
 //!    `stationary_radius_m` of the first for at least `stationary_min_ms` (the device never
 //!    moved).
+//! 6. Synthetic track: over at least `synthetic_min_steps` steps of a second or more while
+//!    moving, the speed changes from one step to the next by a median under
+//!    `synthetic_max_speed_change_mps`. A real receiver's position noise alone moves it by
+//!    more (the real drives in `datasets/`: a median of 0.5 m/s and up); a track generated
+//!    along a road at a set speed does not move it at all. Every kept frame of such a
+//!    capture is rejected: the whole track is forged.
 
 use model::{FrameEntry, RejectReason, TimestampMs};
 
@@ -37,6 +43,14 @@ pub struct TrackConfig {
     /// keyframes 8 m apart are a moving car, not a parked one).
     pub stationary_min_ms: i64,
     pub sequences: SequenceConfig,
+    /// Steps (of a second or more, while moving) a track needs before it is judged
+    /// synthetic.
+    pub synthetic_min_steps: usize,
+    /// Below this median change of speed between consecutive steps, m/s, a track has no
+    /// receiver noise.
+    pub synthetic_max_speed_change_mps: f64,
+    /// Steps slower than this, m/s, are not judged (a car waiting at lights is smooth).
+    pub synthetic_min_speed_mps: f64,
 }
 
 impl Default for TrackConfig {
@@ -55,6 +69,9 @@ impl Default for TrackConfig {
             stationary_radius_m: 10.0,
             stationary_min_ms: 30_000,
             sequences: SequenceConfig::default(),
+            synthetic_min_steps: 60,
+            synthetic_max_speed_change_mps: 0.05,
+            synthetic_min_speed_mps: 3.0,
         }
     }
 }
@@ -71,6 +88,7 @@ pub fn check(
     teleports(frames, config, &mut verdicts);
     zigzags(frames, config, &mut verdicts);
     per_sequence(frames, config, &mut verdicts);
+    synthetic(frames, config, &mut verdicts);
     verdicts
 }
 
@@ -203,6 +221,66 @@ fn per_sequence(
             for &index in &sequence.frames {
                 verdicts[index] = Some(reason);
             }
+        }
+    }
+}
+
+/// The median change of speed between consecutive steps of a second or more, over the
+/// steps where the car moved at `min_speed_mps` or faster; `None` with fewer than
+/// `min_steps` of them. Steps are taken a second or more apart because an agent's frames
+/// between two fixes are interpolated: only a step that spans a fix carries the receiver's
+/// noise.
+pub fn median_speed_change(
+    frames: &[FrameEntry],
+    order: &[usize],
+    min_speed_mps: f64,
+    min_steps: usize,
+) -> Option<f64> {
+    let mut picks: Vec<usize> = Vec::new();
+    for &index in order {
+        let far_enough = picks
+            .last()
+            .is_none_or(|&p| frames[index].fix.time.millis_since(frames[p].fix.time) >= 1000);
+        if far_enough {
+            picks.push(index);
+        }
+    }
+    let steps: Vec<(f64, i64)> = picks
+        .windows(2)
+        .map(|pair| {
+            let millis = frames[pair[1]]
+                .fix
+                .time
+                .millis_since(frames[pair[0]].fix.time);
+            (speed_mps(frames, pair[0], pair[1]), millis)
+        })
+        .collect();
+    let mut changes: Vec<f64> = steps
+        .windows(2)
+        .filter(|pair| {
+            pair.iter()
+                .all(|&(speed, millis)| speed >= min_speed_mps && millis <= 3000)
+        })
+        .map(|pair| (pair[1].0 - pair[0].0).abs())
+        .collect();
+    if changes.len() < min_steps.max(1) {
+        return None;
+    }
+    changes.sort_by(f64::total_cmp);
+    Some(changes[changes.len() / 2])
+}
+
+fn synthetic(frames: &[FrameEntry], config: &TrackConfig, verdicts: &mut [Option<RejectReason>]) {
+    let order = kept(verdicts);
+    let median = median_speed_change(
+        frames,
+        &order,
+        config.synthetic_min_speed_mps,
+        config.synthetic_min_steps,
+    );
+    if median.is_some_and(|median| median < config.synthetic_max_speed_change_mps) {
+        for index in order {
+            verdicts[index] = Some(RejectReason::SyntheticTrack);
         }
     }
 }

@@ -310,6 +310,28 @@ pub(crate) async fn post_capture(
             &mut verdicts,
         );
     }
+    // Another device on the same track at the same moments (one car, two devices): fraud.
+    let unjudged = manifest
+        .frames
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, verdict)| verdict.is_none())
+        .map(|(entry, _)| &entry.fix);
+    if let Some(bounds) = crate::geometry::bounds(unjudged) {
+        let gap = crate::overlap::SHARED_TRACK_MAX_GAP_MS;
+        let others = store
+            .db
+            .other_devices_fixes_near(
+                device_id,
+                (
+                    bounds.start.saturating_add_ms(-gap),
+                    bounds.end.saturating_add_ms(gap),
+                ),
+                bounds.padded(crate::overlap::SHARED_TRACK_MAX_DISTANCE_M),
+            )
+            .await?;
+        crate::overlap::shared_track(&manifest.frames, &others, &mut verdicts);
+    }
     exact_repeats(&manifest.frames, &mut verdicts);
     // Frames stored before: sent again by this device for the same moment → exact duplicate
     // (an agent re-sending what it lost track of); from another device, or claimed for

@@ -33,6 +33,10 @@ pub enum RejectReason {
     Replay,
     /// The device's key sent frames from two places at the same moments.
     ClonedKey,
+    /// A track too perfect for a real GNSS receiver: generated, not driven.
+    SyntheticTrack,
+    /// Another device sent the same track at the same moments: one car, two devices.
+    SharedTrack,
     // Image quality.
     Blurred,
     TooDark,
@@ -44,7 +48,7 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 25] = [
+    pub const ALL: [RejectReason; 27] = [
         Self::NotJpeg,
         Self::FrameTooSmall,
         Self::FrameTooLarge,
@@ -64,6 +68,8 @@ impl RejectReason {
         Self::NearDuplicate,
         Self::Replay,
         Self::ClonedKey,
+        Self::SyntheticTrack,
+        Self::SharedTrack,
         Self::Blurred,
         Self::TooDark,
         Self::Overexposed,
@@ -94,6 +100,8 @@ impl RejectReason {
             Self::NearDuplicate => "near-duplicate",
             Self::Replay => "replay",
             Self::ClonedKey => "cloned-key",
+            Self::SyntheticTrack => "synthetic-track",
+            Self::SharedTrack => "shared-track",
             Self::Blurred => "blurred",
             Self::TooDark => "too-dark",
             Self::Overexposed => "overexposed",
@@ -112,7 +120,12 @@ impl RejectReason {
     pub fn is_fraud_signal(self) -> bool {
         matches!(
             self,
-            Self::Teleport | Self::Replay | Self::ZigZag | Self::ClonedKey
+            Self::Teleport
+                | Self::Replay
+                | Self::ZigZag
+                | Self::ClonedKey
+                | Self::SyntheticTrack
+                | Self::SharedTrack
         )
     }
 
@@ -157,6 +170,12 @@ impl RejectReason {
             }
             Self::ClonedKey => {
                 "another capture of this device was somewhere else at the same moments; the device key is in use on two dashcams"
+            }
+            Self::SyntheticTrack => {
+                "the track has none of the noise a real GNSS receiver has: it was generated, not driven; send the receiver's own fixes"
+            }
+            Self::SharedTrack => {
+                "another device sent the same track at the same moments; one car earns with one device"
             }
             Self::Blurred => {
                 "the frame is blurred; clean the lens and check the mount for vibration"

@@ -2,9 +2,10 @@
 //!
 //! Rules (DESIGN.md §5), all in integer fixed point (ppm) so results never depend on
 //! floating-point rounding:
-//! 1. **Fraud.** A frame ingest flagged (teleport, replay, zig-zag, cloned key) earns
-//!    nothing. A device caught replaying frames or using its key on two dashcams at once
-//!    forfeits the whole epoch (deliberate fraud), and so does one that teleports on two or
+//! 1. **Fraud.** A frame ingest flagged (teleport, replay, zig-zag, cloned key, synthetic
+//!    or shared track) earns nothing. A device caught replaying frames, using its key on two
+//!    dashcams at once, sending a generated track or another device's track forfeits the
+//!    whole epoch (deliberate fraud), and so does one that teleports on two or
 //!    more days of the epoch (spoofing); a single day's GPS jump or zig-zag costs only the
 //!    frames concerned (receivers glitch).
 //! 2. **Freshness.** A cell's weight refills linearly from 0 to 1 over `refill_ms` after it
@@ -35,7 +36,7 @@ use crate::split::largest_remainder;
 use crate::{Bounty, EpochInputs, Error, Payees, Result};
 
 /// The fraud reasons that cost a device its whole epoch.
-pub const FORFEITING_FRAUD: [&str; 2] = ["replay", "cloned-key"];
+pub const FORFEITING_FRAUD: [&str; 4] = ["replay", "cloned-key", "synthetic-track", "shared-track"];
 /// Teleports on this many distinct days of an epoch cost the device the epoch.
 pub const FORFEITING_TELEPORT_DAYS: usize = 2;
 

@@ -199,6 +199,33 @@ impl Db {
         rows.iter().map(crate::captures::fix_of_row).collect()
     }
 
+    /// The fixes of every other device's stored frames (accepted or pending) with `start <=
+    /// time <= end` inside the box `south..=north`, `west..=east`, in time order.
+    pub async fn other_devices_fixes_near(
+        &self,
+        device: DeviceId,
+        (start, end): (TimestampMs, TimestampMs),
+        (south, west, north, east): (f64, f64, f64, f64),
+    ) -> Result<Vec<Fix>> {
+        let rows = sqlx::query(
+            "SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, f.hdop \
+             FROM frames f JOIN captures c ON c.id = f.capture_id \
+             WHERE c.device_id <> $1 AND f.status IN ('accepted', 'pending') \
+             AND f.time_ms BETWEEN $2 AND $3 AND f.lat BETWEEN $4 AND $5 AND f.lon BETWEEN $6 AND $7 \
+             ORDER BY f.time_ms",
+        )
+        .bind(device.to_string())
+        .bind(start.as_millis())
+        .bind(end.as_millis())
+        .bind(south)
+        .bind(north)
+        .bind(west)
+        .bind(east)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(crate::captures::fix_of_row).collect()
+    }
+
     /// Every frame of a capture with its outcome, in manifest order.
     pub async fn capture_frames(&self, id: CaptureId) -> Result<Vec<FrameStatusRow>> {
         let rows = sqlx::query(

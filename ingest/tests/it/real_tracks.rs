@@ -3,8 +3,8 @@
 use ingest::dedup::{DedupConfig, capture_duplicates, exact_repeats};
 use ingest::geometry::distance_m;
 use ingest::sequence::{SequenceConfig, split};
-use ingest::track::{TrackConfig, check};
-use model::{FrameEntry, RejectReason, TimestampMs};
+use ingest::track::{TrackConfig, check, median_speed_change};
+use model::{Fix, FrameEntry, RejectReason, TimestampMs};
 
 use crate::{entries, gpx_track, munich};
 
@@ -242,4 +242,106 @@ fn a_cold_start_glitch_costs_only_the_first_fix() {
             .all(|v| v.is_none() || *v == Some(RejectReason::CaptureDuplicate)),
         "{verdicts:?}"
     );
+}
+
+/// The Munich drive's route, driven again by a generator: positions along the real fixes'
+/// polyline at a set speed, one per second, to `decimals` decimal places.
+fn forged_along_munich(speed_mps: f64, decimals: i32) -> Vec<Fix> {
+    let route = munich();
+    let scale = 10f64.powi(decimals);
+    let round = |value: f64| (value * scale).round() / scale;
+    let mut forged = Vec::new();
+    let mut travelled = 0.0;
+    let mut next_at = 0.0;
+    // Up to the receiver's real jump at fix 619, which is not a road.
+    for pair in route[..619].windows(2) {
+        let leg = distance_m(&pair[0], &pair[1]);
+        while next_at <= travelled + leg && leg > 0.0 {
+            let t = (next_at - travelled) / leg;
+            let second = forged.len() as i64;
+            forged.push(Fix {
+                time: route[0].time.saturating_add_ms(second * 1000),
+                lat: round(pair[0].lat + t * (pair[1].lat - pair[0].lat)),
+                lon: round(pair[0].lon + t * (pair[1].lon - pair[0].lon)),
+                ..route[0]
+            });
+            next_at += speed_mps;
+        }
+        travelled += leg;
+    }
+    forged
+}
+
+#[test]
+fn real_receivers_are_noisy_and_a_generated_track_is_not() {
+    let config = TrackConfig::default();
+    let median = |fixes: Vec<Fix>| {
+        let frames = entries(fixes);
+        let order: Vec<usize> = (0..frames.len()).collect();
+        median_speed_change(
+            &frames,
+            &order,
+            config.synthetic_min_speed_mps,
+            config.synthetic_min_steps,
+        )
+    };
+    // Every real car recording in datasets/ with fixes a second apart: the speed moves by
+    // far more than the threshold from one second to the next, and no frame is called
+    // synthetic. (The Višnjan GPX has a point every few seconds: too sparse to judge.)
+    for (name, fixes) in [
+        ("munich", munich()),
+        ("delft", gpx_track("gps/gpsbabel_sbn-v13.gpx")),
+        ("mtk", gpx_track("gps/gpsbabel_mtk_logger_m241.gpx")),
+    ] {
+        let real = median(fixes.clone());
+        eprintln!("{name}: median speed change {real:?} m/s");
+        assert!(
+            real.is_some_and(|real| real > 4.0 * config.synthetic_max_speed_change_mps),
+            "{name}: {real:?}"
+        );
+        let frames = entries(fixes);
+        let verdicts = check(&frames, day_after(&frames), &config);
+        assert_eq!(count(&verdicts, RejectReason::SyntheticTrack), 0, "{name}");
+    }
+    // The same road, generated at a set speed: no noise, every frame rejected.
+    for decimals in [15, 7] {
+        let forged = entries(forged_along_munich(12.0, decimals));
+        let order: Vec<usize> = (0..forged.len()).collect();
+        let smooth = median_speed_change(&forged, &order, 3.0, 60).unwrap();
+        eprintln!("forged to {decimals} decimals: median speed change {smooth:.4} m/s");
+        let verdicts = check(&forged, day_after(&forged), &config);
+        let others: Vec<_> = verdicts
+            .iter()
+            .filter(|v| **v != Some(RejectReason::SyntheticTrack))
+            .collect();
+        assert!(
+            others.is_empty(),
+            "{decimals} decimals: {smooth}: {others:?}"
+        );
+    }
+}
+
+#[test]
+fn the_simulated_fleets_receivers_are_noisy_enough_to_pass() {
+    let network = datasets::monaco().unwrap();
+    let graph = datasets::RoadGraph::new(&network);
+    let fleet = datasets::fleet::simulate(
+        &graph,
+        &datasets::fleet::FleetConfig {
+            drivers: 3,
+            days: 2,
+            ..datasets::fleet::FleetConfig::default()
+        },
+    )
+    .unwrap();
+    let config = TrackConfig::default();
+    let mut judged = 0;
+    for (_, trip) in fleet.trips() {
+        let frames = entries(trip.fixes.clone());
+        let verdicts = check(&frames, day_after(&frames), &config);
+        assert_eq!(count(&verdicts, RejectReason::SyntheticTrack), 0);
+        let order: Vec<usize> = (0..frames.len()).collect();
+        judged += usize::from(median_speed_change(&frames, &order, 3.0, 60).is_some());
+    }
+    assert!(judged > 0, "some trips are long enough to be judged");
 }

@@ -486,3 +486,69 @@ async fn one_key_in_two_towns_at_once_is_caught_as_a_cloned_key() {
     );
     drop(store);
 }
+
+/// `count` stills of the real Udacity dashcam video, from `first` on.
+fn video_stills(first: usize, count: usize) -> Vec<Vec<u8>> {
+    (first..first + count)
+        .map(|i| {
+            let name = format!("frames/udacity_solidWhiteRight/frame_{i:03}.jpg");
+            std::fs::read(datasets::path(&name)).unwrap()
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_second_device_on_the_same_track_is_caught_and_the_car_behind_is_not() {
+    world!(store, app, alice, _bearer);
+    let bob = DeviceKeypair::from_seed([4; 32]);
+    sign_up_with_device!(app, "Bob", bob);
+    let carol = DeviceKeypair::from_seed([5; 32]);
+    sign_up_with_device!(app, "Carol", carol);
+    let frames = 10;
+    let upload = |key: &DeviceKeypair, first: usize| {
+        let jpegs = video_stills(first, frames);
+        let ids: Vec<FrameId> = jpegs.iter().map(|j| FrameId::of_bytes(j)).collect();
+        (jpegs, manifest(key, &ids))
+    };
+    // Alice drives ten frames through Munich.
+    let (jpegs, driven) = upload(&alice, 0);
+    for jpeg in jpegs {
+        call!(app, put_frame(&alice, jpeg));
+    }
+    let (body, signature) = driven.sign(&alice);
+    let (status, first) = call!(app, post(body, &signature));
+    assert_eq!(first["counts"]["pending"], frames, "{status} {first}");
+
+    // Bob's device sends other pictures on Alice's track, a metre off: one car.
+    let (jpegs, mut copied) = upload(&bob, 15);
+    for (entry, original) in copied.frames.iter_mut().zip(&driven.frames) {
+        entry.fix = original.fix;
+        entry.fix.lat += 1e-5;
+    }
+    for jpeg in jpegs {
+        call!(app, put_frame(&bob, jpeg));
+    }
+    let (body, signature) = copied.sign(&bob);
+    let (_, second) = call!(app, post(body, &signature));
+    let reasons: Vec<&Value> = second["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["reject_reason"])
+        .collect();
+    assert!(reasons.iter().all(|r| *r == "shared-track"), "{second}");
+
+    // Carol drives the same road three seconds behind Alice: a convoy, not a copy.
+    let (jpegs, behind) = upload(&carol, 30);
+    for jpeg in jpegs {
+        call!(app, put_frame(&carol, jpeg));
+    }
+    let mut behind = behind;
+    for entry in &mut behind.frames {
+        entry.fix.time = entry.fix.time.saturating_add_ms(3_000);
+    }
+    let (body, signature) = behind.sign(&carol);
+    let (_, third) = call!(app, post(body, &signature));
+    assert_eq!(third["counts"]["pending"], frames, "{third}");
+    drop(store);
+}

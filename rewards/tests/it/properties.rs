@@ -214,15 +214,19 @@ fn a_cloned_key_forfeits_and_teleports_forfeit_only_when_they_repeat_on_two_days
         }
         compute(&epoch).unwrap()
     };
-    // A cloned key: the device forfeits the epoch.
-    let cloned = with_reason("cloned-key", &[2], 0);
-    assert!(cloned.flagged_devices.contains(&devices[0]));
-    assert!(
-        cloned
-            .earnings
-            .get(&contributors[0])
-            .is_none_or(|e| e.total() == 0)
-    );
+    // A cloned key, a generated track, another device's track: the device forfeits the
+    // epoch.
+    for reason in ["cloned-key", "synthetic-track", "shared-track"] {
+        let caught = with_reason(reason, &[2], 0);
+        assert!(caught.flagged_devices.contains(&devices[0]), "{reason}");
+        assert!(
+            caught
+                .earnings
+                .get(&contributors[0])
+                .is_none_or(|e| e.total() == 0),
+            "{reason}"
+        );
+    }
     // One day with a GPS jump: only those frames are lost.
     let glitch = with_reason("teleport", &[2, 3], 0);
     assert!(!glitch.flagged_devices.contains(&devices[0]));
