@@ -47,12 +47,22 @@ pub enum WorkerError {
     Join(String),
 }
 
-/// Processes one job if there is one; returns the capture it finished.
+/// Processes one job if there is one, holding it for [`LEASE`]; returns the capture it
+/// finished.
 pub async fn process_next(
     store: &Store,
     analyzer: &Arc<dyn FrameAnalyzer>,
 ) -> Result<Option<CaptureId>, WorkerError> {
-    let Some(job) = store.queue.lease(PROCESS_CAPTURE_JOB, LEASE).await? else {
+    process_next_with_lease(store, analyzer, LEASE).await
+}
+
+/// [`process_next`], holding the job for `lease`.
+pub async fn process_next_with_lease(
+    store: &Store,
+    analyzer: &Arc<dyn FrameAnalyzer>,
+    lease: Duration,
+) -> Result<Option<CaptureId>, WorkerError> {
+    let Some(job) = store.queue.lease(PROCESS_CAPTURE_JOB, lease).await? else {
         return Ok(None);
     };
     match process(store, analyzer, &job).await {
@@ -89,10 +99,11 @@ async fn give_up(store: &Store, job: &LeasedJob, err: &WorkerError) -> Result<()
     Ok(())
 }
 
-/// Runs for as long as the process: jobs back to back, a short sleep when the queue is empty.
-pub async fn run(store: Store, analyzer: Arc<dyn FrameAnalyzer>, idle: Duration) {
+/// Runs for as long as the process: jobs back to back, each held for `lease`, a sleep of
+/// `idle` when the queue is empty.
+pub async fn run(store: Store, analyzer: Arc<dyn FrameAnalyzer>, idle: Duration, lease: Duration) {
     loop {
-        match process_next(&store, &analyzer).await {
+        match process_next_with_lease(&store, &analyzer, lease).await {
             Ok(Some(capture)) => tracing::info!(%capture, "capture processed"),
             Ok(None) => tokio::time::sleep(idle).await,
             Err(err) => {

@@ -26,6 +26,9 @@ pub struct RewardsConfig {
     /// Region weights GeoJSON ("" = none).
     pub regions_geojson: String,
     pub bounties: Vec<Bounty>,
+    /// How long a close claim holds before another closer may take over: a closer that
+    /// crashed mid-close holds the epoch this long.
+    pub close_claim_ms: i64,
 }
 
 impl Default for RewardsConfig {
@@ -36,6 +39,7 @@ impl Default for RewardsConfig {
             refill_ms: Params::DEFAULT_REFILL_MS,
             regions_geojson: String::new(),
             bounties: Vec::new(),
+            close_claim_ms: 10 * 60 * 1000,
         }
     }
 }
@@ -212,7 +216,7 @@ pub async fn close(
         closed_at: Some(now),
     };
     let claim = TimestampMs::now();
-    let stale_before = claim.saturating_add_ms(-STALE_CLOSE_CLAIM_MS);
+    let stale_before = claim.saturating_add_ms(-config.close_claim_ms);
     if !store
         .db
         .claim_epoch_close(&row, claim, stale_before)
@@ -301,9 +305,6 @@ async fn write_files(
     }
     Ok(())
 }
-
-/// How long a close claim holds before another closer may take over (a crashed closer).
-const STALE_CLOSE_CLAIM_MS: i64 = 10 * 60 * 1000;
 
 async fn already_closed_or_busy(store: &Store, epoch: EpochId) -> Result<Closed> {
     match store.db.epoch(&epoch.to_string()).await? {
@@ -403,6 +404,7 @@ pub async fn verify(store: &Store, epoch: EpochId) -> Result<Verified> {
         refill_ms: snapshot.params.refill_ms,
         regions_geojson: snapshot.regions_geojson.clone(),
         bounties: snapshot.bounties.clone(),
+        ..RewardsConfig::default()
     };
     let mut current = load_inputs(store, epoch, &config).await?;
     current.bounties = snapshot.bounties.clone();

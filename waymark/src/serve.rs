@@ -58,6 +58,7 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
         store.clone(),
         analyzer,
         Duration::from_millis(500),
+        Duration::from_secs(settings.ingest.job_lease_secs.max(1)),
     ));
     let rewards_config = settings.rewards.config()?;
     if settings.rewards.close_check_secs > 0 {

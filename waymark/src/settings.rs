@@ -33,6 +33,30 @@ pub struct Settings {
     pub rewards: RewardsSettings,
     #[serde(default)]
     pub tiles: TilesSettings,
+    #[serde(default)]
+    pub ingest: IngestSettings,
+}
+
+/// The ingest pipeline's worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Seconds a worker holds a capture's job; a worker that dies mid-job (a crash, a
+    /// kill) leaves it to another after this long. Longer than the slowest capture takes.
+    #[serde(default = "default_job_lease_secs")]
+    pub job_lease_secs: u64,
+}
+
+fn default_job_lease_secs() -> u64 {
+    ingest::worker::LEASE.as_secs()
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self {
+            job_lease_secs: default_job_lease_secs(),
+        }
+    }
 }
 
 /// The live coverage tiles.
@@ -117,6 +141,14 @@ pub struct RewardsSettings {
     /// How often `waymark serve` checks for epochs to close, in seconds (0: never).
     #[serde(default = "default_close_check_secs")]
     pub close_check_secs: u64,
+    /// Seconds a close in progress holds its epoch; a closer that dies mid-close (a crash,
+    /// a kill) leaves the epoch to the next check after this long.
+    #[serde(default = "default_close_claim_secs")]
+    pub close_claim_secs: u64,
+}
+
+fn default_close_claim_secs() -> u64 {
+    600
 }
 
 fn default_emission() -> String {
@@ -144,6 +176,7 @@ impl Default for RewardsSettings {
             regions_file: None,
             bounties_file: None,
             close_check_secs: default_close_check_secs(),
+            close_claim_secs: default_close_claim_secs(),
         }
     }
 }
@@ -185,6 +218,8 @@ impl RewardsSettings {
             refill_ms: i64::from(self.refill_days.max(1)) * 86_400_000,
             regions_geojson,
             bounties,
+            close_claim_ms: i64::try_from(self.close_claim_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
         })
     }
 }
@@ -227,6 +262,7 @@ impl Default for Settings {
             store: StoreSettings::default(),
             rewards: RewardsSettings::default(),
             tiles: TilesSettings::default(),
+            ingest: IngestSettings::default(),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Whole-process tests of the `waymark` binary: it is started as a user would start it, and
 //! spoken to over real HTTP on loopback.
 
+mod crash;
 mod demo;
 mod live_tiles;
+mod load;
 mod rewards;
 mod serve;
 mod settings;
@@ -134,10 +136,21 @@ pub fn http_request(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> HttpResponse {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    try_http_request(addr, method, path, headers, body)
+        .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
+}
+
+/// [`http_request`], with a server that may be gone: the connection's error instead of a
+/// panic.
+pub fn try_http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -146,33 +159,30 @@ pub fn http_request(
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
+    stream.read_to_end(&mut raw)?;
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .expect("an HTTP response");
+        .ok_or_else(|| std::io::Error::other("the connection closed before a response"))?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let bytes = raw[split + 4..].to_vec();
     let mut head_lines = head.lines();
     let status = head_lines
         .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {head}")))?;
     let headers = head_lines
         .filter_map(|line| line.split_once(':'))
         .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
         .collect();
-    HttpResponse {
+    Ok(HttpResponse {
         status,
         headers,
         body: String::from_utf8_lossy(&bytes).into_owned(),
         bytes,
-    }
+    })
 }

@@ -39,11 +39,12 @@ fn stop_sign_frame() -> Vec<u8> {
     jpeg
 }
 
-/// Frames of the Udacity dashcam video: other pictures than the lane stills.
-fn video_stills(count: usize) -> Vec<Vec<u8>> {
+/// `count` frames of the Udacity dashcam video, `step` apart: other pictures than the lane
+/// stills.
+pub(crate) fn video_stills(count: usize, step: usize) -> Vec<Vec<u8>> {
     (0..count)
         .map(|i| {
-            let name = format!("frames/udacity_solidWhiteRight/frame_{:03}.jpg", i * 5);
+            let name = format!("frames/udacity_solidWhiteRight/frame_{:03}.jpg", i * step);
             std::fs::read(datasets::path(&name)).unwrap()
         })
         .collect()
@@ -64,7 +65,7 @@ fn with_headings(mut fixes: Vec<Fix>) -> Vec<Fix> {
 
 /// Polls the epoch list until `epoch` is closed (the server checks every second here);
 /// returns its Merkle root.
-fn wait_for_close(server: &Server, epoch: EpochId) -> String {
+pub(crate) fn wait_for_close(server: &Server, epoch: EpochId) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
         let epochs = server.get("/api/v1/rewards/epochs").json();
@@ -123,7 +124,7 @@ fn a_contributor_uses_the_web_map_in_a_real_browser() {
     // A capture from the last week whose reward epoch may close, elsewhere along the drive.
     let due = EpochId::containing(TimestampMs::now().saturating_add_ms(-86_400_000)).previous();
     let driven = due.ends_at().saturating_add_ms(-3 * 3_600_000);
-    let stills = video_stills(8);
+    let stills = video_stills(8, 5);
     let last_week = with_headings(
         (0..stills.len())
             .map(|i| Fix {
