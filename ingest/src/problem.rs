@@ -104,6 +104,11 @@ impl ApiError {
                 "rate-limited",
                 "Too many requests",
             ),
+            Self::Store(err) if err.is_storage_full() => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage-full",
+                "Storage full",
+            ),
             Self::Store(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -113,6 +118,9 @@ impl ApiError {
     }
 }
 
+/// When a client refused for a full disk should try again.
+const STORAGE_FULL_RETRY_SECS: u64 = 60;
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.parts().0
@@ -121,6 +129,10 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let (status, slug, title) = self.parts();
         let detail = match self {
+            Self::Store(err) if err.is_storage_full() => {
+                tracing::error!(error = %err, "storage full: refusing uploads until space is freed");
+                "the server's storage is full, so this was not kept; nothing stored before is affected: send it again later".to_owned()
+            }
             // Never leak storage internals to clients; log them instead.
             Self::Store(err) => {
                 tracing::error!(error = %err, "ingest request failed in the store");
@@ -135,6 +147,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         if let Self::RateLimited(wait) = self {
             response.insert_header(("Retry-After", wait.as_secs().max(1).to_string()));
+        }
+        if status == StatusCode::INSUFFICIENT_STORAGE {
+            response.insert_header(("Retry-After", STORAGE_FULL_RETRY_SECS.to_string()));
         }
         response
             .insert_header(ContentType(

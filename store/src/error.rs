@@ -47,3 +47,50 @@ pub enum Error {
     #[error("a contributor or device with this {what} already exists")]
     Conflict { what: &'static str },
 }
+
+impl Error {
+    /// Whether the storage under the store is full (no space left on the device, or SQLite's
+    /// "database or disk is full"): the caller should refuse new data and retry later, not
+    /// report a fault.
+    pub fn is_storage_full(&self) -> bool {
+        if let Self::Database(sqlx::Error::Database(db)) = self
+            && db.code().as_deref() == Some("13")
+        {
+            return true;
+        }
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(err) = cause {
+            if let Some(io) = err.downcast_ref::<std::io::Error>()
+                && (io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28))
+            {
+                return true;
+            }
+            if err.to_string().contains("No space left on device") {
+                return true;
+            }
+            cause = err.source();
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_device_is_recognised_through_the_layers() {
+        let full = std::io::Error::from_raw_os_error(28);
+        let err = Error::Directory {
+            path: "/data".into(),
+            source: full,
+        };
+        assert!(err.is_storage_full());
+        let other = Error::Directory {
+            path: "/data".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert!(!other.is_storage_full());
+        assert!(!Error::Corrupt("x".into()).is_storage_full());
+    }
+}

@@ -349,3 +349,115 @@ fn killing_serve_mid_close_still_closes_the_epoch_with_the_same_root() {
     let (status, stderr) = server.terminate();
     assert!(status.success(), "{stderr}");
 }
+
+/// A tmpfs of `megabytes` mounted on `dir` for as long as it lives (the test runs as root,
+/// as CI does: it installs packages with apt).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(
+            mounted.success(),
+            "mounting a tmpfs needs root (CI runs as root)"
+        );
+        Self { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Fills the disk with one file until no byte is left; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.path().join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        while file.write_all(&[0]).is_ok() {}
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status()
+            .ok();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_loses_nothing() {
+    let disk = SmallDisk::mount(64);
+    let server = start(disk.path(), CRASHY);
+    let key = DeviceKeypair::from_seed([11; 32]);
+    sign_up(server.addr, &key);
+    let all = captures(&key, TimestampMs::now().saturating_add_ms(-3_600_000));
+    assert_eq!(send(server.addr, &key, &all[0]).unwrap(), 202);
+    let before = wait_until_done(&server, all[0].id);
+
+    // The disk fills up: uploads are refused with a problem that says so.
+    let filler = disk.fill();
+    let jpeg = &all[1].jpegs[0];
+    let path = format!("/api/v1/frames/{}", FrameId::of_bytes(jpeg).to_hex());
+    let now = TimestampMs::now();
+    let signature = key.sign(&model::request_signing_payload("PUT", &path, now));
+    let refused = crate::http_request(
+        server.addr,
+        "PUT",
+        &path,
+        &[
+            ("X-Waymark-Device", key.public().to_hex()),
+            ("X-Waymark-Timestamp", now.as_millis().to_string()),
+            ("X-Waymark-Signature", signature.to_hex()),
+            ("Content-Type", "image/jpeg".into()),
+        ],
+        jpeg,
+    );
+    eprintln!("upload on a full disk: {} {}", refused.status, refused.body);
+    assert_eq!(refused.status, 507, "{}", refused.body);
+    assert_eq!(
+        refused.json()["type"],
+        "https://waymark.dev/problems/storage-full"
+    );
+    assert!(refused.header("retry-after").is_some());
+    // Reads still work.
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/captures/{}", all[0].id))
+            .json(),
+        before
+    );
+
+    // Space again: the same upload goes through, and what was stored before is intact.
+    std::fs::remove_file(filler).unwrap();
+    assert_eq!(send(server.addr, &key, &all[1]).unwrap(), 202);
+    wait_until_done(&server, all[1].id);
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/captures/{}", all[0].id))
+            .json(),
+        before
+    );
+    let (status, stderr) = server.terminate();
+    assert!(status.success(), "{stderr}");
+    // And it starts again on the same disk.
+    let server = start(disk.path(), CRASHY);
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/captures/{}", all[0].id))
+            .json(),
+        before
+    );
+    drop(server);
+}
