@@ -37,6 +37,11 @@ pub enum Error {
     #[error("spool {}: {reason}", path.display())]
     Spool { path: PathBuf, reason: String },
     #[error(
+        "the spool disk is full, so the frame was not spooled ({}); every frame spooled before is kept: upload or free space, then capture again",
+        path.display()
+    )]
+    SpoolFull { path: PathBuf },
+    #[error(
         "the server at {url} is unreachable after {attempts} attempts: {reason}; frames stay spooled"
     )]
     Unreachable {

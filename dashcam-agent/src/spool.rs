@@ -108,17 +108,30 @@ impl Spool {
         Ok(())
     }
 
-    /// Writes `bytes` to `path` atomically and durably.
+    /// Writes `bytes` to `path` atomically and durably. On failure the half-written
+    /// temporary file is removed (on a full disk it would hold the space), and a full disk
+    /// is [`Error::SpoolFull`].
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
         let name = path
             .file_name()
             .ok_or_else(|| spool_err(path, "no file name"))?;
         let tmp = self.root.join("tmp").join(name);
-        let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
-        file.write_all(bytes).map_err(io("write", &tmp))?;
-        file.sync_all().map_err(io("sync", &tmp))?;
-        drop(file);
-        fs::rename(&tmp, path).map_err(io("rename into", path))?;
+        let written = (|| {
+            let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
+            file.write_all(bytes).map_err(io("write", &tmp))?;
+            file.sync_all().map_err(io("sync", &tmp))?;
+            drop(file);
+            fs::rename(&tmp, path).map_err(io("rename into", path))
+        })();
+        if let Err(err) = written {
+            fs::remove_file(&tmp).ok();
+            return Err(match err {
+                Error::Io { source, .. } if source.raw_os_error() == Some(28) => Error::SpoolFull {
+                    path: path.to_owned(),
+                },
+                other => other,
+            });
+        }
         sync_dir(path.parent().unwrap_or(&self.root))
     }
 

@@ -6,6 +6,7 @@
 mod capture;
 #[cfg(feature = "capture")]
 mod crash;
+mod full_disk;
 mod library;
 #[cfg(feature = "capture")]
 mod live;
