@@ -55,6 +55,17 @@ pub enum VisionCommand {
         /// Directory with labels.json and the images it names
         dir: Option<PathBuf>,
     },
+    /// Run every check the pipeline runs (quality, faces, plates, signs, privacy blur) on
+    /// JPEG files: the public (blurred) copy and the report go to --out, one line per file
+    /// to stdout.
+    Analyze {
+        /// Where `<name>.jpg` (the blurred public copy) and `<name>.json` (the report) go
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The JPEG files
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -34,6 +34,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             demo::run(settings, args.clone(), cli.data.clone())
         }
         Command::Vision(VisionCommand::Eval { dir }) => vision_stage::eval(dir.as_deref()),
+        Command::Vision(VisionCommand::Analyze { out, files }) => {
+            vision_stage::analyze_files(&files, &out)
+        }
         Command::Config => {
             print!("{}", settings.to_toml()?);
             Ok(())

@@ -1,4 +1,5 @@
-//! Wires the OpenCV vision stage into ingest's seam, and `waymark vision eval`.
+//! Wires the OpenCV vision stage into ingest's seam, `waymark vision eval` and `waymark
+//! vision analyze`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -34,5 +35,44 @@ pub fn eval(dir: Option<&Path>) -> anyhow::Result<()> {
     let report = vision::evaluate(dir)
         .with_context(|| format!("cannot evaluate the labelled set in {}", dir.display()))?;
     print!("{report}");
+    Ok(())
+}
+
+/// `waymark vision analyze --out DIR FILE…`: the pipeline's vision checks on each file; the
+/// blurred public copy and the report are written to `out`, one summary line per file.
+pub fn analyze_files(files: &[std::path::PathBuf], out: &Path) -> anyhow::Result<()> {
+    let vision = vision::Vision::new(vision::VisionConfig::default())
+        .context("cannot load the vision models; run scripts/setup")?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create the output directory {}", out.display()))?;
+    for file in files {
+        let jpeg =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let analyzed = vision
+            .analyze(&jpeg)
+            .with_context(|| format!("cannot analyze {}", file.display()))?;
+        let stem = file
+            .file_stem()
+            .map_or_else(|| "frame".into(), |s| s.to_string_lossy().into_owned());
+        let report_path = out.join(format!("{stem}.json"));
+        std::fs::write(&report_path, serde_json::to_vec_pretty(&analyzed.report)?)
+            .with_context(|| format!("cannot write {}", report_path.display()))?;
+        if let Some(public) = &analyzed.public_jpeg {
+            let public_path = out.join(format!("{stem}.jpg"));
+            std::fs::write(&public_path, public)
+                .with_context(|| format!("cannot write {}", public_path.display()))?;
+        }
+        let report = &analyzed.report;
+        println!(
+            "{}: {}x{}, quality {:?} {:.2}, {} privacy regions blurred, {} signs",
+            file.display(),
+            report.width,
+            report.height,
+            report.quality.verdict,
+            report.quality.score,
+            report.privacy.len(),
+            report.signs.len()
+        );
+    }
     Ok(())
 }

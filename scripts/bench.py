@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""Whole-process benchmarks of Waymark beside the tool a user would otherwise pick.
+
+Each workload runs beside its peer in the same run: one warm-up of each, then ROUNDS rounds
+alternating Waymark and the peer; the median of each side and the ratio are reported with
+the machine, the versions and the exact commands. Called by scripts/bench, which installs
+the peers and builds the binaries.
+
+    scripts/bench.py --bin-dir target/release --rounds 7 --write BENCHMARKS.md
+    scripts/bench.py --bin-dir target/debug --rounds 1 --write target/bench-quick.md   # CI
+
+Rows (see issue "Benchmarks side by side with the peer tools"):
+  agent   `waymark-agent import` of the real GoPro MP4 (GPMF GPS), 3 m spacing
+          beside mapillary_tools 0.14.7 `video_process` (ffmpeg) on the same file and spacing
+  vision  `waymark vision analyze` (quality, faces, plates, signs, privacy blur, re-encode)
+          on real 1920x1080 JPEGs beside the floor: libjpeg-turbo djpeg | cjpeg of each
+"""
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ROOT / ".tools" / "peers" / "bin"
+VIDEO = ROOT / "datasets" / "video" / "gopro" / "gpmf_max-heromode.mp4"
+STREET_PHOTO = ROOT / "datasets" / "images" / "geotagged" / "mapillary_DSC00001.JPG"
+START = "<!-- scripts/bench: peers start -->"
+END = "<!-- scripts/bench: peers end -->"
+
+
+def run(command, cwd=None, shell=False):
+    """Runs a command to completion and returns its wall time; fails loudly."""
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, shell=shell, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"bench: {command} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return elapsed, done.stdout + done.stderr
+
+
+def version(command):
+    try:
+        out = subprocess.run(command, capture_output=True, text=True).stdout + ""
+        return out.strip().splitlines()[0] if out.strip() else "?"
+    except OSError:
+        return "not installed"
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}"
+
+
+class AgentImport:
+    """A row: ours() and peer() each run once and return (seconds, outputs made)."""
+
+    name = "agent: import a GoPro MP4 with GPMF GPS, sample every 3 m, JPEG + EXIF"
+    unit = "frames"
+
+    def __init__(self, bins, scratch):
+        self.agent = bins / "waymark-agent"
+        self.scratch = scratch
+        self.inbox = scratch / "video"
+        self.inbox.mkdir()
+        shutil.copy(VIDEO, self.inbox / VIDEO.name)
+        self.round = 0
+
+    def ours(self):
+        self.round += 1
+        home = self.scratch / f"agent-{self.round}"
+        home.mkdir()
+        (home / "agent.toml").write_text(
+            "[agent]\ntrim_m = 0.0\n\n[agent.sampling]\nspacing_m = 3.0\nfast_spacing_m = 3.0\n"
+        )
+        run([str(self.agent), "--home", str(home), "keygen"])
+        seconds, out = run([str(self.agent), "--home", str(home), "import", str(self.inbox / VIDEO.name)])
+        frames = len(list((home / "spool" / "frames").glob("*.jpg")))
+        return seconds, frames
+
+    def peer(self):
+        self.round += 1
+        out = self.scratch / f"mapillary-{self.round}"
+        seconds, _ = run([
+            str(PEERS / "mapillary_tools"), "video_process", str(self.inbox), str(out),
+            "--video_sample_distance", "3",
+        ])
+        frames = len(list(out.rglob("*.jpg")))
+        return seconds, frames
+
+    def commands(self):
+        return (
+            f"`waymark-agent --home H import {VIDEO.relative_to(ROOT)}` with `spacing_m = 3`, "
+            "`trim_m = 0` (a fresh H with a new key each round)",
+            f"`mapillary_tools video_process IN OUT --video_sample_distance 3` (IN holds only "
+            f"`{VIDEO.name}`)",
+        )
+
+
+class VisionPerFrame:
+    name = "vision per frame: 1920×1080 real JPEGs, every check + privacy blur + re-encode"
+    unit = "frames"
+
+    def __init__(self, bins, scratch):
+        self.waymark = bins / "waymark"
+        self.scratch = scratch
+        self.frames = scratch / "frames-1080p"
+        self.frames.mkdir()
+        # Five real 1920x1080 pictures: the street photo's four quarters and the whole
+        # photo halved (ffmpeg, from Debian).
+        cuts = {
+            "quarter-nw": "crop=1920:1080:0:0",
+            "quarter-ne": "crop=1920:1080:1920:0",
+            "quarter-sw": "crop=1920:1080:0:1080",
+            "quarter-se": "crop=1920:1080:1920:1080",
+            "whole": "scale=1920:1080",
+        }
+        for name, vf in cuts.items():
+            run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(STREET_PHOTO), "-vf", vf,
+                 "-q:v", "2", str(self.frames / f"{name}.jpg")])
+        self.files = sorted(self.frames.glob("*.jpg"))
+        self.round = 0
+
+    def ours(self):
+        self.round += 1
+        out = self.scratch / f"vision-{self.round}"
+        seconds, _ = run([str(self.waymark), "vision", "analyze", "--out", str(out)]
+                         + [str(f) for f in self.files])
+        return seconds, len(list(out.glob("*.json")))
+
+    def peer(self):
+        self.round += 1
+        out = self.scratch / f"floor-{self.round}"
+        out.mkdir()
+        script = " && ".join(
+            f"djpeg '{f}' | cjpeg -quality 90 > '{out / f.name}'" for f in self.files
+        )
+        seconds, _ = run(script, shell=True)
+        return seconds, len(list(out.glob("*.jpg")))
+
+    def commands(self):
+        return (
+            "`waymark vision analyze --out O F1 … F5` (one process: models loaded once)",
+            "`djpeg F | cjpeg -quality 90 > O/F` for each of the five files (libjpeg-turbo)",
+        )
+
+
+def measure(workload, rounds):
+    workload.ours()
+    workload.peer()
+    ours, peer = [], []
+    counts = set()
+    for _ in range(rounds):
+        seconds, n = workload.ours()
+        ours.append(seconds)
+        counts.add(("ours", n))
+        seconds, n = workload.peer()
+        peer.append(seconds)
+        counts.add(("peer", n))
+    return statistics.median(ours), statistics.median(peer), dict(counts)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin-dir", required=True, type=Path)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--write", required=True, type=Path)
+    args = parser.parse_args()
+    bins = args.bin_dir.resolve()
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="waymark-bench-") as tmp:
+        scratch = Path(tmp)
+        for kind in (AgentImport, VisionPerFrame):
+            part = scratch / kind.__name__
+            part.mkdir()
+            workload = kind(bins, part)
+            ours, peer, counts = measure(workload, args.rounds)
+            rows.append((workload, ours, peer, counts))
+            print(f"bench: {workload.name}: waymark {ours:.3f} s, peer {peer:.3f} s, outputs {counts}",
+                  file=sys.stderr)
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    lines = [
+        START,
+        f"Measured {time.strftime('%Y-%m-%d')} at commit `{commit}` by `scripts/bench` "
+        f"({args.rounds} round{'s' if args.rounds != 1 else ''} after one warm-up, alternating; medians of whole-process wall "
+        f"time; binaries from `{args.bin_dir}`).",
+        "",
+        f"Machine: {machine()}. Versions: "
+        f"{version([str(PEERS / 'mapillary_tools'), '--version'])}, "
+        f"{' '.join(version(['ffmpeg', '-version']).split()[:3])}, "
+        f"libjpeg-turbo {version(['dpkg-query', '-W', '-f=${Version}', 'libjpeg-turbo-progs'])}.",
+        "",
+        "| workload | Waymark | peer or floor | ratio (Waymark / peer) | outputs (Waymark, peer) |",
+        "|---|---|---|---|---|",
+    ]
+    for workload, ours, peer, counts in rows:
+        lines.append(
+            f"| {workload.name} | {ours:.3f} s | {peer:.3f} s | {ours / peer:.2f}× | "
+            f"{counts.get('ours', '?')}, {counts.get('peer', '?')} {workload.unit} |"
+        )
+    lines += ["", "Commands:"]
+    for workload, *_ in rows:
+        ours_cmd, peer_cmd = workload.commands()
+        lines.append(f"- {workload.name.split(':')[0]}: Waymark {ours_cmd}; peer {peer_cmd}.")
+    lines.append(END)
+    block = "\n".join(lines) + "\n"
+
+    target = args.write
+    if target.exists() and START in target.read_text():
+        text = target.read_text()
+        text = re.sub(re.escape(START) + ".*?" + re.escape(END) + "\n?", lambda _: block, text,
+                      flags=re.S)
+        target.write_text(text)
+    elif target.exists():
+        target.write_text(target.read_text().rstrip("\n") + "\n\n" + block)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(block)
+    print(block)
+
+
+if __name__ == "__main__":
+    main()
