@@ -14,6 +14,8 @@ Rows (see issue "Benchmarks side by side with the peer tools"):
           beside mapillary_tools 0.14.7 `video_process` (ffmpeg) on the same file and spacing
   vision  `waymark vision analyze` (quality, faces, plates, signs, privacy blur, re-encode)
           on real 1920x1080 JPEGs beside the floor: libjpeg-turbo djpeg | cjpeg of each
+  tiles   `waymark tiles build` (coverage, sequences, frames, signs; z0-14) of a seeded map
+          beside GDAL `ogr2ogr -f MVT` (z0-14) on the same frames and drives as GeoJSON
 """
 
 import argparse
@@ -21,6 +23,7 @@ import os
 import platform
 import re
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -159,6 +162,47 @@ class VisionPerFrame:
         )
 
 
+def tile_count(mbtiles):
+    with sqlite3.connect(mbtiles) as db:
+        return db.execute("SELECT COUNT(*) FROM tiles").fetchone()[0]
+
+
+class TileBuild:
+    unit = "tiles"
+
+    def __init__(self, bins, scratch, drivers):
+        self.waymark = bins / "waymark"
+        self.scratch = scratch
+        self.data = scratch / "data"
+        self.drivers = drivers
+        run([str(bins / "examples" / "seed_map"), str(self.data), str(drivers)])
+        self.geojson = self.data / "map.geojson"
+        with sqlite3.connect(self.data / "waymark.db") as db:
+            self.frames = db.execute("SELECT COUNT(*) FROM frames").fetchone()[0]
+        frames = f"{self.frames:,}".replace(",", " ")
+        self.name = f"tile building: {frames} frames of {drivers} real drives, every layer z0–14"
+        self.round = 0
+
+    def ours(self):
+        seconds, _ = run([str(self.waymark), "--data", str(self.data), "tiles", "build"])
+        return seconds, tile_count(self.data / "tiles.mbtiles")
+
+    def peer(self):
+        self.round += 1
+        out = self.scratch / f"ogr2ogr-{self.round}.mbtiles"
+        seconds, _ = run(["ogr2ogr", "-f", "MVT", str(out), str(self.geojson),
+                          "-dsco", "FORMAT=MBTILES", "-dsco", "MINZOOM=0", "-dsco", "MAXZOOM=14"])
+        return seconds, tile_count(out)
+
+    def commands(self):
+        return (
+            f"`waymark --data D tiles build` (D seeded by `seed_map D {self.drivers}`: H3 "
+            "coverage res 1–9, sequences, frames, signs; tippecanoe-style budgets; gzip MBTiles)",
+            "`ogr2ogr -f MVT OUT.mbtiles D/map.geojson -dsco FORMAT=MBTILES -dsco MINZOOM=0 "
+            "-dsco MAXZOOM=14` (the same frames as points and drives as lines, one layer)",
+        )
+
+
 def measure(workload, rounds):
     workload.ours()
     workload.peer()
@@ -179,16 +223,23 @@ def main():
     parser.add_argument("--bin-dir", required=True, type=Path)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--write", required=True, type=Path)
+    parser.add_argument("--drivers", type=int, default=20,
+                        help="drives of the seeded map for the tile building row")
     args = parser.parse_args()
     bins = args.bin_dir.resolve()
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="waymark-bench-") as tmp:
         scratch = Path(tmp)
-        for kind in (AgentImport, VisionPerFrame):
-            part = scratch / kind.__name__
+        makers = (
+            lambda part: AgentImport(bins, part),
+            lambda part: VisionPerFrame(bins, part),
+            lambda part: TileBuild(bins, part, args.drivers),
+        )
+        for n, make in enumerate(makers):
+            part = scratch / f"row-{n}"
             part.mkdir()
-            workload = kind(bins, part)
+            workload = make(part)
             ours, peer, counts = measure(workload, args.rounds)
             rows.append((workload, ours, peer, counts))
             print(f"bench: {workload.name}: waymark {ours:.3f} s, peer {peer:.3f} s, outputs {counts}",

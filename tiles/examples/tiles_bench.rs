@@ -14,30 +14,7 @@ mod support;
 
 use std::time::Instant;
 
-use model::{Fix, TimestampMs};
-
-/// The drive moved by a deterministic offset (a Halton walk over ±0.06°).
-fn shifted(drive: &[Fix], n: usize) -> Vec<Fix> {
-    let halton = |mut i: usize, base: usize| {
-        let (mut f, mut r) = (1.0, 0.0);
-        while i > 0 {
-            f /= base as f64;
-            r += f * (i % base) as f64;
-            i /= base;
-        }
-        r
-    };
-    let dx = (halton(n + 1, 2) - 0.5) * 0.12;
-    let dy = (halton(n + 1, 3) - 0.5) * 0.12;
-    drive
-        .iter()
-        .map(|f| Fix {
-            lon: f.lon + dx,
-            lat: f.lat + dy,
-            ..*f
-        })
-        .collect()
-}
+use model::TimestampMs;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -54,7 +31,7 @@ fn main() {
         let drive = support::recent(&support::munich());
         let seeding = Instant::now();
         for n in 0..drivers {
-            support::commit_drive(&store, &format!("driver-{n}"), &shifted(&drive, n), 25).await;
+            support::commit_drive(&store, &format!("driver-{n}"), &support::shifted(&drive, n), 25).await;
         }
         eprintln!(
             "seeded {} frames in {:.1?}",
@@ -96,7 +73,7 @@ fn main() {
             support::commit_drive(
                 &store,
                 &format!("newcomer-{round}"),
-                &shifted(&drive[..300], drivers + round),
+                &support::shifted(&drive[..300], drivers + round),
                 25,
             )
             .await;

@@ -186,3 +186,26 @@ pub fn recent(fixes: &[Fix]) -> Vec<Fix> {
         })
         .collect()
 }
+
+/// The drive moved by a deterministic offset (a Halton walk over ±0.06°).
+pub fn shifted(drive: &[Fix], n: usize) -> Vec<Fix> {
+    let halton = |mut i: usize, base: usize| {
+        let (mut f, mut r) = (1.0, 0.0);
+        while i > 0 {
+            f /= base as f64;
+            r += f * (i % base) as f64;
+            i /= base;
+        }
+        r
+    };
+    let dx = (halton(n + 1, 2) - 0.5) * 0.12;
+    let dy = (halton(n + 1, 3) - 0.5) * 0.12;
+    drive
+        .iter()
+        .map(|f| Fix {
+            lon: f.lon + dx,
+            lat: f.lat + dy,
+            ..*f
+        })
+        .collect()
+}
