@@ -65,7 +65,7 @@ pub struct BodyDeadline(pub Duration);
 
 /// Reads a body up to `limit` bytes; over it, answers 413 without reading the rest, and
 /// past `deadline` answers 408 without waiting for the rest.
-async fn read_limited(
+pub(crate) async fn read_limited(
     mut payload: web::Payload,
     limit: usize,
     what: &str,

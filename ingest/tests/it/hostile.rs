@@ -814,10 +814,12 @@ fn trickle(addr: std::net::SocketAddr, head: String, body: Vec<u8>) -> (String, 
     )
 }
 
-/// Slow loris over a real socket: a correctly signed frame upload whose body trickles in is
-/// cut off with `408` at the body deadline, and nothing is kept.
+/// Slow loris over a real socket: bodies that trickle in are cut off with `408` at the body
+/// deadline — a signed frame upload, and the two routes anyone can call before any
+/// authentication (a manifest is read before its signature can be checked, a sign-up needs no
+/// token) — and nothing is kept.
 #[actix_web::test]
-async fn a_body_trickled_in_slowly_is_cut_off_at_the_deadline() {
+async fn bodies_trickled_in_slowly_are_cut_off_at_the_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
     let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
@@ -845,25 +847,59 @@ async fn a_body_trickled_in_slowly_is_cut_off_at_the_deadline() {
     let path = format!("/api/v1/frames/{sha}");
     let now = TimestampMs::now();
     let signature = alice.sign(&request_signing_payload("PUT", &path, now));
-    let head = format!(
-        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\
-         X-Waymark-Device: {}\r\nX-Waymark-Timestamp: {}\r\nX-Waymark-Signature: {}\r\n\r\n",
-        real.len(),
+    let frame_headers = format!(
+        "X-Waymark-Device: {}\r\nX-Waymark-Timestamp: {}\r\nX-Waymark-Signature: {}\r\n",
         alice.public().to_hex(),
         now.as_millis(),
         signature.to_hex()
     );
-    let length = real.len();
-    let (answer, sent) = actix_web::rt::task::spawn_blocking(move || trickle(addr, head, real))
-        .await
-        .unwrap();
+    // Padded with spaces (valid JSON, signed as sent) so that it takes a while to trickle.
+    let mut manifest_body = manifest(&alice, &[FrameId::of_bytes(&real)]).to_json_bytes();
+    manifest_body.resize(20_000, b' ');
+    let manifest_signature = alice.sign(&manifest_body);
+    let mut sign_up = br#"{"name": "Slow Loris"}"#.to_vec();
+    sign_up.resize(20_000, b' ');
+    let attacks = [
+        ("PUT", path.clone(), frame_headers, real),
+        (
+            "POST",
+            "/api/v1/captures".to_owned(),
+            format!("X-Waymark-Signature: {}\r\n", manifest_signature.to_hex()),
+            manifest_body,
+        ),
+        (
+            "POST",
+            "/api/v1/contributors".to_owned(),
+            "Content-Type: application/json\r\n".to_owned(),
+            sign_up,
+        ),
+    ];
+    for (method, uri, headers, body) in attacks {
+        let head = format!(
+            "{method} {uri} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n{headers}\r\n",
+            body.len()
+        );
+        let length = body.len();
+        let (answer, sent) = actix_web::rt::task::spawn_blocking(move || trickle(addr, head, body))
+            .await
+            .unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 408"),
+            "{method} {uri}: {answer}"
+        );
+        assert!(
+            answer.contains("https://waymark.dev/problems/upload-too-slow"),
+            "{answer}"
+        );
+        assert!(
+            sent < length,
+            "{uri}: cut off after {sent} of {length} bytes"
+        );
+    }
     handle.stop(false).await;
-
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(
-        answer.contains("https://waymark.dev/problems/upload-too-slow"),
-        "{answer}"
-    );
-    assert!(sent < length, "cut off after {sent} of {length} bytes");
     assert!(store.blobs.list("frames").await.unwrap().is_empty());
+    assert!(
+        store.blobs.list("captures").await.unwrap().is_empty(),
+        "no manifest kept"
+    );
 }
