@@ -604,14 +604,14 @@ async fn every_attack_gets_its_typed_problem_and_leaves_nothing_behind() {
         app,
         test::TestRequest::get()
             .uri("/api/v1/contributors/me")
-            .insert_header(alice_bearer)
+            .insert_header(alice_bearer.clone())
     );
     assert_eq!(alice_after["devices"][0]["status"], "active");
     let (_, mallory_me) = call!(
         app,
         test::TestRequest::get()
             .uri("/api/v1/contributors/me")
-            .insert_header(mallory_bearer)
+            .insert_header(mallory_bearer.clone())
     );
     assert_eq!(mallory_me["devices"].as_array().unwrap().len(), 1);
     assert!(
@@ -627,6 +627,20 @@ async fn every_attack_gets_its_typed_problem_and_leaves_nothing_behind() {
     );
     let (status, capture) = call!(app, post_manifest(good_body, &good_signature));
     assert_eq!(status, StatusCode::ACCEPTED, "{capture}");
+
+    // Another contributor's token names only its own account: Mallory's view of "my
+    // captures" does not hold Alice's capture; Alice's does.
+    let captures_of = |bearer: (&'static str, String)| {
+        test::TestRequest::get()
+            .uri("/api/v1/contributors/me/captures")
+            .insert_header(bearer)
+    };
+    let capture_id = good.capture_id.to_string();
+    let (status, mallorys) = call!(app, captures_of(mallory_bearer));
+    assert_eq!(status, StatusCode::OK);
+    assert!(!mallorys.to_string().contains(&capture_id), "{mallorys}");
+    let (_, alices) = call!(app, captures_of(alice_bearer));
+    assert_eq!(alices["captures"][0]["id"], capture_id.as_str(), "{alices}");
 }
 
 /// Every GET a client could try for frame `sha`: the public routes, the capture and search
