@@ -75,6 +75,11 @@ fn gps_time(exif: &Exif) -> Option<TimestampMs> {
     let date = NaiveDate::parse_from_str(&ascii(exif, Tag::GPSDateStamp)?, "%Y:%m:%d").ok()?;
     let hms = rationals(exif, Tag::GPSTimeStamp)?;
     let seconds = hms.first()? * 3600.0 + hms.get(1)? * 60.0 + hms.get(2)?;
+    // A time of day (a leap second at most past midnight): a zero denominator or a huge
+    // hour is no time at all.
+    if !(0.0..86_401.0).contains(&seconds) {
+        return None;
+    }
     let midnight = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis();
     Some(TimestampMs(midnight + (seconds * 1000.0).round() as i64))
 }
@@ -137,6 +142,60 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()
+    }
+
+    /// Found by `scripts/fuzz` (target `exif_photo`, "attempt to add with overflow"): a GPS
+    /// time stamp of 1/0 hours became `i64::MAX` milliseconds past midnight.
+    #[test]
+    fn a_gps_time_stamp_that_is_no_time_of_day_gives_no_fix_time() {
+        use exif::experimental::Writer;
+        use exif::{Field, Rational};
+
+        let rational = |values: &[(u32, u32)]| {
+            Value::Rational(
+                values
+                    .iter()
+                    .map(|&(n, d)| Rational::from((n, d)))
+                    .collect(),
+            )
+        };
+        let ascii = |text: &str| Value::Ascii(vec![text.as_bytes().to_vec()]);
+        let photo = |time: Value| {
+            let fields = [
+                (Tag::GPSLatitudeRef, ascii("N")),
+                (Tag::GPSLatitude, rational(&[(48, 1), (8, 1), (0, 1)])),
+                (Tag::GPSLongitudeRef, ascii("E")),
+                (Tag::GPSLongitude, rational(&[(11, 1), (34, 1), (0, 1)])),
+                (Tag::GPSDateStamp, ascii("2020:01:01")),
+                (Tag::GPSTimeStamp, time),
+            ]
+            .map(|(tag, value)| Field {
+                tag,
+                ifd_num: In::PRIMARY,
+                value,
+            });
+            let mut writer = Writer::new();
+            for field in &fields {
+                writer.push_field(field);
+            }
+            let mut tiff = std::io::Cursor::new(Vec::new());
+            writer.write(&mut tiff, false).unwrap();
+            let mut segment = b"Exif\0\0".to_vec();
+            segment.extend(tiff.into_inner());
+            let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE1];
+            jpeg.extend(u16::try_from(segment.len() + 2).unwrap().to_be_bytes());
+            jpeg.extend(segment);
+            jpeg.extend([0xFF, 0xD9]);
+            read_photo(&jpeg)
+        };
+        let noon = photo(rational(&[(12, 1), (0, 1), (0, 1)])).fix.unwrap();
+        assert_eq!(noon.time, TimestampMs(1_577_880_000_000));
+        for time in [
+            rational(&[(1, 0), (0, 1), (0, 1)]),
+            rational(&[(u32::MAX, 1), (0, 1), (0, 1)]),
+        ] {
+            assert_eq!(photo(time).fix, None);
+        }
     }
 
     #[test]

@@ -19,8 +19,11 @@ use sha2::{Digest, Sha256};
 use store::{Contributor, DeviceStatus, NewContributor, NewDevice, Store};
 
 use crate::problem::{ApiError, ApiResult};
+use crate::uploads::{BodyDeadline, read_limited};
 
 const MAX_NAME_CHARS: usize = 100;
+/// The largest account or device JSON body (actix's default for `web::Bytes`).
+const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Registers the account routes.
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -69,8 +72,10 @@ pub(crate) struct NewAccount {
               (status = 400, description = "Invalid name or payout address (problem+json)")))]
 pub(crate) async fn create_contributor(
     store: web::Data<Store>,
-    body: web::Bytes,
+    deadline: web::Data<BodyDeadline>,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
+    let body = read_limited(payload, MAX_BODY_BYTES, "the body", &deadline).await?;
     let account: NewAccount = crate::problem::json_body(&body)?;
     let name = account.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
@@ -149,10 +154,12 @@ pub(crate) struct DeviceRegistration {
               (status = 409, description = "The key is already registered (problem+json)")))]
 pub(crate) async fn register_device(
     store: web::Data<Store>,
+    deadline: web::Data<BodyDeadline>,
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let owner = authenticate(&store, &request).await?;
+    let body = read_limited(payload, MAX_BODY_BYTES, "the body", &deadline).await?;
     let registration: DeviceRegistration = crate::problem::json_body(&body)?;
     let public_key: DevicePublicKey = registration
         .public_key

@@ -78,9 +78,48 @@ pub fn configure_with(
     store: Store,
     limit: rate_limit::RateLimit,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
-    let limiter = web::Data::new(rate_limit::DeviceLimiter::new(limit));
+    configure_with_limits(
+        store,
+        UploadLimits {
+            rate: limit,
+            ..UploadLimits::default()
+        },
+    )
+}
+
+/// What the upload routes allow one client.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UploadLimits {
+    /// Per-device requests per second and burst.
+    pub rate: rate_limit::RateLimit,
+    /// How long a request body may take to arrive, in all; a slower one is answered `408`
+    /// and its connection closed, so a client trickling bytes ("slow loris") cannot hold
+    /// the server's connections.
+    pub body_deadline: std::time::Duration,
+}
+
+impl Default for UploadLimits {
+    /// Five minutes: a 2 MB frame at 7 KB/s, well below the agent's slowest link.
+    fn default() -> Self {
+        Self {
+            rate: rate_limit::RateLimit::default(),
+            body_deadline: std::time::Duration::from_secs(300),
+        }
+    }
+}
+
+/// [`configure`] with explicit upload limits.
+pub fn configure_with_limits(
+    store: Store,
+    limits: UploadLimits,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    let limiter = web::Data::new(rate_limit::DeviceLimiter::new(limits.rate));
+    let deadline = web::Data::new(uploads::BodyDeadline(limits.body_deadline));
     move |config| {
-        config.app_data(web::Data::new(store)).app_data(limiter);
+        config
+            .app_data(web::Data::new(store))
+            .app_data(limiter)
+            .app_data(deadline);
         accounts::configure(config);
         uploads::configure(config);
         public::configure(config);

@@ -28,6 +28,8 @@ pub enum ApiError {
     DeviceRevoked,
     #[error("{0}")]
     TooLarge(String),
+    #[error("{0}")]
+    TooSlow(String),
     #[error("{1}")]
     Frame(model::RejectReason, String),
     #[error(
@@ -83,6 +85,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body-too-large",
                 "Body too large",
+            ),
+            Self::TooSlow(_) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "upload-too-slow",
+                "Upload too slow",
             ),
             Self::Frame(reason, _) => (frame_status(*reason), reason.slug(), "Frame refused"),
             Self::HashMismatch { .. } => {

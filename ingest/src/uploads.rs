@@ -10,6 +10,8 @@
 //!   dedup run at once; frames that pass wait (`pending`) for the pipeline worker.
 //! - `GET /api/v1/captures/{id}`: the capture's state and every frame's outcome.
 
+use std::time::Duration;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
@@ -37,6 +39,9 @@ pub const MAX_FRAME_BYTES: usize = 2 * 1024 * 1024;
 /// Largest side and pixel count a frame may have (8K UHD).
 pub const MAX_SIDE: u32 = 8192;
 pub const MAX_PIXELS: u64 = 7680 * 4320;
+/// EXIF, XMP, ICC profiles and comments a frame may carry: a camera writes a few KB to some
+/// tens of KB; vision carries EXIF into the public copy, so an "EXIF bomb" stops here.
+pub const MAX_METADATA_BYTES: usize = 256 * 1024;
 /// The job the pipeline worker takes per capture.
 pub const PROCESS_CAPTURE_JOB: &str = "process-capture";
 
@@ -47,14 +52,33 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/api/v1/captures/{id}", web::get().to(get_capture));
 }
 
-/// Reads a body up to `limit` bytes; over it, answers 413 without reading the rest.
-async fn read_limited(
+/// How long a request body may take to arrive ([`crate::UploadLimits::body_deadline`]).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline(pub Duration);
+
+/// Reads a body up to `limit` bytes; over it, answers 413 without reading the rest, and
+/// past `deadline` answers 408 without waiting for the rest.
+pub(crate) async fn read_limited(
     mut payload: web::Payload,
     limit: usize,
     what: &str,
+    deadline: &BodyDeadline,
 ) -> ApiResult<web::Bytes> {
     let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
+    let until = tokio::time::Instant::now() + deadline.0;
+    loop {
+        let next = tokio::time::timeout_at(until, payload.next())
+            .await
+            .map_err(|_| {
+                ApiError::TooSlow(format!(
+                    "{what} did not arrive within {} s ({} bytes came); send it again on a better link",
+                    deadline.0.as_secs(),
+                    body.len()
+                ))
+            })?;
+        let Some(chunk) = next else {
+            break;
+        };
         let chunk =
             chunk.map_err(|err| ApiError::Invalid(format!("the upload broke off: {err}")))?;
         if body.len() + chunk.len() > limit {
@@ -140,13 +164,15 @@ async fn active_device(store: &Store, key: &DevicePublicKey) -> ApiResult<Device
               (status = 400, description = "Hash mismatch or bad id (problem+json)"),
               (status = 401, description = "Unknown device, bad or stale signature (problem+json)"),
               (status = 403, description = "Revoked device (problem+json)"),
+              (status = 408, description = "The body took longer than the deadline (problem+json)"),
               (status = 413, description = "Over 2 MB (problem+json)"),
               (status = 415, description = "Not a JPEG (problem+json)"),
-              (status = 422, description = "Under 25 KB, truncated or absurd dimensions (problem+json)"),
+              (status = 422, description = "Under 25 KB, truncated, absurd dimensions or over 256 KB of metadata (problem+json)"),
               (status = 429, description = "Too fast; see Retry-After (problem+json)")))]
 pub(crate) async fn put_frame(
     store: web::Data<Store>,
     limiter: web::Data<DeviceLimiter>,
+    deadline: web::Data<BodyDeadline>,
     request: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
@@ -156,7 +182,7 @@ pub(crate) async fn put_frame(
         .map_err(|err: model::IdError| ApiError::Invalid(err.to_string()))?;
     let device = authenticate_device(&store, &request).await?;
     limiter.check(device.id).map_err(ApiError::RateLimited)?;
-    let body = read_limited(payload, MAX_FRAME_BYTES, "the frame")
+    let body = read_limited(payload, MAX_FRAME_BYTES, "the frame", &deadline)
         .await
         .map_err(|err| match err {
             ApiError::TooLarge(_) => ApiError::Frame(
@@ -197,6 +223,17 @@ pub(crate) async fn put_frame(
             ),
         ));
     }
+    if jpeg.metadata_bytes > MAX_METADATA_BYTES {
+        return Err(ApiError::Frame(
+            RejectReason::MetadataTooLarge,
+            format!(
+                "frame {}… carries {} KB of EXIF and other metadata; the limit is {} KB",
+                short(&id),
+                jpeg.metadata_bytes / 1024,
+                MAX_METADATA_BYTES / 1024
+            ),
+        ));
+    }
     if !jpeg.complete {
         return Err(ApiError::Frame(
             RejectReason::Broken,
@@ -228,10 +265,11 @@ pub(crate) async fn put_frame(
 pub(crate) async fn post_capture(
     store: web::Data<Store>,
     limiter: web::Data<DeviceLimiter>,
+    deadline: web::Data<BodyDeadline>,
     request: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = read_limited(payload, MAX_MANIFEST_BYTES, "the manifest").await?;
+    let body = read_limited(payload, MAX_MANIFEST_BYTES, "the manifest", &deadline).await?;
     let signature: DeviceSignature = header(&request, "X-Waymark-Signature")
         .ok_or_else(|| {
             ApiError::DeviceAuth(

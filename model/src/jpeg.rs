@@ -11,6 +11,9 @@ pub struct JpegHeader {
     pub components: u8,
     /// Whether the data ends with the end-of-image marker (trailing zero padding ignored).
     pub complete: bool,
+    /// Bytes of application (APP0–APP15: EXIF, XMP, ICC…) and comment segments before the
+    /// frame header, markers included: what an "EXIF bomb" inflates.
+    pub metadata_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +33,7 @@ impl JpegHeader {
             return Err(JpegError::NotJpeg);
         }
         let mut pos = 2;
+        let mut metadata_bytes = 0usize;
         loop {
             // Markers are 0xFF, optional 0xFF fill bytes, then the marker code.
             if pos >= bytes.len() {
@@ -74,7 +78,11 @@ impl JpegHeader {
                     height,
                     components: segment[5],
                     complete,
+                    metadata_bytes,
                 });
+            }
+            if matches!(marker, 0xE0..=0xEF | 0xFE) {
+                metadata_bytes += 2 + length;
             }
             pos += length;
         }
@@ -113,6 +121,24 @@ mod tests {
             JpegHeader::parse(&header(65_535, 65_535)).unwrap().pixels(),
             65_535 * 65_535
         );
+    }
+
+    #[test]
+    fn metadata_segments_are_counted() {
+        assert_eq!(
+            JpegHeader::parse(&header(640, 480)).unwrap().metadata_bytes,
+            6
+        );
+        let mut bombed = vec![0xFF, 0xD8];
+        for _ in 0..3 {
+            bombed.extend([0xFF, 0xE1, 0xFF, 0xFF]);
+            bombed.resize(bombed.len() + 0xFFFD, 0);
+        }
+        bombed.extend([0xFF, 0xFE, 0x00, 0x04, b'h', b'i']);
+        bombed.extend(&header(640, 480)[2..]);
+        let parsed = JpegHeader::parse(&bombed).unwrap();
+        assert_eq!(parsed.metadata_bytes, 3 * 0x10001 + 6 + 6);
+        assert_eq!((parsed.width, parsed.height), (640, 480));
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub enum RejectReason {
     FrameTooSmall,
     FrameTooLarge,
     DimensionsTooLarge,
+    /// EXIF and other metadata segments over the budget (an "EXIF bomb").
+    MetadataTooLarge,
     // Position and time.
     InvalidPosition,
     NullIsland,
@@ -48,11 +50,12 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 27] = [
+    pub const ALL: [RejectReason; 28] = [
         Self::NotJpeg,
         Self::FrameTooSmall,
         Self::FrameTooLarge,
         Self::DimensionsTooLarge,
+        Self::MetadataTooLarge,
         Self::InvalidPosition,
         Self::NullIsland,
         Self::TimeInFuture,
@@ -85,6 +88,7 @@ impl RejectReason {
             Self::FrameTooSmall => "frame-too-small",
             Self::FrameTooLarge => "frame-too-large",
             Self::DimensionsTooLarge => "dimensions-too-large",
+            Self::MetadataTooLarge => "metadata-too-large",
             Self::InvalidPosition => "invalid-position",
             Self::NullIsland => "null-island",
             Self::TimeInFuture => "time-in-future",
@@ -141,6 +145,9 @@ impl RejectReason {
             Self::FrameTooLarge => "the frame is over 2 MB; lower the camera's JPEG quality",
             Self::DimensionsTooLarge => {
                 "the image dimensions are too large to process; resize below 8192 px a side"
+            }
+            Self::MetadataTooLarge => {
+                "the frame carries over 256 KB of EXIF and other metadata; turn off embedded previews and maker notes in the camera"
             }
             Self::InvalidPosition => {
                 "the position is outside valid coordinates; check the GPS source"

@@ -19,13 +19,13 @@ pub const REQUEST_MAX_SKEW_MS: i64 = 5 * 60 * 1000;
 pub enum KeyError {
     #[error("device public key must be 64 hex characters (32 bytes); got {0} characters")]
     PublicKeyLength(usize),
-    #[error("device public key is not hex")]
+    #[error("device public key is not lowercase hex; send it as the agent prints it")]
     PublicKeyHex,
     #[error("device public key is not a valid ed25519 point")]
     PublicKeyPoint,
     #[error("device signature must be 128 hex characters (64 bytes); got {0} characters")]
     SignatureLength(usize),
-    #[error("device signature is not hex")]
+    #[error("device signature is not lowercase hex; send it as the agent prints it")]
     SignatureHex,
     #[error("device secret key must be 64 hex characters (32 bytes)")]
     SecretKey,
@@ -130,6 +130,9 @@ impl FromStr for DevicePublicKey {
         if s.len() != 64 {
             return Err(KeyError::PublicKeyLength(s.len()));
         }
+        if !is_lowercase_hex(s) {
+            return Err(KeyError::PublicKeyHex);
+        }
         let mut bytes = [0u8; 32];
         hex::decode_to_slice(s, &mut bytes).map_err(|_| KeyError::PublicKeyHex)?;
         Self::from_bytes(&bytes)
@@ -178,10 +181,18 @@ impl FromStr for DeviceSignature {
         if s.len() != 128 {
             return Err(KeyError::SignatureLength(s.len()));
         }
+        if !is_lowercase_hex(s) {
+            return Err(KeyError::SignatureHex);
+        }
         let mut bytes = [0u8; 64];
         hex::decode_to_slice(s, &mut bytes).map_err(|_| KeyError::SignatureHex)?;
         Ok(Self(Signature::from_bytes(&bytes)))
     }
+}
+
+/// One spelling per key and signature: `hex` alone also accepts uppercase digits.
+fn is_lowercase_hex(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The bytes a device signs to authenticate one HTTP request (e.g. a frame `PUT`):
@@ -244,6 +255,28 @@ mod tests {
         assert_eq!(
             "00".repeat(63).parse::<DeviceSignature>(),
             Err(KeyError::SignatureLength(126))
+        );
+    }
+
+    /// Found by `scripts/fuzz` (target `ids`): `hex` took uppercase digits, so one key had
+    /// many spellings in headers and manifests.
+    #[test]
+    fn keys_and_signatures_have_one_spelling() {
+        let fuzzed = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325C9b9A098f707511a";
+        assert_eq!(
+            fuzzed.parse::<DevicePublicKey>(),
+            Err(KeyError::PublicKeyHex)
+        );
+        let key = DeviceKeypair::from_seed([7; 32]);
+        let upper_key = key.public().to_hex().to_ascii_uppercase();
+        assert_eq!(
+            upper_key.parse::<DevicePublicKey>(),
+            Err(KeyError::PublicKeyHex)
+        );
+        let upper_signature = key.sign(b"x").to_hex().to_ascii_uppercase();
+        assert_eq!(
+            upper_signature.parse::<DeviceSignature>(),
+            Err(KeyError::SignatureHex)
         );
     }
 

@@ -27,6 +27,17 @@ fn number(value: &Value) -> Option<f64> {
 
 /// Fixes of every positioned `gps_metadata` or `record` message.
 pub fn parse(bytes: &[u8], name: &str) -> Result<Vec<Fix>> {
+    // fitparser 0.11 underflows (a panic in debug builds) on a header shorter than the size
+    // its first byte claims; FIT headers are 12 or 14 bytes.
+    match bytes.first() {
+        Some(&size @ (12 | 14)) if bytes.len() >= usize::from(size) => {}
+        _ => {
+            return Err(Error::Fit {
+                path: name.to_owned(),
+                reason: "not a FIT file: it does not start with a 12- or 14-byte FIT header".into(),
+            });
+        }
+    }
     let records = fitparser::from_bytes(bytes).map_err(|err| Error::Fit {
         path: name.to_owned(),
         reason: err.to_string(),
@@ -85,6 +96,16 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<Vec<Fix>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `scripts/fuzz` (target `fit`): the two bytes `01 00` panicked inside
+    /// fitparser ("attempt to subtract with overflow").
+    #[test]
+    fn a_header_shorter_than_it_claims_is_an_error_not_a_panic() {
+        for bytes in [&[0x01, 0x00][..], &[], &[14, 0x10, 0x00], &[0xFF; 20]] {
+            let err = parse(bytes, "short.fit").unwrap_err();
+            assert!(err.to_string().contains("not a FIT file"), "{err}");
+        }
+    }
 
     #[test]
     fn the_virb_camera_file_gives_145_seconds_of_10_hz_fixes_in_palo_alto() {

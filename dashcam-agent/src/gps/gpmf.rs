@@ -243,7 +243,7 @@ pub fn read_mp4(path: &Path) -> Result<Option<GoproTrack>> {
         let payload = mp4::read_sample(&mut file, sample, path)?;
         let gps = payload_gps(&payload).map_err(|err| match err {
             Error::Gpmf { offset, reason } => Error::Gpmf {
-                offset: sample.offset as usize + offset,
+                offset: (sample.offset as usize).saturating_add(offset),
                 reason,
             },
             other => other,
@@ -253,14 +253,14 @@ pub fn read_mp4(path: &Path) -> Result<Option<GoproTrack>> {
         if origin.is_none()
             && let Some(utc) = gps.utc_ms
         {
-            origin = Some(utc - start_ms);
+            origin = Some(utc.saturating_sub(start_ms));
         }
         for (fraction, fix) in gps.samples {
-            let media_ms = start_ms + (fraction * duration_ms as f64).round() as i64;
+            let media_ms = start_ms.saturating_add((fraction * duration_ms as f64).round() as i64);
             let time = if fix.time.as_millis() != 0 {
                 fix.time
             } else if let Some(origin) = origin {
-                TimestampMs(origin + media_ms)
+                TimestampMs(origin.saturating_add(media_ms))
             } else {
                 continue; // GPS5 before the first GPSU: no clock yet
             };

@@ -10,6 +10,10 @@ use std::path::Path;
 
 use crate::{Error, Result};
 
+/// The most samples a track may list. A GoPro writes one GPMF sample a second, so this is
+/// some 290 hours; the cap keeps a corrupt or hostile sample table from allocating gigabytes.
+pub const MAX_SAMPLES: usize = 1 << 20;
+
 /// One sample of a track: where it is in the file and when it plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
@@ -67,7 +71,7 @@ fn boxes<'d>(data: &'d [u8], reader: &Reader<'_>) -> Result<Vec<([u8; 4], &'d [u
             }
             n => (8, n as usize),
         };
-        if size < header || pos + size > data.len() {
+        if size < header || size > data.len() - pos {
             return Err(reader.err(format!(
                 "box {:?} at byte {pos} claims {size} bytes; only {} are left (truncated or corrupt file)",
                 String::from_utf8_lossy(&kind),
@@ -131,7 +135,7 @@ pub fn read_moov(path: &Path) -> Result<Vec<u8>> {
         if pos == 0 && &kind != b"ftyp" {
             return Err(reader.err("does not start with an `ftyp` box: not an MP4/MOV file"));
         }
-        if size < header_len || pos + size > len {
+        if size < header_len || size > len - pos {
             return Err(reader.err(format!(
                 "top-level box {:?} at byte {pos} runs past the end of the file (truncated?)",
                 String::from_utf8_lossy(&kind)
@@ -198,6 +202,11 @@ fn sample_table(stbl: &[u8], timescale: u32, reader: &Reader<'_>) -> Result<Samp
     let stsz = need(b"stsz")?;
     let fixed = be32(stsz, 4, reader)?;
     let count = be32(stsz, 8, reader)? as usize;
+    if count > MAX_SAMPLES {
+        return Err(reader.err(format!(
+            "the metadata track lists {count} samples; at most {MAX_SAMPLES} are read (corrupt file?)"
+        )));
+    }
     let sizes: Vec<u32> = (0..count)
         .map(|i| {
             if fixed != 0 {
@@ -213,7 +222,8 @@ fn sample_table(stbl: &[u8], timescale: u32, reader: &Reader<'_>) -> Result<Samp
     for i in 0..be32(stts, 4, reader)? as usize {
         let n = be32(stts, 8 + 8 * i, reader)?;
         let delta = be32(stts, 12 + 8 * i, reader)?;
-        durations.extend(std::iter::repeat_n(delta, n as usize));
+        let room = count - durations.len();
+        durations.extend(std::iter::repeat_n(delta, (n as usize).min(room)));
     }
     // Chunk offsets.
     let chunk_offsets: Vec<u64> = if let Some(stco) = child(stbl, b"stco", reader)? {
@@ -256,18 +266,145 @@ fn sample_table(stbl: &[u8], timescale: u32, reader: &Reader<'_>) -> Result<Samp
                 start,
                 duration,
             });
-            offset += u64::from(size);
-            start += u64::from(duration);
+            offset = offset.saturating_add(u64::from(size));
+            start = start.saturating_add(u64::from(duration));
         }
     }
     Ok(SampleTable { timescale, samples })
 }
 
-/// Reads one sample's bytes.
+/// Reads one sample's bytes; a sample the sample table places past the end of the file is
+/// an error before anything is allocated for it.
 pub fn read_sample(file: &mut File, sample: &Sample, path: &Path) -> Result<Vec<u8>> {
+    let len = file
+        .metadata()
+        .map_err(crate::error::io("stat", path))?
+        .len();
+    if sample
+        .offset
+        .checked_add(u64::from(sample.size))
+        .is_none_or(|end| end > len)
+    {
+        return Err(Error::Mp4 {
+            path: path.display().to_string(),
+            reason: format!(
+                "a sample of {} bytes at byte {} runs past the end of the {len}-byte file (truncated?)",
+                sample.size, sample.offset
+            ),
+        });
+    }
     let mut bytes = vec![0u8; sample.size as usize];
     file.seek(SeekFrom::Start(sample.offset))
         .and_then(|_| file.read_exact(&mut bytes))
         .map_err(crate::error::io("read a sample of", path))?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mp4_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut out = u32::try_from(8 + body.len())
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// A full box: version and flags, then `fields` as big-endian u32s.
+    fn full_box(kind: &[u8; 4], fields: &[u32]) -> Vec<u8> {
+        let body: Vec<u8> = [0u32]
+            .iter()
+            .chain(fields)
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        mp4_box(kind, &body)
+    }
+
+    /// A `moov` with one `gpmd` track: `count` samples of 16 bytes (`stsz` with a fixed size),
+    /// one `stts` run of `run` samples, all in one chunk at byte 0.
+    fn moov(count: u32, run: u32) -> Vec<u8> {
+        let mut stsd = 0u32.to_be_bytes().to_vec();
+        stsd.extend(1u32.to_be_bytes());
+        stsd.extend(mp4_box(b"gpmd", &[0; 8]));
+        let stbl = [
+            mp4_box(b"stsd", &stsd),
+            full_box(b"stsz", &[16, count]),
+            full_box(b"stts", &[1, run, 1001]),
+            full_box(b"stsc", &[1, 1, count, 1]),
+            full_box(b"stco", &[1, 0]),
+        ]
+        .concat();
+        let minf = mp4_box(b"minf", &mp4_box(b"stbl", &stbl));
+        let mdhd = full_box(b"mdhd", &[0, 0, 1000, 0, 0]);
+        mp4_box(b"trak", &mp4_box(b"mdia", &[mdhd, minf].concat()))
+    }
+
+    #[test]
+    fn a_well_formed_table_gives_its_samples() {
+        let table = find_track(&moov(3, 3), b"gpmd", "t.mp4").unwrap().unwrap();
+        assert_eq!(table.timescale, 1000);
+        assert_eq!(table.samples.len(), 3);
+        assert_eq!(
+            table.samples[2],
+            Sample {
+                offset: 32,
+                size: 16,
+                start: 2002,
+                duration: 1001
+            }
+        );
+    }
+
+    /// Found by `scripts/fuzz` (target `mp4_gpmf`, out of memory): tables that claim billions
+    /// of samples allocated for all of them before reading a byte.
+    #[test]
+    fn tables_claiming_billions_of_samples_allocate_nothing_for_them() {
+        let err = find_track(&moov(u32::MAX, 1), b"gpmd", "t.mp4").unwrap_err();
+        assert!(err.to_string().contains("at most 1048576"), "{err}");
+        // A time run of 4 billion samples over a table of two: two samples.
+        let table = find_track(&moov(2, u32::MAX), b"gpmd", "t.mp4")
+            .unwrap()
+            .unwrap();
+        assert_eq!(table.samples.len(), 2);
+    }
+
+    /// Found by `scripts/fuzz` (target `mp4_gpmf`, out of memory: `malloc(754974720)`): a
+    /// sample placed past the end of the file was allocated before the read failed.
+    #[test]
+    fn a_sample_past_the_end_of_the_file_is_refused_before_it_is_allocated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short.mp4");
+        std::fs::write(&path, [0u8; 200]).unwrap();
+        let mut file = File::open(&path).unwrap();
+        let inside = Sample {
+            offset: 100,
+            size: 100,
+            start: 0,
+            duration: 1,
+        };
+        assert_eq!(read_sample(&mut file, &inside, &path).unwrap().len(), 100);
+        for (offset, size) in [(100, 754_974_720), (u64::MAX - 1, 16), (101, 100)] {
+            let outside = Sample {
+                offset,
+                size,
+                ..inside
+            };
+            let err = read_sample(&mut file, &outside, &path).unwrap_err();
+            assert!(err.to_string().contains("runs past the end"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_box_claiming_more_bytes_than_exist_is_corrupt_not_an_overflow() {
+        let mut huge = 1u32.to_be_bytes().to_vec();
+        huge.extend(b"trak");
+        huge.extend(u64::MAX.to_be_bytes());
+        let reader = Reader { name: "t.mp4" };
+        let err = boxes(&huge, &reader).unwrap_err();
+        assert!(err.to_string().contains("claims"), "{err}");
+    }
 }

@@ -214,7 +214,7 @@ impl NmeaAssembler {
             // GPS/PPS quality with a 3D GSA mode, or no GSA at all: a 3D fix.
             _ => FixType::Fix3d,
         };
-        Some(Fix {
+        let fix = Fix {
             time: TimestampMs(time.timestamp_millis()),
             lat: epoch.lat?,
             lon: epoch.lon?,
@@ -228,7 +228,11 @@ impl NmeaAssembler {
             fix_type,
             satellites: epoch.satellites.unwrap_or(0),
             hdop: epoch.hdop.unwrap_or(99.0),
-        })
+        };
+        // A corrupted line still passes its checksum once in 256: a position off the globe
+        // (minutes past 60, degrees past 180) is dropped here instead of making the server
+        // refuse the whole capture it would land in.
+        fix.validate().is_ok().then_some(fix)
     }
 }
 
@@ -275,6 +279,35 @@ mod tests {
             parse_line(b"$GPGGA,\xb5b\x01\x07*00").unwrap_err(),
             LineError::NotText
         );
+    }
+
+    /// `line` with its `*hh` checksum.
+    fn sentence(body: &str) -> String {
+        let sum = body.bytes().fold(0u8, |acc, b| acc ^ b);
+        format!("${body}*{sum:02X}\n")
+    }
+
+    /// Found by `scripts/fuzz` (target `nmea`): a GGA whose longitude field is garbage with a
+    /// valid checksum gave a fix at 599° W, which the server then refuses with the whole
+    /// capture.
+    #[test]
+    fn a_position_off_the_globe_is_dropped_not_passed_on() {
+        let log = [
+            sentence(
+                "GPGGA,132820.60,4134.49821229,N,09430335.51845,W,2,09,1.0,278.020,M,-31.442,M,7.6,0133",
+            ),
+            sentence(
+                "GPRMC,132820.60,A,4134.49821229,N,09345.03351845,W,3.252,92.308,180320,11.5985,E,D",
+            ),
+            sentence(
+                "GPGGA,132820.70,4134.49822493,N,09345.03347183,W,2,09,1.0,278.020,M,-31.442,M,7.6,0133",
+            ),
+        ]
+        .concat();
+        let (fixes, _) = parse_log(log.as_bytes());
+        assert_eq!(fixes.len(), 1, "{fixes:?}");
+        assert_eq!(fixes[0].validate(), Ok(()));
+        assert!((fixes[0].lon + (93.0 + 45.033_471_83 / 60.0)).abs() < 1e-9);
     }
 
     #[test]

@@ -41,6 +41,7 @@ macro_rules! sign_up_with_device {
 }
 
 mod accounts;
+mod hostile;
 mod pipeline;
 mod real_tracks;
 mod similarity;

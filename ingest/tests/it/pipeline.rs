@@ -18,7 +18,7 @@ use store::{BlobKey, SearchQuery, Store, StoreConfig};
 use crate::{LANES, lane, munich, put_frame};
 
 /// The real OpenCV vision stage behind ingest's seam.
-struct OpenCv(vision::Vision);
+pub struct OpenCv(pub vision::Vision);
 
 impl FrameAnalyzer for OpenCv {
     fn analyze(&self, jpeg: &[u8]) -> Result<AnalyzedFrame, String> {
