@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{CvContext, Error, Result};
 
 /// The format tag written into every sign model.
-pub const MODEL_FORMAT: &str = "waymark-signs-v1";
+pub const MODEL_FORMAT: &str = "waymark-signs-v2";
 /// Side (px) of the square patch a candidate is resized to, as in GTSRB.
 pub const PATCH: i32 = 32;
 /// Margin added on every side of a colour blob before classifying (GTSRB crops have ~15%).
@@ -106,12 +106,17 @@ impl SignModel {
             )));
         }
         let features = model.mean.len();
-        let consistent = model.inv_std.len() == features
+        let consistent = features == FEATURES
+            && model.inv_std.len() == features
             && model.weights.len() == BACKGROUND + 1
             && model.bias.len() == BACKGROUND + 1
             && model.weights.iter().all(|row| row.len() == features);
         if !consistent {
-            return Err(invalid("weight dimensions do not match".into()));
+            return Err(invalid(format!(
+                "weight dimensions do not match {FEATURES} features and {} classes; \
+                 rebuild it with `cargo run --release -p vision --example build_sign_model`",
+                BACKGROUND + 1
+            )));
         }
         Ok(model)
     }
@@ -146,34 +151,47 @@ pub(crate) fn softmax(logits: &[f32]) -> Vec<f32> {
     exps.into_iter().map(|e| e / sum).collect()
 }
 
-/// Turns a sign patch into the classifier's feature vector: two HOG scales plus a coarse
-/// colour layout.
+/// Turns a sign patch into the classifier's feature vector: HOG of the whole sign (its outline),
+/// finer HOG of its centre (the pictogram: digits, arrows, symbols), and a coarse colour layout.
+/// Both grey images are histogram-equalised, so dark and washed-out photos look alike.
 #[allow(missing_debug_implementations)]
 pub struct SignFeatures {
-    coarse: objdetect::HOGDescriptor,
-    fine: objdetect::HOGDescriptor,
+    outline: objdetect::HOGDescriptor,
+    pictogram: objdetect::HOGDescriptor,
 }
+
+/// The centre square of the 32×32 patch that holds the pictogram inside the rim.
+const PICTOGRAM: Rect = Rect {
+    x: 7,
+    y: 7,
+    width: 18,
+    height: 18,
+};
+/// Side (px) the pictogram is resampled to before its HOG.
+const PICTOGRAM_SIDE: i32 = 24;
+/// Length of a feature vector: outline HOG (3×3 blocks of 4 cells × 9 bins), pictogram HOG
+/// (5×5 blocks of 4 cells × 9 bins), then hue (cos, sin) and value of a 4×4 colour thumbnail.
+pub const FEATURES: usize = 3 * 3 * 36 + 5 * 5 * 36 + 4 * 4 * 3;
 
 impl SignFeatures {
     pub fn new() -> Result<Self> {
-        let window = Size::new(PATCH, PATCH);
-        let coarse = objdetect::HOGDescriptor::new_def(
-            window,
+        let outline = objdetect::HOGDescriptor::new_def(
+            Size::new(PATCH, PATCH),
             Size::new(16, 16),
             Size::new(8, 8),
             Size::new(8, 8),
             9,
         )
         .context("creating the HOG descriptor")?;
-        let fine = objdetect::HOGDescriptor::new_def(
-            window,
+        let pictogram = objdetect::HOGDescriptor::new_def(
+            Size::new(PICTOGRAM_SIDE, PICTOGRAM_SIDE),
             Size::new(8, 8),
-            Size::new(8, 8),
+            Size::new(4, 4),
             Size::new(4, 4),
             9,
         )
         .context("creating the HOG descriptor")?;
-        Ok(Self { coarse, fine })
+        Ok(Self { outline, pictogram })
     }
 
     /// Features of a BGR patch of any size (it is resized to 32×32).
@@ -191,21 +209,20 @@ impl SignFeatures {
         let mut gray = Mat::default();
         imgproc::cvt_color_def(&patch, &mut gray, imgproc::COLOR_BGR2GRAY)
             .context("converting to gray")?;
-        let mut equalized = Mat::default();
-        imgproc::equalize_hist(&gray, &mut equalized).context("equalising a sign patch")?;
-        let mut features = Vec::with_capacity(1000);
-        for hog in [&self.coarse, &self.fine] {
-            let mut descriptors: Vector<f32> = Vector::new();
-            hog.compute(
-                &equalized,
-                &mut descriptors,
-                Size::default(),
-                Size::default(),
-                &Vector::<Point>::new(),
-            )
-            .context("computing HOG features")?;
-            features.extend(descriptors.iter());
-        }
+        let mut features = Vec::with_capacity(FEATURES);
+        let whole = equalized(&gray)?;
+        hog(&self.outline, &whole, &mut features)?;
+        let mut centre = Mat::default();
+        imgproc::resize(
+            &Mat::roi(&gray, PICTOGRAM).context("cropping the pictogram")?,
+            &mut centre,
+            Size::new(PICTOGRAM_SIDE, PICTOGRAM_SIDE),
+            0.0,
+            0.0,
+            imgproc::INTER_LINEAR,
+        )
+        .context("resizing the pictogram")?;
+        hog(&self.pictogram, &equalized(&centre)?, &mut features)?;
         let mut tiny = Mat::default();
         imgproc::resize(
             &patch,
@@ -233,6 +250,27 @@ impl SignFeatures {
         }
         Ok(features)
     }
+}
+
+fn equalized(gray: &Mat) -> Result<Mat> {
+    let mut out = Mat::default();
+    imgproc::equalize_hist(gray, &mut out).context("equalising a sign patch")?;
+    Ok(out)
+}
+
+fn hog(descriptor: &objdetect::HOGDescriptor, gray: &Mat, features: &mut Vec<f32>) -> Result<()> {
+    let mut descriptors: Vector<f32> = Vector::new();
+    descriptor
+        .compute(
+            gray,
+            &mut descriptors,
+            Size::default(),
+            Size::default(),
+            &Vector::<Point>::new(),
+        )
+        .context("computing HOG features")?;
+    features.extend(descriptors.iter());
+    Ok(())
 }
 
 /// A colour blob that may be a sign, in the analysed image's pixels.

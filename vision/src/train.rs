@@ -10,12 +10,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use opencv::core::{self, Mat, Point2f, Rect, Scalar, Size};
+use opencv::core::{self, Mat, Point2f, Rect, Scalar, Size, Vector};
 use opencv::prelude::*;
 use opencv::{imgcodecs, imgproc};
 
 use crate::error::{CvContext, Error, Result};
 use crate::signs::{self, BACKGROUND, MODEL_FORMAT, SignFeatures, SignModel};
+use crate::synth;
 
 /// Photos per class in the GTSRB sample; photo `k` of a class (by file name) is in fold `k`.
 pub const FOLDS: usize = 5;
@@ -33,6 +34,8 @@ pub struct TrainConfig {
     pub augmentations: usize,
     /// Random background crops per negative frame (besides its colour candidates).
     pub random_crops: usize,
+    /// Synthetic photos per drawable class ([`crate::synth`]), each augmented once.
+    pub synthetic: usize,
     pub epochs: usize,
     pub learning_rate: f32,
     pub l2: f32,
@@ -44,6 +47,7 @@ impl Default for TrainConfig {
             seed: 20_261_124,
             augmentations: 80,
             random_crops: 250,
+            synthetic: 200,
             epochs: 40,
             learning_rate: 0.02,
             l2: 1e-4,
@@ -142,34 +146,62 @@ pub fn read_bgr(path: &Path) -> Result<Mat> {
     Ok(image)
 }
 
-/// A randomly rotated, scaled, shifted, re-lit and possibly blurred copy of a sign patch.
+/// A randomly warped (perspective, rotation, scale, shift), re-lit (contrast, brightness,
+/// gamma) and possibly blurred or noisy copy of a sign patch.
 pub fn augment(patch: &Mat, rng: &mut SplitMix) -> Result<Mat> {
-    let (w, h) = (patch.cols(), patch.rows());
-    let centre = Point2f::new(
-        w as f32 / 2.0 + rng.uniform(-2.0, 2.0) as f32,
-        h as f32 / 2.0 + rng.uniform(-2.0, 2.0) as f32,
+    let (w, h) = (patch.cols() as f32, patch.rows() as f32);
+    let angle = rng.uniform(-12.0, 12.0).to_radians();
+    let scale = rng.uniform(0.85, 1.15);
+    let (sin, cos) = ((angle.sin() * scale) as f32, (angle.cos() * scale) as f32);
+    let (dx, dy) = (
+        rng.uniform(-0.07, 0.07) as f32 * w,
+        rng.uniform(-0.07, 0.07) as f32 * h,
     );
-    let rotation =
-        imgproc::get_rotation_matrix_2d(centre, rng.uniform(-12.0, 12.0), rng.uniform(0.85, 1.15))
-            .context("building an augmentation")?;
+    let corners = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)];
+    let mut source = Vector::<Point2f>::new();
+    let mut target = Vector::<Point2f>::new();
+    for (x, y) in corners {
+        source.push(Point2f::new(x, y));
+        // Rotate and scale about the centre, shift, then move each corner a little on its own
+        // (a perspective change: the sign seen from the side or from below).
+        let (cx, cy) = (x - w / 2.0, y - h / 2.0);
+        let jitter = |rng: &mut SplitMix, side: f32| rng.uniform(-0.06, 0.06) as f32 * side;
+        target.push(Point2f::new(
+            w / 2.0 + cos * cx - sin * cy + dx + jitter(rng, w),
+            h / 2.0 + sin * cx + cos * cy + dy + jitter(rng, h),
+        ));
+    }
+    let transform = imgproc::get_perspective_transform(&source, &target, core::DECOMP_LU)
+        .context("building an augmentation")?;
     let mut warped = Mat::default();
-    imgproc::warp_affine(
+    imgproc::warp_perspective(
         patch,
         &mut warped,
-        &rotation,
-        Size::new(w, h),
+        &transform,
+        Size::new(patch.cols(), patch.rows()),
         imgproc::INTER_LINEAR,
         core::BORDER_REPLICATE,
         Scalar::default(),
     )
     .context("warping an augmentation")?;
-    let mut lit = Mat::default();
+    let gamma = rng.uniform(0.5, 2.0);
     let contrast = rng.uniform(0.6, 1.4);
     let brightness = rng.uniform(-40.0, 40.0);
-    warped
-        .convert_to(&mut lit, -1, contrast, brightness)
-        .context("re-lighting an augmentation")?;
-    if rng.uniform(0.0, 1.0) < 0.3 {
+    let lookup: Vec<u8> = (0..=255u8)
+        .map(|v| {
+            let curved = 255.0 * (f64::from(v) / 255.0).powf(gamma);
+            (curved * contrast + brightness).round().clamp(0.0, 255.0) as u8
+        })
+        .collect();
+    let mut lit = Mat::default();
+    core::lut(
+        &warped,
+        &Mat::from_slice(&lookup).context("building a lookup")?,
+        &mut lit,
+    )
+    .context("re-lighting an augmentation")?;
+    let roll = rng.uniform(0.0, 1.0);
+    if roll < 0.3 {
         let mut blurred = Mat::default();
         let sigma = rng.uniform(0.5, 1.5);
         imgproc::gaussian_blur(
@@ -183,7 +215,50 @@ pub fn augment(patch: &Mat, rng: &mut SplitMix) -> Result<Mat> {
         .context("blurring an augmentation")?;
         return Ok(blurred);
     }
+    if roll < 0.5 {
+        let float = core::CV_MAKETYPE(core::CV_32F, lit.channels());
+        let mut noise =
+            Mat::new_size_with_default(lit.size().context("sizing")?, float, Scalar::all(0.0))
+                .context("allocating noise")?;
+        let sigma = rng.uniform(3.0, 12.0);
+        core::set_rng_seed(rng.next_u64() as i32).context("seeding noise")?;
+        core::randn(&mut noise, &Scalar::all(0.0), &Scalar::all(sigma)).context("drawing noise")?;
+        let mut noisy = Mat::default();
+        core::add(&lit, &noise, &mut noisy, &core::no_array(), lit.typ())
+            .context("adding noise")?;
+        return Ok(noisy);
+    }
     Ok(lit)
+}
+
+/// GTSRB classes that are their own mirror image (left–right).
+const MIRROR_SYMMETRIC: [usize; 11] = [11, 12, 13, 15, 17, 18, 22, 26, 30, 35, 40];
+/// Pairs of classes that are each other's mirror image: dangerous curve left/right, turn
+/// right/left ahead, straight or right/left, keep right/left.
+const MIRROR_PAIRS: [(usize, usize); 4] = [(19, 20), (33, 34), (36, 37), (38, 39)];
+
+/// The class a left–right mirrored photo of `class_id` shows, if it is a sign at all.
+pub fn mirrored_class(class_id: usize) -> Option<usize> {
+    if MIRROR_SYMMETRIC.contains(&class_id) {
+        return Some(class_id);
+    }
+    MIRROR_PAIRS.iter().find_map(|&(a, b)| match class_id {
+        _ if class_id == a => Some(b),
+        _ if class_id == b => Some(a),
+        _ => None,
+    })
+}
+
+/// A photo and, when its mirror image is a sign too, the mirrored photo with its class.
+fn with_mirror(image: Mat, class_id: usize) -> Result<Vec<(Mat, usize)>> {
+    let mut sources = Vec::with_capacity(2);
+    if let Some(mirror_class) = mirrored_class(class_id) {
+        let mut flipped = Mat::default();
+        core::flip(&image, &mut flipped, 1).context("mirroring a photo")?;
+        sources.push((flipped, mirror_class));
+    }
+    sources.push((image, class_id));
+    Ok(sources)
 }
 
 /// Background patches from sign-free frames: every colour candidate plus random crops.
@@ -236,14 +311,25 @@ pub fn training_set(
 ) -> Result<Vec<(Vec<f32>, usize)>> {
     let mut samples = Vec::new();
     for photo in photos.iter().filter(|p| train_folds.contains(&p.fold)) {
-        let image = read_bgr(&photo.path)?;
-        samples.push((features.extract(&image)?, photo.class_id));
-        for _ in 0..config.augmentations {
-            samples.push((features.extract(&augment(&image, rng)?)?, photo.class_id));
+        // A mirrored photo stays in its photo's fold, so cross-validation never sees it.
+        for (image, class_id) in with_mirror(read_bgr(&photo.path)?, photo.class_id)? {
+            samples.push((features.extract(&image)?, class_id));
+            for _ in 0..config.augmentations {
+                samples.push((features.extract(&augment(&image, rng)?)?, class_id));
+            }
         }
     }
     for patch in backgrounds {
         samples.push((features.extract(patch)?, BACKGROUND));
+    }
+    // Drawn signs belong to no photo and no fold.
+    for &class_id in &synth::DRAWN_CLASSES {
+        for _ in 0..config.synthetic {
+            let background = &backgrounds[rng.below(backgrounds.len())];
+            if let Some(drawing) = synth::render(class_id, background, rng)? {
+                samples.push((features.extract(&augment(&drawing, rng)?)?, class_id));
+            }
+        }
     }
     Ok(samples)
 }
