@@ -1,14 +1,16 @@
 //! Rebuilds the committed sign classifier `vision/models/signs.json` from the GTSRB photos in
-//! `datasets/images/gtsrb/` and background patches of three sign-free Udacity frames.
+//! `datasets/images/gtsrb/` (augmented and mirrored), signs drawn by `vision::synth`, and
+//! background patches of three sign-free Udacity frames.
 //!
 //!     cargo run --release -p vision --example build_sign_model [-- --cross-validate]
 //!
 //! Takes about 40 s in release (the dev profile gives the same bytes, far slower). The result is
 //! deterministic: same data, same seed, same `signs.json`.
 //!
-//! `--cross-validate` first trains five models, each without one fold (one photo per class),
-//! and prints each held-out accuracy. The committed model is trained on folds 0–3; fold 4 is
-//! what the labelled set evaluates on.
+//! `--cross-validate` trains five models, each without one fold (one photo per class), and
+//! prints each held-out accuracy, the misclassified photos and the mean. The committed model is
+//! the one trained on folds 0–3 (the same with or without the flag); fold 4 is what the
+//! labelled set evaluates on.
 
 use std::path::{Path, PathBuf};
 

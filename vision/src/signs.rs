@@ -152,8 +152,10 @@ pub(crate) fn softmax(logits: &[f32]) -> Vec<f32> {
 }
 
 /// Turns a sign patch into the classifier's feature vector: HOG of the whole sign (its outline),
-/// finer HOG of its centre (the pictogram: digits, arrows, symbols), and a coarse colour layout.
-/// Both grey images are histogram-equalised, so dark and washed-out photos look alike.
+/// finer HOG of its centre (the pictogram: digits, arrows, symbols) and of the lower centre
+/// where a warning triangle's symbol sits, the centre's grey levels as a thumbnail, and a
+/// coarse colour layout. Every grey image is histogram-equalised, so dark and washed-out photos
+/// look alike.
 #[allow(missing_debug_implementations)]
 pub struct SignFeatures {
     outline: objdetect::HOGDescriptor,
@@ -167,11 +169,21 @@ const PICTOGRAM: Rect = Rect {
     width: 18,
     height: 18,
 };
-/// Side (px) the pictogram is resampled to before its HOG.
+/// The symbol inside a warning triangle: the triangle's centroid is below the patch centre.
+const TRIANGLE_SYMBOL: Rect = Rect {
+    x: 9,
+    y: 12,
+    width: 14,
+    height: 14,
+};
+/// Side (px) the pictogram and the triangle symbol are resampled to before their HOG.
 const PICTOGRAM_SIDE: i32 = 24;
-/// Length of a feature vector: outline HOG (3×3 blocks of 4 cells × 9 bins), pictogram HOG
-/// (5×5 blocks of 4 cells × 9 bins), then hue (cos, sin) and value of a 4×4 colour thumbnail.
-pub const FEATURES: usize = 3 * 3 * 36 + 5 * 5 * 36 + 4 * 4 * 3;
+/// Side (px) of the pictogram's grey thumbnail.
+const THUMBNAIL: i32 = 12;
+/// Length of a feature vector: outline HOG (3×3 blocks of 4 cells × 9 bins), pictogram and
+/// triangle-symbol HOG (5×5 blocks of 4 cells × 9 bins each), the pictogram's 12×12 grey
+/// thumbnail, then hue (cos, sin) and value of a 4×4 colour thumbnail.
+pub const FEATURES: usize = 3 * 3 * 36 + 2 * 5 * 5 * 36 + 12 * 12 + 4 * 4 * 3;
 
 impl SignFeatures {
     pub fn new() -> Result<Self> {
@@ -212,17 +224,22 @@ impl SignFeatures {
         let mut features = Vec::with_capacity(FEATURES);
         let whole = equalized(&gray)?;
         hog(&self.outline, &whole, &mut features)?;
-        let mut centre = Mat::default();
+        let centre = equalized(&resized_roi(&gray, PICTOGRAM, PICTOGRAM_SIDE)?)?;
+        hog(&self.pictogram, &centre, &mut features)?;
+        let symbol = equalized(&resized_roi(&gray, TRIANGLE_SYMBOL, PICTOGRAM_SIDE)?)?;
+        hog(&self.pictogram, &symbol, &mut features)?;
+        let mut thumbnail = Mat::default();
         imgproc::resize(
-            &Mat::roi(&gray, PICTOGRAM).context("cropping the pictogram")?,
-            &mut centre,
-            Size::new(PICTOGRAM_SIDE, PICTOGRAM_SIDE),
+            &centre,
+            &mut thumbnail,
+            Size::new(THUMBNAIL, THUMBNAIL),
             0.0,
             0.0,
-            imgproc::INTER_LINEAR,
+            imgproc::INTER_AREA,
         )
         .context("resizing the pictogram")?;
-        hog(&self.pictogram, &equalized(&centre)?, &mut features)?;
+        let grey_levels = thumbnail.data_bytes().context("reading the pictogram")?;
+        features.extend(grey_levels.iter().map(|&v| f32::from(v) / 255.0));
         let mut tiny = Mat::default();
         imgproc::resize(
             &patch,
@@ -250,6 +267,21 @@ impl SignFeatures {
         }
         Ok(features)
     }
+}
+
+/// The `rect` part of `gray`, resampled to a `side`×`side` square.
+fn resized_roi(gray: &Mat, rect: Rect, side: i32) -> Result<Mat> {
+    let mut out = Mat::default();
+    imgproc::resize(
+        &Mat::roi(gray, rect).context("cropping a sign patch")?,
+        &mut out,
+        Size::new(side, side),
+        0.0,
+        0.0,
+        imgproc::INTER_LINEAR,
+    )
+    .context("resizing a part of a sign patch")?;
+    Ok(out)
 }
 
 fn equalized(gray: &Mat) -> Result<Mat> {

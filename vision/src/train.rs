@@ -1,9 +1,17 @@
 //! Reproducible training of the sign classifier from the GTSRB photos in
 //! `datasets/images/gtsrb/` (5 per class, 32×32).
 //!
-//! With so few photos, each training photo is augmented (rotation, scale, shift, brightness,
-//! contrast, blur) by a seeded generator, and "background" patches — the candidate blobs and
-//! random crops of sign-free real frames — teach the model to reject clutter. One photo per
+//! With so few photos, three things stretch them, all driven by one seeded generator:
+//! - every photo is augmented (perspective, rotation, scale, shift, gamma, contrast,
+//!   brightness, blur or noise);
+//! - a photo whose mirror image is a sign is also used mirrored: for its own class when the
+//!   sign is symmetric (yield, no entry, …), for its twin otherwise (turn left ↔ turn right,
+//!   keep left ↔ keep right, curve left ↔ curve right);
+//! - signs that are plain geometry, digits or simple symbols are also drawn ([`crate::synth`]).
+//!
+//! "Background" patches — the candidate blobs and random crops of sign-free real frames —
+//! teach the model to reject clutter. Augmented and mirrored copies stay in their photo's fold,
+//! so cross-validation never scores a photo whose copy it trained on. One photo per
 //! class (fold [`HELD_OUT_FOLD`], the last by file name) is never trained on: the evaluation
 //! harness measures the committed model on those 43 photos. Same inputs and seed, same model.
 
@@ -36,9 +44,8 @@ pub struct TrainConfig {
     pub random_crops: usize,
     /// Synthetic photos per drawable class ([`crate::synth`]), each augmented once.
     pub synthetic: usize,
-    pub epochs: usize,
-    pub learning_rate: f32,
-    pub l2: f32,
+    /// Weight of the identity in LDA's shrunk covariance (0 = the sample covariance).
+    pub shrinkage: f32,
 }
 
 impl Default for TrainConfig {
@@ -48,9 +55,7 @@ impl Default for TrainConfig {
             augmentations: 80,
             random_crops: 250,
             synthetic: 200,
-            epochs: 40,
-            learning_rate: 0.02,
-            l2: 1e-4,
+            shrinkage: 0.1,
         }
     }
 }
@@ -334,7 +339,11 @@ pub fn training_set(
     Ok(samples)
 }
 
-/// Fits multinomial logistic regression by seeded SGD.
+/// Fits linear discriminant analysis on standardised features: class means, one within-class
+/// covariance shared by all classes and shrunk towards a multiple of the identity
+/// (`config.shrinkage`), and each class's linear discriminant. The softmax of the discriminants
+/// is LDA's posterior, so the result is an ordinary linear [`SignModel`]. Closed form, hence
+/// deterministic; the shared covariance lets four photos per class borrow the spread of all.
 pub fn fit(samples: &[(Vec<f32>, usize)], config: &TrainConfig, provenance: String) -> SignModel {
     let dims = samples.first().map_or(0, |s| s.0.len());
     let classes = BACKGROUND + 1;
@@ -352,44 +361,53 @@ pub fn fit(samples: &[(Vec<f32>, usize)], config: &TrainConfig, provenance: Stri
         }
     }
     let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v.sqrt() + 1e-3)).collect();
-    let standardized: Vec<Vec<f32>> = samples
-        .iter()
-        .map(|(x, _)| {
-            x.iter()
-                .zip(&mean)
-                .zip(&inv_std)
-                .map(|((v, m), s)| (v - m) * s)
+    let standardize = |x: &[f32], d: usize| (x[d] - mean[d]) * inv_std[d];
+
+    let mut counts = vec![0usize; classes];
+    let mut class_means = vec![vec![0f64; dims]; classes];
+    for (x, label) in samples {
+        counts[*label] += 1;
+        for (d, m) in class_means[*label].iter_mut().enumerate() {
+            *m += f64::from(standardize(x, d));
+        }
+    }
+    for (m, &count) in class_means.iter_mut().zip(&counts) {
+        m.iter_mut().for_each(|v| *v /= count.max(1) as f64);
+    }
+    // Feature-major copy of the samples minus their class mean, for the covariance's dot products.
+    let columns: Vec<Vec<f32>> = (0..dims)
+        .map(|d| {
+            samples
+                .iter()
+                .map(|(x, label)| standardize(x, d) - class_means[*label][d] as f32)
                 .collect()
         })
         .collect();
-    let mut weights = vec![vec![0f32; dims]; classes];
-    let mut bias = vec![0f32; classes];
-    let mut order: Vec<usize> = (0..samples.len()).collect();
-    let mut rng = SplitMix::new(config.seed ^ 0xF17);
-    for epoch in 0..config.epochs {
-        // Fisher–Yates shuffle, then a decaying step.
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i + 1));
+    let mut covariance = gram(&columns);
+    covariance.iter_mut().for_each(|v| *v /= f64::from(n));
+    let shrinkage = f64::from(config.shrinkage);
+    let average_variance = (0..dims).map(|d| covariance[d * dims + d]).sum::<f64>() / dims as f64;
+    for i in 0..dims {
+        for j in 0..dims {
+            let identity = if i == j { average_variance } else { 0.0 };
+            covariance[i * dims + j] =
+                (1.0 - shrinkage) * covariance[i * dims + j] + shrinkage * identity;
         }
-        let rate = config.learning_rate / (1.0 + epoch as f32 * 0.2);
-        for &index in &order {
-            let x = &standardized[index];
-            let label = samples[index].1;
-            let logits: Vec<f32> = weights
-                .iter()
-                .zip(&bias)
-                .map(|(row, b)| b + row.iter().zip(x).map(|(w, v)| w * v).sum::<f32>())
-                .collect();
-            let probabilities = signs::softmax(&logits);
-            for (class, (row, b)) in weights.iter_mut().zip(bias.iter_mut()).enumerate() {
-                let target = if class == label { 1.0 } else { 0.0 };
-                let gradient = probabilities[class] - target;
-                for (w, v) in row.iter_mut().zip(x) {
-                    *w -= rate * (gradient * v + config.l2 * *w);
-                }
-                *b -= rate * gradient;
-            }
+    }
+    let factor = cholesky(covariance, dims);
+    let mut weights = Vec::with_capacity(classes);
+    let mut bias = Vec::with_capacity(classes);
+    for (class_mean, &count) in class_means.iter().zip(&counts) {
+        if count == 0 {
+            weights.push(vec![0f32; dims]);
+            bias.push(-1e4);
+            continue;
         }
+        let w = cholesky_solve(&factor, dims, class_mean);
+        let quadratic: f64 = w.iter().zip(class_mean).map(|(a, b)| a * b).sum();
+        let prior = (count as f64 / f64::from(n)).ln();
+        weights.push(w.iter().map(|&v| v as f32).collect());
+        bias.push((prior - 0.5 * quadratic) as f32);
     }
     SignModel {
         format: MODEL_FORMAT.to_owned(),
@@ -399,6 +417,78 @@ pub fn fit(samples: &[(Vec<f32>, usize)], config: &TrainConfig, provenance: Stri
         weights,
         bias,
     }
+}
+
+/// The symmetric matrix of dot products between `columns` (row-major, `columns.len()` square).
+fn gram(columns: &[Vec<f32>]) -> Vec<f64> {
+    let dims = columns.len();
+    let mut out = vec![0f64; dims * dims];
+    // Eight rows at a time keep them in cache while every later column streams past once.
+    const BLOCK: usize = 8;
+    for first in (0..dims).step_by(BLOCK) {
+        let last = (first + BLOCK).min(dims);
+        for j in first..dims {
+            for i in first..last.min(j + 1) {
+                let value = dot(&columns[i], &columns[j]);
+                out[i * dims + j] = value;
+                out[j * dims + i] = value;
+            }
+        }
+    }
+    out
+}
+
+/// Dot product in 16 f32 lanes (so it vectorises), summed in f64.
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    const LANES: usize = 16;
+    let mut lanes = [0f32; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f64 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| f64::from(x * y))
+        .sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for lane in 0..LANES {
+            lanes[lane] += x[lane] * y[lane];
+        }
+    }
+    tail + lanes.iter().map(|&v| f64::from(v)).sum::<f64>()
+}
+
+/// The lower-triangular `L` with `L·Lᵀ = matrix` (row-major, `dims` square, positive definite:
+/// the shrinkage guarantees it).
+fn cholesky(mut matrix: Vec<f64>, dims: usize) -> Vec<f64> {
+    for j in 0..dims {
+        let (done, rest) = matrix.split_at_mut(j * dims);
+        let row_j = &mut rest[..dims];
+        for k in 0..j {
+            let row_k = &done[k * dims..k * dims + dims];
+            let partial: f64 = row_j[..k].iter().zip(&row_k[..k]).map(|(a, b)| a * b).sum();
+            row_j[k] = (row_j[k] - partial) / row_k[k];
+        }
+        let squares: f64 = row_j[..j].iter().map(|v| v * v).sum();
+        row_j[j] = (row_j[j] - squares).max(1e-12).sqrt();
+        row_j[j + 1..].iter_mut().for_each(|v| *v = 0.0);
+    }
+    matrix
+}
+
+/// Solves `L·Lᵀ·x = rhs` for the Cholesky factor `L` of [`cholesky`].
+fn cholesky_solve(factor: &[f64], dims: usize, rhs: &[f64]) -> Vec<f64> {
+    let mut y = vec![0f64; dims];
+    for i in 0..dims {
+        let row = &factor[i * dims..i * dims + i];
+        let partial: f64 = row.iter().zip(&y[..i]).map(|(a, b)| a * b).sum();
+        y[i] = (rhs[i] - partial) / factor[i * dims + i];
+    }
+    let mut x = vec![0f64; dims];
+    for i in (0..dims).rev() {
+        let partial: f64 = (i + 1..dims).map(|k| factor[k * dims + i] * x[k]).sum();
+        x[i] = (y[i] - partial) / factor[i * dims + i];
+    }
+    x
 }
 
 /// A held-out photo the model got wrong.
