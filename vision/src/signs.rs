@@ -2,9 +2,10 @@
 //! triangle, octagon, diamond), then a linear classifier over HOG and colour features for the
 //! 43 GTSRB classes plus a "background" class that rejects sign-coloured clutter.
 //!
-//! The classifier is multinomial logistic regression (a linear model like the linear SVM the
-//! issue suggests, but with calibrated confidences); [`crate::train`] builds it reproducibly
-//! from `datasets/images/gtsrb/` and it is stored as JSON in `vision/models/signs.json`.
+//! The classifier is linear: linear discriminant analysis (LDA, one covariance shared by the
+//! 43 classes) names the class, and a logistic regression scores "background, not a sign";
+//! [`crate::train`] builds both reproducibly from `datasets/images/gtsrb/` and they are stored
+//! as JSON in `vision/models/signs.json`.
 
 use std::f64::consts::PI;
 use std::path::Path;
@@ -82,9 +83,12 @@ pub struct SignModel {
     /// Per-feature mean and inverse standard deviation used to standardise inputs.
     pub mean: Vec<f32>,
     pub inv_std: Vec<f32>,
-    /// One row of weights per class (43 GTSRB classes, then background).
+    /// LDA's linear discriminant of each of the 43 GTSRB classes: weights and bias.
     pub weights: Vec<Vec<f32>>,
     pub bias: Vec<f32>,
+    /// Logistic regression of "background, not a sign": weights and bias.
+    pub background_weights: Vec<f32>,
+    pub background_bias: f32,
 }
 
 impl SignModel {
@@ -108,39 +112,48 @@ impl SignModel {
         let features = model.mean.len();
         let consistent = features == FEATURES
             && model.inv_std.len() == features
-            && model.weights.len() == BACKGROUND + 1
-            && model.bias.len() == BACKGROUND + 1
-            && model.weights.iter().all(|row| row.len() == features);
+            && model.weights.len() == BACKGROUND
+            && model.bias.len() == BACKGROUND
+            && model.weights.iter().all(|row| row.len() == features)
+            && model.background_weights.len() == features;
         if !consistent {
             return Err(invalid(format!(
-                "weight dimensions do not match {FEATURES} features and {} classes; \
-                 rebuild it with `cargo run --release -p vision --example build_sign_model`",
-                BACKGROUND + 1
+                "weight dimensions do not match {FEATURES} features and {BACKGROUND} classes; \
+                 rebuild it with `cargo run --release -p vision --example build_sign_model`"
             )));
         }
         Ok(model)
     }
 
-    /// Class probabilities (softmax) for one feature vector.
+    /// Probabilities of the 43 GTSRB classes, then of background, for one feature vector: the
+    /// background score, and the class posterior (softmax of the discriminants) for the rest.
     pub fn probabilities(&self, features: &[f32]) -> Vec<f32> {
         let standardized: Vec<f32> = features
             .iter()
             .zip(self.mean.iter().zip(&self.inv_std))
             .map(|(x, (m, s))| (x - m) * s)
             .collect();
+        let score = |row: &[f32], bias: f32| {
+            bias + row
+                .iter()
+                .zip(&standardized)
+                .map(|(w, x)| w * x)
+                .sum::<f32>()
+        };
+        let background =
+            1.0 / (1.0 + (-score(&self.background_weights, self.background_bias)).exp());
         let logits: Vec<f32> = self
             .weights
             .iter()
             .zip(&self.bias)
-            .map(|(row, b)| {
-                b + row
-                    .iter()
-                    .zip(&standardized)
-                    .map(|(w, x)| w * x)
-                    .sum::<f32>()
-            })
+            .map(|(row, &b)| score(row, b))
             .collect();
-        softmax(&logits)
+        let mut probabilities: Vec<f32> = softmax(&logits)
+            .into_iter()
+            .map(|p| p * (1.0 - background))
+            .collect();
+        probabilities.push(background);
+        probabilities
     }
 }
 

@@ -31,6 +31,9 @@ pub const FOLDS: usize = 5;
 /// The fold the committed model never sees; the labelled set evaluates on it.
 pub const HELD_OUT_FOLD: usize = 4;
 
+/// L2 penalty of the background score's weights.
+const BACKGROUND_L2: f32 = 1e-3;
+
 /// Augmented copies of every sign-coloured background blob.
 const BACKGROUND_AUGMENTATIONS: usize = 4;
 
@@ -46,6 +49,8 @@ pub struct TrainConfig {
     pub synthetic: usize,
     /// Weight of the identity in LDA's shrunk covariance (0 = the sample covariance).
     pub shrinkage: f32,
+    /// Passes of SGD over the samples for the background score.
+    pub background_epochs: usize,
 }
 
 impl Default for TrainConfig {
@@ -56,6 +61,7 @@ impl Default for TrainConfig {
             random_crops: 250,
             synthetic: 200,
             shrinkage: 0.1,
+            background_epochs: 5,
         }
     }
 }
@@ -339,14 +345,10 @@ pub fn training_set(
     Ok(samples)
 }
 
-/// Fits linear discriminant analysis on standardised features: class means, one within-class
-/// covariance shared by all classes and shrunk towards a multiple of the identity
-/// (`config.shrinkage`), and each class's linear discriminant. The softmax of the discriminants
-/// is LDA's posterior, so the result is an ordinary linear [`SignModel`]. Closed form, hence
-/// deterministic; the shared covariance lets four photos per class borrow the spread of all.
+/// Fits the classifier on standardised features: [`fit_lda`] on the sign samples, and
+/// [`fit_background`] on all of them.
 pub fn fit(samples: &[(Vec<f32>, usize)], config: &TrainConfig, provenance: String) -> SignModel {
     let dims = samples.first().map_or(0, |s| s.0.len());
-    let classes = BACKGROUND + 1;
     let n = samples.len().max(1) as f32;
     let mut mean = vec![0f32; dims];
     for (x, _) in samples {
@@ -361,6 +363,35 @@ pub fn fit(samples: &[(Vec<f32>, usize)], config: &TrainConfig, provenance: Stri
         }
     }
     let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v.sqrt() + 1e-3)).collect();
+    let signs: Vec<&(Vec<f32>, usize)> = samples.iter().filter(|s| s.1 != BACKGROUND).collect();
+    let (weights, bias) = fit_lda(&signs, &mean, &inv_std, config.shrinkage);
+    let (background_weights, background_bias) = fit_background(samples, &mean, &inv_std, config);
+    SignModel {
+        format: MODEL_FORMAT.to_owned(),
+        provenance,
+        mean,
+        inv_std,
+        weights,
+        bias,
+        background_weights,
+        background_bias,
+    }
+}
+
+/// Fits linear discriminant analysis on standardised features: class means, one within-class
+/// covariance shared by all classes and shrunk towards a multiple of the identity
+/// (`config.shrinkage`), and each class's linear discriminant. The softmax of the discriminants
+/// is LDA's posterior, so the result is an ordinary linear [`SignModel`]. Closed form, hence
+/// deterministic; the shared covariance lets four photos per class borrow the spread of all.
+fn fit_lda(
+    samples: &[&(Vec<f32>, usize)],
+    mean: &[f32],
+    inv_std: &[f32],
+    shrinkage: f32,
+) -> (Vec<Vec<f32>>, Vec<f32>) {
+    let dims = mean.len();
+    let classes = BACKGROUND;
+    let n = samples.len().max(1) as f32;
     let standardize = |x: &[f32], d: usize| (x[d] - mean[d]) * inv_std[d];
 
     let mut counts = vec![0usize; classes];
@@ -385,7 +416,7 @@ pub fn fit(samples: &[(Vec<f32>, usize)], config: &TrainConfig, provenance: Stri
         .collect();
     let mut covariance = gram(&columns);
     covariance.iter_mut().for_each(|v| *v /= f64::from(n));
-    let shrinkage = f64::from(config.shrinkage);
+    let shrinkage = f64::from(shrinkage);
     let average_variance = (0..dims).map(|d| covariance[d * dims + d]).sum::<f64>() / dims as f64;
     for i in 0..dims {
         for j in 0..dims {
@@ -409,14 +440,53 @@ pub fn fit(samples: &[(Vec<f32>, usize)], config: &TrainConfig, provenance: Stri
         weights.push(w.iter().map(|&v| v as f32).collect());
         bias.push((prior - 0.5 * quadratic) as f32);
     }
-    SignModel {
-        format: MODEL_FORMAT.to_owned(),
-        provenance,
-        mean,
-        inv_std,
-        weights,
-        bias,
+    (weights, bias)
+}
+
+/// Fits logistic regression of "background" against every sign class by seeded SGD. Background
+/// samples are revisited so both sides weigh the same however many samples each has.
+fn fit_background(
+    samples: &[(Vec<f32>, usize)],
+    mean: &[f32],
+    inv_std: &[f32],
+    config: &TrainConfig,
+) -> (Vec<f32>, f32) {
+    let dims = mean.len();
+    let backgrounds: Vec<usize> = (0..samples.len())
+        .filter(|&i| samples[i].1 == BACKGROUND)
+        .collect();
+    let mut order: Vec<usize> = (0..samples.len())
+        .filter(|&i| samples[i].1 != BACKGROUND)
+        .collect();
+    let repeats = order.len() / backgrounds.len().max(1);
+    for _ in 0..repeats.max(1) {
+        order.extend(&backgrounds);
     }
+    let mut weights = vec![0f32; dims];
+    let mut bias = 0f32;
+    let mut x = vec![0f32; dims];
+    let mut rng = SplitMix::new(config.seed ^ 0xB6);
+    for epoch in 0..config.background_epochs {
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        // A step of about one logit unit per sample at first, then decaying.
+        let rate = 1.0 / (dims as f32 * (1.0 + epoch as f32));
+        for &index in &order {
+            let (raw, label) = &samples[index];
+            for (((x, v), m), s) in x.iter_mut().zip(raw).zip(mean).zip(inv_std) {
+                *x = (v - m) * s;
+            }
+            let z = bias + weights.iter().zip(&x).map(|(w, v)| w * v).sum::<f32>();
+            let target = if *label == BACKGROUND { 1.0 } else { 0.0 };
+            let gradient = 1.0 / (1.0 + (-z).exp()) - target;
+            for (w, v) in weights.iter_mut().zip(&x) {
+                *w -= rate * (gradient * v + BACKGROUND_L2 * *w);
+            }
+            bias -= rate * gradient * dims as f32 * 0.01;
+        }
+    }
+    (weights, bias)
 }
 
 /// The symmetric matrix of dot products between `columns` (row-major, `columns.len()` square).
@@ -524,4 +594,32 @@ pub fn fold_accuracy(
         }
     }
     Ok((correct as f32 / total.max(1) as f32, wrong))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cholesky_solve_inverts_a_symmetric_positive_definite_matrix() {
+        let matrix = vec![4.0, 2.0, 0.6, 2.0, 5.0, 1.0, 0.6, 1.0, 3.0];
+        let rhs = [1.0, -2.0, 0.5];
+        let x = cholesky_solve(&cholesky(matrix.clone(), 3), 3, &rhs);
+        for (row, expected) in matrix.chunks(3).zip(rhs) {
+            let product: f64 = row.iter().zip(&x).map(|(a, b)| a * b).sum();
+            assert!(
+                (product - expected).abs() < 1e-12,
+                "{product} != {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn mirrored_classes_pair_up() {
+        assert_eq!(mirrored_class(33), Some(34));
+        assert_eq!(mirrored_class(39), Some(38));
+        assert_eq!(mirrored_class(13), Some(13));
+        // A mirrored "30" is not a sign.
+        assert_eq!(mirrored_class(1), None);
+    }
 }
