@@ -4,8 +4,8 @@
 //!
 //!     cargo run --release -p vision --example build_sign_model [-- --cross-validate]
 //!
-//! Takes about 40 s in release (the dev profile gives the same bytes, far slower). The result is
-//! deterministic: same data, same seed, same `signs.json`.
+//! Takes about 25 s in release, `--cross-validate` about 2 min (the dev profile is far slower).
+//! The result is deterministic: same data, same seed, byte-identical `signs.json`.
 //!
 //! `--cross-validate` trains five models, each without one fold (one photo per class), and
 //! prints each held-out accuracy, the misclassified photos and the mean. The committed model is
