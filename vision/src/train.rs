@@ -380,7 +380,7 @@ pub fn fit(samples: &[(Vec<f32>, usize)], config: &TrainConfig, provenance: Stri
 
 /// Fits linear discriminant analysis on standardised features: class means, one within-class
 /// covariance shared by all classes and shrunk towards a multiple of the identity
-/// (`config.shrinkage`), and each class's linear discriminant. The softmax of the discriminants
+/// (by `shrinkage`), and each class's linear discriminant. The softmax of the discriminants
 /// is LDA's posterior, so the result is an ordinary linear [`SignModel`]. Closed form, hence
 /// deterministic; the shared covariance lets four photos per class borrow the spread of all.
 fn fit_lda(
