@@ -17,6 +17,7 @@ mod jpeg;
 mod privacy;
 mod quality;
 pub mod signs;
+pub mod synth;
 pub mod train;
 
 use std::path::{Path, PathBuf};

@@ -2,9 +2,10 @@
 //! triangle, octagon, diamond), then a linear classifier over HOG and colour features for the
 //! 43 GTSRB classes plus a "background" class that rejects sign-coloured clutter.
 //!
-//! The classifier is multinomial logistic regression (a linear model like the linear SVM the
-//! issue suggests, but with calibrated confidences); [`crate::train`] builds it reproducibly
-//! from `datasets/images/gtsrb/` and it is stored as JSON in `vision/models/signs.json`.
+//! The classifier is linear: linear discriminant analysis (LDA, one covariance shared by the
+//! 43 classes) names the class, and a logistic regression scores "background, not a sign";
+//! [`crate::train`] builds both reproducibly from `datasets/images/gtsrb/` and they are stored
+//! as JSON in `vision/models/signs.json`.
 
 use std::f64::consts::PI;
 use std::path::Path;
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{CvContext, Error, Result};
 
 /// The format tag written into every sign model.
-pub const MODEL_FORMAT: &str = "waymark-signs-v1";
+pub const MODEL_FORMAT: &str = "waymark-signs-v2";
 /// Side (px) of the square patch a candidate is resized to, as in GTSRB.
 pub const PATCH: i32 = 32;
 /// Margin added on every side of a colour blob before classifying (GTSRB crops have ~15%).
@@ -82,9 +83,12 @@ pub struct SignModel {
     /// Per-feature mean and inverse standard deviation used to standardise inputs.
     pub mean: Vec<f32>,
     pub inv_std: Vec<f32>,
-    /// One row of weights per class (43 GTSRB classes, then background).
+    /// LDA's linear discriminant of each of the 43 GTSRB classes: weights and bias.
     pub weights: Vec<Vec<f32>>,
     pub bias: Vec<f32>,
+    /// Logistic regression of "background, not a sign": weights and bias.
+    pub background_weights: Vec<f32>,
+    pub background_bias: f32,
 }
 
 impl SignModel {
@@ -106,36 +110,50 @@ impl SignModel {
             )));
         }
         let features = model.mean.len();
-        let consistent = model.inv_std.len() == features
-            && model.weights.len() == BACKGROUND + 1
-            && model.bias.len() == BACKGROUND + 1
-            && model.weights.iter().all(|row| row.len() == features);
+        let consistent = features == FEATURES
+            && model.inv_std.len() == features
+            && model.weights.len() == BACKGROUND
+            && model.bias.len() == BACKGROUND
+            && model.weights.iter().all(|row| row.len() == features)
+            && model.background_weights.len() == features;
         if !consistent {
-            return Err(invalid("weight dimensions do not match".into()));
+            return Err(invalid(format!(
+                "weight dimensions do not match {FEATURES} features and {BACKGROUND} classes; \
+                 rebuild it with `cargo run --release -p vision --example build_sign_model`"
+            )));
         }
         Ok(model)
     }
 
-    /// Class probabilities (softmax) for one feature vector.
+    /// Probabilities of the 43 GTSRB classes, then of background, for one feature vector: the
+    /// background score, and the class posterior (softmax of the discriminants) for the rest.
     pub fn probabilities(&self, features: &[f32]) -> Vec<f32> {
         let standardized: Vec<f32> = features
             .iter()
             .zip(self.mean.iter().zip(&self.inv_std))
             .map(|(x, (m, s))| (x - m) * s)
             .collect();
+        let score = |row: &[f32], bias: f32| {
+            bias + row
+                .iter()
+                .zip(&standardized)
+                .map(|(w, x)| w * x)
+                .sum::<f32>()
+        };
+        let background =
+            1.0 / (1.0 + (-score(&self.background_weights, self.background_bias)).exp());
         let logits: Vec<f32> = self
             .weights
             .iter()
             .zip(&self.bias)
-            .map(|(row, b)| {
-                b + row
-                    .iter()
-                    .zip(&standardized)
-                    .map(|(w, x)| w * x)
-                    .sum::<f32>()
-            })
+            .map(|(row, &b)| score(row, b))
             .collect();
-        softmax(&logits)
+        let mut probabilities: Vec<f32> = softmax(&logits)
+            .into_iter()
+            .map(|p| p * (1.0 - background))
+            .collect();
+        probabilities.push(background);
+        probabilities
     }
 }
 
@@ -146,34 +164,59 @@ pub(crate) fn softmax(logits: &[f32]) -> Vec<f32> {
     exps.into_iter().map(|e| e / sum).collect()
 }
 
-/// Turns a sign patch into the classifier's feature vector: two HOG scales plus a coarse
-/// colour layout.
+/// Turns a sign patch into the classifier's feature vector: HOG of the whole sign (its outline),
+/// finer HOG of its centre (the pictogram: digits, arrows, symbols) and of the lower centre
+/// where a warning triangle's symbol sits, the centre's grey levels as a thumbnail, and a
+/// coarse colour layout. Every grey image is histogram-equalised, so dark and washed-out photos
+/// look alike.
 #[allow(missing_debug_implementations)]
 pub struct SignFeatures {
-    coarse: objdetect::HOGDescriptor,
-    fine: objdetect::HOGDescriptor,
+    outline: objdetect::HOGDescriptor,
+    pictogram: objdetect::HOGDescriptor,
 }
+
+/// The centre square of the 32×32 patch that holds the pictogram inside the rim.
+const PICTOGRAM: Rect = Rect {
+    x: 7,
+    y: 7,
+    width: 18,
+    height: 18,
+};
+/// The symbol inside a warning triangle: the triangle's centroid is below the patch centre.
+const TRIANGLE_SYMBOL: Rect = Rect {
+    x: 9,
+    y: 12,
+    width: 14,
+    height: 14,
+};
+/// Side (px) the pictogram and the triangle symbol are resampled to before their HOG.
+const PICTOGRAM_SIDE: i32 = 24;
+/// Side (px) of the pictogram's grey thumbnail.
+const THUMBNAIL: i32 = 12;
+/// Length of a feature vector: outline HOG (3×3 blocks of 4 cells × 9 bins), pictogram and
+/// triangle-symbol HOG (5×5 blocks of 4 cells × 9 bins each), the pictogram's 12×12 grey
+/// thumbnail, then hue (cos, sin) and value of a 4×4 colour thumbnail.
+pub const FEATURES: usize = 3 * 3 * 36 + 2 * 5 * 5 * 36 + 12 * 12 + 4 * 4 * 3;
 
 impl SignFeatures {
     pub fn new() -> Result<Self> {
-        let window = Size::new(PATCH, PATCH);
-        let coarse = objdetect::HOGDescriptor::new_def(
-            window,
+        let outline = objdetect::HOGDescriptor::new_def(
+            Size::new(PATCH, PATCH),
             Size::new(16, 16),
             Size::new(8, 8),
             Size::new(8, 8),
             9,
         )
         .context("creating the HOG descriptor")?;
-        let fine = objdetect::HOGDescriptor::new_def(
-            window,
+        let pictogram = objdetect::HOGDescriptor::new_def(
+            Size::new(PICTOGRAM_SIDE, PICTOGRAM_SIDE),
             Size::new(8, 8),
-            Size::new(8, 8),
+            Size::new(4, 4),
             Size::new(4, 4),
             9,
         )
         .context("creating the HOG descriptor")?;
-        Ok(Self { coarse, fine })
+        Ok(Self { outline, pictogram })
     }
 
     /// Features of a BGR patch of any size (it is resized to 32×32).
@@ -191,21 +234,25 @@ impl SignFeatures {
         let mut gray = Mat::default();
         imgproc::cvt_color_def(&patch, &mut gray, imgproc::COLOR_BGR2GRAY)
             .context("converting to gray")?;
-        let mut equalized = Mat::default();
-        imgproc::equalize_hist(&gray, &mut equalized).context("equalising a sign patch")?;
-        let mut features = Vec::with_capacity(1000);
-        for hog in [&self.coarse, &self.fine] {
-            let mut descriptors: Vector<f32> = Vector::new();
-            hog.compute(
-                &equalized,
-                &mut descriptors,
-                Size::default(),
-                Size::default(),
-                &Vector::<Point>::new(),
-            )
-            .context("computing HOG features")?;
-            features.extend(descriptors.iter());
-        }
+        let mut features = Vec::with_capacity(FEATURES);
+        let whole = equalized(&gray)?;
+        hog(&self.outline, &whole, &mut features)?;
+        let centre = equalized(&resized_roi(&gray, PICTOGRAM, PICTOGRAM_SIDE)?)?;
+        hog(&self.pictogram, &centre, &mut features)?;
+        let symbol = equalized(&resized_roi(&gray, TRIANGLE_SYMBOL, PICTOGRAM_SIDE)?)?;
+        hog(&self.pictogram, &symbol, &mut features)?;
+        let mut thumbnail = Mat::default();
+        imgproc::resize(
+            &centre,
+            &mut thumbnail,
+            Size::new(THUMBNAIL, THUMBNAIL),
+            0.0,
+            0.0,
+            imgproc::INTER_AREA,
+        )
+        .context("resizing the pictogram")?;
+        let grey_levels = thumbnail.data_bytes().context("reading the pictogram")?;
+        features.extend(grey_levels.iter().map(|&v| f32::from(v) / 255.0));
         let mut tiny = Mat::default();
         imgproc::resize(
             &patch,
@@ -233,6 +280,42 @@ impl SignFeatures {
         }
         Ok(features)
     }
+}
+
+/// The `rect` part of `gray`, resampled to a `side`×`side` square.
+fn resized_roi(gray: &Mat, rect: Rect, side: i32) -> Result<Mat> {
+    let mut out = Mat::default();
+    imgproc::resize(
+        &Mat::roi(gray, rect).context("cropping a sign patch")?,
+        &mut out,
+        Size::new(side, side),
+        0.0,
+        0.0,
+        imgproc::INTER_LINEAR,
+    )
+    .context("resizing a part of a sign patch")?;
+    Ok(out)
+}
+
+fn equalized(gray: &Mat) -> Result<Mat> {
+    let mut out = Mat::default();
+    imgproc::equalize_hist(gray, &mut out).context("equalising a sign patch")?;
+    Ok(out)
+}
+
+fn hog(descriptor: &objdetect::HOGDescriptor, gray: &Mat, features: &mut Vec<f32>) -> Result<()> {
+    let mut descriptors: Vector<f32> = Vector::new();
+    descriptor
+        .compute(
+            gray,
+            &mut descriptors,
+            Size::default(),
+            Size::default(),
+            &Vector::<Point>::new(),
+        )
+        .context("computing HOG features")?;
+    features.extend(descriptors.iter());
+    Ok(())
 }
 
 /// A colour blob that may be a sign, in the analysed image's pixels.
