@@ -43,7 +43,8 @@ impl FrameReport {
 pub struct AnalyzedFrame {
     pub report: FrameReport,
     /// The frame re-encoded as JPEG with every privacy region blurred and the original EXIF
-    /// kept; `None` when the frame is broken (nothing of it may be published).
+    /// kept (without its thumbnail and maker notes); `None` when the frame is broken
+    /// (nothing of it may be published).
     pub public_jpeg: Option<Vec<u8>>,
 }
 

@@ -13,6 +13,7 @@
 mod decode;
 mod error;
 pub mod eval;
+mod exif;
 mod jpeg;
 mod privacy;
 mod quality;
@@ -186,7 +187,13 @@ impl Vision {
         self.return_detectors(detectors);
         let (privacy, signs) = found?;
         let encoded = decode::encode_jpeg(&full, self.config.jpeg_quality)?;
-        let public_jpeg = jpeg::with_exif(&encoded, &jpeg::exif_segments(jpeg_bytes));
+        // The upload's EXIF without the pictures it may carry (an unblurred thumbnail).
+        let exif: Vec<Vec<u8>> = jpeg::exif_segments(jpeg_bytes)
+            .into_iter()
+            .filter_map(exif::publishable)
+            .collect();
+        let exif: Vec<&[u8]> = exif.iter().map(Vec::as_slice).collect();
+        let public_jpeg = jpeg::with_exif(&encoded, &exif);
         Ok(AnalyzedFrame {
             report: FrameReport {
                 width,

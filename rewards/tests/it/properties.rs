@@ -198,7 +198,7 @@ fn a_refilling_cell_pays_in_proportion_to_its_refill() {
 }
 
 #[test]
-fn a_cloned_key_forfeits_and_teleports_forfeit_only_when_they_repeat_on_two_days() {
+fn fraud_forfeits_the_epoch_and_teleports_only_when_they_repeat_on_two_days() {
     let (devices, contributors) = ids();
     // Device 0 and 1 drive honestly; each also has one flagged frame.
     let mut honest: Vec<FrameSpec> = (0..20).map(|i| (0, i, 1, 100, false)).collect();

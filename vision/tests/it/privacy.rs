@@ -36,26 +36,71 @@ fn blurred_copy_has_no_face_or_plate_left(#[case] frame: Vec<u8>) {
     assert!(left.is_empty(), "still detectable after blurring: {left:?}");
 }
 
-#[test]
-fn public_copy_keeps_the_exif() {
-    let original = dataset("images/geotagged/mapillary_DSC00001.JPG");
+/// `exiftool` (Debian's, installed by scripts/setup) on a JPEG: `-TAG` values, one per line.
+fn exiftool(jpeg: &[u8], args: &[&str]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("frame.jpg");
+    std::fs::write(&path, jpeg).unwrap();
+    let out = std::process::Command::new("exiftool")
+        .args(args)
+        .arg(&path)
+        .output()
+        .expect("exiftool runs (scripts/setup installs libimage-exiftool-perl)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Real cameras put a small copy of the unblurred frame in their EXIF (IFD1): the public
+/// copy keeps the position, time and camera, never that picture.
+/// A real dashcam frame carrying the EXIF of another real photo (an HTC phone's, with a
+/// 47 KB thumbnail), spliced in right after the start marker.
+fn lane_with_phone_exif() -> Vec<u8> {
+    let phone = dataset("images/geotagged/mapillary_test_exif.jpg");
+    let at = phone.windows(6).position(|w| w == b"Exif\0\0").unwrap() - 4;
+    let length = usize::from(u16::from_be_bytes([phone[at + 2], phone[at + 3]]));
+    let lane = dataset("images/udacity_lanes/solidWhiteRight.jpg");
+    let mut spliced = lane[..2].to_vec();
+    spliced.extend_from_slice(&phone[at..at + 2 + length]);
+    spliced.extend_from_slice(&lane[2..]);
+    spliced
+}
+
+#[rstest]
+#[case::sony_action_cam(dataset("images/geotagged/mapillary_DSC00001.JPG"))]
+#[case::phone_exif_on_a_dashcam_frame(lane_with_phone_exif())]
+fn public_copy_keeps_the_exif_but_no_thumbnail(#[case] original: Vec<u8>) {
     let public = VISION
         .analyze(&original)
         .expect("analyses")
         .public_jpeg
         .expect("a public copy");
-    let exif = |bytes: &[u8]| -> Option<Vec<u8>> {
-        let at = bytes.windows(6).position(|w| w == b"Exif\0\0")?;
-        let length = usize::from(u16::from_be_bytes([bytes[at - 2], bytes[at - 1]]));
-        Some(bytes[at..at - 2 + length].to_vec())
-    };
-    let kept = exif(&public).expect("the public copy has EXIF");
-    assert_eq!(
-        Some(kept),
-        exif(&original),
-        "EXIF (GPS, time) is copied byte for byte"
-    );
     assert_ne!(public, original, "the public copy is a re-encode");
+    let thumbnail = |jpeg: &[u8]| exiftool(jpeg, &["-b", "-ThumbnailImage"]).len();
+    assert!(thumbnail(&original) > 1000, "the upload has a thumbnail");
+    assert_eq!(thumbnail(&public), 0, "no thumbnail in the public copy");
+    let kept = [
+        "-s",
+        "-GPSLatitude",
+        "-GPSLongitude",
+        "-DateTimeOriginal",
+        "-Make",
+        "-Model",
+    ];
+    let (before, after) = (exiftool(&original, &kept), exiftool(&public, &kept));
+    assert!(!before.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&after),
+        String::from_utf8_lossy(&before),
+        "position, time and camera are kept"
+    );
+    assert!(
+        !public[2..].windows(3).any(|w| w == [0xFF, 0xD8, 0xFF]),
+        "no embedded JPEG anywhere"
+    );
 }
 
 #[test]
