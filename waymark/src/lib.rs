@@ -35,7 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Vision(VisionCommand::Eval { dir }) => vision_stage::eval(dir.as_deref()),
         Command::Vision(VisionCommand::Analyze { out, files }) => {
-            vision_stage::analyze_files(&files, &out)
+            vision_stage::analyze_files(files, out)
         }
         Command::Config => {
             print!("{}", settings.to_toml()?);

@@ -15,7 +15,7 @@ use rewards::EpochId;
 
 use crate::live_tiles::{LANES, lane, munich, sign_up};
 use crate::web_map::{video_stills, wait_for_close};
-use crate::{HttpResponse, Server, try_http_request};
+use crate::{HttpResponse, Server, try_post_capture, try_put_frame};
 
 /// Short enough that a killed worker's job and a killed closer's claim are taken over
 /// within seconds (the defaults are minutes).
@@ -93,34 +93,10 @@ fn send(
     capture: &Capture,
 ) -> std::io::Result<u16> {
     for jpeg in &capture.jpegs {
-        let path = format!("/api/v1/frames/{}", FrameId::of_bytes(jpeg).to_hex());
-        let now = TimestampMs::now();
-        let signature = key.sign(&model::request_signing_payload("PUT", &path, now));
-        let put = try_http_request(
-            addr,
-            "PUT",
-            &path,
-            &[
-                ("X-Waymark-Device", key.public().to_hex()),
-                ("X-Waymark-Timestamp", now.as_millis().to_string()),
-                ("X-Waymark-Signature", signature.to_hex()),
-                ("Content-Type", "image/jpeg".into()),
-            ],
-            jpeg,
-        )?;
+        let put = try_put_frame(addr, key, jpeg)?;
         assert!(matches!(put.status, 200 | 201), "{}", put.body);
     }
-    let posted = try_http_request(
-        addr,
-        "POST",
-        "/api/v1/captures",
-        &[
-            ("Content-Type", "application/json".into()),
-            ("X-Waymark-Signature", capture.signature.to_hex()),
-        ],
-        &capture.body,
-    )?;
-    Ok(posted.status)
+    Ok(try_post_capture(addr, &capture.body, &capture.signature)?.status)
 }
 
 /// Polls a capture until the pipeline is done with it.
@@ -408,22 +384,7 @@ fn a_full_disk_is_a_clear_error_and_loses_nothing() {
 
     // The disk fills up: uploads are refused with a problem that says so.
     let filler = disk.fill();
-    let jpeg = &all[1].jpegs[0];
-    let path = format!("/api/v1/frames/{}", FrameId::of_bytes(jpeg).to_hex());
-    let now = TimestampMs::now();
-    let signature = key.sign(&model::request_signing_payload("PUT", &path, now));
-    let refused = crate::http_request(
-        server.addr,
-        "PUT",
-        &path,
-        &[
-            ("X-Waymark-Device", key.public().to_hex()),
-            ("X-Waymark-Timestamp", now.as_millis().to_string()),
-            ("X-Waymark-Signature", signature.to_hex()),
-            ("Content-Type", "image/jpeg".into()),
-        ],
-        jpeg,
-    );
+    let refused = try_put_frame(server.addr, &key, &all[1].jpegs[0]).unwrap();
     eprintln!("upload on a full disk: {} {}", refused.status, refused.body);
     assert_eq!(refused.status, 507, "{}", refused.body);
     assert_eq!(

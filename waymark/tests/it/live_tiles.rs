@@ -97,21 +97,7 @@ pub(crate) fn upload_capture(
     fixes: &[Fix],
 ) -> BTreeMap<String, Fix> {
     for jpeg in jpegs {
-        let path = format!("/api/v1/frames/{}", FrameId::of_bytes(jpeg).to_hex());
-        let now = TimestampMs::now();
-        let signature = key.sign(&model::request_signing_payload("PUT", &path, now));
-        let put = http_request(
-            addr,
-            "PUT",
-            &path,
-            &[
-                ("X-Waymark-Device", key.public().to_hex()),
-                ("X-Waymark-Timestamp", now.as_millis().to_string()),
-                ("X-Waymark-Signature", signature.to_hex()),
-                ("Content-Type", "image/jpeg".into()),
-            ],
-            jpeg,
-        );
+        let put = crate::try_put_frame(addr, key, jpeg).unwrap();
         assert_eq!(put.status, 201, "{}", put.body);
     }
     let manifest = CaptureManifest {
@@ -131,16 +117,7 @@ pub(crate) fn upload_capture(
             .collect(),
     };
     let (body, signature) = manifest.sign(key);
-    let posted = http_request(
-        addr,
-        "POST",
-        "/api/v1/captures",
-        &[
-            ("Content-Type", "application/json".into()),
-            ("X-Waymark-Signature", signature.to_hex()),
-        ],
-        &body,
-    );
+    let posted = crate::try_post_capture(addr, &body, &signature).unwrap();
     assert_eq!(posted.status, 202, "{}", posted.body);
     let deadline = Instant::now() + Duration::from_secs(180);
     let result = loop {

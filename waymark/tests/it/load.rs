@@ -15,7 +15,7 @@ use model::{
 };
 
 use crate::live_tiles::{LANES, lane, munich, sign_up};
-use crate::{Server, try_http_request};
+use crate::{Server, try_post_capture, try_put_frame};
 
 const FRAMES_PER_CAPTURE: usize = 5;
 
@@ -92,23 +92,7 @@ fn agent(
             step += 1;
         }
         for jpeg in &jpegs {
-            let path = format!("/api/v1/frames/{}", FrameId::of_bytes(jpeg).to_hex());
-            let status = request(tally, Kind::Put, || {
-                let now = TimestampMs::now();
-                let signature = key.sign(&model::request_signing_payload("PUT", &path, now));
-                try_http_request(
-                    addr,
-                    "PUT",
-                    &path,
-                    &[
-                        ("X-Waymark-Device", key.public().to_hex()),
-                        ("X-Waymark-Timestamp", now.as_millis().to_string()),
-                        ("X-Waymark-Signature", signature.to_hex()),
-                        ("Content-Type", "image/jpeg".into()),
-                    ],
-                    jpeg,
-                )
-            });
+            let status = request(tally, Kind::Put, || try_put_frame(addr, key, jpeg));
             if status.is_none() {
                 return;
             }
@@ -124,16 +108,7 @@ fn agent(
         };
         let (body, signature) = manifest.sign(key);
         let status = request(tally, Kind::Post, || {
-            try_http_request(
-                addr,
-                "POST",
-                "/api/v1/captures",
-                &[
-                    ("Content-Type", "application/json".into()),
-                    ("X-Waymark-Signature", signature.to_hex()),
-                ],
-                &body,
-            )
+            try_post_capture(addr, &body, &signature)
         });
         match status {
             Some(202) => tally.lock().unwrap().acknowledged.push(manifest.capture_id),

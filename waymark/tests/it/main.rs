@@ -123,6 +123,47 @@ impl HttpResponse {
     }
 }
 
+/// Uploads one frame as a dashcam agent does: a PUT signed over method, path and time.
+pub fn try_put_frame(
+    addr: SocketAddr,
+    key: &model::DeviceKeypair,
+    jpeg: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let path = format!("/api/v1/frames/{}", model::FrameId::of_bytes(jpeg).to_hex());
+    let now = model::TimestampMs::now();
+    let signature = key.sign(&model::request_signing_payload("PUT", &path, now));
+    try_http_request(
+        addr,
+        "PUT",
+        &path,
+        &[
+            ("X-Waymark-Device", key.public().to_hex()),
+            ("X-Waymark-Timestamp", now.as_millis().to_string()),
+            ("X-Waymark-Signature", signature.to_hex()),
+            ("Content-Type", "image/jpeg".into()),
+        ],
+        jpeg,
+    )
+}
+
+/// Posts a signed capture manifest, as the agent does after its frames.
+pub fn try_post_capture(
+    addr: SocketAddr,
+    body: &[u8],
+    signature: &model::DeviceSignature,
+) -> std::io::Result<HttpResponse> {
+    try_http_request(
+        addr,
+        "POST",
+        "/api/v1/captures",
+        &[
+            ("Content-Type", "application/json".into()),
+            ("X-Waymark-Signature", signature.to_hex()),
+        ],
+        body,
+    )
+}
+
 /// A plain HTTP/1.1 GET over a fresh connection.
 pub fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
     http_request(addr, "GET", path, &[], &[])
