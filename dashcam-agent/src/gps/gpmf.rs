@@ -201,7 +201,13 @@ fn read_stream(items: &[Klv<'_>], out: &mut PayloadGps) {
         for sample in values.chunks_exact(per) {
             let days = sample[5] / scale(5);
             let secs = sample[6] / scale(6);
-            let time = epoch_2000 + (days * 86_400_000.0 + secs * 1000.0).round() as i64;
+            let since_2000_ms = (days * 86_400_000.0 + secs * 1000.0).round();
+            // A time no receiver meant (not a number, or tens of thousands of years away):
+            // the sample is dropped rather than overflowing.
+            if since_2000_ms.is_nan() || since_2000_ms.abs() >= 1e15 {
+                continue;
+            }
+            let time = epoch_2000 + since_2000_ms as i64;
             out.samples.push((
                 0.0,
                 Fix {
@@ -286,6 +292,42 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()
+    }
+
+    /// A `DEVC` › `STRM` › `GPS9` payload of one sample of 64-bit floats.
+    fn gps9_payload(sample: [f64; 9]) -> Vec<u8> {
+        let klv = |key: &[u8; 4], kind: u8, size: u8, repeat: u16, body: &[u8]| {
+            let mut out = key.to_vec();
+            out.extend([kind, size]);
+            out.extend(repeat.to_be_bytes());
+            out.extend(body);
+            out.resize(out.len().div_ceil(4) * 4, 0);
+            out
+        };
+        let values: Vec<u8> = sample.iter().flat_map(|v| v.to_be_bytes()).collect();
+        let gps9 = klv(b"GPS9", b'd', 72, 1, &values);
+        let strm = klv(b"STRM", 0, 1, gps9.len() as u16, &gps9);
+        klv(b"DEVC", 0, 1, strm.len() as u16, &strm)
+    }
+
+    /// Found by `scripts/fuzz` (target `mp4_gpmf`, "attempt to add with overflow"): a GPS9
+    /// sample whose day count is absurd overflowed the time.
+    #[test]
+    fn a_gps9_sample_with_an_absurd_time_is_dropped() {
+        let good = [33.1, -117.3, 20.0, 1.5, 1.5, 8_000.0, 3_600.0, 1.2, 3.0];
+        let gps = payload_gps(&gps9_payload(good)).unwrap();
+        assert_eq!(gps.samples.len(), 1);
+        assert_eq!(
+            gps.samples[0].1.time,
+            TimestampMs(946_684_800_000 + 8_000 * 86_400_000 + 3_600_000)
+        );
+        for days in [1e300, f64::INFINITY, f64::NAN, -1e30] {
+            let gps = payload_gps(&gps9_payload([
+                33.1, -117.3, 20.0, 1.5, 1.5, days, 0.0, 1.2, 3.0,
+            ]))
+            .unwrap();
+            assert!(gps.samples.is_empty(), "{days}");
+        }
     }
 
     #[test]
