@@ -66,16 +66,16 @@ fn agent(
     tally: &Mutex<Tally>,
 ) {
     // Each agent drives its own copy of the route, ≈ 110 m north of the previous agent's,
-    // starting an hour ago.
-    let start = TimestampMs::now().saturating_add_ms(-3_600_000);
+    // back and forth for as long as the test lasts, starting two hours ago.
+    let start = TimestampMs::now().saturating_add_ms(-7_200_000);
     let mut step = 0;
     let mut capture_number = 0u64;
-    while !stop.load(Ordering::Relaxed) && step + FRAMES_PER_CAPTURE < drive.len() / 4 {
+    while !stop.load(Ordering::Relaxed) {
         capture_number += 1;
         let mut frames = Vec::new();
         let mut jpegs = Vec::new();
         for _ in 0..FRAMES_PER_CAPTURE {
-            let fix = drive[step * 4];
+            let fix = drive[back_and_forth(step * 4, drive.len())];
             let jpeg = unique(
                 &pictures[step % pictures.len()],
                 &format!("load agent {index} frame {step}"),
@@ -116,6 +116,12 @@ fn agent(
             None => return,
         }
     }
+}
+
+/// The index of the `n`-th fix when driving a route of `len` fixes back and forth.
+fn back_and_forth(n: usize, len: usize) -> usize {
+    let lap = n % (2 * len - 2).max(1);
+    if lap < len { lap } else { 2 * len - 2 - lap }
 }
 
 /// Sends until the answer is not a 429 (waiting as told); records every answer.
