@@ -18,7 +18,7 @@ use model::{
 use serde_json::{Value, json};
 use store::{BlobKey, Store, StoreConfig};
 
-use crate::{image, lane, munich, put, put_frame};
+use crate::{image, lane, munich, post_capture, put, put_frame};
 
 /// A `method` request to `path` carrying `claimed`'s device header, signed by `signer` at
 /// `timestamp` over `signed_method` and `signed_path`: every signature attack is a choice of
@@ -76,13 +76,6 @@ impl<'a> Signed<'a> {
 fn put_at(key: &DeviceKeypair, id: &str, body: Vec<u8>) -> test::TestRequest {
     let path = format!("/api/v1/frames/{id}");
     Signed::put(&path, key, key, &path, TimestampMs::now()).request(body)
-}
-
-fn post_manifest(body: Vec<u8>, signature: &model::DeviceSignature) -> test::TestRequest {
-    test::TestRequest::post()
-        .uri("/api/v1/captures")
-        .insert_header(("X-Waymark-Signature", signature.to_hex()))
-        .set_payload(body)
 }
 
 /// A manifest of `frames` along the Munich drive, an hour ago.
@@ -343,7 +336,7 @@ async fn every_attack_gets_its_typed_problem_and_leaves_nothing_behind() {
             {
                 let (body, signature) =
                     manifest(&revoked, &[FrameId::of_bytes(&real)]).sign(&revoked);
-                post_manifest(body, &signature)
+                post_capture(body, &signature)
             },
             StatusCode::FORBIDDEN,
             "device-revoked",
@@ -446,37 +439,37 @@ async fn every_attack_gets_its_typed_problem_and_leaves_nothing_behind() {
         // Manifests.
         row(
             "manifest signed by another key",
-            post_manifest(good_body.clone(), &stranger.sign(&good_body)),
+            post_capture(good_body.clone(), &stranger.sign(&good_body)),
             StatusCode::UNAUTHORIZED,
             "device-unauthorized",
         ),
         row(
             "manifest altered after signing",
-            post_manifest(altered, &good_signature),
+            post_capture(altered, &good_signature),
             StatusCode::UNAUTHORIZED,
             "device-unauthorized",
         ),
         row(
             "Mallory's manifest under Alice's signature",
-            post_manifest(stolen_body, &good_signature),
+            post_capture(stolen_body, &good_signature),
             StatusCode::UNAUTHORIZED,
             "device-unauthorized",
         ),
         row(
             "manifest over 4 MB",
-            post_manifest(oversized, &good_signature),
+            post_capture(oversized, &good_signature),
             StatusCode::PAYLOAD_TOO_LARGE,
             "body-too-large",
         ),
         row(
             "manifest of 10 001 frames",
-            post_manifest(many_body, &many_signature),
+            post_capture(many_body, &many_signature),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-manifest",
         ),
         row(
             "manifest of frames never uploaded",
-            post_manifest(unknown_body, &unknown_signature),
+            post_capture(unknown_body, &unknown_signature),
             StatusCode::CONFLICT,
             "missing-blobs",
         ),
@@ -546,7 +539,7 @@ async fn every_attack_gets_its_typed_problem_and_leaves_nothing_behind() {
         ),
         row(
             "a device over its burst: manifests",
-            post_manifest(flood_body, &flood_signature),
+            post_capture(flood_body, &flood_signature),
             StatusCode::TOO_MANY_REQUESTS,
             "rate-limited",
         ),
@@ -625,7 +618,7 @@ async fn every_attack_gets_its_typed_problem_and_leaves_nothing_behind() {
         StatusCode::OK,
         "the flooding device had stored it already"
     );
-    let (status, capture) = call!(app, post_manifest(good_body, &good_signature));
+    let (status, capture) = call!(app, post_capture(good_body, &good_signature));
     assert_eq!(status, StatusCode::ACCEPTED, "{capture}");
 
     // Another contributor's token names only its own account: Mallory's view of "my
@@ -687,7 +680,7 @@ async fn originals_are_never_served_only_the_blurred_public_copy() {
     let capture = manifest(&alice, &ids);
     let (body, signature) = capture.sign(&alice);
     assert_eq!(
-        call!(app, post_manifest(body, &signature)).0,
+        call!(app, post_capture(body, &signature)).0,
         StatusCode::ACCEPTED
     );
 

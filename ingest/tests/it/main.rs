@@ -91,6 +91,17 @@ pub fn put(
         .set_payload(body)
 }
 
+/// A `POST` of a signed capture manifest.
+pub fn post_capture(
+    body: Vec<u8>,
+    signature: &model::DeviceSignature,
+) -> actix_web::test::TestRequest {
+    actix_web::test::TestRequest::post()
+        .uri("/api/v1/captures")
+        .insert_header(("X-Waymark-Signature", signature.to_hex()))
+        .set_payload(body)
+}
+
 /// A correctly signed `PUT` of `body` now.
 pub fn put_frame(key: &model::DeviceKeypair, body: Vec<u8>) -> actix_web::test::TestRequest {
     let sha = FrameId::of_bytes(&body).to_hex();

@@ -11,14 +11,7 @@ use model::{
 use serde_json::Value;
 use store::{BlobKey, Store, StoreConfig};
 
-use crate::{LANES, image, munich, put, put_frame};
-
-fn post(body: Vec<u8>, signature: &model::DeviceSignature) -> test::TestRequest {
-    test::TestRequest::post()
-        .uri("/api/v1/captures")
-        .insert_header(("X-Waymark-Signature", signature.to_hex()))
-        .set_payload(body)
-}
+use crate::{LANES, image, munich, post_capture, put, put_frame};
 
 /// A manifest for `frames`, positioned one per 8 s along the Munich drive, an hour ago.
 fn manifest(key: &DeviceKeypair, frames: &[FrameId]) -> CaptureManifest {
@@ -84,13 +77,13 @@ async fn real_frames_upload_resume_and_post_a_capture_once() {
 
     let capture = manifest(&key, &ids);
     let (body, signature) = capture.sign(&key);
-    let (status, accepted) = call!(app, post(body.clone(), &signature));
+    let (status, accepted) = call!(app, post_capture(body.clone(), &signature));
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
     assert_eq!(accepted["counts"]["pending"], 6, "{accepted}");
     assert_eq!(accepted["state"], "received");
 
     // The same capture again: the earlier answer, nothing counted twice.
-    let (status, again) = call!(app, post(body, &signature));
+    let (status, again) = call!(app, post_capture(body, &signature));
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["frames"], accepted["frames"]);
     assert_eq!(store.queue.counts().await.unwrap().queued, 1);
@@ -99,7 +92,7 @@ async fn real_frames_upload_resume_and_post_a_capture_once() {
     let mut altered = capture.clone();
     altered.frames.pop();
     let (body, signature) = altered.sign(&key);
-    let (status, problem) = call!(app, post(body, &signature));
+    let (status, problem) = call!(app, post_capture(body, &signature));
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
         problem["type"],
@@ -130,7 +123,7 @@ async fn track_problems_are_rejected_per_frame_with_advice() {
     capture.frames[4].fix.lat = 0.0;
     capture.frames[4].fix.lon = 0.0;
     let (body, signature) = capture.sign(&key);
-    let (status, result) = call!(app, post(body, &signature));
+    let (status, result) = call!(app, post_capture(body, &signature));
     assert_eq!(status, StatusCode::ACCEPTED, "{result}");
     assert_eq!(result["frames"][2]["reject_reason"], "poor-gnss");
     assert!(
@@ -158,7 +151,7 @@ async fn track_problems_are_rejected_per_frame_with_advice() {
     assert!(store.db.save_closed_epoch(&closed, &[], now).await.unwrap());
     let late = manifest(&key, &ids);
     let (body, signature) = late.sign(&key);
-    let (status, result) = call!(app, post(body, &signature));
+    let (status, result) = call!(app, post_capture(body, &signature));
     assert_eq!(status, StatusCode::ACCEPTED, "{result}");
     assert_eq!(result["counts"]["rejected"], 6, "{result}");
     assert_eq!(result["frames"][0]["reject_reason"], "time-too-old");
@@ -260,7 +253,7 @@ async fn hostile_uploads_get_typed_problems_and_store_nothing() {
     // A forged signature over a manifest, a manifest whose blobs are missing, malformed JSON.
     let capture = manifest(&key, &[FrameId::of_bytes(&real)]);
     let (body, _) = capture.sign(&key);
-    let (status, problem) = call!(app, post(body.clone(), &stranger.sign(&body)));
+    let (status, problem) = call!(app, post_capture(body.clone(), &stranger.sign(&body)));
     assert_eq!(
         (status, problem["type"].as_str()),
         (
@@ -269,12 +262,12 @@ async fn hostile_uploads_get_typed_problems_and_store_nothing() {
         )
     );
     let (body, signature) = capture.sign(&key);
-    let (status, problem) = call!(app, post(body, &signature));
+    let (status, problem) = call!(app, post_capture(body, &signature));
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(problem["missing"][0], FrameId::of_bytes(&real).to_hex());
     let (status, problem) = call!(
         app,
-        post(b"{\"format_version\":1,".to_vec(), &key.sign(b"x"))
+        post_capture(b"{\"format_version\":1,".to_vec(), &key.sign(b"x"))
     );
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert!(
@@ -296,7 +289,7 @@ async fn hostile_uploads_get_typed_problems_and_store_nothing() {
     let (status, _) = call!(app, put_frame(&key, real.clone()));
     assert_eq!(status, StatusCode::CREATED);
     let (body, signature) = capture.sign(&key);
-    let (status, _) = call!(app, post(body, &signature));
+    let (status, _) = call!(app, post_capture(body, &signature));
     assert_eq!(status, StatusCode::ACCEPTED);
     let (_, me) = call!(
         app,
@@ -340,7 +333,7 @@ async fn the_same_frames_again_or_under_a_cloned_device_count_once() {
     }
     let original = manifest(&key, &ids);
     let (body, signature) = original.sign(&key);
-    let (status, first) = call!(app, post(body, &signature));
+    let (status, first) = call!(app, post_capture(body, &signature));
     assert_eq!(
         (status, first["counts"]["pending"].as_u64()),
         (StatusCode::ACCEPTED, Some(6))
@@ -353,7 +346,7 @@ async fn the_same_frames_again_or_under_a_cloned_device_count_once() {
         ..original.clone()
     };
     let (body, signature) = resent.sign(&key);
-    let (_, again) = call!(app, post(body, &signature));
+    let (_, again) = call!(app, post_capture(body, &signature));
     assert!(
         again["frames"]
             .as_array()
@@ -372,7 +365,7 @@ async fn the_same_frames_again_or_under_a_cloned_device_count_once() {
         entry.fix.time = entry.fix.time.saturating_add_ms(-86_400_000);
     }
     let (body, signature) = later.sign(&key);
-    let (_, relabelled) = call!(app, post(body, &signature));
+    let (_, relabelled) = call!(app, post_capture(body, &signature));
     assert!(
         relabelled["frames"]
             .as_array()
@@ -390,7 +383,7 @@ async fn the_same_frames_again_or_under_a_cloned_device_count_once() {
         assert_eq!(status, StatusCode::OK, "the blobs exist already");
     }
     let (body, signature) = manifest(&clone, &ids).sign(&clone);
-    let (_, replayed) = call!(app, post(body, &signature));
+    let (_, replayed) = call!(app, post_capture(body, &signature));
     assert!(
         replayed["frames"]
             .as_array()
@@ -464,7 +457,7 @@ async fn one_key_in_two_towns_at_once_is_caught_as_a_cloned_key() {
     // The key's first dashcam drives three frames through Munich…
     let here = manifest(&key, &ids[..3]);
     let (body, signature) = here.sign(&key);
-    let (status, first) = call!(app, post(body, &signature));
+    let (status, first) = call!(app, post_capture(body, &signature));
     assert_eq!(status, StatusCode::ACCEPTED, "{first}");
     assert_eq!(first["counts"]["pending"], 3, "{first}");
     // …while a clone of the key claims the same seconds 15 km east.
@@ -475,7 +468,7 @@ async fn one_key_in_two_towns_at_once_is_caught_as_a_cloned_key() {
     }
     there.sequence_number = 2;
     let (body, signature) = there.sign(&key);
-    let (_, second) = call!(app, post(body, &signature));
+    let (_, second) = call!(app, post_capture(body, &signature));
     assert!(
         second["frames"]
             .as_array()
@@ -516,7 +509,7 @@ async fn a_second_device_on_the_same_track_is_caught_and_the_car_behind_is_not()
         call!(app, put_frame(&alice, jpeg));
     }
     let (body, signature) = driven.sign(&alice);
-    let (status, first) = call!(app, post(body, &signature));
+    let (status, first) = call!(app, post_capture(body, &signature));
     assert_eq!(first["counts"]["pending"], frames, "{status} {first}");
 
     // Bob's device sends other pictures on Alice's track, a metre off: one car.
@@ -529,7 +522,7 @@ async fn a_second_device_on_the_same_track_is_caught_and_the_car_behind_is_not()
         call!(app, put_frame(&bob, jpeg));
     }
     let (body, signature) = copied.sign(&bob);
-    let (_, second) = call!(app, post(body, &signature));
+    let (_, second) = call!(app, post_capture(body, &signature));
     let reasons: Vec<&Value> = second["frames"]
         .as_array()
         .unwrap()
@@ -548,7 +541,7 @@ async fn a_second_device_on_the_same_track_is_caught_and_the_car_behind_is_not()
         entry.fix.time = entry.fix.time.saturating_add_ms(3_000);
     }
     let (body, signature) = behind.sign(&carol);
-    let (_, third) = call!(app, post(body, &signature));
+    let (_, third) = call!(app, post_capture(body, &signature));
     assert_eq!(third["counts"]["pending"], frames, "{third}");
     drop(store);
 }
