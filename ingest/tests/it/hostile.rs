@@ -12,13 +12,13 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use model::{
-    CaptureId, CaptureManifest, DeviceKeypair, FrameEntry, FrameId, MANIFEST_FORMAT_VERSION,
-    MAX_FRAMES_PER_CAPTURE, MAX_MANIFEST_BYTES, TimestampMs, request_signing_payload,
+    DeviceKeypair, FrameId, MAX_FRAMES_PER_CAPTURE, MAX_MANIFEST_BYTES, TimestampMs,
+    request_signing_payload,
 };
 use serde_json::{Value, json};
 use store::{BlobKey, Store, StoreConfig};
 
-use crate::{image, lane, munich, post_capture, put, put_frame};
+use crate::{image, lane, munich_manifest, post_capture, put, put_frame};
 
 /// A `method` request to `path` carrying `claimed`'s device header, signed by `signer` at
 /// `timestamp` over `signed_method` and `signed_path`: every signature attack is a choice of
@@ -76,30 +76,6 @@ impl<'a> Signed<'a> {
 fn put_at(key: &DeviceKeypair, id: &str, body: Vec<u8>) -> test::TestRequest {
     let path = format!("/api/v1/frames/{id}");
     Signed::put(&path, key, key, &path, TimestampMs::now()).request(body)
-}
-
-/// A manifest of `frames` along the Munich drive, an hour ago.
-fn manifest(key: &DeviceKeypair, frames: &[FrameId]) -> CaptureManifest {
-    let drive = munich();
-    let start = TimestampMs::now().saturating_add_ms(-3_600_000);
-    let t0 = drive[300].time;
-    CaptureManifest {
-        format_version: MANIFEST_FORMAT_VERSION,
-        device_key: key.public(),
-        capture_id: CaptureId::new(),
-        sequence_number: 1,
-        firmware: "test".into(),
-        camera: "udacity dashcam".into(),
-        frames: frames
-            .iter()
-            .enumerate()
-            .map(|(i, sha)| {
-                let mut fix = drive[300 + (i % 800)];
-                fix.time = start.saturating_add_ms(fix.time.millis_since(t0) + i as i64);
-                FrameEntry { sha256: *sha, fix }
-            })
-            .collect(),
-    }
 }
 
 /// A JPEG header of `width` × `height` padded to 30 000 bytes: a pixel bomb needs no pixels.
@@ -214,11 +190,11 @@ async fn every_attack_gets_its_typed_problem_and_leaves_nothing_behind() {
     for _ in 1..60 {
         call!(app, put_frame(&flood, real.clone()));
     }
-    let flood_manifest = manifest(&flood, &[FrameId::of_bytes(&real)]);
+    let flood_manifest = munich_manifest(1, &flood, &[FrameId::of_bytes(&real)]);
     let (flood_body, flood_signature) = flood_manifest.sign(&flood);
 
     // Manifests: signed and then altered, too big, too many frames, frames never uploaded.
-    let good = manifest(&alice, &[FrameId::of_bytes(&real)]);
+    let good = munich_manifest(1, &alice, &[FrameId::of_bytes(&real)]);
     let (good_body, good_signature) = good.sign(&alice);
     let altered = String::from_utf8(good_body.clone())
         .unwrap()
@@ -230,10 +206,10 @@ async fn every_attack_gets_its_typed_problem_and_leaves_nothing_behind() {
     let many: Vec<FrameId> = (0..=MAX_FRAMES_PER_CAPTURE)
         .map(|i| FrameId::of_bytes(&i.to_le_bytes()))
         .collect();
-    let (many_body, many_signature) = manifest(&alice, &many).sign(&alice);
-    let unknown = manifest(&alice, &[FrameId::of_bytes(b"never uploaded")]);
+    let (many_body, many_signature) = munich_manifest(1, &alice, &many).sign(&alice);
+    let unknown = munich_manifest(1, &alice, &[FrameId::of_bytes(b"never uploaded")]);
     let (unknown_body, unknown_signature) = unknown.sign(&alice);
-    let (stolen_body, _) = manifest(&mallory, &[FrameId::of_bytes(&real)]).sign(&mallory);
+    let (stolen_body, _) = munich_manifest(1, &mallory, &[FrameId::of_bytes(&real)]).sign(&mallory);
 
     let rows = vec![
         // Signatures on frame uploads.
@@ -335,7 +311,7 @@ async fn every_attack_gets_its_typed_problem_and_leaves_nothing_behind() {
             "revoked device posting a manifest",
             {
                 let (body, signature) =
-                    manifest(&revoked, &[FrameId::of_bytes(&real)]).sign(&revoked);
+                    munich_manifest(1, &revoked, &[FrameId::of_bytes(&real)]).sign(&revoked);
                 post_capture(body, &signature)
             },
             StatusCode::FORBIDDEN,
@@ -677,7 +653,7 @@ async fn originals_are_never_served_only_the_blurred_public_copy() {
         );
     }
     let ids: Vec<FrameId> = jpegs.iter().map(|j| FrameId::of_bytes(j)).collect();
-    let capture = manifest(&alice, &ids);
+    let capture = munich_manifest(1, &alice, &ids);
     let (body, signature) = capture.sign(&alice);
     assert_eq!(
         call!(app, post_capture(body, &signature)).0,
@@ -861,7 +837,7 @@ async fn bodies_trickled_in_slowly_are_cut_off_at_the_deadline() {
         signature.to_hex()
     );
     // Padded with spaces (valid JSON, signed as sent) so that it takes a while to trickle.
-    let mut manifest_body = manifest(&alice, &[FrameId::of_bytes(&real)]).to_json_bytes();
+    let mut manifest_body = munich_manifest(1, &alice, &[FrameId::of_bytes(&real)]).to_json_bytes();
     manifest_body.resize(20_000, b' ');
     let manifest_signature = alice.sign(&manifest_body);
     let mut sign_up = br#"{"name": "Slow Loris"}"#.to_vec();

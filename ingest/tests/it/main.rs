@@ -91,6 +91,36 @@ pub fn put(
         .set_payload(body)
 }
 
+/// A manifest for `frames` along the real Munich drive, an hour ago: frame `i` at fix
+/// `300 + i × spacing` (wrapping after 800 fixes, with a millisecond per frame so times
+/// still rise), so `spacing` is the seconds between frames.
+pub fn munich_manifest(
+    spacing: usize,
+    key: &model::DeviceKeypair,
+    frames: &[FrameId],
+) -> model::CaptureManifest {
+    let drive = munich();
+    let start = TimestampMs::now().saturating_add_ms(-3_600_000);
+    let t0 = drive[300].time;
+    model::CaptureManifest {
+        format_version: model::MANIFEST_FORMAT_VERSION,
+        device_key: key.public(),
+        capture_id: model::CaptureId::new(),
+        sequence_number: 1,
+        firmware: "test".into(),
+        camera: "udacity dashcam".into(),
+        frames: frames
+            .iter()
+            .enumerate()
+            .map(|(i, sha)| {
+                let mut fix = drive[300 + (i * spacing) % 800];
+                fix.time = start.saturating_add_ms(fix.time.millis_since(t0) + i as i64);
+                FrameEntry { sha256: *sha, fix }
+            })
+            .collect(),
+    }
+}
+
 /// A `POST` of a signed capture manifest.
 pub fn post_capture(
     body: Vec<u8>,

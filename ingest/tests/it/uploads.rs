@@ -4,38 +4,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
-use model::{
-    CaptureId, CaptureManifest, DeviceKeypair, FrameEntry, FrameId, MANIFEST_FORMAT_VERSION,
-    TimestampMs,
-};
+use model::{CaptureId, CaptureManifest, DeviceKeypair, FrameId, TimestampMs};
 use serde_json::Value;
 use store::{BlobKey, Store, StoreConfig};
 
-use crate::{LANES, image, munich, post_capture, put, put_frame};
-
-/// A manifest for `frames`, positioned one per 8 s along the Munich drive, an hour ago.
-fn manifest(key: &DeviceKeypair, frames: &[FrameId]) -> CaptureManifest {
-    let drive = munich();
-    let start = TimestampMs::now().saturating_add_ms(-3_600_000);
-    let t0 = drive[300].time;
-    CaptureManifest {
-        format_version: MANIFEST_FORMAT_VERSION,
-        device_key: key.public(),
-        capture_id: CaptureId::new(),
-        sequence_number: 1,
-        firmware: "test".into(),
-        camera: "udacity dashcam".into(),
-        frames: frames
-            .iter()
-            .enumerate()
-            .map(|(i, sha)| {
-                let mut fix = drive[300 + i * 8];
-                fix.time = start.saturating_add_ms(fix.time.millis_since(t0));
-                FrameEntry { sha256: *sha, fix }
-            })
-            .collect(),
-    }
-}
+use crate::{LANES, image, munich_manifest, post_capture, put, put_frame};
 
 /// A store, an app, and a registered device key.
 macro_rules! world {
@@ -75,7 +48,7 @@ async fn real_frames_upload_resume_and_post_a_capture_once() {
         .unwrap();
     assert_eq!(stored.as_ref(), jpegs[0].as_slice());
 
-    let capture = manifest(&key, &ids);
+    let capture = munich_manifest(8, &key, &ids);
     let (body, signature) = capture.sign(&key);
     let (status, accepted) = call!(app, post_capture(body.clone(), &signature));
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
@@ -118,7 +91,7 @@ async fn track_problems_are_rejected_per_frame_with_advice() {
     for jpeg in &jpegs {
         call!(app, put_frame(&key, jpeg.clone()));
     }
-    let mut capture = manifest(&key, &ids);
+    let mut capture = munich_manifest(8, &key, &ids);
     capture.frames[2].fix.satellites = 2;
     capture.frames[4].fix.lat = 0.0;
     capture.frames[4].fix.lon = 0.0;
@@ -149,7 +122,7 @@ async fn track_problems_are_rejected_per_frame_with_advice() {
     };
     assert!(store.db.claim_epoch_close(&closed, now, now).await.unwrap());
     assert!(store.db.save_closed_epoch(&closed, &[], now).await.unwrap());
-    let late = manifest(&key, &ids);
+    let late = munich_manifest(8, &key, &ids);
     let (body, signature) = late.sign(&key);
     let (status, result) = call!(app, post_capture(body, &signature));
     assert_eq!(status, StatusCode::ACCEPTED, "{result}");
@@ -251,7 +224,7 @@ async fn hostile_uploads_get_typed_problems_and_store_nothing() {
     );
 
     // A forged signature over a manifest, a manifest whose blobs are missing, malformed JSON.
-    let capture = manifest(&key, &[FrameId::of_bytes(&real)]);
+    let capture = munich_manifest(8, &key, &[FrameId::of_bytes(&real)]);
     let (body, _) = capture.sign(&key);
     let (status, problem) = call!(app, post_capture(body.clone(), &stranger.sign(&body)));
     assert_eq!(
@@ -331,7 +304,7 @@ async fn the_same_frames_again_or_under_a_cloned_device_count_once() {
     for jpeg in &jpegs {
         call!(app, put_frame(&key, jpeg.clone()));
     }
-    let original = manifest(&key, &ids);
+    let original = munich_manifest(8, &key, &ids);
     let (body, signature) = original.sign(&key);
     let (status, first) = call!(app, post_capture(body, &signature));
     assert_eq!(
@@ -382,7 +355,7 @@ async fn the_same_frames_again_or_under_a_cloned_device_count_once() {
         let (status, _) = call!(app, put_frame(&clone, jpeg.clone()));
         assert_eq!(status, StatusCode::OK, "the blobs exist already");
     }
-    let (body, signature) = manifest(&clone, &ids).sign(&clone);
+    let (body, signature) = munich_manifest(8, &clone, &ids).sign(&clone);
     let (_, replayed) = call!(app, post_capture(body, &signature));
     assert!(
         replayed["frames"]
@@ -455,13 +428,13 @@ async fn one_key_in_two_towns_at_once_is_caught_as_a_cloned_key() {
     }
     let ids: Vec<FrameId> = jpegs.iter().map(|j| FrameId::of_bytes(j)).collect();
     // The key's first dashcam drives three frames through Munich…
-    let here = manifest(&key, &ids[..3]);
+    let here = munich_manifest(8, &key, &ids[..3]);
     let (body, signature) = here.sign(&key);
     let (status, first) = call!(app, post_capture(body, &signature));
     assert_eq!(status, StatusCode::ACCEPTED, "{first}");
     assert_eq!(first["counts"]["pending"], 3, "{first}");
     // …while a clone of the key claims the same seconds 15 km east.
-    let mut there = manifest(&key, &ids[3..]);
+    let mut there = munich_manifest(8, &key, &ids[3..]);
     for (entry, original) in there.frames.iter_mut().zip(&here.frames) {
         entry.fix.time = original.fix.time;
         entry.fix.lon = original.fix.lon + 0.2;
@@ -501,7 +474,7 @@ async fn a_second_device_on_the_same_track_is_caught_and_the_car_behind_is_not()
     let upload = |key: &DeviceKeypair, first: usize| {
         let jpegs = video_stills(first, frames);
         let ids: Vec<FrameId> = jpegs.iter().map(|j| FrameId::of_bytes(j)).collect();
-        (jpegs, manifest(key, &ids))
+        (jpegs, munich_manifest(8, key, &ids))
     };
     // Alice drives ten frames through Munich.
     let (jpegs, driven) = upload(&alice, 0);
