@@ -8,6 +8,17 @@ use gstreamer_app as gst_app;
 
 use crate::{Error, Result};
 
+/// `videotestsrc` (640×480) or `videotestsrc:WxH` with both sides in 16..=7680.
+fn test_pattern_size(text: &str) -> Option<(u32, u32)> {
+    let size = text.strip_prefix("videotestsrc")?;
+    if size.is_empty() {
+        return Some((640, 480));
+    }
+    let (width, height) = size.strip_prefix(':')?.split_once('x')?;
+    let side = |s: &str| s.parse::<u32>().ok().filter(|n| (16..=7680).contains(n));
+    Some((side(width)?, side(height)?))
+}
+
 /// Where frames come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -28,14 +39,14 @@ pub enum Source {
 }
 
 impl Source {
-    /// `/dev/…` is a camera, `rtsp://…` a stream, `videotestsrc` the live test pattern,
-    /// anything else a file.
+    /// `/dev/…` is a camera, `rtsp://…` a stream, `videotestsrc` the live test pattern
+    /// (640×480; `videotestsrc:1920x1080` for another size), anything else a file.
     pub fn parse(text: &str) -> Self {
-        if text == "videotestsrc" {
+        if let Some((width, height)) = test_pattern_size(text) {
             Self::TestPattern {
                 frames: 0,
-                width: 640,
-                height: 480,
+                width,
+                height,
                 live: true,
             }
         } else if text.starts_with("rtsp://") || text.starts_with("rtsps://") {
@@ -213,5 +224,30 @@ pub const STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 impl Drop for Capture {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Source;
+
+    #[test]
+    fn the_test_pattern_takes_a_size() {
+        let pattern = |width, height| Source::TestPattern {
+            frames: 0,
+            width,
+            height,
+            live: true,
+        };
+        assert_eq!(Source::parse("videotestsrc"), pattern(640, 480));
+        assert_eq!(Source::parse("videotestsrc:1920x1080"), pattern(1920, 1080));
+        // Anything else that is not a size is a file name, as before.
+        for text in [
+            "videotestsrc:1920",
+            "videotestsrc:0x0",
+            "videotestsrc:99999x1080",
+        ] {
+            assert_eq!(Source::parse(text), Source::File(text.into()), "{text}");
+        }
     }
 }

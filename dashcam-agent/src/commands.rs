@@ -56,7 +56,8 @@ enum Command {
     /// Capture live from a camera and a GPS receiver.
     #[cfg(feature = "capture")]
     Run {
-        /// `/dev/videoN`, `rtsp://…`, a video file, or `videotestsrc` (test pattern).
+        /// `/dev/videoN`, `rtsp://…`, a video file, or `videotestsrc` (test pattern,
+        /// 640×480; `videotestsrc:1920x1080` for another size).
         #[arg(long)]
         camera: String,
         /// gpsd `host:port`, a serial device with NMEA, or a track file.

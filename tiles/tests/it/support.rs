@@ -26,6 +26,15 @@ pub async fn open_store(dir: &std::path::Path) -> Store {
     Store::open(&StoreConfig::under(dir)).await.unwrap()
 }
 
+/// Who made a committed drive, and its frames in order.
+#[derive(Debug)]
+pub struct Committed {
+    pub capture: CaptureId,
+    pub contributor: ContributorId,
+    pub device: DeviceId,
+    pub frames: Vec<FrameId>,
+}
+
 /// Commits `fixes` as one accepted capture of a new contributor, through the same store
 /// calls the pipeline worker makes (so dirty cells are marked as in production); every
 /// `sign_every`-th frame carries a speed-limit sign. Returns the frame ids.
@@ -35,6 +44,16 @@ pub async fn commit_drive(
     fixes: &[Fix],
     sign_every: usize,
 ) -> Vec<FrameId> {
+    commit_drive_as(store, name, fixes, sign_every).await.frames
+}
+
+/// [`commit_drive`], returning the capture, contributor and device it made too.
+pub async fn commit_drive_as(
+    store: &Store,
+    name: &str,
+    fixes: &[Fix],
+    sign_every: usize,
+) -> Committed {
     let contributor = ContributorId::new();
     store
         .db
@@ -160,7 +179,12 @@ pub async fn commit_drive(
         .commit_processed(&processed, &leased)
         .await
         .unwrap();
-    ids
+    Committed {
+        capture,
+        contributor,
+        device,
+        frames: ids,
+    }
 }
 
 pub async fn builder(store: &Store, path: &std::path::Path) -> TileBuilder {
@@ -176,7 +200,11 @@ pub async fn builder(store: &Store, path: &std::path::Path) -> TileBuilder {
 
 /// The Munich drive's first `n` fixes, one per second from an hour ago.
 pub fn recent(fixes: &[Fix]) -> Vec<Fix> {
-    let base = TimestampMs::now().saturating_add_ms(-3_600_000);
+    starting_at(fixes, TimestampMs::now().saturating_add_ms(-3_600_000))
+}
+
+/// The drive replayed from `base`, keeping its pace.
+pub fn starting_at(fixes: &[Fix], base: TimestampMs) -> Vec<Fix> {
     let t0 = fixes[0].time;
     fixes
         .iter()
