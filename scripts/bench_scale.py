@@ -140,6 +140,12 @@ class TileServing:
     def available(self):
         return self.martin.exists() and self.oha.exists()
 
+    def url_file(self, server, path):
+        """The mix as oha's `--urls-from-file` reads it: one URL a line."""
+        urls = self.scratch / f"urls-{server.port}.txt"
+        urls.write_text("".join(f"http://127.0.0.1:{server.port}{path(*c)}\n" for c in self.coords))
+        return urls
+
     def check_mix(self, server, url):
         """Every tile of the mix answers 200 with a body (both servers, before any load)."""
         conn = server.connection()
@@ -149,16 +155,16 @@ class TileServing:
                 sys.exit(f"bench: {url(z, x, y)} answered {status} ({len(body)} bytes)")
         conn.close()
 
-    def load(self, server, path_regex, rate=None):
-        command = [self.oha, "--no-tui", "-j", "-z", f"{self.seconds}s", "-c", "16",
-                   "--rand-regex-url", f"http://127.0.0.1:{server.port}{path_regex}"]
+    def load(self, server, urls, rate=None):
+        command = [self.oha, "--no-tui", "--output-format", "json", "-z", f"{self.seconds}s",
+                   "-c", "16", "--urls-from-file", urls]
         if rate:
             command += ["-q", str(rate), "--latency-correction"]
         _, out = run([str(c) for c in command])
         report = json.loads(out[out.index("{"):])
         codes = report.get("statusCodeDistribution", {})
         if set(codes) - {"200"}:
-            sys.exit(f"bench: oha saw {codes} from {path_regex[:60]}…")
+            sys.exit(f"bench: oha saw {codes} from the URLs in {urls}")
         summary = report["summary"]
         latency = report["latencyPercentiles"]
         return {
@@ -169,9 +175,6 @@ class TileServing:
         }
 
     def measure(self):
-        alternation = "|".join(f"{z}/{x}/{y}" for z, x, y in self.coords)
-        ours_re = f"/tiles/({alternation})\\.mvt"
-        peer_re = f"/waymark/({alternation})"
         martin_port = free_port()
         martin = Server([self.martin, "--listen-addresses", f"127.0.0.1:{martin_port}", self.copy],
                         martin_port, "/health", self.scratch / "martin.log")
@@ -181,14 +184,16 @@ class TileServing:
             self.check_mix(peer, lambda z, x, y: f"/waymark/{z}/{x}/{y}")
             if not self.available():
                 return None
+            ours_urls = self.url_file(ours, lambda z, x, y: f"/tiles/{z}/{x}/{y}.mvt")
+            peer_urls = self.url_file(peer, lambda z, x, y: f"/waymark/{z}/{x}/{y}")
             # Warm-up, which also fixes the rate of the latency runs: half the slower
             # server's saturation throughput, the same for both.
-            rate = int(min(self.load(ours, ours_re)["rps"], self.load(peer, peer_re)["rps"]) / 2)
+            rate = int(min(self.load(ours, ours_urls)["rps"], self.load(peer, peer_urls)["rps"]) / 2)
             runs = {"ours": [], "peer": []}
             for _ in range(self.rounds):
-                for side, server, regex in (("ours", ours, ours_re), ("peer", peer, peer_re)):
-                    saturated = self.load(server, regex)
-                    paced = self.load(server, regex, rate)
+                for side, server, urls in (("ours", ours, ours_urls), ("peer", peer, peer_urls)):
+                    saturated = self.load(server, urls)
+                    paced = self.load(server, urls, rate)
                     runs[side].append((saturated, paced))
         median = lambda side, part, key: statistics.median(r[part][key] for r in runs[side])  # noqa: E731
         return {
@@ -212,7 +217,7 @@ class TileServing:
         ours, peer = result["ours"], result["peer"]
         return [
             f"Tile serving: {tiles} (z0–14, mean {self.mean_size / 1000:.1f} KB gzipped), each "
-            f"request a tile drawn at random from them; oha {version([str(self.oha), '--version'])}, "
+            f"request one of them (oha's `--urls-from-file`); {version([str(self.oha), '--version'])}, "
             f"16 connections, {self.seconds} s a run, on loopback beside the server on the same 2 "
             f"cores. Throughput at saturation; latency at {result['rate']} req/s for both "
             "(`-q` with `--latency-correction`, so a stall counts against every request it "

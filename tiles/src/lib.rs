@@ -23,6 +23,7 @@ pub mod render;
 pub mod routes;
 
 pub mod state;
+pub mod tile_cache;
 pub mod tileset;
 
 pub use builder::{BuildError, BuildSummary, TileBuilder, TilesConfig};

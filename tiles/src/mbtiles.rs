@@ -7,12 +7,21 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use md5::{Digest, Md5};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row, SqliteConnection};
 
 use crate::coord::TileCoord;
+use crate::tile_cache::{Cached, TileCache};
+
+/// Tiles the serving path keeps in memory, per open file.
+const CACHE_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+/// How long another process's write to the file can go unseen by [`MbTiles::cached_tile`]
+/// (writes through this handle are seen at once).
+const CACHE_TTL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum MbTilesError {
@@ -62,6 +71,7 @@ pub struct WriteSummary {
 pub struct MbTiles {
     pool: SqlitePool,
     path: PathBuf,
+    cache: Arc<TileCache>,
 }
 
 impl MbTiles {
@@ -85,6 +95,7 @@ impl MbTiles {
         let tiles = Self {
             pool,
             path: path.to_owned(),
+            cache: Arc::new(TileCache::new(CACHE_BUDGET_BYTES, CACHE_TTL)),
         };
         if existed {
             tiles.check().await?;
@@ -149,6 +160,20 @@ impl MbTiles {
         .transpose()
     }
 
+    /// One tile through the in-memory cache (see [`crate::tile_cache`]): what the serving
+    /// path reads.
+    pub async fn cached_tile(&self, tile: TileCoord) -> Result<Option<Arc<StoredTile>>> {
+        match self.cache.get(tile) {
+            Cached::Tile(stored) => return Ok(Some(stored)),
+            Cached::Empty => return Ok(None),
+            Cached::Miss => {}
+        }
+        let generation = self.cache.generation();
+        let found = self.tile(tile).await?.map(Arc::new);
+        self.cache.put(tile, found.clone(), generation);
+        Ok(found)
+    }
+
     /// Writes a batch in one transaction: `Some(bytes)` stores a tile (unless the same bytes
     /// are already there), `None` removes it (the tile became empty). `metadata` is upserted
     /// in the same transaction.
@@ -181,6 +206,7 @@ impl MbTiles {
             .map_err(|e| self.db(e))?;
         }
         tx.commit().await.map_err(|e| self.db(e))?;
+        self.cache.evict(tiles.iter().map(|(tile, _)| *tile));
         Ok(summary)
     }
 
@@ -190,6 +216,7 @@ impl MbTiles {
             .execute(&self.pool)
             .await
             .map_err(|e| self.db(e))?;
+        self.cache.clear();
         Ok(())
     }
 

@@ -118,7 +118,7 @@ async fn serve_tile(
         Ok(tile) => tile,
         Err(err) => return problem(400, "bad-tile-address", "Bad tile address", err.to_string()),
     };
-    let stored = match tiles.tile(tile).await {
+    let stored = match tiles.cached_tile(tile).await {
         Ok(stored) => stored,
         Err(err) => {
             tracing::error!(error = %err, %tile, "reading a tile failed");
@@ -156,7 +156,7 @@ async fn serve_tile(
     if accepts_gzip(request) {
         return response
             .insert_header((header::CONTENT_ENCODING, "gzip"))
-            .body(stored.data);
+            .body(stored.data.clone());
     }
     let mut inflated = Vec::with_capacity(stored.data.len() * 3);
     match GzDecoder::new(stored.data.as_slice()).read_to_end(&mut inflated) {

@@ -124,6 +124,54 @@ async fn tiles_are_served_with_etags_and_revalidated() {
     );
 }
 
+/// The serving path keeps tiles in memory: a tile the builder rewrites (and an address
+/// that was empty and now has a tile) must be served new at once, not after the cache ages.
+#[actix_web::test]
+async fn an_update_is_served_at_once_through_the_tile_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path()).await;
+    let drive = recent(&munich()[..200]);
+    commit_drive(&store, "alice", &drive[..100], 20).await;
+    let mut builder = builder(&store, &dir.path().join("tiles.mbtiles")).await;
+    builder
+        .build_all(model::TimestampMs::now().as_millis())
+        .await
+        .unwrap();
+    let app = app!(builder.tiles().clone());
+    let get = |uri: String| test::TestRequest::get().uri(&uri).to_request();
+
+    let seen = TileCoord::containing(drive[0].lon, drive[0].lat, 14);
+    let seen_uri = format!("/tiles/{}/{}/{}.mvt", seen.z, seen.x, seen.y);
+    // Far from the first 100 fixes: an address with nothing yet.
+    let later = TileCoord::containing(drive[199].lon, drive[199].lat, 18);
+    let later_uri = format!("/tiles/14/{}/{}.mvt", later.x >> 4, later.y >> 4);
+    assert_ne!(
+        later_uri, seen_uri,
+        "the test needs two different z14 tiles"
+    );
+    let before = test::call_service(&app, get(seen_uri.clone())).await;
+    let etag_before = before.headers().get("etag").unwrap().clone();
+    for _ in 0..3 {
+        // Asked several times: cached both as a tile and as an empty address.
+        let again = test::call_service(&app, get(seen_uri.clone())).await;
+        assert_eq!(again.headers().get("etag").unwrap(), &etag_before);
+        let empty = test::call_service(&app, get(later_uri.clone())).await;
+        assert_eq!(empty.status(), StatusCode::NO_CONTENT);
+    }
+
+    commit_drive(&store, "bob", &drive[..200], 20).await;
+    let summary = builder
+        .update(model::TimestampMs::now().as_millis())
+        .await
+        .unwrap();
+    assert!(summary.tiles.written > 0, "{summary:?}");
+    let after = test::call_service(&app, get(seen_uri)).await;
+    assert_eq!(after.status(), StatusCode::OK);
+    assert_ne!(after.headers().get("etag").unwrap(), &etag_before);
+    let filled = test::call_service(&app, get(later_uri)).await;
+    assert_eq!(filled.status(), StatusCode::OK);
+}
+
 #[rstest]
 #[case("/tiles/23/0/0.mvt", "deeper than 22")]
 #[case("/tiles/-1/0/0.mvt", "not a whole number")]
