@@ -174,26 +174,59 @@ class TileServing:
             "p99_ms": latency["p99"] * 1000,
         }
 
+    def metered(self):
+        """A second `waymark serve` on the same map with metering on: a consumer's account,
+        a key in every URL, credits granted by the operator's command; the key's rate limit
+        raised out of the way (the load is one key)."""
+        config = self.scratch / "metered.toml"
+        config.write_text("[metering]\nenabled = true\nkey_rate_per_second = 1e12\n"
+                          "key_burst = 1e12\n")
+        port = free_port()
+        return Server([self.seeded.waymark, "--config", config, "--data", self.seeded.dir,
+                       "serve", "--listen", f"127.0.0.1:{port}"], port, "/health",
+                      self.scratch / "metered-serve.log")
+
+    def consumer_key(self, server):
+        conn = server.connection()
+        conn.request("POST", "/api/v1/contributors", body=b'{"name":"bench consumer"}',
+                     headers={"Content-Type": "application/json"})
+        account = json.loads(conn.getresponse().read())
+        conn.request("POST", "/api/v1/keys", body=b"",
+                     headers={"Authorization": f"Bearer {account['token']}"})
+        key = json.loads(conn.getresponse().read())["key"]
+        conn.close()
+        run([str(self.seeded.waymark), "--data", str(self.seeded.dir), "credits", "grant",
+             "--account", account["id"], "1000000000000000"])
+        return key
+
     def measure(self):
         martin_port = free_port()
         martin = Server([self.martin, "--listen-addresses", f"127.0.0.1:{martin_port}", self.copy],
                         martin_port, "/health", self.scratch / "martin.log")
-        with self.seeded.serve(self.scratch / "serve.log") as ours, martin as peer:
+        with self.seeded.serve(self.scratch / "serve.log") as ours, martin as peer, \
+                self.metered() as metered:
             wait_idle(ours.process.pid)
-            self.check_mix(ours, lambda z, x, y: f"/tiles/{z}/{x}/{y}.mvt")
-            self.check_mix(peer, lambda z, x, y: f"/waymark/{z}/{x}/{y}")
+            wait_idle(metered.process.pid)
+            key = self.consumer_key(metered)
+            paths = {
+                "ours": lambda z, x, y: f"/tiles/{z}/{x}/{y}.mvt",
+                "metered": lambda z, x, y: f"/tiles/{z}/{x}/{y}.mvt?key={key}",
+                "peer": lambda z, x, y: f"/waymark/{z}/{x}/{y}",
+            }
+            servers = {"ours": ours, "metered": metered, "peer": peer}
+            for side, server in servers.items():
+                self.check_mix(server, paths[side])
             if not self.available():
                 return None
-            ours_urls = self.url_file(ours, lambda z, x, y: f"/tiles/{z}/{x}/{y}.mvt")
-            peer_urls = self.url_file(peer, lambda z, x, y: f"/waymark/{z}/{x}/{y}")
-            # Warm-up, which also fixes the rate of the latency runs: half the slower
-            # server's saturation throughput, the same for both.
-            rate = int(min(self.load(ours, ours_urls)["rps"], self.load(peer, peer_urls)["rps"]) / 2)
-            runs = {"ours": [], "peer": []}
+            urls = {side: self.url_file(servers[side], paths[side]) for side in servers}
+            # Warm-up, which also fixes the rate of the latency runs: half the slowest
+            # server's saturation throughput, the same for all.
+            rate = int(min(self.load(servers[side], urls[side])["rps"] for side in servers) / 2)
+            runs = {side: [] for side in servers}
             for _ in range(self.rounds):
-                for side, server, urls in (("ours", ours, ours_urls), ("peer", peer, peer_urls)):
-                    saturated = self.load(server, urls)
-                    paced = self.load(server, urls, rate)
+                for side, server in servers.items():
+                    saturated = self.load(server, urls[side])
+                    paced = self.load(server, urls[side], rate)
                     runs[side].append((saturated, paced))
         median = lambda side, part, key: statistics.median(r[part][key] for r in runs[side])  # noqa: E731
         return {
@@ -209,27 +242,37 @@ class TileServing:
     def lines(self, result):
         tiles = f"{len(self.coords)} tiles of the {thousands(self.seeded.frames)}-frame map"
         if result is None:
+            who = "both servers" if self.martin.exists() else "`waymark serve`"
             return [f"Tile serving: skipped (martin and oha are not installed; `scripts/bench` "
-                    f"installs them). The mix ({tiles}) answered 200 from both servers."
-                    if self.martin.exists() else
-                    f"Tile serving: skipped (martin and oha are not installed; `scripts/bench` "
-                    f"installs them). The mix ({tiles}) answered 200 from `waymark serve`."]
-        ours, peer = result["ours"], result["peer"]
+                    f"installs them). The mix ({tiles}) answered 200 from {who}, with metering "
+                    "off and on."]
+        rate = result["rate"]
+
+        def row(name, r):
+            return (f"| {name} | {r['rps']:,.0f} | {r['mbps']:.1f} | {r['p50_ms']:.2f} ms | "
+                    f"{r['p99_ms']:.2f} ms |").replace(",", " ")
+
+        ours, metered, peer = result["ours"], result["metered"], result["peer"]
+        martin = version([str(self.martin), "--version"]).split()[-1]
         return [
             f"Tile serving: {tiles} (z0–14, mean {self.mean_size / 1000:.1f} KB gzipped), each "
             f"request one of them (oha's `--urls-from-file`); {version([str(self.oha), '--version'])}, "
             f"16 connections, {self.seconds} s a run, on loopback beside the server on the same 2 "
-            f"cores. Throughput at saturation; latency at {result['rate']} req/s for both "
-            "(`-q` with `--latency-correction`, so a stall counts against every request it "
-            "delayed).",
+            f"cores, medians of {self.rounds} alternating rounds. Throughput at saturation; latency "
+            f"at {rate} req/s for all (`-q` with `--latency-correction`, so a stall counts against "
+            "every request it delayed). Metering on: the same map served by a second `waymark "
+            "serve` with `[metering] enabled = true`, every URL carrying a consumer's key, so "
+            "tiles above z12 are checked (key, scope, rate, credits), counted in memory and "
+            "priced into the database every 10 s while the load runs.",
             "",
-            f"| server | req/s | MB/s | p50 at {result['rate']} req/s | p99 at {result['rate']} req/s |",
+            f"| server | req/s | MB/s | p50 at {rate} req/s | p99 at {rate} req/s |",
             "|---|---:|---:|---:|---:|",
-            f"| `waymark serve` | {ours['rps']:,.0f} | {ours['mbps']:.1f} | {ours['p50_ms']:.2f} ms | "
-            f"{ours['p99_ms']:.2f} ms |".replace(",", " "),
-            f"| martin {version([str(self.martin), '--version']).split()[-1]} | {peer['rps']:,.0f} | "
-            f"{peer['mbps']:.1f} | {peer['p50_ms']:.2f} ms | {peer['p99_ms']:.2f} ms |".replace(",", " "),
-            f"| ratio (Waymark / martin) | {ours['rps'] / peer['rps']:.2f}× | | "
+            row("`waymark serve`", ours),
+            row("`waymark serve`, metering on", metered),
+            row(f"martin {martin}", peer),
+            f"| metering on / off | {metered['rps'] / ours['rps']:.2f}× | | "
+            f"{metered['p50_ms'] / ours['p50_ms']:.2f}× | {metered['p99_ms'] / ours['p99_ms']:.2f}× |",
+            f"| Waymark / martin | {ours['rps'] / peer['rps']:.2f}× | | "
             f"{ours['p50_ms'] / peer['p50_ms']:.2f}× | {ours['p99_ms'] / peer['p99_ms']:.2f}× |",
         ]
 

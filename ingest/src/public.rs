@@ -15,9 +15,8 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Datelike;
 use h3o::{CellIndex, LatLng, Resolution};
-use model::{ContributorId, FrameId, TimestampMs};
+use model::{ConsumedCoverage, ContributorId, FrameId, TimestampMs};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{BlobKey, SearchHit, SearchKind, SearchQuery, Store};
@@ -141,10 +140,12 @@ pub(crate) async fn get_thumbnail(
     public_blob(&store, id, BlobKey::thumbnail(&id)).await
 }
 
+/// The blob of an accepted frame; the response carries the frame's cell-week
+/// ([`ConsumedCoverage`]) for metering.
 async fn public_blob(store: &Store, id: FrameId, key: BlobKey) -> ApiResult<HttpResponse> {
-    if store.db.public_frame(id).await?.is_none() {
+    let Some(frame) = store.db.public_frame(id).await? else {
         return Err(no_frame(id));
-    }
+    };
     let bytes = match store.blobs.get(&key).await {
         Ok(bytes) => bytes,
         Err(store::Error::BlobNotFound { .. }) => {
@@ -154,10 +155,18 @@ async fn public_blob(store: &Store, id: FrameId, key: BlobKey) -> ApiResult<Http
         }
         Err(other) => return Err(other.into()),
     };
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok()
         .content_type("image/jpeg")
         .insert_header((header::CACHE_CONTROL, IMAGE_CACHE_CONTROL))
-        .body(bytes))
+        .body(bytes);
+    response
+        .extensions_mut()
+        .insert(ConsumedCoverage::of_frames([(
+            frame.lat,
+            frame.lon,
+            TimestampMs(frame.captured_at_ms),
+        )]));
+    Ok(response)
 }
 
 /// The query string of `GET /api/v1/search`.
@@ -181,6 +190,10 @@ pub(crate) struct SearchParams {
     before: Option<String>,
     /// At most this many results (1 to 1000, default 50).
     limit: Option<usize>,
+    /// A map consumer's API key (`wmk_…`; also accepted as `Authorization: Bearer`). Read by
+    /// the metering in front of this route, not by the search.
+    #[allow(dead_code)]
+    key: Option<String>,
 }
 
 fn given(value: &Option<String>) -> Option<&str> {
@@ -360,10 +373,16 @@ pub(crate) async fn search(
             store::Error::SearchQuery(reason) => ApiError::Invalid(reason),
             other => ApiError::Store(other),
         })?;
-    Ok(HttpResponse::Ok().json(json!({
+    let mut response = HttpResponse::Ok().json(json!({
         "count": hits.len(),
         "results": hits.iter().map(hit_json).collect::<Vec<_>>(),
-    })))
+    }));
+    response
+        .extensions_mut()
+        .insert(ConsumedCoverage::of_frames(
+            hits.iter().map(|hit| (hit.lat, hit.lon, hit.captured_at)),
+        ));
+    Ok(response)
 }
 
 /// The captures of the bearer token's contributor, newest first, with every frame's outcome.
@@ -410,21 +429,16 @@ pub(crate) async fn my_coverage(
         let cell = h3o::CellIndex::try_from(*cell)
             .map(|c| c.to_string())
             .unwrap_or_else(|_| format!("{cell:x}"));
-        epochs.entry(iso_week(*first_ms)).or_default().push(cell);
+        epochs
+            .entry(model::iso_week(TimestampMs(*first_ms)))
+            .or_default()
+            .push(cell);
     }
     Ok(HttpResponse::Ok().json(json!({
         "contributor": contributor.id,
         "cells": firsts.len(),
         "epochs": epochs.iter().rev().map(|(epoch, cells)| json!({ "epoch": epoch, "cells": cells })).collect::<Vec<_>>(),
     })))
-}
-
-/// The ISO week of a time, as reward epochs are named (`2026-W48`).
-fn iso_week(ms: i64) -> String {
-    let week = chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .iso_week();
-    format!("{}-W{:02}", week.year(), week.week())
 }
 
 #[cfg(test)]
@@ -439,15 +453,6 @@ mod tests {
     #[case("2026-11-24", 20_781)]
     fn days_are_counted_from_1970(#[case] text: &str, #[case] days: i64) {
         assert_eq!(parse_day(text), Some(days));
-    }
-
-    #[test]
-    fn epochs_are_iso_weeks() {
-        // Monday 2026-11-23 00:00 UTC starts week 48; the Sunday before is still week 47.
-        assert_eq!(iso_week(1_795_392_000_000), "2026-W48");
-        assert_eq!(iso_week(1_795_392_000_000 - 1), "2026-W47");
-        // 2027-01-01 (a Friday) belongs to 2026's week 53.
-        assert_eq!(iso_week(1_798_761_600_000), "2026-W53");
     }
 
     #[rstest]

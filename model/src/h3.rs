@@ -6,6 +6,10 @@ use h3o::Resolution;
 /// Freshness, rewards and the coverage tile layer are all counted in these cells.
 pub const COVERAGE_RESOLUTION: Resolution = Resolution::Twelve;
 
+/// The unit map consumers pay for and whose contributors earn from that use: a res-9 cell
+/// (≈ 0.1 km², edge ≈ 174 m), about 350 coverage cells.
+pub const CONSUMPTION_RESOLUTION: Resolution = Resolution::Nine;
+
 /// Resolutions written as terms into the search index, coarse to fine, so a place query
 /// can match at the precision it was asked at.
 pub const SEARCH_RESOLUTIONS: [Resolution; 3] =

@@ -5,12 +5,14 @@
 //! agent → ingest wire protocol, device keys and signatures ([`DeviceKeypair`],
 //! [`DevicePublicKey`]), typed [`RejectReason`]s, RFC 9457 [`Problem`]s, the JPEG header
 //! reader every receiver of images uses ([`JpegHeader`]), vision's per-frame report
-//! ([`FrameReport`], [`AnalyzedFrame`]: produced by `vision`, consumed by `ingest`) and the H3
-//! resolutions every stage agrees on.
+//! ([`FrameReport`], [`AnalyzedFrame`]: produced by `vision`, consumed by `ingest`), what a
+//! map consumer's request consumed ([`ConsumedCoverage`] of [`CellWeek`]s, by [`UsageKind`])
+//! and the H3 resolutions every stage agrees on.
 //!
 //! Never does: IO, async, persistence or any domain decision (those belong to the stages).
 
 mod address;
+mod consumption;
 mod fix;
 mod frame_report;
 mod h3;
@@ -23,12 +25,13 @@ mod signing;
 mod time;
 
 pub use address::{AddressError, PayoutAddress};
+pub use consumption::{CellWeek, ConsumedCoverage, UsageKind, iso_week};
 pub use fix::{Fix, FixError, FixType};
 pub use frame_report::{
     AnalyzedFrame, FrameReport, ImageBox, PrivacyKind, PrivacyRegion, QualityMeasures,
     QualityProblem, QualityReport, QualityVerdict, SignDetection,
 };
-pub use h3::{COVERAGE_RESOLUTION, SEARCH_RESOLUTIONS};
+pub use h3::{CONSUMPTION_RESOLUTION, COVERAGE_RESOLUTION, SEARCH_RESOLUTIONS};
 pub use ids::{CaptureId, ContributorId, DeviceId, FrameId, IdError};
 pub use jpeg::{JpegError, JpegHeader};
 pub use manifest::{

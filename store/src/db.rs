@@ -281,7 +281,7 @@ where
         .map_err(|err| Error::Corrupt(format!("column {column}: {err}")))
 }
 
-fn conflict_or(err: sqlx::Error, what: &'static str) -> Error {
+pub(crate) fn conflict_or(err: sqlx::Error, what: &'static str) -> Error {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict { what },
         _ => Error::Database(err),

@@ -4,7 +4,8 @@
 //! object visible), metadata in SQL through `sqlx` ([`Db`]: SQLite in WAL mode, migrations
 //! embedded), the durable job queue in that same database ([`JobQueue`]: at-least-once with
 //! leases, completion inside the caller's transaction for an exactly-once effect), and the
-//! tantivy search index ([`SearchIndex`]).
+//! tantivy search index ([`SearchIndex`]); map consumers' API keys, credits and metered use
+//! live in that database too.
 //!
 //! Never does: domain decisions. It stores what the stages decided and answers their
 //! queries; whether a frame is accepted or what a cell earns is decided elsewhere.
@@ -12,6 +13,7 @@
 mod blobs;
 mod captures;
 mod config;
+mod consumers;
 mod db;
 mod epochs;
 mod error;
@@ -24,6 +26,7 @@ mod search;
 pub use blobs::{BlobKey, BlobStore, PutOutcome};
 pub use captures::{CaptureRow, FrameOutcome, FrameStatusRow, NewCapture, NewFrame};
 pub use config::StoreConfig;
+pub use consumers::{ApiKeyRow, NewApiKey, UsageRow, UsageTotal};
 pub use db::{Contributor, Db, Device, DeviceStatus, NewContributor, NewDevice};
 pub use epochs::{DevicePayeesRow, EpochFrameRow, EpochRow};
 pub use error::{Error, Result};

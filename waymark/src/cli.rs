@@ -39,6 +39,9 @@ pub enum Command {
     /// The vision stage (OpenCV): quality, privacy blurring, traffic signs.
     #[command(subcommand)]
     Vision(VisionCommand),
+    /// Map consumers' credits: grant them, read a balance.
+    #[command(subcommand)]
+    Credits(CreditsCommand),
     /// The whole system on real data: start the server, drive a simulated fleet of dashcams
     /// on real roads through the real agent and upload, close the reward epochs, print a
     /// summary, and leave the web map open (or exit with --exit).
@@ -88,6 +91,23 @@ pub enum TilesCommand {
         /// The MBTiles file to write (must not exist)
         #[arg(long, value_name = "FILE")]
         mbtiles: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreditsCommand {
+    /// Add credits to an account (a map consumer's top-up); prints the new balance.
+    Grant {
+        /// The account's id (UUID), as `GET /api/v1/contributors/me` shows it
+        #[arg(long)]
+        account: String,
+        /// Credits to add (a whole number, at least 1)
+        amount: i64,
+    },
+    /// Print an account's balance.
+    Balance {
+        #[arg(long)]
+        account: String,
     },
 }
 

@@ -8,6 +8,7 @@
 //! belongs in the stage crate that owns it.
 
 mod cli;
+mod credits_cli;
 mod demo;
 mod rewards_cli;
 mod serve;
@@ -16,7 +17,7 @@ mod telemetry;
 mod tiles_cli;
 mod vision_stage;
 
-pub use cli::{Cli, Command, RewardsCommand, TilesCommand, VisionCommand};
+pub use cli::{Cli, Command, CreditsCommand, RewardsCommand, TilesCommand, VisionCommand};
 pub use settings::{Settings, StoreSettings};
 
 /// Runs one `waymark` command to completion.
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rewards(command) => rewards_cli::run(&settings, command),
         Command::Tiles(command) => tiles_cli::run(&settings, command),
+        Command::Credits(command) => credits_cli::run(&settings, command),
         Command::Demo(args) => {
             telemetry::init_tracing(&settings.log)?;
             demo::run(settings, args.clone(), cli.data.clone())

@@ -78,6 +78,11 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
     } else {
         None
     };
+    let metering = metering::Metering::new(store.clone(), settings.metering.config()?);
+    if metering.config().enabled {
+        actix_web::rt::spawn(metering.clone().run_flusher());
+    }
+    let served_metering = metering.clone();
     let web_map = web_map::WebMapConfig::default();
     if let Err(err) = web_map.check() {
         tracing::warn!(error = %err, "the web page at / cannot draw maps");
@@ -93,6 +98,8 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
                 served_basemap.clone(),
             ))
             .configure(web_map::configure(web_map.clone()))
+            .configure(metering::routes::configure(served_metering.clone()))
+            .wrap(actix_web::middleware::from_fn(metering::gate))
             .wrap_fn(|request, service| {
                 let started = Instant::now();
                 let (method, route) = request_labels(&request);
@@ -123,6 +130,16 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
     server
         .await
         .context("the HTTP server stopped with an error")?;
+    if metering.config().enabled {
+        match metering.flush().await {
+            Ok(flushed) => tracing::info!(
+                rows = flushed.usage_rows,
+                credits = flushed.credits,
+                "metered use written before stopping"
+            ),
+            Err(err) => tracing::error!(error = %err, "metered use since the last flush is lost"),
+        }
+    }
     tracing::info!("shutting down: closing the database");
     mbtiles.close().await;
     store.db.pool().close().await;
@@ -230,11 +247,12 @@ fn api_document() -> utoipa::openapi::OpenApi {
     let mut document = ingest::ApiDoc::openapi();
     document.merge(rewards::routes::ApiDoc::openapi());
     document.merge(tiles::routes::ApiDoc::openapi());
+    document.merge(metering::ApiDoc::openapi());
     document.info.title = "Waymark API".into();
     document.info.description = Some(
         "Accounts, devices and the signed upload protocol of the dashcam agents; public frames, \
          search and the contributor dashboard; vector tiles; reward epochs with their Merkle \
-         proofs. Errors are RFC 9457 application/problem+json with a stable `type` per reason."
+         proofs; map consumers' API keys and metered usage. Errors are RFC 9457 application/problem+json with a stable `type` per reason."
             .into(),
     );
     document

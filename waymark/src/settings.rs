@@ -35,6 +35,118 @@ pub struct Settings {
     pub tiles: TilesSettings,
     #[serde(default)]
     pub ingest: IngestSettings,
+    #[serde(default)]
+    pub metering: MeteringSettings,
+}
+
+/// Map consumers' metering: API keys, credits, and which use needs them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeteringSettings {
+    /// Meter at all; off, tiles, frames and search are open to anyone as before.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Tiles up to this zoom stay free and open to requests without a key (9 to 22).
+    #[serde(default = "default_free_max_zoom")]
+    pub free_max_zoom: u8,
+    /// Credits per H3 res-9 cell-week a tile above the free zoom holds.
+    #[serde(default = "default_price_tiles")]
+    pub price_tiles: i64,
+    /// Credits per full-resolution frame (one cell-week).
+    #[serde(default = "default_price_imagery")]
+    pub price_imagery: i64,
+    /// Credits per cell-week a search's results fall in.
+    #[serde(default = "default_price_search")]
+    pub price_search: i64,
+    /// Seconds between writes of counted use to the store (what a crash can lose).
+    #[serde(default = "default_flush_secs")]
+    pub flush_secs: u64,
+    /// Requests a key may make per second on average, and in one burst.
+    #[serde(default = "default_key_rate_per_second")]
+    pub key_rate_per_second: f64,
+    #[serde(default = "default_key_burst")]
+    pub key_burst: f64,
+}
+
+fn default_free_max_zoom() -> u8 {
+    metering::MeteringConfig::default().free_max_zoom
+}
+
+fn default_price_tiles() -> i64 {
+    metering::Prices::default().tiles
+}
+
+fn default_price_imagery() -> i64 {
+    metering::Prices::default().imagery
+}
+
+fn default_price_search() -> i64 {
+    metering::Prices::default().search
+}
+
+fn default_flush_secs() -> u64 {
+    metering::MeteringConfig::default().flush_interval.as_secs()
+}
+
+fn default_key_rate_per_second() -> f64 {
+    metering::MeteringConfig::default().key_rate_per_second
+}
+
+fn default_key_burst() -> f64 {
+    metering::MeteringConfig::default().key_burst
+}
+
+impl Default for MeteringSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            free_max_zoom: default_free_max_zoom(),
+            price_tiles: default_price_tiles(),
+            price_imagery: default_price_imagery(),
+            price_search: default_price_search(),
+            flush_secs: default_flush_secs(),
+            key_rate_per_second: default_key_rate_per_second(),
+            key_burst: default_key_burst(),
+        }
+    }
+}
+
+impl MeteringSettings {
+    pub fn config(&self) -> anyhow::Result<metering::MeteringConfig> {
+        if !(9..=22).contains(&self.free_max_zoom) {
+            anyhow::bail!(
+                "settings key metering.free_max_zoom = {} is out of range; give 9 to 22 (metered tiles are priced by the H3 cells inside them, so they must be small)",
+                self.free_max_zoom
+            );
+        }
+        for (name, price) in [
+            ("price_tiles", self.price_tiles),
+            ("price_imagery", self.price_imagery),
+            ("price_search", self.price_search),
+        ] {
+            if price < 0 {
+                anyhow::bail!("settings key metering.{name} = {price} is negative");
+            }
+        }
+        if !(self.key_rate_per_second > 0.0 && self.key_burst >= 1.0) {
+            anyhow::bail!(
+                "settings keys metering.key_rate_per_second and key_burst must be positive (a burst of at least 1)"
+            );
+        }
+        Ok(metering::MeteringConfig {
+            enabled: self.enabled,
+            free_max_zoom: self.free_max_zoom,
+            prices: metering::Prices {
+                tiles: self.price_tiles,
+                imagery: self.price_imagery,
+                search: self.price_search,
+            },
+            flush_interval: std::time::Duration::from_secs(self.flush_secs.max(1)),
+            key_rate_per_second: self.key_rate_per_second,
+            key_burst: self.key_burst,
+            ..metering::MeteringConfig::default()
+        })
+    }
 }
 
 /// The ingest pipeline's worker.
@@ -263,6 +375,7 @@ impl Default for Settings {
             rewards: RewardsSettings::default(),
             tiles: TilesSettings::default(),
             ingest: IngestSettings::default(),
+            metering: MeteringSettings::default(),
         }
     }
 }

@@ -5,6 +5,7 @@ mod crash;
 mod demo;
 mod live_tiles;
 mod load;
+mod metering;
 mod rewards;
 mod serve;
 mod settings;
