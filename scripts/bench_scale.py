@@ -249,8 +249,8 @@ class TileServing:
         rate = result["rate"]
 
         def row(name, r):
-            return (f"| {name} | {r['rps']:,.0f} | {r['mbps']:.1f} | {r['p50_ms']:.2f} ms | "
-                    f"{r['p99_ms']:.2f} ms |").replace(",", " ")
+            return (f"| {name} | {thousands(round(r['rps']))} | {r['mbps']:.1f} | "
+                    f"{r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms |")
 
         ours, metered, peer = result["ours"], result["metered"], result["peer"]
         martin = version([str(self.martin), "--version"]).split()[-1]

@@ -49,21 +49,9 @@ impl Metering {
         &self,
         request: &HttpRequest,
     ) -> Result<ContributorId, MeteringError> {
-        let query = web_query_key(request);
-        match bearer(request)
-            .filter(|t| t.starts_with(crate::keys::KEY_PREFIX))
-            .or(query.as_deref())
-        {
+        match crate::gate::presented_key(request.headers(), request.query_string()) {
             Some(key) => Ok(self.inner.keys.check(self.store(), key).await?.account),
             None => self.account(request).await,
         }
     }
-}
-
-fn web_query_key(request: &HttpRequest) -> Option<String> {
-    actix_web::web::Query::<std::collections::HashMap<String, String>>::from_query(
-        request.query_string(),
-    )
-    .ok()
-    .and_then(|q| q.get("key").cloned())
 }

@@ -17,6 +17,8 @@ use actix_web::{Error, ResponseError, web};
 use model::{ConsumedCoverage, UsageKind};
 use tiles::TileCoord;
 
+use std::sync::Arc;
+
 use crate::keys::KeyGrant;
 use crate::{Metering, MeteringError};
 
@@ -60,21 +62,16 @@ pub fn classify(method: &Method, path: &str, free_max_zoom: u8) -> Option<Metere
     (tile.z > free_max_zoom).then_some(Metered::Tile(tile))
 }
 
-/// The key a request presents: `Authorization: Bearer wmk_…`, else `?key=`.
-fn presented_key(request: &ServiceRequest) -> Option<String> {
-    let bearer = request
-        .headers()
+/// The key a request presents: `Authorization: Bearer wmk_…`, else `?key=` (a key has no
+/// characters that need percent-decoding; one that does is not a key).
+pub(crate) fn presented_key<'a>(headers: &'a header::HeaderMap, query: &'a str) -> Option<&'a str> {
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|v| v.starts_with(crate::keys::KEY_PREFIX));
-    if let Some(key) = bearer {
-        return Some(key.to_owned());
-    }
-    web::Query::<std::collections::HashMap<String, String>>::from_query(request.query_string())
-        .ok()
-        .and_then(|q| q.get("key").cloned())
+    bearer.or_else(|| query.split('&').find_map(|pair| pair.strip_prefix("key=")))
 }
 
 impl Metering {
@@ -83,10 +80,10 @@ impl Metering {
         &self,
         request: &ServiceRequest,
         metered: Metered,
-    ) -> Result<KeyGrant, MeteringError> {
+    ) -> Result<Arc<KeyGrant>, MeteringError> {
         let kind = metered.kind();
         let free = self.config().free_max_zoom;
-        let key = presented_key(request).ok_or_else(|| {
+        let key = presented_key(request.headers(), request.query_string()).ok_or_else(|| {
             MeteringError::Unauthorized(format!(
                 "{} need an API key (`Authorization: Bearer wmk_…` or `?key=wmk_…`); \
                  without one, tiles up to z{free} are open",
@@ -97,11 +94,11 @@ impl Metering {
                 }
             ))
         })?;
-        let grant = self.inner.keys.check(self.store(), &key).await?;
+        let grant = self.inner.keys.check(self.store(), key).await?;
         if !grant.scopes.contains(&kind) {
             return Err(MeteringError::Forbidden(format!(
                 "the API key {} is not scoped to {kind}; its scopes: {}",
-                grant.id,
+                grant.id(),
                 grant
                     .scopes
                     .iter()
@@ -112,7 +109,7 @@ impl Metering {
         }
         self.inner
             .limiter
-            .take(&grant.id)
+            .take(grant.number)
             .map_err(|retry_after_secs| MeteringError::RateLimited { retry_after_secs })?;
         let meter = &self.inner.meter;
         match meter.spendable(grant.account) {
@@ -135,17 +132,17 @@ impl Metering {
         if response.status() != actix_web::http::StatusCode::OK {
             return;
         }
-        let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        let day = crate::meter::today();
         let meter = &self.inner.meter;
         match metered {
-            Metered::Tile(tile) => meter.count_tile(&grant.id, grant.account, &day, tile),
+            Metered::Tile(tile) => meter.count_tile(grant.number, grant.account, day, tile),
             Metered::Imagery | Metered::Search => {
                 let kind = metered.kind();
                 if let Some(consumed) = response.response().extensions().get::<ConsumedCoverage>() {
                     meter.count_coverage(
-                        &grant.id,
+                        grant.number,
                         grant.account,
-                        &day,
+                        day,
                         kind,
                         &consumed.0,
                         self.config().prices.of(kind),

@@ -7,7 +7,7 @@
 //! once and one through another server within that time.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use model::{ContributorId, UsageKind};
@@ -61,6 +61,18 @@ pub struct KeyText<'a> {
     pub secret: &'a str,
 }
 
+impl KeyText<'_> {
+    /// The id as a number (16 hex digits are 64 bits): what the hot path keys maps by.
+    pub fn number(&self) -> u64 {
+        u64::from_str_radix(self.id, 16).expect("parse checked 16 hex digits")
+    }
+}
+
+/// The text form of a key id number.
+pub fn id_text(number: u64) -> String {
+    format!("{number:016x}")
+}
+
 impl<'a> KeyText<'a> {
     /// `None` unless the text has the form of a key (`wmk_`, 16 and 64 lowercase hex digits).
     pub fn parse(text: &'a str) -> Option<Self> {
@@ -74,17 +86,36 @@ impl<'a> KeyText<'a> {
     }
 }
 
-/// What a valid key grants.
+/// What a stored key grants, as the cache keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyGrant {
-    pub id: String,
+    /// The key's id as a number ([`KeyText::number`]).
+    pub number: u64,
     pub account: ContributorId,
     pub scopes: Vec<UsageKind>,
+    secret_sha256: [u8; 32],
+    revoked: bool,
+}
+
+impl KeyGrant {
+    fn of(row: &ApiKeyRow) -> Option<Self> {
+        Some(Self {
+            number: u64::from_str_radix(&row.id, 16).ok()?,
+            account: row.account,
+            scopes: row.scopes.clone(),
+            secret_sha256: hex::decode(&row.secret_sha256).ok()?.try_into().ok()?,
+            revoked: row.revoked_at.is_some(),
+        })
+    }
+
+    pub fn id(&self) -> String {
+        id_text(self.number)
+    }
 }
 
 #[derive(Debug)]
 struct CachedKey {
-    row: Option<ApiKeyRow>,
+    grant: Option<Arc<KeyGrant>>,
     fetched: Instant,
 }
 
@@ -92,7 +123,7 @@ struct CachedKey {
 #[derive(Debug)]
 pub(crate) struct KeyCache {
     ttl: Duration,
-    keys: Mutex<HashMap<String, CachedKey>>,
+    keys: Mutex<HashMap<u64, CachedKey>>,
 }
 
 impl KeyCache {
@@ -103,64 +134,71 @@ impl KeyCache {
         }
     }
 
-    fn cached(&self, id: &str) -> Option<Option<ApiKeyRow>> {
+    fn cached(&self, number: u64) -> Option<Option<Arc<KeyGrant>>> {
         let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        keys.get(id)
+        keys.get(&number)
             .filter(|k| k.fetched.elapsed() < self.ttl)
-            .map(|k| k.row.clone())
+            .map(|k| k.grant.clone())
     }
 
     /// Forgets a key (it was just revoked here).
     pub(crate) fn forget(&self, id: &str) {
-        self.keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        if let Ok(number) = u64::from_str_radix(id, 16) {
+            self.keys
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&number);
+        }
     }
 
     /// The grant of a presented key; `Unauthorized` naming what is wrong otherwise.
-    pub(crate) async fn check(&self, store: &Store, text: &str) -> Result<KeyGrant, MeteringError> {
+    pub(crate) async fn check(
+        &self,
+        store: &Store,
+        text: &str,
+    ) -> Result<Arc<KeyGrant>, MeteringError> {
         let key = KeyText::parse(text).ok_or_else(|| {
             MeteringError::Unauthorized(
                 "this is not an API key: keys look like `wmk_<16 hex>_<64 hex>`".into(),
             )
         })?;
-        let row = match self.cached(key.id) {
-            Some(row) => row,
+        let number = key.number();
+        let grant = match self.cached(number) {
+            Some(grant) => grant,
             None => {
-                let row = store.db.api_key(key.id).await?;
+                let grant = store
+                    .db
+                    .api_key(key.id)
+                    .await?
+                    .and_then(|row| KeyGrant::of(&row))
+                    .map(Arc::new);
                 let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-                if row.is_none() && keys.len() >= MAX_UNKNOWN_REMEMBERED {
-                    keys.retain(|_, k| k.row.is_some());
+                if grant.is_none() && keys.len() >= MAX_UNKNOWN_REMEMBERED {
+                    keys.retain(|_, k| k.grant.is_some());
                 }
                 keys.insert(
-                    key.id.to_owned(),
+                    number,
                     CachedKey {
-                        row: row.clone(),
+                        grant: grant.clone(),
                         fetched: Instant::now(),
                     },
                 );
-                row
+                grant
             }
         };
         let unknown = || MeteringError::Unauthorized("the API key is not known".into());
-        let row = row.ok_or_else(unknown)?;
+        let grant = grant.ok_or_else(unknown)?;
         let presented = Sha256::digest(key.secret.as_bytes());
-        let stored = hex::decode(&row.secret_sha256).unwrap_or_default();
-        if !bool::from(presented.as_slice().ct_eq(stored.as_slice())) {
+        if !bool::from(presented.as_slice().ct_eq(&grant.secret_sha256)) {
             return Err(unknown());
         }
-        if row.revoked_at.is_some() {
+        if grant.revoked {
             return Err(MeteringError::Unauthorized(format!(
                 "the API key {} was revoked; create a new one",
-                row.id
+                key.id
             )));
         }
-        Ok(KeyGrant {
-            id: row.id,
-            account: row.account,
-            scopes: row.scopes,
-        })
+        Ok(grant)
     }
 }
 
@@ -169,7 +207,7 @@ impl KeyCache {
 pub(crate) struct KeyLimiter {
     per_second: f64,
     burst: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    buckets: Mutex<HashMap<u64, (f64, Instant)>>,
 }
 
 impl KeyLimiter {
@@ -182,10 +220,10 @@ impl KeyLimiter {
     }
 
     /// Takes a token for `key`; `Err(seconds to wait)` when its bucket is empty.
-    pub(crate) fn take(&self, key: &str) -> Result<(), u64> {
+    pub(crate) fn take(&self, key: u64) -> Result<(), u64> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
+        let (tokens, last) = buckets.entry(key).or_insert((self.burst, now));
         let refilled =
             (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
         *last = now;
@@ -238,9 +276,9 @@ mod tests {
     fn a_key_gets_its_burst_then_its_rate() {
         let limiter = KeyLimiter::new(1.0, 3.0);
         for _ in 0..3 {
-            limiter.take("a").unwrap();
+            limiter.take(1).unwrap();
         }
-        assert_eq!(limiter.take("a"), Err(1));
-        limiter.take("b").unwrap();
+        assert_eq!(limiter.take(1), Err(1));
+        limiter.take(2).unwrap();
     }
 }

@@ -8,6 +8,24 @@ use std::sync::Mutex;
 use model::{CellWeek, ContributorId, UsageKind};
 use tiles::TileCoord;
 
+/// A key, by its id's number ([`crate::keys::KeyText::number`]).
+pub(crate) type KeyNo = u64;
+/// A UTC day, as days since 1970-01-01.
+pub(crate) type DayNo = i64;
+
+/// Today's [`DayNo`].
+pub(crate) fn today() -> DayNo {
+    model::TimestampMs::now().as_millis().div_euclid(86_400_000)
+}
+
+/// A [`DayNo`] as `YYYY-MM-DD`.
+pub(crate) fn day_text(day: DayNo) -> String {
+    chrono::DateTime::from_timestamp_millis(day * 86_400_000)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 /// Coverage use already priced (imagery and search know their cell-weeks at once).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Counted {
@@ -20,10 +38,10 @@ pub(crate) struct Counted {
 pub(crate) struct Pending {
     /// Tile requests per (key, UTC day, tile): priced at the flush, which looks up the
     /// cell-weeks a tile holds.
-    pub tiles: HashMap<(String, String, TileCoord), u64>,
-    pub coverage: HashMap<(String, String, UsageKind, CellWeek), Counted>,
+    pub tiles: HashMap<(KeyNo, DayNo, TileCoord), u64>,
+    pub coverage: HashMap<(KeyNo, DayNo, UsageKind, CellWeek), Counted>,
     /// Which account each counted key belongs to.
-    pub accounts: HashMap<String, ContributorId>,
+    pub accounts: HashMap<KeyNo, ContributorId>,
 }
 
 impl Pending {
@@ -81,22 +99,18 @@ impl Meter {
         self.lock().balances.keys().copied().collect()
     }
 
-    pub fn count_tile(&self, key: &str, account: ContributorId, day: &str, tile: TileCoord) {
+    pub fn count_tile(&self, key: KeyNo, account: ContributorId, day: DayNo, tile: TileCoord) {
         let mut state = self.lock();
-        *state
-            .pending
-            .tiles
-            .entry((key.to_owned(), day.to_owned(), tile))
-            .or_default() += 1;
-        state.pending.accounts.insert(key.to_owned(), account);
+        *state.pending.tiles.entry((key, day, tile)).or_default() += 1;
+        state.pending.accounts.insert(key, account);
     }
 
     /// One request of `kind` that served `cell_weeks`, each at `price` credits.
     pub fn count_coverage<'a>(
         &self,
-        key: &str,
+        key: KeyNo,
         account: ContributorId,
-        day: &str,
+        day: DayNo,
         kind: UsageKind,
         cell_weeks: impl IntoIterator<Item = &'a CellWeek>,
         price: i64,
@@ -107,7 +121,7 @@ impl Meter {
             let counted = state
                 .pending
                 .coverage
-                .entry((key.to_owned(), day.to_owned(), kind, cell_week.clone()))
+                .entry((key, day, kind, cell_week.clone()))
                 .or_default();
             counted.requests += 1;
             counted.credits += price;
@@ -115,7 +129,7 @@ impl Meter {
         }
         if spent > 0 {
             *state.unflushed_spend.entry(account).or_default() += spent;
-            state.pending.accounts.insert(key.to_owned(), account);
+            state.pending.accounts.insert(key, account);
         }
     }
 
@@ -161,18 +175,11 @@ mod tests {
         let alice = ContributorId::new();
         assert_eq!(meter.spendable(alice), None);
         meter.set_balance(alice, 100);
+        meter.count_coverage(7, alice, 20_412, UsageKind::Imagery, &[cell_week(1)], 20);
         meter.count_coverage(
-            "k",
+            7,
             alice,
-            "2026-11-20",
-            UsageKind::Imagery,
-            &[cell_week(1)],
-            20,
-        );
-        meter.count_coverage(
-            "k",
-            alice,
-            "2026-11-20",
+            20_412,
             UsageKind::Search,
             &[cell_week(1), cell_week(2)],
             2,
@@ -190,15 +197,13 @@ mod tests {
         let meter = Meter::default();
         let alice = ContributorId::new();
         let tile = TileCoord::new(14, 8716, 5680).unwrap();
-        meter.count_tile("k", alice, "2026-11-20", tile);
+        meter.count_tile(7, alice, 20_412, tile);
         let first = meter.take();
-        meter.count_tile("k", alice, "2026-11-20", tile);
+        meter.count_tile(7, alice, 20_412, tile);
         meter.put_back(first);
         let all = meter.take();
-        assert_eq!(
-            all.tiles[&("k".to_owned(), "2026-11-20".to_owned(), tile)],
-            2
-        );
-        assert_eq!(all.accounts["k"], alice);
+        assert_eq!(all.tiles[&(7, 20_412, tile)], 2);
+        assert_eq!(all.accounts[&7], alice);
+        assert_eq!(day_text(20_412), "2025-11-20");
     }
 }

@@ -14,7 +14,7 @@ use model::{CellWeek, ContributorId, TimestampMs, UsageKind};
 use store::UsageRow;
 use tiles::TileCoord;
 
-use crate::meter::Pending;
+use crate::meter::{DayNo, KeyNo, Pending, day_text};
 use crate::{Metering, MeteringError};
 
 /// What one flush wrote.
@@ -77,7 +77,7 @@ async fn price_and_store(
 ) -> Result<(Flushed, HashMap<ContributorId, i64>), MeteringError> {
     let store = metering.store();
     let price = metering.config().prices.of(UsageKind::Tiles);
-    let mut rows: BTreeMap<(String, String, UsageKind, CellWeek), (u64, i64)> = BTreeMap::new();
+    let mut rows: BTreeMap<(KeyNo, DayNo, UsageKind, CellWeek), (u64, i64)> = BTreeMap::new();
     let mut tile_cells: HashMap<TileCoord, Vec<CellWeek>> = HashMap::new();
     for ((key, day, tile), requests) in &pending.tiles {
         if !tile_cells.contains_key(tile) {
@@ -86,12 +86,7 @@ async fn price_and_store(
         }
         for cell_week in &tile_cells[tile] {
             let row = rows
-                .entry((
-                    key.clone(),
-                    day.clone(),
-                    UsageKind::Tiles,
-                    cell_week.clone(),
-                ))
+                .entry((*key, *day, UsageKind::Tiles, cell_week.clone()))
                 .or_default();
             row.0 += requests;
             row.1 += *requests as i64 * price;
@@ -100,7 +95,7 @@ async fn price_and_store(
     let mut pre_priced: HashMap<ContributorId, i64> = HashMap::new();
     for ((key, day, kind, cell_week), counted) in &pending.coverage {
         let row = rows
-            .entry((key.clone(), day.clone(), *kind, cell_week.clone()))
+            .entry((*key, *day, *kind, cell_week.clone()))
             .or_default();
         row.0 += counted.requests;
         row.1 += counted.credits;
@@ -111,13 +106,13 @@ async fn price_and_store(
     let mut spend: HashMap<ContributorId, i64> = HashMap::new();
     let usage: Vec<UsageRow> = rows
         .into_iter()
-        .map(|((key_id, day, kind, cell_week), (requests, credits))| {
-            if let Some(account) = pending.accounts.get(&key_id) {
+        .map(|((key, day, kind, cell_week), (requests, credits))| {
+            if let Some(account) = pending.accounts.get(&key) {
                 *spend.entry(*account).or_default() += credits;
             }
             UsageRow {
-                key_id,
-                day,
+                key_id: crate::keys::id_text(key),
+                day: day_text(day),
                 kind,
                 cell_week,
                 requests,
