@@ -198,7 +198,8 @@ fn features(
                         .iter()
                         .map(|&(lon, lat)| project(lon, lat))
                         .collect();
-                    let clipped = clip_line(&line.simplify(tolerance));
+                    // Clipped first: a tile simplifies only the part of a long drive it shows.
+                    let clipped = clip_line(&line).simplify(tolerance);
                     (!clipped.0.is_empty()).then(|| Feature {
                         shape: Shape::Lines(clipped),
                         attributes: vec![
