@@ -6,7 +6,8 @@
 //! downloads and search need a key with credits; `401` for a missing, unknown or revoked
 //! key, `402` when the account is out of credits), counting in memory and flushing to the
 //! store in batches ([`Metering::flush`]: usage per key, UTC day, kind and H3 res-9
-//! cell-week of coverage consumed, priced in credits per cell-week), and the routes
+//! cell-week of coverage consumed, priced in credits per cell-week; a tile's cell-weeks are
+//! looked up at most once a minute), and the routes
 //! `POST/GET /api/v1/keys`, `DELETE /api/v1/keys/{id}` and `GET /api/v1/usage`.
 //!
 //! Never does: serve tiles, frames or search results (the stages behind the gate do), or
@@ -107,6 +108,7 @@ struct Inner {
     meter: meter::Meter,
     keys: keys::KeyCache,
     limiter: keys::KeyLimiter,
+    tile_prices: pricing::TilePrices,
 }
 
 impl std::fmt::Debug for Metering {
@@ -128,6 +130,7 @@ impl Metering {
                 meter: meter::Meter::default(),
                 keys,
                 limiter,
+                tile_prices: pricing::TilePrices::default(),
             }),
         }
     }

@@ -6,6 +6,8 @@
 //! through the few coarse H3 cells that cover it ([`lookup_resolution`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use geo::{Rect, coord};
 use h3o::Resolution;
@@ -24,9 +26,52 @@ pub struct Flushed {
     pub credits: i64,
 }
 
-/// Cells about half a tile across: a tile is looked up through a handful of them.
+/// Cells about a tenth of a tile across: a few dozen cover a tile without reading many
+/// frames outside it.
 fn lookup_resolution(z: u8) -> Resolution {
-    Resolution::try_from(z.saturating_sub(7).clamp(4, 9)).expect("4 to 9 are resolutions")
+    Resolution::try_from(z.saturating_sub(5).clamp(4, 9)).expect("4 to 9 are resolutions")
+}
+
+/// How long a tile's cell-weeks are reused before the store is asked again: a tile's price
+/// follows the map within this time.
+const TILE_PRICE_TTL: Duration = Duration::from_secs(60);
+/// Tiles whose cell-weeks are remembered, at most (then the memory starts over).
+const TILE_PRICES_KEPT: usize = 100_000;
+
+/// A tile's cell-weeks, and when they were read.
+type PricedTile = (Instant, Arc<Vec<CellWeek>>);
+
+/// The cell-weeks of tiles recently priced.
+#[derive(Debug, Default)]
+pub(crate) struct TilePrices {
+    tiles: Mutex<HashMap<TileCoord, PricedTile>>,
+}
+
+impl TilePrices {
+    async fn cell_weeks(
+        &self,
+        store: &store::Store,
+        tile: TileCoord,
+    ) -> Result<Arc<Vec<CellWeek>>, MeteringError> {
+        let known = {
+            let tiles = self.tiles.lock().unwrap_or_else(|p| p.into_inner());
+            tiles
+                .get(&tile)
+                .filter(|(at, _)| at.elapsed() < TILE_PRICE_TTL)
+                .map(|(_, cell_weeks)| cell_weeks.clone())
+        };
+        if let Some(cell_weeks) = known {
+            return Ok(cell_weeks);
+        }
+        let (cells, bbox) = tile_lookup(tile);
+        let cell_weeks = Arc::new(store.db.cell_weeks_in_box(&cells, bbox).await?);
+        let mut tiles = self.tiles.lock().unwrap_or_else(|p| p.into_inner());
+        if tiles.len() >= TILE_PRICES_KEPT {
+            tiles.clear();
+        }
+        tiles.insert(tile, (Instant::now(), cell_weeks.clone()));
+        Ok(cell_weeks)
+    }
 }
 
 /// The cells (at [`lookup_resolution`]) covering a tile, and the tile's box.
@@ -78,13 +123,9 @@ async fn price_and_store(
     let store = metering.store();
     let price = metering.config().prices.of(UsageKind::Tiles);
     let mut rows: BTreeMap<(KeyNo, DayNo, UsageKind, CellWeek), (u64, i64)> = BTreeMap::new();
-    let mut tile_cells: HashMap<TileCoord, Vec<CellWeek>> = HashMap::new();
     for ((key, day, tile), requests) in &pending.tiles {
-        if !tile_cells.contains_key(tile) {
-            let (cells, bbox) = tile_lookup(*tile);
-            tile_cells.insert(*tile, store.db.cell_weeks_in_box(&cells, bbox).await?);
-        }
-        for cell_week in &tile_cells[tile] {
+        let cell_weeks = metering.inner.tile_prices.cell_weeks(store, *tile).await?;
+        for cell_week in cell_weeks.iter() {
             let row = rows
                 .entry((*key, *day, UsageKind::Tiles, cell_week.clone()))
                 .or_default();
@@ -158,7 +199,7 @@ mod tests {
             let tile = TileCoord::containing(11.575, 48.137, z);
             let (cells, [west, south, east, north]) = tile_lookup(tile);
             assert!(
-                (1..=40).contains(&cells.len()),
+                (1..=120).contains(&cells.len()),
                 "z{z}: {} cells",
                 cells.len()
             );

@@ -24,7 +24,7 @@ use std::io::Write;
 
 use chrono::{Datelike, Duration, Utc};
 use model::{Fix, FrameId, TimestampMs};
-use store::{SearchDocument, SearchKind, Store};
+use store::Store;
 
 const SIGN_EVERY: usize = 25;
 
@@ -107,36 +107,14 @@ async fn add_capture(store: &Store, frames: usize) {
 /// the worker does (`ingest::worker`: one frame document, one per sign). Returns the frame ids.
 async fn commit_and_index(store: &Store, name: &str, fixes: &[Fix]) -> Vec<FrameId> {
     let committed = support::commit_drive_as(store, name, fixes, SIGN_EVERY).await;
-    let mut documents = Vec::with_capacity(fixes.len() + fixes.len() / SIGN_EVERY + 1);
-    for (i, (fix, frame)) in fixes.iter().zip(&committed.frames).enumerate() {
-        let base = SearchDocument {
-            kind: SearchKind::Frame,
-            frame: *frame,
-            capture: committed.capture,
-            contributor: committed.contributor,
-            device: committed.device,
-            captured_at: fix.time,
-            lat: fix.lat,
-            lon: fix.lon,
-            sign_class: None,
-            tags: vec!["good".into()],
-        };
-        if i % SIGN_EVERY == 0 {
-            documents.push(SearchDocument {
-                kind: SearchKind::Sign,
-                sign_class: Some("speed-limit-50".into()),
-                ..base.clone()
-            });
-        }
-        documents.push(base);
-    }
-    let search = store.search.clone();
-    let capture = committed.capture;
-    tokio::task::spawn_blocking(move || search.replace_capture(capture, &documents))
-        .await
-        .unwrap()
-        .unwrap();
-    committed.frames
+    let search_store = store.clone();
+    let fixes = fixes.to_vec();
+    tokio::task::spawn_blocking(move || {
+        support::index_drive(&search_store, &committed, &fixes, SIGN_EVERY);
+        committed.frames
+    })
+    .await
+    .unwrap()
 }
 
 fn write_geojson(out: &mut impl Write, n: usize, fixes: &[Fix], ids: &[FrameId], first: bool) {

@@ -8,19 +8,7 @@ use crate::cli::CreditsCommand;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, command: &CreditsCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let data_dir = settings.absolute_data_dir()?;
-        let store = Store::open(&settings.store_config(&data_dir))
-            .await
-            .with_context(|| format!("cannot open the store under {}", data_dir.display()))?;
-        let outcome = execute(&store, command).await;
-        store.db.pool().close().await;
-        outcome
-    })
+    crate::with_store(settings, async |store| execute(store, command).await)
 }
 
 async fn account(store: &Store, text: &str) -> anyhow::Result<ContributorId> {

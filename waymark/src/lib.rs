@@ -20,6 +20,28 @@ mod vision_stage;
 pub use cli::{Cli, Command, CreditsCommand, RewardsCommand, TilesCommand, VisionCommand};
 pub use settings::{Settings, StoreSettings};
 
+/// Runs `work` against the store the settings name, on a one-thread runtime, and closes
+/// the database after it: what the store-reading commands (`rewards`, `credits`) share.
+pub(crate) fn with_store<T>(
+    settings: &Settings,
+    work: impl AsyncFnOnce(&store::Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    use anyhow::Context;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let data_dir = settings.absolute_data_dir()?;
+        let store = store::Store::open(&settings.store_config(&data_dir))
+            .await
+            .with_context(|| format!("cannot open the store under {}", data_dir.display()))?;
+        let outcome = work(&store).await;
+        store.db.pool().close().await;
+        outcome
+    })
+}
+
 /// Runs one `waymark` command to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(&cli)?;

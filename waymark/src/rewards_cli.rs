@@ -1,7 +1,6 @@
 //! `waymark rewards close|verify|proof`: the reward shell, run against the store the
 //! settings name, with a one-line answer (or JSON for proofs) on stdout.
 
-use anyhow::Context;
 use model::{ContributorId, TimestampMs};
 use rewards::EpochId;
 use rewards::shell::{close, proof, verify};
@@ -11,18 +10,8 @@ use crate::cli::RewardsCommand;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, command: &RewardsCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let data_dir = settings.absolute_data_dir()?;
-        let store = Store::open(&settings.store_config(&data_dir))
-            .await
-            .with_context(|| format!("cannot open the store under {}", data_dir.display()))?;
-        let outcome = execute(settings, &store, command).await;
-        store.db.pool().close().await;
-        outcome
+    crate::with_store(settings, async |store| {
+        execute(settings, store, command).await
     })
 }
 

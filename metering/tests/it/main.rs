@@ -12,7 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use metering::{Metering, MeteringConfig};
 use model::{CellWeek, FrameId, TimestampMs, UsageKind};
-use store::{BlobKey, SearchDocument, SearchKind, Store};
+use store::{BlobKey, Store};
 use tiles::TileCoord;
 
 /// `(status, JSON body)` of one request.
@@ -55,28 +55,12 @@ async fn world() -> World {
     let drive = support::recent(&support::munich()[..300]);
     let committed = support::commit_drive_as(&store, "driver", &drive, 25).await;
     let jpeg = std::fs::read(datasets::path("images/udacity_lanes/solidWhiteRight.jpg")).unwrap();
-    let mut documents = Vec::new();
-    for (id, fix) in committed.frames.iter().zip(&drive) {
+    for id in &committed.frames {
         for blob in [BlobKey::public_frame(id), BlobKey::thumbnail(id)] {
             store.blobs.put(&blob, jpeg.clone().into()).await.unwrap();
         }
-        documents.push(SearchDocument {
-            kind: SearchKind::Frame,
-            frame: *id,
-            capture: committed.capture,
-            contributor: committed.contributor,
-            device: committed.device,
-            captured_at: fix.time,
-            lat: fix.lat,
-            lon: fix.lon,
-            sign_class: None,
-            tags: vec!["good".into()],
-        });
     }
-    store
-        .search
-        .replace_capture(committed.capture, &documents)
-        .unwrap();
+    support::index_drive(&store, &committed, &drive, 25);
     let mut builder = support::builder(&store, &dir.path().join("tiles.mbtiles")).await;
     builder
         .build_all(TimestampMs::now().as_millis())

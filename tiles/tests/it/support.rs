@@ -6,7 +6,7 @@
 use model::{CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FrameId, TimestampMs};
 use store::{
     FrameOutcome, NewCapture, NewContributor, NewDetection, NewDevice, NewFrame, NewJob,
-    NewSequence, ProcessedCapture, ProcessedFrame, Store, StoreConfig,
+    NewSequence, ProcessedCapture, ProcessedFrame, SearchDocument, SearchKind, Store, StoreConfig,
 };
 use tiles::{MbTiles, TileBuilder, TilesConfig};
 
@@ -185,6 +185,38 @@ pub async fn commit_drive_as(
         device,
         frames: ids,
     }
+}
+
+/// Indexes a committed drive for search as the pipeline worker does: one document per
+/// frame, one more per sign (every `sign_every`-th frame, as [`commit_drive`] detects them).
+pub fn index_drive(store: &Store, committed: &Committed, fixes: &[Fix], sign_every: usize) {
+    let mut documents = Vec::with_capacity(fixes.len() + fixes.len() / sign_every.max(1) + 1);
+    for (i, (fix, frame)) in fixes.iter().zip(&committed.frames).enumerate() {
+        let base = SearchDocument {
+            kind: SearchKind::Frame,
+            frame: *frame,
+            capture: committed.capture,
+            contributor: committed.contributor,
+            device: committed.device,
+            captured_at: fix.time,
+            lat: fix.lat,
+            lon: fix.lon,
+            sign_class: None,
+            tags: vec!["good".into()],
+        };
+        if i % sign_every.max(1) == 0 {
+            documents.push(SearchDocument {
+                kind: SearchKind::Sign,
+                sign_class: Some("speed-limit-50".into()),
+                ..base.clone()
+            });
+        }
+        documents.push(base);
+    }
+    store
+        .search
+        .replace_capture(committed.capture, &documents)
+        .unwrap();
 }
 
 pub async fn builder(store: &Store, path: &std::path::Path) -> TileBuilder {
