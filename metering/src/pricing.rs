@@ -3,7 +3,8 @@
 //!
 //! Imagery and search arrive priced (their handlers named the cell-weeks they served).
 //! A tile is priced here: its cell-weeks are those of the accepted frames inside it, found
-//! through the few coarse H3 cells that cover it ([`lookup_resolution`]).
+//! through the few dozen H3 cells that cover it ([`lookup_resolution`]), and reused for a
+//! minute ([`TilePrices`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -194,7 +195,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tile_is_looked_up_through_a_handful_of_cells() {
+    fn a_tile_is_looked_up_through_a_few_dozen_cells() {
         for z in 10..=16 {
             let tile = TileCoord::containing(11.575, 48.137, z);
             let (cells, [west, south, east, north]) = tile_lookup(tile);
