@@ -71,9 +71,15 @@ pub struct CellWeek {
 
 impl CellWeek {
     /// The cell-week of a frame at `lat, lon` captured at `time`; `None` for a non-finite
-    /// position.
+    /// position. The cell is the H3 parent of the frame's coverage cell, which near a cell's
+    /// edge can differ from the res-9 cell the point lies in (H3 children do not tile their
+    /// parent exactly): so a cell-week holds exactly the coverage cells under it, and the
+    /// store finds its frames by their coverage cells.
     pub fn of(lat: f64, lon: f64, time: TimestampMs) -> Option<Self> {
-        let cell = LatLng::new(lat, lon).ok()?.to_cell(CONSUMPTION_RESOLUTION);
+        let cell = LatLng::new(lat, lon)
+            .ok()?
+            .to_cell(crate::COVERAGE_RESOLUTION)
+            .parent(CONSUMPTION_RESOLUTION)?;
         Some(Self {
             cell: u64::from(cell),
             week: iso_week(time),
@@ -121,6 +127,27 @@ mod tests {
         assert_eq!(consumed.0.len(), 2);
         let cell = h3o::CellIndex::try_from(consumed.0.first().unwrap().cell).unwrap();
         assert_eq!(cell.resolution(), CONSUMPTION_RESOLUTION);
+    }
+
+    #[test]
+    fn a_cell_week_is_the_parent_of_the_coverage_cell_even_where_the_point_lies_outside_it() {
+        // Near res-9 edges the res-12 cell of a point has a different res-9 parent than the
+        // res-9 cell of the point; over a dense walk some must.
+        let t = TimestampMs(1_795_392_000_000);
+        let mut differing = 0;
+        for step in 0..4_000 {
+            let (lat, lon) = (48.13 + step as f64 * 2e-6, 11.57 + step as f64 * 3e-6);
+            let position = LatLng::new(lat, lon).unwrap();
+            let coverage = position.to_cell(crate::COVERAGE_RESOLUTION);
+            let cell_week = CellWeek::of(lat, lon, t).unwrap();
+            assert_eq!(
+                Some(cell_week.cell),
+                coverage.parent(CONSUMPTION_RESOLUTION).map(u64::from)
+            );
+            differing +=
+                usize::from(u64::from(position.to_cell(CONSUMPTION_RESOLUTION)) != cell_week.cell);
+        }
+        assert!(differing > 0, "the walk crosses no ambiguous edge");
     }
 
     #[test]

@@ -72,10 +72,7 @@ fn main() {
     );
     let inputs = EpochInputs {
         epoch,
-        params: Params {
-            emission: "1000000000000000000000".into(),
-            refill_ms: Params::DEFAULT_REFILL_MS,
-        },
+        params: Params::emission("1000000000000000000000", Params::DEFAULT_REFILL_MS),
         frames,
         cells_last_mapped: BTreeMap::new(),
         devices: devices
@@ -94,6 +91,7 @@ fn main() {
             .collect(),
         bounties: Vec::new(),
         regions_geojson: String::new(),
+        consumption: Vec::new(),
     };
     let addresses: BTreeMap<ContributorId, PayoutAddress> = owners
         .iter()

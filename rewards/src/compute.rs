@@ -23,6 +23,10 @@
 //! 8. **Bounties.** Each bounty's budget goes to the payees of the first fresh frame (a
 //!    non-zero weight, not flagged) inside its area and time window; unclaimed and expired by
 //!    the epoch's end → refunded; unclaimed and still running → carried to the next epoch.
+//! 9. **Consumption.** A share of the credits map consumers spent goes to the devices whose
+//!    coverage they used ([`crate::consumption`]); devices forfeiting the epoch take no part.
+//!    Emission and consumption amounts together with what stays unallocated sum exactly to
+//!    the emission plus the consumption pool.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -31,6 +35,7 @@ use h3o::LatLng;
 use model::{COVERAGE_RESOLUTION, ContributorId, DeviceId, FrameId, TimestampMs};
 use serde::{Deserialize, Serialize};
 
+use crate::consumption::ConsumptionResult;
 use crate::regions::PPM;
 use crate::split::largest_remainder;
 use crate::{Bounty, EpochInputs, Error, Payees, Result};
@@ -81,11 +86,13 @@ pub struct Earnings {
     pub points: u128,
     pub emission_amount: u128,
     pub bounty_amount: u128,
+    /// From map consumers' spending on this contributor's coverage.
+    pub consumption_amount: u128,
 }
 
 impl Earnings {
     pub fn total(&self) -> u128 {
-        self.emission_amount + self.bounty_amount
+        self.emission_amount + self.bounty_amount + self.consumption_amount
     }
 }
 
@@ -95,8 +102,9 @@ pub struct EpochResult {
     pub awards: Vec<CellAward>,
     pub earnings: BTreeMap<ContributorId, Earnings>,
     pub emission: u128,
-    /// Emission nobody earned (no points at all).
+    /// Emission nobody earned (no points at all) and consumption pool no device could take.
     pub unallocated: u128,
+    pub consumption: ConsumptionResult,
     pub bounties: Vec<BountyResult>,
     pub flagged_devices: BTreeSet<DeviceId>,
     pub flagged_frames: usize,
@@ -243,12 +251,17 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
     }
 
     let bounties = settle_bounties(inputs, &eligible, &mut earnings)?;
+    let consumption = crate::consumption::settle(inputs, &flagged_devices)?;
+    for (contributor, amount) in &consumption.earned {
+        earnings.entry(*contributor).or_default().consumption_amount = *amount;
+    }
 
     Ok(EpochResult {
         awards,
         earnings,
         emission,
-        unallocated: emission - paid,
+        unallocated: emission - paid + consumption.pool - consumption.paid(),
+        consumption,
         bounties,
         flagged_devices,
         flagged_frames,
@@ -280,7 +293,11 @@ pub fn refill_ppm(last: Option<&TimestampMs>, now: TimestampMs, refill_ms: i64) 
     (i128::from(elapsed) * i128::from(PPM) / i128::from(refill_ms)) as u64
 }
 
-fn split_to_payees(payees: &Payees, amount: u128, into: &mut HashMap<ContributorId, u128>) {
+pub(crate) fn split_to_payees(
+    payees: &Payees,
+    amount: u128,
+    into: &mut HashMap<ContributorId, u128>,
+) {
     let driver_part = match payees.driver {
         Some(driver) => {
             let bps = u128::from(payees.driver_share_bps.min(10_000));

@@ -46,6 +46,12 @@ pub enum Error {
     NoReward { contributor: String, epoch: EpochId },
     #[error("emission {0:?} is not a non-negative integer amount")]
     Emission(String),
+    #[error("consumption_share_ppm {0} is more than 1 000 000 (all of the credits spent)")]
+    ConsumptionShare(u64),
+    #[error(
+        "units_per_credit {0:?} is not a non-negative integer amount, or times the credits spent it overflows"
+    )]
+    UnitsPerCredit(String),
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error("stored rewards JSON is unreadable: {0}")]

@@ -7,6 +7,7 @@ use model::{ContributorId, DeviceId, FrameId, TimestampMs};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::consumption::ConsumedCellWeek;
 use crate::{EpochId, Regions, Result};
 
 /// One frame as the reward math sees it: an accepted frame, or a frame ingest flagged as
@@ -53,15 +54,47 @@ pub struct Params {
     pub emission: String,
     /// How long a cell's weight takes to refill from 0 to 1 after it was mapped.
     pub refill_ms: i64,
+    /// Millionths of the credits spent in the epoch paid to the contributors of the
+    /// consumed coverage (0: no consumption rewards). Left out of the JSON when 0, so
+    /// manifests from before consumption rewards keep their hashes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub consumption_share_ppm: u64,
+    /// Integer amount (smallest unit, decimal text) one credit is worth.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub units_per_credit: String,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl Params {
     pub const DEFAULT_REFILL_MS: i64 = 7 * 24 * 3600 * 1000;
 
+    /// Emission only, with no consumption rewards.
+    pub fn emission(emission: impl Into<String>, refill_ms: i64) -> Self {
+        Self {
+            emission: emission.into(),
+            refill_ms,
+            consumption_share_ppm: 0,
+            units_per_credit: String::new(),
+        }
+    }
+
     pub fn emission_units(&self) -> Result<u128> {
         self.emission
             .parse()
             .map_err(|_| crate::Error::Emission(self.emission.clone()))
+    }
+
+    /// What a credit is worth; 0 when unset.
+    pub fn units_per_credit_units(&self) -> Result<u128> {
+        if self.units_per_credit.is_empty() {
+            return Ok(0);
+        }
+        self.units_per_credit
+            .parse()
+            .map_err(|_| crate::Error::UnitsPerCredit(self.units_per_credit.clone()))
     }
 }
 
@@ -78,6 +111,9 @@ pub struct EpochInputs {
     pub bounties: Vec<Bounty>,
     /// The region-weights GeoJSON, verbatim (empty: no regions).
     pub regions_geojson: String,
+    /// The cell-weeks map consumers spent credits on during the epoch, with who made them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumption: Vec<ConsumedCellWeek>,
 }
 
 /// sha256 of each input, in the manifest.
@@ -89,6 +125,9 @@ pub struct InputHashes {
     pub bounties: String,
     pub regions: String,
     pub params: String,
+    /// Absent when nothing was consumed, as in manifests from before consumption rewards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumption: Option<String>,
 }
 
 impl InputHashes {
@@ -105,6 +144,11 @@ impl InputHashes {
             ("bounties", &self.bounties, &other.bounties),
             ("regions", &self.regions, &other.regions),
             ("params", &self.params, &other.params),
+            (
+                "consumption",
+                self.consumption.as_ref().unwrap_or(&String::new()),
+                other.consumption.as_ref().unwrap_or(&String::new()),
+            ),
         ]
         .into_iter()
         .filter(|(_, a, b)| a != b)
@@ -124,6 +168,8 @@ impl EpochInputs {
                 .then_with(|| a.device.cmp(&b.device))
         });
         self.bounties.sort_by(|a, b| a.id.cmp(&b.id));
+        self.consumption
+            .sort_by(|a, b| (a.cell, &a.week).cmp(&(b.cell, &b.week)));
     }
 
     pub fn regions(&self) -> Result<Regions> {
@@ -138,6 +184,9 @@ impl EpochInputs {
         self.frames
             .is_sorted_by(|a, b| (a.time, a.frame, a.device) <= (b.time, b.frame, b.device))
             && self.bounties.is_sorted_by(|a, b| a.id <= b.id)
+            && self
+                .consumption
+                .is_sorted_by(|a, b| (a.cell, &a.week) <= (b.cell, &b.week))
     }
 
     /// Hashes of the canonical JSON of each input.
@@ -155,6 +204,7 @@ impl EpochInputs {
             bounties: sha256_json(&sorted.bounties),
             regions: hex::encode(Sha256::digest(sorted.regions_geojson.as_bytes())),
             params: sha256_json(&sorted.params),
+            consumption: (!sorted.consumption.is_empty()).then(|| sha256_json(&sorted.consumption)),
         }
     }
 }

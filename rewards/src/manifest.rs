@@ -22,6 +22,13 @@ pub struct RewardManifest {
     pub starts_at: String,
     pub ends_at: String,
     pub emission: String,
+    /// The share of map consumers' spending paid out this epoch (rule 9).
+    #[serde(default = "zero")]
+    pub consumption_pool: String,
+    /// Credits map consumers spent in the epoch.
+    #[serde(default = "zero")]
+    pub credits_consumed: String,
+    /// Of the emission and the consumption pool, what nobody could earn.
     pub unallocated: String,
     pub inputs: InputHashes,
     pub merkle_root: String,
@@ -36,6 +43,8 @@ pub struct Totals {
     pub contributors: usize,
     pub emission_paid: String,
     pub bounty_paid: String,
+    #[serde(default = "zero")]
+    pub consumption_paid: String,
     pub frames: usize,
     pub cells_awarded: usize,
     pub flagged_frames: usize,
@@ -50,8 +59,15 @@ pub struct ContributorEntry {
     pub points: String,
     pub emission_amount: String,
     pub bounty_amount: String,
+    #[serde(default = "zero")]
+    pub consumption_amount: String,
     pub amount: String,
     pub in_tree: bool,
+}
+
+/// Fields added after the first manifests were published read as 0 in those.
+fn zero() -> String {
+    "0".into()
 }
 
 /// Blob keys of the files published beside the manifest.
@@ -118,6 +134,7 @@ pub fn publish(
             points: earnings.points.to_string(),
             emission_amount: earnings.emission_amount.to_string(),
             bounty_amount: earnings.bounty_amount.to_string(),
+            consumption_amount: earnings.consumption_amount.to_string(),
             amount: amount.to_string(),
             in_tree,
         });
@@ -141,6 +158,8 @@ pub fn publish(
         starts_at: rfc3339(inputs.epoch.starts_at()),
         ends_at: rfc3339(inputs.epoch.ends_at()),
         emission: result.emission.to_string(),
+        consumption_pool: result.consumption.pool.to_string(),
+        credits_consumed: result.consumption.credits.to_string(),
         unallocated: result.unallocated.to_string(),
         inputs: inputs.hashes(),
         merkle_root,
@@ -148,6 +167,7 @@ pub fn publish(
             contributors: contributors.len(),
             emission_paid: emission_paid.to_string(),
             bounty_paid: bounty_paid.to_string(),
+            consumption_paid: result.consumption.paid().to_string(),
             frames: inputs.frames.len(),
             cells_awarded: result.awards.iter().filter(|a| a.points > 0).count(),
             flagged_frames: result.flagged_frames,
@@ -186,6 +206,7 @@ mod tests {
             points: 1,
             emission_amount: amount,
             bounty_amount: 0,
+            consumption_amount: 0,
         };
         let result = EpochResult {
             awards: Vec::new(),
@@ -194,21 +215,20 @@ mod tests {
                 .collect(),
             emission: 1_000,
             unallocated: 0,
+            consumption: Default::default(),
             bounties: Vec::new(),
             flagged_devices: BTreeSet::new(),
             flagged_frames: 0,
         };
         let inputs = EpochInputs {
             epoch: "2026-W40".parse().unwrap(),
-            params: Params {
-                emission: "1000".into(),
-                refill_ms: Params::DEFAULT_REFILL_MS,
-            },
+            params: Params::emission("1000", Params::DEFAULT_REFILL_MS),
             frames: Vec::new(),
             cells_last_mapped: BTreeMap::new(),
             devices: BTreeMap::new(),
             bounties: Vec::new(),
             regions_geojson: String::new(),
+            consumption: Vec::new(),
         };
         let addresses = [(a, shared), (b, shared), (c, own)].into_iter().collect();
         let published = publish(&inputs, &result, &addresses);

@@ -13,13 +13,24 @@ use crate::compute::{BountyOutcome, CellAward, compute};
 use crate::epoch::hours;
 use crate::manifest::{Files, Published, RewardManifest, publish};
 use crate::merkle::hex_hash;
-use crate::{Bounty, EpochId, EpochInputs, Error, Params, Payees, Result, RewardFrame};
+use crate::{
+    Bounty, ConsumedCellWeek, ConsumptionAward, EmissionCurve, EmissionSchedule, EpochId,
+    EpochInputs, Error, Params, Payees, Result, RewardFrame,
+};
 
 /// How epochs are closed: the parts of the inputs that come from settings, not the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RewardsConfig {
-    /// Integer amount per epoch, smallest unit.
+    /// Integer amount per epoch, smallest unit: of every epoch with a flat curve, of
+    /// `emission_start` and the epochs before it otherwise.
     pub emission: String,
+    pub emission_curve: EmissionCurve,
+    /// The epoch the curve starts declining from.
+    pub emission_start: EpochId,
+    /// Millionths of the credits map consumers spend that are paid to contributors.
+    pub consumption_share_ppm: u64,
+    /// Integer amount (smallest unit) a credit is worth.
+    pub units_per_credit: String,
     /// How long after its end an epoch waits for late uploads before it may close.
     pub grace_ms: i64,
     pub refill_ms: i64,
@@ -35,12 +46,32 @@ impl Default for RewardsConfig {
     fn default() -> Self {
         Self {
             emission: "1000000000000".into(),
+            emission_curve: EmissionCurve::Flat,
+            emission_start: EpochId::containing(TimestampMs(0)),
+            consumption_share_ppm: 0,
+            units_per_credit: String::new(),
             grace_ms: 24 * 3600 * 1000,
             refill_ms: Params::DEFAULT_REFILL_MS,
             regions_geojson: String::new(),
             bounties: Vec::new(),
             close_claim_ms: 10 * 60 * 1000,
         }
+    }
+}
+
+impl RewardsConfig {
+    /// The emission of `epoch` along the schedule.
+    pub fn emission_of(&self, epoch: EpochId) -> Result<String> {
+        let initial = self
+            .emission
+            .parse()
+            .map_err(|_| Error::Emission(self.emission.clone()))?;
+        let schedule = EmissionSchedule {
+            initial,
+            start: self.emission_start,
+            curve: self.emission_curve,
+        };
+        Ok(schedule.at(epoch).to_string())
     }
 }
 
@@ -61,6 +92,8 @@ pub struct ContributorProof {
     pub amount: String,
     pub emission_amount: String,
     pub bounty_amount: String,
+    #[serde(default)]
+    pub consumption_amount: String,
     pub merkle_root: String,
     /// The amount of the address's leaf: what the proof claims (the sum over every
     /// contributor paid to that address).
@@ -68,6 +101,9 @@ pub struct ContributorProof {
     /// Sibling hashes from the leaf up (empty when the amount is held for a missing address).
     pub proof: Vec<String>,
     pub cells: Vec<CellAward>,
+    /// The consumed cell-weeks of this contributor's devices, and what each paid.
+    #[serde(default)]
+    pub consumption: Vec<ConsumptionAward>,
 }
 
 fn fraud_reasons() -> Vec<&'static str> {
@@ -86,7 +122,20 @@ pub async fn load_inputs(
 ) -> Result<EpochInputs> {
     let (start, end) = (epoch.starts_at(), epoch.ends_at());
     let rows = store.db.epoch_frames(start, end, &fraud_reasons()).await?;
-    let used_devices: BTreeSet<_> = rows.iter().map(|row| row.device).collect();
+    let consumption = if config.consumption_share_ppm > 0 {
+        load_consumption(store, epoch).await?
+    } else {
+        Vec::new()
+    };
+    let used_devices: BTreeSet<_> = rows
+        .iter()
+        .map(|row| row.device)
+        .chain(
+            consumption
+                .iter()
+                .flat_map(|cell_week| cell_week.coverage.keys().copied()),
+        )
+        .collect();
     let devices = store
         .db
         .device_payees()
@@ -120,17 +169,58 @@ pub async fn load_inputs(
     let mut inputs = EpochInputs {
         epoch,
         params: Params {
-            emission: config.emission.clone(),
+            emission: config.emission_of(epoch)?,
             refill_ms: config.refill_ms,
+            consumption_share_ppm: config.consumption_share_ppm,
+            units_per_credit: config.units_per_credit.clone(),
         },
         frames,
         cells_last_mapped: store.db.cells_last_mapped_before(start, end).await?,
         devices,
         bounties,
         regions_geojson: config.regions_geojson.clone(),
+        consumption,
     };
     inputs.canonicalise();
     Ok(inputs)
+}
+
+/// The cell-weeks consumers spent credits on during `epoch` (by the UTC day of use), each
+/// with the coverage per device of the accepted frames that make it.
+async fn load_consumption(store: &Store, epoch: EpochId) -> Result<Vec<ConsumedCellWeek>> {
+    let day = |time: TimestampMs| {
+        chrono::DateTime::from_timestamp_millis(time.as_millis())
+            .unwrap_or_default()
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let spent = store
+        .db
+        .credits_per_cell_week(&day(epoch.starts_at()), &day(epoch.ends_at()))
+        .await?;
+    let mut consumption = Vec::with_capacity(spent.len());
+    for (cell_week, credits) in spent {
+        let (Ok(cell), Ok(week)) = (
+            h3o::CellIndex::try_from(cell_week.cell),
+            cell_week.week.parse::<EpochId>(),
+        ) else {
+            tracing::warn!(cell = cell_week.cell, week = %cell_week.week, "usage row names no valid cell-week; left out");
+            continue;
+        };
+        let coverage = store
+            .db
+            .coverage_by_device(cell, week.starts_at(), week.ends_at())
+            .await?
+            .into_iter()
+            .collect();
+        consumption.push(ConsumedCellWeek {
+            cell: cell_week.cell,
+            week: cell_week.week,
+            credits,
+            coverage,
+        });
+    }
+    Ok(consumption)
 }
 
 /// Bounties not settled (claimed or refunded) by an earlier closed epoch and overlapping
@@ -210,7 +300,7 @@ pub async fn close(
         starts_at: epoch.starts_at(),
         ends_at: epoch.ends_at(),
         state: "closing".into(),
-        emission: config.emission.clone(),
+        emission: config.emission_of(epoch)?,
         merkle_root: None,
         manifest_key: None,
         closed_at: Some(now),
@@ -400,6 +490,8 @@ pub async fn verify(store: &Store, epoch: EpochId) -> Result<Verified> {
     }
     let config = RewardsConfig {
         emission: snapshot.params.emission.clone(),
+        consumption_share_ppm: snapshot.params.consumption_share_ppm,
+        units_per_credit: snapshot.params.units_per_credit.clone(),
         grace_ms: 0,
         refill_ms: snapshot.params.refill_ms,
         regions_geojson: snapshot.regions_geojson.clone(),
@@ -412,7 +504,7 @@ pub async fn verify(store: &Store, epoch: EpochId) -> Result<Verified> {
         .hashes()
         .differences(&manifest.inputs)
         .into_iter()
-        .filter(|name| ["frames", "cells_last_mapped", "devices"].contains(name))
+        .filter(|name| ["frames", "cells_last_mapped", "devices", "consumption"].contains(name))
         .collect();
     if !changed.is_empty() {
         return Err(failed(format!(
@@ -483,16 +575,23 @@ pub async fn proof(
         (Some(tree), Some((index, _))) => tree.proof(index).iter().map(hex_hash).collect(),
         _ => Vec::new(),
     };
+    let pays_contributor = |device: &model::DeviceId| {
+        snapshot
+            .devices
+            .get(device)
+            .is_some_and(|payees| payees.owner == contributor || payees.driver == Some(contributor))
+    };
     let cells: Vec<CellAward> = read_json::<Vec<CellAward>>(store, &manifest.files.cells)
         .await?
         .into_iter()
-        .filter(|award| {
-            award.owner == contributor
-                || snapshot
-                    .devices
-                    .get(&award.device)
-                    .is_some_and(|payees| payees.driver == Some(contributor))
-        })
+        .filter(|award| award.owner == contributor || pays_contributor(&award.device))
+        .collect();
+    let consumption = result
+        .consumption
+        .awards
+        .iter()
+        .filter(|award| pays_contributor(&award.device))
+        .cloned()
         .collect();
     Ok(ContributorProof {
         epoch,
@@ -501,9 +600,11 @@ pub async fn proof(
         amount: entry.amount.clone(),
         emission_amount: entry.emission_amount.clone(),
         bounty_amount: entry.bounty_amount.clone(),
+        consumption_amount: entry.consumption_amount.clone(),
         merkle_root: manifest.merkle_root.clone(),
         claim_amount: claim.map_or(0, |(_, amount)| amount).to_string(),
         proof,
         cells,
+        consumption,
     })
 }

@@ -27,7 +27,7 @@ pub fn largest_remainder<K>(total: u128, weights: &[(K, u128)]) -> Vec<u128> {
 }
 
 /// `(a × b) / c` and its remainder without overflow, for `b ≤ c`.
-fn mul_div_rem(a: u128, b: u128, c: u128) -> (u128, u128) {
+pub(crate) fn mul_div_rem(a: u128, b: u128, c: u128) -> (u128, u128) {
     // a × b may exceed u128; split a = q·c + r so that a × b / c = q·b + r·b / c,
     // where r·b < c·c. c is a sum of points: far below 2^64 in practice; fall back to
     // 256-bit long multiplication otherwise.

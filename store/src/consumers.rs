@@ -288,6 +288,66 @@ impl Db {
             .collect()
     }
 
+    /// Credits spent per cell-week on the days `from_day..until_day` (`YYYY-MM-DD`, the end
+    /// excluded), over every key; cell-weeks with nothing spent are left out.
+    pub async fn credits_per_cell_week(
+        &self,
+        from_day: &str,
+        until_day: &str,
+    ) -> Result<Vec<(CellWeek, u64)>> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT cell, week, SUM(credits) FROM usage WHERE day >= $1 AND day < $2 \
+             GROUP BY cell, week HAVING SUM(credits) > 0 ORDER BY cell, week",
+        )
+        .bind(from_day)
+        .bind(until_day)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(cell, week, credits)| {
+                (
+                    CellWeek {
+                        cell: cell as u64,
+                        week,
+                    },
+                    credits as u64,
+                )
+            })
+            .collect())
+    }
+
+    /// Per device, the distinct coverage-resolution cells of its accepted frames under the
+    /// H3 cell `parent` captured in `start..end`.
+    pub async fn coverage_by_device(
+        &self,
+        parent: h3o::CellIndex,
+        start: TimestampMs,
+        end: TimestampMs,
+    ) -> Result<Vec<(model::DeviceId, u64)>> {
+        let (low, high) = coverage_cell_range(parent);
+        let rows = sqlx::query(
+            "SELECT c.device_id AS device_id, COUNT(DISTINCT f.cell) AS cells \
+             FROM frames f JOIN captures c ON c.id = f.capture_id \
+             WHERE f.cell BETWEEN $1 AND $2 AND f.time_ms >= $3 AND f.time_ms < $4 \
+             AND f.status = 'accepted' GROUP BY c.device_id ORDER BY c.device_id",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(start.as_millis())
+        .bind(end.as_millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    parse(row, "device_id")?,
+                    row.try_get::<i64, _>("cells")? as u64,
+                ))
+            })
+            .collect()
+    }
+
     /// The cell-weeks (at [`model::CONSUMPTION_RESOLUTION`]) of the accepted frames inside
     /// the box `[west, south, east, north]` (degrees), looked up through `cells`: H3 cells of
     /// any resolution up to 12 that together cover the box.

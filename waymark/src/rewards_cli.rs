@@ -40,10 +40,13 @@ async fn execute(
                 "closed"
             };
             println!(
-                "epoch {epoch} {verb}: {} contributors, {} paid of {} emitted ({} unallocated), {} cells",
+                "epoch {epoch} {verb}: {} contributors, {} paid of {} emitted, {} paid of a consumption pool of {} (from {} credits spent), {} unallocated, {} cells",
                 manifest.totals.contributors,
                 manifest.totals.emission_paid,
                 manifest.emission,
+                manifest.totals.consumption_paid,
+                manifest.consumption_pool,
+                manifest.credits_consumed,
                 manifest.unallocated,
                 manifest.totals.cells_awarded
             );

@@ -238,6 +238,28 @@ pub struct RewardsSettings {
     /// Integer amount paid per epoch, in the smallest unit (a string: amounts exceed 2^53).
     #[serde(default = "default_emission")]
     pub emission_per_epoch: String,
+    /// How the emission changes per epoch from `emission_start`: flat, geometric or halving.
+    #[serde(default)]
+    pub emission_curve: CurveName,
+    /// The ISO week (`2026-W01`) the curve starts from; needed unless the curve is flat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emission_start: Option<String>,
+    /// Geometric curve: millionths less every epoch than the one before.
+    #[serde(default = "default_decline_ppm")]
+    pub emission_decline_ppm: u64,
+    /// Halving curve: epochs between halvings.
+    #[serde(default = "default_halving_epochs")]
+    pub emission_halving_epochs: u32,
+    /// The emission never declines below this integer amount.
+    #[serde(default = "default_floor")]
+    pub emission_floor: String,
+    /// Millionths of the credits map consumers spend in an epoch that are paid to the
+    /// contributors of the coverage they used.
+    #[serde(default = "default_consumption_share_ppm")]
+    pub consumption_share_ppm: u64,
+    /// Integer amount, in the smallest unit, one credit is worth.
+    #[serde(default = "default_units_per_credit")]
+    pub units_per_credit: String,
     /// Hours after an epoch's end to wait for late uploads before it may close.
     #[serde(default = "default_grace_hours")]
     pub grace_hours: u32,
@@ -257,6 +279,46 @@ pub struct RewardsSettings {
     /// a kill) leaves the epoch to the next check after this long.
     #[serde(default = "default_close_claim_secs")]
     pub close_claim_secs: u64,
+}
+
+/// The emission curves `[rewards] emission_curve` names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CurveName {
+    #[default]
+    Flat,
+    Geometric,
+    Halving,
+}
+
+impl CurveName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Flat => "flat",
+            Self::Geometric => "geometric",
+            Self::Halving => "halving",
+        }
+    }
+}
+
+fn default_decline_ppm() -> u64 {
+    10_000
+}
+
+fn default_halving_epochs() -> u32 {
+    104
+}
+
+fn default_floor() -> String {
+    "0".into()
+}
+
+fn default_consumption_share_ppm() -> u64 {
+    500_000
+}
+
+fn default_units_per_credit() -> String {
+    "1000000".into()
 }
 
 fn default_close_claim_secs() -> u64 {
@@ -283,6 +345,13 @@ impl Default for RewardsSettings {
     fn default() -> Self {
         Self {
             emission_per_epoch: default_emission(),
+            emission_curve: CurveName::default(),
+            emission_start: None,
+            emission_decline_ppm: default_decline_ppm(),
+            emission_halving_epochs: default_halving_epochs(),
+            emission_floor: default_floor(),
+            consumption_share_ppm: default_consumption_share_ppm(),
+            units_per_credit: default_units_per_credit(),
             grace_hours: default_grace_hours(),
             refill_days: default_refill_days(),
             regions_file: None,
@@ -294,14 +363,56 @@ impl Default for RewardsSettings {
 }
 
 impl RewardsSettings {
-    /// The rewards configuration, reading the region and bounty files.
-    pub fn config(&self) -> anyhow::Result<rewards::shell::RewardsConfig> {
+    /// The emission curve and its start, with every amount and share checked (no files
+    /// read: [`Settings::load`] calls it to refuse bad settings before anything starts).
+    pub fn emission_schedule(&self) -> anyhow::Result<(rewards::EmissionCurve, rewards::EpochId)> {
         self.emission_per_epoch.parse::<u128>().map_err(|_| {
             anyhow::anyhow!(
                 "settings key rewards.emission_per_epoch = {:?} is not an integer amount",
                 self.emission_per_epoch
             )
         })?;
+        let amount = |key: &str, text: &str| {
+            text.parse::<u128>().map_err(|_| {
+                anyhow::anyhow!("settings key rewards.{key} = {text:?} is not an integer amount")
+            })
+        };
+        let floor = amount("emission_floor", &self.emission_floor)?;
+        amount("units_per_credit", &self.units_per_credit)?;
+        anyhow::ensure!(
+            self.consumption_share_ppm <= 1_000_000,
+            "settings key rewards.consumption_share_ppm = {} is more than 1000000 (all of the credits spent)",
+            self.consumption_share_ppm
+        );
+        let emission_curve = match self.emission_curve {
+            CurveName::Flat => rewards::EmissionCurve::Flat,
+            CurveName::Geometric => rewards::EmissionCurve::Geometric {
+                decline_ppm: self.emission_decline_ppm.min(1_000_000),
+                floor,
+            },
+            CurveName::Halving => rewards::EmissionCurve::Halving {
+                epochs: self.emission_halving_epochs.max(1),
+                floor,
+            },
+        };
+        let start = match (&self.emission_start, self.emission_curve) {
+            (Some(text), _) => text.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "settings key rewards.emission_start = {text:?} is not an ISO week such as 2026-W01"
+                )
+            })?,
+            (None, CurveName::Flat) => rewards::shell::RewardsConfig::default().emission_start,
+            (None, _) => anyhow::bail!(
+                "settings key rewards.emission_curve = {:?} needs rewards.emission_start, the ISO week (such as 2026-W01) the decline starts from",
+                self.emission_curve.as_str()
+            ),
+        };
+        Ok((emission_curve, start))
+    }
+
+    /// The rewards configuration, reading the region and bounty files.
+    pub fn config(&self) -> anyhow::Result<rewards::shell::RewardsConfig> {
+        let (emission_curve, emission_start) = self.emission_schedule()?;
         let read = |path: &Path, what: &str| {
             std::fs::read_to_string(path).with_context(|| {
                 format!(
@@ -326,6 +437,10 @@ impl RewardsSettings {
         };
         Ok(rewards::shell::RewardsConfig {
             emission: self.emission_per_epoch.clone(),
+            emission_curve,
+            emission_start,
+            consumption_share_ppm: self.consumption_share_ppm,
+            units_per_credit: self.units_per_credit.clone(),
             grace_ms: i64::from(self.grace_hours) * 3_600_000,
             refill_ms: i64::from(self.refill_days.max(1)) * 86_400_000,
             regions_geojson,
@@ -425,6 +540,7 @@ impl Settings {
             let problems: Vec<String> = err.into_iter().map(|e| one_line(&e.to_string())).collect();
             anyhow::anyhow!("invalid settings: {}", problems.join("; "))
         })?;
+        settings.rewards.emission_schedule()?;
         Ok(settings)
     }
 

@@ -5,6 +5,8 @@
 #[path = "../../../tiles/tests/it/support.rs"]
 mod support;
 
+mod consumption;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 

@@ -76,15 +76,13 @@ fn inputs(specs: &[FrameSpec], emission: u64, last_mapped: &[(usize, i64)]) -> E
         .collect();
     EpochInputs {
         epoch,
-        params: Params {
-            emission: emission.to_string(),
-            refill_ms: Params::DEFAULT_REFILL_MS,
-        },
+        params: Params::emission(emission.to_string(), Params::DEFAULT_REFILL_MS),
         frames,
         cells_last_mapped,
         devices: device_payees,
         bounties: Vec::new(),
         regions_geojson: String::new(),
+        consumption: Vec::new(),
     }
 }
 
@@ -241,4 +239,202 @@ fn fraud_forfeits_the_epoch_and_teleports_only_when_they_repeat_on_two_days() {
             .is_none_or(|e| e.total() == 0)
     );
     assert!(spoofing.earnings[&contributors[1]].total() > 0);
+}
+
+// Consumption rewards (rule 9): map consumers' spending paid to whoever made what they used.
+
+/// (cell-week index 0–7, credits, per device: res-12 cells covered)
+type ConsumedSpec = (u64, u64, [u64; DEVICES]);
+
+fn with_consumption(
+    mut epoch: EpochInputs,
+    consumed: &[ConsumedSpec],
+    share_ppm: u64,
+    units_per_credit: u64,
+) -> EpochInputs {
+    let (devices, _) = ids();
+    let positions = munich_positions(400);
+    epoch.params.consumption_share_ppm = share_ppm;
+    epoch.params.units_per_credit = units_per_credit.to_string();
+    let mut seen = std::collections::BTreeSet::new();
+    for &(index, credits, coverage) in consumed {
+        if !seen.insert(index) {
+            continue; // one entry per cell-week, as the store sums them
+        }
+        let (lat, lon) = positions[(index as usize * 50) % positions.len()];
+        let cell = h3o::LatLng::new(lat, lon)
+            .unwrap()
+            .to_cell(model::CONSUMPTION_RESOLUTION);
+        epoch.consumption.push(rewards::ConsumedCellWeek {
+            cell: u64::from(cell),
+            week: format!("2026-W{:02}", 30 + index),
+            credits,
+            coverage: devices
+                .iter()
+                .zip(coverage)
+                .filter(|(_, cells)| *cells > 0)
+                .map(|(device, cells)| (*device, cells))
+                .collect(),
+        });
+    }
+    epoch
+}
+
+fn consumed_spec() -> impl Strategy<Value = ConsumedSpec> {
+    (
+        0u64..8,
+        0u64..5_000,
+        prop::array::uniform5(prop::sample::select(vec![0u64, 0, 1, 3, 40, 343])),
+    )
+}
+
+proptest! {
+    #[test]
+    fn emission_and_consumption_sum_exactly_to_emission_plus_pool(
+        specs in prop::collection::vec(frame_spec(), 0..60),
+        consumed in prop::collection::vec(consumed_spec(), 0..8),
+        emission in 0u64..u64::MAX,
+        share_ppm in 0u64..=1_000_000,
+        units_per_credit in 0u64..10u64.pow(15),
+    ) {
+        let epoch = with_consumption(inputs(&specs, emission, &[]), &consumed, share_ppm, units_per_credit);
+        let result = compute(&epoch).unwrap();
+        let credits: u128 = epoch.consumption.iter().map(|c| u128::from(c.credits)).sum();
+        prop_assert_eq!(result.consumption.credits, credits);
+        prop_assert_eq!(
+            result.consumption.pool,
+            credits * u128::from(units_per_credit) * u128::from(share_ppm) / 1_000_000
+        );
+        let emission_paid: u128 = result.earnings.values().map(|e| e.emission_amount).sum();
+        let consumption_paid: u128 = result.earnings.values().map(|e| e.consumption_amount).sum();
+        prop_assert_eq!(consumption_paid, result.consumption.paid());
+        prop_assert_eq!(
+            emission_paid + consumption_paid + result.unallocated,
+            u128::from(emission) + result.consumption.pool
+        );
+        // Each cell-week pays out all of its part whenever anyone made it.
+        let awarded: u128 = result.consumption.awards.iter().map(|a| a.amount).sum();
+        prop_assert_eq!(awarded, consumption_paid);
+        let every_cell_week_has_a_paid_maker = epoch
+            .consumption
+            .iter()
+            .all(|c| c.coverage.keys().any(|d| !result.flagged_devices.contains(d)));
+        if every_cell_week_has_a_paid_maker {
+            prop_assert_eq!(consumption_paid, result.consumption.pool);
+        }
+    }
+
+    #[test]
+    fn consumption_pays_exactly_the_makers_of_the_consumed_cells_by_their_coverage(
+        consumed in prop::collection::vec(consumed_spec(), 1..8),
+        share_ppm in 1u64..=1_000_000,
+    ) {
+        let epoch = with_consumption(inputs(&[], 0, &[]), &consumed, share_ppm, 1_000_000);
+        let result = compute(&epoch).unwrap();
+        let (devices, contributors) = ids();
+        for (device, contributor) in devices.iter().zip(&contributors) {
+            let made: u64 = epoch
+                .consumption
+                .iter()
+                .filter(|c| c.credits > 0)
+                .filter_map(|c| c.coverage.get(device))
+                .sum();
+            let earned = result.earnings.get(contributor).map_or(0, |e| e.consumption_amount);
+            if made == 0 {
+                prop_assert_eq!(earned, 0, "a device that made no consumed cell earns nothing");
+            }
+        }
+        // Within a cell-week, more coverage never earns less.
+        for cell_week in &epoch.consumption {
+            let cell = format!("{:x}", cell_week.cell);
+            let mut awards: Vec<_> = result
+                .consumption
+                .awards
+                .iter()
+                .filter(|a| a.cell == cell && a.week == cell_week.week)
+                .collect();
+            awards.sort_by_key(|a| a.coverage);
+            for pair in awards.windows(2) {
+                if pair[0].coverage < pair[1].coverage {
+                    prop_assert!(pair[0].amount <= pair[1].amount);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_forfeiting_device_takes_no_consumption_and_the_others_share_its_part(
+        consumed in prop::collection::vec(consumed_spec(), 1..8),
+    ) {
+        // Device 0 replays a frame this epoch: it forfeits the epoch, consumption included.
+        let caught = inputs(&[(0, 5, 3, 100, true)], 0, &[]);
+        let epoch = with_consumption(caught, &consumed, 500_000, 1_000);
+        let result = compute(&epoch).unwrap();
+        let (devices, contributors) = ids();
+        prop_assert!(result.flagged_devices.contains(&devices[0]));
+        prop_assert!(result.earnings.get(&contributors[0]).is_none_or(|e| e.consumption_amount == 0));
+        prop_assert!(result.consumption.awards.iter().all(|a| a.device != devices[0]));
+        let others_made_all = epoch
+            .consumption
+            .iter()
+            .all(|c| c.coverage.keys().any(|d| *d != devices[0]));
+        if others_made_all {
+            prop_assert_eq!(result.consumption.paid(), result.consumption.pool);
+        }
+    }
+}
+
+#[test]
+fn consumption_is_split_by_spend_then_by_coverage_then_by_fleet_share() {
+    let (devices, contributors) = ids();
+    // Cell-week A: 300 credits, made by device 0 (2 cells) and device 1 (1 cell).
+    // Cell-week B: 100 credits, made by device 2 alone, a fleet car whose driver (the
+    // contributor of device 3) takes 70 %.
+    let mut epoch = with_consumption(
+        inputs(&[], 1_000, &[]),
+        &[(0, 300, [2, 1, 0, 0, 0]), (1, 100, [0, 0, 5, 0, 0])],
+        500_000,
+        20,
+    );
+    epoch.devices.get_mut(&devices[2]).unwrap().driver = Some(contributors[3]);
+    epoch.devices.get_mut(&devices[2]).unwrap().driver_share_bps = 7_000;
+    let result = compute(&epoch).unwrap();
+    // 400 credits × 20 units × 50 % = 4 000: A takes 3 000, B 1 000.
+    assert_eq!(result.consumption.pool, 4_000);
+    let consumption_of = |n: usize| {
+        result
+            .earnings
+            .get(&contributors[n])
+            .map_or(0, |e| e.consumption_amount)
+    };
+    assert_eq!(consumption_of(0), 2_000);
+    assert_eq!(consumption_of(1), 1_000);
+    assert_eq!(consumption_of(2), 300, "the fleet owner keeps 30 %");
+    assert_eq!(consumption_of(3), 700, "the driver takes 70 %");
+    assert_eq!(consumption_of(4), 0);
+    // Nobody drove this epoch: the emission stays unallocated, the pool does not.
+    assert_eq!(result.unallocated, 1_000);
+}
+
+#[test]
+fn inputs_without_consumption_hash_as_before_consumption_rewards() {
+    // The JSON of the params and the input hashes of an epoch with nothing consumed are
+    // those of manifests published before consumption rewards, so those still verify.
+    let epoch = inputs(&[(0, 1, 1, 90, false)], 5_000, &[]);
+    assert_eq!(
+        serde_json::to_string(&epoch.params).unwrap(),
+        format!(
+            r#"{{"emission":"5000","refill_ms":{}}}"#,
+            Params::DEFAULT_REFILL_MS
+        )
+    );
+    let hashes = serde_json::to_value(epoch.hashes()).unwrap();
+    assert!(hashes.get("consumption").is_none());
+    let with = with_consumption(epoch.clone(), &[(0, 10, [1, 0, 0, 0, 0])], 1, 1);
+    assert_ne!(with.hashes().params, epoch.hashes().params);
+    assert!(with.hashes().consumption.is_some());
+    assert_eq!(
+        with.hashes().differences(&epoch.hashes()),
+        vec!["params", "consumption"]
+    );
 }

@@ -54,6 +54,17 @@ pub async fn commit_drive_as(
     fixes: &[Fix],
     sign_every: usize,
 ) -> Committed {
+    commit_paid_drive(store, name, fixes, sign_every, None).await
+}
+
+/// [`commit_drive_as`] by a contributor who gets paid at `payout_address`.
+pub async fn commit_paid_drive(
+    store: &Store,
+    name: &str,
+    fixes: &[Fix],
+    sign_every: usize,
+    payout_address: Option<model::PayoutAddress>,
+) -> Committed {
     let contributor = ContributorId::new();
     store
         .db
@@ -61,7 +72,7 @@ pub async fn commit_drive_as(
             id: contributor,
             name: name.into(),
             token_sha256: FrameId::of_bytes(name.as_bytes()).to_hex(),
-            payout_address: None,
+            payout_address,
             created_at: TimestampMs(0),
         })
         .await

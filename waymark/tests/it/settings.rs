@@ -61,6 +61,12 @@ fn file_then_environment_then_flags() {
 #[case::unknown_nested_key("[store]\ndatabse_url = \"x\"\n", "databse_url")]
 #[case::bad_address("listen = \"not an address\"\n", "listen")]
 #[case::not_toml("listen = \n", "invalid settings")]
+#[case::curve_without_start("[rewards]\nemission_curve = \"halving\"\n", "emission_start")]
+#[case::unknown_curve("[rewards]\nemission_curve = \"linear\"\n", "linear")]
+#[case::share_over_all(
+    "[rewards]\nconsumption_share_ppm = 1000001\n",
+    "consumption_share_ppm"
+)]
 fn bad_settings_files_are_one_line_errors(#[case] content: &str, #[case] named: &str) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
