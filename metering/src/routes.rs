@@ -6,6 +6,8 @@
 //! - `DELETE /api/v1/keys/{id}` (account token) → `204`; the key gets `401` from then on.
 //! - `GET /api/v1/usage?days=` (account token or one of its keys) → the balance, and the
 //!   credits spent per day and per area (H3 res-9 cell) over the last `days` (default 30).
+//! - `GET /api/v1/metering` (public) → whether metering is on, the free zoom and the prices,
+//!   so a client knows what needs a key before it asks.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use model::{TimestampMs, UsageKind};
@@ -23,7 +25,7 @@ const MAX_USAGE_DAYS: u32 = 366;
 /// The OpenAPI document of these routes; `waymark serve` merges it into the one it serves.
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
-    paths(create_key, list_keys, revoke_key, usage),
+    paths(create_key, list_keys, revoke_key, usage, terms),
     components(schemas(NewKey))
 )]
 pub struct ApiDoc;
@@ -36,7 +38,8 @@ pub fn configure(metering: Metering) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/api/v1/keys", web::post().to(create_key))
             .route("/api/v1/keys", web::get().to(list_keys))
             .route("/api/v1/keys/{id}", web::delete().to(revoke_key))
-            .route("/api/v1/usage", web::get().to(usage));
+            .route("/api/v1/usage", web::get().to(usage))
+            .route("/api/v1/metering", web::get().to(terms));
     }
 }
 
@@ -196,6 +199,22 @@ fn totals_json(totals: &[UsageTotal], group: &str) -> Vec<serde_json::Value> {
         .iter()
         .map(|t| json!({ group: t.group, "kind": t.kind.as_str(), "cell_weeks": t.requests, "credits": t.credits }))
         .collect()
+}
+
+/// What is metered and what it costs.
+#[utoipa::path(get, path = "/api/v1/metering", tag = "consumers",
+    responses((status = 200, description = "`{enabled, free_max_zoom, prices: {tiles, imagery, search}}`: with metering on, coverage tiles above `free_max_zoom`, full-resolution frames and search need an API key, priced in credits per H3 res-9 cell-week they touch")))]
+async fn terms(metering: web::Data<Metering>) -> HttpResponse {
+    let config = metering.config();
+    HttpResponse::Ok().json(json!({
+        "enabled": config.enabled,
+        "free_max_zoom": config.free_max_zoom,
+        "prices": {
+            "tiles": config.prices.tiles,
+            "imagery": config.prices.imagery,
+            "search": config.prices.search,
+        },
+    }))
 }
 
 /// The account's balance and what it spent, per day and per area.

@@ -1,11 +1,11 @@
 //! HTTP routes for closed epochs, mounted under `/api/v1/rewards` by `waymark serve`.
 //! Reward data is public, as on chain: anyone may read any epoch and any proof.
 //!
-//! - `GET /epochs` — every epoch with its state and root
+//! - `GET /epochs` — every epoch with its state, root, emission and consumption pool
 //! - `GET /epochs/{epoch}` — the manifest
 //! - `GET /epochs/{epoch}/tree` — the `StandardMerkleTree` dump
 //! - `GET /epochs/{epoch}/contributors/{contributor}` — amount, per-cell breakdown, proof
-//! - `GET /contributors/{contributor}` — a contributor's amount per epoch
+//! - `GET /contributors/{contributor}` — a contributor's amount per epoch, with its parts
 //! - `GET /leaderboard?days=7` — contributors by fresh coverage: the cells each was the last
 //!   to map in the last `days` days (1 to 90), the coverage the next epochs will pay for
 
@@ -99,7 +99,7 @@ async fn leaderboard(store: web::Data<Store>, request: actix_web::HttpRequest) -
 
 /// Every epoch with its state, its time span, its emission and, once closed, its Merkle root.
 #[utoipa::path(get, path = "/api/v1/rewards/epochs", tag = "rewards",
-    responses((status = 200, description = "`[{epoch, starts_at, ends_at, state, emission, merkle_root}]`, oldest first")))]
+    responses((status = 200, description = "`[{epoch, starts_at, ends_at, state, emission, consumption_pool, credits_consumed, merkle_root}]`, oldest first: the emission for fresh coverage beside the share of map consumers' spending (null before an epoch closes)")))]
 async fn list_epochs(store: web::Data<Store>) -> HttpResponse {
     match store.db.epochs().await {
         Ok(rows) => HttpResponse::Ok().json(
@@ -111,6 +111,8 @@ async fn list_epochs(store: web::Data<Store>) -> HttpResponse {
                         "ends_at": crate::rfc3339(row.ends_at),
                         "state": row.state,
                         "emission": row.emission,
+                        "consumption_pool": row.consumption_pool,
+                        "credits_consumed": row.credits_consumed,
                         "merkle_root": row.merkle_root,
                     })
                 })
@@ -191,7 +193,7 @@ async fn get_proof(store: web::Data<Store>, path: web::Path<(String, String)>) -
 /// A contributor's amount in every closed epoch that paid them.
 #[utoipa::path(get, path = "/api/v1/rewards/contributors/{contributor}", tag = "rewards",
     params(("contributor" = String, Path, description = "Contributor id (UUID)")),
-    responses((status = 200, description = "`[{epoch, amount}]`"),
+    responses((status = 200, description = "`[{epoch, amount, emission_amount, bounty_amount, consumption_amount}]`, oldest first; the parts are null for epochs closed before they were kept"),
               (status = 400, description = "Not a contributor id (problem+json)")))]
 async fn contributor_rewards(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
     let Ok(contributor) = path.parse::<ContributorId>() else {
@@ -200,7 +202,15 @@ async fn contributor_rewards(store: web::Data<Store>, path: web::Path<String>) -
     match store.db.rewards_of(contributor).await {
         Ok(rows) => HttpResponse::Ok().json(
             rows.iter()
-                .map(|(epoch, amount)| json!({ "epoch": epoch, "amount": amount }))
+                .map(|row| {
+                    json!({
+                        "epoch": row.epoch,
+                        "amount": row.amount,
+                        "emission_amount": row.emission_amount,
+                        "bounty_amount": row.bounty_amount,
+                        "consumption_amount": row.consumption_amount,
+                    })
+                })
                 .collect::<Vec<_>>(),
         ),
         Err(err) => problem(&Error::Store(err)),

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use model::{ContributorId, PayoutAddress, RejectReason, TimestampMs};
 use serde::{Deserialize, Serialize};
-use store::{BlobKey, EpochRow, Store};
+use store::{BlobKey, EpochRow, RewardRow, Store};
 
 use crate::compute::{BountyOutcome, CellAward, compute};
 use crate::epoch::hours;
@@ -304,6 +304,8 @@ pub async fn close(
         merkle_root: None,
         manifest_key: None,
         closed_at: Some(now),
+        consumption_pool: None,
+        credits_consumed: None,
     };
     let claim = TimestampMs::now();
     let stale_before = claim.saturating_add_ms(-config.close_claim_ms);
@@ -352,16 +354,25 @@ async fn publish_claimed(
     let published = publish(&inputs, &result, &addresses);
     write_files(store, &inputs, &result.awards, &published).await?;
     let manifest = published.manifest;
-    let amounts: Vec<(ContributorId, String)> = manifest
+    let amounts: Vec<RewardRow> = manifest
         .contributors
         .iter()
-        .map(|entry| (entry.contributor, entry.amount.clone()))
+        .map(|entry| RewardRow {
+            epoch: epoch.to_string(),
+            contributor: entry.contributor,
+            amount: entry.amount.clone(),
+            emission_amount: Some(entry.emission_amount.clone()),
+            bounty_amount: Some(entry.bounty_amount.clone()),
+            consumption_amount: Some(entry.consumption_amount.clone()),
+        })
         .collect();
     let closed = EpochRow {
         state: "closed".into(),
         emission: manifest.emission.clone(),
         merkle_root: Some(manifest.merkle_root.clone()),
         manifest_key: Some(Files::manifest_key(epoch)),
+        consumption_pool: Some(manifest.consumption_pool.clone()),
+        credits_consumed: Some(manifest.credits_consumed.clone()),
         ..row
     };
     let saved = store.db.save_closed_epoch(&closed, &amounts, claim).await?;

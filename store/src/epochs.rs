@@ -43,6 +43,22 @@ pub struct EpochRow {
     pub merkle_root: Option<String>,
     pub manifest_key: Option<String>,
     pub closed_at: Option<TimestampMs>,
+    /// The share of map consumers' spending paid out (closed epochs; absent before
+    /// consumption rewards).
+    pub consumption_pool: Option<String>,
+    pub credits_consumed: Option<String>,
+}
+
+/// What a contributor earned in a closed epoch, and from what (integer amounts, decimal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewardRow {
+    pub epoch: String,
+    pub contributor: ContributorId,
+    pub amount: String,
+    /// The parts; absent in epochs closed before the breakdown was kept.
+    pub emission_amount: Option<String>,
+    pub bounty_amount: Option<String>,
+    pub consumption_amount: Option<String>,
 }
 
 impl Db {
@@ -219,13 +235,14 @@ impl Db {
     pub async fn save_closed_epoch(
         &self,
         epoch: &EpochRow,
-        amounts: &[(ContributorId, String)],
+        amounts: &[RewardRow],
         claim: TimestampMs,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE epochs SET state = 'closed', emission = $2, merkle_root = $3, manifest_key = $4, \
-             closed_at_ms = $5 WHERE id = $1 AND state = 'closing' AND closed_at_ms = $6",
+             closed_at_ms = $5, consumption_pool = $7, credits_consumed = $8 \
+             WHERE id = $1 AND state = 'closing' AND closed_at_ms = $6",
         )
         .bind(&epoch.id)
         .bind(&epoch.emission)
@@ -233,6 +250,8 @@ impl Db {
         .bind(&epoch.manifest_key)
         .bind(epoch.closed_at.map(TimestampMs::as_millis))
         .bind(claim.as_millis())
+        .bind(&epoch.consumption_pool)
+        .bind(&epoch.credits_consumed)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -242,13 +261,17 @@ impl Db {
             .bind(&epoch.id)
             .execute(&mut *tx)
             .await?;
-        for (contributor, amount) in amounts {
+        for row in amounts {
             sqlx::query(
-                "INSERT INTO rewards (epoch_id, contributor_id, amount) VALUES ($1, $2, $3)",
+                "INSERT INTO rewards (epoch_id, contributor_id, amount, emission_amount, \
+                 bounty_amount, consumption_amount) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&epoch.id)
-            .bind(contributor.to_string())
-            .bind(amount)
+            .bind(row.contributor.to_string())
+            .bind(&row.amount)
+            .bind(&row.emission_amount)
+            .bind(&row.bounty_amount)
+            .bind(&row.consumption_amount)
             .execute(&mut *tx)
             .await?;
         }
@@ -272,22 +295,33 @@ impl Db {
     }
 
     /// A contributor's amount per closed epoch, oldest first.
-    pub async fn rewards_of(&self, contributor: ContributorId) -> Result<Vec<(String, String)>> {
+    /// A contributor's rewards, oldest epoch first.
+    pub async fn rewards_of(&self, contributor: ContributorId) -> Result<Vec<RewardRow>> {
         let rows = sqlx::query(
-            "SELECT r.epoch_id, r.amount FROM rewards r JOIN epochs e ON e.id = r.epoch_id \
+            "SELECT r.epoch_id, r.amount, r.emission_amount, r.bounty_amount, r.consumption_amount \
+             FROM rewards r JOIN epochs e ON e.id = r.epoch_id \
              WHERE r.contributor_id = $1 ORDER BY e.starts_at_ms",
         )
         .bind(contributor.to_string())
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .map(|row| {
+                Ok(RewardRow {
+                    epoch: row.try_get("epoch_id")?,
+                    contributor,
+                    amount: row.try_get("amount")?,
+                    emission_amount: row.try_get("emission_amount")?,
+                    bounty_amount: row.try_get("bounty_amount")?,
+                    consumption_amount: row.try_get("consumption_amount")?,
+                })
+            })
             .collect()
     }
 }
 
 const EPOCH_COLUMNS: &str = "SELECT id, starts_at_ms, ends_at_ms, state, emission, merkle_root, \
-     manifest_key, closed_at_ms FROM epochs";
+     manifest_key, closed_at_ms, consumption_pool, credits_consumed FROM epochs";
 
 fn epoch_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EpochRow> {
     Ok(EpochRow {
@@ -301,5 +335,7 @@ fn epoch_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EpochRow> {
         closed_at: row
             .try_get::<Option<i64>, _>("closed_at_ms")?
             .map(TimestampMs),
+        consumption_pool: row.try_get("consumption_pool")?,
+        credits_consumed: row.try_get("credits_consumed")?,
     })
 }

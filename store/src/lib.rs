@@ -28,7 +28,7 @@ pub use captures::{CaptureRow, FrameOutcome, FrameStatusRow, NewCapture, NewFram
 pub use config::StoreConfig;
 pub use consumers::{ApiKeyRow, NewApiKey, UsageRow, UsageTotal};
 pub use db::{Contributor, Db, Device, DeviceStatus, NewContributor, NewDevice};
-pub use epochs::{DevicePayeesRow, EpochFrameRow, EpochRow};
+pub use epochs::{DevicePayeesRow, EpochFrameRow, EpochRow, RewardRow};
 pub use error::{Error, Result};
 pub use map::{DirtyCell, MapFrameRow, MapSequenceRow, MapSignRow};
 pub use pipeline::{NewDetection, NewSequence, PendingFrame, ProcessedCapture, ProcessedFrame};

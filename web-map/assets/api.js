@@ -1,4 +1,45 @@
-// Talking to the Waymark API: JSON in, problem+json errors turned into one readable message.
+// Talking to the Waymark API: JSON in, problem+json errors turned into one readable message;
+// and, when the server meters map use, the map consumer's API key (kept in this browser's
+// localStorage only) on the requests that need one.
+
+const KEY_STORAGE = 'waymark-key';
+/** What the server meters (GET /api/v1/metering); off until loaded. */
+let metering = { enabled: false, free_max_zoom: 24, prices: {} };
+
+/** Asks the server what it meters; a server without metering leaves it off. */
+export async function loadMetering() {
+  try {
+    metering = await getJson('/api/v1/metering');
+  } catch {
+    metering = { enabled: false, free_max_zoom: 24, prices: {} };
+  }
+  return metering;
+}
+
+export function meteringInfo() {
+  return metering;
+}
+
+/** The API key this browser uses for metered map use, or null. */
+export function consumerKey() {
+  return window.localStorage.getItem(KEY_STORAGE);
+}
+
+export function setConsumerKey(key) {
+  if (key) window.localStorage.setItem(KEY_STORAGE, key);
+  else window.localStorage.removeItem(KEY_STORAGE);
+}
+
+/** A same-origin URL with the key as `?key=` when metering is on and a key is set (images
+ * and tiles are fetched by the browser itself, which sends no header). */
+export function withKey(url) {
+  const key = consumerKey();
+  if (!metering.enabled || !key) return url;
+  const parsed = new URL(url, window.location.origin);
+  if (parsed.origin !== window.location.origin) return url;
+  parsed.searchParams.set('key', key);
+  return parsed.href;
+}
 
 /** An API answer that was not a success, with the server's own explanation. */
 export class ApiError extends Error {
@@ -12,28 +53,38 @@ export class ApiError extends Error {
 
 /** GETs `path` and returns its JSON; throws ApiError with the problem's detail on failure. */
 export async function getJson(path, { token } = {}) {
+  return sendJson('GET', path, { token });
+}
+
+/** Sends `body` (JSON) with `method`; returns the answer's JSON, or null for 204. */
+export async function sendJson(method, path, { token, body } = {}) {
   const headers = { Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
+  else if (metering.enabled && consumerKey() && path.startsWith('/api/v1/search')) {
+    headers.Authorization = `Bearer ${consumerKey()}`;
+  }
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {
-    response = await fetch(path, { headers });
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (err) {
     throw new ApiError(0, 'The Waymark server cannot be reached; check your connection and try again.', null);
   }
   const text = await response.text();
-  let body = null;
+  let answer = null;
   try {
-    body = text ? JSON.parse(text) : null;
+    answer = text ? JSON.parse(text) : null;
   } catch {
-    body = null;
+    answer = null;
   }
   if (!response.ok) {
-    const detail = body && (body.detail || body.title);
+    const detail = answer && (answer.detail || answer.title);
     const message = detail || `The server answered ${response.status} ${response.statusText || ''}`.trim();
-    throw new ApiError(response.status, message, body);
+    throw new ApiError(response.status, message, answer);
   }
-  if (body === null) throw new ApiError(response.status, 'The server sent an answer that is not JSON.', null);
-  return body;
+  if (response.status === 204) return null;
+  if (answer === null) throw new ApiError(response.status, 'The server sent an answer that is not JSON.', null);
+  return answer;
 }
 
 /** `12 Nov 2026, 14:03` in the reader's locale and time zone. */

@@ -1,7 +1,7 @@
 // The page's entry point: wires the map, the frame viewer, search and the dashboard, and
 // restores the view from the URL hash (#map=zoom/lat/lon&frame=…&after=…&before=…).
 
-import { hashParams, notify, clearNotice } from '/assets/api.js';
+import { getJson, hashParams, notify, clearNotice, loadMetering } from '/assets/api.js';
 import { createMap, setLayerVisible, setTimeFilter, select } from '/assets/map.js';
 import { Viewer } from '/assets/viewer.js';
 import { Search } from '/assets/search.js';
@@ -64,6 +64,7 @@ async function main() {
   document.getElementById('after').value = params.get('after') ?? '';
   document.getElementById('before').value = params.get('before') ?? '';
 
+  await loadMetering();
   map = await createMap(document.getElementById('map'));
   waymark.map = map;
   if (map) {
@@ -107,8 +108,7 @@ async function showSign(feature, viewer) {
   const query = new URLSearchParams({ kind: 'sign', near: `${lat},${lon}`, limit: '20' });
   if (feature.properties.class) query.set('q', feature.properties.class);
   try {
-    const response = await fetch(`/api/v1/search?${query}`);
-    const answer = await response.json();
+    const answer = await getJson(`/api/v1/search?${query}`);
     const nearest = answer.results?.sort((a, b) => Math.hypot(a.lat - lat, a.lon - lon) - Math.hypot(b.lat - lat, b.lon - lon))[0];
     if (nearest) viewer.show(nearest.frame);
     else notify('The frame of this sign cannot be found any more.');

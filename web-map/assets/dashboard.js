@@ -1,9 +1,13 @@
-// The contributor dashboard: sign in with the API token (kept in this browser's
-// localStorage only), then devices, rewards per epoch with the Merkle proof to copy, the
-// cells mapped first per epoch, and captures with every frame's outcome and the advice for
-// rejects.
+// The account dashboard: sign in with the API token (kept in this browser's localStorage
+// only), then devices, rewards per epoch (coverage and map use apart) with the Merkle proof
+// to copy, the cells mapped first per epoch, captures with every frame's outcome and the
+// advice for rejects; and, for map consumers, the credit balance, API keys and what was spent
+// per day and per area. Public: the leaderboard and each epoch's emission beside what map
+// use paid.
 
-import { getJson, formatTime, h, notify, clearNotice } from '/assets/api.js';
+import {
+  getJson, sendJson, formatTime, h, notify, clearNotice, meteringInfo, consumerKey, setConsumerKey,
+} from '/assets/api.js';
 
 const TOKEN_KEY = 'waymark-token';
 
@@ -19,11 +23,16 @@ export class Dashboard {
       this.signIn(document.getElementById('token').value.trim());
     });
     document.getElementById('signout').addEventListener('click', () => this.signOut());
+    document.getElementById('key-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.createKey(document.getElementById('key-name').value.trim());
+    });
   }
 
   async open() {
     this.panel.hidden = false;
     this.loadLeaderboard();
+    this.loadEpochs();
     const saved = window.localStorage.getItem(TOKEN_KEY);
     if (saved && this.account.hidden) await this.signIn(saved);
     else if (this.account.hidden) document.getElementById('token').focus();
@@ -31,6 +40,7 @@ export class Dashboard {
 
   signOut() {
     window.localStorage.removeItem(TOKEN_KEY);
+    this.token = null;
     this.account.hidden = true;
     this.form.hidden = false;
     document.getElementById('token').value = '';
@@ -53,6 +63,7 @@ export class Dashboard {
     }
     clearNotice();
     window.localStorage.setItem(TOKEN_KEY, token);
+    this.token = token;
     this.form.hidden = true;
     this.account.hidden = false;
     document.getElementById('account-name').textContent = me.name;
@@ -60,6 +71,7 @@ export class Dashboard {
     this.renderCaptures(captures.captures);
     await this.loadRewards(me.id);
     await this.loadCoverage(token);
+    await this.loadMapUse();
   }
 
   renderDevices(devices) {
@@ -112,18 +124,116 @@ export class Dashboard {
     try {
       rewards = await getJson(`/api/v1/rewards/contributors/${contributor}`);
     } catch (err) {
-      body.replaceChildren(h('tr', {}, h('td', { colspan: 3 }, `Rewards cannot be loaded: ${err.message}`)));
+      body.replaceChildren(h('tr', {}, h('td', { colspan: 5 }, `Rewards cannot be loaded: ${err.message}`)));
       return;
     }
     if (!rewards.length) {
-      body.replaceChildren(h('tr', {}, h('td', { colspan: 3 }, 'No closed epoch has paid you yet; epochs close weekly.')));
+      body.replaceChildren(h('tr', {}, h('td', { colspan: 5 }, 'No closed epoch has paid you yet; epochs close weekly.')));
       return;
     }
+    // Epochs closed before the parts were kept have only the total (all of it coverage).
+    const coverage = (r) => (r.emission_amount === null ? r.amount : String(BigInt(r.emission_amount) + BigInt(r.bounty_amount ?? '0')));
     body.replaceChildren(...rewards.map((r) => h('tr', { dataset: { epoch: r.epoch } },
       h('td', {}, r.epoch),
-      h('td', {}, r.amount),
+      h('td', { class: 'coverage-amount' }, coverage(r)),
+      h('td', { class: 'consumption-amount' }, r.consumption_amount ?? '0'),
+      h('td', { class: 'amount' }, r.amount),
       h('td', {}, h('button', { type: 'button', class: 'link', onclick: (event) => this.copyProof(r.epoch, contributor, event.target) }, 'copy proof')),
     )));
+  }
+
+  /** Each closed epoch's emission (the subsidy) beside what map consumers' spending paid:
+   * the handover from one to the other, newest first. */
+  async loadEpochs() {
+    const body = document.querySelector('#epochs tbody');
+    let epochs;
+    try {
+      epochs = await getJson('/api/v1/rewards/epochs');
+    } catch (err) {
+      body.replaceChildren(h('tr', {}, h('td', { colspan: 3 }, `Epochs cannot be loaded: ${err.message}`)));
+      return;
+    }
+    const closed = epochs.filter((e) => e.state === 'closed').reverse().slice(0, 12);
+    body.replaceChildren(...(closed.length
+      ? closed.map((e) => h('tr', { dataset: { epoch: e.epoch } },
+        h('td', {}, e.epoch), h('td', {}, e.emission), h('td', { class: 'pool' }, e.consumption_pool ?? '0')))
+      : [h('tr', {}, h('td', { colspan: 3 }, 'No epoch has closed yet.'))]));
+  }
+
+  /** The account as a map consumer: terms, balance, keys and spend. */
+  async loadMapUse() {
+    const metering = meteringInfo();
+    document.getElementById('metering-terms').textContent = metering.enabled
+      ? `Coverage tiles above zoom ${metering.free_max_zoom}, full-resolution frames and search need an API key; `
+        + `they cost ${metering.prices.tiles}, ${metering.prices.imagery} and ${metering.prices.search} credits per H3 cell-week they touch.`
+      : 'This server does not meter map use: everything is open without a key.';
+    let usage;
+    let keys;
+    try {
+      usage = await getJson('/api/v1/usage?days=30', { token: this.token });
+      keys = await getJson('/api/v1/keys', { token: this.token });
+    } catch (err) {
+      document.getElementById('balance').textContent = `cannot be loaded (${err.message})`;
+      return;
+    }
+    document.getElementById('balance').textContent = String(usage.balance);
+    this.renderKeys(keys.keys);
+    const none = (columns) => [h('tr', {}, h('td', { colspan: columns }, 'Nothing spent yet.'))];
+    document.querySelector('#spend-by-day tbody').replaceChildren(...(usage.by_day.length
+      ? usage.by_day.map((d) => h('tr', { dataset: { day: d.day, kind: d.kind } },
+        h('td', {}, d.day), h('td', {}, d.kind), h('td', {}, String(d.cell_weeks)), h('td', { class: 'credits' }, String(d.credits))))
+      : none(4)));
+    document.querySelector('#spend-by-area tbody').replaceChildren(...(usage.by_area.length
+      ? usage.by_area.map((a) => h('tr', { dataset: { cell: a.cell, kind: a.kind } },
+        h('td', {}, h('code', {}, a.cell)), h('td', {}, a.kind), h('td', { class: 'credits' }, String(a.credits))))
+      : none(3)));
+  }
+
+  renderKeys(keys) {
+    const inUse = consumerKey();
+    document.getElementById('keys').replaceChildren(...(keys.length
+      ? keys.map((k) => h('li', { dataset: { key: k.id, revoked: String(k.revoked_at !== null) } },
+        h('code', {}, `wmk_${k.id}_…`), ` ${k.name || 'unnamed'} · ${k.scopes.join(', ')}`,
+        inUse?.startsWith(`wmk_${k.id}_`) ? h('span', { class: 'badge accepted' }, 'used by this map') : null,
+        k.revoked_at === null
+          ? h('button', { type: 'button', class: 'link', onclick: () => this.revokeKey(k.id) }, 'revoke')
+          : h('span', { class: 'badge rejected' }, 'revoked')))
+      : [h('li', {}, 'No API keys yet.')]));
+  }
+
+  async createKey(name) {
+    let created;
+    try {
+      created = await sendJson('POST', '/api/v1/keys', { token: this.token, body: { name } });
+    } catch (err) {
+      notify(`The key cannot be created: ${err.message}`, { error: true });
+      return;
+    }
+    const box = document.getElementById('new-key');
+    box.replaceChildren(
+      h('p', {}, 'Your new key, shown only this once: copy it now.'),
+      h('input', { id: 'new-key-text', readonly: true, value: created.key, 'aria-label': 'New API key' }),
+      h('button', {
+        type: 'button',
+        onclick: () => {
+          setConsumerKey(created.key);
+          window.location.reload();
+        },
+      }, 'Use it on this map'),
+    );
+    box.hidden = false;
+    await this.loadMapUse();
+  }
+
+  async revokeKey(id) {
+    try {
+      await sendJson('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`, { token: this.token });
+    } catch (err) {
+      notify(`The key cannot be revoked: ${err.message}`, { error: true });
+      return;
+    }
+    if (consumerKey()?.startsWith(`wmk_${id}_`)) setConsumerKey(null);
+    await this.loadMapUse();
   }
 
   /** The public leaderboard: who was last to map the most cells this past week. */

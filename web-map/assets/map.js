@@ -1,11 +1,14 @@
 // The coverage map: MapLibre GL JS (served from npm by waymark, never a CDN) over the tiles
 // crate's /style.json, plus what the page adds — frame headings, the selected frame, layer
-// toggles and the captured-after/before filter.
+// toggles and the captured-after/before filter. With metering on, tiles above the free zoom
+// carry the browser's API key; without a key the map overzooms the free tiles.
 //
 // The road base map (OpenStreetMap roads, `waymark tiles basemap`) comes with /style.json
 // when the server has one: its layers sit just above the background, under the coverage.
 
-import { getJson, notify, hashParams, setHashParams } from '/assets/api.js';
+import {
+  getJson, notify, hashParams, setHashParams, meteringInfo, consumerKey, withKey,
+} from '/assets/api.js';
 
 const MAPLIBRE = '/assets/maplibre/maplibre-gl.mjs';
 /** Layers of the tiles' style, and the page's own layers that belong to each toggle. */
@@ -35,9 +38,14 @@ export async function createMap(container) {
     notify(`The map style cannot be loaded: ${err.message}. Is waymark running?`, { error: true });
     return null;
   }
+  await meterTiles(style);
   const options = {
     container,
     style,
+    // With metering on, tiles above the free zoom carry the browser's API key.
+    transformRequest: (url, kind) => (kind === 'Tile' && new URL(url, window.location.origin).pathname.startsWith('/tiles/')
+      ? { url: withKey(url) }
+      : { url }),
     hash: 'map',
     attributionControl: { compact: true, customAttribution: 'Waymark contributors' },
     maxZoom: 19,
@@ -61,6 +69,27 @@ export async function createMap(container) {
   await new Promise((resolve) => map.once('load', resolve));
   addPageLayers(map);
   return map;
+}
+
+/** With metering on and no API key, the coverage source stops at the free zoom, so MapLibre
+ * draws deeper zooms from the free tiles instead of asking for tiles that need a key. */
+async function meterTiles(style) {
+  const metering = meteringInfo();
+  const source = style.sources?.waymark;
+  if (!metering.enabled || consumerKey() || !source?.url) return;
+  try {
+    const tilejson = await getJson(new URL(source.url, window.location.origin).pathname);
+    style.sources.waymark = {
+      type: 'vector',
+      tiles: tilejson.tiles,
+      bounds: tilejson.bounds,
+      minzoom: tilejson.minzoom ?? 0,
+      maxzoom: Math.min(tilejson.maxzoom ?? 22, metering.free_max_zoom),
+      attribution: tilejson.attribution,
+    };
+  } catch (err) {
+    console.warn('tiles.json:', err.message);
+  }
 }
 
 /** A view cone pointing up (north), drawn once and rotated per frame by its heading. */

@@ -1,7 +1,9 @@
 // The frame viewer: the public (blurred) image with its detections drawn as boxes, its
 // metadata, and previous/next along the sequence with the map following. Keys: ← → Esc.
 
-import { getJson, formatTime, h, notify, clearNotice, setHashParams } from '/assets/api.js';
+import {
+  getJson, formatTime, h, notify, clearNotice, setHashParams, meteringInfo, consumerKey, withKey,
+} from '/assets/api.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -80,10 +82,13 @@ export class Viewer {
     this.boxes.replaceChildren();
     this.image.onload = () => this.drawBoxes(frame);
     this.image.onerror = () => notify(`The image of frame ${frame.id.slice(0, 12)}… cannot be loaded.`, { error: true });
-    this.image.src = frame.image;
+    // With metering on, full resolution needs an API key; the thumbnail is free.
+    const full = !meteringInfo().enabled || consumerKey();
+    this.image.src = full ? withKey(frame.image) : frame.thumbnail;
     if (this.image.complete && this.image.naturalWidth) this.drawBoxes(frame);
     document.getElementById('viewer-caption').textContent =
-      'Faces and licence plates are blurred before any frame is published.';
+      'Faces and licence plates are blurred before any frame is published.'
+      + (full ? '' : ' Full resolution needs an API key: My dashboard → Map use.');
     this.previous.disabled = !frame.sequence?.previous;
     this.next.disabled = !frame.sequence?.next;
     const rows = [

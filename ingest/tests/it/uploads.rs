@@ -119,6 +119,8 @@ async fn track_problems_are_rejected_per_frame_with_advice() {
         merkle_root: None,
         manifest_key: None,
         closed_at: Some(now),
+        consumption_pool: None,
+        credits_consumed: None,
     };
     assert!(store.db.claim_epoch_close(&closed, now, now).await.unwrap());
     assert!(store.db.save_closed_epoch(&closed, &[], now).await.unwrap());

@@ -236,6 +236,8 @@ fn claim_like_a_dead_closer(data: &Path, epoch: EpochId) {
             merkle_root: None,
             manifest_key: None,
             closed_at: Some(now),
+            consumption_pool: None,
+            credits_consumed: None,
         };
         let claimed = store
             .db

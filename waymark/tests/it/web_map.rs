@@ -313,39 +313,7 @@ fn a_contributor_uses_the_web_map_in_a_real_browser() {
         "search": { "text": search_text, "frame": search_frame },
         "rewards": { "epoch": due.to_string(), "root": root, "amount": amount },
     });
-    let facts_path = data.path().join("facts.json");
-    std::fs::write(&facts_path, facts.to_string()).unwrap();
-    let screenshots = workspace().join("target/web-map-screenshots");
-    let browser_dir = workspace().join("web-map/tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is missing in {}; run scripts/setup",
-        browser_dir.display()
-    );
-    let run = Command::new("node")
-        .arg(browser_dir.join("check.mjs"))
-        .arg(format!("http://{}", server.addr))
-        .arg(&screenshots)
-        .arg(&facts_path)
-        .output()
-        .expect("node runs (scripts/setup installs Node.js)");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    eprintln!("screenshots in {}", screenshots.display());
-    let verdict: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|err| panic!("check.mjs printed no verdict ({err}): {stdout}\n{stderr}"));
-    for step in verdict["steps"].as_array().unwrap() {
-        eprintln!("browser: {} — {}", step["name"], step["detail"]);
-    }
-    assert_eq!(verdict["ok"], true, "{verdict:#}\n{stderr}");
-    assert!(run.status.success(), "{stderr}");
-    assert_eq!(verdict["console_errors"], serde_json::json!([]));
-    let steps: Vec<&str> = verdict["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let steps = run_browser("check.mjs", &server, data.path(), &facts);
     for wanted in [
         "map renders coverage",
         "a frame click opens the viewer with its image",
@@ -356,8 +324,144 @@ fn a_contributor_uses_the_web_map_in_a_real_browser() {
         "the API down is a message",
         "the dashboard shows the rewards and copies a proof that verifies",
     ] {
-        assert!(steps.contains(&wanted), "{wanted} was checked: {steps:?}");
+        assert!(
+            steps.iter().any(|s| s == wanted),
+            "{wanted} was checked: {steps:?}"
+        );
     }
+    let (status, stderr) = server.terminate();
+    assert!(status.success(), "{stderr}");
+}
+
+/// Runs one of `web-map/tests/browser`'s scripts against the server with `facts`; fails the
+/// test unless every step passed with no console error. Returns the names of the steps.
+fn run_browser(
+    script: &str,
+    server: &Server,
+    dir: &Path,
+    facts: &serde_json::Value,
+) -> Vec<String> {
+    let facts_path = dir.join("facts.json");
+    std::fs::write(&facts_path, facts.to_string()).unwrap();
+    let screenshots = workspace().join("target/web-map-screenshots");
+    let browser_dir = workspace().join("web-map/tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing in {}; run scripts/setup",
+        browser_dir.display()
+    );
+    let run = Command::new("node")
+        .arg(browser_dir.join(script))
+        .arg(format!("http://{}", server.addr))
+        .arg(&screenshots)
+        .arg(&facts_path)
+        .output()
+        .expect("node runs (scripts/setup installs Node.js)");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    eprintln!("screenshots in {}", screenshots.display());
+    let verdict: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|err| panic!("{script} printed no verdict ({err}): {stdout}\n{stderr}"));
+    for step in verdict["steps"].as_array().unwrap() {
+        eprintln!("browser: {} — {}", step["name"], step["detail"]);
+    }
+    assert_eq!(verdict["ok"], true, "{verdict:#}\n{stderr}");
+    assert!(run.status.success(), "{stderr}");
+    assert_eq!(verdict["console_errors"], serde_json::json!([]));
+    verdict["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_map_consumer_uses_the_metered_map_in_a_real_browser() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("waymark.toml");
+    std::fs::write(
+        &config,
+        "[metering]\nenabled = true\nflush_secs = 1\nfree_max_zoom = 12\n",
+    )
+    .unwrap();
+    let server = Server::start(data.path(), &["--config", config.to_str().unwrap()]);
+    let key = DeviceKeypair::from_seed([9; 32]);
+    let drive = munich();
+    let jpegs: Vec<Vec<u8>> = LANES.iter().map(|n| lane(n)).collect();
+    let fixes = with_headings((0..jpegs.len()).map(|i| drive[300 + i * 4]).collect());
+    let token = sign_up(server.addr, &key);
+    let accepted = upload_capture(server.addr, &key, 1, &jpegs, &fixes);
+    let (frame_id, fix) = accepted
+        .iter()
+        .min_by_key(|(_, fix)| fix.time.as_millis())
+        .unwrap();
+    // The free z12 tile over it answers once the tile builder has drawn the capture (z14,
+    // where the frames are, needs a key).
+    let free = TileCoord::containing(fix.lon, fix.lat, 12);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while server
+        .get(&format!("/tiles/12/{}/{}.mvt", free.x, free.y))
+        .status
+        != 200
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the capture never reached the tiles"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // The contributor is a map consumer too: the operator grants the account credits.
+    let me = get_with_token(&server, "/api/v1/contributors/me", &token).json();
+    let account = me["id"].as_str().unwrap();
+    let credits = 5_000;
+    let granted = crate::output(crate::waymark(&[
+        "--data",
+        data.path().to_str().unwrap(),
+        "credits",
+        "grant",
+        "--account",
+        account,
+        &credits.to_string(),
+    ]));
+    assert!(
+        granted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&granted.stderr)
+    );
+    let terms = server.get("/api/v1/metering").json();
+    assert_eq!(terms["enabled"], true, "{terms}");
+    assert_eq!(terms["free_max_zoom"], 12, "{terms}");
+
+    let facts = serde_json::json!({
+        "token": token,
+        "frame": { "id": frame_id, "lat": fix.lat, "lon": fix.lon },
+        "credits": credits,
+        "free_max_zoom": 12,
+    });
+    let steps = run_browser("metered.mjs", &server, data.path(), &facts);
+    assert!(steps.len() >= 10, "{steps:?}");
+
+    // What the page did is what the server counted: the key is revoked, and the account's
+    // balance is the grant less every credit the usage lists.
+    let usage = get_with_token(&server, "/api/v1/usage?days=1", &token).json();
+    let spent: i64 = usage["by_day"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["credits"].as_i64().unwrap())
+        .sum();
+    assert!(spent > 0, "{usage}");
+    assert_eq!(usage["balance"], credits - spent, "{usage}");
+    let keys = get_with_token(&server, "/api/v1/keys", &token).json();
+    assert!(
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| !k["revoked_at"].is_null()),
+        "{keys}"
+    );
     let (status, stderr) = server.terminate();
     assert!(status.success(), "{stderr}");
 }

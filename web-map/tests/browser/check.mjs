@@ -4,14 +4,15 @@
 //   node check.mjs <base-url> <screenshot-dir> <facts.json>
 //
 // facts.json says what the server holds: {token, name, frame: {id, lat, lon}, search: {text,
-// frame}, rewards: {epoch, root, amount}}. Any console error or uncaught exception fails the run, except the "Failed to load
-// resource" lines of the requests the bad-input step makes on purpose.
-// Chromium comes from Debian (`/usr/bin/chromium`, or $CHROMIUM); never `npx playwright install`.
+// frame}, rewards: {epoch, root, amount}}. Any console error or uncaught exception fails the
+// run, except the "Failed to load resource" lines of the requests the bad-input step makes on
+// purpose.
 
-import { readFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
+import {
+  Run, TIMEOUT, launch, mapIdle, renderedCount, jumpTo, waitForViewer, noticeText,
+} from './browser.mjs';
 
 const [base, outDir, factsPath] = process.argv.slice(2);
 if (!base || !outDir || !factsPath) {
@@ -19,86 +20,16 @@ if (!base || !outDir || !factsPath) {
   process.exit(2);
 }
 const facts = JSON.parse(readFileSync(factsPath, 'utf8'));
-mkdirSync(outDir, { recursive: true });
+const run = new Run(outDir);
+const record = (...args) => run.record(...args);
+const shot = (...args) => run.shot(...args);
 
-const verdict = { ok: false, steps: [], console_errors: [], screenshots: [] };
-let expectingFailures = false;
-const TIMEOUT = 60_000;
-
-function record(name, ok, detail) {
-  verdict.steps.push({ name, ok, detail });
-  if (!ok) throw new Error(`${name}: ${JSON.stringify(detail)}`);
-}
-
-async function shot(page, name) {
-  const path = join(outDir, `${name}.png`);
-  await page.screenshot({ path });
-  verdict.screenshots.push(path);
-}
-
-/** Waits until the page started and the map drew every tile it asked for. */
-async function mapIdle(page) {
-  await page.waitForFunction(() => window.waymark?.ready === true, null, { timeout: TIMEOUT });
-  await page.waitForFunction(() => {
-    const map = window.waymark.map;
-    return map && map.loaded() && map.areTilesLoaded() && !map.isMoving();
-  }, null, { timeout: TIMEOUT, polling: 200 });
-}
-
-async function renderedCount(page, layer) {
-  return page.evaluate((id) => window.waymark.map.queryRenderedFeatures({ layers: [id] }).length, layer);
-}
-
-async function jumpTo(page, zoom, lat, lon) {
-  await page.evaluate(([z, la, lo]) => window.waymark.map.jumpTo({ zoom: z, center: [lo, la] }), [zoom, lat, lon]);
-  await mapIdle(page);
-}
-
-async function viewerFrame(page) {
-  return page.evaluate(() => {
-    const panel = document.getElementById('viewer');
-    const image = document.getElementById('viewer-image');
-    return {
-      open: !panel.hidden,
-      id: image.dataset.frame ?? null,
-      src: image.getAttribute('src'),
-      loaded: image.complete && image.naturalWidth > 0,
-      width: image.naturalWidth,
-    };
-  });
-}
-
-async function waitForViewer(page, id) {
-  await page.waitForFunction((want) => {
-    const image = document.getElementById('viewer-image');
-    return !document.getElementById('viewer').hidden && image.dataset.frame === want && image.complete && image.naturalWidth > 0;
-  }, id, { timeout: TIMEOUT });
-  return viewerFrame(page);
-}
-
-async function noticeText(page) {
-  await page.waitForSelector('#notice:not([hidden])', { timeout: TIMEOUT });
-  return page.textContent('#notice-text');
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  // No GPU here: WebGL through SwiftShader, which Chromium only allows when asked.
-  args: ['--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
-});
+const browser = await launch();
+let failure = null;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, permissions: ['clipboard-read', 'clipboard-write'] });
   const page = await context.newPage();
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    const text = message.text();
-    const expected = text.startsWith('Failed to load resource: the server responded with a status of 4')
-      || text.startsWith('Failed to load resource: net::ERR_CONNECTION_REFUSED');
-    if (expectingFailures && expected) return;
-    verdict.console_errors.push(text);
-  });
-  page.on('pageerror', (error) => verdict.console_errors.push(`uncaught: ${error.message}`));
+  run.watch(page);
 
   const { frame } = facts;
   // 1. The map renders coverage (zoom 11: coverage is drawn up to z11).
@@ -196,7 +127,7 @@ try {
   // StandardMerkleTree against the root the server published.
   const rewardRow = `#rewards tbody tr[data-epoch="${facts.rewards.epoch}"]`;
   await page.waitForSelector(rewardRow, { timeout: TIMEOUT });
-  const shownAmount = (await page.locator(`${rewardRow} td`).nth(1).textContent()).trim();
+  const shownAmount = (await page.locator(`${rewardRow} td.amount`).textContent()).trim();
   await page.click(`${rewardRow} button`);
   await page.waitForFunction((row) => {
     const cell = document.querySelector(`${row} td:last-child`);
@@ -217,7 +148,7 @@ try {
   await page.click('[data-close="dashboard"]');
 
   // 7. Bad input: a visible message, never a blank page or an exception.
-  expectingFailures = true;
+  run.expectingFailures = true;
   const unknown = '0'.repeat(64);
   await page.evaluate((id) => window.waymark.viewer.show(id), unknown);
   const unknownText = await noticeText(page);
@@ -246,13 +177,12 @@ try {
   record('the API down is a message', downText.includes('cannot be reached'), { text: downText });
   await page.unroute('**/api/v1/**');
   await page.click('#notice-close');
-  expectingFailures = false;
+  run.expectingFailures = false;
 
   // 8. A phone-sized screen: the viewer becomes a bottom sheet over the map.
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   const phonePage = await phone.newPage();
-  phonePage.on('console', (message) => { if (message.type() === 'error') verdict.console_errors.push(`phone: ${message.text()}`); });
-  phonePage.on('pageerror', (error) => verdict.console_errors.push(`phone uncaught: ${error.message}`));
+  run.watch(phonePage, 'phone');
   await phonePage.goto(`${base}/#map=16/${frame.lat}/${frame.lon}&frame=${frame.id}`);
   await mapIdle(phonePage);
   const phoneViewer = await waitForViewer(phonePage, frame.id);
@@ -263,12 +193,10 @@ try {
   await shot(phonePage, '10-phone');
   record('a phone-sized screen shows the map and the viewer', phoneViewer.loaded && fits, { fits });
 
-  record('no console errors', verdict.console_errors.length === 0, verdict.console_errors);
-  verdict.ok = true;
+  record('no console errors', run.verdict.console_errors.length === 0, run.verdict.console_errors);
 } catch (err) {
-  verdict.error = err.message;
+  failure = err;
 } finally {
   await browser.close();
-  console.log(JSON.stringify(verdict));
-  process.exit(verdict.ok ? 0 : 1);
+  run.finish(failure);
 }
