@@ -116,7 +116,13 @@ pub async fn print_summary(
     let mut earned: BTreeMap<String, u128> = BTreeMap::new();
     for epoch in closed {
         let manifest = rewards::shell::read_manifest(store, *epoch).await?;
-        println!("epoch {epoch} merkle root: {}", manifest.merkle_root);
+        println!(
+            "epoch {epoch} merkle root: {} (emission {}, from map use {} for {} credits)",
+            manifest.merkle_root,
+            manifest.emission,
+            manifest.consumption_pool,
+            manifest.credits_consumed
+        );
         for entry in &manifest.contributors {
             let amount: u128 = entry.amount.parse().unwrap_or(0);
             *earned.entry(entry.contributor.to_string()).or_default() += amount;

@@ -39,7 +39,12 @@ fn roots(summary: &str) -> Vec<String> {
     summary
         .lines()
         .filter_map(|line| line.split_once(" merkle root: "))
-        .map(|(_, root)| root.to_owned())
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }
 
