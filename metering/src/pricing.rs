@@ -2,9 +2,10 @@
 //! written with the accounts' spend in one transaction.
 //!
 //! Imagery and search arrive priced (their handlers named the cell-weeks they served).
-//! A tile is priced here: its cell-weeks are those of the accepted frames inside it, found
-//! through the few dozen H3 cells that cover it ([`lookup_resolution`]), and reused for a
-//! minute ([`TilePrices`]).
+//! A tile is priced here: its cell-weeks are those of the accepted coverage (res-12 cells
+//! whose centre lies inside it), found through the few dozen H3 cells that cover it
+//! ([`lookup_resolution`]) with a covering index scan each, and reused for a minute
+//! ([`TilePrices`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -348,61 +348,49 @@ impl Db {
             .collect()
     }
 
-    /// The cell-weeks (at [`model::CONSUMPTION_RESOLUTION`]) of the accepted frames inside
-    /// the box `[west, south, east, north]` (degrees), looked up through `cells`: H3 cells of
-    /// any resolution up to 12 that together cover the box.
+    /// The cell-weeks (at [`model::CONSUMPTION_RESOLUTION`]) of the accepted coverage inside
+    /// the box `[west, south, east, north]` (degrees): of every coverage cell (res 12, about
+    /// 9 m across) whose centre lies in the box and that holds an accepted frame, the parent
+    /// cell and the week of each such frame. Looked up through `cells`, H3 cells of any
+    /// resolution up to 12 that together cover the box, each one covering index range scan.
     pub async fn cell_weeks_in_box(
         &self,
         cells: &[h3o::CellIndex],
         [west, south, east, north]: [f64; 4],
     ) -> Result<Vec<CellWeek>> {
-        let (clear, set) = consumption_parent_mask();
         let mut found = std::collections::BTreeSet::new();
         for cell in cells {
             let (low, high) = coverage_cell_range(*cell);
             let rows: Vec<(i64, i64)> = sqlx::query_as(
-                "SELECT DISTINCT (cell & $3) | $4, (time_ms + $5) / $6 FROM frames \
-                 WHERE cell BETWEEN $1 AND $2 AND status = 'accepted' \
-                 AND lon >= $7 AND lon <= $8 AND lat >= $9 AND lat <= $10",
+                "SELECT DISTINCT cell, (time_ms + $3) / $4 FROM frames \
+                 WHERE status = 'accepted' AND cell BETWEEN $1 AND $2",
             )
             .bind(low)
             .bind(high)
-            .bind(clear)
-            .bind(set)
             .bind(MONDAY_OFFSET_MS)
             .bind(WEEK_MS)
-            .bind(west)
-            .bind(east)
-            .bind(south)
-            .bind(north)
             .fetch_all(self.pool())
             .await?;
-            for (parent, week) in rows {
-                let monday = TimestampMs(week * WEEK_MS - MONDAY_OFFSET_MS);
-                found.insert(CellWeek {
-                    cell: parent as u64,
-                    week: model::iso_week(monday),
-                });
+            for (coverage, week) in rows {
+                let Ok(coverage) = h3o::CellIndex::try_from(coverage as u64) else {
+                    continue;
+                };
+                let centre = h3o::LatLng::from(coverage);
+                let inside = (west..=east).contains(&centre.lng())
+                    && (south..=north).contains(&centre.lat());
+                if let (true, Some(parent)) =
+                    (inside, coverage.parent(model::CONSUMPTION_RESOLUTION))
+                {
+                    let monday = TimestampMs(week * WEEK_MS - MONDAY_OFFSET_MS);
+                    found.insert(CellWeek {
+                        cell: u64::from(parent),
+                        week: model::iso_week(monday),
+                    });
+                }
             }
         }
         Ok(found.into_iter().collect())
     }
-}
-
-/// `(clear, set)` such that `(cell & clear) | set` is the consumption-resolution parent of
-/// a coverage-resolution cell: the resolution field rewritten, the finer digits unused (7).
-fn consumption_parent_mask() -> (i64, i64) {
-    const RESOLUTION_SHIFT: u32 = 52;
-    let parent = u8::from(model::CONSUMPTION_RESOLUTION) as u32;
-    let child = u8::from(model::COVERAGE_RESOLUTION) as u32;
-    let mut clear = !(0xFu64 << RESOLUTION_SHIFT);
-    let mut set = u64::from(parent) << RESOLUTION_SHIFT;
-    for res in parent + 1..=child {
-        let shift = (15 - res) * 3;
-        clear &= !(0b111 << shift);
-        set |= 0b111 << shift;
-    }
-    (clear as i64, set as i64)
 }
 
 #[cfg(test)]
@@ -410,15 +398,6 @@ mod tests {
     use h3o::{LatLng, Resolution};
 
     use super::*;
-
-    #[test]
-    fn the_mask_finds_the_consumption_parent() {
-        let fix = LatLng::new(48.137_154, 11.575_382).unwrap();
-        let (clear, set) = consumption_parent_mask();
-        let child = u64::from(fix.to_cell(model::COVERAGE_RESOLUTION)) as i64;
-        let parent = u64::from(fix.to_cell(model::CONSUMPTION_RESOLUTION)) as i64;
-        assert_eq!((child & clear) | set, parent);
-    }
 
     #[test]
     fn the_coverage_range_holds_exactly_the_descendants() {

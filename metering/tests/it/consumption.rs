@@ -279,15 +279,9 @@ async fn the_consumption_pool_pays_exactly_the_makers_of_the_consumed_cells() {
         .expect("the closed epoch recomputes");
 }
 
-/// The cell-weeks of every drive's frames inside a tile.
+/// The cell-weeks of every drive's frames whose coverage cell's centre lies inside a tile.
 fn cell_weeks_in(drives: &BTreeMap<&str, Drive>, tile: TileCoord) -> BTreeSet<CellWeek> {
-    let b = tile.bounds();
-    drives
-        .values()
-        .flat_map(|drive| &drive.fixes)
-        .filter(|f| b.contains(f.lon, f.lat))
-        .filter_map(|f| CellWeek::of(f.lat, f.lon, f.time))
-        .collect()
+    crate::cell_weeks_of(drives.values().flat_map(|drive| &drive.fixes), tile)
 }
 
 /// The distinct res-12 cells of a drive's frames in a cell-week.

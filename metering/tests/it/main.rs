@@ -106,14 +106,24 @@ fn tile_uri(tile: TileCoord) -> String {
     format!("/tiles/{}/{}/{}.mvt", tile.z, tile.x, tile.y)
 }
 
-/// The cell-weeks of the world's frames inside a tile: what a request for it consumes.
+/// The cell-weeks of the world's frames whose coverage cell's centre lies inside a tile: what
+/// a request for it consumes.
 fn cell_weeks_in(world: &World, tile: TileCoord) -> BTreeSet<CellWeek> {
+    cell_weeks_of(world.frames.iter().map(|(_, fix)| fix), tile)
+}
+
+/// The cell-weeks of `fixes` whose coverage cell's centre lies inside `tile`.
+fn cell_weeks_of<'a>(
+    fixes: impl Iterator<Item = &'a model::Fix>,
+    tile: TileCoord,
+) -> BTreeSet<CellWeek> {
     let b = tile.bounds();
-    world
-        .frames
-        .iter()
-        .filter(|(_, f)| (b.west..=b.east).contains(&f.lon) && (b.south..=b.north).contains(&f.lat))
-        .filter_map(|(_, f)| CellWeek::of(f.lat, f.lon, f.time))
+    fixes
+        .filter(|f| {
+            let centre = h3o::LatLng::from(f.cell(model::COVERAGE_RESOLUTION).unwrap());
+            b.contains(centre.lng(), centre.lat())
+        })
+        .filter_map(|f| CellWeek::of(f.lat, f.lon, f.time))
         .collect()
 }
 
