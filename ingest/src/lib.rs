@@ -113,6 +113,34 @@ pub fn configure_with_limits(
     store: Store,
     limits: UploadLimits,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
+    configure_parts(store, limits, Routes::all())
+}
+
+/// Which of the crate's routes a server mounts: a node of the ingest role takes uploads, a
+/// web node serves what the public reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routes {
+    /// Accounts, devices and the signed upload protocol.
+    pub uploads: bool,
+    /// Public frames, blurred images, search, a contributor's captures and coverage.
+    pub public: bool,
+}
+
+impl Routes {
+    pub fn all() -> Self {
+        Self {
+            uploads: true,
+            public: true,
+        }
+    }
+}
+
+/// [`configure_with_limits`] mounting only `routes`.
+pub fn configure_parts(
+    store: Store,
+    limits: UploadLimits,
+    routes: Routes,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     let limiter = web::Data::new(rate_limit::DeviceLimiter::new(limits.rate));
     let deadline = web::Data::new(uploads::BodyDeadline(limits.body_deadline));
     move |config| {
@@ -120,8 +148,12 @@ pub fn configure_with_limits(
             .app_data(web::Data::new(store))
             .app_data(limiter)
             .app_data(deadline);
-        accounts::configure(config);
-        uploads::configure(config);
-        public::configure(config);
+        if routes.uploads {
+            accounts::configure(config);
+            uploads::configure(config);
+        }
+        if routes.public {
+            public::configure(config);
+        }
     }
 }

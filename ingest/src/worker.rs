@@ -102,16 +102,38 @@ async fn give_up(store: &Store, job: &LeasedJob, err: &WorkerError) -> Result<()
 /// Runs for as long as the process: jobs back to back, each held for `lease`, a sleep of
 /// `idle` when the queue is empty.
 pub async fn run(store: Store, analyzer: Arc<dyn FrameAnalyzer>, idle: Duration, lease: Duration) {
-    loop {
-        match process_next_with_lease(&store, &analyzer, lease).await {
-            Ok(Some(capture)) => tracing::info!(%capture, "capture processed"),
-            Ok(None) => tokio::time::sleep(idle).await,
+    let (_keep, never) = tokio::sync::watch::channel(false);
+    run_until(store, analyzer, idle, lease, never).await;
+}
+
+/// [`run`] until `stop` turns true: the capture in hand is finished first (draining), and
+/// no new job is taken after.
+pub async fn run_until(
+    store: Store,
+    analyzer: Arc<dyn FrameAnalyzer>,
+    idle: Duration,
+    lease: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    while !*stop.borrow() {
+        let pause = match process_next_with_lease(&store, &analyzer, lease).await {
+            Ok(Some(capture)) => {
+                tracing::info!(%capture, "capture processed");
+                continue;
+            }
+            Ok(None) => idle,
             Err(err) => {
                 tracing::error!(error = %err, "pipeline job failed");
-                tokio::time::sleep(idle).await;
+                idle
             }
+        };
+        // Idle until the next poll, or until told to stop.
+        if let Ok(Err(_)) = tokio::time::timeout(pause, stop.changed()).await {
+            // Nobody can tell this worker to stop any more: just pause.
+            tokio::time::sleep(pause).await;
         }
     }
+    tracing::info!("pipeline worker stopped");
 }
 
 #[derive(serde::Deserialize)]

@@ -13,9 +13,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use model::FrameId;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::{Error, Result};
@@ -99,7 +101,9 @@ impl fmt::Debug for BlobStore {
 }
 
 impl BlobStore {
-    /// `file:///abs/dir` (created if missing) or `memory://`.
+    /// `file:///abs/dir` (created if missing), `s3://bucket[/prefix][?endpoint=…&region=…]`
+    /// (any S3-compatible store; credentials from the usual `AWS_*` environment variables,
+    /// settings from there or the query) or `memory://`.
     pub fn from_url(url: &str) -> Result<Self> {
         let unsupported = |reason: &str| Error::BlobUrl {
             url: url.to_owned(),
@@ -121,10 +125,12 @@ impl BlobStore {
             let local = LocalFileSystem::new_with_prefix(&dir)
                 .map_err(|err| unsupported(&err.to_string()))?;
             Arc::new(local)
+        } else if let Some(location) = url.strip_prefix("s3://") {
+            s3_store(location).map_err(|reason| unsupported(&reason))?
         } else {
             let scheme = url.split("://").next().unwrap_or(url);
             return Err(unsupported(&format!(
-                "scheme {scheme:?} is not available in this build; use file:///absolute/dir or memory://"
+                "scheme {scheme:?} is not available in this build; use file:///absolute/dir, s3://bucket/prefix or memory://"
             )));
         };
         Ok(Self {
@@ -209,6 +215,39 @@ impl BlobStore {
         keys.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         Ok(keys)
     }
+}
+
+/// An S3 bucket (and key prefix) from `bucket[/prefix][?key=value&…]`: settings from the
+/// `AWS_*` environment, then from the query (object_store's S3 keys: `endpoint`, `region`,
+/// `allow_http`, `access_key_id`, …). Content-addressed writes stay create-if-absent
+/// (object_store sends `If-None-Match: *`); conditional puts by ETag are on for the rest.
+fn s3_store(location: &str) -> std::result::Result<Arc<dyn ObjectStore>, String> {
+    let (location, query) = location.split_once('?').unwrap_or((location, ""));
+    let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+    if bucket.is_empty() {
+        return Err("an s3:// URL names a bucket, e.g. s3://waymark-blobs/prod".into());
+    }
+    let mut builder = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_conditional_put(S3ConditionalPut::ETagMatch);
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key: AmazonS3ConfigKey = key.parse().map_err(|_| {
+            format!("{key:?} is not an S3 setting (endpoint, region, allow_http, …)")
+        })?;
+        builder = builder.with_config(key, value);
+    }
+    let s3 = builder.build().map_err(|err| {
+        format!(
+            "{err}; set AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_ENDPOINT for a server other than AWS)"
+        )
+    })?;
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        return Ok(Arc::new(s3));
+    }
+    let prefix = Path::parse(prefix).map_err(|err| format!("prefix {prefix:?}: {err}"))?;
+    Ok(Arc::new(PrefixStore::new(s3, prefix)))
 }
 
 fn blob_error(key: &BlobKey, source: object_store::Error) -> Error {

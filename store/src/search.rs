@@ -25,6 +25,8 @@ use crate::{Error, Result};
 /// Coarsest cell a place query may use: a res-3 cell expands to 2 401 res-7 terms.
 const COARSEST_QUERY_RESOLUTION: Resolution = Resolution::Three;
 const WRITER_MEMORY_BYTES: usize = 50_000_000;
+/// How long a write waits for another process to give the index's writer lock back.
+const WRITER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 const MAX_LIMIT: usize = 1_000;
 
 /// What a search document describes.
@@ -122,9 +124,11 @@ impl Fields {
     }
 }
 
-/// A handle on the index: cheap to clone, one writer shared by all clones. The writer (and
-/// its lock on the directory) is taken at the first write, so any number of processes may
-/// open the index to search it while one of them writes.
+/// A handle on the index: cheap to clone, one writer shared by all clones. Any number of
+/// processes may open an index directory: each write takes the directory's writer lock,
+/// waiting its turn while another process holds it, and gives it back after its commit;
+/// readers pick up commits from other processes within a second (tantivy watches the index's
+/// meta file).
 #[derive(Clone)]
 pub struct SearchIndex {
     index: Index,
@@ -169,10 +173,13 @@ impl SearchIndex {
     }
 
     fn with_index(index: Index, fields: Fields, dir: Option<std::path::PathBuf>) -> Result<Self> {
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+        // On disk another process may commit: follow its commits. In memory only we write.
+        let policy = if dir.is_some() {
+            ReloadPolicy::OnCommitWithDelay
+        } else {
+            ReloadPolicy::Manual
+        };
+        let reader = index.reader_builder().reload_policy(policy).try_into()?;
         Ok(Self {
             index,
             reader,
@@ -182,12 +189,30 @@ impl SearchIndex {
         })
     }
 
+    /// A writer, waiting up to [`WRITER_LOCK_WAIT`] while another process holds the lock.
+    fn take_writer_lock(&self) -> Result<IndexWriter<TantivyDocument>> {
+        let deadline = std::time::Instant::now() + WRITER_LOCK_WAIT;
+        loop {
+            match self.index.writer_with_num_threads(1, WRITER_MEMORY_BYTES) {
+                Ok(writer) => return Ok(writer),
+                Err(tantivy::TantivyError::LockFailure(..))
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(err) => return Err(self.writer_lock_error(err)),
+            }
+        }
+    }
+
     fn writer_lock_error(&self, err: tantivy::TantivyError) -> Error {
         match (err, &self.dir) {
             (tantivy::TantivyError::LockFailure(..), Some(dir)) => Error::SearchDirectory {
                 path: dir.clone(),
-                reason: "another process holds its writer lock; run one writer per index directory"
-                    .into(),
+                reason: format!(
+                    "another process held its writer lock for over {} s",
+                    WRITER_LOCK_WAIT.as_secs()
+                ),
             },
             (other, _) => Error::Search(other),
         }
@@ -202,11 +227,7 @@ impl SearchIndex {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if guard.is_none() {
-            let writer = self
-                .index
-                .writer_with_num_threads(1, WRITER_MEMORY_BYTES)
-                .map_err(|err| self.writer_lock_error(err))?;
-            *guard = Some(writer);
+            *guard = Some(self.take_writer_lock()?);
         }
         let writer = guard.as_mut().expect("the writer was just created");
         writer.delete_term(Term::from_field_text(f.capture, &capture.to_string()));
@@ -214,6 +235,12 @@ impl SearchIndex {
             writer.add_document(self.to_tantivy(document))?;
         }
         writer.commit()?;
+        if self.dir.is_some() {
+            // Give the directory's lock back: other processes' workers write in turn.
+            if let Some(writer) = guard.take() {
+                writer.wait_merging_threads()?;
+            }
+        }
         drop(guard);
         self.reader.reload()?;
         Ok(())

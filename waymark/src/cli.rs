@@ -141,4 +141,10 @@ pub struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port) [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// What this process runs, comma-separated: ingest (accounts, devices, uploads), worker
+    /// (the pipeline: vision, dedup, coverage), tiles (the tile builder and the tile routes),
+    /// rewards (closing epochs), web (the page, public frames, search, rewards and consumer
+    /// routes) [default: all of them]
+    #[arg(long, value_name = "ROLES", value_delimiter = ',')]
+    pub role: Vec<crate::settings::Role>,
 }

@@ -15,7 +15,7 @@ use model::Problem;
 use serde_json::json;
 use store::Store;
 
-use crate::settings::Settings;
+use crate::settings::{Role, Settings};
 use crate::telemetry;
 
 /// What every handler can reach.
@@ -53,15 +53,23 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
         store: store.clone(),
         metrics: telemetry::metrics_handle()?,
     };
-    let analyzer = crate::vision_stage::analyzer()?;
-    actix_web::rt::spawn(ingest::worker::run(
-        store.clone(),
-        analyzer,
-        Duration::from_millis(500),
-        Duration::from_secs(settings.ingest.job_lease_secs.max(1)),
-    ));
+    tracing::info!(roles = ?settings.roles, "starting");
+    let worker = if settings.runs(Role::Worker) {
+        let analyzer = crate::vision_stage::analyzer()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = actix_web::rt::spawn(ingest::worker::run_until(
+            store.clone(),
+            analyzer,
+            Duration::from_millis(500),
+            Duration::from_secs(settings.ingest.job_lease_secs.max(1)),
+            stopped,
+        ));
+        Some((stop, task))
+    } else {
+        None
+    };
     let rewards_config = settings.rewards.config()?;
-    if settings.rewards.close_check_secs > 0 {
+    if settings.runs(Role::Rewards) && settings.rewards.close_check_secs > 0 {
         let interval = Duration::from_secs(settings.rewards.close_check_secs);
         actix_web::rt::spawn(close_epochs_on_schedule(
             store.clone(),
@@ -69,10 +77,14 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
             interval,
         ));
     }
-    let mbtiles = start_tile_builder(&settings, &store, data_dir).await?;
+    let mbtiles = if settings.runs(Role::Tiles) {
+        Some(start_tile_builder(&settings, &store, data_dir).await?)
+    } else {
+        None
+    };
     let served_tiles = mbtiles.clone();
     let basemap_path = settings.tiles.basemap_path(data_dir);
-    let served_basemap = if basemap_path.exists() {
+    let served_basemap = if settings.runs(Role::Tiles) && basemap_path.exists() {
         tracing::info!(path = %basemap_path.display(), "serving the base map");
         Some(tiles::MbTiles::open(&basemap_path).await?)
     } else {
@@ -88,17 +100,32 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
         tracing::warn!(error = %err, "the web page at / cannot draw maps");
     }
     let listen = settings.listen;
+    let ingest_routes = ingest::Routes {
+        uploads: settings.runs(Role::Ingest),
+        public: settings.runs(Role::Web),
+    };
+    let serves_web = settings.runs(Role::Web);
     let server = HttpServer::new(move || {
-        App::new()
+        let mut app = App::new()
             .app_data(web::Data::new(state.clone()))
-            .service(rewards::routes::scope(state.store.clone()))
-            .configure(ingest::configure(state.store.clone()))
-            .configure(tiles::routes::configure(
-                served_tiles.clone(),
+            .configure(ingest::configure_parts(
+                state.store.clone(),
+                ingest::UploadLimits::default(),
+                ingest_routes,
+            ));
+        if let Some(tiles) = &served_tiles {
+            app = app.configure(tiles::routes::configure(
+                tiles.clone(),
                 served_basemap.clone(),
-            ))
-            .configure(web_map::configure(web_map.clone()))
-            .configure(metering::routes::configure(served_metering.clone()))
+            ));
+        }
+        if serves_web {
+            app = app
+                .service(rewards::routes::scope(state.store.clone()))
+                .configure(web_map::configure(web_map.clone()))
+                .configure(metering::routes::configure(served_metering.clone()));
+        }
+        app.app_data(web::Data::new(served_metering.clone()))
             .wrap(actix_web::middleware::from_fn(metering::gate))
             .wrap_fn(|request, service| {
                 let started = Instant::now();
@@ -130,6 +157,18 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
     server
         .await
         .context("the HTTP server stopped with an error")?;
+    if let Some((stop, task)) = worker {
+        // Draining: the worker finishes the capture in hand and takes no other; a job cut
+        // short by the timeout is taken over by another worker once its lease runs out.
+        tracing::info!("draining: the pipeline worker finishes its current capture");
+        stop.send_replace(true);
+        let timeout = Duration::from_secs(settings.shutdown_timeout_secs);
+        if actix_web::rt::time::timeout(timeout, task).await.is_err() {
+            tracing::warn!(
+                "the pipeline worker did not finish in time; its job's lease will expire"
+            );
+        }
+    }
     if metering.config().enabled {
         match metering.flush().await {
             Ok(flushed) => tracing::info!(
@@ -141,7 +180,9 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
         }
     }
     tracing::info!("shutting down: closing the database");
-    mbtiles.close().await;
+    if let Some(mbtiles) = mbtiles {
+        mbtiles.close().await;
+    }
     store.db.pool().close().await;
     tracing::info!("stopped cleanly");
     Ok(())

@@ -27,6 +27,9 @@ pub struct Settings {
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[serde(default = "default_shutdown_timeout_secs")]
     pub shutdown_timeout_secs: u64,
+    /// What `waymark serve` runs; several processes with different roles share one store.
+    #[serde(default = "Role::all")]
+    pub roles: Vec<Role>,
     #[serde(default)]
     pub store: StoreSettings,
     #[serde(default)]
@@ -37,6 +40,47 @@ pub struct Settings {
     pub ingest: IngestSettings,
     #[serde(default)]
     pub metering: MeteringSettings,
+}
+
+/// A part of `waymark serve`; a process runs one or more (all by default), so ingest nodes,
+/// pipeline workers and tile servers scale separately over one store.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Accounts, devices and the signed upload protocol.
+    Ingest,
+    /// The pipeline: takes capture jobs from the queue (vision, dedup, coverage, search).
+    Worker,
+    /// Keeps the tiles fresh from the store and serves them.
+    Tiles,
+    /// Closes reward epochs on schedule.
+    Rewards,
+    /// The web page, public frames and search, rewards, map consumers' keys and usage.
+    Web,
+}
+
+impl Role {
+    pub fn all() -> Vec<Role> {
+        vec![
+            Role::Ingest,
+            Role::Worker,
+            Role::Tiles,
+            Role::Rewards,
+            Role::Web,
+        ]
+    }
 }
 
 /// Map consumers' metering: API keys, credits, and which use needs them.
@@ -486,6 +530,7 @@ impl Default for Settings {
             data_dir: default_data_dir(),
             log: default_log(),
             shutdown_timeout_secs: default_shutdown_timeout_secs(),
+            roles: Role::all(),
             store: StoreSettings::default(),
             rewards: RewardsSettings::default(),
             tiles: TilesSettings::default(),
@@ -527,10 +572,13 @@ impl Settings {
         }
         // WAYMARK_STORE__DATABASE_URL sets store.database_url; WAYMARK_CONFIG names the file.
         figment = figment.merge(Env::prefixed("WAYMARK_").split("__").ignore(&["config"]));
-        if let Command::Serve(args) = &cli.command
-            && let Some(listen) = args.listen
-        {
-            figment = figment.merge(Serialized::default("listen", listen));
+        if let Command::Serve(args) = &cli.command {
+            if let Some(listen) = args.listen {
+                figment = figment.merge(Serialized::default("listen", listen));
+            }
+            if !args.role.is_empty() {
+                figment = figment.merge(Serialized::default("roles", &args.role));
+            }
         }
         if let Some(data) = &cli.data {
             figment = figment.merge(Serialized::default("data_dir", data));
@@ -541,6 +589,10 @@ impl Settings {
             anyhow::anyhow!("invalid settings: {}", problems.join("; "))
         })?;
         settings.rewards.emission_schedule()?;
+        anyhow::ensure!(
+            !settings.roles.is_empty(),
+            "settings key roles is empty: name at least one of ingest, worker, tiles, rewards, web"
+        );
         Ok(settings)
     }
 
@@ -567,6 +619,10 @@ impl Settings {
                 .unwrap_or(defaults.database_url),
             search_dir: self.store.search_dir.clone().or(defaults.search_dir),
         }
+    }
+
+    pub fn runs(&self, role: Role) -> bool {
+        self.roles.contains(&role)
     }
 
     pub fn to_toml(&self) -> anyhow::Result<String> {

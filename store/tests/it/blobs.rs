@@ -6,25 +6,38 @@ use rstest::rstest;
 use store::{BlobKey, BlobStore, Error, PutOutcome};
 
 use crate::dataset;
+use crate::moto::Moto;
 
 enum Backend {
     Memory,
     LocalFs,
+    S3,
 }
 
-/// A backend and the temporary directory it lives in (kept alive for the test).
-fn open(backend: Backend) -> (BlobStore, tempfile::TempDir) {
+/// What a backend lives in, kept alive for the test: a temporary directory, a moto server.
+#[allow(dead_code)]
+struct Held(tempfile::TempDir, Option<Moto>);
+
+fn open(backend: Backend) -> (BlobStore, Held) {
     let dir = tempfile::tempdir().unwrap();
-    let url = match backend {
-        Backend::Memory => "memory://".to_owned(),
-        Backend::LocalFs => format!("file://{}", dir.path().join("blobs").display()),
+    let (url, moto) = match backend {
+        Backend::Memory => ("memory://".to_owned(), None),
+        Backend::LocalFs => (
+            format!("file://{}", dir.path().join("blobs").display()),
+            None,
+        ),
+        Backend::S3 => {
+            let moto = Moto::start();
+            (moto.bucket("waymark-test"), Some(moto))
+        }
     };
-    (BlobStore::from_url(&url).unwrap(), dir)
+    (BlobStore::from_url(&url).unwrap(), Held(dir, moto))
 }
 
 #[rstest]
 #[case::memory(Backend::Memory)]
 #[case::local_fs(Backend::LocalFs)]
+#[case::s3(Backend::S3)]
 #[tokio::test]
 async fn a_real_frame_round_trips_byte_for_byte(#[case] backend: Backend) {
     let (blobs, _dir) = open(backend);
@@ -45,6 +58,7 @@ async fn a_real_frame_round_trips_byte_for_byte(#[case] backend: Backend) {
 #[rstest]
 #[case::memory(Backend::Memory)]
 #[case::local_fs(Backend::LocalFs)]
+#[case::s3(Backend::S3)]
 #[tokio::test]
 async fn a_content_addressed_blob_is_never_replaced(#[case] backend: Backend) {
     let (blobs, _dir) = open(backend);
@@ -65,6 +79,7 @@ async fn a_content_addressed_blob_is_never_replaced(#[case] backend: Backend) {
 #[rstest]
 #[case::memory(Backend::Memory)]
 #[case::local_fs(Backend::LocalFs)]
+#[case::s3(Backend::S3)]
 #[tokio::test]
 async fn concurrent_creates_of_one_key_have_exactly_one_winner(#[case] backend: Backend) {
     let (blobs, _dir) = open(backend);
@@ -89,6 +104,7 @@ async fn concurrent_creates_of_one_key_have_exactly_one_winner(#[case] backend: 
 #[rstest]
 #[case::memory(Backend::Memory)]
 #[case::local_fs(Backend::LocalFs)]
+#[case::s3(Backend::S3)]
 #[tokio::test]
 async fn overwrite_list_and_delete(#[case] backend: Backend) {
     let (blobs, _dir) = open(backend);
@@ -150,10 +166,16 @@ fn frame_keys_are_sharded_by_hash() {
 
 #[test]
 fn unsupported_urls_say_what_to_use() {
-    for url in ["s3://bucket", "file://relative/dir", "ftp://x"] {
+    for url in ["file://relative/dir", "ftp://x"] {
         let err = BlobStore::from_url(url).unwrap_err().to_string();
         assert!(err.contains("file://"), "{url}: {err}");
     }
+    let err = BlobStore::from_url("s3:///prefix").unwrap_err().to_string();
+    assert!(err.contains("names a bucket"), "{err}");
+    let err = BlobStore::from_url("s3://bucket?colour=red")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"colour\" is not an S3 setting"), "{err}");
 }
 
 #[tokio::test]
@@ -163,7 +185,7 @@ async fn local_fs_writes_leave_no_partial_or_staging_files() {
     let key = BlobKey::original_frame(&FrameId::of_bytes(&jpeg));
     blobs.put_if_absent(&key, jpeg.clone()).await.unwrap();
     let mut files = Vec::new();
-    let mut stack = vec![dir.path().join("blobs")];
+    let mut stack = vec![dir.0.path().join("blobs")];
     while let Some(path) = stack.pop() {
         for entry in std::fs::read_dir(&path).unwrap() {
             let entry = entry.unwrap();

@@ -1,8 +1,9 @@
-//! Integration tests of the store on real backends: SQLite files, the local filesystem and
-//! in-memory object stores, a tantivy index on disk. Frames are real JPEGs from `datasets/`.
+//! Integration tests of the store on real backends: SQLite files, the local filesystem, an
+//! S3-compatible server (moto) and in-memory object stores, a tantivy index on disk. Frames are real JPEGs from `datasets/`.
 
 mod blobs;
 mod db;
+mod moto;
 mod queue;
 mod search;
 

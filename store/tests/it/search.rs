@@ -174,7 +174,7 @@ fn replaying_a_capture_replaces_its_documents_and_survives_reopening() {
 }
 
 #[test]
-fn too_coarse_cells_and_a_second_writer_are_clear_errors() {
+fn too_coarse_cells_are_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let index = SearchIndex::open_in_dir(dir.path()).unwrap();
     let coarse = LatLng::new(48.1, 11.5).unwrap().to_cell(Resolution::One);
@@ -186,14 +186,34 @@ fn too_coarse_cells_and_a_second_writer_are_clear_errors() {
         })
         .unwrap_err();
     assert!(err.to_string().contains("resolution 3 or finer"), "{err}");
+}
 
-    // A second handle on the same directory (another process) may search, not write.
-    let capture = CaptureId::new();
-    index
-        .replace_capture(capture, &documents(capture, ContributorId::new(), 0))
-        .unwrap();
-    let reader = SearchIndex::open_in_dir(dir.path()).unwrap();
-    assert_eq!(reader.len(), 200);
-    let err = reader.replace_capture(capture, &[]).unwrap_err();
-    assert!(err.to_string().contains("writer lock"), "{err}");
+#[test]
+fn two_handles_on_one_directory_write_in_turn_and_see_each_others_commits() {
+    // Two handles on one directory stand for two processes (workers) sharing the index: the
+    // writer lock is a file lock, taken per write and given back after the commit.
+    let dir = tempfile::tempdir().unwrap();
+    let first = SearchIndex::open_in_dir(dir.path()).unwrap();
+    let second = SearchIndex::open_in_dir(dir.path()).unwrap();
+    for round in 0..3 {
+        for index in [&first, &second] {
+            let capture = CaptureId::new();
+            index
+                .replace_capture(capture, &documents(capture, ContributorId::new(), round))
+                .unwrap();
+        }
+    }
+    // Each handle sees all six captures: its own at once, the other's once tantivy has
+    // noticed the commit (it polls the meta file).
+    let all = 6 * documents(CaptureId::new(), ContributorId::new(), 0).len() as u64;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while first.len() != all || second.len() != all {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} and {} documents",
+            first.len(),
+            second.len()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

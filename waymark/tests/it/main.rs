@@ -7,6 +7,7 @@ mod live_tiles;
 mod load;
 mod metering;
 mod rewards;
+mod roles;
 mod serve;
 mod settings;
 mod vision;
