@@ -30,20 +30,7 @@ fn a_clean_shutdown_writes_every_metered_request() {
     let (_, fix) = accepted.iter().next().unwrap();
     let tile = TileCoord::containing(fix.lon, fix.lat, 14);
     let path = format!("/tiles/14/{}/{}.mvt", tile.x, tile.y);
-    // The z12 tile over it is free: wait until the tile builder has drawn the capture.
-    let free = TileCoord::containing(fix.lon, fix.lat, 12);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while server
-        .get(&format!("/tiles/12/{}/{}.mvt", free.x, free.y))
-        .status
-        != 200
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the capture never reached the tiles"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    wait_for_free_tile(&server, fix);
     assert_eq!(server.get(&path).status, 401, "z14 needs a key");
 
     // A map consumer: an account, a key, and credits from the operator's command.
@@ -143,4 +130,22 @@ fn a_clean_shutdown_writes_every_metered_request() {
     ]));
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("UUID"));
+}
+
+/// Waits until the free z12 tile over `fix` answers: the tile builder has drawn the capture
+/// (deeper tiles, where the frames are, need a key with metering on).
+pub(crate) fn wait_for_free_tile(server: &Server, fix: &Fix) {
+    let free = TileCoord::containing(fix.lon, fix.lat, 12);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while server
+        .get(&format!("/tiles/12/{}/{}.mvt", free.x, free.y))
+        .status
+        != 200
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the capture never reached the tiles"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }

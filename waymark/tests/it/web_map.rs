@@ -396,21 +396,7 @@ fn a_map_consumer_uses_the_metered_map_in_a_real_browser() {
         .iter()
         .min_by_key(|(_, fix)| fix.time.as_millis())
         .unwrap();
-    // The free z12 tile over it answers once the tile builder has drawn the capture (z14,
-    // where the frames are, needs a key).
-    let free = TileCoord::containing(fix.lon, fix.lat, 12);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while server
-        .get(&format!("/tiles/12/{}/{}.mvt", free.x, free.y))
-        .status
-        != 200
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the capture never reached the tiles"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    crate::metering::wait_for_free_tile(&server, fix);
     // The contributor is a map consumer too: the operator grants the account credits.
     let me = get_with_token(&server, "/api/v1/contributors/me", &token).json();
     let account = me["id"].as_str().unwrap();
