@@ -157,7 +157,7 @@ impl Db {
     ) -> Result<Vec<(FrameId, DeviceId, TimestampMs)>> {
         let mut found = Vec::new();
         for chunk in frames.chunks(500) {
-            let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            let mut query = sqlx::QueryBuilder::<sqlx::Any>::new(
                 "SELECT DISTINCT f.sha256, c.device_id, f.time_ms FROM frames f JOIN captures c ON c.id = f.capture_id \
                  WHERE f.status IN ('accepted', 'pending') AND f.sha256 IN (",
             );
@@ -304,7 +304,7 @@ impl Db {
 
 /// The fix columns of a `frames` row (`time_ms`, `lat`, `lon`, `alt`, `heading`, `speed`,
 /// `fix_type`, `satellites`, `hdop`).
-pub(crate) fn fix_of_row(row: &sqlx::sqlite::SqliteRow) -> Result<Fix> {
+pub(crate) fn fix_of_row(row: &sqlx::any::AnyRow) -> Result<Fix> {
     let fix_type: String = row.try_get("fix_type")?;
     Ok(Fix {
         time: TimestampMs(row.try_get("time_ms")?),

@@ -65,7 +65,7 @@ fn scopes_text(scopes: &[UsageKind]) -> String {
         .join(",")
 }
 
-fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ApiKeyRow> {
+fn key_from_row(row: &sqlx::any::AnyRow) -> Result<ApiKeyRow> {
     let scopes: String = row.try_get("scopes")?;
     Ok(ApiKeyRow {
         id: row.try_get("id")?,
@@ -175,7 +175,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         let balance: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(amount), 0) FROM credit_ledger WHERE account_id = $1",
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM credit_ledger WHERE account_id = $1",
         )
         .bind(account.to_string())
         .fetch_one(&mut *tx)
@@ -186,7 +186,7 @@ impl Db {
 
     pub async fn credit_balance(&self, account: ContributorId) -> Result<i64> {
         Ok(sqlx::query_scalar(
-            "SELECT COALESCE(SUM(amount), 0) FROM credit_ledger WHERE account_id = $1",
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM credit_ledger WHERE account_id = $1",
         )
         .bind(account.to_string())
         .fetch_one(self.pool())
@@ -259,8 +259,8 @@ impl Db {
         since_day: &str,
     ) -> Result<Vec<UsageTotal>> {
         let rows = sqlx::query(&format!(
-            "SELECT {group} AS grp, u.kind AS kind, SUM(u.requests) AS requests, \
-             SUM(u.credits) AS credits FROM usage u JOIN api_keys k ON k.id = u.key_id \
+            "SELECT {group} AS grp, u.kind AS kind, CAST(SUM(u.requests) AS BIGINT) AS requests, \
+             CAST(SUM(u.credits) AS BIGINT) AS credits FROM usage u JOIN api_keys k ON k.id = u.key_id \
              WHERE k.account_id = $1 AND u.day >= $2 GROUP BY {group}, u.kind \
              ORDER BY {group}, u.kind"
         ))
@@ -296,7 +296,7 @@ impl Db {
         until_day: &str,
     ) -> Result<Vec<(CellWeek, u64)>> {
         let rows: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT cell, week, SUM(credits) FROM usage WHERE day >= $1 AND day < $2 \
+            "SELECT cell, week, CAST(SUM(credits) AS BIGINT) FROM usage WHERE day >= $1 AND day < $2 \
              GROUP BY cell, week HAVING SUM(credits) > 0 ORDER BY cell, week",
         )
         .bind(from_day)

@@ -6,61 +6,118 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use model::{ContributorId, DeviceId, DevicePublicKey, PayoutAddress, TimestampMs};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Executor, Row};
 
 use crate::{Error, Result};
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which SQL engine the metadata lives in: the queries are the same where they can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// One file, one machine (WAL: many readers, one writer at a time).
+    Sqlite,
+    /// A server for several machines (`FOR UPDATE SKIP LOCKED` for the job queue).
+    Postgres,
+}
 
 /// The metadata database.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: AnyPool,
+    dialect: Dialect,
 }
 
+/// Statements that run longer than this are cancelled by PostgreSQL (a stuck query must not
+/// hold a pool connection forever).
+const STATEMENT_TIMEOUT_MS: u64 = 60_000;
+
 impl Db {
-    /// Opens `sqlite://path` (creating the file and its directory) in WAL mode with full
-    /// fsync on commit, and runs pending migrations.
+    /// Opens `sqlite://path` (creating the file and its directory; WAL mode, full fsync on
+    /// commit) or `postgres://user:password@host:port/database`, and runs pending
+    /// migrations.
     pub async fn connect(url: &str) -> Result<Self> {
         let unsupported = |reason: String| Error::DatabaseUrl {
             url: url.to_owned(),
             reason,
         };
-        if !url.starts_with("sqlite:") {
+        sqlx::any::install_default_drivers();
+        let (pool, dialect) = if let Some(path) = url.strip_prefix("sqlite://") {
+            let file = std::path::Path::new(path.split('?').next().unwrap_or(path));
+            if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| Error::Directory {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+            let url = if path.contains('?') {
+                url.to_owned()
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            let pool = AnyPoolOptions::new()
+                .max_connections(8)
+                .after_connect(|connection, _| {
+                    Box::pin(async move {
+                        connection
+                            .execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                            )
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await
+                .map_err(|err| match err {
+                    sqlx::Error::Configuration(reason) => unsupported(reason.to_string()),
+                    other => Error::Database(other),
+                })?;
+            (pool, Dialect::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|connection, _| {
+                    Box::pin(async move {
+                        connection
+                            .execute(
+                                format!("SET statement_timeout = {STATEMENT_TIMEOUT_MS}").as_str(),
+                            )
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .connect(url)
+                .await?;
+            (pool, Dialect::Postgres)
+        } else {
             let scheme = url.split("://").next().unwrap_or(url);
             return Err(unsupported(format!(
-                "scheme {scheme:?} is not available in this build; use sqlite:///absolute/path/waymark.db"
+                "scheme {scheme:?} is not supported; use sqlite:///absolute/path/waymark.db or postgres://user:password@host/database"
             )));
+        };
+        match dialect {
+            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Dialect::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|err| unsupported(err.to_string()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let file = options.get_filename().to_path_buf();
-        if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Directory {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        MIGRATIONS.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, dialect })
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     /// A transaction: stages write their outputs and complete their job inside one.
-    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(self.pool.begin().await?)
     }
 
@@ -72,12 +129,18 @@ impl Db {
 
     /// Names of the tables the migrations created (for checks and `/health`).
     pub async fn table_names(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' \
-             AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx_%' ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = match self.dialect {
+            Dialect::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx_%' ORDER BY name"
+            }
+            Dialect::Postgres => {
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx_%' \
+                 ORDER BY table_name"
+            }
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|row| row.get::<String, _>(0)).collect())
     }
 
@@ -230,7 +293,7 @@ pub struct NewDevice {
 const DEVICE_COLUMNS: &str = "SELECT id, public_key, contributor_id, driver_id, driver_share_bps, \
      label, status, registered_at_ms FROM devices";
 
-fn contributor_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Contributor> {
+fn contributor_from_row(row: &sqlx::any::AnyRow) -> Result<Contributor> {
     let payout: Option<String> = row.try_get("payout_address")?;
     Ok(Contributor {
         id: parse_column(row, "id")?,
@@ -245,7 +308,7 @@ fn contributor_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Contributor> {
     })
 }
 
-fn device_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Device> {
+fn device_from_row(row: &sqlx::any::AnyRow) -> Result<Device> {
     let driver: Option<String> = row.try_get("driver_id")?;
     let status: String = row.try_get("status")?;
     let share: i64 = row.try_get("driver_share_bps")?;
@@ -271,7 +334,7 @@ fn device_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Device> {
     })
 }
 
-pub(crate) fn parse_column<T>(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<T>
+pub(crate) fn parse_column<T>(row: &sqlx::any::AnyRow, column: &str) -> Result<T>
 where
     T: FromStr,
     T::Err: std::fmt::Display,

@@ -323,7 +323,7 @@ impl Db {
 const EPOCH_COLUMNS: &str = "SELECT id, starts_at_ms, ends_at_ms, state, emission, merkle_root, \
      manifest_key, closed_at_ms, consumption_pool, credits_consumed FROM epochs";
 
-fn epoch_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EpochRow> {
+fn epoch_from_row(row: &sqlx::any::AnyRow) -> Result<EpochRow> {
     Ok(EpochRow {
         id: row.try_get("id")?,
         starts_at: TimestampMs(row.try_get("starts_at_ms")?),

@@ -27,7 +27,7 @@ pub use blobs::{BlobKey, BlobStore, PutOutcome};
 pub use captures::{CaptureRow, FrameOutcome, FrameStatusRow, NewCapture, NewFrame};
 pub use config::StoreConfig;
 pub use consumers::{ApiKeyRow, NewApiKey, UsageRow, UsageTotal};
-pub use db::{Contributor, Db, Device, DeviceStatus, NewContributor, NewDevice};
+pub use db::{Contributor, Db, Device, DeviceStatus, Dialect, NewContributor, NewDevice};
 pub use epochs::{DevicePayeesRow, EpochFrameRow, EpochRow, RewardRow};
 pub use error::{Error, Result};
 pub use map::{DirtyCell, MapFrameRow, MapSequenceRow, MapSignRow};

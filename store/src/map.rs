@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use model::FrameId;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::{Db, Error, Result};
 
@@ -147,7 +147,7 @@ impl Db {
         select: &str,
         cell_column: &str,
         cells: Option<&[u64]>,
-        parse: fn(&SqliteRow) -> Result<T>,
+        parse: fn(&AnyRow) -> Result<T>,
     ) -> Result<Vec<T>> {
         let Some(cells) = cells else {
             let rows = sqlx::query(select).fetch_all(self.pool()).await?;
@@ -178,7 +178,7 @@ fn placeholders(count: usize) -> String {
         .join(", ")
 }
 
-fn frame_row(row: &SqliteRow) -> Result<MapFrameRow> {
+fn frame_row(row: &AnyRow) -> Result<MapFrameRow> {
     let sha256: String = row.try_get("sha256")?;
     Ok(MapFrameRow {
         capture_id: row.try_get("capture_id")?,
@@ -196,7 +196,7 @@ fn frame_row(row: &SqliteRow) -> Result<MapFrameRow> {
     })
 }
 
-fn sign_row(row: &SqliteRow) -> Result<MapSignRow> {
+fn sign_row(row: &AnyRow) -> Result<MapSignRow> {
     Ok(MapSignRow {
         id: row.try_get("id")?,
         class: row

@@ -15,7 +15,7 @@ use std::time::Duration;
 use model::TimestampMs;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
 use crate::{Db, Error, Result};
@@ -105,7 +105,7 @@ impl JobQueue {
 
     /// Enqueues inside the caller's transaction, so the job exists exactly when what it
     /// refers to was committed.
-    pub async fn enqueue_in(conn: &mut SqliteConnection, job: &NewJob) -> Result<Option<JobId>> {
+    pub async fn enqueue_in(conn: &mut AnyConnection, job: &NewJob) -> Result<Option<JobId>> {
         let now = TimestampMs::now().as_millis();
         let row = sqlx::query(
             "INSERT INTO jobs (kind, payload, dedup_key, state, max_attempts, run_after_ms, \
@@ -140,14 +140,19 @@ impl JobQueue {
         .bind(kind)
         .execute(self.db.pool())
         .await?;
-        let row = sqlx::query(
+        // SQLite has one writer at a time; PostgreSQL workers skip rows another is leasing.
+        let skip_locked = match self.db.dialect() {
+            crate::Dialect::Sqlite => "",
+            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let row = sqlx::query(&format!(
             "UPDATE jobs SET state = 'leased', lease_token = $1, lease_until_ms = $2, \
              attempts = attempts + 1, updated_at_ms = $3 \
              WHERE id = (SELECT id FROM jobs WHERE kind = $4 AND \
                  ((state = 'queued' AND run_after_ms <= $3) OR (state = 'leased' AND lease_until_ms < $3)) \
-                 ORDER BY run_after_ms, id LIMIT 1) \
-             RETURNING id, kind, payload, attempts",
-        )
+                 ORDER BY run_after_ms, id LIMIT 1{skip_locked}) \
+             RETURNING id, kind, payload, attempts"
+        ))
         .bind(&token)
         .bind(lease_until.as_millis())
         .bind(now.as_millis())
@@ -191,7 +196,7 @@ impl JobQueue {
     /// Marks the job done inside the caller's transaction. Fails with
     /// [`Error::LeaseLost`] if this worker no longer holds the lease: the caller must then
     /// roll back, so the job's outputs are committed exactly once.
-    pub async fn complete_in(conn: &mut SqliteConnection, job: &LeasedJob) -> Result<()> {
+    pub async fn complete_in(conn: &mut AnyConnection, job: &LeasedJob) -> Result<()> {
         let done = sqlx::query(
             "UPDATE jobs SET state = 'done', lease_token = NULL, lease_until_ms = NULL, \
              updated_at_ms = $1 WHERE id = $2 AND lease_token = $3 AND state = 'leased'",

@@ -146,11 +146,12 @@ async fn duplicates_and_dangling_references_are_refused() {
 
 #[tokio::test]
 async fn unsupported_and_unusable_urls_are_typed_errors() {
-    let err = Db::connect("postgres://localhost/waymark")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::DatabaseUrl { .. }));
-    assert!(err.to_string().contains("sqlite://"), "{err}");
+    for url in ["mysql://localhost/waymark", "waymark.db"] {
+        let err = Db::connect(url).await.unwrap_err();
+        assert!(matches!(err, Error::DatabaseUrl { .. }), "{url}: {err}");
+        assert!(err.to_string().contains("sqlite://"), "{err}");
+        assert!(err.to_string().contains("postgres://"), "{err}");
+    }
 
     let file = tempfile::NamedTempFile::new().unwrap();
     let under_a_file = format!("sqlite://{}/sub/waymark.db", file.path().display());
