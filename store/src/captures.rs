@@ -3,6 +3,7 @@
 use model::{CaptureId, DeviceId, Fix, FrameId, RejectReason, TimestampMs};
 use sqlx::Row;
 
+use crate::db::NullableFloat;
 use crate::{Db, Error, Result};
 
 /// A capture as received.
@@ -106,16 +107,16 @@ impl Db {
             .bind(fix.time.as_millis())
             .bind(fix.lat)
             .bind(fix.lon)
-            .bind(fix.alt)
-            .bind(fix.heading)
-            .bind(fix.speed)
+            .bind(NullableFloat(fix.alt))
+            .bind(NullableFloat(fix.heading))
+            .bind(NullableFloat(fix.speed))
             .bind(serde_json::to_value(fix.fix_type)?.as_str().unwrap_or_default().to_owned())
             .bind(i64::from(fix.satellites))
             .bind(f64::from(fix.hdop))
             .bind(cell)
             .bind(status)
             .bind(reason)
-            .bind(quality)
+            .bind(NullableFloat(quality))
             .execute(&mut *tx)
             .await?;
         }
@@ -157,16 +158,18 @@ impl Db {
     ) -> Result<Vec<(FrameId, DeviceId, TimestampMs)>> {
         let mut found = Vec::new();
         for chunk in frames.chunks(500) {
-            let mut query = sqlx::QueryBuilder::<sqlx::Any>::new(
+            // Numbered placeholders: the same text for SQLite and PostgreSQL.
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
                 "SELECT DISTINCT f.sha256, c.device_id, f.time_ms FROM frames f JOIN captures c ON c.id = f.capture_id \
-                 WHERE f.status IN ('accepted', 'pending') AND f.sha256 IN (",
+                 WHERE f.status IN ('accepted', 'pending') AND f.sha256 IN ({})",
+                placeholders.join(", ")
             );
-            let mut list = query.separated(", ");
+            let mut query = sqlx::query(&sql);
             for frame in chunk {
-                list.push_bind(frame.to_hex());
+                query = query.bind(frame.to_hex());
             }
-            query.push(")");
-            for row in query.build().fetch_all(self.pool()).await? {
+            for row in query.fetch_all(self.pool()).await? {
                 found.push((
                     crate::db::parse_column(&row, "sha256")?,
                     crate::db::parse_column(&row, "device_id")?,

@@ -344,6 +344,31 @@ where
         .map_err(|err| Error::Corrupt(format!("column {column}: {err}")))
 }
 
+/// An optional float to bind. sqlx 0.8's Any driver hands PostgreSQL a NULL `f64` as a
+/// float4 NULL (and a NULL `f32` as float8): a statement first prepared with a NULL there
+/// then refuses every value ("incorrect binary data format"). This binds both as float8.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NullableFloat(pub Option<f64>);
+
+impl sqlx::Type<sqlx::Any> for NullableFloat {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <f64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for NullableFloat {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        match self.0 {
+            Some(value) => <f64 as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&value, buf),
+            // Typed as f32 on purpose: the driver turns it into a float8 NULL.
+            None => <Option<f32> as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&None, buf),
+        }
+    }
+}
+
 pub(crate) fn conflict_or(err: sqlx::Error, what: &'static str) -> Error {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict { what },

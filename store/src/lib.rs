@@ -1,11 +1,13 @@
 //! All of Waymark's persistence, behind one [`Store`] opened from URLs in settings.
 //!
-//! Owns: blobs through `object_store` ([`BlobStore`]: content-addressed, never a partial
-//! object visible), metadata in SQL through `sqlx` ([`Db`]: SQLite in WAL mode, migrations
-//! embedded), the durable job queue in that same database ([`JobQueue`]: at-least-once with
-//! leases, completion inside the caller's transaction for an exactly-once effect), and the
-//! tantivy search index ([`SearchIndex`]); map consumers' API keys, credits and metered use
-//! live in that database too.
+//! Owns: blobs through `object_store` ([`BlobStore`]: local files or any S3-compatible
+//! store; content-addressed, never a partial object visible), metadata in SQL through
+//! `sqlx`'s Any driver ([`Db`]: SQLite in WAL mode or PostgreSQL, the same statements where
+//! they can be, migrations for both embedded), the durable job queue in that same database
+//! ([`JobQueue`]: at-least-once with leases, `FOR UPDATE SKIP LOCKED` on PostgreSQL,
+//! completion inside the caller's transaction for an exactly-once effect), and the tantivy
+//! search index ([`SearchIndex`]: writers on one directory take turns, readers follow their
+//! commits); map consumers' API keys, credits and metered use live in that database too.
 //!
 //! Never does: domain decisions. It stores what the stages decided and answers their
 //! queries; whether a frame is accepted or what a cell earns is decided elsewhere.

@@ -6,6 +6,7 @@ use model::{CaptureId, ContributorId, Fix, FrameId, TimestampMs};
 use sqlx::Row;
 
 use crate::captures::FrameOutcome;
+use crate::db::NullableFloat;
 use crate::{Db, JobQueue, LeasedJob, Result};
 
 /// A frame waiting for the pipeline.
@@ -157,7 +158,7 @@ impl Db {
             )
             .bind(status)
             .bind(reason)
-            .bind(quality)
+            .bind(NullableFloat(quality))
             .bind(&frame.sequence)
             .bind(frame.size.map(|(w, _)| i64::from(w)))
             .bind(frame.size.map(|(_, h)| i64::from(h)))

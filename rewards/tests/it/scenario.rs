@@ -17,11 +17,28 @@ use store::{
 
 use crate::{DAY, HOUR, at, munich_positions};
 
+#[path = "../../../store/tests/it/moto.rs"]
+mod moto;
+#[path = "../../../store/tests/it/postgres.rs"]
+mod postgres;
+
+use moto::Moto;
+use postgres::Postgres;
+
 const FRAMES: usize = 300;
+
+/// Where the world's store lives: SQLite and files, or PostgreSQL and S3 (moto), both real
+/// servers on loopback.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Local,
+    PostgresS3,
+}
 
 struct World {
     store: Store,
     _dir: tempfile::TempDir,
+    _servers: (Option<Postgres>, Option<Moto>),
     alice: ContributorId,
     bob: ContributorId,
     fleet_owner: ContributorId,
@@ -140,8 +157,25 @@ fn w40() -> EpochId {
 /// slipped through), Alice (Tuesday), Bob (Wednesday), a fleet device driven by Dana for
 /// Owen with a 70 % driver share (Thursday). Everyone drives the same real roads.
 async fn world() -> World {
+    world_on(Backend::Local).await
+}
+
+async fn world_on(backend: Backend) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+    let (config, servers) = match backend {
+        Backend::Local => (StoreConfig::under(dir.path()), (None, None)),
+        Backend::PostgresS3 => {
+            let postgres = Postgres::start();
+            let moto = Moto::start();
+            let config = StoreConfig {
+                database_url: postgres.fresh_database().await,
+                blobs_url: moto.bucket("waymark-rewards"),
+                search_dir: Some(dir.path().join("search")),
+            };
+            (config, (Some(postgres), Some(moto)))
+        }
+    };
+    let store = Store::open(&config).await.unwrap();
     let alice = contributor(
         &store,
         "alice",
@@ -221,6 +255,7 @@ async fn world() -> World {
     World {
         store,
         _dir: dir,
+        _servers: servers,
         alice,
         bob,
         fleet_owner,
@@ -237,9 +272,12 @@ fn amount_of(manifest: &rewards::manifest::RewardManifest, contributor: Contribu
         .map_or(0, |entry| entry.amount.parse().unwrap())
 }
 
+#[rstest::rstest]
+#[case::sqlite_and_files(Backend::Local)]
+#[case::postgres_and_s3(Backend::PostgresS3)]
 #[tokio::test]
-async fn hand_checked_payouts_for_four_drivers_and_a_cheat() {
-    let world = world().await;
+async fn hand_checked_payouts_for_four_drivers_and_a_cheat(#[case] backend: Backend) {
+    let world = world_on(backend).await;
     let epoch = w40();
     let now = epoch.ends_at().saturating_add_ms(2 * DAY);
     let closed = close(&world.store, epoch, &config(), now).await.unwrap();
@@ -289,6 +327,29 @@ async fn hand_checked_payouts_for_four_drivers_and_a_cheat() {
         proof(&world.store, epoch, world.mallory).await,
         Err(Error::NoReward { .. })
     ));
+}
+
+#[tokio::test]
+async fn both_backends_publish_the_same_root() {
+    let epoch = w40();
+    let now = epoch.ends_at().saturating_add_ms(2 * DAY);
+    let mut roots = Vec::new();
+    for backend in [Backend::Local, Backend::PostgresS3] {
+        let world = world_on(backend).await;
+        let closed = close(&world.store, epoch, &config(), now).await.unwrap();
+        let mut amounts: Vec<(Option<PayoutAddress>, String)> = closed
+            .manifest
+            .contributors
+            .iter()
+            .map(|entry| (entry.address, entry.amount.clone()))
+            .collect();
+        amounts.sort();
+        roots.push((closed.manifest.merkle_root, amounts));
+    }
+    assert_eq!(
+        roots[0], roots[1],
+        "SQLite + files and PostgreSQL + S3 agree"
+    );
 }
 
 #[tokio::test]

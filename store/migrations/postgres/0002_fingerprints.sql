@@ -4,6 +4,6 @@ CREATE TABLE fingerprints (
     cell            BIGINT NOT NULL,
     sha256          TEXT NOT NULL,
     captured_at_ms  BIGINT NOT NULL,
-    fingerprint     BLOB NOT NULL,
+    fingerprint     BYTEA NOT NULL,
     PRIMARY KEY (cell, sha256)
 );

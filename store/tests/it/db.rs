@@ -3,7 +3,9 @@
 use model::{ContributorId, DeviceId, DeviceKeypair, PayoutAddress, TimestampMs};
 use store::{Db, DeviceStatus, Error, NewContributor, NewDevice};
 
-use crate::fresh_db;
+use rstest::rstest;
+
+use crate::{Sql, fresh_db};
 
 fn contributor(name: &str, token_sha256: &str) -> NewContributor {
     NewContributor {
@@ -31,10 +33,13 @@ fn device(owner: ContributorId, seed: u8) -> NewDevice {
     }
 }
 
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
 #[tokio::test]
-async fn migrations_create_every_table_and_reopen_idempotently() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_db(&dir).await;
+async fn migrations_create_every_table_and_reopen_idempotently(#[case] sql: Sql) {
+    let test = fresh_db(sql).await;
+    let db = test.db.clone();
     let tables = db.table_names().await.unwrap();
     for table in [
         "captures",
@@ -55,14 +60,18 @@ async fn migrations_create_every_table_and_reopen_idempotently() {
         );
     }
     db.pool().close().await;
-    let again = fresh_db(&dir).await;
+    test.db.pool().close().await;
+    let again = Db::connect(&test.url).await.unwrap();
     assert_eq!(again.table_names().await.unwrap(), tables);
 }
 
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
 #[tokio::test]
-async fn contributors_and_devices_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_db(&dir).await;
+async fn contributors_and_devices_round_trip(#[case] sql: Sql) {
+    let test = fresh_db(sql).await;
+    let db = &test.db;
     let owner = contributor("fleet owner", &"a".repeat(64));
     db.insert_contributor(&owner).await.unwrap();
     let driver = contributor("driver", &"b".repeat(64));
@@ -114,10 +123,13 @@ async fn contributors_and_devices_round_trip() {
     );
 }
 
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
 #[tokio::test]
-async fn duplicates_and_dangling_references_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_db(&dir).await;
+async fn duplicates_and_dangling_references_are_refused(#[case] sql: Sql) {
+    let test = fresh_db(sql).await;
+    let db = &test.db;
     let owner = contributor("owner", &"d".repeat(64));
     db.insert_contributor(&owner).await.unwrap();
     let same_token = contributor("other", &"d".repeat(64));

@@ -1,5 +1,6 @@
-//! The job queue on a real SQLite file: leases, retries, exactly-once effects, and a worker
-//! process killed with SIGKILL while it holds a lease.
+//! The job queue on a real SQLite file and a real PostgreSQL: leases, retries, exactly-once
+//! effects, a worker process killed with SIGKILL while it holds a lease, and workers racing
+//! for the same jobs.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -7,7 +8,9 @@ use std::time::Duration;
 
 use store::{Error, JobId, JobQueue, NewJob, RetryOutcome};
 
-use crate::fresh_db;
+use rstest::rstest;
+
+use crate::{Sql, fresh_db};
 
 const KIND: &str = "process-capture";
 
@@ -34,10 +37,13 @@ async fn output_rows(db: &store::Db) -> i64 {
         .unwrap()
 }
 
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
 #[tokio::test]
-async fn jobs_are_leased_oldest_first_once_each_and_dedup_keys_hold() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_db(&dir).await;
+async fn jobs_are_leased_oldest_first_once_each_and_dedup_keys_hold(#[case] sql: Sql) {
+    let test = fresh_db(sql).await;
+    let db = test.db.clone();
     let queue = JobQueue::new(db.clone());
     let first = queue
         .enqueue(&job(1).dedup_key("capture:1"))
@@ -83,10 +89,13 @@ async fn jobs_are_leased_oldest_first_once_each_and_dedup_keys_hold() {
     assert_eq!((counts.done, counts.queued, counts.leased), (2, 0, 0));
 }
 
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
 #[tokio::test]
-async fn failures_back_off_then_die_after_max_attempts() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_db(&dir).await;
+async fn failures_back_off_then_die_after_max_attempts(#[case] sql: Sql) {
+    let test = fresh_db(sql).await;
+    let db = test.db.clone();
     let queue = JobQueue::new(db);
     let mut new = job(7);
     new.max_attempts = 2;
@@ -131,10 +140,13 @@ async fn failures_back_off_then_die_after_max_attempts() {
     assert_eq!(queue.counts().await.unwrap().dead, 1);
 }
 
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
 #[tokio::test]
-async fn a_worker_that_lost_its_lease_commits_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_db(&dir).await;
+async fn a_worker_that_lost_its_lease_commits_nothing(#[case] sql: Sql) {
+    let test = fresh_db(sql).await;
+    let db = test.db.clone();
     let queue = JobQueue::new(db.clone());
     queue.enqueue(&job(3)).await.unwrap();
 
@@ -178,9 +190,7 @@ async fn lease_holder_process() {
     let Ok(db_path) = std::env::var(CHILD_DB_ENV) else {
         return;
     };
-    let db = store::Db::connect(&format!("sqlite://{db_path}"))
-        .await
-        .unwrap();
+    let db = store::Db::connect(&db_path).await.unwrap();
     let queue = JobQueue::new(db);
     let leased = queue
         .lease(KIND, Duration::from_millis(1_500))
@@ -192,10 +202,13 @@ async fn lease_holder_process() {
     unreachable!("the parent kills this process");
 }
 
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_killed_with_sigkill_loses_no_job() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_db(&dir).await;
+async fn a_worker_killed_with_sigkill_loses_no_job(#[case] sql: Sql) {
+    let test = fresh_db(sql).await;
+    let db = test.db.clone();
     let queue = JobQueue::new(db.clone());
     let mut enqueued = Vec::new();
     for n in 0..3 {
@@ -209,7 +222,7 @@ async fn a_worker_killed_with_sigkill_loses_no_job() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD_DB_ENV, dir.path().join("waymark.db"))
+        .env(CHILD_DB_ENV, &test.url)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -258,4 +271,39 @@ async fn a_worker_killed_with_sigkill_loses_no_job() {
         (3, 0, 0, 0)
     );
     assert_eq!(output_rows(&db).await, 3, "every job's output exactly once");
+}
+
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_workers_do_every_job_exactly_once(#[case] sql: Sql) {
+    // Four workers (each with its own pool, as separate processes would have) drain 400
+    // jobs at once; every job's output is written exactly once.
+    let test = fresh_db(sql).await;
+    let queue = JobQueue::new(test.db.clone());
+    for n in 0..400 {
+        queue.enqueue(&job(n)).await.unwrap().unwrap();
+    }
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let db = store::Db::connect(&test.url).await.unwrap();
+        workers.push(tokio::spawn(async move {
+            let queue = JobQueue::new(db.clone());
+            let mut done = 0;
+            while let Some(leased) = queue.lease(KIND, Duration::from_secs(60)).await.unwrap() {
+                commit_output(&db, &leased, leased.id.0).await.unwrap();
+                done += 1;
+            }
+            done
+        }));
+    }
+    let mut total = 0;
+    for worker in workers {
+        total += worker.await.unwrap();
+    }
+    assert_eq!(total, 400);
+    assert_eq!(output_rows(&test.db).await, 400);
+    let counts = queue.counts().await.unwrap();
+    assert_eq!((counts.done, counts.queued, counts.leased), (400, 0, 0));
 }

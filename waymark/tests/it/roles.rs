@@ -1,6 +1,7 @@
-//! `waymark serve --role`: three processes over one store — ingest and web on one, the
-//! pipeline worker on another, the tile builder and tile routes on a third — with the blobs
-//! in an S3-compatible server (moto on loopback). A real upload to the first goes through the
+//! `waymark serve --role` as the README's deployment guide sets it up: three processes over
+//! one store — ingest and web on one, the pipeline worker on another, the tile builder and
+//! tile routes on a third — with the metadata and job queue in PostgreSQL and the blobs in an
+//! S3-compatible server (both real, on loopback). A real upload to the first goes through the
 //! second's vision into the third's tiles; each process serves only its own routes; the
 //! worker drains on SIGTERM.
 
@@ -12,15 +13,24 @@ use crate::live_tiles::{LANES, lane, munich, sign_up, upload_capture, wait_for_f
 
 #[path = "../../../store/tests/it/moto.rs"]
 mod moto;
+#[path = "../../../store/tests/it/postgres.rs"]
+mod postgres;
 
 #[test]
-fn three_roles_over_one_store_with_blobs_in_s3() {
+fn three_roles_over_postgres_and_s3() {
     let s3 = moto::Moto::start();
+    let database = postgres::Postgres::start();
+    let database_url = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(database.fresh_database());
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("waymark.toml");
     std::fs::write(
         &config,
-        format!("[store]\nblobs_url = \"{}\"\n", s3.bucket("waymark-roles")),
+        format!(
+            "[store]\nblobs_url = \"{}\"\ndatabase_url = \"{database_url}\"\n",
+            s3.bucket("waymark-roles")
+        ),
     )
     .unwrap();
     let config = config.to_str().unwrap();
@@ -73,4 +83,8 @@ fn three_roles_over_one_store_with_blobs_in_s3() {
         let (status, stderr) = server.terminate();
         assert!(status.success(), "{stderr}");
     }
+    assert!(
+        !data.path().join("waymark.db").exists(),
+        "no SQLite file: the metadata is in PostgreSQL"
+    );
 }
