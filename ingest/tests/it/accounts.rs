@@ -5,11 +5,13 @@ use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use model::DeviceKeypair;
 use serde_json::{Value, json};
-use store::{Store, StoreConfig};
+use store::Store;
 
 async fn app_store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
     (store, dir)
 }
 

@@ -16,7 +16,7 @@ use model::{
     request_signing_payload,
 };
 use serde_json::{Value, json};
-use store::{BlobKey, Store, StoreConfig};
+use store::{BlobKey, Store};
 
 use crate::{image, lane, munich_manifest, post_capture, put, put_frame};
 
@@ -129,7 +129,9 @@ fn row(
 #[actix_web::test]
 async fn every_attack_gets_its_typed_problem_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
     // A tight budget for the one device that floods; everyone else stays far below it.
     let limit = ingest::rate_limit::RateLimit {
         per_second: 0.01,
@@ -638,7 +640,9 @@ fn probes(sha: &str) -> Vec<String> {
 #[actix_web::test]
 async fn originals_are_never_served_only_the_blurred_public_copy() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
     let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
     let alice = DeviceKeypair::from_seed([41; 32]);
     let alice_bearer = sign_up_with_device!(app, "Alice", alice);
@@ -804,7 +808,9 @@ fn trickle(addr: std::net::SocketAddr, head: String, body: Vec<u8>) -> (String, 
 #[actix_web::test]
 async fn bodies_trickled_in_slowly_are_cut_off_at_the_deadline() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
     let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
     let alice = DeviceKeypair::from_seed([51; 32]);
     sign_up_with_device!(app, "Alice", alice);

@@ -41,6 +41,8 @@ macro_rules! sign_up_with_device {
 }
 
 mod accounts;
+#[path = "../../../store/tests/it/backends.rs"]
+mod backends;
 mod hostile;
 mod pipeline;
 mod real_tracks;

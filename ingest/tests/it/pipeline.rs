@@ -13,7 +13,7 @@ use model::{
     MANIFEST_FORMAT_VERSION, TimestampMs,
 };
 use serde_json::Value;
-use store::{BlobKey, SearchQuery, Store, StoreConfig};
+use store::{BlobKey, SearchQuery, Store};
 
 use crate::{LANES, lane, munich, put_frame};
 
@@ -56,7 +56,9 @@ fn capture(key: &DeviceKeypair, jpegs: &[Vec<u8>], start: usize) -> CaptureManif
 #[actix_web::test]
 async fn real_frames_go_from_upload_to_public_blurred_accepted_frames() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
     let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
     let key = DeviceKeypair::from_seed([11; 32]);
     sign_up_with_device!(app, "Alice", key);
@@ -202,7 +204,9 @@ impl FrameAnalyzer for Failing {
 #[actix_web::test]
 async fn a_capture_whose_job_dies_gets_its_frames_rejected_not_stuck_pending() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
     let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
     let key = DeviceKeypair::from_seed([12; 32]);
     sign_up_with_device!(app, "Dora", key);

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use model::{CaptureId, CaptureManifest, DeviceKeypair, FrameId, TimestampMs};
 use serde_json::Value;
-use store::{BlobKey, Store, StoreConfig};
+use store::{BlobKey, Store};
 
 use crate::{LANES, image, munich_manifest, post_capture, put, put_frame};
 
@@ -14,7 +14,9 @@ use crate::{LANES, image, munich_manifest, post_capture, put, put_frame};
 macro_rules! world {
     ($store:ident, $app:ident, $key:ident, $bearer:ident) => {
         let dir = tempfile::tempdir().unwrap();
-        let $store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+        let $store = Store::open(&crate::backends::store_config(dir.path()).await)
+            .await
+            .unwrap();
         let $app =
             test::init_service(App::new().configure(ingest::configure($store.clone()))).await;
         let $key = DeviceKeypair::from_seed([3; 32]);
@@ -381,7 +383,9 @@ async fn the_same_frames_again_or_under_a_cloned_device_count_once() {
 #[actix_web::test]
 async fn a_device_sending_too_fast_is_slowed_down_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreConfig::under(dir.path())).await.unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
     let limit = ingest::rate_limit::RateLimit {
         per_second: 0.5,
         burst: 2.0,

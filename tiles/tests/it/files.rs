@@ -24,7 +24,9 @@ async fn a_corrupt_mbtiles_file_is_refused_with_its_name() {
     // A SQLite database that is something else is refused too, and left untouched.
     let other = dir.path().join("other.mbtiles");
     {
-        let store = open_store(&dir.path().join("store")).await;
+        // Waymark's own SQLite database, whatever backend the other tests run on.
+        let config = store::StoreConfig::under(&dir.path().join("store"));
+        let store = store::Store::open(&config).await.unwrap();
         store.db.pool().close().await;
         std::fs::copy(dir.path().join("store/waymark.db"), &other).unwrap();
     }

@@ -6,9 +6,12 @@
 use model::{CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FrameId, TimestampMs};
 use store::{
     FrameOutcome, NewCapture, NewContributor, NewDetection, NewDevice, NewFrame, NewJob,
-    NewSequence, ProcessedCapture, ProcessedFrame, SearchDocument, SearchKind, Store, StoreConfig,
+    NewSequence, ProcessedCapture, ProcessedFrame, SearchDocument, SearchKind, Store,
 };
 use tiles::{MbTiles, TileBuilder, TilesConfig};
+
+#[path = "../../../store/tests/it/backends.rs"]
+mod backends;
 
 /// Positions and times of the real Munich drive.
 pub fn munich() -> Vec<Fix> {
@@ -23,7 +26,9 @@ pub fn munich() -> Vec<Fix> {
 }
 
 pub async fn open_store(dir: &std::path::Path) -> Store {
-    Store::open(&StoreConfig::under(dir)).await.unwrap()
+    Store::open(&backends::store_config(dir).await)
+        .await
+        .unwrap()
 }
 
 /// Who made a committed drive, and its frames in order.
