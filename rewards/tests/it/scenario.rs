@@ -156,8 +156,16 @@ fn w40() -> EpochId {
 /// Week 40: Mallory's device (Monday, replayed frames flagged by ingest, plus frames that
 /// slipped through), Alice (Tuesday), Bob (Wednesday), a fleet device driven by Dana for
 /// Owen with a 70 % driver share (Thursday). Everyone drives the same real roads.
+/// The world on the backend this pass of the suite runs on (`scripts/test` runs it again on
+/// PostgreSQL + S3).
 async fn world() -> World {
-    world_on(Backend::Local).await
+    let postgres_pass = std::env::var("WAYMARK_TEST_BACKEND").as_deref() == Ok("postgres-s3");
+    world_on(if postgres_pass {
+        Backend::PostgresS3
+    } else {
+        Backend::Local
+    })
+    .await
 }
 
 async fn world_on(backend: Backend) -> World {
