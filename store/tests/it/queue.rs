@@ -307,3 +307,89 @@ async fn racing_workers_do_every_job_exactly_once(#[case] sql: Sql) {
     let counts = queue.counts().await.unwrap();
     assert_eq!((counts.done, counts.queued, counts.leased), (400, 0, 0));
 }
+
+const DRAIN_DB_ENV: &str = "WAYMARK_TEST_QUEUE_DRAIN_DB";
+
+/// The child side of `a_worker_process_killed_mid_run_loses_and_repeats_nothing`: works
+/// through the queue with short leases until it is killed. Run on its own (no environment
+/// variable), it only checks that the variable is absent.
+#[tokio::test]
+async fn draining_worker_process() {
+    let Ok(url) = std::env::var(DRAIN_DB_ENV) else {
+        return;
+    };
+    let db = store::Db::connect(&url).await.unwrap();
+    let queue = JobQueue::new(db.clone());
+    loop {
+        match queue.lease(KIND, Duration::from_secs(2)).await.unwrap() {
+            Some(leased) => {
+                // A lost lease (the parent took over) is that job's business, not an error.
+                let _ = commit_output(&db, &leased, leased.id.0).await;
+            }
+            None => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_killed_mid_run_loses_and_repeats_nothing(#[case] sql: Sql) {
+    // 2 000 jobs; a worker process takes them alongside this process's two workers and is
+    // SIGKILLed part-way. Every job's output is written exactly once.
+    let test = fresh_db(sql).await;
+    let queue = JobQueue::new(test.db.clone());
+    for n in 0..2_000 {
+        queue.enqueue(&job(n)).await.unwrap().unwrap();
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "queue::draining_worker_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(DRAIN_DB_ENV, &test.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while output_rows(&test.db).await < 200 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let db = store::Db::connect(&test.url).await.unwrap();
+        workers.push(tokio::spawn(async move {
+            let queue = JobQueue::new(db.clone());
+            // Until the queue is empty and the killed worker's lease has run out.
+            let mut idle_since = std::time::Instant::now();
+            while idle_since.elapsed() < Duration::from_secs(4) {
+                match queue.lease(KIND, Duration::from_secs(60)).await.unwrap() {
+                    Some(leased) => {
+                        commit_output(&db, &leased, leased.id.0).await.unwrap();
+                        idle_since = std::time::Instant::now();
+                    }
+                    None => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap(); // SIGKILL mid-run: whatever it held is left to lease expiry.
+    child.wait().unwrap();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    assert_eq!(
+        output_rows(&test.db).await,
+        2_000,
+        "every job's output exactly once"
+    );
+    let counts = queue.counts().await.unwrap();
+    assert_eq!(
+        (counts.done, counts.queued, counts.leased, counts.dead),
+        (2_000, 0, 0, 0)
+    );
+}
