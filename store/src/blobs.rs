@@ -135,7 +135,8 @@ impl BlobStore {
         };
         Ok(Self {
             inner,
-            url: url.to_owned(),
+            // Shown in /health and logs: never the query, which may hold credentials.
+            url: url.split('?').next().unwrap_or(url).to_owned(),
         })
     }
 

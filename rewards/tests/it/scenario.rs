@@ -159,7 +159,7 @@ fn w40() -> EpochId {
 /// The world on the backend this pass of the suite runs on (`scripts/test` runs it again on
 /// PostgreSQL + S3).
 async fn world() -> World {
-    let postgres_pass = std::env::var("WAYMARK_TEST_BACKEND").as_deref() == Ok("postgres-s3");
+    let postgres_pass = std::env::var("WMK_TEST_BACKEND").as_deref() == Ok("postgres-s3");
     world_on(if postgres_pass {
         Backend::PostgresS3
     } else {

@@ -1,8 +1,8 @@
 //! The store the integration tests of every stage open: SQLite and files under the test's
 //! directory, or — when `scripts/test` runs the suites a second time with
-//! `WAYMARK_TEST_BACKEND=postgres-s3` — a fresh database on its PostgreSQL
-//! (`WAYMARK_TEST_POSTGRES_URL`) and a fresh bucket on its S3 server
-//! (`WAYMARK_TEST_S3_ENDPOINT`), so the same tests check both backends.
+//! `WMK_TEST_BACKEND=postgres-s3` — a fresh database on its PostgreSQL
+//! (`WMK_TEST_POSTGRES_URL`) and a fresh bucket on its S3 server
+//! (`WMK_TEST_S3_ENDPOINT`), so the same tests check both backends.
 
 #![allow(dead_code)]
 
@@ -14,7 +14,7 @@ use sqlx::Connection;
 use store::StoreConfig;
 
 pub fn on_postgres_and_s3() -> bool {
-    std::env::var("WAYMARK_TEST_BACKEND").as_deref() == Ok("postgres-s3")
+    std::env::var("WMK_TEST_BACKEND").as_deref() == Ok("postgres-s3")
 }
 
 /// Where a test's store lives.
@@ -24,11 +24,11 @@ pub async fn store_config(dir: &Path) -> StoreConfig {
     }
     let need = |name: &str| {
         std::env::var(name).unwrap_or_else(|_| {
-            panic!("WAYMARK_TEST_BACKEND=postgres-s3 needs {name}: run scripts/test")
+            panic!("WMK_TEST_BACKEND=postgres-s3 needs {name}: run scripts/test")
         })
     };
-    let postgres = need("WAYMARK_TEST_POSTGRES_URL");
-    let endpoint = need("WAYMARK_TEST_S3_ENDPOINT");
+    let postgres = need("WMK_TEST_POSTGRES_URL");
+    let endpoint = need("WMK_TEST_S3_ENDPOINT");
     let name = format!("t{}", model::CaptureId::new().to_string().replace('-', ""));
     let mut admin = sqlx::PgConnection::connect(&format!("{postgres}/postgres"))
         .await

@@ -1,7 +1,7 @@
 //! A real PostgreSQL for the tests, from Debian's packages: `initdb` on a temporary
 //! directory and `pg_ctl` on a free loopback port, started here and stopped (by the server's
 //! PID file) when dropped. As root, both run as the `postgres` user (PostgreSQL refuses
-//! root). With `WAYMARK_TEST_POSTGRES_URL` set (a server the test script started), that
+//! root). With `WMK_TEST_POSTGRES_URL` set (a server the test script started), that
 //! server is used instead; either way every test gets a database of its own.
 
 use std::net::TcpListener;
@@ -27,7 +27,7 @@ struct OwnServer {
 
 impl Postgres {
     pub fn start() -> Self {
-        if let Ok(url) = std::env::var("WAYMARK_TEST_POSTGRES_URL") {
+        if let Ok(url) = std::env::var("WMK_TEST_POSTGRES_URL") {
             return Self {
                 base: url.trim_end_matches('/').to_owned(),
                 own: None,

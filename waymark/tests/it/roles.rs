@@ -72,7 +72,13 @@ fn three_roles_over_postgres_and_s3() {
     assert_eq!(worker.get(&format!("/api/v1/frames/{frame}")).status, 404);
     assert_eq!(worker.get("/").status, 404, "no web page on the worker");
     for server in [&front, &worker, &tiles] {
-        assert_eq!(server.get("/health").status, 200);
+        let health = server.get("/health");
+        assert_eq!(health.status, 200);
+        assert!(
+            !health.body.contains("secret"),
+            "the blob URL's credentials stay private: {}",
+            health.body
+        );
     }
 
     // SIGTERM drains the worker: it stops taking jobs and exits cleanly.
