@@ -49,12 +49,24 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the database gave up on the transaction because of another one — a
+    /// PostgreSQL deadlock or serialization failure, a busy SQLite snapshot — so running it
+    /// again is the fix.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Database(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "517"))
+        )
+    }
+
     /// Whether the storage under the store is full (no space left on the device, or SQLite's
     /// "database or disk is full"): the caller should refuse new data and retry later, not
     /// report a fault.
     pub fn is_storage_full(&self) -> bool {
+        // SQLite's SQLITE_FULL, PostgreSQL's disk_full.
         if let Self::Database(sqlx::Error::Database(db)) = self
-            && db.code().as_deref() == Some("13")
+            && matches!(db.code().as_deref(), Some("13" | "53100"))
         {
             return true;
         }

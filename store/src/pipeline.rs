@@ -7,6 +7,9 @@ use sqlx::Row;
 
 use crate::captures::FrameOutcome;
 use crate::db::NullableFloat;
+
+/// How many times a transaction the database rolled back for a conflict is tried.
+const TRANSACTION_ATTEMPTS: u32 = 3;
 use crate::{Db, JobQueue, LeasedJob, Result};
 
 /// A frame waiting for the pipeline.
@@ -124,6 +127,25 @@ impl Db {
     /// the capture's state. Fails with [`crate::Error::LeaseLost`] (and commits nothing) if
     /// the job's lease passed to another worker.
     pub async fn commit_processed(
+        &self,
+        processed: &ProcessedCapture,
+        job: &LeasedJob,
+    ) -> Result<()> {
+        // Two workers committing overlapping cells in opposite orders can deadlock on
+        // PostgreSQL: the loser's transaction is rolled back whole, so it simply runs again.
+        let mut attempt = 1;
+        loop {
+            match self.commit_processed_once(processed, job).await {
+                Err(err) if err.is_transient() && attempt < TRANSACTION_ATTEMPTS => {
+                    tracing::warn!(error = %err, attempt, "commit rolled back by the database; retrying");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn commit_processed_once(
         &self,
         processed: &ProcessedCapture,
         job: &LeasedJob,
