@@ -172,3 +172,27 @@ async fn unsupported_and_unusable_urls_are_typed_errors() {
         Err(Error::Directory { .. })
     ));
 }
+
+#[test]
+fn postgres_migrations_are_the_sqlite_ones_but_for_types() {
+    // One schema, two dialects: a change to one migration set without the other fails here.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let names = |dialect: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(dialect))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names("sqlite"), names("postgres"));
+    for name in names("sqlite") {
+        let sqlite = std::fs::read_to_string(root.join("sqlite").join(&name)).unwrap();
+        let postgres = std::fs::read_to_string(root.join("postgres").join(&name)).unwrap();
+        let expected = sqlite
+            .replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
+            .replace("INTEGER", "BIGINT")
+            .replace(" BLOB ", " BYTEA ");
+        assert_eq!(postgres, expected, "{name}");
+    }
+}

@@ -2,6 +2,8 @@
 //! `scripts/setup` into `.tools/peers`), on a free loopback port, started here and stopped
 //! by PID when dropped.
 
+#![allow(dead_code)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -47,25 +49,29 @@ impl Moto {
 
     /// Creates `bucket` and returns a blob URL for a prefix inside it.
     pub fn bucket(&self, bucket: &str) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            stream,
-            "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.port
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        assert!(
-            answer.starts_with("HTTP/1.1 200"),
-            "bucket {bucket}: {answer}"
-        );
-        format!(
-            "s3://{bucket}/waymark?endpoint=http://127.0.0.1:{}&allow_http=true&region=us-east-1\
-             &access_key_id=test&secret_access_key=test",
-            self.port
-        )
+        create_bucket(&format!("127.0.0.1:{}", self.port), bucket)
     }
+}
+
+/// Creates `bucket` on the S3 server at `endpoint` (`host:port`); a blob URL for a prefix
+/// inside it, with moto's test credentials.
+pub fn create_bucket(endpoint: &str, bucket: &str) -> String {
+    let mut stream = TcpStream::connect(endpoint).unwrap();
+    write!(
+        stream,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {endpoint}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "bucket {bucket}: {answer}"
+    );
+    format!(
+        "s3://{bucket}/waymark?endpoint=http://{endpoint}&allow_http=true&region=us-east-1\
+         &access_key_id=test&secret_access_key=test"
+    )
 }
 
 impl Drop for Moto {

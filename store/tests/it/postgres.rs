@@ -4,6 +4,8 @@
 //! root). With `WMK_TEST_POSTGRES_URL` set (a server the test script started), that
 //! server is used instead; either way every test gets a database of its own.
 
+#![allow(dead_code)]
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -73,17 +75,23 @@ impl Postgres {
 
     /// A new, empty database on the server; its URL.
     pub async fn fresh_database(&self) -> String {
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", self.base))
-            .await
-            .expect("the test PostgreSQL answers");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.ok();
-        format!("{}/{name}", self.base)
+        create_database(&self.base).await
     }
+}
+
+/// Creates a database with a new name on the server at `base` (`postgres://user@host:port`);
+/// its URL.
+pub async fn create_database(base: &str) -> String {
+    let name = format!("t{}", model::CaptureId::new().to_string().replace('-', ""));
+    let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .expect("the test PostgreSQL answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.ok();
+    format!("{base}/{name}")
 }
 
 impl Drop for Postgres {
