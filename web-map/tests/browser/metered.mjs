@@ -83,8 +83,11 @@ try {
   const listed = await page.locator('#keys li[data-revoked="false"]').count();
   await run.shot(page, 'm03-new-key');
   run.record('a new key is shown once and listed', key.startsWith('wmk_') && listed === 1, { listed });
+  // The button reloads the page: wait for a page without the marker set on this one (a
+  // load event may come and go before a listener is attached).
+  await page.evaluate(() => { window.beforeReload = true; });
   await page.click('#new-key button');
-  await page.waitForEvent('load', { timeout: TIMEOUT });
+  await page.waitForFunction(() => !window.beforeReload && window.waymark?.ready === true, null, { timeout: TIMEOUT });
   await mapIdle(page);
 
   // 5. With the key: deeper tiles, the full-resolution frame and search.
