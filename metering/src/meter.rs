@@ -20,10 +20,7 @@ pub(crate) fn today() -> DayNo {
 
 /// A [`DayNo`] as `YYYY-MM-DD`.
 pub(crate) fn day_text(day: DayNo) -> String {
-    chrono::DateTime::from_timestamp_millis(day * 86_400_000)
-        .unwrap_or_default()
-        .format("%Y-%m-%d")
-        .to_string()
+    model::utc_day(model::TimestampMs(day * 86_400_000))
 }
 
 /// Coverage use already priced (imagery and search know their cell-weeks at once).

@@ -236,9 +236,8 @@ async fn usage(
         )));
     }
     let account = metering.account_or_key(&request).await?;
-    let since = (chrono::Utc::now() - chrono::Duration::days(i64::from(days) - 1))
-        .format("%Y-%m-%d")
-        .to_string();
+    let since =
+        model::utc_day(TimestampMs::now().saturating_add_ms(-(i64::from(days) - 1) * 86_400_000));
     let db = &metering.store().db;
     let by_day = db.usage_by_day(account, &since).await?;
     let by_area = db.usage_by_cell(account, &since).await?;

@@ -60,6 +60,15 @@ pub fn iso_week(time: TimestampMs) -> String {
     format!("{}-W{:02}", week.year(), week.week())
 }
 
+/// The UTC day of a moment, `YYYY-MM-DD`: the day metered use is kept under, and the day
+/// rewards read it back by.
+pub fn utc_day(time: TimestampMs) -> String {
+    DateTime::from_timestamp_millis(time.as_millis())
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 /// A res-9 cell's coverage from one ISO week: the unit a consumer pays for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CellWeek {

@@ -25,7 +25,7 @@ mod signing;
 mod time;
 
 pub use address::{AddressError, PayoutAddress};
-pub use consumption::{CellWeek, ConsumedCoverage, UsageKind, iso_week};
+pub use consumption::{CellWeek, ConsumedCoverage, UsageKind, iso_week, utc_day};
 pub use fix::{Fix, FixError, FixType};
 pub use frame_report::{
     AnalyzedFrame, FrameReport, ImageBox, PrivacyKind, PrivacyRegion, QualityMeasures,

@@ -1,14 +1,11 @@
 //! The emission schedule: how much an epoch pays for fresh coverage, declining over time so
 //! that map consumers' spending (consumption rewards) takes over from the subsidy.
 
-use serde::{Deserialize, Serialize};
-
 use crate::regions::PPM;
 use crate::{EPOCH_MS, EpochId};
 
 /// How the emission changes from one epoch to the next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "curve", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmissionCurve {
     /// Every epoch pays the same.
     Flat,
@@ -21,23 +18,14 @@ pub enum EmissionCurve {
 }
 
 /// The emission of every epoch: `initial` in `start` and before it, then along `curve`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmissionSchedule {
     pub initial: u128,
     pub start: EpochId,
-    #[serde(flatten)]
     pub curve: EmissionCurve,
 }
 
 impl EmissionSchedule {
-    pub fn flat(amount: u128) -> Self {
-        Self {
-            initial: amount,
-            start: EpochId::containing(model::TimestampMs(0)),
-            curve: EmissionCurve::Flat,
-        }
-    }
-
     /// The emission of `epoch`. Pure integer math: anyone recomputes the same amount.
     pub fn at(&self, epoch: EpochId) -> u128 {
         let elapsed = epoch
@@ -84,7 +72,11 @@ mod tests {
 
     #[test]
     fn flat_pays_the_same_every_epoch() {
-        let schedule = EmissionSchedule::flat(1_000);
+        let schedule = EmissionSchedule {
+            initial: 1_000,
+            start: week("2026-W01"),
+            curve: EmissionCurve::Flat,
+        };
         assert_eq!(schedule.at(week("2020-W01")), 1_000);
         assert_eq!(schedule.at(week("2040-W30")), 1_000);
     }

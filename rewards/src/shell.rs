@@ -188,15 +188,13 @@ pub async fn load_inputs(
 /// The cell-weeks consumers spent credits on during `epoch` (by the UTC day of use), each
 /// with the coverage per device of the accepted frames that make it.
 async fn load_consumption(store: &Store, epoch: EpochId) -> Result<Vec<ConsumedCellWeek>> {
-    let day = |time: TimestampMs| {
-        chrono::DateTime::from_timestamp_millis(time.as_millis())
-            .unwrap_or_default()
-            .format("%Y-%m-%d")
-            .to_string()
-    };
+    // The days metering keeps use under (`model::utc_day`): epochs start at 00:00 UTC.
     let spent = store
         .db
-        .credits_per_cell_week(&day(epoch.starts_at()), &day(epoch.ends_at()))
+        .credits_per_cell_week(
+            &model::utc_day(epoch.starts_at()),
+            &model::utc_day(epoch.ends_at()),
+        )
         .await?;
     let mut consumption = Vec::with_capacity(spent.len());
     for (cell_week, credits) in spent {
