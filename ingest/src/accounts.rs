@@ -5,7 +5,10 @@
 //! - `GET /api/v1/contributors/me` (bearer token) → the account and its devices.
 //! - `POST /api/v1/devices` (bearer) `{public_key, label?, driver_id?, driver_share_bps?}` →
 //!   `201`: registers a dashcam's ed25519 key; a fleet owner names the driver and the driver's
-//!   share of the device's rewards in basis points.
+//!   share of the device's rewards in basis points. The split counts only once the driver
+//!   accepts it: nobody is made a device's driver without their consent.
+//! - `POST /api/v1/devices/{id}/driver` (bearer, the named driver) → `200`: accepts;
+//!   `DELETE` → `204`: declines (or leaves), and the owner takes the whole share.
 //! - `DELETE /api/v1/devices/{id}` (bearer, the owner) → `204`: revokes the device; its later
 //!   uploads get `403`.
 
@@ -19,6 +22,7 @@ use sha2::{Digest, Sha256};
 use store::{Contributor, DeviceStatus, NewContributor, NewDevice, Store};
 
 use crate::problem::{ApiError, ApiResult};
+use crate::rate_limit::SignupLimiter;
 use crate::uploads::{BodyDeadline, read_limited};
 
 const MAX_NAME_CHARS: usize = 100;
@@ -31,7 +35,15 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/api/v1/contributors", web::post().to(create_contributor))
         .route("/api/v1/contributors/me", web::get().to(me))
         .route("/api/v1/devices", web::post().to(register_device))
-        .route("/api/v1/devices/{id}", web::delete().to(revoke_device));
+        .route("/api/v1/devices/{id}", web::delete().to(revoke_device))
+        .route(
+            "/api/v1/devices/{id}/driver",
+            web::post().to(accept_driving),
+        )
+        .route(
+            "/api/v1/devices/{id}/driver",
+            web::delete().to(decline_driving),
+        );
 }
 
 /// sha256 of an API token, lowercase hex: what the store keeps.
@@ -58,6 +70,15 @@ pub async fn authenticate(store: &Store, request: &HttpRequest) -> ApiResult<Con
         ))
 }
 
+/// An address as `ConnectionInfo` gives it: `192.0.2.1`, `192.0.2.1:5000`, `[2001:db8::1]:5000`
+/// or `2001:db8::1`.
+fn client_address(text: &str) -> Option<std::net::IpAddr> {
+    text.parse::<std::net::SocketAddr>()
+        .map(|addr| addr.ip())
+        .or_else(|_| text.trim_matches(['[', ']']).parse())
+        .ok()
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewAccount {
@@ -69,12 +90,22 @@ pub(crate) struct NewAccount {
 /// Create a contributor account; the API token in the answer is shown only once.
 #[utoipa::path(post, path = "/api/v1/contributors", tag = "accounts", request_body = NewAccount,
     responses((status = 201, description = "The account and its API token"),
-              (status = 400, description = "Invalid name or payout address (problem+json)")))]
+              (status = 400, description = "Invalid name or payout address (problem+json)"),
+              (status = 429, description = "Too many sign-ups from this address or in all; see Retry-After (problem+json)")))]
 pub(crate) async fn create_contributor(
     store: web::Data<Store>,
     deadline: web::Data<BodyDeadline>,
+    signups: web::Data<SignupLimiter>,
+    request: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
+    // The client's address: the peer, or what a trusted proxy forwarded (`waymark serve`
+    // drops forwarded headers from anyone else before they get here).
+    let client = request
+        .connection_info()
+        .realip_remote_addr()
+        .and_then(client_address);
+    signups.check(client).map_err(ApiError::RateLimited)?;
     let body = read_limited(payload, MAX_BODY_BYTES, "the body", &deadline).await?;
     let account: NewAccount = crate::problem::json_body(&body)?;
     let name = account.name.trim();
@@ -130,6 +161,7 @@ pub(crate) async fn me(store: web::Data<Store>, request: HttpRequest) -> ApiResu
             "owner": d.contributor_id,
             "driver": d.driver_id,
             "driver_share_bps": d.driver_share_bps,
+            "driver_accepted": d.driver_accepted_at.is_some(),
             "status": d.status.as_str(),
         })).collect::<Vec<_>>(),
     })))
@@ -204,6 +236,9 @@ pub(crate) async fn register_device(
         )));
     }
     let id = DeviceId::new();
+    let now = TimestampMs::now();
+    // The owner naming themselves needs no consent; anyone else accepts first.
+    let driver_accepted_at = driver.filter(|d| *d == owner.id).map(|_| now);
     store
         .db
         .insert_device(&NewDevice {
@@ -212,8 +247,9 @@ pub(crate) async fn register_device(
             contributor_id: owner.id,
             driver_id: driver,
             driver_share_bps: share,
+            driver_accepted_at,
             label: registration.label.clone(),
-            registered_at: TimestampMs::now(),
+            registered_at: now,
         })
         .await
         .map_err(|err| match err {
@@ -226,8 +262,73 @@ pub(crate) async fn register_device(
         "owner": owner.id,
         "driver": driver,
         "driver_share_bps": share,
+        "driver_accepted": driver.is_none() || driver_accepted_at.is_some(),
         "status": "active",
     })))
+}
+
+fn device_id(text: &str) -> ApiResult<DeviceId> {
+    text.parse()
+        .map_err(|err: model::IdError| ApiError::Invalid(err.to_string()))
+}
+
+/// Accept being the driver a fleet owner named for a device: from now on the device's
+/// driver share is yours.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/driver", tag = "accounts", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Device id (UUID)")),
+    responses((status = 200, description = "Accepted: `{device, driver, driver_share_bps, driver_accepted: true}`"),
+              (status = 401, description = "Missing or unknown token (problem+json)"),
+              (status = 404, description = "No device names you as its driver (problem+json)")))]
+pub(crate) async fn accept_driving(
+    store: web::Data<Store>,
+    request: HttpRequest,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let driver = authenticate(&store, &request).await?;
+    let id = device_id(&path)?;
+    if !store
+        .db
+        .accept_driver(id, driver.id, TimestampMs::now())
+        .await?
+    {
+        return Err(ApiError::NotFound(format!(
+            "no device {id} names you as its driver"
+        )));
+    }
+    let device = store
+        .db
+        .device(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no device {id}")))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "device": device.id,
+        "owner": device.contributor_id,
+        "driver": device.driver_id,
+        "driver_share_bps": device.driver_share_bps,
+        "driver_accepted": device.driver_accepted_at.is_some(),
+    })))
+}
+
+/// Decline (or stop) being a device's driver: the device has no driver any more and its
+/// owner takes the whole share.
+#[utoipa::path(delete, path = "/api/v1/devices/{id}/driver", tag = "accounts", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Device id (UUID)")),
+    responses((status = 204, description = "You are no longer the device's driver"),
+              (status = 401, description = "Missing or unknown token (problem+json)"),
+              (status = 404, description = "No device names you as its driver (problem+json)")))]
+pub(crate) async fn decline_driving(
+    store: web::Data<Store>,
+    request: HttpRequest,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let driver = authenticate(&store, &request).await?;
+    let id = device_id(&path)?;
+    if !store.db.decline_driver(id, driver.id).await? {
+        return Err(ApiError::NotFound(format!(
+            "no device {id} names you as its driver"
+        )));
+    }
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Revoke one of your devices; its later uploads get 403.
@@ -241,9 +342,7 @@ pub(crate) async fn revoke_device(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let owner = authenticate(&store, &request).await?;
-    let id: DeviceId = path
-        .parse()
-        .map_err(|err: model::IdError| ApiError::Invalid(err.to_string()))?;
+    let id = device_id(&path)?;
     let mine = store
         .db
         .devices_of(owner.id)

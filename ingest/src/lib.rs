@@ -39,6 +39,8 @@ use store::Store;
         accounts::me,
         accounts::register_device,
         accounts::revoke_device,
+        accounts::accept_driving,
+        accounts::decline_driving,
         uploads::put_frame,
         uploads::post_capture,
         uploads::get_capture,
@@ -96,6 +98,8 @@ pub struct UploadLimits {
     /// and its connection closed, so a client trickling bytes ("slow loris") cannot hold
     /// the server's connections.
     pub body_deadline: std::time::Duration,
+    /// Anonymous sign-ups per client address and for the whole server.
+    pub signups: rate_limit::SignupLimits,
 }
 
 impl Default for UploadLimits {
@@ -104,6 +108,7 @@ impl Default for UploadLimits {
         Self {
             rate: rate_limit::RateLimit::default(),
             body_deadline: std::time::Duration::from_secs(300),
+            signups: rate_limit::SignupLimits::default(),
         }
     }
 }
@@ -118,19 +123,24 @@ pub fn configure_with_limits(
 
 /// Which of the crate's routes a server mounts: a node of the ingest role takes uploads, a
 /// web node serves what the public reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Routes {
     /// Accounts, devices and the signed upload protocol.
     pub uploads: bool,
     /// Public frames, blurred images, search, a contributor's captures and coverage.
     pub public: bool,
+    /// Wraps the public routes that serve metered use (full-resolution images, search):
+    /// `metering::metered` in `waymark serve`, [`public::open_route`] to serve them open.
+    pub metered: public::MeterRoute,
 }
 
 impl Routes {
+    /// Every route, none metered.
     pub fn all() -> Self {
         Self {
             uploads: true,
             public: true,
+            metered: public::open_route,
         }
     }
 }
@@ -142,18 +152,20 @@ pub fn configure_parts(
     routes: Routes,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     let limiter = web::Data::new(rate_limit::DeviceLimiter::new(limits.rate));
+    let signups = web::Data::new(rate_limit::SignupLimiter::new(limits.signups));
     let deadline = web::Data::new(uploads::BodyDeadline(limits.body_deadline));
     move |config| {
         config
             .app_data(web::Data::new(store))
             .app_data(limiter)
+            .app_data(signups)
             .app_data(deadline);
         if routes.uploads {
             accounts::configure(config);
             uploads::configure(config);
         }
         if routes.public {
-            public::configure(config);
+            public::configure(config, routes.metered);
         }
     }
 }

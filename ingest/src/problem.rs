@@ -49,7 +49,7 @@ pub enum ApiError {
     MissingBlobs(Vec<model::FrameId>),
     #[error("storage failed: {0}")]
     Store(#[from] store::Error),
-    #[error("this device is sending too fast; wait {} s and send again", .0.as_secs().max(1))]
+    #[error("too many requests from this client; wait {} s and send again", .0.as_secs().max(1))]
     RateLimited(std::time::Duration),
 }
 

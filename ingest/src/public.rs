@@ -16,7 +16,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use h3o::{CellIndex, LatLng, Resolution};
-use model::{ConsumedCoverage, ContributorId, FrameId, TimestampMs};
+use model::{ConsumedCoverage, ContributorId, FrameId, TimestampMs, UsageKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{BlobKey, SearchHit, SearchKind, SearchQuery, Store};
@@ -32,19 +32,31 @@ const MAX_CAPTURES: u32 = 200;
 /// Public frames are content-addressed, but may be taken down: cache for a day, not forever.
 const IMAGE_CACHE_CONTROL: &str = "public, max-age=86400";
 
-/// Registers the public read routes.
-pub fn configure(config: &mut web::ServiceConfig) {
+/// Wraps a route that serves metered use of `kind` (the composition root passes
+/// `metering::metered`; [`open_route`] serves it to anyone).
+pub type MeterRoute = fn(actix_web::Route, UsageKind) -> actix_web::Route;
+
+/// The route wrapper that meters nothing.
+pub fn open_route(route: actix_web::Route, _kind: UsageKind) -> actix_web::Route {
+    route
+}
+
+/// Registers the public read routes; full-resolution images and search go through `meter`.
+pub fn configure(config: &mut web::ServiceConfig, meter: MeterRoute) {
     config
         .route("/api/v1/frames/{sha256}", web::get().to(get_frame))
         .route(
             "/api/v1/frames/{sha256}/image.jpg",
-            web::get().to(get_image),
+            meter(web::get().to(get_image), UsageKind::Imagery),
         )
         .route(
             "/api/v1/frames/{sha256}/thumbnail.jpg",
             web::get().to(get_thumbnail),
         )
-        .route("/api/v1/search", web::get().to(search))
+        .route(
+            "/api/v1/search",
+            meter(web::get().to(search), UsageKind::Search),
+        )
         .route(
             "/api/v1/contributors/me/captures",
             web::get().to(my_captures),
@@ -282,16 +294,36 @@ fn parse_near(text: &str) -> ApiResult<CellIndex> {
 }
 
 const DAY_MS: i64 = 86_400_000;
+/// The times a search can name: years 1 to 9999, so no day or millisecond count from a URL
+/// can overflow the arithmetic below or the index's ranges.
+const FIRST_YEAR: i64 = 1;
+const LAST_YEAR: i64 = 9999;
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z in ms since 1970.
+const MIN_SEARCH_MS: i64 = -62_135_596_800_000;
+const MAX_SEARCH_MS: i64 = 253_402_300_799_999;
 
 /// Milliseconds since the epoch, or a `YYYY-MM-DD` day (its start, or its end when
-/// `end_of_day`).
+/// `end_of_day`), within years 1 to 9999.
 fn parse_time(text: &str, name: &str, end_of_day: bool) -> ApiResult<TimestampMs> {
-    if let Ok(ms) = text.parse::<i64>() {
+    let out_of_range = || {
+        ApiError::Invalid(format!(
+            "{name} `{}` is outside the years {FIRST_YEAR} to {LAST_YEAR}",
+            text.chars().take(40).collect::<String>()
+        ))
+    };
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Milliseconds: digits with an optional leading minus.
+        let ms: i64 = text.parse().map_err(|_| out_of_range())?;
+        if !(MIN_SEARCH_MS..=MAX_SEARCH_MS).contains(&ms) {
+            return Err(out_of_range());
+        }
         return Ok(TimestampMs(ms));
     }
     let day = parse_day(text).ok_or_else(|| {
         ApiError::Invalid(format!(
-            "{name} `{text}` is neither a YYYY-MM-DD day nor milliseconds since 1970"
+            "{name} `{}` is neither a YYYY-MM-DD day (years {FIRST_YEAR} to {LAST_YEAR}) nor milliseconds since 1970",
+            text.chars().take(40).collect::<String>()
         ))
     })?;
     let start = day * DAY_MS;
@@ -302,12 +334,26 @@ fn parse_time(text: &str, name: &str, end_of_day: bool) -> ApiResult<TimestampMs
     }))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian `YYYY-MM-DD`.
+/// Days since 1970-01-01 of a proleptic Gregorian `YYYY-MM-DD` in years 1 to 9999: four
+/// digits, two, two.
 fn parse_day(text: &str) -> Option<i64> {
-    let mut parts = text.splitn(3, '-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: i64 = parts.next()?.parse().ok()?;
-    let day: i64 = parts.next()?.parse().ok()?;
+    let bytes = text.as_bytes();
+    let shape = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    if !shape {
+        return None;
+    }
+    let year: i64 = text[..4].parse().ok()?;
+    let month: i64 = text[5..7].parse().ok()?;
+    let day: i64 = text[8..].parse().ok()?;
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&year) {
+        return None;
+    }
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let month_days = [
         31,
@@ -459,8 +505,42 @@ mod tests {
     #[case("2026-02-29")]
     #[case("2026-13-01")]
     #[case("yesterday")]
+    #[case("99999999999999999-01-01")]
+    #[case("0000-01-01")]
+    #[case("+2026-01-01")]
+    #[case("2026-1-01")]
+    #[case("2026-01-01x")]
+    #[case("")]
     fn impossible_days_are_refused(#[case] text: &str) {
         assert_eq!(parse_day(text), None);
+    }
+
+    #[rstest]
+    #[case("99999999999999999-01-01")]
+    #[case("99999999999999999999999")]
+    #[case("-99999999999999999")]
+    #[case("253402300800000")]
+    #[case("-")]
+    #[case("1-2")]
+    fn absurd_times_are_refused_not_wrapped(#[case] text: &str) {
+        let err = parse_time(text, "after", false).unwrap_err();
+        assert!(matches!(err, ApiError::Invalid(_)), "{err}");
+    }
+
+    #[rstest]
+    #[case("0001-01-01", false, MIN_SEARCH_MS)]
+    #[case("9999-12-31", true, MAX_SEARCH_MS)]
+    #[case("-1000", false, -1000)]
+    #[case("1700000000000", false, 1_700_000_000_000)]
+    fn the_ends_of_the_range_are_exact(
+        #[case] text: &str,
+        #[case] end_of_day: bool,
+        #[case] ms: i64,
+    ) {
+        assert_eq!(
+            parse_time(text, "after", end_of_day).unwrap(),
+            TimestampMs(ms)
+        );
     }
 
     #[test]

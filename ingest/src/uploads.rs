@@ -8,7 +8,13 @@
 //!   Unknown device or bad signature `401`, revoked device `403`, missing blobs `409` with
 //!   the list, the same capture id again → the earlier answer. Track checks and in-capture
 //!   dedup run at once; frames that pass wait (`pending`) for the pipeline worker.
-//! - `GET /api/v1/captures/{id}`: the capture's state and every frame's outcome.
+//! - `GET /api/v1/captures/{id}`: the capture's state and every frame's outcome, for the
+//!   device (signed), its owner (bearer token) or an admin.
+//!
+//! An original belongs to the devices that uploaded its bytes (`frame_uploads`): a manifest
+//! may name only frames its own device uploaded, and bytes another device sent first are a
+//! replay. Uploads no pending frame needs are collected after a grace period
+//! ([`collect_uploads`]).
 
 use std::time::Duration;
 
@@ -244,6 +250,12 @@ pub(crate) async fn put_frame(
         .blobs
         .put_if_absent(&BlobKey::original_frame(&id), body)
         .await?;
+    // The bytes are this device's from now on: only a device that sent them may name them
+    // in a manifest (and only the first to send them is their maker).
+    store
+        .db
+        .record_upload(id, device.id, TimestampMs::now())
+        .await?;
     let status = match outcome {
         PutOutcome::Created => StatusCode::CREATED,
         PutOutcome::AlreadyExisted => StatusCode::OK,
@@ -295,7 +307,10 @@ pub(crate) async fn post_capture(
         }
         return status_response(&store, manifest.capture_id, StatusCode::OK).await;
     }
-    let mut missing = Vec::new();
+    // A manifest names only frames its own device uploaded (and that are still stored): a
+    // frame's hash seen in a status page or a public URL is not a claim to its bytes.
+    let shas: Vec<FrameId> = manifest.frames.iter().map(|entry| entry.sha256).collect();
+    let mut missing = store.db.not_uploaded_by(device_id, &shas).await?;
     for entry in &manifest.frames {
         if !missing.contains(&entry.sha256)
             && !store
@@ -374,14 +389,21 @@ pub(crate) async fn post_capture(
     // Frames stored before: sent again by this device for the same moment → exact duplicate
     // (an agent re-sending what it lost track of); from another device, or claimed for
     // another moment → a replay (old footage passed off as new coverage), which is fraud.
-    let shas: Vec<FrameId> = manifest.frames.iter().map(|entry| entry.sha256).collect();
+    // Bytes another device uploaded first are that device's footage, even if this one
+    // sent them too (and even if the first upload was rejected or never posted): a replay.
     let stored = store.db.stored_frames(&shas).await?;
+    let first_uploaders = store.db.first_uploaders(&shas).await?;
     for (entry, verdict) in manifest.frames.iter().zip(verdicts.iter_mut()) {
         let earlier: Vec<_> = stored
             .iter()
             .filter(|(sha, _, _)| *sha == entry.sha256)
             .collect();
-        if verdict.is_none() && !earlier.is_empty() {
+        let made_by_another = first_uploaders
+            .iter()
+            .any(|(sha, device)| *sha == entry.sha256 && *device != device_id);
+        if verdict.is_none() && made_by_another {
+            *verdict = Some(RejectReason::Replay);
+        } else if verdict.is_none() && !earlier.is_empty() {
             let replayed = earlier
                 .iter()
                 .any(|(_, device, time)| *device != device_id || *time != entry.fix.time);
@@ -447,18 +469,49 @@ pub(crate) async fn post_capture(
     status_response(&store, manifest.capture_id, StatusCode::ACCEPTED).await
 }
 
-/// A capture's processing state and every frame's outcome, with advice for rejects.
+/// A capture's processing state and every frame's outcome, with advice for rejects: for the
+/// device that sent it (a signed request, as for uploads), the contributor who owns that
+/// device (bearer token) or an admin. Anyone else gets the same `404` as for an unknown id.
 #[utoipa::path(get, path = "/api/v1/captures/{id}", tag = "uploads",
     params(("id" = String, Path, description = "Capture id (UUID)")),
-    responses((status = 200, description = "The capture's status"), (status = 404, description = "No such capture (problem+json)")))]
+    security(("bearer" = [])),
+    responses((status = 200, description = "The capture's status"),
+              (status = 401, description = "Neither a device signature nor an account token (problem+json)"),
+              (status = 404, description = "No such capture of yours (problem+json)")))]
 pub(crate) async fn get_capture(
     store: web::Data<Store>,
+    request: HttpRequest,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id: CaptureId = path
         .parse()
         .map_err(|err: model::IdError| ApiError::Invalid(err.to_string()))?;
+    let reader = if request.headers().contains_key("X-Waymark-Device") {
+        Reader::Device(authenticate_device(&store, &request).await?.id)
+    } else {
+        Reader::Account(crate::accounts::authenticate(&store, &request).await?)
+    };
+    let not_yours = || ApiError::NotFound(format!("no capture {id} of yours"));
+    let capture = store.db.capture(id).await?.ok_or_else(not_yours)?;
+    let allowed = match &reader {
+        Reader::Device(device) => *device == capture.device_id,
+        Reader::Account(account) if account.role == store::ContributorRole::Admin => true,
+        Reader::Account(account) => store
+            .db
+            .device(capture.device_id)
+            .await?
+            .is_some_and(|device| device.contributor_id == account.id),
+    };
+    if !allowed {
+        return Err(not_yours());
+    }
     status_response(&store, id, StatusCode::OK).await
+}
+
+/// Who asks for a capture's status.
+enum Reader {
+    Device(model::DeviceId),
+    Account(store::Contributor),
 }
 
 async fn status_response(
@@ -503,4 +556,31 @@ pub(crate) fn frame_outcome(frame: &FrameStatusRow) -> serde_json::Value {
         "advice": reason.map(RejectReason::advice),
         "quality": frame.quality,
     })
+}
+
+/// Deletes the originals nothing needs any more — uploads never named by a manifest, and
+/// frames rejected before processing — once every upload of them is older than `grace`, and
+/// forgets those uploads. A frame still pending is never touched. Returns how many originals
+/// were deleted. The blob goes first: a crash between leaves a row that the next round
+/// collects again, never a blob that nobody would collect.
+pub async fn collect_uploads(
+    store: &Store,
+    grace: Duration,
+    now: TimestampMs,
+) -> store::Result<u64> {
+    const BATCH: u32 = 500;
+    let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    let cutoff = now.saturating_add_ms(-grace_ms);
+    let mut collected = 0;
+    loop {
+        let batch = store.db.collectable_uploads(cutoff, BATCH).await?;
+        for frame in &batch {
+            store.blobs.delete(&BlobKey::original_frame(frame)).await?;
+            store.db.forget_uploads(*frame, cutoff).await?;
+            collected += 1;
+        }
+        if batch.len() < BATCH as usize {
+            return Ok(collected);
+        }
+    }
 }

@@ -2,11 +2,22 @@
 //! pending frame through vision (quality, privacy blur, signs) and the near-duplicate check,
 //! then commits everything — outcomes, sequences, detections, coverage, dirty cells — with
 //! the job's completion in one transaction. The public (blurred) JPEG and its thumbnail are
-//! written first and the search index is refreshed before the commit; both are idempotent,
-//! so a worker killed anywhere replays the job without double effects. Originals are
-//! deleted once the commit made the public versions the only ones.
+//! written first (idempotent: a worker killed anywhere replays the job without double
+//! effects); the search documents are written only after the commit, by an `index-capture`
+//! job the commit enqueues, from the committed rows — so a capture that fails never leaves
+//! documents behind, and one that succeeds always gets them. Originals are deleted once the
+//! commit made the public versions the only ones.
+//!
+//! Failures: the lease is extended while a capture is processed (a long capture is never
+//! taken over by a second worker); a transient store error (the database or blob store not
+//! answering, a full disk) gives the job back without using an attempt, so acknowledged
+//! frames never become rejects because of an outage; any other failure uses an attempt, and
+//! the last one gives the capture up — its pending frames rejected `processing-failed` in
+//! the same transaction that marks the job dead. A job whose workers crashed on every
+//! attempt (their leases ran out) is given up the same way.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use h3o::LatLng;
@@ -15,8 +26,8 @@ use model::{
     RejectReason, TimestampMs,
 };
 use store::{
-    BlobKey, FrameOutcome, LeasedJob, NewDetection, NewSequence, ProcessedCapture, ProcessedFrame,
-    RetryOutcome, SearchDocument, SearchKind, Store,
+    BlobKey, FrameOutcome, LeasedJob, NewDetection, NewJob, NewSequence, ProcessedCapture,
+    ProcessedFrame, SearchDocument, SearchKind, Store,
 };
 use thumbnail::encode_thumbnail;
 
@@ -24,10 +35,14 @@ use crate::sequence::{SequenceConfig, split};
 use crate::similarity::{Fingerprint, distance, fingerprint};
 use crate::uploads::PROCESS_CAPTURE_JOB;
 
-/// How long a worker holds a job before another may take it over.
+/// The job that writes a committed capture's search documents.
+pub const INDEX_CAPTURE_JOB: &str = "index-capture";
+/// How long a worker holds a job before another may take it over, unless it extends it.
 pub const LEASE: Duration = Duration::from_secs(300);
 /// Near duplicates are looked for among frames of the same cell from this far back.
 pub const NEAR_DUPLICATE_WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
+/// The longest wait before a job given back after a transient failure runs again.
+const MAX_TRANSIENT_BACKOFF: Duration = Duration::from_secs(300);
 
 /// The one seam to the vision stage: analyze a JPEG, return its report and the public
 /// (privacy-blurred) copy. `waymark` plugs the OpenCV implementation in.
@@ -47,76 +62,261 @@ pub enum WorkerError {
     Join(String),
 }
 
+impl WorkerError {
+    /// Whether the failure says nothing about the capture: the store did not answer (a
+    /// dropped connection, a busy or rolled-back database, a blob store error other than a
+    /// missing blob, a full disk) or the lease went to another worker. Such a job is given
+    /// back without using an attempt.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Store(store::Error::LeaseLost { .. }) => true,
+            Self::Store(err) => err.is_outage(),
+            _ => false,
+        }
+    }
+}
+
+/// When the worker last showed it is alive (ms since 1970): before and after every job, and
+/// at every lease extension while it works on one. `/health` reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Pulse(Arc<AtomicI64>);
+
+impl Pulse {
+    pub fn beat(&self) {
+        self.0
+            .store(TimestampMs::now().as_millis(), Ordering::Relaxed);
+    }
+
+    /// The last beat, if there was one.
+    pub fn last(&self) -> Option<TimestampMs> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(TimestampMs(ms)),
+        }
+    }
+}
+
 /// Processes one job if there is one, holding it for [`LEASE`]; returns the capture it
 /// finished.
 pub async fn process_next(
     store: &Store,
     analyzer: &Arc<dyn FrameAnalyzer>,
 ) -> Result<Option<CaptureId>, WorkerError> {
-    process_next_with_lease(store, analyzer, LEASE).await
+    process_next_with_lease(store, analyzer, LEASE, &Pulse::default()).await
 }
 
-/// [`process_next`], holding the job for `lease`.
+/// [`process_next`], holding the job for `lease` and extending it every third of that
+/// while the capture is processed; then writes the search documents of what it committed.
 pub async fn process_next_with_lease(
     store: &Store,
     analyzer: &Arc<dyn FrameAnalyzer>,
     lease: Duration,
+    pulse: &Pulse,
 ) -> Result<Option<CaptureId>, WorkerError> {
-    let Some(job) = store.queue.lease(PROCESS_CAPTURE_JOB, lease).await? else {
+    pulse.beat();
+    let Some(mut job) = store.queue.lease(PROCESS_CAPTURE_JOB, lease).await? else {
         return Ok(None);
     };
-    match process(store, analyzer, &job).await {
-        Ok(capture) => Ok(Some(capture)),
+    if job.is_exhausted() {
+        let reason =
+            "the job's lease ran out on every attempt: its workers crashed or were killed on it";
+        give_up(store, &job, reason).await?;
+        return Ok(None);
+    }
+    let held = job.clone();
+    let outcome = tokio::select! {
+        outcome = process(store, analyzer, &held) => outcome,
+        lost = keep_leased(store, &mut job, lease, pulse) => Err(lost),
+    };
+    pulse.beat();
+    match outcome {
+        Ok(capture) => {
+            index_pending(store).await?;
+            Ok(Some(capture))
+        }
         Err(err) => {
-            let backoff = Duration::from_secs(30 * u64::from(job.attempts.min(10)));
-            let outcome = store.queue.fail(&job, &err.to_string(), backoff).await?;
-            if outcome == RetryOutcome::Dead {
-                give_up(store, &job, &err).await?;
-            } else {
-                tracing::warn!(job = job.id.0, error = %err, "capture processing failed; retrying later");
-            }
+            fail(store, &job, &err).await?;
             Err(err)
         }
     }
 }
 
-/// A job out of attempts: reject what its capture still has pending, so nothing (an epoch
-/// close, the contributor's status page) waits on it forever.
-async fn give_up(store: &Store, job: &LeasedJob, err: &WorkerError) -> Result<(), WorkerError> {
+/// Extends `job`'s lease every third of `lease` until it cannot (the lease went to another
+/// worker, or the store did not answer twice in a row): returns why.
+async fn keep_leased(
+    store: &Store,
+    job: &mut LeasedJob,
+    lease: Duration,
+    pulse: &Pulse,
+) -> WorkerError {
+    let every = (lease / 3).max(Duration::from_millis(100));
+    let mut failures = 0;
+    loop {
+        tokio::time::sleep(every).await;
+        match store.queue.extend(job, lease).await {
+            Ok(()) => {
+                failures = 0;
+                pulse.beat();
+            }
+            Err(err @ store::Error::LeaseLost { .. }) => return err.into(),
+            Err(err) if failures >= 1 => return err.into(),
+            Err(err) => {
+                tracing::warn!(job = job.id.0, error = %err, "extending a lease failed; trying again");
+                failures += 1;
+            }
+        }
+    }
+}
+
+/// Records a failed attempt: a transient one is given back uncounted, the last one gives
+/// the capture up, any other is retried after a back-off.
+async fn fail(store: &Store, job: &LeasedJob, err: &WorkerError) -> Result<(), WorkerError> {
+    let attempts = job.attempts.min(10);
+    if err.is_transient() {
+        let backoff = (Duration::from_secs(5) * 2u32.pow(attempts)).min(MAX_TRANSIENT_BACKOFF);
+        tracing::warn!(job = job.id.0, error = %err, ?backoff, "the store failed; the capture runs again later");
+        return match store
+            .queue
+            .retry_uncounted(job, &err.to_string(), backoff)
+            .await
+        {
+            // Another worker holds it now: nothing to give back.
+            Ok(()) | Err(store::Error::LeaseLost { .. }) => Ok(()),
+            Err(other) => Err(other.into()),
+        };
+    }
+    if job.is_last_attempt() {
+        return give_up(store, job, &err.to_string()).await;
+    }
+    let backoff = Duration::from_secs(30 * u64::from(attempts));
+    tracing::warn!(job = job.id.0, error = %err, "capture processing failed; retrying later");
+    match store.queue.fail(job, &err.to_string(), backoff).await {
+        Ok(_) | Err(store::Error::LeaseLost { .. }) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A job out of attempts: reject what its capture still has pending and mark the job dead,
+/// together, so nothing (an epoch close, the contributor's status page) waits on it forever.
+async fn give_up(store: &Store, job: &LeasedJob, error: &str) -> Result<(), WorkerError> {
     let payload: Payload =
         serde_json::from_str(&job.payload).map_err(|e| WorkerError::Payload(e.to_string()))?;
-    let rejected = store
+    match store
         .db
-        .fail_capture(payload.capture, RejectReason::ProcessingFailed)
-        .await?;
-    tracing::error!(
-        job = job.id.0,
-        capture = %payload.capture,
-        rejected,
-        error = %err,
-        "capture processing failed for the last time; its pending frames are rejected"
-    );
+        .give_up_capture(payload.capture, RejectReason::ProcessingFailed, job, error)
+        .await
+    {
+        Ok(rejected) => {
+            tracing::error!(
+                job = job.id.0,
+                capture = %payload.capture,
+                rejected,
+                error,
+                "capture processing failed for the last time; its pending frames are rejected"
+            );
+            Ok(())
+        }
+        Err(store::Error::LeaseLost { .. }) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Writes the search documents of every committed capture waiting for them (jobs
+/// [`INDEX_CAPTURE_JOB`]); returns how many captures were indexed. A failure gives the job
+/// back uncounted: documents can always be rebuilt from the rows.
+pub async fn index_pending(store: &Store) -> Result<u32, WorkerError> {
+    let mut indexed = 0;
+    while let Some(job) = store.queue.lease(INDEX_CAPTURE_JOB, LEASE).await? {
+        match index_capture(store, &job).await {
+            Ok(()) => {
+                store.queue.complete(&job).await?;
+                indexed += 1;
+            }
+            Err(err) => {
+                tracing::warn!(job = job.id.0, error = %err, "search indexing failed; retrying later");
+                let backoff = Duration::from_secs(5 * u64::from(job.attempts.min(60)));
+                store
+                    .queue
+                    .retry_uncounted(&job, &err.to_string(), backoff)
+                    .await?;
+                return Err(err);
+            }
+        }
+    }
+    Ok(indexed)
+}
+
+/// Replaces a capture's search documents by its committed accepted frames and signs.
+async fn index_capture(store: &Store, job: &LeasedJob) -> Result<(), WorkerError> {
+    let capture = job
+        .payload::<Payload>()
+        .map_err(|err| WorkerError::Payload(err.to_string()))?
+        .capture;
+    let documents = match store.db.capture_search_rows(capture).await? {
+        Some(rows) => search_documents(capture, &rows),
+        None => Vec::new(),
+    };
+    let search = store.search.clone();
+    tokio::task::spawn_blocking(move || search.replace_capture(capture, &documents))
+        .await
+        .map_err(|err| WorkerError::Join(err.to_string()))??;
     Ok(())
+}
+
+/// One frame document per accepted frame (tagged `good`: only frames vision judged good are
+/// accepted) and one sign document per sign seen in it.
+fn search_documents(capture: CaptureId, rows: &store::CaptureSearchRows) -> Vec<SearchDocument> {
+    let mut documents = Vec::with_capacity(rows.frames.len() + rows.signs.len());
+    for &(frame, captured_at, lat, lon) in &rows.frames {
+        let base = SearchDocument {
+            kind: SearchKind::Frame,
+            frame,
+            capture,
+            contributor: rows.contributor,
+            device: rows.device,
+            captured_at,
+            lat,
+            lon,
+            sign_class: None,
+            tags: vec!["good".into()],
+        };
+        documents.extend(
+            rows.signs
+                .iter()
+                .filter(|(seen_in, _)| *seen_in == frame)
+                .map(|(_, class)| SearchDocument {
+                    kind: SearchKind::Sign,
+                    sign_class: Some(class.clone()),
+                    ..base.clone()
+                }),
+        );
+        documents.push(base);
+    }
+    documents
 }
 
 /// Runs for as long as the process: jobs back to back, each held for `lease`, a sleep of
 /// `idle` when the queue is empty.
 pub async fn run(store: Store, analyzer: Arc<dyn FrameAnalyzer>, idle: Duration, lease: Duration) {
     let (_keep, never) = tokio::sync::watch::channel(false);
-    run_until(store, analyzer, idle, lease, never).await;
+    run_until(store, analyzer, idle, lease, never, Pulse::default()).await;
 }
 
 /// [`run`] until `stop` turns true: the capture in hand is finished first (draining), and
-/// no new job is taken after.
+/// no new job is taken after. `pulse` beats around every job and lease extension.
 pub async fn run_until(
     store: Store,
     analyzer: Arc<dyn FrameAnalyzer>,
     idle: Duration,
     lease: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    pulse: Pulse,
 ) {
     while !*stop.borrow() {
-        let pause = match process_next_with_lease(&store, &analyzer, lease).await {
+        if let Err(err) = index_pending(&store).await {
+            tracing::error!(error = %err, "search indexing failed");
+        }
+        let pause = match process_next_with_lease(&store, &analyzer, lease, &pulse).await {
             Ok(Some(capture)) => {
                 tracing::info!(%capture, "capture processed");
                 continue;
@@ -154,21 +354,30 @@ async fn process(
         store.db.capture_owner(capture).await?.ok_or_else(|| {
             WorkerError::Payload(format!("capture {capture} has no device owner"))
         })?;
-    let capture_row = store
-        .db
-        .capture(capture)
-        .await?
-        .ok_or_else(|| WorkerError::Payload(format!("capture {capture} is not stored")))?;
     let pending = store.db.pending_frames(capture).await?;
     let mut frames = Vec::with_capacity(pending.len());
     let mut detections = Vec::new();
-    let mut documents = Vec::new();
     let mut accepted_prints: Vec<(u64, Fingerprint)> = Vec::new();
     for frame in &pending {
-        let original = store
+        let original = match store
             .blobs
             .get(&BlobKey::original_frame(&frame.sha256))
-            .await?;
+            .await
+        {
+            Ok(original) => original,
+            Err(store::Error::BlobNotFound { .. }) => {
+                frames.push(ProcessedFrame {
+                    index: frame.index,
+                    outcome: FrameOutcome::Rejected(RejectReason::OriginalMissing),
+                    sequence: None,
+                    size: None,
+                    coverage: None,
+                    sha256: frame.sha256,
+                });
+                continue;
+            }
+            Err(other) => return Err(other.into()),
+        };
         let analyzer = Arc::clone(analyzer);
         let bytes = original.clone();
         let analyzed = tokio::task::spawn_blocking(move || analyzer.analyze(&bytes))
@@ -241,24 +450,6 @@ async fn process(
                     lon: frame.fix.lon,
                 });
             }
-            let base = SearchDocument {
-                kind: SearchKind::Frame,
-                frame: frame.sha256,
-                capture,
-                contributor,
-                device: capture_row.device_id,
-                captured_at: frame.fix.time,
-                lat: frame.fix.lat,
-                lon: frame.fix.lon,
-                sign_class: None,
-                tags: vec![format!("{:?}", report.quality.verdict).to_lowercase()],
-            };
-            documents.extend(report.signs.iter().map(|sign| SearchDocument {
-                kind: SearchKind::Sign,
-                sign_class: Some(sign.class_name.clone()),
-                ..base.clone()
-            }));
-            documents.push(base);
         } else if matches!(outcome, FrameOutcome::Accepted { .. }) {
             // Vision gave no public copy: nothing may be published, so the frame cannot count.
             outcome = FrameOutcome::Rejected(RejectReason::Broken);
@@ -306,10 +497,6 @@ async fn process(
         });
     }
 
-    let search = store.search.clone();
-    tokio::task::spawn_blocking(move || search.replace_capture(capture, &documents))
-        .await
-        .map_err(|err| WorkerError::Join(err.to_string()))??;
     let processed = ProcessedCapture {
         capture,
         contributor,
@@ -317,6 +504,13 @@ async fn process(
         sequences,
         detections,
         processed_at: TimestampMs::now(),
+        follow_ups: vec![
+            NewJob::new(
+                INDEX_CAPTURE_JOB,
+                &serde_json::json!({ "capture": capture }),
+            )?
+            .dedup_key(format!("index:{capture}")),
+        ],
     };
     store.db.commit_processed(&processed, job).await?;
     // Committed: the public copies are now the only versions anyone may see.

@@ -1,5 +1,5 @@
-//! The gate in front of the serving routes (`actix_web::middleware::from_fn(gate)`, with a
-//! [`Metering`] in the app data).
+//! The gate on the metered routes: [`metered`] wraps each route that serves metered use,
+//! with a [`Metering`] in the app data.
 //!
 //! Metered: coverage tiles above the free zoom (`/tiles/{z}/{x}/{y}.mvt`), full-resolution
 //! frames (`/api/v1/frames/{sha256}/image.jpg`) and search (`/api/v1/search`). Such a
@@ -8,11 +8,17 @@
 //! does everything when metering is off. A successful metered response is counted: a tile
 //! by its address (priced at the flush), imagery and search by the cell-weeks their
 //! handlers attached ([`model::ConsumedCoverage`]).
+//!
+//! The gate sits on the *route*, not in front of the app: it runs exactly when the router
+//! chose a metered route, after actix decoded the path (`/api/v1/searc%68` is the search
+//! route, `…/5680%2Emvt` a tile), so no spelling of a path can reach a metered handler
+//! around it. A tile's address is read from the matched path segments, decoded as the tile
+//! handler reads them.
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
-use actix_web::middleware::Next;
+use actix_web::http::header;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{Error, ResponseError, web};
 use model::{ConsumedCoverage, UsageKind};
 use tiles::TileCoord;
@@ -40,26 +46,57 @@ impl Metered {
     }
 }
 
-/// Which metered use a `GET` of `path` is; `None` for everything free. A malformed tile
-/// address is free here: the tile route answers it with its own `400`.
-pub fn classify(method: &Method, path: &str, free_max_zoom: u8) -> Option<Metered> {
-    if method != Method::GET {
-        return None;
+/// Puts the gate on a route that serves `kind` of metered use. The stages take this as
+/// their route wrapper (`ingest::Routes::metered`, `tiles::routes::configure_metered`).
+pub fn metered(route: actix_web::Route, kind: UsageKind) -> actix_web::Route {
+    match kind {
+        UsageKind::Tiles => route.wrap(from_fn(gate_tiles)),
+        UsageKind::Imagery => route.wrap(from_fn(gate_imagery)),
+        UsageKind::Search => route.wrap(from_fn(gate_search)),
     }
-    if path == "/api/v1/search" {
-        return Some(Metered::Search);
-    }
-    if let Some(rest) = path.strip_prefix("/api/v1/frames/") {
-        return rest.ends_with("/image.jpg").then_some(Metered::Imagery);
-    }
-    let mut parts = path.strip_prefix("/tiles/")?.split('/');
-    let (z, x, y) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let y = y.strip_suffix(".mvt").or(y.strip_suffix(".pbf"))?;
+}
+
+/// Whether a tile at `z/x/y` (the decoded path segments of the tile route, `y` with its
+/// extension) is metered: a valid address above the free zoom. A malformed address is free
+/// here: the tile route answers it with its own `400`.
+pub fn metered_tile(z: &str, x: &str, y_file: &str, free_max_zoom: u8) -> Option<Metered> {
+    let y = y_file
+        .strip_suffix(".mvt")
+        .or(y_file.strip_suffix(".pbf"))?;
     let tile = TileCoord::parse(z, x, y).ok()?;
     (tile.z > free_max_zoom).then_some(Metered::Tile(tile))
+}
+
+async fn gate_tiles(
+    request: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<EitherBody<BoxBody>>, Error> {
+    let metered = |metering: &Metering| {
+        let (z, x, y) = request
+            .match_info()
+            .load::<(String, String, String)>()
+            .ok()?;
+        metered_tile(&z, &x, &y, metering.config().free_max_zoom)
+    };
+    let metering = request.app_data::<web::Data<Metering>>().cloned();
+    let use_ = metering.as_ref().and_then(|m| metered(m));
+    gate(request, next, metering, use_).await
+}
+
+async fn gate_imagery(
+    request: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<EitherBody<BoxBody>>, Error> {
+    let metering = request.app_data::<web::Data<Metering>>().cloned();
+    gate(request, next, metering, Some(Metered::Imagery)).await
+}
+
+async fn gate_search(
+    request: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<EitherBody<BoxBody>>, Error> {
+    let metering = request.app_data::<web::Data<Metering>>().cloned();
+    gate(request, next, metering, Some(Metered::Search)).await
 }
 
 /// The key a request presents: `Authorization: Bearer wmk_…`, else `?key=` (a key has no
@@ -153,17 +190,15 @@ impl Metering {
     }
 }
 
-/// The middleware: see the module docs.
-pub async fn gate(
+/// Admits `metered` use (or passes the request when metering is off or the use is free),
+/// then counts what was served.
+async fn gate(
     request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let metering = request.app_data::<web::Data<Metering>>().cloned();
-    let Some(metering) = metering.filter(|m| m.config().enabled) else {
-        return Ok(next.call(request).await?.map_into_left_body());
-    };
-    let free = metering.config().free_max_zoom;
-    let Some(metered) = classify(request.method(), request.path(), free) else {
+    next: Next<BoxBody>,
+    metering: Option<web::Data<Metering>>,
+    metered: Option<Metered>,
+) -> Result<ServiceResponse<EitherBody<BoxBody>>, Error> {
+    let (Some(metering), Some(metered)) = (metering.filter(|m| m.config().enabled), metered) else {
         return Ok(next.call(request).await?.map_into_left_body());
     };
     match metering.admit(&request, metered).await {
@@ -173,7 +208,7 @@ pub async fn gate(
             Ok(response.map_into_left_body())
         }
         Err(refused) => Ok(request
-            .into_response(refused.error_response())
+            .into_response(refused.error_response().map_into_boxed_body())
             .map_into_right_body()),
     }
 }
@@ -183,30 +218,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn what_is_metered() {
-        let get = Method::GET;
+    fn tiles_above_the_free_zoom_are_metered() {
         let tile = |z, x, y| Some(Metered::Tile(TileCoord::new(z, x, y).unwrap()));
         assert_eq!(
-            classify(&get, "/tiles/14/8716/5680.mvt", 12),
+            metered_tile("14", "8716", "5680.mvt", 12),
             tile(14, 8716, 5680)
         );
         assert_eq!(
-            classify(&get, "/tiles/13/4358/2840.pbf", 12),
+            metered_tile("13", "4358", "2840.pbf", 12),
             tile(13, 4358, 2840)
         );
-        assert_eq!(classify(&get, "/tiles/12/2179/1420.mvt", 12), None);
-        assert_eq!(classify(&get, "/tiles/14/8716/5680.png", 12), None);
-        assert_eq!(classify(&get, "/tiles/99/0/0.mvt", 12), None);
-        assert_eq!(classify(&get, "/basemap/14/8716/5680.mvt", 12), None);
-        assert_eq!(classify(&get, "/api/v1/search", 12), Some(Metered::Search));
-        let frame = format!("/api/v1/frames/{}", "a".repeat(64));
+        assert_eq!(metered_tile("12", "2179", "1420.mvt", 12), None);
+        assert_eq!(metered_tile("14", "8716", "5680.png", 12), None);
+        assert_eq!(metered_tile("99", "0", "0.mvt", 12), None);
+        // Leading zeros name the same tile to the gate and to the tile handler.
         assert_eq!(
-            classify(&get, &format!("{frame}/image.jpg"), 12),
-            Some(Metered::Imagery)
+            metered_tile("014", "8716", "5680.mvt", 12),
+            tile(14, 8716, 5680)
         );
-        assert_eq!(classify(&get, &format!("{frame}/thumbnail.jpg"), 12), None);
-        assert_eq!(classify(&get, &frame, 12), None);
-        assert_eq!(classify(&Method::POST, "/api/v1/search", 12), None);
-        assert_eq!(classify(&get, "/tiles.json", 12), None);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Owns: API keys (`wmk_<id>_<secret>`; only the secret's sha256 is stored, compared in
 //! constant time; scoped to tiles, imagery, search; rate-limited per key), the gate in
-//! front of the serving routes ([`gate()`]: tiles above the free zoom, full-resolution frame
+//! on the serving routes ([`metered`]: tiles above the free zoom, full-resolution frame
 //! downloads and search need a key with credits; `401` for a missing, unknown or revoked
 //! key, `402` when the account is out of credits), counting in memory and flushing to the
 //! store in batches ([`Metering::flush`]: usage per key, UTC day, kind and H3 res-9
@@ -31,7 +31,7 @@ use model::UsageKind;
 use store::Store;
 
 pub use error::MeteringError;
-pub use gate::gate;
+pub use gate::metered;
 pub use keys::{IssuedKey, KeyText};
 pub use pricing::Flushed;
 pub use routes::ApiDoc;

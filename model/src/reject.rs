@@ -47,10 +47,13 @@ pub enum RejectReason {
     Broken,
     // The server.
     ProcessingFailed,
+    /// The frame's upload was no longer on the server when its capture was processed (it
+    /// was collected after the grace period without a manifest).
+    OriginalMissing,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 28] = [
+    pub const ALL: [RejectReason; 29] = [
         Self::NotJpeg,
         Self::FrameTooSmall,
         Self::FrameTooLarge,
@@ -79,6 +82,7 @@ impl RejectReason {
         Self::Obstructed,
         Self::Broken,
         Self::ProcessingFailed,
+        Self::OriginalMissing,
     ];
 
     /// The stable, kebab-case name used on the wire and in storage.
@@ -112,6 +116,7 @@ impl RejectReason {
             Self::Obstructed => "obstructed",
             Self::Broken => "broken",
             Self::ProcessingFailed => "processing-failed",
+            Self::OriginalMissing => "original-missing",
         }
     }
 
@@ -195,6 +200,9 @@ impl RejectReason {
             Self::Broken => "the image is broken (truncated, uniform or tiny)",
             Self::ProcessingFailed => {
                 "the server failed to process this capture after several attempts; upload the frames again in a new capture"
+            }
+            Self::OriginalMissing => {
+                "the server no longer had this frame's upload (uploads without a manifest are deleted after a day); upload it again in a new capture"
             }
         }
     }

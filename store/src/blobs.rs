@@ -4,7 +4,9 @@
 //! second write of the same key is reported as [`PutOutcome::AlreadyExisted`] and never
 //! replaces the stored bytes. Every backend writes atomically (the local filesystem stages
 //! the bytes in a temporary file and links it into place), so a reader never sees a partial
-//! object.
+//! object, and durably before a write returns: on the local filesystem the file and every
+//! directory above it up to the store's root are fsynced, so a row committed after a write
+//! never names a blob a power cut could take back (S3 acknowledges a put once it is stored).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -92,6 +94,8 @@ pub enum PutOutcome {
 pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
     url: String,
+    /// The root directory of a local store, whose writes are fsynced.
+    local_root: Option<PathBuf>,
 }
 
 impl fmt::Debug for BlobStore {
@@ -109,6 +113,7 @@ impl BlobStore {
             url: url.to_owned(),
             reason: reason.to_owned(),
         };
+        let mut local_root = None;
         let inner: Arc<dyn ObjectStore> = if url == "memory://" {
             Arc::new(InMemory::new())
         } else if let Some(dir) = url.strip_prefix("file://") {
@@ -124,6 +129,7 @@ impl BlobStore {
             })?;
             let local = LocalFileSystem::new_with_prefix(&dir)
                 .map_err(|err| unsupported(&err.to_string()))?;
+            local_root = Some(dir);
             Arc::new(local)
         } else if let Some(location) = url.strip_prefix("s3://") {
             s3_store(location).map_err(|reason| unsupported(&reason))?
@@ -137,6 +143,7 @@ impl BlobStore {
             inner,
             // Shown in /health and logs: never the query, which may hold credentials.
             url: url.split('?').next().unwrap_or(url).to_owned(),
+            local_root,
         })
     }
 
@@ -156,10 +163,40 @@ impl BlobStore {
             .put_opts(&key.0, PutPayload::from_bytes(bytes), options)
             .await
         {
-            Ok(_) => Ok(PutOutcome::Created),
+            Ok(_) => {
+                self.make_durable(key).await?;
+                Ok(PutOutcome::Created)
+            }
             Err(object_store::Error::AlreadyExists { .. }) => Ok(PutOutcome::AlreadyExisted),
             Err(source) => Err(blob_error(key, source)),
         }
+    }
+
+    /// On the local filesystem: fsyncs the blob's file, then every directory from its own up
+    /// to the store's root (a new shard directory is an entry in its parent too).
+    async fn make_durable(&self, key: &BlobKey) -> Result<()> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(());
+        };
+        let file = root.join(key.as_str());
+        let synced = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::File::open(&file)?.sync_all()?;
+            let mut dir = file.parent();
+            while let Some(current) = dir {
+                std::fs::File::open(current)?.sync_all()?;
+                if current == root {
+                    break;
+                }
+                dir = current.parent();
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|err| Error::Corrupt(format!("fsync of blob {key} did not finish: {err}")))?;
+        synced.map_err(|source| Error::BlobSync {
+            key: key.to_string(),
+            source,
+        })
     }
 
     /// Writes `bytes` at `key`, atomically replacing what was there. Use for derived blobs
@@ -168,8 +205,8 @@ impl BlobStore {
         self.inner
             .put(&key.0, PutPayload::from_bytes(bytes))
             .await
-            .map(|_| ())
-            .map_err(|source| blob_error(key, source))
+            .map_err(|source| blob_error(key, source))?;
+        self.make_durable(key).await
     }
 
     pub async fn get(&self, key: &BlobKey) -> Result<Bytes> {
@@ -200,12 +237,13 @@ impl BlobStore {
         }
     }
 
-    /// Every key under `prefix` (e.g. `frames/original`), sorted.
+    /// Every key under `prefix` (e.g. `frames/original`; `""` for every key), sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<BlobKey>> {
         let prefix = Path::from(prefix);
+        let under = (!prefix.as_ref().is_empty()).then_some(&prefix);
         let mut keys: Vec<BlobKey> = self
             .inner
-            .list(Some(&prefix))
+            .list(under)
             .map_ok(|meta| BlobKey(meta.location))
             .try_collect()
             .await

@@ -162,7 +162,7 @@ impl Db {
 
     pub async fn contributor(&self, id: ContributorId) -> Result<Option<Contributor>> {
         let row = sqlx::query(
-            "SELECT id, name, payout_address, created_at_ms FROM contributors WHERE id = $1",
+            "SELECT id, name, payout_address, created_at_ms, role FROM contributors WHERE id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -176,7 +176,7 @@ impl Db {
         token_sha256: &str,
     ) -> Result<Option<Contributor>> {
         let row = sqlx::query(
-            "SELECT id, name, payout_address, created_at_ms FROM contributors WHERE token_sha256 = $1",
+            "SELECT id, name, payout_address, created_at_ms, role FROM contributors WHERE token_sha256 = $1",
         )
         .bind(token_sha256)
         .fetch_optional(&self.pool)
@@ -187,7 +187,7 @@ impl Db {
     pub async fn insert_device(&self, new: &NewDevice) -> Result<()> {
         sqlx::query(
             "INSERT INTO devices (id, public_key, contributor_id, driver_id, driver_share_bps, \
-             label, status, registered_at_ms) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7)",
+             label, status, registered_at_ms, driver_accepted_at_ms) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8)",
         )
         .bind(new.id.to_string())
         .bind(new.public_key.to_hex())
@@ -196,6 +196,7 @@ impl Db {
         .bind(i64::from(new.driver_share_bps))
         .bind(&new.label)
         .bind(new.registered_at.as_millis())
+        .bind(new.driver_accepted_at.map(|t| t.as_millis()))
         .execute(&self.pool)
         .await
         .map_err(|err| conflict_or(err, "public key"))?;
@@ -220,6 +221,63 @@ impl Db {
         rows.iter().map(device_from_row).collect()
     }
 
+    /// The device with id `id`.
+    pub async fn device(&self, id: DeviceId) -> Result<Option<Device>> {
+        let row = sqlx::query(&format!("{DEVICE_COLUMNS} WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| device_from_row(&row)).transpose()
+    }
+
+    /// Records that `driver` accepted driving device `id` (the share then counts); returns
+    /// whether `driver` is the device's named driver.
+    pub async fn accept_driver(
+        &self,
+        id: DeviceId,
+        driver: ContributorId,
+        at: TimestampMs,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE devices SET driver_accepted_at_ms = COALESCE(driver_accepted_at_ms, $1) \
+             WHERE id = $2 AND driver_id = $3",
+        )
+        .bind(at.as_millis())
+        .bind(id.to_string())
+        .bind(driver.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// `driver` declines (or leaves) device `id`: it has no driver any more and its owner
+    /// takes the whole share. Returns whether `driver` was the device's named driver.
+    pub async fn decline_driver(&self, id: DeviceId, driver: ContributorId) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE devices SET driver_id = NULL, driver_share_bps = 10000, driver_accepted_at_ms = NULL \
+             WHERE id = $1 AND driver_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(driver.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Sets an account's role; returns whether the account exists.
+    pub async fn set_contributor_role(
+        &self,
+        id: ContributorId,
+        role: ContributorRole,
+    ) -> Result<bool> {
+        let done = sqlx::query("UPDATE contributors SET role = $1 WHERE id = $2")
+            .bind(role.as_str())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Sets a device's status; returns whether the device exists.
     pub async fn set_device_status(&self, id: DeviceId, status: DeviceStatus) -> Result<bool> {
         let done = sqlx::query("UPDATE devices SET status = $1 WHERE id = $2")
@@ -238,6 +296,24 @@ pub struct Contributor {
     pub name: String,
     pub payout_address: Option<PayoutAddress>,
     pub created_at: TimestampMs,
+    pub role: ContributorRole,
+}
+
+/// What an account may do beyond its own data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContributorRole {
+    Contributor,
+    /// An operator: reads any capture's status. Granted by `waymark admin grant`.
+    Admin,
+}
+
+impl ContributorRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Contributor => "contributor",
+            Self::Admin => "admin",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,7 +342,8 @@ impl DeviceStatus {
 }
 
 /// A registered device. Rewards go to `contributor_id`, or are split with `driver_id`
-/// (`driver_share_bps` basis points to the driver) for fleet devices.
+/// (`driver_share_bps` basis points to the driver) for fleet devices once the driver
+/// accepted (`driver_accepted_at`); until then the owner takes it all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
     pub id: DeviceId,
@@ -274,6 +351,8 @@ pub struct Device {
     pub contributor_id: ContributorId,
     pub driver_id: Option<ContributorId>,
     pub driver_share_bps: u16,
+    /// When the named driver accepted being this device's driver.
+    pub driver_accepted_at: Option<TimestampMs>,
     pub label: String,
     pub status: DeviceStatus,
     pub registered_at: TimestampMs,
@@ -286,12 +365,15 @@ pub struct NewDevice {
     pub contributor_id: ContributorId,
     pub driver_id: Option<ContributorId>,
     pub driver_share_bps: u16,
+    /// `None` until the driver accepts ([`Db::accept_driver`]); the owner's own account
+    /// named as driver needs no acceptance.
+    pub driver_accepted_at: Option<TimestampMs>,
     pub label: String,
     pub registered_at: TimestampMs,
 }
 
 const DEVICE_COLUMNS: &str = "SELECT id, public_key, contributor_id, driver_id, driver_share_bps, \
-     label, status, registered_at_ms FROM devices";
+     driver_accepted_at_ms, label, status, registered_at_ms FROM devices";
 
 fn contributor_from_row(row: &sqlx::any::AnyRow) -> Result<Contributor> {
     let payout: Option<String> = row.try_get("payout_address")?;
@@ -305,6 +387,11 @@ fn contributor_from_row(row: &sqlx::any::AnyRow) -> Result<Contributor> {
             })
             .transpose()?,
         created_at: TimestampMs(row.try_get("created_at_ms")?),
+        role: match row.try_get::<String, _>("role")?.as_str() {
+            "contributor" => ContributorRole::Contributor,
+            "admin" => ContributorRole::Admin,
+            other => return Err(Error::Corrupt(format!("contributor role {other:?}"))),
+        },
     })
 }
 
@@ -324,6 +411,9 @@ fn device_from_row(row: &sqlx::any::AnyRow) -> Result<Device> {
             .transpose()?,
         driver_share_bps: u16::try_from(share)
             .map_err(|_| Error::Corrupt(format!("driver share {share} bps")))?,
+        driver_accepted_at: row
+            .try_get::<Option<i64>, _>("driver_accepted_at_ms")?
+            .map(TimestampMs),
         label: row.try_get("label")?,
         status: match status.as_str() {
             "active" => DeviceStatus::Active,

@@ -155,11 +155,15 @@ impl Db {
         Ok(first.map(TimestampMs))
     }
 
+    /// Who each device pays: its owner, and its driver only once the driver accepted.
     pub async fn device_payees(&self) -> Result<Vec<DevicePayeesRow>> {
-        let rows =
-            sqlx::query("SELECT id, contributor_id, driver_id, driver_share_bps FROM devices")
-                .fetch_all(self.pool())
-                .await?;
+        let rows = sqlx::query(
+            "SELECT id, contributor_id, \
+             CASE WHEN driver_accepted_at_ms IS NULL THEN NULL ELSE driver_id END AS driver_id, \
+             driver_share_bps FROM devices",
+        )
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
             .map(|row| {
                 let driver: Option<String> = row.try_get("driver_id")?;

@@ -26,6 +26,8 @@ pub enum Error {
         key: String,
         source: object_store::Error,
     },
+    #[error("blob {key} was written but could not be made durable (fsync): {source}")]
+    BlobSync { key: String, source: std::io::Error },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}; the database may be from a newer Waymark")]
@@ -46,6 +48,8 @@ pub enum Error {
     SearchDirectory { path: PathBuf, reason: String },
     #[error("a contributor or device with this {what} already exists")]
     Conflict { what: &'static str },
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl Error {
@@ -58,6 +62,29 @@ impl Error {
             Self::Database(sqlx::Error::Database(db))
                 if matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "517"))
         )
+    }
+
+    /// Whether the store failed for a reason outside the data it was given: the database or
+    /// the blob store did not answer (a dropped connection, a pool timeout, a protocol or
+    /// TLS failure), the search index was locked or failed on IO, the database rolled the
+    /// transaction back ([`Error::is_transient`]) or the disk is full. Running the same work
+    /// again later is the fix, and the work's own input is not at fault.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            Self::Database(
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::Tls(_),
+            )
+            | Self::Blob { .. }
+            | Self::BlobSync { .. }
+            | Self::Search(_)
+            | Self::SearchDirectory { .. } => true,
+            other => other.is_transient() || other.is_storage_full(),
+        }
     }
 
     /// Whether the storage under the store is full (no space left on the device, or SQLite's

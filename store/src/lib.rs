@@ -12,6 +12,7 @@
 //! Never does: domain decisions. It stores what the stages decided and answers their
 //! queries; whether a frame is accepted or what a cell earns is decided elsewhere.
 
+mod backup;
 mod blobs;
 mod captures;
 mod config;
@@ -24,16 +25,21 @@ mod pipeline;
 mod public;
 mod queue;
 mod search;
+mod uploads;
 
 pub use blobs::{BlobKey, BlobStore, PutOutcome};
 pub use captures::{CaptureRow, FrameOutcome, FrameStatusRow, NewCapture, NewFrame};
 pub use config::StoreConfig;
 pub use consumers::{ApiKeyRow, NewApiKey, UsageRow, UsageTotal};
-pub use db::{Contributor, Db, Device, DeviceStatus, Dialect, NewContributor, NewDevice};
+pub use db::{
+    Contributor, ContributorRole, Db, Device, DeviceStatus, Dialect, NewContributor, NewDevice,
+};
 pub use epochs::{DevicePayeesRow, EpochFrameRow, EpochRow, RewardRow};
 pub use error::{Error, Result};
 pub use map::{DirtyCell, MapFrameRow, MapSequenceRow, MapSignRow};
-pub use pipeline::{NewDetection, NewSequence, PendingFrame, ProcessedCapture, ProcessedFrame};
+pub use pipeline::{
+    CaptureSearchRows, NewDetection, NewSequence, PendingFrame, ProcessedCapture, ProcessedFrame,
+};
 pub use public::{ContributorCaptureRow, DetectionRow, FreshCoverageRow, PublicFrameRow};
 pub use queue::{JobId, JobQueue, LeasedJob, NewJob, QueueCounts, RetryOutcome};
 pub use search::{SearchDocument, SearchHit, SearchIndex, SearchKind, SearchQuery};

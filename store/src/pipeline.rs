@@ -56,7 +56,7 @@ pub struct ProcessedFrame {
 }
 
 /// Everything processing a capture produced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ProcessedCapture {
     pub capture: CaptureId,
     pub contributor: ContributorId,
@@ -64,6 +64,21 @@ pub struct ProcessedCapture {
     pub sequences: Vec<NewSequence>,
     pub detections: Vec<NewDetection>,
     pub processed_at: TimestampMs,
+    /// Jobs enqueued in the same transaction (the search indexing of what was committed),
+    /// so they run exactly when the outcome exists.
+    pub follow_ups: Vec<crate::NewJob>,
+}
+
+/// What the search index holds of a committed capture: its accepted frames and the signs
+/// detected in them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureSearchRows {
+    pub device: model::DeviceId,
+    pub contributor: ContributorId,
+    /// Accepted frames: id, time, position.
+    pub frames: Vec<(FrameId, TimestampMs, f64, f64)>,
+    /// Signs: the frame they were seen in and their class.
+    pub signs: Vec<(FrameId, String)>,
 }
 
 impl Db {
@@ -257,9 +272,65 @@ impl Db {
             .bind(&capture)
             .execute(&mut *tx)
             .await?;
+        for follow_up in &processed.follow_ups {
+            JobQueue::enqueue_in(&mut tx, follow_up).await?;
+        }
         JobQueue::complete_in(&mut tx, job).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The accepted frames and signs of a committed capture, for its search documents;
+    /// `None` when the capture is not stored.
+    pub async fn capture_search_rows(
+        &self,
+        capture: CaptureId,
+    ) -> Result<Option<CaptureSearchRows>> {
+        let owner = sqlx::query(
+            "SELECT c.device_id, d.contributor_id FROM captures c JOIN devices d ON d.id = c.device_id WHERE c.id = $1",
+        )
+        .bind(capture.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(owner) = owner else {
+            return Ok(None);
+        };
+        let frames = sqlx::query(
+            "SELECT sha256, time_ms, lat, lon FROM frames WHERE capture_id = $1 AND status = 'accepted' ORDER BY idx",
+        )
+        .bind(capture.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        let signs = sqlx::query(
+            "SELECT frame_sha256, class FROM detections WHERE capture_id = $1 AND kind = 'sign' AND class IS NOT NULL ORDER BY id",
+        )
+        .bind(capture.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(Some(CaptureSearchRows {
+            device: crate::db::parse_column(&owner, "device_id")?,
+            contributor: crate::db::parse_column(&owner, "contributor_id")?,
+            frames: frames
+                .iter()
+                .map(|row| {
+                    Ok((
+                        crate::db::parse_column(row, "sha256")?,
+                        TimestampMs(row.try_get("time_ms")?),
+                        row.try_get("lat")?,
+                        row.try_get("lon")?,
+                    ))
+                })
+                .collect::<Result<_>>()?,
+            signs: signs
+                .iter()
+                .map(|row| {
+                    Ok((
+                        crate::db::parse_column(row, "frame_sha256")?,
+                        row.try_get("class")?,
+                    ))
+                })
+                .collect::<Result<_>>()?,
+        }))
     }
 
     /// The sequences stored for a capture: id, frame count, length and GeoJSON geometry.
@@ -285,13 +356,18 @@ impl Db {
             .collect()
     }
 
-    /// Gives up on a capture whose job died: its still-pending frames are rejected with
-    /// `reason` and the capture is marked failed, so nothing waits on it (an epoch with a
-    /// pending frame cannot close). Returns how many frames were rejected.
-    pub async fn fail_capture(
+    /// Gives up on a capture and its job together: its still-pending frames are rejected
+    /// with `reason`, the capture is marked failed and the job dead, in one transaction — so
+    /// nothing waits on the capture (an epoch with a pending frame cannot close) and a crash
+    /// cannot leave a dead job with pending frames. Returns how many frames were rejected;
+    /// fails with [`crate::Error::LeaseLost`] (and changes nothing) if the job passed to
+    /// another worker.
+    pub async fn give_up_capture(
         &self,
         capture: CaptureId,
         reason: model::RejectReason,
+        job: &LeasedJob,
+        error: &str,
     ) -> Result<u64> {
         let mut tx = self.begin().await?;
         let rejected = sqlx::query(
@@ -307,6 +383,7 @@ impl Db {
             .bind(capture.to_string())
             .execute(&mut *tx)
             .await?;
+        JobQueue::bury_in(&mut tx, job, error).await?;
         tx.commit().await?;
         Ok(rejected)
     }

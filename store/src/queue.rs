@@ -57,8 +57,10 @@ pub struct LeasedJob {
     pub id: JobId,
     pub kind: String,
     pub payload: String,
-    /// How many times the job has been leased, this lease included.
+    /// How many times the job has been leased, this lease included (a transient failure
+    /// given back with [`JobQueue::retry_uncounted`] does not count).
     pub attempts: u32,
+    pub max_attempts: u32,
     pub lease_until: TimestampMs,
     lease_token: String,
 }
@@ -66,6 +68,19 @@ pub struct LeasedJob {
 impl LeasedJob {
     pub fn payload<T: DeserializeOwned>(&self) -> Result<T> {
         Ok(serde_json::from_str(&self.payload)?)
+    }
+
+    /// Whether this is the job's last attempt: a failure now is final.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempts >= self.max_attempts
+    }
+
+    /// Whether every attempt is used up: its workers' leases ran out on each (they crashed
+    /// or were killed). The job is handed out this once more only so that its worker gives
+    /// it up in a transaction with whatever that means ([`JobQueue::bury_in`]), never to run
+    /// it again.
+    pub fn is_exhausted(&self) -> bool {
+        self.attempts > self.max_attempts
     }
 }
 
@@ -124,22 +139,15 @@ impl JobQueue {
     }
 
     /// Leases the oldest runnable job of `kind` for `lease_for`: a queued job whose back-off
-    /// has passed, or a leased job whose worker let its lease expire. Jobs that exhausted
-    /// their attempts through expired leases are marked dead first.
+    /// has passed, or a leased job whose worker let its lease expire. A job whose leases ran
+    /// out on every attempt comes back [exhausted](LeasedJob::is_exhausted), for its worker
+    /// to give up with [`JobQueue::bury_in`] (so the job dies in the same transaction as
+    /// what giving up means to the stage, and nothing waits on it forever).
     pub async fn lease(&self, kind: &str, lease_for: Duration) -> Result<Option<LeasedJob>> {
         let now = TimestampMs::now();
         let lease_until =
             now.saturating_add_ms(i64::try_from(lease_for.as_millis()).unwrap_or(i64::MAX));
         let token = Uuid::new_v4().to_string();
-        sqlx::query(
-            "UPDATE jobs SET state = 'dead', lease_token = NULL, updated_at_ms = $1, \
-             last_error = 'lease expired on every attempt; the worker may be crashing on this job' \
-             WHERE kind = $2 AND state = 'leased' AND lease_until_ms < $1 AND attempts >= max_attempts",
-        )
-        .bind(now.as_millis())
-        .bind(kind)
-        .execute(self.db.pool())
-        .await?;
         // SQLite has one writer at a time; PostgreSQL workers skip rows another is leasing.
         let skip_locked = match self.db.dialect() {
             crate::Dialect::Sqlite => "",
@@ -151,7 +159,7 @@ impl JobQueue {
              WHERE id = (SELECT id FROM jobs WHERE kind = $4 AND \
                  ((state = 'queued' AND run_after_ms <= $3) OR (state = 'leased' AND lease_until_ms < $3)) \
                  ORDER BY run_after_ms, id LIMIT 1{skip_locked}) \
-             RETURNING id, kind, payload, attempts"
+             RETURNING id, kind, payload, attempts, max_attempts"
         ))
         .bind(&token)
         .bind(lease_until.as_millis())
@@ -162,11 +170,13 @@ impl JobQueue {
         .pop();
         row.map(|row| {
             let attempts: i64 = row.try_get("attempts")?;
+            let max_attempts: i64 = row.try_get("max_attempts")?;
             Ok(LeasedJob {
                 id: JobId(row.try_get("id")?),
                 kind: row.try_get("kind")?,
                 payload: row.try_get("payload")?,
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                max_attempts: u32::try_from(max_attempts).unwrap_or(u32::MAX),
                 lease_until,
                 lease_token: token.clone(),
             })
@@ -247,6 +257,66 @@ impl JobQueue {
             Some(_) => Ok(RetryOutcome::Retried),
             None => Err(Error::LeaseLost { job: job.id.0 }),
         }
+    }
+
+    /// Gives the job back after a transient failure (the database or the blob store did not
+    /// answer): it runs again after `retry_after` and the attempt does not count, so a
+    /// passing outage never uses up a job's attempts.
+    pub async fn retry_uncounted(
+        &self,
+        job: &LeasedJob,
+        error: &str,
+        retry_after: Duration,
+    ) -> Result<()> {
+        let now = TimestampMs::now();
+        let run_after =
+            now.saturating_add_ms(i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX));
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+             lease_token = NULL, lease_until_ms = NULL, run_after_ms = $1, last_error = $2, \
+             updated_at_ms = $3 WHERE id = $4 AND lease_token = $5 AND state = 'leased'",
+        )
+        .bind(run_after.as_millis())
+        .bind(error)
+        .bind(now.as_millis())
+        .bind(job.id.0)
+        .bind(&job.lease_token)
+        .execute(self.db.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::LeaseLost { job: job.id.0 });
+        }
+        Ok(())
+    }
+
+    /// Marks the job dead inside the caller's transaction (which records what giving up on
+    /// it means); fails with [`Error::LeaseLost`] if this worker no longer holds it.
+    pub async fn bury_in(conn: &mut AnyConnection, job: &LeasedJob, error: &str) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'dead', lease_token = NULL, lease_until_ms = NULL, last_error = $1, \
+             updated_at_ms = $2 WHERE id = $3 AND lease_token = $4 AND state = 'leased'",
+        )
+        .bind(error)
+        .bind(TimestampMs::now().as_millis())
+        .bind(job.id.0)
+        .bind(&job.lease_token)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::LeaseLost { job: job.id.0 });
+        }
+        Ok(())
+    }
+
+    /// When the oldest job still waiting to run (queued, or leased and not yet done) was
+    /// enqueued: how far the queue lags behind.
+    pub async fn oldest_waiting(&self) -> Result<Option<TimestampMs>> {
+        let oldest: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(created_at_ms) FROM jobs WHERE state IN ('queued', 'leased')",
+        )
+        .fetch_one(self.db.pool())
+        .await?;
+        Ok(oldest.map(TimestampMs))
     }
 
     pub async fn counts(&self) -> Result<QueueCounts> {

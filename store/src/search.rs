@@ -12,9 +12,7 @@ use h3o::{CellIndex, LatLng, Resolution};
 use model::{CaptureId, ContributorId, DeviceId, FrameId, SEARCH_RESOLUTIONS, TimestampMs};
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{
-    AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery, TermSetQuery,
-};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value,
 };
@@ -28,6 +26,10 @@ const WRITER_MEMORY_BYTES: usize = 50_000_000;
 /// How long a write waits for another process to give the index's writer lock back.
 const WRITER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 const MAX_LIMIT: usize = 1_000;
+/// The longest query text, in characters: a sign name or a few tags, never a document.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// The most words a query text may have; each is one term every hit must contain.
+pub const MAX_QUERY_WORDS: usize = 16;
 
 /// What a search document describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +67,10 @@ pub struct SearchDocument {
 /// A structured query; every part given must match.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchQuery {
-    /// Words matched against sign classes and tags (lenient: never a syntax error).
+    /// Words every hit must contain among its sign class and tags. Plain words, no syntax:
+    /// the text is split by the index's own tokenizer into at most [`MAX_QUERY_WORDS`]
+    /// terms (and [`MAX_QUERY_CHARS`] characters), so nothing from outside reaches a
+    /// recursive parser.
     pub text: Option<String>,
     pub kind: Option<SearchKind>,
     pub contributor: Option<ContributorId>,
@@ -298,9 +303,7 @@ impl SearchIndex {
             .map(str::trim)
             .filter(|t| !t.is_empty())
         {
-            let parser = QueryParser::for_index(&self.index, vec![f.text, f.sign_class]);
-            let (parsed, _errors) = parser.parse_query_lenient(text);
-            clauses.push((Occur::Must, parsed));
+            clauses.push((Occur::Must, self.words_query(text)?));
         }
         if let Some(kind) = query.kind {
             clauses.push((Occur::Must, term(f.kind, kind.as_str())));
@@ -356,6 +359,47 @@ impl SearchIndex {
             }
         }
         Ok(hits)
+    }
+
+    /// Every word of `text` must be among a document's words: one term query per word,
+    /// cut by the `text` field's own tokenizer (so `Speed-Limit 50` finds `speed-limit-50`).
+    /// A text with no word matches nothing.
+    fn words_query(&self, text: &str) -> Result<Box<dyn Query>> {
+        let chars = text.chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(Error::SearchQuery(format!(
+                "the text is {chars} characters; the limit is {MAX_QUERY_CHARS}"
+            )));
+        }
+        let field = self.fields.text;
+        let mut analyzer = self.index.tokenizer_for_field(field)?;
+        let mut words: Vec<String> = Vec::new();
+        analyzer.token_stream(text).process(&mut |token| {
+            if !words.contains(&token.text) {
+                words.push(token.text.clone());
+            }
+        });
+        if words.len() > MAX_QUERY_WORDS {
+            return Err(Error::SearchQuery(format!(
+                "the text has {} words; the limit is {MAX_QUERY_WORDS}",
+                words.len()
+            )));
+        }
+        if words.is_empty() {
+            // Only punctuation: no document has no words.
+            return Ok(Box::new(tantivy::query::EmptyQuery));
+        }
+        let terms = words
+            .iter()
+            .map(|word| -> (Occur, Box<dyn Query>) {
+                let term = Term::from_field_text(field, word);
+                (
+                    Occur::Must,
+                    Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+                )
+            })
+            .collect();
+        Ok(Box::new(BooleanQuery::new(terms)))
     }
 
     fn cell_query(&self, cell: CellIndex) -> Result<Box<dyn Query>> {

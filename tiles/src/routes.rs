@@ -41,14 +41,36 @@ pub struct Basemap(pub MbTiles);
 ))]
 pub struct ApiDoc;
 
-/// Registers the tile routes on an app; `basemap` adds `/basemap/{z}/{x}/{y}.mvt` and the
-/// roads to the style.
+/// Wraps a route that serves metered use of `kind` (the composition root passes
+/// `metering::metered`; [`open_route`] serves it to anyone).
+pub type MeterRoute = fn(actix_web::Route, model::UsageKind) -> actix_web::Route;
+
+/// The route wrapper that meters nothing.
+pub fn open_route(route: actix_web::Route, _kind: model::UsageKind) -> actix_web::Route {
+    route
+}
+
+/// Registers the tile routes on an app, open to anyone; `basemap` adds
+/// `/basemap/{z}/{x}/{y}.mvt` and the roads to the style.
 pub fn configure(tiles: MbTiles, basemap: Option<MbTiles>) -> impl FnOnce(&mut web::ServiceConfig) {
+    configure_metered(tiles, basemap, open_route)
+}
+
+/// [`configure`], with the live tiles' route wrapped by `meter` (the base map's roads and
+/// the TileJSON and style documents stay open).
+pub fn configure_metered(
+    tiles: MbTiles,
+    basemap: Option<MbTiles>,
+    meter: MeterRoute,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config
             .app_data(web::Data::new(tiles))
             .app_data(web::Data::new(basemap.map(Basemap)))
-            .route("/tiles/{z}/{x}/{y}", web::get().to(get_tile))
+            .route(
+                "/tiles/{z}/{x}/{y}",
+                meter(web::get().to(get_tile), model::UsageKind::Tiles),
+            )
             .route("/basemap/{z}/{x}/{y}", web::get().to(get_basemap_tile))
             .route("/tiles.json", web::get().to(get_tilejson))
             .route("/basemap.json", web::get().to(get_basemap_tilejson))

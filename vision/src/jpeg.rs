@@ -107,13 +107,18 @@ fn frame_header(bytes: &[u8]) -> Option<(u16, u16, u8)> {
     }
 }
 
-/// The complete APP1 segments holding EXIF (marker and length included), in file order.
+/// The complete APP1 segments holding EXIF (marker and length included), in file order,
+/// from the file's header only: EXIF belongs before the frame header (SOF), and an APP1
+/// found after it (between SOF and the scan, or in a later scan's tables) is not the
+/// image's metadata but something smuggled beside it, so it is never carried over.
 pub fn exif_segments(bytes: &[u8]) -> Vec<&[u8]> {
     let mut segments = Vec::new();
     let mut at = 2;
     while at + 4 <= bytes.len() && bytes[at] == 0xFF {
         let marker = bytes[at + 1];
-        if marker == 0xDA || marker == 0xD9 {
+        let is_frame_header =
+            matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if marker == 0xDA || marker == 0xD9 || is_frame_header {
             break;
         }
         let length = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
@@ -183,6 +188,22 @@ mod tests {
             inspect(b"\x89PNG\r\n").unwrap_err().problem,
             QualityProblem::Undecodable
         );
+    }
+
+    #[test]
+    fn exif_after_the_frame_header_is_not_the_images() {
+        let exif: &[u8] = &[0xFF, 0xE1, 0x00, 0x08, b'E', b'x', b'i', b'f', 0, 0];
+        let sof = minimal(4, 4);
+        // SOI, SOF, then an EXIF segment before the scan would start.
+        let mut smuggled = sof[..sof.len() - 2].to_vec();
+        smuggled.extend_from_slice(exif);
+        smuggled.extend_from_slice(&[0xFF, 0xD9]);
+        assert!(exif_segments(&smuggled).is_empty());
+        // The same segment before the frame header is the image's EXIF.
+        let mut header = vec![0xFF, 0xD8];
+        header.extend_from_slice(exif);
+        header.extend_from_slice(&sof[2..]);
+        assert_eq!(exif_segments(&header), vec![exif]);
     }
 
     #[test]

@@ -42,6 +42,23 @@ pub enum Command {
     /// Map consumers' credits: grant them, read a balance.
     #[command(subcommand)]
     Credits(CreditsCommand),
+    /// Operators: make an account an admin (reads any capture's status), or take it back.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Copy the store (SQLite database, online and consistent, and every blob) to a new
+    /// directory while the server runs.
+    Backup {
+        /// The directory to write (must not exist)
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+    },
+    /// Restore a backup into this data directory's (empty) store; the search index is
+    /// rebuilt from the restored rows by the pipeline worker, the tiles by the tile builder.
+    Restore {
+        /// A directory written by `waymark backup`
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+    },
     /// The whole system on real data: start the server, drive a simulated fleet of dashcams
     /// on real roads through the real agent and upload, close the reward epochs, print a
     /// summary, and leave the web map open (or exit with --exit).
@@ -106,6 +123,21 @@ pub enum CreditsCommand {
     },
     /// Print an account's balance.
     Balance {
+        #[arg(long)]
+        account: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make an account an admin.
+    Grant {
+        /// The account's id (UUID)
+        #[arg(long)]
+        account: String,
+    },
+    /// Make an admin an ordinary account again.
+    Revoke {
         #[arg(long)]
         account: String,
     },

@@ -7,9 +7,12 @@
 //! Never does: logic of its own beyond wiring. A rule about frames, tiles or rewards
 //! belongs in the stage crate that owns it.
 
+mod admin_cli;
+mod backup_cli;
 mod cli;
 mod credits_cli;
 mod demo;
+mod guard;
 mod rewards_cli;
 mod serve;
 mod settings;
@@ -17,7 +20,9 @@ mod telemetry;
 mod tiles_cli;
 mod vision_stage;
 
-pub use cli::{Cli, Command, CreditsCommand, RewardsCommand, TilesCommand, VisionCommand};
+pub use cli::{
+    AdminCommand, Cli, Command, CreditsCommand, RewardsCommand, TilesCommand, VisionCommand,
+};
 pub use settings::{Settings, StoreSettings};
 
 /// Runs `work` against the store the settings name, on a one-thread runtime, and closes
@@ -53,6 +58,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rewards(command) => rewards_cli::run(&settings, command),
         Command::Tiles(command) => tiles_cli::run(&settings, command),
         Command::Credits(command) => credits_cli::run(&settings, command),
+        Command::Admin(command) => admin_cli::run(&settings, command),
+        Command::Backup { to } => backup_cli::backup(&settings, to),
+        Command::Restore { from } => backup_cli::restore(&settings, from),
         Command::Demo(args) => {
             telemetry::init_tracing(&settings.log)?;
             demo::run(settings, args.clone(), cli.data.clone())

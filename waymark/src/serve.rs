@@ -1,20 +1,23 @@
 //! `waymark serve`: opens the store, mounts the routes, and serves until SIGINT/SIGTERM,
 //! letting in-flight requests finish.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{ServerHandle, Service, ServiceRequest};
 use actix_web::http::StatusCode;
-use actix_web::http::header::ContentType;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use model::Problem;
 use serde_json::json;
 use store::Store;
 
+use crate::guard::problem_response;
 use crate::settings::{Role, Settings};
 use crate::telemetry;
 
@@ -23,7 +26,26 @@ use crate::telemetry;
 struct AppState {
     store: Store,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// The pipeline worker's health, when this process runs one.
+    worker: Option<Arc<WorkerHealth>>,
+    /// A worker that shows no life for this long is reported stuck.
+    worker_stale_after: Duration,
 }
+
+/// What `/health` knows of the pipeline worker.
+#[derive(Debug, Default)]
+struct WorkerHealth {
+    pulse: ingest::worker::Pulse,
+    running: AtomicBool,
+    restarts: AtomicU32,
+}
+
+/// Restarts of a panicking worker tolerated within [`RESTART_WINDOW`]; one more and the
+/// process exits non-zero, for its supervisor (systemd, Kubernetes) to start it afresh.
+const MAX_RESTARTS: usize = 5;
+const RESTART_WINDOW: Duration = Duration::from_secs(600);
+/// The exit status of a process whose worker kept panicking (EX_SOFTWARE).
+const WORKER_FAILED_EXIT: i32 = 70;
 
 /// Called once the server listens, with its address and a handle that stops it.
 pub type OnReady = Box<dyn FnOnce(SocketAddr, ServerHandle) + Send>;
@@ -49,25 +71,45 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
     let store = Store::open(&store_config)
         .await
         .with_context(|| format!("cannot open the store under {}", data_dir.display()))?;
+    let upload_limits = settings.http.upload_limits()?;
+    let guard = crate::guard::Guard {
+        trusted_proxies: settings.http.trusted_proxies()?,
+        body_deadline: upload_limits.body_deadline,
+    };
+    let lease = Duration::from_secs(settings.ingest.job_lease_secs.max(1));
+    let worker_health = settings
+        .runs(Role::Worker)
+        .then(|| Arc::new(WorkerHealth::default()));
     let state = AppState {
         store: store.clone(),
         metrics: telemetry::metrics_handle()?,
+        worker: worker_health.clone(),
+        worker_stale_after: (lease * 2).max(Duration::from_secs(60)),
     };
     tracing::info!(roles = ?settings.roles, "starting");
-    let worker = if settings.runs(Role::Worker) {
-        let analyzer = crate::vision_stage::analyzer()?;
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = actix_web::rt::spawn(ingest::worker::run_until(
-            store.clone(),
-            analyzer,
-            Duration::from_millis(500),
-            Duration::from_secs(settings.ingest.job_lease_secs.max(1)),
-            stopped,
-        ));
-        Some((stop, task))
-    } else {
-        None
+    let worker = match &worker_health {
+        Some(health) => {
+            let analyzer = crate::vision_stage::analyzer()?;
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let (store, health) = (store.clone(), Arc::clone(health));
+            let task = actix_web::rt::spawn(supervise_worker(Arc::clone(&health), move || {
+                ingest::worker::run_until(
+                    store.clone(),
+                    Arc::clone(&analyzer),
+                    Duration::from_millis(500),
+                    lease,
+                    stopped.clone(),
+                    health.pulse.clone(),
+                )
+            }));
+            Some((stop, task))
+        }
+        None => None,
     };
+    if settings.runs(Role::Ingest) {
+        let grace = Duration::from_secs(settings.ingest.upload_grace_secs);
+        actix_web::rt::spawn(collect_uploads_on_schedule(store.clone(), grace));
+    }
     let rewards_config = settings.rewards.config()?;
     if settings.runs(Role::Rewards) && settings.rewards.close_check_secs > 0 {
         let interval = Duration::from_secs(settings.rewards.close_check_secs);
@@ -103,20 +145,23 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
     let ingest_routes = ingest::Routes {
         uploads: settings.runs(Role::Ingest),
         public: settings.runs(Role::Web),
+        metered: metering::metered,
     };
     let serves_web = settings.runs(Role::Web);
     let server = HttpServer::new(move || {
         let mut app = App::new()
             .app_data(web::Data::new(state.clone()))
+            .app_data(web::Data::new(guard.clone()))
             .configure(ingest::configure_parts(
                 state.store.clone(),
-                ingest::UploadLimits::default(),
+                upload_limits,
                 ingest_routes,
             ));
         if let Some(tiles) = &served_tiles {
-            app = app.configure(tiles::routes::configure(
+            app = app.configure(tiles::routes::configure_metered(
                 tiles.clone(),
                 served_basemap.clone(),
+                metering::metered,
             ));
         }
         if serves_web {
@@ -126,7 +171,6 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
                 .configure(metering::routes::configure(served_metering.clone()));
         }
         app.app_data(web::Data::new(served_metering.clone()))
-            .wrap(actix_web::middleware::from_fn(metering::gate))
             .wrap_fn(|request, service| {
                 let started = Instant::now();
                 let (method, route) = request_labels(&request);
@@ -137,6 +181,8 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
                     Ok(response)
                 }
             })
+            // Outermost: forwarded headers and the body are settled before anything else.
+            .wrap(actix_web::middleware::from_fn(crate::guard::guard))
             .route("/health", web::get().to(health))
             .route("/metrics", web::get().to(metrics))
             .route("/api/v1/openapi.json", web::get().to(openapi))
@@ -186,6 +232,59 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
     store.db.pool().close().await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Runs the pipeline worker `start` makes, and starts a fresh one when it panics: up to
+/// [`MAX_RESTARTS`] within [`RESTART_WINDOW`], after which the process exits non-zero so
+/// that its own supervisor restarts it. Returns when the worker returns (it was told to
+/// stop).
+async fn supervise_worker<F, W>(health: Arc<WorkerHealth>, start: F)
+where
+    F: Fn() -> W,
+    W: std::future::Future<Output = ()> + 'static,
+{
+    let mut recent: VecDeque<Instant> = VecDeque::new();
+    loop {
+        health.running.store(true, Ordering::Relaxed);
+        let outcome = actix_web::rt::spawn(start()).await;
+        health.running.store(false, Ordering::Relaxed);
+        let Err(panic) = outcome else {
+            return;
+        };
+        let restarts = health.restarts.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = Instant::now();
+        recent.retain(|at| now.duration_since(*at) < RESTART_WINDOW);
+        recent.push_back(now);
+        if recent.len() > MAX_RESTARTS {
+            tracing::error!(
+                error = %panic,
+                restarts,
+                "the pipeline worker panicked {} times in {} s; exiting so the process is restarted",
+                recent.len(),
+                RESTART_WINDOW.as_secs()
+            );
+            std::process::exit(WORKER_FAILED_EXIT);
+        }
+        let pause = Duration::from_millis(500 << recent.len().min(6));
+        tracing::error!(error = %panic, restarts, ?pause, "the pipeline worker panicked; starting a new one");
+        actix_web::rt::time::sleep(pause).await;
+    }
+}
+
+/// Deletes originals nothing needs once their uploads are older than `grace`: now, then
+/// every quarter of the grace period (at most hourly).
+async fn collect_uploads_on_schedule(store: Store, grace: Duration) {
+    let interval = (grace / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    loop {
+        match ingest::uploads::collect_uploads(&store, grace, model::TimestampMs::now()).await {
+            Ok(0) => {}
+            Ok(collected) => tracing::info!(collected, "originals no capture needs were deleted"),
+            Err(err) => {
+                tracing::warn!(error = %err, "collecting old uploads failed; retrying next interval")
+            }
+        }
+        actix_web::rt::time::sleep(interval).await;
+    }
 }
 
 /// Opens the live tileset (a corrupt file stops the server with its name), builds it in
@@ -303,6 +402,9 @@ async fn openapi() -> HttpResponse {
     HttpResponse::Ok().json(api_document())
 }
 
+/// The truth about this process: the database answers, the pipeline worker (when this
+/// process runs one) is running and showing life, and how far the job queue lags. `503`
+/// when the database does not answer or the worker is down or stuck.
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let store = &state.store;
     if let Err(err) = store.db.ping().await {
@@ -314,13 +416,51 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
             format!("the database does not answer: {err}"),
         ));
     }
-    HttpResponse::Ok().json(json!({
-        "status": "ok",
+    let now = model::TimestampMs::now();
+    let counts = store.queue.counts().await.unwrap_or_default();
+    let oldest = store.queue.oldest_waiting().await.ok().flatten();
+    let queue = json!({
+        "queued": counts.queued,
+        "leased": counts.leased,
+        "dead": counts.dead,
+        "oldest_waiting_secs": oldest.map(|t| now.millis_since(t).max(0) / 1000),
+    });
+    let mut problems = Vec::new();
+    let worker = state.worker.as_ref().map(|worker| {
+        let running = worker.running.load(Ordering::Relaxed);
+        let silent_ms = worker.pulse.last().map(|t| now.millis_since(t).max(0));
+        if !running {
+            problems.push(
+                "the pipeline worker is not running (it panicked and is being restarted)"
+                    .to_owned(),
+            );
+        } else if silent_ms.is_some_and(|ms| ms > state.worker_stale_after.as_millis() as i64) {
+            problems.push(format!(
+                "the pipeline worker has shown no life for {} s",
+                silent_ms.unwrap_or_default() / 1000
+            ));
+        }
+        json!({
+            "running": running,
+            "restarts": worker.restarts.load(Ordering::Relaxed),
+            "last_beat_secs_ago": silent_ms.map(|ms| ms / 1000),
+        })
+    });
+    let body = json!({
+        "status": if problems.is_empty() { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "database": "ok",
         "blobs": store.blobs.url(),
         "search_documents": store.search.len(),
-    }))
+        "worker": worker,
+        "queue": queue,
+        "problems": problems,
+    });
+    if problems.is_empty() {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -351,13 +491,32 @@ async fn not_found(request: HttpRequest) -> HttpResponse {
     ))
 }
 
-fn problem_response(problem: &Problem) -> HttpResponse {
-    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    HttpResponse::build(status)
-        .insert_header(ContentType(
-            "application/problem+json"
-                .parse()
-                .expect("a valid mime type"),
-        ))
-        .json(problem)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn a_panicking_worker_is_started_again_until_it_returns() {
+        let health = Arc::new(WorkerHealth::default());
+        let starts = Arc::new(AtomicU32::new(0));
+        let counted = Arc::clone(&starts);
+        let watched = Arc::clone(&health);
+        supervise_worker(Arc::clone(&health), move || {
+            let start = counted.fetch_add(1, Ordering::Relaxed);
+            let health = Arc::clone(&watched);
+            async move {
+                assert!(
+                    health.running.load(Ordering::Relaxed),
+                    "running while it runs"
+                );
+                if start < 2 {
+                    panic!("a bug in the worker");
+                }
+            }
+        })
+        .await;
+        assert_eq!(starts.load(Ordering::Relaxed), 3);
+        assert_eq!(health.restarts.load(Ordering::Relaxed), 2);
+        assert!(!health.running.load(Ordering::Relaxed), "stopped");
+    }
 }

@@ -40,6 +40,123 @@ pub struct Settings {
     pub ingest: IngestSettings,
     #[serde(default)]
     pub metering: MeteringSettings,
+    #[serde(default)]
+    pub http: HttpSettings,
+}
+
+/// What every route of the HTTP server shares: how long a body may take, whose forwarded
+/// headers are believed, how fast anonymous clients may sign up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Seconds a request body may take to arrive, on every route; a slower one is answered
+    /// `408` and nothing of it is kept.
+    #[serde(default = "default_body_deadline_secs")]
+    pub body_deadline_secs: u64,
+    /// Reverse proxies (addresses or CIDR blocks) whose `Forwarded` and `X-Forwarded-*`
+    /// headers are believed; from any other peer they are dropped before a route sees them.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Sign-ups (`POST /api/v1/contributors`) one client address may make in a burst, and
+    /// per hour after it.
+    #[serde(default = "default_signup_burst")]
+    pub signup_burst: u32,
+    #[serde(default = "default_signups_per_hour")]
+    pub signups_per_hour: u32,
+    /// Sign-ups the whole server takes in a burst, and per hour after it.
+    #[serde(default = "default_server_signup_burst")]
+    pub server_signup_burst: u32,
+    #[serde(default = "default_server_signups_per_hour")]
+    pub server_signups_per_hour: u32,
+}
+
+fn default_body_deadline_secs() -> u64 {
+    ingest::UploadLimits::default().body_deadline.as_secs()
+}
+
+fn default_signup_burst() -> u32 {
+    ingest::rate_limit::SignupLimits::default().per_client.burst as u32
+}
+
+fn default_signups_per_hour() -> u32 {
+    (ingest::rate_limit::SignupLimits::default()
+        .per_client
+        .per_second
+        * 3600.0)
+        .round() as u32
+}
+
+fn default_server_signup_burst() -> u32 {
+    ingest::rate_limit::SignupLimits::default().server.burst as u32
+}
+
+fn default_server_signups_per_hour() -> u32 {
+    (ingest::rate_limit::SignupLimits::default()
+        .server
+        .per_second
+        * 3600.0)
+        .round() as u32
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            body_deadline_secs: default_body_deadline_secs(),
+            trusted_proxies: Vec::new(),
+            signup_burst: default_signup_burst(),
+            signups_per_hour: default_signups_per_hour(),
+            server_signup_burst: default_server_signup_burst(),
+            server_signups_per_hour: default_server_signups_per_hour(),
+        }
+    }
+}
+
+impl HttpSettings {
+    /// The upload limits every ingest route applies.
+    pub fn upload_limits(&self) -> anyhow::Result<ingest::UploadLimits> {
+        if self.body_deadline_secs == 0 {
+            anyhow::bail!(
+                "settings key http.body_deadline_secs is 0; give the seconds a body may take (300 by default)"
+            );
+        }
+        let rate = |burst: u32,
+                    per_hour: u32,
+                    name: &str|
+         -> anyhow::Result<ingest::rate_limit::RateLimit> {
+            if burst == 0 || per_hour == 0 {
+                anyhow::bail!(
+                    "settings keys http.{name}_burst and http.{name}s_per_hour must be at least 1"
+                );
+            }
+            Ok(ingest::rate_limit::RateLimit {
+                per_second: f64::from(per_hour) / 3600.0,
+                burst: f64::from(burst),
+            })
+        };
+        Ok(ingest::UploadLimits {
+            body_deadline: std::time::Duration::from_secs(self.body_deadline_secs),
+            signups: ingest::rate_limit::SignupLimits {
+                per_client: rate(self.signup_burst, self.signups_per_hour, "signup")?,
+                server: rate(
+                    self.server_signup_burst,
+                    self.server_signups_per_hour,
+                    "server_signup",
+                )?,
+            },
+            ..ingest::UploadLimits::default()
+        })
+    }
+
+    /// The trusted proxies as address blocks.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<crate::guard::AddressBlock>> {
+        self.trusted_proxies
+            .iter()
+            .map(|text| {
+                text.parse()
+                    .map_err(|err| anyhow::anyhow!("settings key http.trusted_proxies: {err}"))
+            })
+            .collect()
+    }
 }
 
 /// A part of `waymark serve`; a process runs one or more (all by default), so ingest nodes,
@@ -201,16 +318,25 @@ pub struct IngestSettings {
     /// kill) leaves it to another after this long. Longer than the slowest capture takes.
     #[serde(default = "default_job_lease_secs")]
     pub job_lease_secs: u64,
+    /// Seconds an uploaded frame waits for a manifest (or a frame rejected before processing
+    /// stays) before its original is deleted.
+    #[serde(default = "default_upload_grace_secs")]
+    pub upload_grace_secs: u64,
 }
 
 fn default_job_lease_secs() -> u64 {
     ingest::worker::LEASE.as_secs()
 }
 
+fn default_upload_grace_secs() -> u64 {
+    86_400
+}
+
 impl Default for IngestSettings {
     fn default() -> Self {
         Self {
             job_lease_secs: default_job_lease_secs(),
+            upload_grace_secs: default_upload_grace_secs(),
         }
     }
 }
@@ -536,6 +662,7 @@ impl Default for Settings {
             tiles: TilesSettings::default(),
             ingest: IngestSettings::default(),
             metering: MeteringSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }

@@ -35,6 +35,8 @@ pub fn dataset(relative: &str) -> PathBuf {
 pub struct Server {
     pub url: String,
     pub requests: Arc<AtomicUsize>,
+    /// The token of the last account signed up, who owns the devices the tests register.
+    owner_token: std::sync::Mutex<Option<String>>,
 }
 
 impl Server {
@@ -88,6 +90,7 @@ impl Server {
         Self {
             url: format!("http://{addr}"),
             requests,
+            owner_token: std::sync::Mutex::new(None),
         }
     }
 
@@ -98,7 +101,9 @@ impl Server {
             .unwrap()
             .into_json()
             .unwrap();
-        account["token"].as_str().unwrap().to_owned()
+        let token = account["token"].as_str().unwrap().to_owned();
+        *self.owner_token.lock().unwrap() = Some(token.clone());
+        token
     }
 
     /// Signs a contributor up and registers `key` for them.
@@ -109,12 +114,21 @@ impl Server {
             .send_json(serde_json::json!({ "public_key": key.public().to_hex() }))
             .unwrap();
         assert_eq!(response.status(), 201);
+        *self.owner_token.lock().unwrap() = Some(token.clone());
         token
     }
 
-    /// The server's view of a capture.
+    /// The server's view of a capture, asked for by the last account signed up (the owner
+    /// of the devices the tests register).
     pub fn capture(&self, id: &str) -> serde_json::Value {
+        let token = self
+            .owner_token
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("a device was registered");
         ureq::get(&format!("{}/api/v1/captures/{id}", self.url))
+            .set("Authorization", &format!("Bearer {token}"))
             .call()
             .unwrap()
             .into_json()

@@ -74,6 +74,53 @@ async fn sign_up_register_a_fleet_device_and_revoke_it() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{device}");
     assert_eq!(device["driver_share_bps"], 7000);
+    assert_eq!(device["driver_accepted"], false, "{device}");
+
+    // Nobody is a device's driver without consent: until Dana accepts, the owner is paid
+    // the whole share; only Dana's own token can accept (or decline).
+    let device_id: model::DeviceId = device["id"].as_str().unwrap().parse().unwrap();
+    let payees = |store: store::Store| async move {
+        store
+            .db
+            .device_payees()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|row| row.device == device_id)
+            .unwrap()
+    };
+    assert_eq!(payees(store.clone()).await.driver, None);
+    let accept = format!("/api/v1/devices/{device_id}/driver");
+    let (status, problem) = call(
+        &app,
+        test::TestRequest::post()
+            .uri(&accept)
+            .insert_header(bearer.clone()),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the owner cannot accept for Dana: {problem}"
+    );
+    let (status, _) = call(&app, test::TestRequest::post().uri(&accept)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let dana = (
+        "Authorization",
+        format!("Bearer {}", driver["token"].as_str().unwrap()),
+    );
+    let (status, accepted) = call(
+        &app,
+        test::TestRequest::post()
+            .uri(&accept)
+            .insert_header(dana.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    assert_eq!(accepted["driver_accepted"], true);
+    let row = payees(store.clone()).await;
+    assert_eq!(row.driver, driver["id"].as_str().unwrap().parse().ok());
+    assert_eq!(row.driver_share_bps, 7000);
 
     // The same key again (a cloned dashcam) is refused.
     let (status, problem) = call(

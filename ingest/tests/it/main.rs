@@ -93,6 +93,21 @@ pub fn put(
         .set_payload(body)
 }
 
+/// A capture's status, asked for by the device that sent it (a signed `GET`).
+pub fn capture_status(
+    key: &model::DeviceKeypair,
+    capture: model::CaptureId,
+) -> actix_web::test::TestRequest {
+    let path = format!("/api/v1/captures/{capture}");
+    let now = TimestampMs::now();
+    let signature = key.sign(&model::request_signing_payload("GET", &path, now));
+    actix_web::test::TestRequest::get()
+        .uri(&path)
+        .insert_header(("X-Waymark-Device", key.public().to_hex()))
+        .insert_header(("X-Waymark-Timestamp", now.as_millis().to_string()))
+        .insert_header(("X-Waymark-Signature", signature.to_hex()))
+}
+
 /// A manifest for `frames` along the real Munich drive, an hour ago: frame `i` at fix
 /// `300 + i × spacing` (wrapping after 800 fixes, with a millisecond per frame so times
 /// still rise), so `spacing` is the seconds between frames.

@@ -74,12 +74,18 @@ async fn real_frames_upload_resume_and_post_a_capture_once() {
         "https://waymark.dev/problems/capture-id-reused"
     );
 
-    let (status, fetched) = call!(
-        app,
-        test::TestRequest::get().uri(&format!("/api/v1/captures/{}", capture.capture_id))
-    );
+    let (status, fetched) = call!(app, crate::capture_status(&key, capture.capture_id));
     assert_eq!(status, StatusCode::OK);
     assert_eq!(fetched["frames"].as_array().unwrap().len(), 6);
+    // The status is the device's (and its owner's): nobody else reads it, not even
+    // whether it exists.
+    let uri = format!("/api/v1/captures/{}", capture.capture_id);
+    let (status, problem) = call!(app, test::TestRequest::get().uri(&uri));
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    let stranger = DeviceKeypair::from_seed([77; 32]);
+    sign_up_with_device!(app, "Stranger", stranger);
+    let (status, problem) = call!(app, crate::capture_status(&stranger, capture.capture_id));
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
 }
 
 #[actix_web::test]
@@ -260,6 +266,8 @@ async fn hostile_uploads_get_typed_problems_and_store_nothing() {
         app,
         test::TestRequest::get().uri(&format!("/api/v1/captures/{}", CaptureId::new()))
     );
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "anonymous");
+    let (status, _) = call!(app, crate::capture_status(&key, CaptureId::new()));
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // After all that, a good upload works, and a revoked device is refused.
@@ -523,4 +531,122 @@ async fn a_second_device_on_the_same_track_is_caught_and_the_car_behind_is_not()
     let (_, third) = call!(app, post_capture(body, &signature));
     assert_eq!(third["counts"]["pending"], frames, "{third}");
     drop(store);
+}
+
+/// A frame's hash is no claim to its bytes: Mallory names the hash of Alice's rejected frame
+/// (readable on Alice's status page, or guessed from a URL) and gets `409` — she never sent
+/// those bytes; if she does send them, they are Alice's footage: a replay.
+#[actix_web::test]
+async fn an_original_belongs_to_the_device_that_uploaded_it() {
+    world!(store, app, key, _bearer);
+    let alice = key;
+    let jpegs: Vec<Vec<u8>> = LANES[..2]
+        .iter()
+        .map(|name| image(&format!("udacity_lanes/{name}")))
+        .collect();
+    let ids: Vec<FrameId> = jpegs.iter().map(|j| FrameId::of_bytes(j)).collect();
+    for jpeg in &jpegs {
+        call!(app, put_frame(&alice, jpeg.clone()));
+    }
+    // Alice's capture is rejected at upload (no GNSS fix on either frame): the originals
+    // stay until they are collected.
+    let mut rejected = munich_manifest(8, &alice, &ids);
+    for entry in &mut rejected.frames {
+        entry.fix.satellites = 1;
+    }
+    let (body, signature) = rejected.sign(&alice);
+    let (status, result) = call!(app, post_capture(body, &signature));
+    assert_eq!(status, StatusCode::ACCEPTED, "{result}");
+    assert_eq!(result["counts"]["rejected"], 2, "{result}");
+
+    let mallory = DeviceKeypair::from_seed([66; 32]);
+    sign_up_with_device!(app, "Mallory", mallory);
+    let claim = munich_manifest(8, &mallory, &ids);
+    let (body, signature) = claim.sign(&mallory);
+    let (status, problem) = call!(app, post_capture(body.clone(), &signature));
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["missing"].as_array().unwrap().len(), 2, "{problem}");
+
+    // With the bytes, Mallory's upload is answered like a resume, and the frames are Alice's.
+    for jpeg in &jpegs {
+        let (status, _) = call!(app, put_frame(&mallory, jpeg.clone()));
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, result) = call!(app, post_capture(body, &signature));
+    assert_eq!(status, StatusCode::ACCEPTED, "{result}");
+    assert_eq!(result["counts"]["pending"], 0, "{result}");
+    assert_eq!(result["frames"][0]["reject_reason"], "replay", "{result}");
+    assert_eq!(result["frames"][1]["reject_reason"], "replay", "{result}");
+    assert!(store.queue.counts().await.unwrap().queued <= 2);
+}
+
+/// Originals nothing needs are collected after the grace period: an upload never named by
+/// a manifest and the frames of a capture rejected at upload. A pending frame's original is
+/// kept however old.
+#[actix_web::test]
+async fn originals_no_capture_needs_are_collected_after_the_grace_period() {
+    world!(store, app, key, _bearer);
+    let jpegs: Vec<Vec<u8>> = LANES
+        .iter()
+        .map(|name| image(&format!("udacity_lanes/{name}")))
+        .collect();
+    let ids: Vec<FrameId> = jpegs.iter().map(|j| FrameId::of_bytes(j)).collect();
+    for jpeg in &jpegs {
+        call!(app, put_frame(&key, jpeg.clone()));
+    }
+    // Frames 0–1: a capture, pending. Frames 2–3: a capture rejected at upload. 4–5: never
+    // named.
+    let pending = munich_manifest(8, &key, &ids[..2]);
+    let (body, signature) = pending.sign(&key);
+    assert_eq!(
+        call!(app, post_capture(body, &signature)).0,
+        StatusCode::ACCEPTED
+    );
+    let mut rejected = munich_manifest(8, &key, &ids[2..4]);
+    rejected.sequence_number = 2;
+    for entry in &mut rejected.frames {
+        entry.fix.time = entry.fix.time.saturating_add_ms(7_200_000);
+        entry.fix.satellites = 1;
+    }
+    let (body, signature) = rejected.sign(&key);
+    let (status, result) = call!(app, post_capture(body, &signature));
+    assert_eq!(status, StatusCode::ACCEPTED, "{result}");
+    assert_eq!(result["counts"]["rejected"], 2, "{result}");
+
+    let exists = |id: FrameId| {
+        let store = store.clone();
+        async move {
+            store
+                .blobs
+                .exists(&BlobKey::original_frame(&id))
+                .await
+                .unwrap()
+        }
+    };
+    let grace = std::time::Duration::from_secs(3600);
+    let now = TimestampMs::now();
+    let collected = ingest::uploads::collect_uploads(&store, grace, now)
+        .await
+        .unwrap();
+    assert_eq!(collected, 0, "nothing is older than the grace period yet");
+    let later = now.saturating_add_ms(2 * 3_600_000);
+    let collected = ingest::uploads::collect_uploads(&store, grace, later)
+        .await
+        .unwrap();
+    assert_eq!(collected, 4);
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(exists(*id).await, i < 2, "frame {i}");
+    }
+    // A collected upload is no longer the device's: naming it again asks for the bytes.
+    let again = munich_manifest(8, &key, &ids[4..]);
+    let (body, signature) = again.sign(&key);
+    let (status, problem) = call!(app, post_capture(body, &signature));
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(
+        ingest::uploads::collect_uploads(&store, grace, later)
+            .await
+            .unwrap(),
+        0,
+        "each collected once"
+    );
 }

@@ -90,10 +90,20 @@ async fn the_consumption_pool_pays_exactly_the_makers_of_the_consumed_cells() {
     let prices = metering.config().prices;
     let app = test::init_service(
         App::new()
-            .configure(ingest::configure(store.clone()))
-            .configure(tiles::routes::configure(builder.tiles().clone(), None))
-            .configure(metering::routes::configure(metering.clone()))
-            .wrap(actix_web::middleware::from_fn(metering::gate)),
+            .configure(ingest::configure_parts(
+                store.clone(),
+                ingest::UploadLimits::default(),
+                ingest::Routes {
+                    metered: metering::metered,
+                    ..ingest::Routes::all()
+                },
+            ))
+            .configure(tiles::routes::configure_metered(
+                builder.tiles().clone(),
+                None,
+                metering::metered,
+            ))
+            .configure(metering::routes::configure(metering.clone())),
     )
     .await;
 

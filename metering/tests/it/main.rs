@@ -32,10 +32,20 @@ macro_rules! app {
     ($world:expr, $metering:expr) => {
         test::init_service(
             App::new()
-                .configure(ingest::configure($world.store.clone()))
-                .configure(tiles::routes::configure($world.tiles.clone(), None))
-                .configure(metering::routes::configure($metering.clone()))
-                .wrap(actix_web::middleware::from_fn(metering::gate)),
+                .configure(ingest::configure_parts(
+                    $world.store.clone(),
+                    ingest::UploadLimits::default(),
+                    ingest::Routes {
+                        metered: metering::metered,
+                        ..ingest::Routes::all()
+                    },
+                ))
+                .configure(tiles::routes::configure_metered(
+                    $world.tiles.clone(),
+                    None,
+                    metering::metered,
+                ))
+                .configure(metering::routes::configure($metering.clone())),
         )
         .await
     };
@@ -220,6 +230,73 @@ async fn low_zooms_are_open_and_everything_metered_needs_a_valid_key() {
         test::TestRequest::get().uri(&format!("{}?key={key}", tile_uri(high)))
     );
     assert_eq!(status, StatusCode::OK);
+}
+
+/// The gate sits on the routes, so every spelling the router decodes to a metered route is
+/// metered, and a spelling it does not decode reaches no metered handler at all.
+#[actix_web::test]
+async fn no_spelling_of_a_metered_path_gets_past_the_gate() {
+    let world = world().await;
+    let metering = Metering::new(world.store.clone(), config());
+    let app = app!(world, metering);
+    let first = world.frames[0].1;
+    let high = TileCoord::containing(first.lon, first.lat, 14);
+    let (z, x, y) = (high.z, high.x, high.y);
+    let sha = world.frames[0].0.to_hex();
+    let metered = [
+        "/api/v1/searc%68?q=good".to_owned(),
+        "/api/v1/%73earch?q=good".into(),
+        "/%61pi/v1/search?q=good".into(),
+        "/api/v1/SEARCH?q=good".into(),
+        format!("/api/v1/frames/{sha}/image%2Ejpg"),
+        format!("/api/v1/frames/{sha}/%69mage.jpg"),
+        format!("/api/v1/frames/{sha}/image.jp%67"),
+        format!("/tiles/{z}/{x}/{y}%2Emvt"),
+        format!("/tiles/{z}/{x}/{y}%2epbf"),
+        format!("/tiles/%31%34/{x}/{y}.mvt"),
+        format!("/tiles/0{z}/{x}/{y}.mvt"),
+        format!("/tiles/{z}/{x}/{y}.mvt?key="),
+        format!("/tiles/{z}/{x}/{y}.mvt?key=%77mk_x"),
+    ];
+    for uri in &metered {
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+        let status = response.status();
+        let body = test::read_body(response).await;
+        if uri.contains("SEARCH") {
+            // Paths are case-sensitive: no route, nothing served.
+            assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+            continue;
+        }
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{uri}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("api-key-required"),
+            "{uri}: {problem}"
+        );
+    }
+    // Spellings the router does not decode (`%2F`, `%25`) match no metered route: they are
+    // answered without serving a tile, a frame or a search.
+    for uri in [
+        "/api%2Fv1%2Fsearch?q=good".to_owned(),
+        "/api/v1/searc%2568?q=good".into(),
+        format!("/api/v1/frames/{sha}%2Fimage.jpg"),
+        format!("/tiles/{z}/{x}/{y}%252Emvt"),
+        format!("/tiles/{z}%2F{x}%2F{y}.mvt"),
+    ] {
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await;
+        let status = response.status();
+        assert!(status.is_client_error(), "{uri}: {status}");
+    }
 }
 
 #[actix_web::test]

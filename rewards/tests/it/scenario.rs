@@ -77,6 +77,8 @@ async fn device(
             contributor_id: owner,
             driver_id: driver.map(|(d, _)| d),
             driver_share_bps: driver.map_or(10_000, |(_, bps)| bps),
+            // The scenario's fleet drivers have accepted their devices.
+            driver_accepted_at: driver.map(|_| TimestampMs(0)),
             label: String::new(),
             registered_at: TimestampMs(0),
         })

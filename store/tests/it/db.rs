@@ -28,6 +28,7 @@ fn device(owner: ContributorId, seed: u8) -> NewDevice {
         contributor_id: owner,
         driver_id: None,
         driver_share_bps: 10_000,
+        driver_accepted_at: None,
         label: format!("dashcam {seed}"),
         registered_at: TimestampMs(1_700_000_000_500),
     }

@@ -144,6 +144,99 @@ async fn failures_back_off_then_die_after_max_attempts(#[case] sql: Sql) {
 #[case::sqlite(Sql::Sqlite)]
 #[case::postgres(Sql::Postgres)]
 #[tokio::test]
+async fn a_job_whose_leases_all_ran_out_comes_back_once_to_be_buried_with_its_effects(
+    #[case] sql: Sql,
+) {
+    let test = fresh_db(sql).await;
+    let db = test.db.clone();
+    let queue = JobQueue::new(db.clone());
+    let mut new = job(9);
+    new.max_attempts = 2;
+    queue.enqueue(&new).await.unwrap();
+    // Two workers crash holding it: their leases run out.
+    for attempt in 1..=2 {
+        let leased = queue
+            .lease(KIND, Duration::from_millis(100))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(leased.attempts, attempt);
+        assert!(!leased.is_exhausted());
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let last = queue
+        .lease(KIND, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(last.is_exhausted(), "handed out once more, to be given up");
+    assert_eq!(
+        queue.counts().await.unwrap().dead,
+        0,
+        "not dead before its worker says so"
+    );
+    // Giving up and what it means (here: an output row) commit together.
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("INSERT INTO dirty_cells (cell, marked_at_ms) VALUES (1, 0)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    JobQueue::bury_in(&mut tx, &last, "crashed on every attempt")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let counts = queue.counts().await.unwrap();
+    assert_eq!((counts.dead, counts.queued, counts.leased), (1, 0, 0));
+    assert_eq!(output_rows(&db).await, 1);
+    assert!(
+        queue
+            .lease(KIND, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(queue.oldest_waiting().await.unwrap(), None);
+}
+
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
+#[tokio::test]
+async fn a_transient_failure_does_not_use_up_an_attempt(#[case] sql: Sql) {
+    let test = fresh_db(sql).await;
+    let queue = JobQueue::new(test.db.clone());
+    let mut new = job(4);
+    new.max_attempts = 1;
+    queue.enqueue(&new).await.unwrap();
+    let before = model::TimestampMs::now();
+    for _ in 0..5 {
+        let leased = queue
+            .lease(KIND, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(leased.attempts, 1);
+        assert!(leased.is_last_attempt());
+        queue
+            .retry_uncounted(&leased, "the database did not answer", Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    let oldest = queue.oldest_waiting().await.unwrap().unwrap();
+    assert!(oldest.as_millis() <= before.as_millis() + 1_000);
+    let leased = queue
+        .lease(KIND, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    queue.complete(&leased).await.unwrap();
+    assert_eq!(queue.counts().await.unwrap().done, 1);
+}
+
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
+#[tokio::test]
 async fn a_worker_that_lost_its_lease_commits_nothing(#[case] sql: Sql) {
     let test = fresh_db(sql).await;
     let db = test.db.clone();

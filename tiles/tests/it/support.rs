@@ -92,6 +92,7 @@ pub async fn commit_paid_drive(
             contributor_id: contributor,
             driver_id: None,
             driver_share_bps: 10_000,
+            driver_accepted_at: None,
             label: String::new(),
             registered_at: TimestampMs(0),
         })
@@ -188,6 +189,7 @@ pub async fn commit_paid_drive(
                 lon: fix.lon,
             })
             .collect(),
+        follow_ups: Vec::new(),
         processed_at: TimestampMs::now(),
     };
     store

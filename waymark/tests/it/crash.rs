@@ -100,10 +100,10 @@ fn send(
 }
 
 /// Polls a capture until the pipeline is done with it.
-fn wait_until_done(server: &Server, id: CaptureId) -> serde_json::Value {
+fn wait_until_done(server: &Server, key: &DeviceKeypair, id: CaptureId) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        let status = server.get(&format!("/api/v1/captures/{id}")).json();
+        let status = crate::capture_status(server.addr, key, id).json();
         if status["state"] == "done" {
             return status;
         }
@@ -167,7 +167,7 @@ fn killing_serve_mid_upload_loses_no_acknowledged_frame() {
         assert!(matches!(status, 200 | 202), "{status}");
     }
     for (index, capture) in all.iter().enumerate() {
-        let status = wait_until_done(&server, capture.id);
+        let status = wait_until_done(&server, &key, capture.id);
         let frames = status["frames"].as_array().unwrap();
         let listed: Vec<&str> = frames
             .iter()
@@ -282,7 +282,7 @@ fn killing_serve_mid_close_still_closes_the_epoch_with_the_same_root() {
         let driven = due.ends_at().saturating_add_ms(-6 * 3_600_000);
         for capture in captures(&key, driven).iter().take(4) {
             assert_eq!(send(server.addr, &key, capture).unwrap(), 202);
-            wait_until_done(&server, capture.id);
+            wait_until_done(&server, &key, capture.id);
         }
         let (status, stderr) = server.terminate();
         assert!(status.success(), "{stderr}");
@@ -382,7 +382,7 @@ fn a_full_disk_is_a_clear_error_and_loses_nothing() {
     sign_up(server.addr, &key);
     let all = captures(&key, TimestampMs::now().saturating_add_ms(-3_600_000));
     assert_eq!(send(server.addr, &key, &all[0]).unwrap(), 202);
-    let before = wait_until_done(&server, all[0].id);
+    let before = wait_until_done(&server, &key, all[0].id);
 
     // The disk fills up: uploads are refused with a problem that says so.
     let filler = disk.fill();
@@ -396,20 +396,16 @@ fn a_full_disk_is_a_clear_error_and_loses_nothing() {
     assert!(refused.header("retry-after").is_some());
     // Reads still work.
     assert_eq!(
-        server
-            .get(&format!("/api/v1/captures/{}", all[0].id))
-            .json(),
+        crate::capture_status(server.addr, &key, all[0].id).json(),
         before
     );
 
     // Space again: the same upload goes through, and what was stored before is intact.
     std::fs::remove_file(filler).unwrap();
     assert_eq!(send(server.addr, &key, &all[1]).unwrap(), 202);
-    wait_until_done(&server, all[1].id);
+    wait_until_done(&server, &key, all[1].id);
     assert_eq!(
-        server
-            .get(&format!("/api/v1/captures/{}", all[0].id))
-            .json(),
+        crate::capture_status(server.addr, &key, all[0].id).json(),
         before
     );
     let (status, stderr) = server.terminate();
@@ -417,9 +413,7 @@ fn a_full_disk_is_a_clear_error_and_loses_nothing() {
     // And it starts again on the same disk.
     let server = start(disk.path(), CRASHY);
     assert_eq!(
-        server
-            .get(&format!("/api/v1/captures/{}", all[0].id))
-            .json(),
+        crate::capture_status(server.addr, &key, all[0].id).json(),
         before
     );
     drop(server);

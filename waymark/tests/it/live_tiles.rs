@@ -121,7 +121,7 @@ pub(crate) fn upload_capture(
     assert_eq!(posted.status, 202, "{}", posted.body);
     let deadline = Instant::now() + Duration::from_secs(180);
     let result = loop {
-        let state = http_get(addr, &format!("/api/v1/captures/{}", manifest.capture_id)).json();
+        let state = crate::capture_status(addr, key, manifest.capture_id).json();
         if state["state"] == "done" {
             break state;
         }

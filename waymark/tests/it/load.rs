@@ -52,7 +52,8 @@ struct Tally {
     answers: Vec<(Kind, Duration, u16)>,
     /// Requests the connection failed for (no answer at all).
     failed: usize,
-    acknowledged: Vec<CaptureId>,
+    /// Acknowledged captures, with the index of the agent that sent them.
+    acknowledged: Vec<(CaptureId, usize)>,
 }
 
 /// One agent: uploads captures back to back until `stop`, honouring `Retry-After`.
@@ -111,11 +112,22 @@ fn agent(
             try_post_capture(addr, &body, &signature)
         });
         match status {
-            Some(202) => tally.lock().unwrap().acknowledged.push(manifest.capture_id),
+            Some(202) => tally
+                .lock()
+                .unwrap()
+                .acknowledged
+                .push((manifest.capture_id, index)),
             Some(_) => {}
             None => return,
         }
     }
+}
+
+/// The device key of agent `index`.
+fn agent_key(index: usize) -> DeviceKeypair {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&(index as u64 + 1_000).to_le_bytes());
+    DeviceKeypair::from_seed(seed)
 }
 
 /// The index of the `n`-th fix when driving a route of `len` fixes back and forth.
@@ -178,17 +190,22 @@ fn many_agents_upload_at_once_and_nothing_fails() {
     let agents = env_or("LOAD_AGENTS", 20) as usize;
     let seconds = env_or("LOAD_SECS", 15);
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &[]);
+    // Every simulated dashcam signs up from this one loopback address: let them all.
+    let config = data.path().join("waymark.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[http]\nsignup_burst = {}\nserver_signup_burst = {}\n",
+            agents + 10,
+            agents + 10
+        ),
+    )
+    .unwrap();
+    let server = Server::start(data.path(), &["--config", config.to_str().unwrap()]);
     let addr = server.addr;
     let pictures: Arc<Vec<Vec<u8>>> = Arc::new(LANES.iter().map(|name| lane(name)).collect());
     let drive = Arc::new(munich()[..619].to_vec());
-    let keys: Vec<DeviceKeypair> = (0..agents)
-        .map(|i| {
-            let mut seed = [0u8; 32];
-            seed[..8].copy_from_slice(&(i as u64 + 1_000).to_le_bytes());
-            DeviceKeypair::from_seed(seed)
-        })
-        .collect();
+    let keys: Vec<DeviceKeypair> = (0..agents).map(agent_key).collect();
     for key in &keys {
         sign_up(addr, key);
     }
@@ -260,8 +277,8 @@ fn many_agents_upload_at_once_and_nothing_fails() {
     assert_eq!(tally.failed, 0);
     assert!(!tally.acknowledged.is_empty());
     // Every acknowledged capture is known to the server (queued or done), none lost.
-    for id in &tally.acknowledged {
-        let status = server.get(&format!("/api/v1/captures/{id}"));
+    for (id, agent) in &tally.acknowledged {
+        let status = crate::capture_status(server.addr, &agent_key(*agent), *id);
         assert_eq!(status.status, 200, "{id}: {}", status.body);
     }
     let (status, stderr) = server.terminate();

@@ -148,6 +148,28 @@ pub fn try_put_frame(
     )
 }
 
+/// A capture's status as its device asks for it: a `GET` signed like an upload.
+pub fn capture_status(
+    addr: SocketAddr,
+    key: &model::DeviceKeypair,
+    capture: model::CaptureId,
+) -> HttpResponse {
+    let path = format!("/api/v1/captures/{capture}");
+    let now = model::TimestampMs::now();
+    let signature = key.sign(&model::request_signing_payload("GET", &path, now));
+    http_request(
+        addr,
+        "GET",
+        &path,
+        &[
+            ("X-Waymark-Device", key.public().to_hex()),
+            ("X-Waymark-Timestamp", now.as_millis().to_string()),
+            ("X-Waymark-Signature", signature.to_hex()),
+        ],
+        b"",
+    )
+}
+
 /// Posts a signed capture manifest, as the agent does after its frames.
 pub fn try_post_capture(
     addr: SocketAddr,

@@ -61,6 +61,7 @@ fn seed(data: &Path) -> (ContributorId, ContributorId) {
                     contributor_id: contributor,
                     driver_id: None,
                     driver_share_bps: 10_000,
+                    driver_accepted_at: None,
                     label: String::new(),
                     registered_at: TimestampMs(0),
                 })
