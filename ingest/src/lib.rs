@@ -151,15 +151,41 @@ pub fn configure_parts(
     limits: UploadLimits,
     routes: Routes,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
-    let limiter = web::Data::new(rate_limit::DeviceLimiter::new(limits.rate));
-    let signups = web::Data::new(rate_limit::SignupLimiter::new(limits.signups));
-    let deadline = web::Data::new(uploads::BodyDeadline(limits.body_deadline));
+    configure_shared(store, Limiters::new(limits), routes)
+}
+
+/// The rate limiters and the body deadline, made once per process and shared by every
+/// worker thread's app (an actix server builds one app per thread: limiters made per app
+/// would each allow the whole limit).
+#[derive(Debug, Clone)]
+pub struct Limiters {
+    devices: web::Data<rate_limit::DeviceLimiter>,
+    signups: web::Data<rate_limit::SignupLimiter>,
+    deadline: web::Data<uploads::BodyDeadline>,
+}
+
+impl Limiters {
+    pub fn new(limits: UploadLimits) -> Self {
+        Self {
+            devices: web::Data::new(rate_limit::DeviceLimiter::new(limits.rate)),
+            signups: web::Data::new(rate_limit::SignupLimiter::new(limits.signups)),
+            deadline: web::Data::new(uploads::BodyDeadline(limits.body_deadline)),
+        }
+    }
+}
+
+/// Mounts `routes` with limiters shared across the server's apps (pass each app a clone).
+pub fn configure_shared(
+    store: Store,
+    limiters: Limiters,
+    routes: Routes,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config
             .app_data(web::Data::new(store))
-            .app_data(limiter)
-            .app_data(signups)
-            .app_data(deadline);
+            .app_data(limiters.devices)
+            .app_data(limiters.signups)
+            .app_data(limiters.deadline);
         if routes.uploads {
             accounts::configure(config);
             uploads::configure(config);

@@ -382,6 +382,42 @@ fn parse_day(text: &str) -> Option<i64> {
     Some(era * 146_097 + doe - 719_468)
 }
 
+/// Whether a query string percent-decodes (`+` as a space) to UTF-8 text: the query parser
+/// would otherwise replace bad bytes silently and search for something else.
+fn decodes_to_utf8(query: &str) -> bool {
+    let bytes = query.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[at] {
+            b'%' => match (
+                bytes.get(at + 1).and_then(|b| hex(*b)),
+                bytes.get(at + 2).and_then(|b| hex(*b)),
+            ) {
+                (Some(high), Some(low)) => {
+                    decoded.push((high * 16 + low) as u8);
+                    at += 3;
+                }
+                // A lone `%` is taken literally, as the query parser takes it.
+                _ => {
+                    decoded.push(b'%');
+                    at += 1;
+                }
+            },
+            b'+' => {
+                decoded.push(b' ');
+                at += 1;
+            }
+            other => {
+                decoded.push(other);
+                at += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
 fn hit_json(hit: &SearchHit) -> Value {
     json!({
         "kind": match hit.kind { SearchKind::Frame => "frame", SearchKind::Sign => "sign" },
@@ -403,6 +439,11 @@ pub(crate) async fn search(
     store: web::Data<Store>,
     request: HttpRequest,
 ) -> ApiResult<HttpResponse> {
+    if !decodes_to_utf8(request.query_string()) {
+        return Err(ApiError::Invalid(
+            "the query string is not UTF-8 once percent-decoded; encode the words as UTF-8".into(),
+        ));
+    }
     let params = web::Query::<SearchParams>::from_query(request.query_string())
         .map_err(|err| {
             ApiError::Invalid(format!(
@@ -525,6 +566,18 @@ mod tests {
     fn absurd_times_are_refused_not_wrapped(#[case] text: &str) {
         let err = parse_time(text, "after", false).unwrap_err();
         assert!(matches!(err, ApiError::Invalid(_)), "{err}");
+    }
+
+    #[rstest]
+    #[case("q=stop", true)]
+    #[case("q=speed+limit+50&kind=sign", true)]
+    #[case("q=%C3%A9t%C3%A9", true)]
+    #[case("q=100%", true)]
+    #[case("q=%FF%FE", false)]
+    #[case("q=%C3", false)]
+    #[case("near=1,2&q=a%80", false)]
+    fn query_strings_must_decode_to_utf8(#[case] query: &str, #[case] utf8: bool) {
+        assert_eq!(decodes_to_utf8(query), utf8);
     }
 
     #[rstest]

@@ -148,13 +148,14 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
         metered: metering::metered,
     };
     let serves_web = settings.runs(Role::Web);
+    let ingest_limiters = ingest::Limiters::new(upload_limits);
     let server = HttpServer::new(move || {
         let mut app = App::new()
             .app_data(web::Data::new(state.clone()))
             .app_data(web::Data::new(guard.clone()))
-            .configure(ingest::configure_parts(
+            .configure(ingest::configure_shared(
                 state.store.clone(),
-                upload_limits,
+                ingest_limiters.clone(),
                 ingest_routes,
             ));
         if let Some(tiles) = &served_tiles {

@@ -154,6 +154,49 @@ fn queries_by_sign_contributor_place_and_time() {
     );
 }
 
+/// Query text never reaches a recursive parser: 750 nested parentheses (which overflowed
+/// tantivy's query parser's stack and killed the process) are a typed error for their
+/// length, and nesting within the length limit is just punctuation.
+#[test]
+fn query_text_is_words_not_syntax() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open_in_dir(dir.path()).unwrap();
+    let capture = CaptureId::new();
+    index
+        .replace_capture(capture, &documents(capture, ContributorId::new(), 0))
+        .unwrap();
+    let query = |text: String| {
+        index.search(&SearchQuery {
+            text: Some(text),
+            limit: 10,
+            ..Default::default()
+        })
+    };
+    let deep = format!("{}stop{}", "(".repeat(750), ")".repeat(750));
+    let err = query(deep).unwrap_err();
+    assert!(matches!(err, store::Error::SearchQuery(_)), "{err}");
+    assert!(err.to_string().contains("limit is 200"), "{err}");
+    let nested = format!("{}stop{}", "(".repeat(90), ")".repeat(90));
+    assert_eq!(
+        query(nested).unwrap().len(),
+        1,
+        "the word inside is the query"
+    );
+    let words = (0..17)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(query(words).unwrap_err().to_string().contains("17 words"));
+    // Every word must match: the sign's class is split into words like the index's.
+    assert_eq!(query("Speed-Limit 50".into()).unwrap().len(), 3);
+    assert!(query("speed limit 30".into()).unwrap().is_empty());
+    assert!(
+        query("stop OR speed".into()).unwrap().is_empty(),
+        "no operators"
+    );
+    assert!(query("((( )))".into()).unwrap().is_empty());
+}
+
 #[test]
 fn replaying_a_capture_replaces_its_documents_and_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 
 mod crash;
 mod demo;
+mod hostile;
 mod live_tiles;
 mod load;
 mod metering;
