@@ -184,7 +184,7 @@ def jpegs():
         head = jpeg_head(image)
         if len(head) > 70_000:
             continue
-        for target in ("jpeg_header", "exif_photo", "geotag"):
+        for target in ("jpeg_header", "exif_photo", "geotag", "vision_jpeg"):
             put(target, image.stem, head)
 
 
@@ -224,6 +224,17 @@ def tile_coord():
         put("tile_coord", name, text)
 
 
+def search():
+    for name, text in [
+        ("sign", "q=speed+limit+50&kind=sign&limit=10"),
+        ("place_time", "near=48.137,11.575&after=2023-11-14&before=1700000000000"),
+        ("cell", "cell=891f8d7a49bffff&contributor=0190b2a4-7c1e-7d3e-9f00-5a1b2c3d4e5f"),
+        ("nested", "q=" + "(" * 40 + "stop" + ")" * 40),
+        ("encoded", "q=%C3%A9t%C3%A9+stop&kind=frame"),
+    ]:
+        put("search", name, text)
+
+
 def agent_settings():
     put("agent_settings", "example.toml", (ROOT / "dashcam-agent/agent.example.toml").read_bytes())
 
@@ -231,7 +242,7 @@ def agent_settings():
 if __name__ == "__main__":
     shutil.rmtree(SEEDS, ignore_errors=True)
     for make in (nmea, gpsd, gpx, fit, gpmf_payload, mp4_gpmf, jpegs, manifest, ids, tile_coord,
-                 agent_settings):
+                 search, agent_settings):
         make()
     for folder in sorted(SEEDS.iterdir()):
         files = list(folder.iterdir())

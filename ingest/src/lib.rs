@@ -20,6 +20,7 @@ pub mod overlap;
 pub mod problem;
 pub mod public;
 pub mod rate_limit;
+pub mod search_params;
 pub mod sequence;
 pub mod similarity;
 pub mod track;
