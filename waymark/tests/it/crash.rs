@@ -21,12 +21,12 @@ use crate::{HttpResponse, Server, try_post_capture, try_put_frame};
 /// within seconds (the defaults are minutes).
 const CRASHY: &str =
     "[ingest]\njob_lease_secs = 2\n\n[rewards]\nclose_check_secs = 1\nclose_claim_secs = 2\n";
-const NEVER_CLOSING: &str = "[rewards]\nclose_check_secs = 0\n";
+pub(crate) const NEVER_CLOSING: &str = "[rewards]\nclose_check_secs = 0\n";
 const FRAMES_PER_CAPTURE: usize = 5;
 const UPLOADER_SEED: [u8; 32] = [9; 32];
 
 /// `waymark serve` over `data` with `settings`.
-fn start(data: &Path, settings: &str) -> Server {
+pub(crate) fn start(data: &Path, settings: &str) -> Server {
     let config = data.join("crash-test.toml");
     std::fs::write(&config, settings).unwrap();
     Server::start(data, &["--config", config.to_str().unwrap()])
@@ -34,8 +34,8 @@ fn start(data: &Path, settings: &str) -> Server {
 
 /// A signed capture, ready to send, and its pictures.
 #[derive(Clone)]
-struct Capture {
-    id: CaptureId,
+pub(crate) struct Capture {
+    pub(crate) id: CaptureId,
     jpegs: Vec<Vec<u8>>,
     body: Vec<u8>,
     signature: DeviceSignature,
@@ -43,7 +43,7 @@ struct Capture {
 
 /// Every distinct real picture at hand (the dashcam video's stills and the lane stills),
 /// `FRAMES_PER_CAPTURE` to a capture, placed along the Munich drive from `start` on.
-fn captures(key: &DeviceKeypair, start: TimestampMs) -> Vec<Capture> {
+pub(crate) fn captures(key: &DeviceKeypair, start: TimestampMs) -> Vec<Capture> {
     let mut pictures = video_stills(45, 1);
     pictures.extend(LANES.iter().map(|name| lane(name)));
     let drive = munich();
@@ -87,7 +87,7 @@ fn captures(key: &DeviceKeypair, start: TimestampMs) -> Vec<Capture> {
 
 /// Sends a capture's frames and manifest as the agent does; the manifest's answer, or the
 /// connection's error when the server is gone.
-fn send(
+pub(crate) fn send(
     addr: std::net::SocketAddr,
     key: &DeviceKeypair,
     capture: &Capture,
@@ -100,7 +100,11 @@ fn send(
 }
 
 /// Polls a capture until the pipeline is done with it.
-fn wait_until_done(server: &Server, key: &DeviceKeypair, id: CaptureId) -> serde_json::Value {
+pub(crate) fn wait_until_done(
+    server: &Server,
+    key: &DeviceKeypair,
+    id: CaptureId,
+) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let status = crate::capture_status(server.addr, key, id).json();
@@ -260,7 +264,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The published root and amounts of a closed epoch.
-fn outcome(server: &Server, epoch: EpochId) -> (String, serde_json::Value) {
+pub(crate) fn outcome(server: &Server, epoch: EpochId) -> (String, serde_json::Value) {
     let manifest: HttpResponse = server.get(&format!("/api/v1/rewards/epochs/{epoch}"));
     assert_eq!(manifest.status, 200, "{}", manifest.body);
     let manifest = manifest.json();
