@@ -74,6 +74,11 @@ pub fn run(mut settings: Settings, args: DemoArgs, data: Option<PathBuf>) -> any
     // The demo closes epochs itself once everything is processed.
     settings.rewards.close_check_secs = 0;
     settings.tiles.update_interval_ms = 500;
+    // Every simulated contributor signs up from this machine's one loopback address: room
+    // for the whole fleet in the per-client sign-up limit (the server-wide one stays).
+    let fleet_accounts = args.drivers.saturating_mul(2).saturating_add(16);
+    settings.http.signup_burst = settings.http.signup_burst.max(fleet_accounts);
+    settings.http.server_signup_burst = settings.http.server_signup_burst.max(fleet_accounts);
 
     let pbf = region_pbf(&args.region)?;
     eprintln!("demo: reading the road network {}", pbf.display());
