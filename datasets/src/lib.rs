@@ -31,6 +31,7 @@ mod gpx;
 pub mod graph;
 mod osrm_traces;
 pub mod roads;
+pub mod signs;
 
 use std::path::PathBuf;
 
@@ -40,6 +41,7 @@ pub use gpx::{parse_gpx, read_gpx};
 pub use graph::{GraphNode, RoadGraph, Route};
 pub use osrm_traces::{Trace, parse_osrm_traces, read_osrm_traces};
 pub use roads::{Oneway, RoadClass, RoadNetwork, RoadWay};
+pub use signs::{RoadSign, road_signs};
 
 /// The absolute path of `relative` inside the data directory (`datasets/` of the
 /// repository), e.g. `path("roads/osrm_monaco.osm.pbf")`.
