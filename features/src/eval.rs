@@ -25,6 +25,9 @@ pub struct Score {
     pub recall: f64,
     pub median_error_m: Option<f64>,
     pub p90_error_m: Option<f64>,
+    /// The error of every matched pair, metres, sorted (to pool runs).
+    #[serde(skip)]
+    pub errors_m: Vec<f64>,
 }
 
 /// Scores `features` against `truths`, pairing within `radius_m`.
@@ -64,11 +67,12 @@ pub fn score(features: &[&Feature], truths: &[Truth], radius_m: f64) -> Score {
         recall: ratio(matched, truths.len()),
         median_error_m: quantile(&errors, 0.5),
         p90_error_m: quantile(&errors, 0.9),
+        errors_m: errors,
     }
 }
 
 /// The `q` quantile of sorted `values` (nearest rank).
-fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }

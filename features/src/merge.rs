@@ -1,8 +1,11 @@
-//! One feature per real-world object: a track joins the nearest feature of its class
-//! within [`crate::Config::merge_radius_m`] that faces a compatible way (a STOP sign for
-//! each direction of a two-way road is two signs), and the feature is solved again from
-//! all its rays — so sightings from other sequences, devices and days intersect too. A
-//! track that joins nothing starts a feature if it has at least two rays.
+//! One feature per real-world object: a track joins the feature of its class that faces a
+//! compatible way (a STOP sign for each direction of a two-way road is two signs) and lies
+//! within its gate — [`crate::Config::merge_radius_m`], widened to [`GATE_SIGMAS`] times
+//! the two positions' combined uncertainty when both are uncertain, never beyond
+//! [`MAX_GATE_FACTOR`] × the radius — the closest in standard deviations first. The
+//! feature is then solved again from all its rays, so sightings from other sequences,
+//! devices and days intersect too. A track that joins nothing starts a feature if it has at
+//! least two rays.
 
 use std::collections::BTreeSet;
 
@@ -13,6 +16,12 @@ use sha2::{Digest, Sha256};
 use crate::geo::{LatLon, angle_between, bearing_deg, distance_m, mean_bearing};
 use crate::observation::Ray;
 use crate::solve::{Estimate, Method, Noise, solve};
+
+/// How many combined standard deviations apart a track and a feature may still be one
+/// object.
+pub const GATE_SIGMAS: f64 = 2.5;
+/// The widest gate, as a multiple of the merge radius.
+pub const MAX_GATE_FACTOR: f64 = 2.0;
 
 /// A map feature: one real-world object, its position and history, and every ray that saw
 /// it (so a viewer can show each photo of it).
@@ -114,8 +123,15 @@ pub fn merge(features: &mut Vec<Feature>, track: Vec<Ray>, rule: &MergeRule) -> 
             (Some(a), Some(b)) => angle_between(a, b) <= rule.facing_tolerance_deg,
             _ => true,
         })
-        .map(|(i, f)| (i, distance_m(f.position, estimate.position)))
-        .filter(|(_, d)| *d <= rule.radius_m)
+        .filter_map(|(i, f)| {
+            let distance = distance_m(f.position, estimate.position);
+            let combined = f.uncertainty_m.hypot(estimate.uncertainty_m);
+            let gate = rule
+                .radius_m
+                .max(GATE_SIGMAS * combined)
+                .min(MAX_GATE_FACTOR * rule.radius_m);
+            (distance <= gate).then_some((i, distance / combined.max(f64::EPSILON)))
+        })
         .min_by(|a, b| a.1.total_cmp(&b.1));
     if let Some((i, _)) = nearest {
         let feature = &mut features[i];

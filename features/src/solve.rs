@@ -25,7 +25,7 @@ pub struct Noise {
 impl Default for Noise {
     fn default() -> Self {
         Self {
-            bearing_deg: 2.0,
+            bearing_deg: 3.0,
             range_share: 0.35,
             position_m: 2.5,
         }
@@ -59,6 +59,9 @@ impl Method {
 pub struct Estimate {
     pub position: LatLon,
     pub uncertainty_m: f64,
+    /// Covariance of the fit alone (east, north; m²), without the receiver bias the rays of
+    /// one pass share: how far off this estimate another ray of the same pass may point.
+    pub fit_covariance: [[f64; 2]; 2],
     pub method: Method,
     /// The widest angle between two of its rays, degrees.
     pub spread_deg: f64,
@@ -73,7 +76,7 @@ pub fn solve(rays: &[&Ray], noise: &Noise) -> Option<Estimate> {
     let kept: Vec<usize> = all
         .iter()
         .copied()
-        .filter(|&i| residual_sigmas(rays[i], point, &local, noise) <= 4.0)
+        .filter(|&i| residual_sigmas(rays[i], point, [[0.0; 2]; 2], &local, noise) <= 4.0)
         .collect();
     let kept = if kept.is_empty() || kept.len() == all.len() {
         all
@@ -90,6 +93,7 @@ pub fn solve(rays: &[&Ray], noise: &Noise) -> Option<Estimate> {
     Some(Estimate {
         position: local.to_lat_lon(point),
         uncertainty_m: (largest_eigenvalue(covariance) + bias).sqrt(),
+        fit_covariance: covariance,
         method: if spread_deg >= MIN_SPREAD_DEG {
             Method::Intersection
         } else {
@@ -159,14 +163,27 @@ fn sigmas(ray: &Ray, noise: &Noise) -> (f64, f64) {
     (across, along)
 }
 
-/// How many standard deviations `point` lies off `ray` (the worse of across and along).
-pub fn residual_sigmas(ray: &Ray, point: (f64, f64), local: &Local, noise: &Noise) -> f64 {
+/// How many standard deviations `point` — itself uncertain by `point_covariance` (east,
+/// north; m²) — lies off `ray` (the worse of across and along).
+pub fn residual_sigmas(
+    ray: &Ray,
+    point: (f64, f64),
+    point_covariance: [[f64; 2]; 2],
+    local: &Local,
+    noise: &Noise,
+) -> f64 {
     let origin = local.to_xy(ray.origin);
     let u = unit(ray.bearing_deg);
     let (dx, dy) = (point.0 - origin.0, point.1 - origin.1);
     let along = u.0 * dx + u.1 * dy;
     let across = (u.0 * dy - u.1 * dx).abs();
     let (s_across, s_along) = sigmas(ray, noise);
+    let projected = |d: (f64, f64)| {
+        let c = point_covariance;
+        (d.0 * (c[0][0] * d.0 + c[0][1] * d.1) + d.1 * (c[1][0] * d.0 + c[1][1] * d.1)).max(0.0)
+    };
+    let s_across = (s_across.powi(2) + projected((u.1, -u.0))).sqrt();
+    let s_along = (s_along.powi(2) + projected(u)).sqrt();
     if along <= 0.0 {
         return f64::INFINITY; // behind the camera
     }
@@ -235,7 +252,7 @@ mod tests {
         let estimate = solve(&refs, &Noise::default()).unwrap();
         assert_eq!(estimate.method, Method::Intersection);
         let error = distance_m(estimate.position, sign);
-        assert!(error < 2.5, "{error} m off: {estimate:?}");
+        assert!(error < 3.0, "{error} m off: {estimate:?}");
         // The sizes alone would put it a quarter further: ≈ 4 m off for the nearest view.
         let sizes_only = solve(&refs[3..], &Noise::default()).unwrap();
         assert!(distance_m(sizes_only.position, sign) > error);

@@ -69,6 +69,7 @@ fn fit(track: &[Ray], ray: &Ray, noise: &Noise) -> Option<f64> {
     Some(residual_sigmas(
         ray,
         local.to_xy(estimate.position),
+        estimate.fit_covariance,
         &local,
         noise,
     ))

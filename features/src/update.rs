@@ -32,7 +32,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            max_range_m: 50.0,
+            max_range_m: 60.0,
             merge_radius_m: 8.0,
             facing_tolerance_deg: 60.0,
             visible_range_m: 20.0,

@@ -55,6 +55,17 @@ pub struct TripRef {
     pub trip: u32,
 }
 
+/// Where the car truly was at a fix, and which way it truly pointed (the simulator's truth,
+/// never sent to a server).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pose {
+    /// `(lon, lat)`.
+    pub position: (f64, f64),
+    /// Degrees clockwise from north.
+    pub heading_deg: f64,
+    pub speed_ms: f64,
+}
+
 /// One drive from ignition to parking.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trip {
@@ -64,6 +75,8 @@ pub struct Trip {
     pub day: u32,
     /// Time-ordered 1 Hz fixes (a loss of signal leaves a gap).
     pub fixes: Vec<Fix>,
+    /// The true pose at each fix (same length as `fixes`).
+    pub poses: Vec<Pose>,
     /// Metres of road driven.
     pub length_m: f64,
     /// For a replayed trip, the trip whose fixes and frames it repeats.
@@ -75,11 +88,17 @@ pub struct Trip {
 }
 
 impl Trip {
-    pub(crate) fn new(me: TripRef, day: u32, fixes: Vec<Fix>, length_m: f64) -> Self {
+    pub(crate) fn new(
+        me: TripRef,
+        day: u32,
+        (fixes, poses): (Vec<Fix>, Vec<Pose>),
+        length_m: f64,
+    ) -> Self {
         Self {
             index: me.trip,
             day,
             fixes,
+            poses,
             length_m,
             replay_of: None,
             teleport_at: None,
@@ -99,6 +118,7 @@ impl Trip {
                     ..*fix
                 })
                 .collect(),
+            poses: original.poses.clone(),
             length_m: original.length_m,
             replay_of: Some(original.frames_of),
             teleport_at: None,

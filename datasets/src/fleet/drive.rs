@@ -8,6 +8,7 @@
 use model::{Fix, TimestampMs};
 use rand::Rng;
 
+use super::device::Pose;
 use super::gnss::Receiver;
 use crate::geo::{bearing_deg, distance_m, lerp, offset};
 use crate::graph::Route;
@@ -91,8 +92,12 @@ fn profile(route: &Route, eagerness: f64) -> Vec<Sample> {
     samples
 }
 
-/// The 1 Hz fixes of driving `route` from `start`.
-pub(crate) fn drive(route: &Route, start: TimestampMs, rng: &mut impl Rng) -> Vec<Fix> {
+/// The 1 Hz fixes of driving `route` from `start`, each with the car's true pose.
+pub(crate) fn drive(
+    route: &Route,
+    start: TimestampMs,
+    rng: &mut impl Rng,
+) -> (Vec<Fix>, Vec<Pose>) {
     let eagerness = rng.gen_range(0.85..1.0);
     let samples = profile(route, eagerness);
     let duration_s = samples.last().map_or(0.0, |s| s.time_s).ceil() as usize;
@@ -106,6 +111,7 @@ pub(crate) fn drive(route: &Route, start: TimestampMs, rng: &mut impl Rng) -> Ve
     let mut receiver = Receiver::new(rng);
     let altitude = rng.gen_range(5.0..120.0);
     let mut fixes = Vec::with_capacity(duration_s + 1);
+    let mut poses = Vec::with_capacity(duration_s + 1);
     let mut at = 0;
     for second in 0..=duration_s {
         let t = second as f64;
@@ -130,6 +136,11 @@ pub(crate) fn drive(route: &Route, start: TimestampMs, rng: &mut impl Rng) -> Ve
         let speed = a.speed_ms + (b.speed_ms - a.speed_ms) * share;
         let (lon, lat) = offset(truth, reading.east_m, reading.north_m);
         let reported_speed = (speed + 0.15 * super::gnss::normal(rng)).max(0.0);
+        poses.push(Pose {
+            position: truth,
+            heading_deg: a.heading.rem_euclid(360.0),
+            speed_ms: speed,
+        });
         fixes.push(Fix {
             time: start.saturating_add_ms(second as i64 * 1000),
             lat: round7(lat),
@@ -142,7 +153,7 @@ pub(crate) fn drive(route: &Route, start: TimestampMs, rng: &mut impl Rng) -> Ve
             hdop: reading.hdop,
         });
     }
-    fixes
+    (fixes, poses)
 }
 
 fn round7(degrees: f64) -> f64 {

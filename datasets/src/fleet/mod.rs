@@ -9,12 +9,14 @@ mod config;
 mod device;
 mod drive;
 mod gnss;
+mod sightings;
 
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::{ChaCha8Rng, ChaCha20Rng};
 
 pub use config::{DEFAULT_START, Dishonest, FleetConfig};
-pub use device::{Behaviour, Device, FrameKey, Trip, TripRef};
+pub use device::{Behaviour, Device, FrameKey, Pose, Trip, TripRef};
+pub use sightings::{FRAME_SPACING_M, IMAGE_WIDTH, Simulated, simulate_sightings};
 
 use crate::error::{Error, Result};
 use crate::graph::{RoadGraph, Route};
@@ -285,14 +287,16 @@ fn teleporting(
     let second = graph
         .random_route_from(rng, far, half)
         .ok_or_else(|| Error::Config("no route from the far end of a teleport".into()))?;
-    let mut fixes = drive::drive(&first, start, rng);
+    let (mut fixes, mut poses) = drive::drive(&first, start, rng);
     let jump_at = fixes.len();
     let resume = fixes
         .last()
         .map_or(start, |fix| fix.time)
         .saturating_add_ms(1_000);
-    fixes.extend(drive::drive(&second, resume, rng));
-    let mut trip = Trip::new(me, day, fixes, first.length_m + second.length_m);
+    let (more_fixes, more_poses) = drive::drive(&second, resume, rng);
+    fixes.extend(more_fixes);
+    poses.extend(more_poses);
+    let mut trip = Trip::new(me, day, (fixes, poses), first.length_m + second.length_m);
     trip.teleport_at = Some(jump_at);
     Ok(trip)
 }

@@ -5,6 +5,7 @@
 mod fleet;
 mod frames;
 mod loaders;
+mod map_features;
 mod roads;
 
 use std::sync::OnceLock;
