@@ -25,6 +25,21 @@ pub enum HeadingSource {
     Track,
 }
 
+impl HeadingSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Receiver => "receiver",
+            Self::Track => "track",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Receiver, Self::Track]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
 /// A heading in degrees clockwise from north, with where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Heading {

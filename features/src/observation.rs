@@ -54,6 +54,21 @@ pub enum Unplaced {
     SingleSighting,
 }
 
+impl Unplaced {
+    /// The stable name of the reason (as serialized).
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Self::NoHeading => "no_heading",
+            Self::NoImageWidth => "no_image_width",
+            Self::BoxOutsideFrame => "box_outside_frame",
+            Self::BadPosition => "bad_position",
+            Self::TooSmall { .. } => "too_small",
+            Self::TooFar { .. } => "too_far",
+            Self::SingleSighting => "single_sighting",
+        }
+    }
+}
+
 /// A sighting placed in the world: where the camera was, the bearing it saw the object
 /// at, and how far the box's size says it was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -52,6 +52,12 @@ impl Method {
             Self::SizeOnly => "size_only",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Intersection, Self::SizeOnly]
+            .into_iter()
+            .find(|m| m.as_str() == text)
+    }
 }
 
 /// A solved position with its 1σ uncertainty (metres, worst axis).

@@ -15,7 +15,10 @@
 
 pub mod accounts;
 pub mod dedup;
+pub mod feature_params;
+pub mod features_api;
 pub mod geometry;
+pub mod map_features;
 pub mod overlap;
 pub mod problem;
 pub mod public;
@@ -51,6 +54,8 @@ use store::Store;
         public::search,
         public::my_captures,
         public::my_coverage,
+        features_api::list_features,
+        features_api::get_feature,
     ),
     components(schemas(accounts::NewAccount, accounts::DeviceRegistration)),
     modifiers(&BearerAuth)
@@ -193,6 +198,7 @@ pub fn configure_shared(
         }
         if routes.public {
             public::configure(config, routes.metered);
+            features_api::configure(config, routes.metered);
         }
     }
 }

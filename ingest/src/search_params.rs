@@ -124,7 +124,7 @@ const MAX_SEARCH_MS: i64 = 253_402_300_799_999;
 
 /// Milliseconds since the epoch, or a `YYYY-MM-DD` day (its start, or its end when
 /// `end_of_day`), within years 1 to 9999.
-fn parse_time(text: &str, name: &str, end_of_day: bool) -> Result<TimestampMs, String> {
+pub(crate) fn parse_time(text: &str, name: &str, end_of_day: bool) -> Result<TimestampMs, String> {
     let out_of_range = || {
         format!(
             "{name} `{}` is outside the years {FIRST_YEAR} to {LAST_YEAR}",

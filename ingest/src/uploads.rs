@@ -456,6 +456,7 @@ pub(crate) async fn post_capture(
         signature: signature.to_hex(),
         frame_count: manifest.frames.len() as u32,
         received_at: now,
+        camera: manifest.camera.clone(),
     };
     match store.db.insert_capture(&capture, &frames, Some(&job)).await {
         Ok(()) => {}

@@ -5,8 +5,9 @@
 //! written first (idempotent: a worker killed anywhere replays the job without double
 //! effects); the search documents are written only after the commit, by an `index-capture`
 //! job the commit enqueues, from the committed rows — so a capture that fails never leaves
-//! documents behind, and one that succeeds always gets them. Originals are deleted once the
-//! commit made the public versions the only ones.
+//! documents behind, and one that succeeds always gets them; a `map-features` job, enqueued
+//! the same way, turns its sign detections into map features ([`crate::map_features`]).
+//! Originals are deleted once the commit made the public versions the only ones.
 //!
 //! Failures: the lease is extended while a capture is processed (a long capture is never
 //! taken over by a second worker); a transient store error (the database or blob store not
@@ -31,6 +32,7 @@ use store::{
 };
 use thumbnail::encode_thumbnail;
 
+use crate::map_features::FeatureSettings;
 use crate::sequence::{SequenceConfig, split};
 use crate::similarity::{Fingerprint, distance, fingerprint};
 use crate::uploads::PROCESS_CAPTURE_JOB;
@@ -299,7 +301,17 @@ fn search_documents(capture: CaptureId, rows: &store::CaptureSearchRows) -> Vec<
 /// `idle` when the queue is empty.
 pub async fn run(store: Store, analyzer: Arc<dyn FrameAnalyzer>, idle: Duration, lease: Duration) {
     let (_keep, never) = tokio::sync::watch::channel(false);
-    run_until(store, analyzer, idle, lease, never, Pulse::default()).await;
+    let features = FeatureSettings::default();
+    run_until(
+        store,
+        analyzer,
+        idle,
+        lease,
+        never,
+        Pulse::default(),
+        &features,
+    )
+    .await;
 }
 
 /// [`run`] until `stop` turns true: the capture in hand is finished first (draining), and
@@ -311,10 +323,14 @@ pub async fn run_until(
     lease: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
     pulse: Pulse,
+    features: &FeatureSettings,
 ) {
     while !*stop.borrow() {
         if let Err(err) = index_pending(&store).await {
             tracing::error!(error = %err, "search indexing failed");
+        }
+        if let Err(err) = crate::map_features::apply_pending(&store, features).await {
+            tracing::error!(error = %err, "map features failed");
         }
         let pause = match process_next_with_lease(&store, &analyzer, lease, &pulse).await {
             Ok(Some(capture)) => {
@@ -510,6 +526,7 @@ async fn process(
                 &serde_json::json!({ "capture": capture }),
             )?
             .dedup_key(format!("index:{capture}")),
+            crate::map_features::job(capture)?,
         ],
     };
     store.db.commit_processed(&processed, job).await?;

@@ -17,6 +17,8 @@ pub struct NewCapture {
     pub signature: String,
     pub frame_count: u32,
     pub received_at: TimestampMs,
+    /// The camera its manifest names (picks the field of view map features use).
+    pub camera: String,
 }
 
 /// The outcome of one frame.
@@ -70,8 +72,8 @@ impl Db {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO captures (id, device_id, sequence_number, manifest_sha256, manifest_key, \
-             signature, state, frame_count, received_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'received', $7, $8)",
+             signature, state, frame_count, received_at_ms, camera) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'received', $7, $8, $9)",
         )
         .bind(capture.id.to_string())
         .bind(capture.device_id.to_string())
@@ -84,6 +86,7 @@ impl Db {
         .bind(&capture.signature)
         .bind(i64::from(capture.frame_count))
         .bind(capture.received_at.as_millis())
+        .bind(&capture.camera)
         .execute(&mut *tx)
         .await?;
         for frame in frames {

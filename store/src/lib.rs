@@ -20,6 +20,7 @@ mod consumers;
 mod db;
 mod epochs;
 mod error;
+mod features;
 mod map;
 mod pipeline;
 mod public;
@@ -36,7 +37,11 @@ pub use db::{
 };
 pub use epochs::{DevicePayeesRow, EpochFrameRow, EpochRow, RewardRow};
 pub use error::{Error, Result};
-pub use map::{DirtyCell, MapFrameRow, MapSequenceRow, MapSignRow};
+pub use features::{
+    FeatureFrameRow, FeatureInputs, FeatureQuery, FeatureRow, FeatureSignRow, MAX_FEATURE_PAGE,
+    ObservationRow, StatusFilter, StoredFeature,
+};
+pub use map::{DirtyCell, MapFrameRow, MapSequenceRow};
 pub use pipeline::{
     CaptureSearchRows, NewDetection, NewSequence, PendingFrame, ProcessedCapture, ProcessedFrame,
 };

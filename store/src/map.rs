@@ -1,5 +1,5 @@
 //! What the tile builder reads: accepted frames with who took them, the sequences they
-//! belong to, the signs seen on them — all of it or only what falls in given H3 cells — and
+//! belong to (map features are read through `features.rs`) — all of it or only what falls in given H3 cells — and
 //! the dirty-cell marks it clears once the tiles they touch are written.
 
 use std::collections::BTreeSet;
@@ -40,18 +40,6 @@ pub struct MapSequenceRow {
     pub geometry: String,
 }
 
-/// A traffic sign seen on an accepted frame.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MapSignRow {
-    pub id: String,
-    pub class: String,
-    pub confidence: f64,
-    pub lat: f64,
-    pub lon: f64,
-    pub captured_at_ms: i64,
-    pub cell: u64,
-}
-
 /// A dirty-cell mark as read: clearing it only succeeds if nobody marked the cell again since.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DirtyCell {
@@ -64,20 +52,10 @@ const FRAME_COLUMNS: &str = "SELECT f.capture_id, f.idx, f.sha256, f.time_ms, f.
      JOIN captures c ON c.id = f.capture_id JOIN devices d ON d.id = c.device_id \
      WHERE f.status = 'accepted' AND f.cell IS NOT NULL";
 
-const SIGN_COLUMNS: &str = "SELECT s.id, s.class, s.confidence, s.lat, s.lon, f.time_ms, f.cell FROM detections s \
-     JOIN frames f ON f.capture_id = s.capture_id AND f.sha256 = s.frame_sha256 \
-     WHERE s.kind = 'sign' AND f.status = 'accepted' AND f.cell IS NOT NULL";
-
 impl Db {
     /// Every accepted frame, or only those in `cells` (H3 res 12).
     pub async fn map_frames(&self, cells: Option<&[u64]>) -> Result<Vec<MapFrameRow>> {
         self.rows_in_cells(FRAME_COLUMNS, "f.cell", cells, frame_row)
-            .await
-    }
-
-    /// Every traffic sign on an accepted frame, or only those in `cells`.
-    pub async fn map_signs(&self, cells: Option<&[u64]>) -> Result<Vec<MapSignRow>> {
-        self.rows_in_cells(SIGN_COLUMNS, "f.cell", cells, sign_row)
             .await
     }
 
@@ -193,19 +171,5 @@ fn frame_row(row: &AnyRow) -> Result<MapFrameRow> {
         cell: row.try_get::<i64, _>("cell")? as u64,
         sequence_id: row.try_get("sequence_id")?,
         contributor_id: row.try_get("contributor_id")?,
-    })
-}
-
-fn sign_row(row: &AnyRow) -> Result<MapSignRow> {
-    Ok(MapSignRow {
-        id: row.try_get("id")?,
-        class: row
-            .try_get::<Option<String>, _>("class")?
-            .unwrap_or_default(),
-        confidence: row.try_get("confidence")?,
-        lat: row.try_get("lat")?,
-        lon: row.try_get("lon")?,
-        captured_at_ms: row.try_get("time_ms")?,
-        cell: row.try_get::<i64, _>("cell")? as u64,
     })
 }

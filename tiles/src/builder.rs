@@ -143,10 +143,10 @@ impl TileBuilder {
         }
     }
 
-    /// Frames, signs and their sequences: everything, or what lies in `cells`.
+    /// Frames, map features and sequences: everything, or what lies in `cells`.
     async fn read_update(&self, cells: Option<&[u64]>) -> Result<MapUpdate, BuildError> {
         let frames = self.db.map_frames(cells).await?;
-        let signs = self.db.map_signs(cells).await?;
+        let features = self.db.map_features(cells).await?;
         let ids: BTreeSet<String> = frames
             .iter()
             .filter_map(|f| f.sequence_id.clone())
@@ -167,7 +167,7 @@ impl TileBuilder {
         Ok(MapUpdate {
             frames,
             sequences,
-            signs,
+            features,
         })
     }
 

@@ -32,8 +32,9 @@ pub enum Layer {
     Sequences,
     /// Accepted frames: `id` (sha256), `captured_at`, `heading`, `sequence`, `thumb`.
     Frames,
-    /// Traffic signs: `id`, `class`, `confidence`, `captured_at`.
-    Signs,
+    /// Map features (one per real-world sign, positioned and merged): `id`, `class`,
+    /// `status` (new, confirmed, gone), `uncertainty_m`, `observations`, `last_seen`.
+    Features,
     /// The base map's roads, from OpenStreetMap: `class`, `name` (a separate tileset).
     Roads,
 }
@@ -44,7 +45,7 @@ impl Layer {
         Layer::Coverage,
         Layer::Sequences,
         Layer::Frames,
-        Layer::Signs,
+        Layer::Features,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,7 +53,7 @@ impl Layer {
             Layer::Coverage => "coverage",
             Layer::Sequences => "sequences",
             Layer::Frames => "frames",
-            Layer::Signs => "signs",
+            Layer::Features => "features",
             Layer::Roads => "roads",
         }
     }
@@ -62,7 +63,7 @@ impl Layer {
             Layer::Coverage => 0..=11,
             Layer::Sequences => 6..=MAX_ZOOM,
             Layer::Frames => MAX_ZOOM..=MAX_ZOOM,
-            Layer::Signs => 12..=MAX_ZOOM,
+            Layer::Features => 12..=MAX_ZOOM,
             Layer::Roads => 6..=MAX_ZOOM,
         }
     }
@@ -93,11 +94,13 @@ impl Layer {
                 ("sequence", "String"),
                 ("thumb", "String"),
             ],
-            Layer::Signs => &[
+            Layer::Features => &[
                 ("id", "String"),
                 ("class", "String"),
-                ("confidence", "Number"),
-                ("captured_at", "Number"),
+                ("status", "String"),
+                ("uncertainty_m", "Number"),
+                ("observations", "Number"),
+                ("last_seen", "Number"),
             ],
             Layer::Roads => &[("class", "String"), ("name", "String")],
         }
@@ -108,7 +111,9 @@ impl Layer {
             Layer::Coverage => "H3 cells mapped, aggregated to fit the zoom",
             Layer::Sequences => "the lines drivers' accepted sequences follow",
             Layer::Frames => "accepted, privacy-blurred frames",
-            Layer::Signs => "traffic signs seen on accepted frames",
+            Layer::Features => {
+                "map features: one per real-world sign, positioned from every frame that saw it"
+            }
             Layer::Roads => "roads from OpenStreetMap, for context",
         }
     }

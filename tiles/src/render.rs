@@ -242,16 +242,32 @@ fn features(
         }
         // The base map is a tileset of its own (`basemap`).
         Layer::Roads => Vec::new(),
-        Layer::Signs => {
+        Layer::Features => {
             let mut points: Vec<Feature> = state
-                .signs_in(area)
-                .map(|sign| Feature {
-                    shape: Shape::Point(project(sign.lon, sign.lat)),
+                .features_in(area)
+                .map(|feature| Feature {
+                    shape: Shape::Point(project(feature.lon, feature.lat)),
                     attributes: vec![
-                        ("id", Value::Text(sign.id.clone())),
-                        ("class", Value::Text(sign.class.clone())),
-                        ("confidence", Value::Float(round3(sign.confidence))),
-                        ("captured_at", Value::Int(sign.captured_at_ms)),
+                        ("id", Value::Text(feature.id.clone())),
+                        ("class", Value::Text(feature.class.clone())),
+                        (
+                            "status",
+                            Value::Text(
+                                features::change::status_of(
+                                    feature.gone_at_ms,
+                                    feature.first_seen_ms,
+                                    config.now_ms,
+                                )
+                                .as_str()
+                                .to_owned(),
+                            ),
+                        ),
+                        ("uncertainty_m", Value::Float(round3(feature.uncertainty_m))),
+                        (
+                            "observations",
+                            Value::Int(i64::from(feature.observation_count)),
+                        ),
+                        ("last_seen", Value::Int(feature.last_seen_ms)),
                     ],
                 })
                 .filter(|f| matches!(f.shape, Shape::Point(c) if inside(c)))
@@ -424,7 +440,7 @@ fn morton(c: Coord) -> u64 {
 fn thin_points(layers: &mut [(Layer, Vec<Feature>)], share: f64) -> bool {
     let mut thinned_any = false;
     for (layer, features) in layers.iter_mut() {
-        if !matches!(layer, Layer::Frames | Layer::Signs) || features.len() <= 1 {
+        if !matches!(layer, Layer::Frames | Layer::Features) || features.len() <= 1 {
             continue;
         }
         let keep = ((features.len() as f64 * share).floor() as usize).max(1);

@@ -78,7 +78,7 @@ pub fn configure_metered(
     }
 }
 
-/// A live tile: Mapbox Vector Tile 2.1 with the coverage, sequences, frames and signs layers.
+/// A live tile: Mapbox Vector Tile 2.1 with the coverage, sequences, frames and features layers.
 #[utoipa::path(get, path = "/tiles/{z}/{x}/{y}.mvt", tag = "tiles",
     params(("z" = u8, Path, description = "Zoom, 0 to 22 (layers stop at 14)"),
            ("x" = u32, Path, description = "Column"), ("y" = u32, Path, description = "Row (XYZ scheme)"),
@@ -227,7 +227,7 @@ async fn get_basemap_tilejson(
         .json(basemap_tilejson(&base_url(&request), bounds))
 }
 
-/// A MapLibre style: coverage coloured by freshness, sequences, frames, signs, and the roads
+/// A MapLibre style: coverage coloured by freshness, sequences, frames, map features, and the roads
 /// when there is a base map.
 #[utoipa::path(get, path = "/style.json", tag = "tiles",
     responses((status = 200, description = "MapLibre style specification v8")))]

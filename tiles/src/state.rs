@@ -1,12 +1,12 @@
 //! The map as the tile builder holds it in memory: accepted frames, per-cell coverage (H3
-//! res 12), sequence lines and signs, loaded from the store once and then updated with what
+//! res 12), sequence lines and map features, loaded from the store once and then updated with what
 //! dirty cells bring. Applying an update says which tiles it touched, so only those are
 //! rebuilt. Pure: the store rows come in, nothing goes out but answers.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use h3o::{CellIndex, LatLng, Resolution};
-use store::{MapFrameRow, MapSequenceRow, MapSignRow};
+use store::{FeatureRow, MapFrameRow, MapSequenceRow};
 
 use crate::coord::{LonLatBox, TileCoord};
 use crate::layers::{BUFFER, EXTENT, Layer, MAX_ZOOM, coverage_resolution};
@@ -94,7 +94,7 @@ impl SequenceLine {
 pub struct MapUpdate {
     pub frames: Vec<MapFrameRow>,
     pub sequences: Vec<SequenceLine>,
-    pub signs: Vec<MapSignRow>,
+    pub features: Vec<FeatureRow>,
 }
 
 /// Everything the tile builder draws from.
@@ -104,7 +104,7 @@ pub struct MapState {
     /// Res-12 cells with their centre (lon, lat), kept to filter by area without H3 math.
     cells: BTreeMap<u64, ((f64, f64), CellSummary)>,
     sequences: HashMap<String, SequenceLine>,
-    signs: HashMap<String, MapSignRow>,
+    features: HashMap<String, FeatureRow>,
     bounds: Option<LonLatBox>,
 }
 
@@ -157,10 +157,14 @@ impl MapState {
             touch_area(sequence.bounds, Layer::Sequences, &mut touched);
             self.sequences.insert(sequence.id.clone(), sequence);
         }
-        for sign in update.signs {
-            let point = LonLatBox::around([(sign.lon, sign.lat)]).expect("one point");
-            touch_area(point, Layer::Signs, &mut touched);
-            self.signs.insert(sign.id.clone(), sign);
+        for feature in update.features {
+            // A feature moves as views add up: the tile it left changes too.
+            let old = self.features.get(&feature.id).map(|f| (f.lon, f.lat));
+            for (lon, lat) in old.into_iter().chain([(feature.lon, feature.lat)]) {
+                let point = LonLatBox::around([(lon, lat)]).expect("one point");
+                touch_area(point, Layer::Features, &mut touched);
+            }
+            self.features.insert(feature.id.clone(), feature);
         }
         touched
     }
@@ -221,10 +225,10 @@ impl MapState {
             .filter(move |f| area.contains(f.lon, f.lat))
     }
 
-    pub fn signs_in(&self, area: LonLatBox) -> impl Iterator<Item = &MapSignRow> {
-        self.signs
+    pub fn features_in(&self, area: LonLatBox) -> impl Iterator<Item = &FeatureRow> {
+        self.features
             .values()
-            .filter(move |s| area.contains(s.lon, s.lat))
+            .filter(move |f| area.contains(f.lon, f.lat))
     }
 
     /// Every tile any layer has something for: what a full build renders.
@@ -234,9 +238,9 @@ impl MapState {
         for sequence in self.sequences.values() {
             touch_area(sequence.bounds, Layer::Sequences, &mut tiles);
         }
-        for sign in self.signs.values() {
-            let point = LonLatBox::around([(sign.lon, sign.lat)]).expect("one point");
-            touch_area(point, Layer::Signs, &mut tiles);
+        for feature in self.features.values() {
+            let point = LonLatBox::around([(feature.lon, feature.lat)]).expect("one point");
+            touch_area(point, Layer::Features, &mut tiles);
         }
         tiles
     }

@@ -43,7 +43,7 @@ pub fn vector_layers_of(layers: &[Layer]) -> Value {
 pub fn mbtiles_metadata(bounds: Option<LonLatBox>) -> Vec<(String, String)> {
     mbtiles_metadata_for(
         NAME,
-        "Waymark coverage: H3 cells, sequences, frames and traffic signs",
+        "Waymark coverage: H3 cells, sequences, frames and map features",
         &vector_layers(),
         bounds,
     )
@@ -176,8 +176,12 @@ pub fn style(base_url: &str, today: i64, bounds: Option<LonLatBox>, with_roads: 
                 "paint": { "circle-radius": 3, "circle-color": "#0d47a1", "circle-stroke-color": "#fff", "circle-stroke-width": 1 }
             },
             {
-                "id": "signs", "type": "circle", "source": "waymark", "source-layer": "signs",
-                "paint": { "circle-radius": 5, "circle-color": "#d32f2f", "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 }
+                "id": "features", "type": "circle", "source": "waymark", "source-layer": "features",
+                "paint": {
+                    "circle-radius": 6,
+                    "circle-color": ["match", ["get", "status"], "new", "#f57c00", "gone", "#9e9e9e", "#d32f2f"],
+                    "circle-stroke-color": "#fff", "circle-stroke-width": 1.5
+                }
             }
         ]
     });
@@ -220,7 +224,7 @@ mod tests {
             .iter()
             .map(|l| l["id"].as_str().unwrap())
             .collect();
-        assert_eq!(ids, ["coverage", "sequences", "frames", "signs"]);
+        assert_eq!(ids, ["coverage", "sequences", "frames", "features"]);
         assert_eq!(parsed["vector_layers"][0]["maxzoom"], 11);
     }
 }

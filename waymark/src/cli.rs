@@ -42,6 +42,9 @@ pub enum Command {
     /// Map consumers' credits: grant them, read a balance.
     #[command(subcommand)]
     Credits(CreditsCommand),
+    /// Map features (one object per real-world sign): export them.
+    #[command(subcommand)]
+    Features(FeaturesCommand),
     /// Operators: make an account an admin (reads any capture's status), or take it back.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -125,6 +128,31 @@ pub enum CreditsCommand {
     Balance {
         #[arg(long)]
         account: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeaturesCommand {
+    /// Write every map feature (or those a filter keeps) as GeoJSON or CSV.
+    Export {
+        /// geojson (a FeatureCollection) or csv (one line per feature, RFC 4180)
+        #[arg(long, default_value = "geojson", value_parser = ["geojson", "csv"])]
+        format: String,
+        /// The file to write [default: standard output]
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// min_lon,min_lat,max_lon,max_lat
+        #[arg(long)]
+        bbox: Option<String>,
+        /// A class, exactly (stop, yield, speed limit 50, …)
+        #[arg(long)]
+        class: Option<String>,
+        /// new, confirmed or gone
+        #[arg(long)]
+        status: Option<String>,
+        /// Changed at or after: milliseconds since 1970 or a YYYY-MM-DD day (UTC)
+        #[arg(long)]
+        changed_since: Option<String>,
     },
 }
 

@@ -12,6 +12,7 @@ mod backup_cli;
 mod cli;
 mod credits_cli;
 mod demo;
+mod features_cli;
 mod guard;
 mod rewards_cli;
 mod serve;
@@ -21,7 +22,8 @@ mod tiles_cli;
 mod vision_stage;
 
 pub use cli::{
-    AdminCommand, Cli, Command, CreditsCommand, RewardsCommand, TilesCommand, VisionCommand,
+    AdminCommand, Cli, Command, CreditsCommand, FeaturesCommand, RewardsCommand, TilesCommand,
+    VisionCommand,
 };
 pub use settings::{Settings, StoreSettings};
 
@@ -59,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tiles(command) => tiles_cli::run(&settings, command),
         Command::Credits(command) => credits_cli::run(&settings, command),
         Command::Admin(command) => admin_cli::run(&settings, command),
+        Command::Features(command) => features_cli::run(&settings, command),
         Command::Backup { to } => backup_cli::backup(&settings, to),
         Command::Restore { from } => backup_cli::restore(&settings, from),
         Command::Demo(args) => {

@@ -90,17 +90,25 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
     let worker = match &worker_health {
         Some(health) => {
             let analyzer = crate::vision_stage::analyzer()?;
+            let features = Arc::new(settings.features.worker()?);
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let (store, health) = (store.clone(), Arc::clone(health));
             let task = actix_web::rt::spawn(supervise_worker(Arc::clone(&health), move || {
-                ingest::worker::run_until(
-                    store.clone(),
-                    Arc::clone(&analyzer),
-                    Duration::from_millis(500),
-                    lease,
-                    stopped.clone(),
-                    health.pulse.clone(),
-                )
+                let (store, analyzer, features) =
+                    (store.clone(), Arc::clone(&analyzer), Arc::clone(&features));
+                let (stopped, pulse) = (stopped.clone(), health.pulse.clone());
+                async move {
+                    ingest::worker::run_until(
+                        store,
+                        analyzer,
+                        Duration::from_millis(500),
+                        lease,
+                        stopped,
+                        pulse,
+                        &features,
+                    )
+                    .await;
+                }
             }));
             Some((stop, task))
         }

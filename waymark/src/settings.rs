@@ -42,6 +42,51 @@ pub struct Settings {
     pub metering: MeteringSettings,
     #[serde(default)]
     pub http: HttpSettings,
+    #[serde(default)]
+    pub features: FeaturesSettings,
+}
+
+/// Map features: how sign detections are positioned, merged and aged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesSettings {
+    /// Horizontal field of view of a camera no entry of `cameras` names, degrees (a
+    /// dashcam's wide lens; GoPros and phones have presets).
+    #[serde(default = "default_hfov_deg")]
+    pub default_hfov_deg: f64,
+    /// Per device model: a capture whose camera name contains `contains` (any case) has
+    /// `hfov_deg`. First match wins, before the presets.
+    #[serde(default)]
+    pub cameras: Vec<features::camera::CameraModel>,
+    /// Positioning, merging and change knobs (see the `features` crate).
+    #[serde(default)]
+    pub rules: features::Config,
+}
+
+fn default_hfov_deg() -> f64 {
+    features::Camera::DASHCAM.hfov_deg()
+}
+
+impl Default for FeaturesSettings {
+    fn default() -> Self {
+        Self {
+            default_hfov_deg: default_hfov_deg(),
+            cameras: Vec::new(),
+            rules: features::Config::default(),
+        }
+    }
+}
+
+impl FeaturesSettings {
+    /// What the pipeline worker runs with; a field of view out of 10..170° is refused.
+    pub fn worker(&self) -> anyhow::Result<ingest::map_features::FeatureSettings> {
+        let cameras = features::CameraModels::new(self.default_hfov_deg, &self.cameras)
+            .context("settings [features]")?;
+        Ok(ingest::map_features::FeatureSettings {
+            config: self.rules,
+            cameras,
+        })
+    }
 }
 
 /// What every route of the HTTP server shares: how long a body may take, whose forwarded
@@ -663,6 +708,7 @@ impl Default for Settings {
             ingest: IngestSettings::default(),
             metering: MeteringSettings::default(),
             http: HttpSettings::default(),
+            features: FeaturesSettings::default(),
         }
     }
 }
@@ -716,6 +762,7 @@ impl Settings {
             anyhow::anyhow!("invalid settings: {}", problems.join("; "))
         })?;
         settings.rewards.emission_schedule()?;
+        settings.features.worker()?;
         anyhow::ensure!(
             !settings.roles.is_empty(),
             "settings key roles is empty: name at least one of ingest, worker, tiles, rewards, web"

@@ -1,9 +1,9 @@
 // The page's entry point: wires the map, the frame viewer, search and the dashboard, and
 // restores the view from the URL hash (#map=zoom/lat/lon&frame=…&after=…&before=…).
 
-import { getJson, hashParams, notify, clearNotice, loadMetering } from '/assets/api.js';
+import { getJson, hashParams, notify, clearNotice, loadMetering, h, formatTime } from '/assets/api.js';
 import { createMap, setLayerVisible, setTimeFilter, select } from '/assets/map.js';
-import { Viewer } from '/assets/viewer.js';
+import { Viewer, readable } from '/assets/viewer.js';
 import { Search } from '/assets/search.js';
 import { Dashboard } from '/assets/dashboard.js';
 
@@ -86,14 +86,14 @@ async function main() {
     });
     if (params.has('after') || params.has('before')) applyTime();
     map.on('click', (event) => {
-      const hits = map.queryRenderedFeatures(event.point, { layers: ['frames', 'frames-heading', 'signs'] });
-      const frame = hits.find((f) => f.layer.id !== 'signs');
+      const hits = map.queryRenderedFeatures(event.point, { layers: ['frames', 'frames-heading', 'features'] });
+      const frame = hits.find((f) => f.layer.id !== 'features');
       if (frame) {
         viewer.show(frame.properties.id);
         return;
       }
-      const sign = hits.find((f) => f.layer.id === 'signs');
-      if (sign) showSign(sign, viewer);
+      const feature = hits.find((f) => f.layer.id === 'features');
+      if (feature) showFeature(feature.properties.id, viewer);
     });
   }
   const frame = params.get('frame');
@@ -102,19 +102,36 @@ async function main() {
   document.body.dataset.ready = 'true';
 }
 
-/** A sign on the map: find the frame it was seen on and open it. */
-async function showSign(feature, viewer) {
-  const [lon, lat] = feature.geometry.coordinates;
-  const query = new URLSearchParams({ kind: 'sign', near: `${lat},${lon}`, limit: '20' });
-  if (feature.properties.class) query.set('q', feature.properties.class);
+/** A map feature: what it is, where (± how far), when it was seen, and every photo of it. */
+async function showFeature(id, viewer) {
+  const panel = document.getElementById('feature');
+  const body = document.getElementById('feature-body');
+  let feature;
   try {
-    const answer = await getJson(`/api/v1/search?${query}`);
-    const nearest = answer.results?.sort((a, b) => Math.hypot(a.lat - lat, a.lon - lon) - Math.hypot(b.lat - lat, b.lon - lon))[0];
-    if (nearest) viewer.show(nearest.frame);
-    else notify('The frame of this sign cannot be found any more.');
+    feature = await getJson(`/api/v1/features/${encodeURIComponent(id)}`);
   } catch (err) {
-    notify(`The sign's frame cannot be loaded: ${err.message}`, { error: true });
+    notify(`The map feature cannot be loaded: ${err.message}`, { error: true });
+    return;
   }
+  const p = feature.properties;
+  const [lon, lat] = feature.geometry.coordinates;
+  document.getElementById('feature-title').textContent = `${readable(p.class)} (${p.status})`;
+  const photos = p.observations_list.slice(-24).reverse();
+  body.replaceChildren(
+    h('dl', {},
+      h('dt', {}, 'Position'), h('dd', {}, `${lat.toFixed(6)}, ${lon.toFixed(6)} ± ${p.uncertainty_m} m (${p.method.replace('_', ' ')})`),
+      h('dt', {}, 'First seen'), h('dd', {}, formatTime(p.first_seen)),
+      h('dt', {}, 'Last seen'), h('dd', {}, formatTime(p.last_seen)),
+      h('dt', {}, 'Seen in'), h('dd', {}, `${p.observations} frame${p.observations === 1 ? '' : 's'}; missed by ${p.misses} pass${p.misses === 1 ? '' : 'es'} since`),
+    ),
+    h('ol', { class: 'feature-photos' },
+      ...photos.map((o) => h('li', {},
+        h('button', { type: 'button', class: 'link', 'data-frame': o.frame, onclick: () => viewer.show(o.frame) },
+          h('img', { src: o.thumbnail, alt: `Frame of ${formatTime(o.captured_at)}`, loading: 'lazy', width: '160' })),
+      )),
+    ),
+  );
+  panel.hidden = false;
 }
 
 main().catch((err) => {

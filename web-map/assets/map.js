@@ -16,10 +16,11 @@ const TOGGLES = {
   coverage: ['coverage'],
   sequences: ['sequences'],
   frames: ['frames', 'frames-heading'],
-  signs: ['signs'],
+  features: ['features'],
 };
-/** Layers whose features carry `captured_at` (ms); coverage carries `last_seen` (day). */
-const TIMED = ['sequences', 'frames', 'frames-heading', 'signs'];
+/** Layers whose features carry `captured_at` (ms); coverage carries `last_seen` (day); map
+ * features are objects in the world, not captures: the time filter leaves them. */
+const TIMED = ['sequences', 'frames', 'frames-heading'];
 const DAY_MS = 86_400_000;
 
 /** Loads MapLibre and the style and draws the map; null (with a message shown) if it cannot. */
@@ -129,7 +130,7 @@ function addPageLayers(map) {
     id: 'selected', type: 'circle', source: 'selected',
     paint: { 'circle-radius': 11, 'circle-color': 'rgba(255, 214, 0, 0.35)', 'circle-stroke-color': '#ff6f00', 'circle-stroke-width': 3 },
   });
-  for (const layer of ['frames', 'frames-heading', 'signs']) {
+  for (const layer of ['frames', 'frames-heading', 'features']) {
     map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
     map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; });
   }

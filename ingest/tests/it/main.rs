@@ -44,6 +44,7 @@ mod accounts;
 #[path = "../../../store/tests/it/backends.rs"]
 mod backends;
 mod hostile;
+mod map_features;
 mod pipeline;
 mod real_tracks;
 mod similarity;

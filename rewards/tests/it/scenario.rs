@@ -128,6 +128,7 @@ async fn drive(
                 signature: "0".repeat(128),
                 frame_count: FRAMES as u32,
                 received_at: start,
+                camera: String::new(),
             },
             &frames,
             None,

@@ -48,11 +48,15 @@ async fn every_tile_over_a_real_drive_decodes_with_the_layers_its_zoom_shows() {
         let expected: Vec<&str> = match tile.z {
             0..=5 => vec!["coverage"],
             6..=11 => vec!["coverage", "sequences"],
-            12 | 13 => vec!["sequences", "signs"],
-            _ => vec!["sequences", "frames", "signs"],
+            12 | 13 => vec!["sequences", "features"],
+            _ => vec!["sequences", "frames", "features"],
         };
-        // Signs sit on every 25th frame, so a z12–14 tile may have none.
-        let required: Vec<&str> = expected.iter().copied().filter(|n| *n != "signs").collect();
+        // Features sit on every 25th frame, so a z12–14 tile may have none.
+        let required: Vec<&str> = expected
+            .iter()
+            .copied()
+            .filter(|n| *n != "features")
+            .collect();
         for name in &required {
             assert!(names.contains(name), "tile {tile} lacks {name}: {names:?}");
         }
@@ -90,8 +94,10 @@ async fn every_tile_over_a_real_drive_decodes_with_the_layers_its_zoom_shows() {
                         assert_eq!(a["heading"].as_f64(), Some(90.0));
                         frames_seen.insert(id);
                     }
-                    "signs" => {
+                    "features" => {
                         assert_eq!(a["class"].as_str(), Some("speed-limit-50"));
+                        assert_eq!(a["status"].as_str(), Some("new"));
+                        assert_eq!(a["observations"].as_f64(), Some(1.0));
                     }
                     other => panic!("unexpected layer {other}"),
                 }

@@ -151,7 +151,7 @@ async fn the_pmtiles_package_reads_the_export() {
     assert_eq!(seen["max_zoom"], 14);
     assert_eq!(
         seen["vector_layers"],
-        serde_json::json!(["coverage", "sequences", "frames", "signs"])
+        serde_json::json!(["coverage", "sequences", "frames", "features"])
     );
     let ours: Vec<Value> = builder
         .tiles()
@@ -199,7 +199,7 @@ async fn gdal_opens_the_live_mbtiles_file() {
         "{}{text}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for layer in ["coverage", "sequences", "frames", "signs"] {
+    for layer in ["coverage", "sequences", "frames", "features"] {
         assert!(text.contains(layer), "ogrinfo lists no {layer}: {text}");
     }
     // And reads features out of the frames layer at its zoom.

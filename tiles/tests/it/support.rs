@@ -5,8 +5,9 @@
 
 use model::{CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FrameId, TimestampMs};
 use store::{
-    FrameOutcome, NewCapture, NewContributor, NewDetection, NewDevice, NewFrame, NewJob,
-    NewSequence, ProcessedCapture, ProcessedFrame, SearchDocument, SearchKind, Store,
+    FeatureRow, FrameOutcome, NewCapture, NewContributor, NewDetection, NewDevice, NewFrame,
+    NewJob, NewSequence, ObservationRow, ProcessedCapture, ProcessedFrame, SearchDocument,
+    SearchKind, Store, StoredFeature,
 };
 use tiles::{MbTiles, TileBuilder, TilesConfig};
 
@@ -126,6 +127,7 @@ pub async fn commit_paid_drive(
                 signature: "0".repeat(128),
                 frame_count: fixes.len() as u32,
                 received_at: fixes[0].time,
+                camera: String::new(),
             },
             &frames,
             Some(&job),
@@ -197,6 +199,53 @@ pub async fn commit_paid_drive(
         .commit_processed(&processed, &leased)
         .await
         .unwrap();
+    // What the map-features job makes of those signs: one feature per detection here (the
+    // drive is a synthetic line, the geometry is the features crate's to test).
+    let features: Vec<StoredFeature> = fixes
+        .iter()
+        .zip(&ids)
+        .step_by(sign_every.max(1))
+        .map(|(fix, id)| StoredFeature {
+            row: FeatureRow {
+                id: format!("ft-{}", &id.to_hex()[..24]),
+                class: "speed-limit-50".into(),
+                lat: fix.lat,
+                lon: fix.lon,
+                cell: u64::from(fix.cell(model::COVERAGE_RESOLUTION).unwrap()),
+                uncertainty_m: 2.0,
+                method: "intersection".into(),
+                facing_deg: Some(270.0),
+                first_seen_ms: fix.time.as_millis(),
+                last_seen_ms: fix.time.as_millis(),
+                first_contributor_id: contributor.to_string(),
+                passes: 0,
+                misses: 0,
+                gone_at_ms: None,
+                changed_at_ms: fix.time.as_millis(),
+                observation_count: 1,
+            },
+            observations: vec![ObservationRow {
+                capture_id: capture.to_string(),
+                frame_sha256: *id,
+                sequence_id: None,
+                contributor_id: contributor.to_string(),
+                time_ms: fix.time.as_millis(),
+                class: "speed-limit-50".into(),
+                lat: fix.lat,
+                lon: fix.lon,
+                bearing_deg: 90.0,
+                range_m: 10.0,
+                heading_source: "receiver".into(),
+            }],
+        })
+        .collect();
+    assert!(
+        store
+            .db
+            .save_features(capture, &features, TimestampMs::now().as_millis())
+            .await
+            .unwrap()
+    );
     Committed {
         capture,
         contributor,

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use datasets::fleet::{Dishonest, Fleet, FleetConfig};
+use datasets::fleet::{Dishonest, FleetConfig};
 use datasets::{RoadGraph, RoadNetwork};
 use model::TimestampMs;
 use rewards::EpochId;
@@ -90,6 +90,8 @@ pub fn run(mut settings: Settings, args: DemoArgs, data: Option<PathBuf>) -> any
         "demo: base map of {} roads, {basemap} tiles",
         network.ways.len()
     );
+    let signs = datasets::road_signs(&pbf, &network)
+        .with_context(|| format!("cannot read the signs of {}", pbf.display()))?;
     let graph = RoadGraph::new(&network);
     let config = fleet_config(&args, TimestampMs::now());
     let fleet =
@@ -106,6 +108,7 @@ pub fn run(mut settings: Settings, args: DemoArgs, data: Option<PathBuf>) -> any
 
     let exit = args.exit;
     let rewards_config = settings.rewards.config()?;
+    let feature_rules = settings.features.rules;
     let store_config = settings.store_config(&data_dir);
     let outcome = std::sync::Arc::new(std::sync::Mutex::new(None));
     let written = outcome.clone();
@@ -113,8 +116,13 @@ pub fn run(mut settings: Settings, args: DemoArgs, data: Option<PathBuf>) -> any
         settings,
         Box::new(move |addr, handle| {
             std::thread::spawn(move || {
+                let world = report::World {
+                    fleet: &fleet,
+                    signs: &signs,
+                    feature_rules,
+                };
                 let result =
-                    drive_and_report(&fleet, addr, &store_config, &rewards_config, &data_dir);
+                    drive_and_report(&world, addr, &store_config, &rewards_config, &data_dir);
                 let failed = result.is_err();
                 if let Err(err) = &result {
                     eprintln!("demo failed: {err:#}");
@@ -135,12 +143,13 @@ pub fn run(mut settings: Settings, args: DemoArgs, data: Option<PathBuf>) -> any
 }
 
 fn drive_and_report(
-    fleet: &Fleet,
+    world: &report::World<'_>,
     addr: SocketAddr,
     store_config: &store::StoreConfig,
     rewards_config: &rewards::shell::RewardsConfig,
     data_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
+    let fleet = world.fleet;
     let server = format!("http://{addr}");
     let driven = drive::drive_fleet(fleet, &server, &data_dir.join("demo-spools"))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -151,6 +160,7 @@ fn drive_and_report(
         report::wait_for_pipeline(&store, Duration::from_secs(3600)).await?;
         let closed = rewards::shell::close_due(&store, rewards_config, TimestampMs::now()).await?;
         report::print_summary(&store, fleet, &driven, &closed).await?;
+        report::print_features(&store, world).await?;
         store.db.pool().close().await;
         Ok(())
     })

@@ -147,6 +147,79 @@ pub async fn print_summary(
     Ok(())
 }
 
+/// What the demo drove through: the fleet, the region's signs (OpenStreetMap's own sign
+/// nodes) and the rules map features are made with.
+pub struct World<'a> {
+    pub fleet: &'a Fleet,
+    pub signs: &'a [datasets::RoadSign],
+    pub feature_rules: features::Config,
+}
+
+/// Map features, twice: from simulated sign detections of the honest drives past the
+/// region's real OSM signs (scored against them), and what the pipeline made of the real
+/// footage's own detections.
+pub async fn print_features(store: &Store, world: &World<'_>) -> anyhow::Result<()> {
+    let trips: Vec<_> = world
+        .fleet
+        .trips()
+        .filter(|(device, _)| {
+            matches!(
+                device.behaviour,
+                datasets::fleet::Behaviour::Honest | datasets::fleet::Behaviour::Repeating
+            )
+        })
+        .collect();
+    let simulated = datasets::fleet::simulate_sightings(
+        world.fleet,
+        &trips,
+        world.signs,
+        features::Camera::DASHCAM,
+        world.fleet.config.seed,
+    );
+    let found = simulated.map_features(&world.feature_rules);
+    let live: Vec<&features::Feature> = found.iter().filter(|f| f.gone_at_ms.is_none()).collect();
+    let score = features::eval::score(&live, &simulated.truths, 10.0);
+    let in_view = features::eval::score(&live, &simulated.in_view, 10.0);
+    let metres = |m: Option<f64>| m.map_or("n/a".to_owned(), |m| format!("{m:.1} m"));
+    println!(
+        "map features (simulated detections of {} OSM signs, {} frames, {} detections of which {} false):",
+        world.signs.len(),
+        simulated.frames,
+        simulated.detections,
+        simulated.false_detections
+    );
+    println!(
+        "  {} features; precision {:.2}, recall {:.2} of the {} signs detected twice in a pass ({:.2} of the {} in view); error median {}, p90 {}",
+        score.features,
+        score.precision,
+        score.recall,
+        score.truths,
+        in_view.recall,
+        in_view.truths,
+        metres(score.median_error_m),
+        metres(score.p90_error_m)
+    );
+    let mut pipeline = 0usize;
+    let mut query = store::FeatureQuery {
+        limit: store::MAX_FEATURE_PAGE,
+        ..store::FeatureQuery::default()
+    };
+    loop {
+        let page = store.db.features_page(&query).await?;
+        pipeline += page.len();
+        match page.last() {
+            Some(last) if page.len() == query.limit as usize => {
+                query.after_id = Some(last.id.clone())
+            }
+            _ => break,
+        }
+    }
+    println!(
+        "  the pipeline made {pipeline} features from the footage's own sign detections (the footage is not of these streets: their positions mean nothing)"
+    );
+    Ok(())
+}
+
 fn listing(counts: &BTreeMap<String, u64>) -> String {
     if counts.is_empty() {
         return "none".into();

@@ -97,6 +97,7 @@ fn seed(data: &Path) -> (ContributorId, ContributorId) {
                 signature: "0".repeat(128),
                 frame_count: 200,
                 received_at: TimestampMs(start),
+                camera: String::new(),
             };
             store
                 .db
