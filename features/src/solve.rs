@@ -13,6 +13,7 @@ use crate::observation::Ray;
 
 /// The noise the solver assumes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Noise {
     /// Heading plus box-column error, degrees (1σ).
     pub bearing_deg: f64,

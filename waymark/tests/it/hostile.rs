@@ -400,6 +400,54 @@ fn every_route_meets_hostile_requests_with_its_typed_problem_and_keeps_everythin
             with_key(&format!("/api/v1/search?q={long}")),
         )
         .expect(400, "invalid-request"),
+        // --- map features (the list is metered like search) ------------------------------
+        row("features without a key", "GET", "/api/v1/features").expect(401, "api-key-required"),
+        row("features, percent-encoded path", "GET", "/api/v1/featur%65s")
+            .expect(401, "api-key-required"),
+        row(
+            "features, an inverted bbox",
+            "GET",
+            with_key("/api/v1/features?bbox=8,44,7,43"),
+        )
+        .expect(400, "invalid-request"),
+        row(
+            "features, a bbox of NaN",
+            "GET",
+            with_key("/api/v1/features?bbox=NaN,NaN,NaN,NaN"),
+        )
+        .expect(400, "invalid-request"),
+        row(
+            "features, changed_since past 9999",
+            "GET",
+            with_key("/api/v1/features?changed_since=99999999999999999-01-01"),
+        )
+        .expect(400, "invalid-request"),
+        row(
+            "features, a limit past u32",
+            "GET",
+            with_key("/api/v1/features?limit=99999999999"),
+        )
+        .expect(400, "invalid-request"),
+        row(
+            "features, an SQL cursor",
+            "GET",
+            with_key("/api/v1/features?cursor=%27%20OR%201%3D1%20--"),
+        )
+        .expect(400, "invalid-request"),
+        row(
+            "features, a class of 6 000 characters",
+            "GET",
+            with_key(&format!("/api/v1/features?class={long}")),
+        )
+        .expect(400, "invalid-request"),
+        row("feature, not an id", "GET", "/api/v1/features/..%2F..%2Fetc%2Fpasswd")
+            .expect(400, "invalid-request"),
+        row(
+            "feature, unknown",
+            "GET",
+            "/api/v1/features/ft-000000000000000000000000",
+        )
+        .expect(404, "not-found"),
         row(
             "search, a year past 9999",
             "GET",
