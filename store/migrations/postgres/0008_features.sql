@@ -17,11 +17,11 @@ CREATE TABLE features (
     first_seen_ms         BIGINT NOT NULL,
     last_seen_ms          BIGINT NOT NULL,
     first_contributor_id  TEXT NOT NULL,
-    passes                INTEGER NOT NULL,          -- passes that should have seen it
-    misses                INTEGER NOT NULL,          -- of those in a row that did not
+    passes                BIGINT NOT NULL,          -- passes that should have seen it
+    misses                BIGINT NOT NULL,          -- of those in a row that did not
     gone_at_ms            BIGINT,
     changed_at_ms         BIGINT NOT NULL,           -- appeared, moved status, or came back
-    observation_count     INTEGER NOT NULL,
+    observation_count     BIGINT NOT NULL,
     updated_at_ms         BIGINT NOT NULL
 );
 CREATE INDEX features_lat_lon ON features (lat, lon);
