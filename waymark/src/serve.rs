@@ -132,7 +132,7 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
     } else {
         None
     };
-    let served_tiles = mbtiles.clone();
+    let served_tiles = mbtiles.as_ref().map(|(tiles, _)| tiles.clone());
     let basemap_path = settings.tiles.basemap_path(data_dir);
     let served_basemap = if settings.runs(Role::Tiles) && basemap_path.exists() {
         tracing::info!(path = %basemap_path.display(), "serving the base map");
@@ -235,7 +235,11 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
         }
     }
     tracing::info!("shutting down: closing the database");
-    if let Some(mbtiles) = mbtiles {
+    if let Some((mbtiles, builder)) = mbtiles {
+        // The builder first: an update cut short rolls back and keeps its dirty marks, while
+        // one left running would meet a closed pool.
+        builder.abort();
+        let _ = builder.await;
         mbtiles.close().await;
     }
     store.db.pool().close().await;
@@ -302,7 +306,7 @@ async fn start_tile_builder(
     settings: &Settings,
     store: &Store,
     data_dir: &Path,
-) -> anyhow::Result<tiles::MbTiles> {
+) -> anyhow::Result<(tiles::MbTiles, actix_web::rt::task::JoinHandle<()>)> {
     let path = settings.tiles.mbtiles_path(data_dir);
     let mbtiles = tiles::MbTiles::open(&path).await?;
     let mut builder = tiles::TileBuilder::new(store, mbtiles.clone(), settings.tiles.config());
@@ -315,8 +319,8 @@ async fn start_tile_builder(
         }
     }
     let interval = Duration::from_millis(settings.tiles.update_interval_ms.max(50));
-    actix_web::rt::spawn(builder.run(interval));
-    Ok(mbtiles)
+    let task = actix_web::rt::spawn(builder.run(interval));
+    Ok((mbtiles, task))
 }
 
 /// Closes every epoch whose data is complete, now and then every `interval`.

@@ -235,9 +235,17 @@ async fn a_sign_seen_in_many_frames_and_two_passes_is_one_feature_at_the_sign() 
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].row.id, feature.row.id);
     assert_eq!(after[0].observations.len(), 2 * feature.observations.len());
-    let earliest = after[0].observations.iter().map(|o| o.time_ms).min().unwrap();
+    let earliest = after[0]
+        .observations
+        .iter()
+        .map(|o| o.time_ms)
+        .min()
+        .unwrap();
     assert_eq!(after[0].row.first_seen_ms, earliest);
-    assert!(earliest < start, "the earlier pass's sightings date the feature");
+    assert!(
+        earliest < start,
+        "the earlier pass's sightings date the feature"
+    );
 
     // Served: the collection, one feature with its photos, filters and bad input.
     let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;

@@ -118,6 +118,7 @@ pub fn run(mut settings: Settings, args: DemoArgs, data: Option<PathBuf>) -> any
             std::thread::spawn(move || {
                 let world = report::World {
                     fleet: &fleet,
+                    graph: &graph,
                     signs: &signs,
                     feature_rules,
                 };
