@@ -294,18 +294,20 @@ async fn a_capture_longer_than_its_lease_is_kept_by_its_worker_not_stolen() {
     let jpegs: Vec<Vec<u8>> = LANES[..3].iter().map(|n| lane(n)).collect();
     let capture = uploaded_capture!(app, key, &jpegs);
 
-    // Three frames at 1.2 s each under a 1.5 s lease: without extensions the lease runs out
-    // during the second frame and another worker takes the job.
+    // Three frames at 2.5 s each under a 3 s lease: without extensions the lease runs out
+    // during the second frame and another worker takes the job. (Extensions come every
+    // second, so a worker starved of the CPU for up to 2 s under a loaded test run still
+    // holds its job; at 1.5 s the PostgreSQL run once lost it under load.)
     let vision = vision::Vision::new(vision::VisionConfig::default()).unwrap();
     let slow: Arc<dyn FrameAnalyzer> = Arc::new(Slow {
         inner: OpenCv(vision),
-        delay: std::time::Duration::from_millis(1_200),
+        delay: std::time::Duration::from_millis(2_500),
     });
-    let lease = std::time::Duration::from_millis(1_500);
+    let lease = std::time::Duration::from_millis(3_000);
     let pulse = ingest::worker::Pulse::default();
     let worker = ingest::worker::process_next_with_lease(&store, &slow, lease, &pulse);
     let thief = async {
-        tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5_000)).await;
         store
             .queue
             .lease(ingest::uploads::PROCESS_CAPTURE_JOB, lease)
