@@ -1,6 +1,6 @@
-//! What the tile builder reads: accepted frames with who took them, the sequences they
-//! belong to (map features are read through `features.rs`) — all of it or only what falls in given H3 cells — and
-//! the dirty-cell marks it clears once the tiles they touch are written.
+//! What the tile builder reads: accepted frames with who took them and the sequences they
+//! belong to — all of it or only what falls in given H3 cells — and the dirty-cell marks it
+//! clears once the tiles they touch are written. (Map features: `features.rs`.)
 
 use std::collections::BTreeSet;
 
