@@ -9,7 +9,6 @@
 //! Never does: geometry or merge decisions (the `features` crate), vision, or HTTP.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use features::{
     CameraModels, Feature, Heading, HeadingSource, LatLon, Method, Pass, PassFrame, Ray, Sighting,
@@ -18,7 +17,7 @@ use features::{
 use model::{CaptureId, TimestampMs};
 use store::{FeatureInputs, FeatureRow, LeasedJob, NewJob, ObservationRow, Store, StoredFeature};
 
-use crate::worker::{LEASE, WorkerError};
+use crate::worker::{WorkerError, drain_follow_ups};
 
 /// The job that turns a committed capture's sign detections into map features.
 pub const MAP_FEATURES_JOB: &str = "map-features";
@@ -44,25 +43,10 @@ pub fn job(capture: CaptureId) -> Result<NewJob, store::Error> {
 /// Applies every committed capture waiting for it; returns how many were applied. A
 /// failure gives the job back uncounted and stops this round.
 pub async fn apply_pending(store: &Store, settings: &FeatureSettings) -> Result<u32, WorkerError> {
-    let mut applied = 0;
-    while let Some(job) = store.queue.lease(MAP_FEATURES_JOB, LEASE).await? {
-        match apply_job(store, &job, settings).await {
-            Ok(()) => {
-                store.queue.complete(&job).await?;
-                applied += 1;
-            }
-            Err(err) => {
-                tracing::warn!(job = job.id.0, error = %err, "map features failed; retrying later");
-                let backoff = Duration::from_secs(5 * u64::from(job.attempts.min(60)));
-                store
-                    .queue
-                    .retry_uncounted(&job, &err.to_string(), backoff)
-                    .await?;
-                return Err(err);
-            }
-        }
-    }
-    Ok(applied)
+    drain_follow_ups(store, MAP_FEATURES_JOB, async |job| {
+        apply_job(store, job, settings).await
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]

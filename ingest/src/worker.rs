@@ -227,15 +227,29 @@ async fn give_up(store: &Store, job: &LeasedJob, error: &str) -> Result<(), Work
 /// [`INDEX_CAPTURE_JOB`]); returns how many captures were indexed. A failure gives the job
 /// back uncounted: documents can always be rebuilt from the rows.
 pub async fn index_pending(store: &Store) -> Result<u32, WorkerError> {
-    let mut indexed = 0;
-    while let Some(job) = store.queue.lease(INDEX_CAPTURE_JOB, LEASE).await? {
-        match index_capture(store, &job).await {
+    drain_follow_ups(store, INDEX_CAPTURE_JOB, async |job| {
+        index_capture(store, job).await
+    })
+    .await
+}
+
+/// Runs every queued job of `kind` (a follow-up of a committed capture, rebuilt from the
+/// committed rows) through `run`; returns how many completed. A failure gives its job back
+/// uncounted, with a back-off, and ends this round.
+pub(crate) async fn drain_follow_ups(
+    store: &Store,
+    kind: &str,
+    run: impl AsyncFn(&LeasedJob) -> Result<(), WorkerError>,
+) -> Result<u32, WorkerError> {
+    let mut done = 0;
+    while let Some(job) = store.queue.lease(kind, LEASE).await? {
+        match run(&job).await {
             Ok(()) => {
                 store.queue.complete(&job).await?;
-                indexed += 1;
+                done += 1;
             }
             Err(err) => {
-                tracing::warn!(job = job.id.0, error = %err, "search indexing failed; retrying later");
+                tracing::warn!(job = job.id.0, kind, error = %err, "follow-up job failed; retrying later");
                 let backoff = Duration::from_secs(5 * u64::from(job.attempts.min(60)));
                 store
                     .queue
@@ -245,7 +259,7 @@ pub async fn index_pending(store: &Store) -> Result<u32, WorkerError> {
             }
         }
     }
-    Ok(indexed)
+    Ok(done)
 }
 
 /// Replaces a capture's search documents by its committed accepted frames and signs.
