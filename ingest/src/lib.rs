@@ -23,6 +23,7 @@ pub mod overlap;
 pub mod problem;
 pub mod public;
 pub mod rate_limit;
+pub mod search_index;
 pub mod search_params;
 pub mod sequence;
 pub mod similarity;

@@ -3,8 +3,8 @@
 //! signs, derives a heading where the receiver gave none it can trust, turns each detection
 //! into a sighting through the capture's camera model, loads the features around the drive,
 //! runs [`features::update`] and saves every feature that changed — with the capture's
-//! applied marker and the tiles' dirty cells in one transaction, so a retried job never
-//! applies a capture twice.
+//! applied marker, the tiles' dirty cells and the jobs that index them for search in one
+//! transaction, so a retried job never applies a capture twice.
 //!
 //! Never does: geometry or merge decisions (the `features` crate), vision, or HTTP.
 
@@ -105,9 +105,12 @@ pub async fn apply_capture(
         .filter(|f| before.get(&f.id) != Some(*f))
         .map(to_stored)
         .collect::<Result<_, _>>()?;
+    let ids: Vec<String> = changed.iter().map(|f| f.row.id.clone()).collect();
+    let index_them =
+        crate::search_index::features_jobs(&ids, &format!("features-index:{capture}"))?;
     store
         .db
-        .save_features(capture, &changed, now.as_millis())
+        .save_features(capture, &changed, &index_them, now.as_millis())
         .await?;
     Ok(())
 }

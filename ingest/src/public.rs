@@ -17,7 +17,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use model::{ConsumedCoverage, FrameId, TimestampMs, UsageKind};
 use serde_json::{Value, json};
-use store::{BlobKey, SearchHit, SearchKind, Store};
+use store::{BlobKey, SearchHit, Store};
 
 use crate::search_params::{SearchParams, decodes_to_utf8, search_query};
 use crate::uploads::{frame_outcome, outcome_counts};
@@ -177,9 +177,10 @@ async fn public_blob(store: &Store, id: FrameId, key: BlobKey) -> ApiResult<Http
     Ok(response)
 }
 
-fn hit_json(hit: &SearchHit) -> Value {
-    json!({
-        "kind": match hit.kind { SearchKind::Frame => "frame", SearchKind::Sign => "sign" },
+/// A hit as JSON; a feature's adds its id, status (as of `now_ms`), first sighting and URL.
+fn hit_json(hit: &SearchHit, now_ms: i64) -> Value {
+    let mut value = json!({
+        "kind": hit.kind.as_str(),
         "frame": hit.frame,
         "capture": hit.capture,
         "contributor": hit.contributor,
@@ -187,12 +188,27 @@ fn hit_json(hit: &SearchHit) -> Value {
         "lat": hit.lat,
         "lon": hit.lon,
         "sign_class": hit.sign_class,
-    })
+    });
+    if let Some(feature) = &hit.feature {
+        let status = features::change::status_of(
+            feature.gone_at.map(TimestampMs::as_millis),
+            feature.first_seen.as_millis(),
+            now_ms,
+        );
+        value["feature"] = json!({
+            "id": feature.id,
+            "status": status.as_str(),
+            "first_seen": feature.first_seen.as_millis(),
+            "gone_at": feature.gone_at.map(TimestampMs::as_millis),
+            "url": format!("/api/v1/features/{}", feature.id),
+        });
+    }
+    value
 }
 
-/// Search frames and signs: every parameter given must match; newest first.
+/// Search frames, signs and map features: every parameter given must match; newest first.
 #[utoipa::path(get, path = "/api/v1/search", tag = "public", params(SearchParams),
-    responses((status = 200, description = "`{results: [{kind, frame, capture, contributor, captured_at, lat, lon, sign_class}]}`"),
+    responses((status = 200, description = "`{count, results: [{kind, frame, capture, contributor, captured_at, lat, lon, sign_class, feature?}]}`. A `feature` hit is one map feature: `frame` is the newest photo of it, `capture` is null, `contributor` its first observer, `captured_at` when it was last seen, and `feature` holds its id, status, first sighting, gone_at and URL"),
               (status = 400, description = "An empty search or a malformed parameter (problem+json)")))]
 pub(crate) async fn search(
     store: web::Data<Store>,
@@ -219,9 +235,10 @@ pub(crate) async fn search(
             store::Error::SearchQuery(reason) => ApiError::Invalid(reason),
             other => ApiError::Store(other),
         })?;
+    let now_ms = TimestampMs::now().as_millis();
     let mut response = HttpResponse::Ok().json(json!({
         "count": hits.len(),
-        "results": hits.iter().map(hit_json).collect::<Vec<_>>(),
+        "results": hits.iter().map(|hit| hit_json(hit, now_ms)).collect::<Vec<_>>(),
     }));
     response
         .extensions_mut()

@@ -18,15 +18,15 @@ const DEFAULT_SEARCH_LIMIT: usize = 50;
 pub struct SearchParams {
     /// Words: a sign class (`stop`, `yield`, `speed limit 50`) or a quality tag.
     pub q: Option<String>,
-    /// `frame` or `sign`.
+    /// `frame`, `sign` or `feature` (a map feature: one real-world sign).
     pub kind: Option<String>,
-    /// A contributor id (UUID).
+    /// A contributor id (UUID): their frames and signs, and the features they saw first.
     pub contributor: Option<String>,
     /// `lat,lon`: documents within about 200 m (the res-9 H3 cell around the point).
     pub near: Option<String>,
     /// An H3 cell (hex, resolution 3 to 15): documents inside it.
     pub cell: Option<String>,
-    /// Captured at or after: milliseconds since the epoch or a `YYYY-MM-DD` day (UTC).
+    /// Captured (a feature: last seen) at or after: milliseconds since the epoch or a `YYYY-MM-DD` day (UTC).
     pub after: Option<String>,
     /// Captured at or before: milliseconds since the epoch or a `YYYY-MM-DD` day (UTC, inclusive).
     pub before: Option<String>,
@@ -44,16 +44,13 @@ fn given(value: &Option<String>) -> Option<&str> {
 
 /// Turns the query string into a store query, naming the first part that is wrong.
 pub fn search_query(params: &SearchParams) -> Result<SearchQuery, String> {
-    let kind = match given(&params.kind) {
-        None => None,
-        Some("frame") => Some(SearchKind::Frame),
-        Some("sign") => Some(SearchKind::Sign),
-        Some(other) => {
-            return Err(format!(
-                "kind `{other}` is not known; use `frame` or `sign`"
-            ));
-        }
-    };
+    let kind = given(&params.kind)
+        .map(|text| {
+            SearchKind::parse(text).ok_or_else(|| {
+                format!("kind `{text}` is not known; use `frame`, `sign` or `feature`")
+            })
+        })
+        .transpose()?;
     let contributor = given(&params.contributor)
         .map(|text| {
             text.parse::<ContributorId>()

@@ -4,9 +4,10 @@
 //! the job's completion in one transaction. The public (blurred) JPEG and its thumbnail are
 //! written first (idempotent: a worker killed anywhere replays the job without double
 //! effects); the search documents are written only after the commit, by an `index-capture`
-//! job the commit enqueues, from the committed rows — so a capture that fails never leaves
-//! documents behind, and one that succeeds always gets them; a `map-features` job, enqueued
-//! the same way, turns its sign detections into map features ([`crate::map_features`]).
+//! job the commit enqueues, from the committed rows ([`crate::search_index`]) — so a
+//! capture that fails never leaves documents behind, and one that succeeds always gets them;
+//! a `map-features` job, enqueued the same way, turns its sign detections into map features
+//! ([`crate::map_features`]).
 //! Originals are deleted once the commit made the public versions the only ones.
 //!
 //! Failures: the lease is extended while a capture is processed (a long capture is never
@@ -27,8 +28,8 @@ use model::{
     RejectReason, TimestampMs,
 };
 use store::{
-    BlobKey, FrameOutcome, LeasedJob, NewDetection, NewJob, NewSequence, ProcessedCapture,
-    ProcessedFrame, SearchDocument, SearchKind, Store,
+    BlobKey, FrameOutcome, LeasedJob, NewDetection, NewSequence, ProcessedCapture, ProcessedFrame,
+    Store,
 };
 use thumbnail::encode_thumbnail;
 
@@ -37,8 +38,6 @@ use crate::sequence::{SequenceConfig, split};
 use crate::similarity::{Fingerprint, distance, fingerprint};
 use crate::uploads::PROCESS_CAPTURE_JOB;
 
-/// The job that writes a committed capture's search documents.
-pub const INDEX_CAPTURE_JOB: &str = "index-capture";
 /// How long a worker holds a job before another may take it over, unless it extends it.
 pub const LEASE: Duration = Duration::from_secs(300);
 /// Near duplicates are looked for among frames of the same cell from this far back.
@@ -133,7 +132,7 @@ pub async fn process_next_with_lease(
     pulse.beat();
     match outcome {
         Ok(capture) => {
-            index_pending(store).await?;
+            crate::search_index::index_pending(store).await?;
             Ok(Some(capture))
         }
         Err(err) => {
@@ -223,16 +222,6 @@ async fn give_up(store: &Store, job: &LeasedJob, error: &str) -> Result<(), Work
     }
 }
 
-/// Writes the search documents of every committed capture waiting for them (jobs
-/// [`INDEX_CAPTURE_JOB`]); returns how many captures were indexed. A failure gives the job
-/// back uncounted: documents can always be rebuilt from the rows.
-pub async fn index_pending(store: &Store) -> Result<u32, WorkerError> {
-    drain_follow_ups(store, INDEX_CAPTURE_JOB, async |job| {
-        index_capture(store, job).await
-    })
-    .await
-}
-
 /// Runs every queued job of `kind` (a follow-up of a committed capture, rebuilt from the
 /// committed rows) through `run`; returns how many completed. A failure gives its job back
 /// uncounted, with a back-off, and ends this round.
@@ -260,55 +249,6 @@ pub(crate) async fn drain_follow_ups(
         }
     }
     Ok(done)
-}
-
-/// Replaces a capture's search documents by its committed accepted frames and signs.
-async fn index_capture(store: &Store, job: &LeasedJob) -> Result<(), WorkerError> {
-    let capture = job
-        .payload::<Payload>()
-        .map_err(|err| WorkerError::Payload(err.to_string()))?
-        .capture;
-    let documents = match store.db.capture_search_rows(capture).await? {
-        Some(rows) => search_documents(capture, &rows),
-        None => Vec::new(),
-    };
-    let search = store.search.clone();
-    tokio::task::spawn_blocking(move || search.replace_capture(capture, &documents))
-        .await
-        .map_err(|err| WorkerError::Join(err.to_string()))??;
-    Ok(())
-}
-
-/// One frame document per accepted frame (tagged `good`: only frames vision judged good are
-/// accepted) and one sign document per sign seen in it.
-fn search_documents(capture: CaptureId, rows: &store::CaptureSearchRows) -> Vec<SearchDocument> {
-    let mut documents = Vec::with_capacity(rows.frames.len() + rows.signs.len());
-    for &(frame, captured_at, lat, lon) in &rows.frames {
-        let base = SearchDocument {
-            kind: SearchKind::Frame,
-            frame,
-            capture,
-            contributor: rows.contributor,
-            device: rows.device,
-            captured_at,
-            lat,
-            lon,
-            sign_class: None,
-            tags: vec!["good".into()],
-        };
-        documents.extend(
-            rows.signs
-                .iter()
-                .filter(|(seen_in, _)| *seen_in == frame)
-                .map(|(_, class)| SearchDocument {
-                    kind: SearchKind::Sign,
-                    sign_class: Some(class.clone()),
-                    ..base.clone()
-                }),
-        );
-        documents.push(base);
-    }
-    documents
 }
 
 /// Runs for as long as the process: jobs back to back, each held for `lease`, a sleep of
@@ -340,7 +280,10 @@ pub async fn run_until(
     features: &FeatureSettings,
 ) {
     while !*stop.borrow() {
-        if let Err(err) = index_pending(&store).await {
+        if let Err(err) = crate::search_index::queue_rebuild_if_pending(&store).await {
+            tracing::error!(error = %err, "queueing the search index's rebuild failed");
+        }
+        if let Err(err) = crate::search_index::index_pending(&store).await {
             tracing::error!(error = %err, "search indexing failed");
         }
         if let Err(err) = crate::map_features::apply_pending(&store, features).await {
@@ -535,11 +478,7 @@ async fn process(
         detections,
         processed_at: TimestampMs::now(),
         follow_ups: vec![
-            NewJob::new(
-                INDEX_CAPTURE_JOB,
-                &serde_json::json!({ "capture": capture }),
-            )?
-            .dedup_key(format!("index:{capture}")),
+            crate::search_index::capture_job(capture, "index")?,
             crate::map_features::job(capture)?,
         ],
     };

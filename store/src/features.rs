@@ -12,7 +12,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::db::{NullableFloat, parse_column};
-use crate::{Db, Error, Result};
+use crate::{Db, Error, JobQueue, NewJob, Result};
 
 /// Most rows one page of features may hold.
 pub const MAX_FEATURE_PAGE: u32 = 1_000;
@@ -235,22 +235,46 @@ impl Db {
             .collect())
     }
 
+    /// Every feature's id, in order.
+    pub async fn feature_ids(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM features ORDER BY id")
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// One feature and its observations, oldest first.
     pub async fn feature(&self, id: &str) -> Result<Option<StoredFeature>> {
-        let sql = format!("SELECT {FEATURE_COLUMNS} FROM features WHERE id = $1");
-        let Some(row) = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-        else {
-            return Ok(None);
-        };
-        let row = feature_row(&row)?;
-        let mut observations = self.observations_of(&[row.id.as_str()]).await?;
-        Ok(Some(StoredFeature {
-            observations: observations.remove(&row.id).unwrap_or_default(),
-            row,
-        }))
+        Ok(self.features_by_id(&[id]).await?.pop())
+    }
+
+    /// The features of `ids` that exist, with their observations, by id.
+    pub async fn features_by_id(&self, ids: &[&str]) -> Result<Vec<StoredFeature>> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let placeholders = (1..=chunk.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT {FEATURE_COLUMNS} FROM features WHERE id IN ({placeholders}) ORDER BY id"
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                rows.push(feature_row(&row)?);
+            }
+        }
+        let found: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+        let mut observations = self.observations_of(&found).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| StoredFeature {
+                observations: observations.remove(&row.id).unwrap_or_default(),
+                row,
+            })
+            .collect())
     }
 
     async fn observations_of(&self, ids: &[&str]) -> Result<BTreeMap<String, Vec<ObservationRow>>> {
@@ -280,12 +304,14 @@ impl Db {
     }
 
     /// Writes the features an update touched (rows and all their observations), marks
-    /// `capture` applied and the cells of their old and new positions dirty — all in one
-    /// transaction. `false` (and nothing written) when the capture was applied already.
+    /// `capture` applied, the cells of their old and new positions dirty and enqueues
+    /// `follow_ups` (their search documents) — all in one transaction. `false` (and nothing
+    /// written) when the capture was applied already.
     pub async fn save_features(
         &self,
         capture: CaptureId,
         touched: &[StoredFeature],
+        follow_ups: &[NewJob],
         now_ms: i64,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
@@ -378,6 +404,9 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             }
+        }
+        for follow_up in follow_ups {
+            JobQueue::enqueue_in(&mut tx, follow_up).await?;
         }
         tx.commit().await?;
         Ok(true)

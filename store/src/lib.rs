@@ -47,7 +47,9 @@ pub use pipeline::{
 };
 pub use public::{ContributorCaptureRow, DetectionRow, FreshCoverageRow, PublicFrameRow};
 pub use queue::{JobId, JobQueue, LeasedJob, NewJob, QueueCounts, RetryOutcome};
-pub use search::{SearchDocument, SearchHit, SearchIndex, SearchKind, SearchQuery};
+pub use search::{
+    FeatureDocument, FeatureHit, SearchDocument, SearchHit, SearchIndex, SearchKind, SearchQuery,
+};
 
 /// Every part of the store, opened together.
 #[derive(Debug, Clone)]

@@ -1,4 +1,6 @@
-//! The search index (tantivy): one document per accepted frame and per detected sign.
+//! The search index (tantivy): one document per accepted frame, per detected sign and per
+//! map feature. Frame and sign documents are replaced per capture, feature documents per
+//! feature (a feature outlives the captures that saw it).
 //!
 //! Places are indexed as H3 cell terms at [`model::SEARCH_RESOLUTIONS`] (7, 9, 12), so a
 //! place query is a term lookup at the nearest indexed resolution, refined by position.
@@ -31,19 +33,33 @@ pub const MAX_QUERY_CHARS: usize = 200;
 /// The most words a query text may have; each is one term every hit must contain.
 pub const MAX_QUERY_WORDS: usize = 16;
 
+/// The file an on-disk index holds while the documents of rows stored before it was
+/// created are still to be written (a fresh directory, or one rebuilt for a new schema).
+const REBUILD_MARKER: &str = "waymark-rebuild-pending";
+
 /// What a search document describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchKind {
     Frame,
     Sign,
+    /// A map feature: one real-world sign, merged from every frame that saw it.
+    Feature,
 }
 
 impl SearchKind {
-    fn as_str(self) -> &'static str {
+    pub const ALL: [Self; 3] = [Self::Frame, Self::Sign, Self::Feature];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Frame => "frame",
             Self::Sign => "sign",
+            Self::Feature => "feature",
         }
+    }
+
+    /// The kind named `text` (`frame`, `sign` or `feature`).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 }
 
@@ -64,6 +80,26 @@ pub struct SearchDocument {
     pub tags: Vec<String>,
 }
 
+/// One map feature, as search finds it: at its estimated position, dated by when it was
+/// last seen, owned by its first observer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureDocument {
+    /// The feature's stable id (`ft-…`).
+    pub id: String,
+    /// Sign class (e.g. `stop`).
+    pub class: String,
+    pub lat: f64,
+    pub lon: f64,
+    /// The newest frame that saw it: the photo a result shows.
+    pub frame: FrameId,
+    /// Its first observer, when that is an account id.
+    pub first_contributor: Option<ContributorId>,
+    pub first_seen: TimestampMs,
+    pub last_seen: TimestampMs,
+    /// When it was judged gone, if it is.
+    pub gone_at: Option<TimestampMs>,
+}
+
 /// A structured query; every part given must match.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchQuery {
@@ -73,9 +109,11 @@ pub struct SearchQuery {
     /// recursive parser.
     pub text: Option<String>,
     pub kind: Option<SearchKind>,
+    /// The frame's owner; for a feature, its first observer.
     pub contributor: Option<ContributorId>,
     /// Documents inside this cell (any resolution from 3 to 15).
     pub cell: Option<CellIndex>,
+    /// Captured (a feature: last seen) at or after.
     pub after: Option<TimestampMs>,
     pub before: Option<TimestampMs>,
     /// At most this many hits (capped at 1 000), newest first.
@@ -85,13 +123,27 @@ pub struct SearchQuery {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchHit {
     pub kind: SearchKind,
+    /// The frame; for a feature, the newest frame that saw it.
     pub frame: FrameId,
-    pub capture: CaptureId,
-    pub contributor: ContributorId,
+    /// `None` for a feature (many captures saw it).
+    pub capture: Option<CaptureId>,
+    /// The frame's owner; for a feature, its first observer (`None` if not an account).
+    pub contributor: Option<ContributorId>,
+    /// When the frame was captured; for a feature, when it was last seen.
     pub captured_at: TimestampMs,
     pub lat: f64,
     pub lon: f64,
     pub sign_class: Option<String>,
+    /// Only for a feature: its id, first sighting and when it was judged gone.
+    pub feature: Option<FeatureHit>,
+}
+
+/// What a hit on a feature adds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureHit {
+    pub id: String,
+    pub first_seen: TimestampMs,
+    pub gone_at: Option<TimestampMs>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -107,6 +159,9 @@ struct Fields {
     cells: Field,
     sign_class: Field,
     text: Field,
+    feature: Field,
+    first_seen: Field,
+    gone_at: Field,
 }
 
 impl Fields {
@@ -124,6 +179,9 @@ impl Fields {
             cells: builder.add_text_field("cells", STRING),
             sign_class: builder.add_text_field("sign_class", STRING | STORED),
             text: builder.add_text_field("text", TEXT),
+            feature: builder.add_text_field("feature", STRING | STORED),
+            first_seen: builder.add_i64_field("first_seen", STORED),
+            gone_at: builder.add_i64_field("gone_at", STORED),
         };
         (builder.build(), fields)
     }
@@ -150,25 +208,79 @@ impl std::fmt::Debug for SearchIndex {
 }
 
 impl SearchIndex {
-    /// Opens the index in `dir`, creating it if empty.
+    /// Opens the index in `dir`, creating it if empty. An index built with another schema
+    /// (an older Waymark) is moved aside to `<dir>.replaced-<ms>` and a fresh one created.
+    /// A fresh index is marked [`rebuild_pending`](Self::rebuild_pending): the rows stored
+    /// before it existed still need their documents.
     pub fn open_in_dir(dir: &Path) -> Result<Self> {
         let unusable = |reason: String| Error::SearchDirectory {
             path: dir.to_path_buf(),
             reason,
         };
+        let (schema, fields) = Fields::schema();
+        let directory = Self::directory(dir)?;
+        let mut why = "the index directory was new".to_owned();
+        let mut existed = Index::exists(&directory).map_err(|err| unusable(err.to_string()))?;
+        let index = match Index::open_or_create(directory, schema.clone()) {
+            Ok(index) => index,
+            Err(tantivy::TantivyError::SchemaError(reason)) => {
+                let mut aside = dir.as_os_str().to_owned();
+                aside.push(format!(".replaced-{}", TimestampMs::now().as_millis()));
+                let aside = std::path::PathBuf::from(aside);
+                std::fs::rename(dir, &aside).map_err(|err| {
+                    unusable(format!(
+                        "it has another schema ({reason}) and cannot be moved aside to {}: {err}",
+                        aside.display()
+                    ))
+                })?;
+                existed = false;
+                why = format!(
+                    "the index had another schema ({reason}); it was moved aside to {}",
+                    aside.display()
+                );
+                Index::open_or_create(Self::directory(dir)?, schema)
+                    .map_err(|err| unusable(err.to_string()))?
+            }
+            Err(other) => return Err(unusable(other.to_string())),
+        };
+        if !existed {
+            std::fs::write(dir.join(REBUILD_MARKER), why)
+                .map_err(|err| unusable(format!("cannot write its rebuild marker: {err}")))?;
+        }
+        Self::with_index(index, fields, Some(dir.to_path_buf()))
+    }
+
+    fn directory(dir: &Path) -> Result<MmapDirectory> {
         std::fs::create_dir_all(dir).map_err(|source| Error::Directory {
             path: dir.to_path_buf(),
             source,
         })?;
-        let directory = MmapDirectory::open(dir).map_err(|err| unusable(err.to_string()))?;
-        let (schema, fields) = Fields::schema();
-        let index = Index::open_or_create(directory, schema).map_err(|err| match err {
-            tantivy::TantivyError::SchemaError(reason) => unusable(format!(
-                "it was built with another schema ({reason}); move the directory away and re-index"
-            )),
-            other => unusable(other.to_string()),
-        })?;
-        Self::with_index(index, fields, Some(dir.to_path_buf()))
+        MmapDirectory::open(dir).map_err(|err| Error::SearchDirectory {
+            path: dir.to_path_buf(),
+            reason: err.to_string(),
+        })
+    }
+
+    /// Why rows stored before this index was created still need their documents written
+    /// (a new directory, an index of another schema moved aside), if they do. Always `None`
+    /// in memory.
+    pub fn rebuild_pending(&self) -> Option<String> {
+        let marker = self.dir.as_ref()?.join(REBUILD_MARKER);
+        std::fs::read_to_string(marker).ok()
+    }
+
+    /// Records that every stored row's documents are queued for writing.
+    pub fn rebuild_queued(&self) -> Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        match std::fs::remove_file(dir.join(REBUILD_MARKER)) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(Error::SearchDirectory {
+                path: dir.clone(),
+                reason: format!("cannot remove its rebuild marker: {err}"),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// An index in memory (tests, throwaway runs).
@@ -227,6 +339,33 @@ impl SearchIndex {
     /// capture never indexes it twice. Visible to searches when this returns.
     pub fn replace_capture(&self, capture: CaptureId, documents: &[SearchDocument]) -> Result<()> {
         let f = self.fields;
+        self.write(|writer| {
+            writer.delete_term(Term::from_field_text(f.capture, &capture.to_string()));
+            for document in documents {
+                writer.add_document(self.to_tantivy(document))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Replaces the document of each feature in `documents` (a feature has one) and
+    /// commits. Visible to searches when this returns.
+    pub fn replace_features(&self, documents: &[FeatureDocument]) -> Result<()> {
+        let f = self.fields;
+        self.write(|writer| {
+            for document in documents {
+                writer.delete_term(Term::from_field_text(f.feature, &document.id));
+                writer.add_document(self.feature_to_tantivy(document))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `change` on the writer and commits it, then reloads the reader.
+    fn write(
+        &self,
+        change: impl FnOnce(&mut IndexWriter<TantivyDocument>) -> Result<()>,
+    ) -> Result<()> {
         let mut guard = self
             .writer
             .lock()
@@ -235,9 +374,9 @@ impl SearchIndex {
             *guard = Some(self.take_writer_lock()?);
         }
         let writer = guard.as_mut().expect("the writer was just created");
-        writer.delete_term(Term::from_field_text(f.capture, &capture.to_string()));
-        for document in documents {
-            writer.add_document(self.to_tantivy(document))?;
+        if let Err(err) = change(writer) {
+            writer.rollback()?;
+            return Err(err);
         }
         writer.commit()?;
         if self.dir.is_some() {
@@ -249,6 +388,38 @@ impl SearchIndex {
         drop(guard);
         self.reader.reload()?;
         Ok(())
+    }
+
+    fn add_cells(&self, document: &mut TantivyDocument, lat: f64, lon: f64) {
+        if let Ok(position) = LatLng::new(lat, lon) {
+            for resolution in SEARCH_RESOLUTIONS {
+                document.add_text(self.fields.cells, position.to_cell(resolution).to_string());
+            }
+        }
+    }
+
+    fn feature_to_tantivy(&self, d: &FeatureDocument) -> TantivyDocument {
+        let f = self.fields;
+        let mut document = doc!(
+            f.kind => SearchKind::Feature.as_str(),
+            f.feature => d.id.as_str(),
+            f.frame => d.frame.to_hex(),
+            f.captured_at => d.last_seen.as_millis(),
+            f.first_seen => d.first_seen.as_millis(),
+            f.lat => d.lat,
+            f.lon => d.lon,
+            f.sign_class => d.class.as_str(),
+            f.text => d.class.replace(['-', '_'], " "),
+        );
+        if let Some(contributor) = d.first_contributor {
+            document.add_text(f.contributor, contributor.to_string());
+        }
+        if let Some(gone_at) = d.gone_at {
+            document.add_i64(f.gone_at, gone_at.as_millis());
+            document.add_text(f.text, "gone");
+        }
+        self.add_cells(&mut document, d.lat, d.lon);
+        document
     }
 
     fn to_tantivy(&self, d: &SearchDocument) -> TantivyDocument {
@@ -263,11 +434,7 @@ impl SearchIndex {
             f.lat => d.lat,
             f.lon => d.lon,
         );
-        if let Ok(position) = LatLng::new(d.lat, d.lon) {
-            for resolution in SEARCH_RESOLUTIONS {
-                document.add_text(f.cells, position.to_cell(resolution).to_string());
-            }
-        }
+        self.add_cells(&mut document, d.lat, d.lon);
         if let Some(class) = &d.sign_class {
             document.add_text(f.sign_class, class);
             document.add_text(f.text, class.replace(['-', '_'], " "));
@@ -442,26 +609,42 @@ impl SearchIndex {
         let parse = |field: Field, what: &str| -> Result<String> {
             text(field).ok_or_else(|| corrupt(what))
         };
+        let time = |field: Field| {
+            stored
+                .get_first(field)
+                .and_then(|v| v.as_i64())
+                .map(TimestampMs)
+        };
+        let kind = SearchKind::parse(&parse(f.kind, "kind")?).ok_or_else(|| corrupt("kind"))?;
+        let feature = match kind {
+            SearchKind::Feature => Some(FeatureHit {
+                id: parse(f.feature, "feature id")?,
+                first_seen: time(f.first_seen).ok_or_else(|| corrupt("first sighting"))?,
+                gone_at: time(f.gone_at),
+            }),
+            _ => None,
+        };
+        let capture = match kind {
+            SearchKind::Feature => None,
+            _ => Some(
+                parse(f.capture, "capture")?
+                    .parse()
+                    .map_err(|_| corrupt("capture"))?,
+            ),
+        };
+        let contributor = match (kind, text(f.contributor)) {
+            (_, Some(id)) => Some(id.parse().map_err(|_| corrupt("contributor"))?),
+            (SearchKind::Feature, None) => None,
+            (_, None) => return Err(corrupt("contributor")),
+        };
         Ok(SearchHit {
-            kind: match parse(f.kind, "kind")?.as_str() {
-                "sign" => SearchKind::Sign,
-                _ => SearchKind::Frame,
-            },
+            kind,
             frame: parse(f.frame, "frame")?
                 .parse()
                 .map_err(|_| corrupt("frame"))?,
-            capture: parse(f.capture, "capture")?
-                .parse()
-                .map_err(|_| corrupt("capture"))?,
-            contributor: parse(f.contributor, "contributor")?
-                .parse()
-                .map_err(|_| corrupt("contributor"))?,
-            captured_at: TimestampMs(
-                stored
-                    .get_first(f.captured_at)
-                    .and_then(|v| v.as_i64())
-                    .ok_or_else(|| corrupt("time"))?,
-            ),
+            capture,
+            contributor,
+            captured_at: time(f.captured_at).ok_or_else(|| corrupt("time"))?,
             lat: stored
                 .get_first(f.lat)
                 .and_then(|v| v.as_f64())
@@ -471,6 +654,7 @@ impl SearchIndex {
                 .and_then(|v| v.as_f64())
                 .ok_or_else(|| corrupt("lon"))?,
             sign_class: text(f.sign_class),
+            feature,
         })
     }
 }

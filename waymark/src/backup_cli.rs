@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use model::TimestampMs;
 use serde_json::json;
-use store::{BlobStore, NewJob};
+use store::BlobStore;
 
 use crate::settings::Settings;
 
@@ -108,20 +108,15 @@ pub fn restore(settings: &Settings, from: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot copy the database to {}", target.display()))?;
     crate::with_store(settings, async |store| {
         let copied = local_blobs(&from)?.copy_missing_to(&store.blobs).await?;
-        let now = TimestampMs::now().as_millis();
+        // The restored data directory's search index is fresh: the first worker that opens
+        // it queues every capture and feature for indexing.
         let captures = store.db.done_captures().await?;
-        for capture in &captures {
-            let job = NewJob::new(
-                ingest::worker::INDEX_CAPTURE_JOB,
-                &json!({ "capture": capture }),
-            )?
-            .dedup_key(format!("reindex:{capture}:{now}"));
-            store.queue.enqueue(&job).await?;
-        }
+        let features = store.db.feature_ids().await?;
         println!(
-            "restored the database and {copied} blobs into {}; {} captures will be re-indexed for search when `waymark serve` runs its worker",
+            "restored the database and {copied} blobs into {}; {} captures and {} map features will be re-indexed for search when `waymark serve` runs its worker",
             data_dir.display(),
-            captures.len()
+            captures.len(),
+            features.len()
         );
         Ok(())
     })

@@ -44,7 +44,8 @@ async function main() {
     },
     onPick: (hit) => {
       map?.flyTo({ center: [hit.lon, hit.lat], zoom: 17 });
-      viewer.show(hit.frame);
+      if (hit.feature) showFeature(hit.feature.id, viewer);
+      else viewer.show(hit.frame);
     },
   });
   waymark.search = search;

@@ -1,6 +1,6 @@
 // The search box: one field understood as a place (`lat,lon` or an H3 cell), a contributor
 // (their UUID) or words (a sign class such as "stop"), plus the map's date range; results
-// in a list, a click flies there and opens the frame.
+// in a list, a click flies there and opens the frame (a map feature: its panel).
 
 import { getJson, formatTime, h, notify, clearNotice } from '/assets/api.js';
 import { readable } from '/assets/viewer.js';
@@ -23,8 +23,15 @@ export function searchParams(text, { after = null, before = null } = {}) {
   return params.toString() ? params : null;
 }
 
+/** What a hit is: a frame, a sign in a frame, or a map feature with its status. */
+export function describe(hit) {
+  if (hit.kind === 'feature') return `${readable(hit.sign_class)} · map feature (${hit.feature.status})`;
+  if (hit.kind === 'sign') return `${readable(hit.sign_class)} sign`;
+  return 'Frame';
+}
+
 export class Search {
-  /** `range()` gives the map's date range; `onPick(hit)` flies there and opens the frame. */
+  /** `range()` gives the map's date range; `onPick(hit)` flies there and opens the frame or feature. */
   constructor({ range, onPick }) {
     this.form = document.getElementById('search');
     this.input = document.getElementById('search-input');
@@ -65,7 +72,7 @@ export class Search {
       h('button', { type: 'button', dataset: { frame: hit.frame }, onclick: () => this.onPick(hit) },
         h('img', { src: `/api/v1/frames/${hit.frame}/thumbnail.jpg`, alt: '', loading: 'lazy' }),
         h('span', {},
-          h('span', { class: 'what' }, hit.kind === 'sign' ? `${readable(hit.sign_class)} sign` : 'Frame'),
+          h('span', { class: 'what' }, describe(hit)),
           h('br'),
           h('span', { class: 'when' }, `${formatTime(hit.captured_at)} · ${hit.lat.toFixed(5)}, ${hit.lon.toFixed(5)}`))),
     )) : [h('li', { class: 'empty' }, `Nothing found${text ? ` for “${text}”` : ''}. Try a sign class such as "stop", or a place as lat,lon.`)]));

@@ -7,7 +7,9 @@ mod search;
 
 use std::path::PathBuf;
 
-pub use search::{SearchDocument, SearchHit, SearchIndex, SearchKind, SearchQuery};
+pub use search::{
+    FeatureDocument, FeatureHit, SearchDocument, SearchHit, SearchIndex, SearchKind, SearchQuery,
+};
 
 /// The store's error variants the search index can return.
 #[derive(Debug)]

@@ -2,13 +2,14 @@
 //! detections (boxes projected through a 120° dashcam from a drive past a STOP sign) become
 //! one feature at the sign, a retried job changes nothing, a second pass joins the same
 //! feature, and `GET /api/v1/features` serves it with every photo, filters, pages and refuses
-//! bad parameters with a problem.
+//! bad parameters with a problem; search finds it as one document, also in a rebuilt index.
 
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use features::Camera;
 use features::geo::{LatLon, bearing_deg, destination, distance_m};
 use ingest::map_features::{FeatureSettings, apply_capture};
+use ingest::search_index::{index_pending, queue_rebuild_if_pending};
 use model::{
     CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FixType, FrameId, TimestampMs,
 };
@@ -200,9 +201,8 @@ async fn driver(store: &Store) -> (DeviceId, ContributorId) {
 #[actix_web::test]
 async fn a_sign_seen_in_many_frames_and_two_passes_is_one_feature_at_the_sign() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&crate::backends::store_config(dir.path()).await)
-        .await
-        .unwrap();
+    let config = crate::backends::store_config(dir.path()).await;
+    let store = Store::open(&config).await.unwrap();
     let (device, contributor) = driver(&store).await;
     let settings = FeatureSettings::default();
     let now = TimestampMs::now();
@@ -247,9 +247,51 @@ async fn a_sign_seen_in_many_frames_and_two_passes_is_one_feature_at_the_sign() 
         "the earlier pass's sightings date the feature"
     );
 
+    // Both applies queued the feature's search document with their commit.
+    assert_eq!(index_pending(&store).await.unwrap(), 2);
+
     // Served: the collection, one feature with its photos, filters and bad input.
     let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
     let id = &feature.row.id;
+    let newest_photo = after[0]
+        .observations
+        .iter()
+        .max_by_key(|o| o.time_ms)
+        .unwrap()
+        .frame_sha256;
+    let (status, found) = call!(
+        app,
+        test::TestRequest::get().uri("/api/v1/search?q=stop&kind=feature")
+    );
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["count"], 1, "one sign, one feature: {found}");
+    let hit = &found["results"][0];
+    assert_eq!(hit["kind"], "feature");
+    assert_eq!(hit["feature"]["id"], id.as_str());
+    assert_eq!(hit["feature"]["url"], format!("/api/v1/features/{id}"));
+    assert_eq!(hit["capture"], serde_json::Value::Null);
+    assert_eq!(hit["frame"], newest_photo.to_hex());
+    assert_eq!(hit["contributor"], contributor.to_string());
+    assert_eq!(hit["captured_at"], after[0].row.last_seen_ms);
+    assert_eq!(hit["lat"], after[0].row.lat);
+    let (_, near) = call!(
+        app,
+        test::TestRequest::get().uri(&format!(
+            "/api/v1/search?kind=feature&near={},{}",
+            sign().lat,
+            sign().lon
+        ))
+    );
+    assert_eq!(near["count"], 1, "{near}");
+    let (status, problem) = call!(
+        app,
+        test::TestRequest::get().uri("/api/v1/search?q=stop&kind=features")
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("`feature`"),
+        "{problem}"
+    );
     let (status, page) = call!(
         app,
         test::TestRequest::get().uri("/api/v1/features?bbox=11.57,48.13,11.58,48.14&class=stop")
@@ -330,4 +372,27 @@ async fn a_sign_seen_in_many_frames_and_two_passes_is_one_feature_at_the_sign() 
             "{uri}: {problem}"
         );
     }
+
+    // A fresh index over the same rows (a lost or upgraded index directory) asks once for
+    // every processed capture and feature, and then finds the feature again.
+    let rebuilt = Store::open(&store::StoreConfig {
+        search_dir: Some(dir.path().join("search-rebuilt")),
+        ..config
+    })
+    .await
+    .unwrap();
+    assert!(rebuilt.search.rebuild_pending().is_some());
+    assert_eq!(queue_rebuild_if_pending(&rebuilt).await.unwrap(), 3);
+    assert_eq!(queue_rebuild_if_pending(&rebuilt).await.unwrap(), 0);
+    assert_eq!(index_pending(&rebuilt).await.unwrap(), 3);
+    let hits = rebuilt
+        .search
+        .search(&store::SearchQuery {
+            kind: Some(store::SearchKind::Feature),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].feature.as_ref().unwrap().id, *id);
 }

@@ -2,7 +2,7 @@
 
 use h3o::{LatLng, Resolution};
 use model::{CaptureId, ContributorId, DeviceId, FrameId, TimestampMs};
-use store::{SearchDocument, SearchIndex, SearchKind, SearchQuery};
+use store::{FeatureDocument, SearchDocument, SearchIndex, SearchKind, SearchQuery};
 
 /// Positions of the barefoot Munich drive (first fixes), one per frame.
 fn munich_positions() -> Vec<(f64, f64)> {
@@ -139,7 +139,7 @@ fn queries_by_sign_contributor_place_and_time() {
         })
         .unwrap();
     assert_eq!(first_day.len(), 200);
-    assert!(first_day.iter().all(|h| h.contributor == alice));
+    assert!(first_day.iter().all(|h| h.contributor == Some(alice)));
 
     let nothing = index
         .search(&SearchQuery {
@@ -259,4 +259,144 @@ fn two_handles_on_one_directory_write_in_turn_and_see_each_others_commits() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+fn stop_feature(id: &str, frame: FrameId, gone_at: Option<TimestampMs>) -> FeatureDocument {
+    let (lat, lon) = munich_positions()[0];
+    FeatureDocument {
+        id: id.into(),
+        class: "stop".into(),
+        lat,
+        lon,
+        frame,
+        first_contributor: Some(ContributorId::new()),
+        first_seen: TimestampMs(1_000),
+        last_seen: TimestampMs(9_000),
+        gone_at,
+    }
+}
+
+#[test]
+fn a_feature_is_one_document_that_outlives_the_captures_that_saw_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open_in_dir(dir.path()).unwrap();
+    let capture = CaptureId::new();
+    let seen_in = documents(capture, ContributorId::new(), 0);
+    index.replace_capture(capture, &seen_in).unwrap();
+    let feature = stop_feature("ft-stop", seen_in[0].frame, None);
+    index
+        .replace_features(std::slice::from_ref(&feature))
+        .unwrap();
+    index
+        .replace_features(std::slice::from_ref(&feature))
+        .unwrap();
+    // A replayed capture replaces its own documents, never the feature's.
+    index.replace_capture(capture, &seen_in).unwrap();
+    assert_eq!(index.len(), 201);
+
+    let query = |text: &str, kind: Option<SearchKind>| {
+        index
+            .search(&SearchQuery {
+                text: Some(text.into()),
+                kind,
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    let features = query("stop", Some(SearchKind::Feature));
+    assert_eq!(features.len(), 1);
+    let hit = &features[0];
+    assert_eq!(hit.kind, SearchKind::Feature);
+    assert_eq!(hit.capture, None);
+    assert_eq!(hit.contributor, feature.first_contributor);
+    assert_eq!(hit.frame, feature.frame);
+    assert_eq!(
+        hit.captured_at, feature.last_seen,
+        "dated by its last sighting"
+    );
+    let found = hit.feature.as_ref().unwrap();
+    assert_eq!(
+        (found.id.as_str(), found.first_seen, found.gone_at),
+        ("ft-stop", TimestampMs(1_000), None)
+    );
+    assert_eq!(query("stop", None).len(), 2, "the sign and the feature");
+    assert!(query("gone", None).is_empty());
+
+    // Judged gone: the same document, now found by the word `gone`.
+    index
+        .replace_features(&[stop_feature(
+            "ft-stop",
+            feature.frame,
+            Some(TimestampMs(20_000)),
+        )])
+        .unwrap();
+    let gone = query("stop gone", None);
+    assert_eq!(gone.len(), 1);
+    assert_eq!(
+        gone[0].feature.as_ref().unwrap().gone_at,
+        Some(TimestampMs(20_000))
+    );
+    assert_eq!(index.len(), 201);
+}
+
+#[test]
+fn a_fresh_index_asks_for_a_rebuild_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search");
+    let index = SearchIndex::open_in_dir(&path).unwrap();
+    assert_eq!(
+        index.rebuild_pending().as_deref(),
+        Some("the index directory was new")
+    );
+    // Another handle opened before the rebuild was queued sees it pending too.
+    assert!(
+        SearchIndex::open_in_dir(&path)
+            .unwrap()
+            .rebuild_pending()
+            .is_some()
+    );
+    index.rebuild_queued().unwrap();
+    assert_eq!(index.rebuild_pending(), None);
+    assert_eq!(
+        SearchIndex::open_in_dir(&path).unwrap().rebuild_pending(),
+        None
+    );
+    assert_eq!(SearchIndex::in_memory().unwrap().rebuild_pending(), None);
+}
+
+/// An index written by an older Waymark (a schema without today's fields) is moved aside,
+/// a fresh one takes its place and asks for a rebuild: opening never fails on an upgrade.
+#[test]
+fn an_index_with_an_older_schema_is_moved_aside_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search");
+    let capture = CaptureId::new();
+    {
+        let index = SearchIndex::open_in_dir(&path).unwrap();
+        index
+            .replace_capture(capture, &documents(capture, ContributorId::new(), 0))
+            .unwrap();
+        index.rebuild_queued().unwrap();
+    }
+    // Drop the newest field from the schema on disk, as the index before map features had it.
+    let meta_path = path.join("meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    let fields = meta["schema"].as_array_mut().unwrap();
+    let before = fields.len();
+    fields.retain(|field| field["name"] != "gone_at");
+    assert_eq!(fields.len(), before - 1);
+    std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+
+    let reopened = SearchIndex::open_in_dir(&path).unwrap();
+    assert_eq!(reopened.len(), 0);
+    let why = reopened.rebuild_pending().unwrap();
+    assert!(why.contains("another schema"), "{why}");
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("search.replaced-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the old index is kept beside it");
 }

@@ -242,7 +242,7 @@ pub async fn commit_paid_drive(
     assert!(
         store
             .db
-            .save_features(capture, &features, TimestampMs::now().as_millis())
+            .save_features(capture, &features, &[], TimestampMs::now().as_millis())
             .await
             .unwrap()
     );
