@@ -144,9 +144,13 @@ pub fn merge(features: &mut Vec<Feature>, track: Vec<Ray>, rule: &MergeRule) -> 
             .max()
             .unwrap_or(feature.last_seen_ms);
         feature.last_seen_ms = feature.last_seen_ms.max(newest);
-        feature.first_seen_ms = feature
-            .first_seen_ms
-            .min(track.iter().map(|r| r.time_ms).min().unwrap_or(i64::MAX));
+        // A pass driven earlier and uploaded late: its first sighting is the feature's.
+        if let Some(earliest) = track.iter().min_by_key(|r| (r.time_ms, r.frame))
+            && earliest.time_ms < feature.first_seen_ms
+        {
+            feature.first_seen_ms = earliest.time_ms;
+            feature.first_contributor = earliest.contributor.clone();
+        }
         let known: BTreeSet<(FrameId, String)> = feature
             .rays
             .iter()

@@ -19,8 +19,7 @@ use store::{FeatureInputs, FeatureRow, LeasedJob, NewJob, ObservationRow, Store,
 
 use crate::worker::{WorkerError, drain_follow_ups};
 
-/// The job that turns a committed capture's sign detections into map features.
-pub const MAP_FEATURES_JOB: &str = "map-features";
+pub use store::MAP_FEATURES_JOB;
 /// Features this far around a capture's frames are loaded to merge with, degrees of
 /// latitude (≈ 170 m: beyond the largest merge gate and the visible range).
 const SURROUNDINGS_DEG: f64 = 0.0015;

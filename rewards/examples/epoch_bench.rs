@@ -92,6 +92,7 @@ fn main() {
         bounties: Vec::new(),
         regions_geojson: String::new(),
         consumption: Vec::new(),
+        discoveries: Vec::new(),
     };
     let addresses: BTreeMap<ContributorId, PayoutAddress> = owners
         .iter()

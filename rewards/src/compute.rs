@@ -27,6 +27,9 @@
 //!    coverage they used ([`crate::consumption`]); devices forfeiting the epoch take no part.
 //!    Emission and consumption amounts together with what stays unallocated sum exactly to
 //!    the emission plus the consumption pool.
+//! 10. **Discovery.** When `discovery_share_ppm` is set and a map feature was first seen in
+//!     the epoch by an eligible frame, that share of the emission goes to the first observers,
+//!     equally per feature ([`crate::discovery`]), and rule 7 splits the rest.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -36,6 +39,7 @@ use model::{COVERAGE_RESOLUTION, ContributorId, DeviceId, FrameId, TimestampMs};
 use serde::{Deserialize, Serialize};
 
 use crate::consumption::ConsumptionResult;
+use crate::discovery::DiscoveryResult;
 use crate::regions::PPM;
 use crate::split::largest_remainder;
 use crate::{Bounty, EpochInputs, Error, Payees, Result};
@@ -88,11 +92,13 @@ pub struct Earnings {
     pub bounty_amount: u128,
     /// From map consumers' spending on this contributor's coverage.
     pub consumption_amount: u128,
+    /// For being the first to observe map features new this epoch.
+    pub discovery_amount: u128,
 }
 
 impl Earnings {
     pub fn total(&self) -> u128 {
-        self.emission_amount + self.bounty_amount + self.consumption_amount
+        self.emission_amount + self.bounty_amount + self.consumption_amount + self.discovery_amount
     }
 }
 
@@ -105,6 +111,8 @@ pub struct EpochResult {
     /// Emission nobody earned (no points at all) and consumption pool no device could take.
     pub unallocated: u128,
     pub consumption: ConsumptionResult,
+    /// The share of the emission paid for discoveries (its pool is in `emission`).
+    pub discovery: DiscoveryResult,
     pub bounties: Vec<BountyResult>,
     pub flagged_devices: BTreeSet<DeviceId>,
     pub flagged_frames: usize,
@@ -242,7 +250,8 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
         .collect::<BTreeMap<_, _>>()
         .into_iter()
         .collect();
-    let shares = largest_remainder(emission, &ordered);
+    let discovery = crate::discovery::settle(inputs, emission, &flagged_devices)?;
+    let shares = largest_remainder(emission - discovery.pool, &ordered);
     let paid: u128 = shares.iter().sum();
     for ((contributor, contributor_points), amount) in ordered.iter().zip(&shares) {
         let entry = earnings.entry(*contributor).or_default();
@@ -250,6 +259,9 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
         entry.emission_amount = *amount;
     }
 
+    for (contributor, amount) in &discovery.earned {
+        earnings.entry(*contributor).or_default().discovery_amount = *amount;
+    }
     let bounties = settle_bounties(inputs, &eligible, &mut earnings)?;
     let consumption = crate::consumption::settle(inputs, &flagged_devices)?;
     for (contributor, amount) in &consumption.earned {
@@ -260,8 +272,9 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
         awards,
         earnings,
         emission,
-        unallocated: emission - paid + consumption.pool - consumption.paid(),
+        unallocated: emission - discovery.pool - paid + consumption.pool - consumption.paid(),
         consumption,
+        discovery,
         bounties,
         flagged_devices,
         flagged_frames,

@@ -48,6 +48,12 @@ pub enum Error {
     Emission(String),
     #[error("consumption_share_ppm {0} is more than 1 000 000 (all of the credits spent)")]
     ConsumptionShare(u64),
+    #[error("discovery_share_ppm {0} is more than 1 000 000 (all of the emission)")]
+    DiscoveryShare(u64),
+    #[error(
+        "epoch {epoch} cannot close yet: {captures} captures still wait for their map features (discovery rewards need them)"
+    )]
+    FeaturesPending { epoch: EpochId, captures: u64 },
     #[error(
         "units_per_credit {0:?} is not a non-negative integer amount, or times the credits spent it overflows"
     )]

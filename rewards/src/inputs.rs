@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::consumption::ConsumedCellWeek;
+use crate::discovery::Discovery;
 use crate::{EpochId, Regions, Result};
 
 /// One frame as the reward math sees it: an accepted frame, or a frame ingest flagged as
@@ -62,6 +63,10 @@ pub struct Params {
     /// Integer amount (smallest unit, decimal text) one credit is worth.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub units_per_credit: String,
+    /// Millionths of the emission paid to the first observers of map features new in the
+    /// epoch (0: no discovery rewards; left out of the JSON then, as before they existed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub discovery_share_ppm: u64,
 }
 
 fn is_zero(value: &u64) -> bool {
@@ -78,6 +83,7 @@ impl Params {
             refill_ms,
             consumption_share_ppm: 0,
             units_per_credit: String::new(),
+            discovery_share_ppm: 0,
         }
     }
 
@@ -114,6 +120,10 @@ pub struct EpochInputs {
     /// The cell-weeks map consumers spent credits on during the epoch, with who made them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consumption: Vec<ConsumedCellWeek>,
+    /// The map features first seen in the epoch, each with its first observation (read
+    /// only when discovery rewards are on).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discoveries: Vec<Discovery>,
 }
 
 /// sha256 of each input, in the manifest.
@@ -128,6 +138,9 @@ pub struct InputHashes {
     /// Absent when nothing was consumed, as in manifests from before consumption rewards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumption: Option<String>,
+    /// Absent when no feature was discovered (or discovery rewards are off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discoveries: Option<String>,
 }
 
 impl InputHashes {
@@ -148,6 +161,11 @@ impl InputHashes {
                 "consumption",
                 self.consumption.as_ref().unwrap_or(&String::new()),
                 other.consumption.as_ref().unwrap_or(&String::new()),
+            ),
+            (
+                "discoveries",
+                self.discoveries.as_ref().unwrap_or(&String::new()),
+                other.discoveries.as_ref().unwrap_or(&String::new()),
             ),
         ]
         .into_iter()
@@ -170,6 +188,7 @@ impl EpochInputs {
         self.bounties.sort_by(|a, b| a.id.cmp(&b.id));
         self.consumption
             .sort_by(|a, b| (a.cell, &a.week).cmp(&(b.cell, &b.week)));
+        self.discoveries.sort_by(|a, b| a.feature.cmp(&b.feature));
     }
 
     pub fn regions(&self) -> Result<Regions> {
@@ -187,6 +206,7 @@ impl EpochInputs {
             && self
                 .consumption
                 .is_sorted_by(|a, b| (a.cell, &a.week) <= (b.cell, &b.week))
+            && self.discoveries.is_sorted_by(|a, b| a.feature <= b.feature)
     }
 
     /// Hashes of the canonical JSON of each input.
@@ -205,6 +225,7 @@ impl EpochInputs {
             regions: hex::encode(Sha256::digest(sorted.regions_geojson.as_bytes())),
             params: sha256_json(&sorted.params),
             consumption: (!sorted.consumption.is_empty()).then(|| sha256_json(&sorted.consumption)),
+            discoveries: (!sorted.discoveries.is_empty()).then(|| sha256_json(&sorted.discoveries)),
         }
     }
 }

@@ -3,16 +3,18 @@
 //! Owns: the pure payout math ([`compute`]: inputs → per-contributor integer amounts that sum
 //! exactly to the emission plus the consumption pool, with a per-cell attribution), the
 //! share of map consumers' spending paid to the contributors of what they used
-//! ([`consumption`]), the emission schedule ([`EmissionSchedule`]), the epoch calendar
+//! ([`consumption`]), the pay of the first observer of a new map feature ([`discovery`]),
+//! the emission schedule ([`EmissionSchedule`]), the epoch calendar
 //! ([`EpochId`], ISO weeks), region weights, the manifest and the OpenZeppelin-format
 //! Merkle tree, and a thin IO shell ([`shell`]) that reads inputs from `store`, writes the
 //! published files and rows, verifies closed epochs and serves them over HTTP ([`routes`]).
 //!
 //! Never does: network IO or storage in the core (everything under [`compute`],
-//! [`consumption`], [`merkle`], [`manifest`] is pure), or decide whether a frame is acceptable (ingest did that).
+//! [`consumption`], [`discovery`], [`merkle`], [`manifest`] is pure), or decide whether a frame is acceptable (ingest did that).
 
 pub mod compute;
 pub mod consumption;
+pub mod discovery;
 mod emission;
 mod epoch;
 mod error;
@@ -26,6 +28,7 @@ mod split;
 
 pub use compute::{CellAward, EpochResult, compute};
 pub use consumption::{ConsumedCellWeek, ConsumptionAward};
+pub use discovery::{Discovery, DiscoveryAward};
 pub use emission::{EmissionCurve, EmissionSchedule};
 pub use epoch::{EPOCH_MS, EpochId, rfc3339};
 pub use error::{Error, Result};

@@ -7,6 +7,7 @@ use model::{ContributorId, DeviceId, PayoutAddress};
 use serde::{Deserialize, Serialize};
 
 use crate::compute::{BountyResult, EpochResult};
+use crate::discovery::DiscoveryAward;
 use crate::epoch::rfc3339;
 use crate::merkle::{Leaf, StandardMerkleTree, hex_hash};
 use crate::{EpochId, EpochInputs, InputHashes};
@@ -28,6 +29,9 @@ pub struct RewardManifest {
     /// Credits map consumers spent in the epoch.
     #[serde(default = "zero")]
     pub credits_consumed: String,
+    /// The share of the emission paid to first observers of new map features (rule 10).
+    #[serde(default = "zero")]
+    pub discovery_pool: String,
     /// Of the emission and the consumption pool, what nobody could earn.
     pub unallocated: String,
     pub inputs: InputHashes,
@@ -35,7 +39,33 @@ pub struct RewardManifest {
     pub totals: Totals,
     pub contributors: Vec<ContributorEntry>,
     pub bounties: Vec<BountyResult>,
+    /// Each new map feature that paid its first observer, and how much (before the fleet
+    /// split).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discoveries: Vec<DiscoveryEntry>,
     pub files: Files,
+}
+
+/// A paid discovery as the manifest lists it (amounts as decimal text like every amount).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveryEntry {
+    pub feature: String,
+    pub class: String,
+    pub frame: model::FrameId,
+    pub device: DeviceId,
+    pub amount: String,
+}
+
+impl From<&DiscoveryAward> for DiscoveryEntry {
+    fn from(award: &DiscoveryAward) -> Self {
+        Self {
+            feature: award.feature.clone(),
+            class: award.class.clone(),
+            frame: award.frame,
+            device: award.device,
+            amount: award.amount.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +75,8 @@ pub struct Totals {
     pub bounty_paid: String,
     #[serde(default = "zero")]
     pub consumption_paid: String,
+    #[serde(default = "zero")]
+    pub discovery_paid: String,
     pub frames: usize,
     pub cells_awarded: usize,
     pub flagged_frames: usize,
@@ -61,6 +93,8 @@ pub struct ContributorEntry {
     pub bounty_amount: String,
     #[serde(default = "zero")]
     pub consumption_amount: String,
+    #[serde(default = "zero")]
+    pub discovery_amount: String,
     pub amount: String,
     pub in_tree: bool,
 }
@@ -135,6 +169,7 @@ pub fn publish(
             emission_amount: earnings.emission_amount.to_string(),
             bounty_amount: earnings.bounty_amount.to_string(),
             consumption_amount: earnings.consumption_amount.to_string(),
+            discovery_amount: earnings.discovery_amount.to_string(),
             amount: amount.to_string(),
             in_tree,
         });
@@ -160,6 +195,7 @@ pub fn publish(
         emission: result.emission.to_string(),
         consumption_pool: result.consumption.pool.to_string(),
         credits_consumed: result.consumption.credits.to_string(),
+        discovery_pool: result.discovery.pool.to_string(),
         unallocated: result.unallocated.to_string(),
         inputs: inputs.hashes(),
         merkle_root,
@@ -168,6 +204,7 @@ pub fn publish(
             emission_paid: emission_paid.to_string(),
             bounty_paid: bounty_paid.to_string(),
             consumption_paid: result.consumption.paid().to_string(),
+            discovery_paid: result.discovery.earned.values().sum::<u128>().to_string(),
             frames: inputs.frames.len(),
             cells_awarded: result.awards.iter().filter(|a| a.points > 0).count(),
             flagged_frames: result.flagged_frames,
@@ -175,6 +212,12 @@ pub fn publish(
         },
         contributors,
         bounties: result.bounties.clone(),
+        discoveries: result
+            .discovery
+            .awards
+            .iter()
+            .map(DiscoveryEntry::from)
+            .collect(),
         files: Files::for_epoch(inputs.epoch),
     };
     Published {
@@ -207,6 +250,7 @@ mod tests {
             emission_amount: amount,
             bounty_amount: 0,
             consumption_amount: 0,
+            discovery_amount: 0,
         };
         let result = EpochResult {
             awards: Vec::new(),
@@ -216,6 +260,7 @@ mod tests {
             emission: 1_000,
             unallocated: 0,
             consumption: Default::default(),
+            discovery: Default::default(),
             bounties: Vec::new(),
             flagged_devices: BTreeSet::new(),
             flagged_frames: 0,
@@ -229,6 +274,7 @@ mod tests {
             bounties: Vec::new(),
             regions_geojson: String::new(),
             consumption: Vec::new(),
+            discoveries: Vec::new(),
         };
         let addresses = [(a, shared), (b, shared), (c, own)].into_iter().collect();
         let published = publish(&inputs, &result, &addresses);

@@ -14,8 +14,8 @@ use crate::epoch::hours;
 use crate::manifest::{Files, Published, RewardManifest, publish};
 use crate::merkle::hex_hash;
 use crate::{
-    Bounty, ConsumedCellWeek, ConsumptionAward, EmissionCurve, EmissionSchedule, EpochId,
-    EpochInputs, Error, Params, Payees, Result, RewardFrame,
+    Bounty, ConsumedCellWeek, ConsumptionAward, Discovery, DiscoveryAward, EmissionCurve,
+    EmissionSchedule, EpochId, EpochInputs, Error, Params, Payees, Result, RewardFrame,
 };
 
 /// How epochs are closed: the parts of the inputs that come from settings, not the store.
@@ -31,6 +31,8 @@ pub struct RewardsConfig {
     pub consumption_share_ppm: u64,
     /// Integer amount (smallest unit) a credit is worth.
     pub units_per_credit: String,
+    /// Millionths of the emission paid to the first observers of new map features (0: off).
+    pub discovery_share_ppm: u64,
     /// How long after its end an epoch waits for late uploads before it may close.
     pub grace_ms: i64,
     pub refill_ms: i64,
@@ -50,6 +52,7 @@ impl Default for RewardsConfig {
             emission_start: EpochId::containing(TimestampMs(0)),
             consumption_share_ppm: 0,
             units_per_credit: String::new(),
+            discovery_share_ppm: 0,
             grace_ms: 24 * 3600 * 1000,
             refill_ms: Params::DEFAULT_REFILL_MS,
             regions_geojson: String::new(),
@@ -94,6 +97,8 @@ pub struct ContributorProof {
     pub bounty_amount: String,
     #[serde(default)]
     pub consumption_amount: String,
+    #[serde(default)]
+    pub discovery_amount: String,
     pub merkle_root: String,
     /// The amount of the address's leaf: what the proof claims (the sum over every
     /// contributor paid to that address).
@@ -104,6 +109,9 @@ pub struct ContributorProof {
     /// The consumed cell-weeks of this contributor's devices, and what each paid.
     #[serde(default)]
     pub consumption: Vec<ConsumptionAward>,
+    /// The new map features this contributor's devices saw first, and what each paid.
+    #[serde(default)]
+    pub discoveries: Vec<DiscoveryAward>,
 }
 
 fn fraud_reasons() -> Vec<&'static str> {
@@ -127,6 +135,23 @@ pub async fn load_inputs(
     } else {
         Vec::new()
     };
+    let discoveries = if config.discovery_share_ppm > 0 {
+        store
+            .db
+            .discoveries_between(start.as_millis(), end.as_millis())
+            .await?
+            .into_iter()
+            .map(|row| Discovery {
+                feature: row.feature,
+                class: row.class,
+                frame: row.frame,
+                device: row.device,
+                time: TimestampMs(row.time_ms),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let used_devices: BTreeSet<_> = rows
         .iter()
         .map(|row| row.device)
@@ -135,6 +160,7 @@ pub async fn load_inputs(
                 .iter()
                 .flat_map(|cell_week| cell_week.coverage.keys().copied()),
         )
+        .chain(discoveries.iter().map(|d: &Discovery| d.device))
         .collect();
     let devices = store
         .db
@@ -173,6 +199,7 @@ pub async fn load_inputs(
             refill_ms: config.refill_ms,
             consumption_share_ppm: config.consumption_share_ppm,
             units_per_credit: config.units_per_credit.clone(),
+            discovery_share_ppm: config.discovery_share_ppm,
         },
         frames,
         cells_last_mapped: store.db.cells_last_mapped_before(start, end).await?,
@@ -180,6 +207,7 @@ pub async fn load_inputs(
         bounties,
         regions_geojson: config.regions_geojson.clone(),
         consumption,
+        discoveries,
     };
     inputs.canonicalise();
     Ok(inputs)
@@ -292,6 +320,12 @@ pub async fn close(
         .await?;
     if pending > 0 {
         return Err(Error::DataNotComplete { epoch, pending });
+    }
+    if config.discovery_share_ppm > 0 {
+        let captures = store.db.features_pending().await?;
+        if captures > 0 {
+            return Err(Error::FeaturesPending { epoch, captures });
+        }
     }
     let row = EpochRow {
         id: epoch.to_string(),
@@ -435,7 +469,7 @@ pub async fn close_due(
         match close(store, epoch, config, now).await {
             Ok(result) if !result.already_closed => closed.push(epoch),
             Ok(_) => {}
-            Err(Error::DataNotComplete { .. }) => break,
+            Err(Error::DataNotComplete { .. } | Error::FeaturesPending { .. }) => break,
             Err(err) => return Err(err),
         }
         epoch = epoch.next();
@@ -501,6 +535,7 @@ pub async fn verify(store: &Store, epoch: EpochId) -> Result<Verified> {
         emission: snapshot.params.emission.clone(),
         consumption_share_ppm: snapshot.params.consumption_share_ppm,
         units_per_credit: snapshot.params.units_per_credit.clone(),
+        discovery_share_ppm: snapshot.params.discovery_share_ppm,
         grace_ms: 0,
         refill_ms: snapshot.params.refill_ms,
         regions_geojson: snapshot.regions_geojson.clone(),
@@ -513,7 +548,16 @@ pub async fn verify(store: &Store, epoch: EpochId) -> Result<Verified> {
         .hashes()
         .differences(&manifest.inputs)
         .into_iter()
-        .filter(|name| ["frames", "cells_last_mapped", "devices", "consumption"].contains(name))
+        .filter(|name| {
+            [
+                "frames",
+                "cells_last_mapped",
+                "devices",
+                "consumption",
+                "discoveries",
+            ]
+            .contains(name)
+        })
         .collect();
     if !changed.is_empty() {
         return Err(failed(format!(
@@ -602,6 +646,13 @@ pub async fn proof(
         .filter(|award| pays_contributor(&award.device))
         .cloned()
         .collect();
+    let discoveries = result
+        .discovery
+        .awards
+        .iter()
+        .filter(|award| pays_contributor(&award.device))
+        .cloned()
+        .collect();
     Ok(ContributorProof {
         epoch,
         contributor,
@@ -610,10 +661,12 @@ pub async fn proof(
         emission_amount: entry.emission_amount.clone(),
         bounty_amount: entry.bounty_amount.clone(),
         consumption_amount: entry.consumption_amount.clone(),
+        discovery_amount: entry.discovery_amount.clone(),
         merkle_root: manifest.merkle_root.clone(),
         claim_amount: claim.map_or(0, |(_, amount)| amount).to_string(),
         proof,
         cells,
         consumption,
+        discoveries,
     })
 }

@@ -14,6 +14,10 @@ use sqlx::any::AnyRow;
 use crate::db::{NullableFloat, parse_column};
 use crate::{Db, Error, JobQueue, NewJob, Result};
 
+/// The job that turns a committed capture's sign detections into map features (run by the
+/// ingest worker; named here because reward epochs wait for it too).
+pub const MAP_FEATURES_JOB: &str = "map-features";
+
 /// Most rows one page of features may hold.
 pub const MAX_FEATURE_PAGE: u32 = 1_000;
 /// Nulls of timestamp columns travel as this value (`NULLIF`): a portable NULL integer.
@@ -95,6 +99,17 @@ pub struct FeatureInputs {
     /// Accepted frames in capture order.
     pub frames: Vec<FeatureFrameRow>,
     pub signs: Vec<FeatureSignRow>,
+}
+
+/// A feature first seen in a time window, with the frame and device of its first
+/// observation (the earliest, ties by frame): what a discovery reward pays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscoveryRow {
+    pub feature: String,
+    pub class: String,
+    pub frame: FrameId,
+    pub device: model::DeviceId,
+    pub time_ms: i64,
 }
 
 /// The three states a consumer filters by (see the `features` crate for their meaning).
@@ -233,6 +248,53 @@ impl Db {
                 row,
             })
             .collect())
+    }
+
+    /// How many captures still wait for their map features (queued or running
+    /// [`MAP_FEATURES_JOB`] jobs).
+    pub async fn features_pending(&self) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('queued', 'leased')",
+        )
+        .bind(MAP_FEATURES_JOB)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// The features first seen in `[start_ms, end_ms)`, by id, each with its first
+    /// observation's frame and device.
+    pub async fn discoveries_between(
+        &self,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<DiscoveryRow>> {
+        let rows = sqlx::query(
+            "SELECT f.id, f.class, o.frame_sha256, c.device_id, o.time_ms FROM features f \
+             JOIN feature_observations o ON o.feature_id = f.id AND o.time_ms = f.first_seen_ms \
+             JOIN captures c ON c.id = o.capture_id \
+             WHERE f.first_seen_ms >= $1 AND f.first_seen_ms < $2 \
+             ORDER BY f.id, o.frame_sha256",
+        )
+        .bind(start_ms)
+        .bind(end_ms)
+        .fetch_all(self.pool())
+        .await?;
+        let mut discoveries: Vec<DiscoveryRow> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let feature: String = row.try_get("id")?;
+            if discoveries.last().is_some_and(|d| d.feature == feature) {
+                continue; // a tie on time: the smallest frame id is the first
+            }
+            discoveries.push(DiscoveryRow {
+                feature,
+                class: row.try_get("class")?,
+                frame: parse_column(&row, "frame_sha256")?,
+                device: parse_column(&row, "device_id")?,
+                time_ms: row.try_get("time_ms")?,
+            });
+        }
+        Ok(discoveries)
     }
 
     /// Every feature's id, in order.

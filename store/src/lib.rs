@@ -38,8 +38,8 @@ pub use db::{
 pub use epochs::{DevicePayeesRow, EpochFrameRow, EpochRow, RewardRow};
 pub use error::{Error, Result};
 pub use features::{
-    FeatureFrameRow, FeatureInputs, FeatureQuery, FeatureRow, FeatureSignRow, MAX_FEATURE_PAGE,
-    ObservationRow, StatusFilter, StoredFeature,
+    DiscoveryRow, FeatureFrameRow, FeatureInputs, FeatureQuery, FeatureRow, FeatureSignRow,
+    MAP_FEATURES_JOB, MAX_FEATURE_PAGE, ObservationRow, StatusFilter, StoredFeature,
 };
 pub use map::{DirtyCell, MapFrameRow, MapSequenceRow};
 pub use pipeline::{

@@ -475,6 +475,10 @@ pub struct RewardsSettings {
     /// Integer amount, in the smallest unit, one credit is worth.
     #[serde(default = "default_units_per_credit")]
     pub units_per_credit: String,
+    /// Millionths of the emission paid, equally per feature, to the first observers of map
+    /// features new in the epoch (0, the default: no discovery rewards).
+    #[serde(default)]
+    pub discovery_share_ppm: u64,
     /// Hours after an epoch's end to wait for late uploads before it may close.
     #[serde(default = "default_grace_hours")]
     pub grace_hours: u32,
@@ -567,6 +571,7 @@ impl Default for RewardsSettings {
             emission_floor: default_floor(),
             consumption_share_ppm: default_consumption_share_ppm(),
             units_per_credit: default_units_per_credit(),
+            discovery_share_ppm: 0,
             grace_hours: default_grace_hours(),
             refill_days: default_refill_days(),
             regions_file: None,
@@ -598,6 +603,11 @@ impl RewardsSettings {
             self.consumption_share_ppm <= 1_000_000,
             "settings key rewards.consumption_share_ppm = {} is more than 1000000 (all of the credits spent)",
             self.consumption_share_ppm
+        );
+        anyhow::ensure!(
+            self.discovery_share_ppm <= 1_000_000,
+            "settings key rewards.discovery_share_ppm = {} is more than 1000000 (all of the emission)",
+            self.discovery_share_ppm
         );
         let emission_curve = match self.emission_curve {
             CurveName::Flat => rewards::EmissionCurve::Flat,
@@ -656,6 +666,7 @@ impl RewardsSettings {
             emission_start,
             consumption_share_ppm: self.consumption_share_ppm,
             units_per_credit: self.units_per_credit.clone(),
+            discovery_share_ppm: self.discovery_share_ppm,
             grace_ms: i64::from(self.grace_hours) * 3_600_000,
             refill_ms: i64::from(self.refill_days.max(1)) * 86_400_000,
             regions_geojson,

@@ -167,14 +167,14 @@ async fn commit_pass(
     capture
 }
 
-async fn driver(store: &Store) -> (DeviceId, ContributorId) {
+async fn driver(store: &Store, n: u8) -> (DeviceId, ContributorId) {
     let contributor = ContributorId::new();
     store
         .db
         .insert_contributor(&NewContributor {
             id: contributor,
-            name: "driver".into(),
-            token_sha256: "1".repeat(64),
+            name: format!("driver {n}"),
+            token_sha256: n.to_string().repeat(64),
             payout_address: None,
             created_at: TimestampMs(0),
         })
@@ -185,7 +185,7 @@ async fn driver(store: &Store) -> (DeviceId, ContributorId) {
         .db
         .insert_device(&NewDevice {
             id: device,
-            public_key: DeviceKeypair::from_seed([7; 32]).public(),
+            public_key: DeviceKeypair::from_seed([n; 32]).public(),
             contributor_id: contributor,
             driver_id: None,
             driver_share_bps: 10_000,
@@ -203,7 +203,7 @@ async fn a_sign_seen_in_many_frames_and_two_passes_is_one_feature_at_the_sign() 
     let dir = tempfile::tempdir().unwrap();
     let config = crate::backends::store_config(dir.path()).await;
     let store = Store::open(&config).await.unwrap();
-    let (device, contributor) = driver(&store).await;
+    let (device, contributor) = driver(&store, 1).await;
     let settings = FeatureSettings::default();
     let now = TimestampMs::now();
     let start = now.as_millis() - 3_600_000;
@@ -228,8 +228,10 @@ async fn a_sign_seen_in_many_frames_and_two_passes_is_one_feature_at_the_sign() 
     apply_capture(&store, first, &settings, now).await.unwrap();
     assert_eq!(store.db.features_within(around).await.unwrap(), features);
 
-    // A second pass, driven a day earlier and uploaded late, joins the same feature.
-    let second = commit_pass(&store, device, contributor, start - 86_400_000).await;
+    // A second pass, by another driver a day earlier and uploaded late, joins the same
+    // feature and makes its driver the first observer.
+    let (early_device, early_bird) = driver(&store, 2).await;
+    let second = commit_pass(&store, early_device, early_bird, start - 86_400_000).await;
     apply_capture(&store, second, &settings, now).await.unwrap();
     let after = store.db.features_within(around).await.unwrap();
     assert_eq!(after.len(), 1);
@@ -246,6 +248,31 @@ async fn a_sign_seen_in_many_frames_and_two_passes_is_one_feature_at_the_sign() 
         earliest < start,
         "the earlier pass's sightings date the feature"
     );
+    assert_eq!(after[0].row.first_contributor_id, early_bird.to_string());
+    let discoveries = store
+        .db
+        .discoveries_between(start - 2 * 86_400_000, now.as_millis())
+        .await
+        .unwrap();
+    assert_eq!(discoveries.len(), 1, "{discoveries:?}");
+    assert_eq!(
+        (
+            discoveries[0].feature.as_str(),
+            discoveries[0].device,
+            discoveries[0].time_ms
+        ),
+        (after[0].row.id.as_str(), early_device, earliest)
+    );
+    assert!(
+        store
+            .db
+            .discoveries_between(start, now.as_millis())
+            .await
+            .unwrap()
+            .is_empty(),
+        "first seen before that window"
+    );
+    assert_eq!(store.db.features_pending().await.unwrap(), 0);
 
     // Both applies queued the feature's search document with their commit.
     assert_eq!(index_pending(&store).await.unwrap(), 2);
@@ -271,7 +298,7 @@ async fn a_sign_seen_in_many_frames_and_two_passes_is_one_feature_at_the_sign() 
     assert_eq!(hit["feature"]["url"], format!("/api/v1/features/{id}"));
     assert_eq!(hit["capture"], serde_json::Value::Null);
     assert_eq!(hit["frame"], newest_photo.to_hex());
-    assert_eq!(hit["contributor"], contributor.to_string());
+    assert_eq!(hit["contributor"], early_bird.to_string());
     assert_eq!(hit["captured_at"], after[0].row.last_seen_ms);
     assert_eq!(hit["lat"], after[0].row.lat);
     let (_, near) = call!(

@@ -83,6 +83,7 @@ fn inputs(specs: &[FrameSpec], emission: u64, last_mapped: &[(usize, i64)]) -> E
         bounties: Vec::new(),
         regions_geojson: String::new(),
         consumption: Vec::new(),
+        discoveries: Vec::new(),
     }
 }
 
@@ -437,4 +438,82 @@ fn inputs_without_consumption_hash_as_before_consumption_rewards() {
         with.hashes().differences(&epoch.hashes()),
         vec!["params", "consumption"]
     );
+}
+
+// Discovery rewards (rule 10): the first observers of new map features, paid from the
+// emission.
+
+/// Each frame of `epoch` at one of `picks` (indices into its frames) is the first
+/// observation of a feature; a pick past the end names a frame that is not in the epoch.
+fn with_discoveries(mut epoch: EpochInputs, picks: &[usize], share_ppm: u64) -> EpochInputs {
+    epoch.params.discovery_share_ppm = share_ppm;
+    for (n, &pick) in picks.iter().enumerate() {
+        let (frame, device, time) = match epoch.frames.get(pick) {
+            Some(f) => (f.frame, f.device, f.time),
+            None => (
+                FrameId::of_bytes(format!("not in the epoch {n}").as_bytes()),
+                ids().0[n % DEVICES],
+                epoch.epoch.starts_at(),
+            ),
+        };
+        epoch.discoveries.push(rewards::Discovery {
+            feature: format!("ft-{n:03}"),
+            class: "stop".into(),
+            frame,
+            device,
+            time,
+        });
+    }
+    epoch
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn discoveries_and_coverage_sum_exactly_to_the_emission(
+        specs in prop::collection::vec(frame_spec(), 0..60),
+        picks in prop::collection::vec(0usize..80, 0..12),
+        emission in 0u64..u64::MAX,
+        share_ppm in 0u64..=1_000_000,
+    ) {
+        let epoch = with_discoveries(inputs(&specs, emission, &[]), &picks, share_ppm);
+        let result = compute(&epoch).unwrap();
+        let coverage: u128 = result.earnings.values().map(|e| e.emission_amount).sum();
+        let discovery: u128 = result.earnings.values().map(|e| e.discovery_amount).sum();
+        prop_assert_eq!(coverage + discovery + result.unallocated, u128::from(emission));
+        let awarded: u128 = result.discovery.awards.iter().map(|a| a.amount).sum();
+        prop_assert_eq!(awarded, discovery);
+        prop_assert_eq!(discovery, result.discovery.pool, "the pool is taken only to be paid");
+        if share_ppm == 0 {
+            prop_assert_eq!(discovery, 0);
+        }
+        // Every paid discovery is a frame of the epoch, not flagged, from a device that keeps
+        // the epoch; each feature is paid once.
+        for award in &result.discovery.awards {
+            prop_assert!(!result.flagged_devices.contains(&award.device));
+            prop_assert!(epoch.frames.iter().any(|f| f.frame == award.frame
+                && f.device == award.device
+                && f.fraud.is_none()));
+        }
+        let features: std::collections::BTreeSet<_> =
+            result.discovery.awards.iter().map(|a| &a.feature).collect();
+        prop_assert_eq!(features.len(), result.discovery.awards.len());
+    }
+}
+
+#[test]
+fn with_discovery_rewards_off_nothing_changes() {
+    let specs: Vec<FrameSpec> = (0..40)
+        .map(|i| (i % DEVICES, i * 7, 2, 90, false))
+        .collect();
+    let plain = inputs(&specs, 1_000_000, &[]);
+    let listed = with_discoveries(plain.clone(), &[0, 5, 9], 0);
+    let (a, b) = (compute(&plain).unwrap(), compute(&listed).unwrap());
+    assert_eq!(a.earnings, b.earnings);
+    assert_eq!(b.discovery.pool, 0);
+    // On, the three features take 20 % of the emission, equally.
+    let on = compute(&with_discoveries(plain, &[0, 5, 9], 200_000)).unwrap();
+    let amounts: Vec<u128> = on.discovery.awards.iter().map(|a| a.amount).collect();
+    assert_eq!(amounts, [66_667, 66_667, 66_666]);
 }

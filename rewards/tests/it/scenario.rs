@@ -12,7 +12,8 @@ use model::{
 use rewards::shell::{RewardsConfig, close, close_due, proof, verify};
 use rewards::{EpochId, Error, merkle};
 use store::{
-    BlobKey, FrameOutcome, NewCapture, NewContributor, NewDevice, NewFrame, Store, StoreConfig,
+    BlobKey, FeatureRow, FrameOutcome, NewCapture, NewContributor, NewDevice, NewFrame,
+    ObservationRow, Store, StoreConfig, StoredFeature,
 };
 
 use crate::{DAY, HOUR, at, munich_positions};
@@ -44,6 +45,8 @@ struct World {
     fleet_owner: ContributorId,
     fleet_driver: ContributorId,
     mallory: ContributorId,
+    /// The capture of each drive, by its tag.
+    captures: std::collections::BTreeMap<&'static str, CaptureId>,
 }
 
 async fn contributor(store: &Store, name: &str, address: Option<&str>) -> ContributorId {
@@ -95,7 +98,7 @@ async fn drive(
     start: TimestampMs,
     outcome: FrameOutcome,
     tag: &str,
-) {
+) -> CaptureId {
     let frames: Vec<NewFrame> = munich_positions(FRAMES)
         .into_iter()
         .enumerate()
@@ -116,11 +119,12 @@ async fn drive(
             outcome,
         })
         .collect();
+    let capture = CaptureId::new();
     store
         .db
         .insert_capture(
             &NewCapture {
-                id: CaptureId::new(),
+                id: capture,
                 device_id: device,
                 sequence_number: 1,
                 manifest_sha256: "0".repeat(64),
@@ -135,6 +139,7 @@ async fn drive(
         )
         .await
         .unwrap();
+    capture
 }
 
 fn route_cells() -> usize {
@@ -219,8 +224,9 @@ async fn world_on(backend: Backend) -> World {
     .await;
 
     let epoch = w40();
+    let mut captures = std::collections::BTreeMap::new();
     let mallory_device = device(&store, mallory, None).await;
-    drive(
+    let replay_capture = drive(
         &store,
         mallory_device,
         at(epoch, 7 * HOUR),
@@ -228,7 +234,8 @@ async fn world_on(backend: Backend) -> World {
         "replay",
     )
     .await;
-    drive(
+    captures.insert("replay", replay_capture);
+    let slipped_capture = drive(
         &store,
         mallory_device,
         at(epoch, 7 * HOUR + HOUR),
@@ -236,8 +243,9 @@ async fn world_on(backend: Backend) -> World {
         "slipped",
     )
     .await;
+    captures.insert("slipped", slipped_capture);
     let alice_device = device(&store, alice, None).await;
-    drive(
+    let alice_capture = drive(
         &store,
         alice_device,
         at(epoch, DAY + 8 * HOUR),
@@ -245,8 +253,9 @@ async fn world_on(backend: Backend) -> World {
         "alice",
     )
     .await;
+    captures.insert("alice", alice_capture);
     let bob_device = device(&store, bob, None).await;
-    drive(
+    let bob_capture = drive(
         &store,
         bob_device,
         at(epoch, 2 * DAY + 8 * HOUR),
@@ -254,8 +263,9 @@ async fn world_on(backend: Backend) -> World {
         "bob",
     )
     .await;
+    captures.insert("bob", bob_capture);
     let fleet_device = device(&store, fleet_owner, Some((fleet_driver, 7_000))).await;
-    drive(
+    let fleet_capture = drive(
         &store,
         fleet_device,
         at(epoch, 3 * DAY + 8 * HOUR),
@@ -263,6 +273,7 @@ async fn world_on(backend: Backend) -> World {
         "fleet",
     )
     .await;
+    captures.insert("fleet", fleet_capture);
     World {
         store,
         _dir: dir,
@@ -272,6 +283,7 @@ async fn world_on(backend: Backend) -> World {
         fleet_owner,
         fleet_driver,
         mallory,
+        captures,
     }
 }
 
@@ -648,4 +660,182 @@ pub fn hex_root(text: &str) -> merkle::Hash {
     let mut hash = [0u8; 32];
     hex::decode_to_slice(text.trim_start_matches("0x"), &mut hash).unwrap();
     hash
+}
+
+/// A map feature whose first observation is frame `index` of the drive `tag`.
+fn feature_seen_first_in(
+    world: &World,
+    id: &str,
+    tag: &'static str,
+    index: usize,
+    time: TimestampMs,
+    first_contributor: ContributorId,
+) -> StoredFeature {
+    let (lat, lon) = munich_positions(FRAMES)[index];
+    let observation = |frame: usize, time_ms: i64| ObservationRow {
+        capture_id: world.captures[tag].to_string(),
+        frame_sha256: FrameId::of_bytes(format!("{tag}-{frame}").as_bytes()),
+        sequence_id: None,
+        contributor_id: first_contributor.to_string(),
+        time_ms,
+        class: "stop".into(),
+        lat,
+        lon,
+        bearing_deg: 90.0,
+        range_m: 15.0,
+        heading_source: "receiver".into(),
+    };
+    let first = time.as_millis();
+    StoredFeature {
+        row: FeatureRow {
+            id: id.into(),
+            class: "stop".into(),
+            lat,
+            lon,
+            cell: u64::from(LatLng::new(lat, lon).unwrap().to_cell(COVERAGE_RESOLUTION)),
+            uncertainty_m: 2.0,
+            method: "intersection".into(),
+            facing_deg: Some(270.0),
+            first_seen_ms: first,
+            last_seen_ms: first + 1_000,
+            first_contributor_id: first_contributor.to_string(),
+            passes: 1,
+            misses: 0,
+            gone_at_ms: None,
+            changed_at_ms: first,
+            observation_count: 2,
+        },
+        observations: vec![
+            observation(index, first),
+            observation(index + 1, first + 1_000),
+        ],
+    }
+}
+
+/// Discovery rewards (a setting, off by default): 10 % of the emission goes, equally per
+/// feature, to the first observers of the features new in the epoch — not to a device that
+/// forfeits it, not for a feature first seen the week before — and the rest pays coverage as
+/// always, in the same tree. The epoch waits for the features job before it closes.
+#[tokio::test]
+async fn first_observers_of_new_features_are_paid_from_the_emission() {
+    let world = world().await;
+    let epoch = w40();
+    // Frame `index` of a drive that started at 08:00 on day `day` of the week.
+    let frame_time = |day: i64, index: usize| {
+        at(epoch, day * DAY + 8 * HOUR).saturating_add_ms(index as i64 * 1_000)
+    };
+    let features = [
+        feature_seen_first_in(&world, "ft-bob", "bob", 40, frame_time(2, 40), world.bob),
+        feature_seen_first_in(
+            &world,
+            "ft-fleet",
+            "fleet",
+            80,
+            frame_time(3, 80),
+            world.fleet_owner,
+        ),
+        // Mallory's slipped frames are accepted, but her device forfeits the epoch.
+        feature_seen_first_in(
+            &world,
+            "ft-mallory",
+            "slipped",
+            120,
+            at(epoch, 8 * HOUR).saturating_add_ms(120_000),
+            world.mallory,
+        ),
+        // Alice's frame, but dated the week before: not new this epoch.
+        feature_seen_first_in(
+            &world,
+            "ft-older",
+            "alice",
+            160,
+            at(epoch, -2 * DAY),
+            world.alice,
+        ),
+    ];
+    world
+        .store
+        .db
+        .save_features(world.captures["alice"], &features, &[], 0)
+        .await
+        .unwrap();
+    let config = RewardsConfig {
+        discovery_share_ppm: 100_000,
+        ..config()
+    };
+    let now = epoch.ends_at().saturating_add_ms(2 * DAY);
+
+    // A capture still waiting for its features holds the epoch open.
+    let waiting = store::NewJob::new(store::MAP_FEATURES_JOB, &serde_json::json!({})).unwrap();
+    world.store.queue.enqueue(&waiting).await.unwrap();
+    let err = close(&world.store, epoch, &config, now).await.unwrap_err();
+    assert!(
+        matches!(err, Error::FeaturesPending { captures: 1, .. }),
+        "{err}"
+    );
+    let job = world
+        .store
+        .queue
+        .lease(store::MAP_FEATURES_JOB, std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    world.store.queue.complete(&job).await.unwrap();
+
+    let manifest = close(&world.store, epoch, &config, now)
+        .await
+        .unwrap()
+        .manifest;
+    // 700 000 for two eligible discoveries; 6 300 000 for coverage at 1 : 0.5 : 0.175 : 0.075.
+    assert_eq!(manifest.discovery_pool, "700000");
+    assert_eq!(manifest.totals.discovery_paid, "700000");
+    let paid: Vec<(&str, &str)> = manifest
+        .discoveries
+        .iter()
+        .map(|d| (d.feature.as_str(), d.amount.as_str()))
+        .collect();
+    assert_eq!(paid, [("ft-bob", "350000"), ("ft-fleet", "350000")]);
+    assert_eq!(amount_of(&manifest, world.alice), 3_600_000);
+    assert_eq!(amount_of(&manifest, world.bob), 1_800_000 + 350_000);
+    assert_eq!(amount_of(&manifest, world.fleet_driver), 630_000 + 245_000);
+    assert_eq!(amount_of(&manifest, world.fleet_owner), 270_000 + 105_000);
+    assert_eq!(amount_of(&manifest, world.mallory), 0);
+    assert_eq!(manifest.unallocated, "0");
+    let bob = manifest
+        .contributors
+        .iter()
+        .find(|entry| entry.contributor == world.bob)
+        .unwrap();
+    assert_eq!(bob.discovery_amount, "350000");
+    assert!(manifest.inputs.discoveries.is_some());
+
+    // An auditor recomputes it from the published inputs, and Bob's proof lists his find.
+    verify(&world.store, epoch).await.unwrap();
+    let claim = proof(&world.store, epoch, world.bob).await.unwrap();
+    assert_eq!(claim.discovery_amount, "350000");
+    assert_eq!(claim.discoveries.len(), 1);
+    assert_eq!(claim.discoveries[0].feature, "ft-bob");
+    let leaf = merkle::Leaf {
+        address: claim.address.unwrap(),
+        amount: claim.claim_amount.parse().unwrap(),
+    };
+    let siblings: Vec<merkle::Hash> = claim.proof.iter().map(|h| hex_root(h)).collect();
+    assert!(merkle::verify(
+        &hex_root(&manifest.merkle_root),
+        &leaf,
+        &siblings
+    ));
+
+    // A discovery row changed after the close is caught by verify.
+    let mut moved = features[0].clone();
+    moved.row.first_seen_ms = at(epoch, -DAY).as_millis();
+    moved.observations[0].time_ms = moved.row.first_seen_ms;
+    world
+        .store
+        .db
+        .save_features(world.captures["bob"], &[moved], &[], 0)
+        .await
+        .unwrap();
+    let err = verify(&world.store, epoch).await.unwrap_err();
+    assert!(err.to_string().contains("discoveries"), "{err}");
 }
