@@ -193,7 +193,7 @@ async fn get_proof(store: web::Data<Store>, path: web::Path<(String, String)>) -
 /// A contributor's amount in every closed epoch that paid them.
 #[utoipa::path(get, path = "/api/v1/rewards/contributors/{contributor}", tag = "rewards",
     params(("contributor" = String, Path, description = "Contributor id (UUID)")),
-    responses((status = 200, description = "`[{epoch, amount, emission_amount, bounty_amount, consumption_amount}]`, oldest first; the parts are null for epochs closed before they were kept"),
+    responses((status = 200, description = "`[{epoch, amount, emission_amount, bounty_amount, consumption_amount, discovery_amount}]`, oldest first; the parts are null for epochs closed before they were kept"),
               (status = 400, description = "Not a contributor id (problem+json)")))]
 async fn contributor_rewards(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
     let Ok(contributor) = path.parse::<ContributorId>() else {
@@ -209,6 +209,7 @@ async fn contributor_rewards(store: web::Data<Store>, path: web::Path<String>) -
                         "emission_amount": row.emission_amount,
                         "bounty_amount": row.bounty_amount,
                         "consumption_amount": row.consumption_amount,
+                        "discovery_amount": row.discovery_amount,
                     })
                 })
                 .collect::<Vec<_>>(),

@@ -396,6 +396,7 @@ async fn publish_claimed(
             emission_amount: Some(entry.emission_amount.clone()),
             bounty_amount: Some(entry.bounty_amount.clone()),
             consumption_amount: Some(entry.consumption_amount.clone()),
+            discovery_amount: Some(entry.discovery_amount.clone()),
         })
         .collect();
     let closed = EpochRow {

@@ -59,6 +59,8 @@ pub struct RewardRow {
     pub emission_amount: Option<String>,
     pub bounty_amount: Option<String>,
     pub consumption_amount: Option<String>,
+    /// For finding new map features; absent before discovery rewards existed.
+    pub discovery_amount: Option<String>,
 }
 
 impl Db {
@@ -268,7 +270,8 @@ impl Db {
         for row in amounts {
             sqlx::query(
                 "INSERT INTO rewards (epoch_id, contributor_id, amount, emission_amount, \
-                 bounty_amount, consumption_amount) VALUES ($1, $2, $3, $4, $5, $6)",
+                 bounty_amount, consumption_amount, discovery_amount) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&epoch.id)
             .bind(row.contributor.to_string())
@@ -276,6 +279,7 @@ impl Db {
             .bind(&row.emission_amount)
             .bind(&row.bounty_amount)
             .bind(&row.consumption_amount)
+            .bind(&row.discovery_amount)
             .execute(&mut *tx)
             .await?;
         }
@@ -302,8 +306,8 @@ impl Db {
     /// A contributor's rewards, oldest epoch first.
     pub async fn rewards_of(&self, contributor: ContributorId) -> Result<Vec<RewardRow>> {
         let rows = sqlx::query(
-            "SELECT r.epoch_id, r.amount, r.emission_amount, r.bounty_amount, r.consumption_amount \
-             FROM rewards r JOIN epochs e ON e.id = r.epoch_id \
+            "SELECT r.epoch_id, r.amount, r.emission_amount, r.bounty_amount, r.consumption_amount, \
+             r.discovery_amount FROM rewards r JOIN epochs e ON e.id = r.epoch_id \
              WHERE r.contributor_id = $1 ORDER BY e.starts_at_ms",
         )
         .bind(contributor.to_string())
@@ -318,6 +322,7 @@ impl Db {
                     emission_amount: row.try_get("emission_amount")?,
                     bounty_amount: row.try_get("bounty_amount")?,
                     consumption_amount: row.try_get("consumption_amount")?,
+                    discovery_amount: row.try_get("discovery_amount")?,
                 })
             })
             .collect()

@@ -124,11 +124,11 @@ export class Dashboard {
     try {
       rewards = await getJson(`/api/v1/rewards/contributors/${contributor}`);
     } catch (err) {
-      body.replaceChildren(h('tr', {}, h('td', { colspan: 5 }, `Rewards cannot be loaded: ${err.message}`)));
+      body.replaceChildren(h('tr', {}, h('td', { colspan: 6 }, `Rewards cannot be loaded: ${err.message}`)));
       return;
     }
     if (!rewards.length) {
-      body.replaceChildren(h('tr', {}, h('td', { colspan: 5 }, 'No closed epoch has paid you yet; epochs close weekly.')));
+      body.replaceChildren(h('tr', {}, h('td', { colspan: 6 }, 'No closed epoch has paid you yet; epochs close weekly.')));
       return;
     }
     // Epochs closed before the parts were kept have only the total (all of it coverage).
@@ -137,6 +137,7 @@ export class Dashboard {
       h('td', {}, r.epoch),
       h('td', { class: 'coverage-amount' }, coverage(r)),
       h('td', { class: 'consumption-amount' }, r.consumption_amount ?? '0'),
+      h('td', { class: 'discovery-amount' }, r.discovery_amount ?? '0'),
       h('td', { class: 'amount' }, r.amount),
       h('td', {}, h('button', { type: 'button', class: 'link', onclick: (event) => this.copyProof(r.epoch, contributor, event.target) }, 'copy proof')),
     )));

@@ -808,6 +808,8 @@ async fn first_observers_of_new_features_are_paid_from_the_emission() {
         .unwrap();
     assert_eq!(bob.discovery_amount, "350000");
     assert!(manifest.inputs.discoveries.is_some());
+    let rows = world.store.db.rewards_of(world.bob).await.unwrap();
+    assert_eq!(rows[0].discovery_amount.as_deref(), Some("350000"));
 
     // An auditor recomputes it from the published inputs, and Bob's proof lists his find.
     verify(&world.store, epoch).await.unwrap();

@@ -67,10 +67,7 @@ fn file_then_environment_then_flags() {
     "[rewards]\nconsumption_share_ppm = 1000001\n",
     "consumption_share_ppm"
 )]
-#[case::discovery_over_all(
-    "[rewards]\ndiscovery_share_ppm = 1000001\n",
-    "discovery_share_ppm"
-)]
+#[case::discovery_over_all("[rewards]\ndiscovery_share_ppm = 1000001\n", "discovery_share_ppm")]
 fn bad_settings_files_are_one_line_errors(#[case] content: &str, #[case] named: &str) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
