@@ -17,7 +17,7 @@ use features::{
 use model::{CaptureId, TimestampMs};
 use store::{FeatureInputs, FeatureRow, LeasedJob, NewJob, ObservationRow, Store, StoredFeature};
 
-use crate::worker::{WorkerError, drain_follow_ups};
+use crate::worker::{Lane, WorkerError, drain_follow_ups};
 
 pub use store::MAP_FEATURES_JOB;
 /// Features this far around a capture's frames are loaded to merge with, degrees of
@@ -42,7 +42,9 @@ pub fn job(capture: CaptureId) -> Result<NewJob, store::Error> {
 /// Applies every committed capture waiting for it; returns how many were applied. A
 /// failure gives the job back uncounted and stops this round.
 pub async fn apply_pending(store: &Store, settings: &FeatureSettings) -> Result<u32, WorkerError> {
-    drain_follow_ups(store, MAP_FEATURES_JOB, async |job| {
+    // One at a time across processes: two captures of one street applied at once would
+    // each create the feature the other cannot see yet.
+    drain_follow_ups(store, MAP_FEATURES_JOB, Lane::Alone, async |job| {
         apply_job(store, job, settings).await
     })
     .await

@@ -13,7 +13,7 @@
 use model::{CaptureId, ContributorId, TimestampMs};
 use store::{FeatureDocument, LeasedJob, NewJob, SearchDocument, SearchKind, Store, StoredFeature};
 
-use crate::worker::{WorkerError, drain_follow_ups};
+use crate::worker::{Lane, WorkerError, drain_follow_ups};
 
 /// The job that writes a committed capture's search documents.
 pub const INDEX_CAPTURE_JOB: &str = "index-capture";
@@ -60,11 +60,12 @@ pub fn features_jobs(features: &[String], key: &str) -> Result<Vec<NewJob>, stor
 /// Writes every waiting capture's and feature's documents; returns how many jobs ran. A
 /// failure gives its job back uncounted: documents can always be rebuilt from the rows.
 pub async fn index_pending(store: &Store) -> Result<u32, WorkerError> {
-    let captures = drain_follow_ups(store, INDEX_CAPTURE_JOB, async |job| {
+    let captures = drain_follow_ups(store, INDEX_CAPTURE_JOB, Lane::Shared, async |job| {
         index_capture(store, job).await
     })
     .await?;
-    let features = drain_follow_ups(store, INDEX_FEATURES_JOB, async |job| {
+    // One at a time: two jobs naming one feature must not write its rows out of order.
+    let features = drain_follow_ups(store, INDEX_FEATURES_JOB, Lane::Alone, async |job| {
         index_features(store, job).await
     })
     .await?;

@@ -222,16 +222,34 @@ async fn give_up(store: &Store, job: &LeasedJob, error: &str) -> Result<(), Work
     }
 }
 
+/// How many jobs of one follow-up kind may run at once across every worker process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// Any number: each job touches only its own capture's documents.
+    Shared,
+    /// One at a time: each job reads, decides and writes a neighbourhood another job may
+    /// share (map features merge with the features around them).
+    Alone,
+}
+
 /// Runs every queued job of `kind` (a follow-up of a committed capture, rebuilt from the
 /// committed rows) through `run`; returns how many completed. A failure gives its job back
 /// uncounted, with a back-off, and ends this round.
 pub(crate) async fn drain_follow_ups(
     store: &Store,
     kind: &str,
+    lane: Lane,
     run: impl AsyncFn(&LeasedJob) -> Result<(), WorkerError>,
 ) -> Result<u32, WorkerError> {
     let mut done = 0;
-    while let Some(job) = store.queue.lease(kind, LEASE).await? {
+    loop {
+        let leased = match lane {
+            Lane::Shared => store.queue.lease(kind, LEASE).await?,
+            Lane::Alone => store.queue.lease_alone(kind, LEASE).await?,
+        };
+        let Some(job) = leased else {
+            break;
+        };
         match run(&job).await {
             Ok(()) => {
                 store.queue.complete(&job).await?;

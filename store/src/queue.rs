@@ -144,6 +144,23 @@ impl JobQueue {
     /// to give up with [`JobQueue::bury_in`] (so the job dies in the same transaction as
     /// what giving up means to the stage, and nothing waits on it forever).
     pub async fn lease(&self, kind: &str, lease_for: Duration) -> Result<Option<LeasedJob>> {
+        self.lease_where(kind, lease_for, false).await
+    }
+
+    /// [`lease`](Self::lease), but only while no other job of `kind` is leased with a live
+    /// lease: jobs of `kind` run one at a time across every worker process (for jobs that
+    /// read, decide and write a shared neighbourhood, such as map features). A crashed
+    /// holder blocks the kind until its lease runs out.
+    pub async fn lease_alone(&self, kind: &str, lease_for: Duration) -> Result<Option<LeasedJob>> {
+        self.lease_where(kind, lease_for, true).await
+    }
+
+    async fn lease_where(
+        &self,
+        kind: &str,
+        lease_for: Duration,
+        alone: bool,
+    ) -> Result<Option<LeasedJob>> {
         let now = TimestampMs::now();
         let lease_until =
             now.saturating_add_ms(i64::try_from(lease_for.as_millis()).unwrap_or(i64::MAX));
@@ -153,20 +170,40 @@ impl JobQueue {
             crate::Dialect::Sqlite => "",
             crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         };
-        let row = sqlx::query(&format!(
+        // One at a time: no live lease of the kind may exist. SQLite runs the statement
+        // alone; on PostgreSQL leasers of the kind queue on an advisory lock held to their
+        // commit, so each one's check sees the lease the one before it took.
+        let no_live_lease = if alone {
+            " AND NOT EXISTS (SELECT 1 FROM jobs held WHERE held.kind = $4 \
+             AND held.state = 'leased' AND held.lease_until_ms >= $3)"
+        } else {
+            ""
+        };
+        let sql = format!(
             "UPDATE jobs SET state = 'leased', lease_token = $1, lease_until_ms = $2, \
              attempts = attempts + 1, updated_at_ms = $3 \
              WHERE id = (SELECT id FROM jobs WHERE kind = $4 AND \
                  ((state = 'queued' AND run_after_ms <= $3) OR (state = 'leased' AND lease_until_ms < $3)) \
-                 ORDER BY run_after_ms, id LIMIT 1{skip_locked}) \
+                 {no_live_lease} ORDER BY run_after_ms, id LIMIT 1{skip_locked}) \
              RETURNING id, kind, payload, attempts, max_attempts"
-        ))
-        .bind(&token)
-        .bind(lease_until.as_millis())
-        .bind(now.as_millis())
-        .bind(kind)
-        .fetch_all(self.db.pool())
-        .await?
+        );
+        let query = sqlx::query(&sql)
+            .bind(&token)
+            .bind(lease_until.as_millis())
+            .bind(now.as_millis())
+            .bind(kind);
+        let row = if alone && self.db.dialect() == crate::Dialect::Postgres {
+            let mut tx = self.db.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1)) IS NULL")
+                .bind(format!("waymark-jobs:{kind}"))
+                .execute(&mut *tx)
+                .await?;
+            let rows = query.fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            rows
+        } else {
+            query.fetch_all(self.db.pool()).await?
+        }
         .pop();
         row.map(|row| {
             let attempts: i64 = row.try_get("attempts")?;

@@ -486,3 +486,88 @@ async fn a_worker_process_killed_mid_run_loses_and_repeats_nothing(#[case] sql: 
         (2_000, 0, 0, 0)
     );
 }
+
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_leased_alone_runs_one_job_at_a_time_across_workers(#[case] sql: Sql) {
+    // Four workers, each with its own pool, race for 40 jobs of a kind that runs alone:
+    // while one holds a live lease nobody else gets one, and every job still runs once.
+    let test = fresh_db(sql).await;
+    let queue = JobQueue::new(test.db.clone());
+    for n in 0..40 {
+        queue.enqueue(&job(n)).await.unwrap().unwrap();
+    }
+    // An ordinary lease of another kind does not block it.
+    let other = NewJob::new("index-capture", &serde_json::json!({})).unwrap();
+    queue.enqueue(&other).await.unwrap();
+    let _held = queue
+        .lease("index-capture", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let db = store::Db::connect(&test.url).await.unwrap();
+        let (running, most) = (running.clone(), most.clone());
+        workers.push(tokio::spawn(async move {
+            use std::sync::atomic::Ordering::SeqCst;
+            let queue = JobQueue::new(db.clone());
+            let mut done = 0;
+            let mut idle_rounds = 0;
+            while idle_rounds < 50 {
+                let Some(leased) = queue
+                    .lease_alone(KIND, Duration::from_secs(60))
+                    .await
+                    .unwrap()
+                else {
+                    idle_rounds += 1;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                idle_rounds = 0;
+                let now = running.fetch_add(1, SeqCst) + 1;
+                most.fetch_max(now, SeqCst);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                running.fetch_sub(1, SeqCst);
+                commit_output(&db, &leased, leased.id.0).await.unwrap();
+                done += 1;
+            }
+            done
+        }));
+    }
+    let mut total = 0;
+    for worker in workers {
+        total += worker.await.unwrap();
+    }
+    assert_eq!(total, 40);
+    assert_eq!(output_rows(&test.db).await, 40);
+    assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // A holder that died lets the kind go once its lease runs out.
+    queue.enqueue(&job(100)).await.unwrap().unwrap();
+    queue.enqueue(&job(101)).await.unwrap().unwrap();
+    let crashed = queue
+        .lease_alone(KIND, Duration::from_millis(200))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        queue
+            .lease_alone(KIND, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let next = queue
+        .lease_alone(KIND, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.id, crashed.id, "the expired job comes back first");
+}
