@@ -3,7 +3,7 @@
 use model::{CaptureId, DeviceId, Fix, FrameId, RejectReason, TimestampMs};
 use sqlx::Row;
 
-use crate::db::NullableFloat;
+use crate::db::{NullableFloat, placeholders};
 use crate::{Db, Error, Result};
 
 /// A capture as received.
@@ -162,11 +162,11 @@ impl Db {
         let mut found = Vec::new();
         for chunk in frames.chunks(500) {
             // Numbered placeholders: the same text for SQLite and PostgreSQL.
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let placeholders = placeholders(1..=chunk.len());
             let sql = format!(
                 "SELECT DISTINCT f.sha256, c.device_id, f.time_ms FROM frames f JOIN captures c ON c.id = f.capture_id \
                  WHERE f.status IN ('accepted', 'pending') AND f.sha256 IN ({})",
-                placeholders.join(", ")
+                placeholders
             );
             let mut query = sqlx::query(&sql);
             for frame in chunk {

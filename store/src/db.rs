@@ -424,6 +424,14 @@ fn device_from_row(row: &sqlx::any::AnyRow) -> Result<Device> {
     })
 }
 
+/// `$a, $b, …` for the parameters numbered `numbers`: an `IN (…)` list.
+pub(crate) fn placeholders(numbers: std::ops::RangeInclusive<usize>) -> String {
+    numbers
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn parse_column<T>(row: &sqlx::any::AnyRow, column: &str) -> Result<T>
 where
     T: FromStr,

@@ -11,7 +11,7 @@ use model::{CaptureId, FrameId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::db::{NullableFloat, parse_column};
+use crate::db::{NullableFloat, parse_column, placeholders};
 use crate::{Db, Error, JobQueue, NewJob, Result};
 
 /// The job that turns a committed capture's sign detections into map features (run by the
@@ -313,10 +313,7 @@ impl Db {
     pub async fn features_by_id(&self, ids: &[&str]) -> Result<Vec<StoredFeature>> {
         let mut rows = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let placeholders = (1..=chunk.len())
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let placeholders = placeholders(1..=chunk.len());
             let sql = format!(
                 "SELECT {FEATURE_COLUMNS} FROM features WHERE id IN ({placeholders}) ORDER BY id"
             );
@@ -342,10 +339,7 @@ impl Db {
     async fn observations_of(&self, ids: &[&str]) -> Result<BTreeMap<String, Vec<ObservationRow>>> {
         let mut by_feature: BTreeMap<String, Vec<ObservationRow>> = BTreeMap::new();
         for chunk in ids.chunks(500) {
-            let placeholders = (1..=chunk.len())
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let placeholders = placeholders(1..=chunk.len());
             let sql = format!(
                 "SELECT {OBSERVATION_COLUMNS} FROM feature_observations \
                  WHERE feature_id IN ({placeholders}) ORDER BY feature_id, time_ms, frame_sha256"
@@ -545,10 +539,7 @@ impl Db {
         };
         let mut all = Vec::new();
         for chunk in cells.chunks(500) {
-            let placeholders = (1..=chunk.len())
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let placeholders = placeholders(1..=chunk.len());
             let sql = format!(
                 "SELECT {FEATURE_COLUMNS} FROM features WHERE cell IN ({placeholders}) ORDER BY id"
             );

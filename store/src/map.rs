@@ -8,6 +8,7 @@ use model::FrameId;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::db::placeholders;
 use crate::{Db, Error, Result};
 
 /// SQLite's default limit on bound parameters is 32 766; stay far below it.
@@ -64,7 +65,7 @@ impl Db {
         let ids: Vec<&String> = ids.iter().collect();
         let mut sequences = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(CELLS_PER_QUERY) {
-            let placeholders = placeholders(chunk.len());
+            let placeholders = placeholders(1..=chunk.len());
             let sql = format!(
                 "SELECT s.id, s.started_at_ms, s.geometry, d.contributor_id, \
                  (SELECT AVG(f.quality) FROM frames f WHERE f.sequence_id = s.id AND f.status = 'accepted') AS quality \
@@ -135,7 +136,7 @@ impl Db {
         for chunk in cells.chunks(CELLS_PER_QUERY) {
             let sql = format!(
                 "{select} AND {cell_column} IN ({})",
-                placeholders(chunk.len())
+                placeholders(1..=chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for cell in chunk {
@@ -147,13 +148,6 @@ impl Db {
         }
         Ok(parsed)
     }
-}
-
-fn placeholders(count: usize) -> String {
-    (1..=count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn frame_row(row: &AnyRow) -> Result<MapFrameRow> {

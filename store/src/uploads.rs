@@ -8,6 +8,7 @@
 use model::{DeviceId, FrameId, TimestampMs};
 use sqlx::Row;
 
+use crate::db::placeholders;
 use crate::{Db, Result};
 
 /// Rows of at most this many ids per statement (SQLite's default limit is 32 766
@@ -43,11 +44,10 @@ impl Db {
     ) -> Result<Vec<FrameId>> {
         let mut uploaded = std::collections::HashSet::new();
         for chunk in frames.chunks(CHUNK) {
-            let placeholders: Vec<String> =
-                (2..=chunk.len() + 1).map(|n| format!("${n}")).collect();
+            let placeholders = placeholders(2..=chunk.len() + 1);
             let sql = format!(
                 "SELECT sha256 FROM frame_uploads WHERE device_id = $1 AND sha256 IN ({})",
-                placeholders.join(", ")
+                placeholders
             );
             let mut query = sqlx::query(&sql).bind(device.to_string());
             for frame in chunk {
@@ -71,10 +71,10 @@ impl Db {
     pub async fn first_uploaders(&self, frames: &[FrameId]) -> Result<Vec<(FrameId, DeviceId)>> {
         let mut firsts: std::collections::HashMap<FrameId, (i64, DeviceId)> = Default::default();
         for chunk in frames.chunks(CHUNK) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let placeholders = placeholders(1..=chunk.len());
             let sql = format!(
                 "SELECT sha256, device_id, first_at_ms FROM frame_uploads WHERE sha256 IN ({})",
-                placeholders.join(", ")
+                placeholders
             );
             let mut query = sqlx::query(&sql);
             for frame in chunk {
