@@ -93,6 +93,7 @@ fn main() {
         regions_geojson: String::new(),
         consumption: Vec::new(),
         discoveries: Vec::new(),
+        captures: Vec::new(),
     };
     let addresses: BTreeMap<ContributorId, PayoutAddress> = owners
         .iter()

@@ -58,6 +58,7 @@ pub enum Error {
         "units_per_credit {0:?} is not a non-negative integer amount, or times the credits spent it overflows"
     )]
     UnitsPerCredit(String),
+    #[cfg(feature = "server")]
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error("stored rewards JSON is unreadable: {0}")]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use model::{ContributorId, DeviceId, FrameId, TimestampMs};
+use model::{CaptureId, ContributorId, DeviceId, FrameId, TimestampMs};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -25,6 +25,23 @@ pub struct RewardFrame {
     /// The fraud reason ingest gave (teleport, replay, zig-zag), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fraud: Option<String>,
+}
+
+/// What proves the frames of one capture came from their device: the device's public key,
+/// the sha256 of the exact manifest body it signed and the signature over it. The body is
+/// published at `/api/v1/rewards/epochs/{epoch}/captures/{capture}`; a verifier checks the
+/// hash, the signature and that the manifest lists each frame at its time and place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureEvidence {
+    pub capture: CaptureId,
+    pub device: DeviceId,
+    /// ed25519, 64 hex.
+    pub device_key: String,
+    pub manifest_sha256: String,
+    /// ed25519 over the manifest body, 128 hex.
+    pub signature: String,
+    /// The capture's frames in this epoch's `frames`, sorted.
+    pub frames: Vec<FrameId>,
 }
 
 /// Who a device's earnings go to: its owner, or split with a fleet driver.
@@ -124,6 +141,10 @@ pub struct EpochInputs {
     /// only when discovery rewards are on).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discoveries: Vec<Discovery>,
+    /// The device-signed evidence of every frame, by capture (absent in epochs published
+    /// before it was).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub captures: Vec<CaptureEvidence>,
 }
 
 /// sha256 of each input, in the manifest.
@@ -141,6 +162,9 @@ pub struct InputHashes {
     /// Absent when no feature was discovered (or discovery rewards are off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discoveries: Option<String>,
+    /// Absent in epochs published before the evidence was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captures: Option<String>,
 }
 
 impl InputHashes {
@@ -167,6 +191,11 @@ impl InputHashes {
                 self.discoveries.as_ref().unwrap_or(&String::new()),
                 other.discoveries.as_ref().unwrap_or(&String::new()),
             ),
+            (
+                "captures",
+                self.captures.as_ref().unwrap_or(&String::new()),
+                other.captures.as_ref().unwrap_or(&String::new()),
+            ),
         ]
         .into_iter()
         .filter(|(_, a, b)| a != b)
@@ -189,6 +218,10 @@ impl EpochInputs {
         self.consumption
             .sort_by(|a, b| (a.cell, &a.week).cmp(&(b.cell, &b.week)));
         self.discoveries.sort_by(|a, b| a.feature.cmp(&b.feature));
+        self.captures.sort_by_key(|c| c.capture);
+        for capture in &mut self.captures {
+            capture.frames.sort();
+        }
     }
 
     pub fn regions(&self) -> Result<Regions> {
@@ -207,6 +240,8 @@ impl EpochInputs {
                 .consumption
                 .is_sorted_by(|a, b| (a.cell, &a.week) <= (b.cell, &b.week))
             && self.discoveries.is_sorted_by(|a, b| a.feature <= b.feature)
+            && self.captures.is_sorted_by(|a, b| a.capture <= b.capture)
+            && self.captures.iter().all(|c| c.frames.is_sorted())
     }
 
     /// Hashes of the canonical JSON of each input.
@@ -226,6 +261,7 @@ impl EpochInputs {
             params: sha256_json(&sorted.params),
             consumption: (!sorted.consumption.is_empty()).then(|| sha256_json(&sorted.consumption)),
             discoveries: (!sorted.discoveries.is_empty()).then(|| sha256_json(&sorted.discoveries)),
+            captures: (!sorted.captures.is_empty()).then(|| sha256_json(&sorted.captures)),
         }
     }
 }

@@ -18,11 +18,14 @@ pub mod discovery;
 mod emission;
 mod epoch;
 mod error;
+pub mod evidence;
 mod inputs;
 pub mod manifest;
 pub mod merkle;
 mod regions;
+#[cfg(feature = "server")]
 pub mod routes;
+#[cfg(feature = "server")]
 pub mod shell;
 mod split;
 
@@ -33,7 +36,8 @@ pub use emission::{EmissionCurve, EmissionSchedule};
 pub use epoch::{EPOCH_MS, EpochId, rfc3339};
 pub use error::{Error, Result};
 pub use inputs::{
-    Bounty, EpochInputs, InputHashes, Params, Payees, RewardFrame, bounties_from_geojson,
+    Bounty, CaptureEvidence, EpochInputs, InputHashes, Params, Payees, RewardFrame,
+    bounties_from_geojson,
 };
 pub use regions::{PPM, Regions};
 pub use split::largest_remainder;

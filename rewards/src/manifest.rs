@@ -275,6 +275,7 @@ mod tests {
             regions_geojson: String::new(),
             consumption: Vec::new(),
             discoveries: Vec::new(),
+            captures: Vec::new(),
         };
         let addresses = [(a, shared), (b, shared), (c, own)].into_iter().collect();
         let published = publish(&inputs, &result, &addresses);

@@ -4,6 +4,9 @@
 //! - `GET /epochs` — every epoch with its state, root, emission and consumption pool
 //! - `GET /epochs/{epoch}` — the manifest
 //! - `GET /epochs/{epoch}/tree` — the `StandardMerkleTree` dump
+//! - `GET /epochs/{epoch}/inputs` — everything the amounts were computed from (streamed)
+//! - `GET /epochs/{epoch}/cells` — the per-cell attribution (streamed)
+//! - `GET /epochs/{epoch}/captures/{capture}` — a counted capture's device-signed manifest
 //! - `GET /epochs/{epoch}/contributors/{contributor}` — amount, per-cell breakdown, proof
 //! - `GET /contributors/{contributor}` — a contributor's amount per epoch, with its parts
 //! - `GET /leaderboard?days=7` — contributors by fresh coverage: the cells each was the last
@@ -12,7 +15,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, Scope, web};
-use model::{ContributorId, Problem};
+use model::{CaptureId, ContributorId, Problem};
 use serde_json::json;
 use store::{BlobKey, Store};
 
@@ -25,6 +28,9 @@ use crate::{EpochId, Error};
     list_epochs,
     get_manifest,
     get_tree,
+    get_inputs,
+    get_cells,
+    get_capture_manifest,
     get_proof,
     contributor_rewards,
     leaderboard
@@ -38,6 +44,12 @@ pub fn scope(store: Store) -> Scope {
         .route("/epochs", web::get().to(list_epochs))
         .route("/epochs/{epoch}", web::get().to(get_manifest))
         .route("/epochs/{epoch}/tree", web::get().to(get_tree))
+        .route("/epochs/{epoch}/inputs", web::get().to(get_inputs))
+        .route("/epochs/{epoch}/cells", web::get().to(get_cells))
+        .route(
+            "/epochs/{epoch}/captures/{capture}",
+            web::get().to(get_capture_manifest),
+        )
         .route(
             "/epochs/{epoch}/contributors/{contributor}",
             web::get().to(get_proof),
@@ -146,24 +158,113 @@ async fn get_manifest(store: web::Data<Store>, path: web::Path<String>) -> HttpR
               (status = 400, description = "Not an epoch id (problem+json)"),
               (status = 404, description = "The epoch is not closed (problem+json)")))]
 async fn get_tree(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
-    let epoch = match closed_epoch(&store, &path).await {
+    published_file(&store, &path, |files| &files.tree).await
+}
+
+/// Everything a closed epoch's amounts were computed from, as published when it closed:
+/// frames, cell history, devices and their payees, bounties, regions, params, consumption,
+/// discoveries and the device-signed evidence of every frame. Its parts hash to the
+/// manifest's `inputs`. Streamed: an epoch's inputs may be gigabytes.
+#[utoipa::path(get, path = "/api/v1/rewards/epochs/{epoch}/inputs", tag = "rewards",
+    params(("epoch" = String, Path, description = "ISO week, e.g. 2026-W47")),
+    responses((status = 200, description = "The epoch's inputs (JSON, streamed)"),
+              (status = 400, description = "Not an epoch id (problem+json)"),
+              (status = 404, description = "The epoch is not closed (problem+json)")))]
+async fn get_inputs(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
+    published_file(&store, &path, |files| &files.inputs).await
+}
+
+/// A closed epoch's per-cell attribution: who ranked where in each cell, and the points.
+#[utoipa::path(get, path = "/api/v1/rewards/epochs/{epoch}/cells", tag = "rewards",
+    params(("epoch" = String, Path, description = "ISO week, e.g. 2026-W47")),
+    responses((status = 200, description = "`[{cell, owner, device, frame, rank, weight_ppm, quality_ppm, region_ppm, points}]` (JSON, streamed)"),
+              (status = 400, description = "Not an epoch id (problem+json)"),
+              (status = 404, description = "The epoch is not closed (problem+json)")))]
+async fn get_cells(store: web::Data<Store>, path: web::Path<String>) -> HttpResponse {
+    published_file(&store, &path, |files| &files.cells).await
+}
+
+/// One of a closed epoch's published files, streamed from the blob store.
+async fn published_file(
+    store: &Store,
+    epoch: &str,
+    file: impl Fn(&crate::manifest::Files) -> &String,
+) -> HttpResponse {
+    let epoch = match closed_epoch(store, epoch).await {
         Ok(epoch) => epoch,
         Err(err) => return problem(&err),
     };
-    let result = async {
-        let manifest = read_manifest(&store, epoch).await?;
-        Ok::<_, Error>(
-            store
-                .blobs
-                .get(&BlobKey::parse(&manifest.files.tree)?)
-                .await?,
-        )
+    let opened = async {
+        let manifest = read_manifest(store, epoch).await?;
+        let key = BlobKey::parse(file(&manifest.files))?;
+        store.blobs.get_stream(&key).await.map_err(|err| match err {
+            store::Error::BlobNotFound { .. } => Error::MissingInput(key.to_string()),
+            other => Error::Store(other),
+        })
     }
     .await;
-    match result {
-        Ok(bytes) => HttpResponse::Ok()
+    match opened {
+        Ok((size, chunks)) => HttpResponse::Ok()
             .content_type(ContentType::json())
-            .body(bytes),
+            .no_chunking(size)
+            .streaming(chunks),
+        Err(err) => problem(&err),
+    }
+}
+
+/// The exact manifest body a device signed for a capture counted in a closed epoch: hash it
+/// and check its signature against the evidence in the epoch's inputs.
+#[utoipa::path(get, path = "/api/v1/rewards/epochs/{epoch}/captures/{capture}", tag = "rewards",
+    params(("epoch" = String, Path, description = "ISO week, e.g. 2026-W47"),
+           ("capture" = String, Path, description = "Capture id (UUID)")),
+    responses((status = 200, description = "The signed capture manifest body, byte for byte (JSON)"),
+              (status = 400, description = "Not an epoch or capture id (problem+json)"),
+              (status = 404, description = "The epoch is not closed, or has no frame of that capture (problem+json)")))]
+async fn get_capture_manifest(
+    store: web::Data<Store>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (epoch, capture) = path.into_inner();
+    let epoch = match closed_epoch(&store, &epoch).await {
+        Ok(epoch) => epoch,
+        Err(err) => return problem(&err),
+    };
+    let Ok(capture) = capture.parse::<CaptureId>() else {
+        return respond(Problem::new(
+            400,
+            "bad-capture-id",
+            "Bad capture id",
+            format!(
+                "{:?} is not a capture id (a UUID)",
+                capture.chars().take(80).collect::<String>()
+            ),
+        ));
+    };
+    let found = async {
+        if !store
+            .db
+            .capture_has_frame_between(capture, epoch.starts_at(), epoch.ends_at())
+            .await?
+        {
+            return Ok(None);
+        }
+        let Some(evidence) = store.db.capture_evidence(&[capture]).await?.pop() else {
+            return Ok(None);
+        };
+        let key = BlobKey::parse(&evidence.manifest_key)?;
+        Ok::<_, Error>(Some(store.blobs.get(&key).await?))
+    }
+    .await;
+    match found {
+        Ok(Some(body)) => HttpResponse::Ok()
+            .content_type(ContentType::json())
+            .body(body),
+        Ok(None) => respond(Problem::new(
+            404,
+            "no-such-capture",
+            "No such capture",
+            format!("epoch {epoch} counts no frame of capture {capture}"),
+        )),
         Err(err) => problem(&err),
     }
 }

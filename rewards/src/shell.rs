@@ -9,13 +9,14 @@ use model::{ContributorId, PayoutAddress, RejectReason, TimestampMs};
 use serde::{Deserialize, Serialize};
 use store::{BlobKey, EpochRow, RewardRow, Store};
 
-use crate::compute::{BountyOutcome, CellAward, compute};
+use crate::compute::{BountyOutcome, CellAward, EpochResult, compute};
 use crate::epoch::hours;
 use crate::manifest::{Files, Published, RewardManifest, publish};
 use crate::merkle::hex_hash;
 use crate::{
-    Bounty, ConsumedCellWeek, ConsumptionAward, Discovery, DiscoveryAward, EmissionCurve,
-    EmissionSchedule, EpochId, EpochInputs, Error, Params, Payees, Result, RewardFrame,
+    Bounty, CaptureEvidence, ConsumedCellWeek, ConsumptionAward, Discovery, DiscoveryAward,
+    EmissionCurve, EmissionSchedule, EpochId, EpochInputs, Error, Params, Payees, Result,
+    RewardFrame,
 };
 
 /// How epochs are closed: the parts of the inputs that come from settings, not the store.
@@ -179,6 +180,25 @@ pub async fn load_inputs(
             )
         })
         .collect();
+    let mut frames_of: BTreeMap<model::CaptureId, Vec<model::FrameId>> = BTreeMap::new();
+    for row in &rows {
+        frames_of.entry(row.capture).or_default().push(row.frame);
+    }
+    let listed: Vec<model::CaptureId> = frames_of.keys().copied().collect();
+    let captures = store
+        .db
+        .capture_evidence(&listed)
+        .await?
+        .into_iter()
+        .map(|row| CaptureEvidence {
+            capture: row.capture,
+            device: row.device,
+            device_key: row.device_key,
+            manifest_sha256: row.manifest_sha256,
+            signature: row.signature,
+            frames: frames_of.remove(&row.capture).unwrap_or_default(),
+        })
+        .collect();
     let frames = rows
         .into_iter()
         .map(|row| RewardFrame {
@@ -208,6 +228,7 @@ pub async fn load_inputs(
         regions_geojson: config.regions_geojson.clone(),
         consumption,
         discoveries,
+        captures,
     };
     inputs.canonicalise();
     Ok(inputs)
@@ -385,20 +406,25 @@ async fn publish_claimed(
     let result = compute(&inputs)?;
     let published = publish(&inputs, &result, &addresses);
     write_files(store, &inputs, &result.awards, &published).await?;
+    let mut claims = claims(&inputs, &result, &published);
     let manifest = published.manifest;
     let amounts: Vec<RewardRow> = manifest
         .contributors
         .iter()
-        .map(|entry| RewardRow {
-            epoch: epoch.to_string(),
-            contributor: entry.contributor,
-            amount: entry.amount.clone(),
-            emission_amount: Some(entry.emission_amount.clone()),
-            bounty_amount: Some(entry.bounty_amount.clone()),
-            consumption_amount: Some(entry.consumption_amount.clone()),
-            discovery_amount: Some(entry.discovery_amount.clone()),
+        .map(|entry| -> Result<RewardRow> {
+            let claim = claims.remove(&entry.contributor);
+            Ok(RewardRow {
+                epoch: epoch.to_string(),
+                contributor: entry.contributor,
+                amount: entry.amount.clone(),
+                emission_amount: Some(entry.emission_amount.clone()),
+                bounty_amount: Some(entry.bounty_amount.clone()),
+                consumption_amount: Some(entry.consumption_amount.clone()),
+                discovery_amount: Some(entry.discovery_amount.clone()),
+                claim_json: claim.map(|c| serde_json::to_string(&c)).transpose()?,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let closed = EpochRow {
         state: "closed".into(),
         emission: manifest.emission.clone(),
@@ -545,6 +571,10 @@ pub async fn verify(store: &Store, epoch: EpochId) -> Result<Verified> {
     };
     let mut current = load_inputs(store, epoch, &config).await?;
     current.bounties = snapshot.bounties.clone();
+    if snapshot.captures.is_empty() {
+        // Published before the evidence was: its hashes never covered it.
+        current.captures.clear();
+    }
     let changed: Vec<_> = current
         .hashes()
         .differences(&manifest.inputs)
@@ -556,6 +586,7 @@ pub async fn verify(store: &Store, epoch: EpochId) -> Result<Verified> {
                 "devices",
                 "consumption",
                 "discoveries",
+                "captures",
             ]
             .contains(name)
         })
@@ -596,7 +627,9 @@ pub async fn verify(store: &Store, epoch: EpochId) -> Result<Verified> {
     })
 }
 
-/// A contributor's amount, per-cell breakdown and Merkle proof in a closed epoch.
+/// A contributor's amount, per-cell breakdown and Merkle proof in a closed epoch: the one
+/// row kept at close (O(log n) proof, no recompute); epochs closed before claims were kept
+/// are recomputed from their published inputs.
 pub async fn proof(
     store: &Store,
     epoch: EpochId,
@@ -606,16 +639,14 @@ pub async fn proof(
     if row.is_none_or(|row| row.state != "closed") {
         return Err(Error::NotClosed(epoch));
     }
+    if let Some(json) = store
+        .db
+        .reward_claim(&epoch.to_string(), contributor)
+        .await?
+    {
+        return Ok(serde_json::from_str(&json)?);
+    }
     let manifest = read_manifest(store, epoch).await?;
-    let no_reward = || Error::NoReward {
-        contributor: contributor.to_string(),
-        epoch,
-    };
-    let entry = manifest
-        .contributors
-        .iter()
-        .find(|entry| entry.contributor == contributor)
-        .ok_or_else(no_reward)?;
     let snapshot: EpochInputs = read_json(store, &manifest.files.inputs).await?;
     let addresses: BTreeMap<ContributorId, PayoutAddress> = manifest
         .contributors
@@ -624,50 +655,81 @@ pub async fn proof(
         .collect();
     let result = compute(&snapshot)?;
     let published = publish(&snapshot, &result, &addresses);
-    let claim = entry.address.and_then(|address| published.leaf_of(address));
-    let proof = match (&published.tree, claim) {
-        (Some(tree), Some((index, _))) => tree.proof(index).iter().map(hex_hash).collect(),
-        _ => Vec::new(),
+    claims(&snapshot, &result, &published)
+        .remove(&contributor)
+        .ok_or_else(|| Error::NoReward {
+            contributor: contributor.to_string(),
+            epoch,
+        })
+}
+
+/// Every paid contributor's claim in a computed epoch: the proof of their address's leaf
+/// (empty when the amount is held for a missing address) and the cells, consumed
+/// cell-weeks and discoveries of the devices that pay them.
+fn claims(
+    inputs: &EpochInputs,
+    result: &EpochResult,
+    published: &Published,
+) -> BTreeMap<ContributorId, ContributorProof> {
+    let payees = |device: &model::DeviceId| -> Vec<ContributorId> {
+        inputs.devices.get(device).map_or_else(Vec::new, |p| {
+            std::iter::once(p.owner).chain(p.driver).collect()
+        })
     };
-    let pays_contributor = |device: &model::DeviceId| {
-        snapshot
-            .devices
-            .get(device)
-            .is_some_and(|payees| payees.owner == contributor || payees.driver == Some(contributor))
-    };
-    let cells: Vec<CellAward> = read_json::<Vec<CellAward>>(store, &manifest.files.cells)
-        .await?
-        .into_iter()
-        .filter(|award| award.owner == contributor || pays_contributor(&award.device))
-        .collect();
-    let consumption = result
-        .consumption
-        .awards
+    let mut cells: BTreeMap<ContributorId, Vec<CellAward>> = BTreeMap::new();
+    for award in &result.awards {
+        let mut paid: BTreeSet<ContributorId> = payees(&award.device).into_iter().collect();
+        paid.insert(award.owner);
+        for contributor in paid {
+            cells.entry(contributor).or_default().push(award.clone());
+        }
+    }
+    let mut consumption: BTreeMap<ContributorId, Vec<ConsumptionAward>> = BTreeMap::new();
+    for award in &result.consumption.awards {
+        for contributor in payees(&award.device) {
+            consumption
+                .entry(contributor)
+                .or_default()
+                .push(award.clone());
+        }
+    }
+    let mut discoveries: BTreeMap<ContributorId, Vec<DiscoveryAward>> = BTreeMap::new();
+    for award in &result.discovery.awards {
+        for contributor in payees(&award.device) {
+            discoveries
+                .entry(contributor)
+                .or_default()
+                .push(award.clone());
+        }
+    }
+    let manifest = &published.manifest;
+    manifest
+        .contributors
         .iter()
-        .filter(|award| pays_contributor(&award.device))
-        .cloned()
-        .collect();
-    let discoveries = result
-        .discovery
-        .awards
-        .iter()
-        .filter(|award| pays_contributor(&award.device))
-        .cloned()
-        .collect();
-    Ok(ContributorProof {
-        epoch,
-        contributor,
-        address: entry.address,
-        amount: entry.amount.clone(),
-        emission_amount: entry.emission_amount.clone(),
-        bounty_amount: entry.bounty_amount.clone(),
-        consumption_amount: entry.consumption_amount.clone(),
-        discovery_amount: entry.discovery_amount.clone(),
-        merkle_root: manifest.merkle_root.clone(),
-        claim_amount: claim.map_or(0, |(_, amount)| amount).to_string(),
-        proof,
-        cells,
-        consumption,
-        discoveries,
-    })
+        .map(|entry| {
+            let claim = entry.address.and_then(|address| published.leaf_of(address));
+            let proof = match (&published.tree, claim) {
+                (Some(tree), Some((index, _))) => tree.proof(index).iter().map(hex_hash).collect(),
+                _ => Vec::new(),
+            };
+            let who = entry.contributor;
+            let proof = ContributorProof {
+                epoch: manifest.epoch,
+                contributor: who,
+                address: entry.address,
+                amount: entry.amount.clone(),
+                emission_amount: entry.emission_amount.clone(),
+                bounty_amount: entry.bounty_amount.clone(),
+                consumption_amount: entry.consumption_amount.clone(),
+                discovery_amount: entry.discovery_amount.clone(),
+                merkle_root: manifest.merkle_root.clone(),
+                claim_amount: claim.map_or(0, |(_, amount)| amount).to_string(),
+                proof,
+                cells: cells.remove(&who).unwrap_or_default(),
+                consumption: consumption.remove(&who).unwrap_or_default(),
+                discoveries: discoveries.remove(&who).unwrap_or_default(),
+            };
+            (who, proof)
+        })
+        .collect()
 }

@@ -221,6 +221,27 @@ impl BlobStore {
             .map_err(|source| blob_error(key, source))
     }
 
+    /// The blob at `key` as a stream of chunks and its size: a multi-gigabyte blob is
+    /// served without holding it in memory.
+    pub async fn get_stream(
+        &self,
+        key: &BlobKey,
+    ) -> Result<(u64, futures::stream::BoxStream<'static, Result<Bytes>>)> {
+        use futures::StreamExt;
+        let result = self
+            .inner
+            .get(&key.0)
+            .await
+            .map_err(|source| blob_error(key, source))?;
+        let size = result.meta.size;
+        let owned = key.clone();
+        let stream = result
+            .into_stream()
+            .map(move |chunk| chunk.map_err(|source| blob_error(&owned, source)))
+            .boxed();
+        Ok((size, stream))
+    }
+
     pub async fn exists(&self, key: &BlobKey) -> Result<bool> {
         match self.inner.head(&key.0).await {
             Ok(_) => Ok(true),

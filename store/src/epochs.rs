@@ -3,16 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use model::{ContributorId, DeviceId, FrameId, PayoutAddress, TimestampMs};
+use model::{CaptureId, ContributorId, DeviceId, FrameId, PayoutAddress, TimestampMs};
 use sqlx::Row;
 
-use crate::db::parse_column as parse;
+use crate::db::{parse_column as parse, placeholders};
 use crate::{Db, Error, Result};
 
 /// A frame in an epoch, as rewards reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochFrameRow {
     pub frame: FrameId,
+    /// The capture whose signed manifest lists it.
+    pub capture: CaptureId,
     pub device: DeviceId,
     pub time: TimestampMs,
     pub lat: f64,
@@ -21,6 +23,19 @@ pub struct EpochFrameRow {
     pub quality: Option<f64>,
     /// The reject reason of a flagged frame; `None` for accepted frames.
     pub fraud: Option<String>,
+}
+
+/// What proves a capture came from its device: the device's public key, the sha256 of
+/// the exact manifest body it signed, the signature, and where the body is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureEvidenceRow {
+    pub capture: CaptureId,
+    pub device: DeviceId,
+    /// ed25519, 64 hex.
+    pub device_key: String,
+    pub manifest_sha256: String,
+    pub signature: String,
+    pub manifest_key: String,
 }
 
 /// A device's payees.
@@ -61,6 +76,9 @@ pub struct RewardRow {
     pub consumption_amount: Option<String>,
     /// For finding new map features; absent before discovery rewards existed.
     pub discovery_amount: Option<String>,
+    /// The claim (proof and attribution) as JSON, written at close; read only by
+    /// [`Db::reward_claim`], so listing rewards never loads it.
+    pub claim_json: Option<String>,
 }
 
 impl Db {
@@ -73,7 +91,7 @@ impl Db {
         fraud_reasons: &[&str],
     ) -> Result<Vec<EpochFrameRow>> {
         let rows = sqlx::query(
-            "SELECT f.sha256, c.device_id, f.time_ms, f.lat, f.lon, f.quality, f.status, f.reject_reason \
+            "SELECT f.sha256, f.capture_id, c.device_id, f.time_ms, f.lat, f.lon, f.quality, f.status, f.reject_reason \
              FROM frames f JOIN captures c ON c.id = f.capture_id \
              WHERE f.time_ms >= $1 AND f.time_ms < $2 AND f.status IN ('accepted', 'rejected') \
              ORDER BY f.time_ms, f.sha256",
@@ -93,6 +111,7 @@ impl Db {
             };
             frames.push(EpochFrameRow {
                 frame: parse(&row, "sha256")?,
+                capture: parse(&row, "capture_id")?,
                 device: parse(&row, "device_id")?,
                 time: TimestampMs(row.try_get("time_ms")?),
                 lat: row.try_get("lat")?,
@@ -102,6 +121,54 @@ impl Db {
             });
         }
         Ok(frames)
+    }
+
+    /// Whether `capture` has a frame captured in `start..end`.
+    pub async fn capture_has_frame_between(
+        &self,
+        capture: CaptureId,
+        start: TimestampMs,
+        end: TimestampMs,
+    ) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM frames WHERE capture_id = $1 AND time_ms >= $2 AND time_ms < $3 LIMIT 1",
+        )
+        .bind(capture.to_string())
+        .bind(start.as_millis())
+        .bind(end.as_millis())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// The evidence of each of `captures` that exists, by capture id.
+    pub async fn capture_evidence(
+        &self,
+        captures: &[CaptureId],
+    ) -> Result<Vec<CaptureEvidenceRow>> {
+        let mut found = Vec::with_capacity(captures.len());
+        for chunk in captures.chunks(500) {
+            let sql = format!(
+                "SELECT c.id, c.device_id, d.public_key, c.manifest_sha256, c.signature, c.manifest_key \
+                 FROM captures c JOIN devices d ON d.id = c.device_id WHERE c.id IN ({}) ORDER BY c.id",
+                placeholders(1..=chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for capture in chunk {
+                query = query.bind(capture.to_string());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                found.push(CaptureEvidenceRow {
+                    capture: parse(&row, "id")?,
+                    device: parse(&row, "device_id")?,
+                    device_key: row.try_get("public_key")?,
+                    manifest_sha256: row.try_get("manifest_sha256")?,
+                    signature: row.try_get("signature")?,
+                    manifest_key: row.try_get("manifest_key")?,
+                });
+            }
+        }
+        Ok(found)
     }
 
     /// For every cell with an accepted frame in `start..end`, the time of its last accepted
@@ -270,8 +337,8 @@ impl Db {
         for row in amounts {
             sqlx::query(
                 "INSERT INTO rewards (epoch_id, contributor_id, amount, emission_amount, \
-                 bounty_amount, consumption_amount, discovery_amount) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 bounty_amount, consumption_amount, discovery_amount, claim_json) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&epoch.id)
             .bind(row.contributor.to_string())
@@ -280,6 +347,7 @@ impl Db {
             .bind(&row.bounty_amount)
             .bind(&row.consumption_amount)
             .bind(&row.discovery_amount)
+            .bind(&row.claim_json)
             .execute(&mut *tx)
             .await?;
         }
@@ -302,7 +370,23 @@ impl Db {
         rows.iter().map(epoch_from_row).collect()
     }
 
-    /// A contributor's amount per closed epoch, oldest first.
+    /// A contributor's claim in a closed epoch, as kept at close (`None`: no reward, or
+    /// an epoch closed before claims were kept). One row by its key: no recompute.
+    pub async fn reward_claim(
+        &self,
+        epoch: &str,
+        contributor: ContributorId,
+    ) -> Result<Option<String>> {
+        let claim: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT claim_json FROM rewards WHERE epoch_id = $1 AND contributor_id = $2",
+        )
+        .bind(epoch)
+        .bind(contributor.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(claim.flatten())
+    }
+
     /// A contributor's rewards, oldest epoch first.
     pub async fn rewards_of(&self, contributor: ContributorId) -> Result<Vec<RewardRow>> {
         let rows = sqlx::query(
@@ -323,6 +407,7 @@ impl Db {
                     bounty_amount: row.try_get("bounty_amount")?,
                     consumption_amount: row.try_get("consumption_amount")?,
                     discovery_amount: row.try_get("discovery_amount")?,
+                    claim_json: None,
                 })
             })
             .collect()

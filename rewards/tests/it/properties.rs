@@ -84,6 +84,7 @@ fn inputs(specs: &[FrameSpec], emission: u64, last_mapped: &[(usize, i64)]) -> E
         regions_geojson: String::new(),
         consumption: Vec::new(),
         discoveries: Vec::new(),
+        captures: Vec::new(),
     }
 }
 

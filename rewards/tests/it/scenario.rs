@@ -350,6 +350,33 @@ async fn hand_checked_payouts_for_four_drivers_and_a_cheat(#[case] backend: Back
         proof(&world.store, epoch, world.mallory).await,
         Err(Error::NoReward { .. })
     ));
+
+    // A proof is the row kept at close, not a recompute: it answers the same with the
+    // epoch's inputs and attribution files gone.
+    let before = proof(&world.store, epoch, world.bob).await.unwrap();
+    for file in [&manifest.files.inputs, &manifest.files.cells] {
+        world
+            .store
+            .blobs
+            .delete(&BlobKey::parse(file).unwrap())
+            .await
+            .unwrap();
+    }
+    assert_eq!(proof(&world.store, epoch, world.bob).await.unwrap(), before);
+    assert!(matches!(
+        verify(&world.store, epoch).await,
+        Err(Error::MissingInput(_))
+    ));
+    // An epoch closed before claims were kept has none: its proof is recomputed from the
+    // published inputs (gone here, so the answer names them).
+    sqlx::query("UPDATE rewards SET claim_json = NULL")
+        .execute(world.store.db.pool())
+        .await
+        .unwrap();
+    assert!(matches!(
+        proof(&world.store, epoch, world.bob).await,
+        Err(Error::MissingInput(_))
+    ));
 }
 
 #[tokio::test]
