@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use model::TimestampMs;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -105,8 +105,9 @@ impl<'de> Deserialize<'de> for EpochId {
 }
 
 /// Hours in `ms`, for messages.
+#[cfg(feature = "server")]
 pub fn hours(ms: i64) -> i64 {
-    Duration::milliseconds(ms).num_hours()
+    chrono::Duration::milliseconds(ms).num_hours()
 }
 
 #[cfg(test)]

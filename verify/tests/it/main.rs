@@ -1,0 +1,440 @@
+//! `waymark-verify` against a real store served by the real reward routes: two drivers'
+//! real drives, each a capture manifest signed by its device key. The verifier says the
+//! root matches; then each published file is tampered with in turn — inputs, manifest,
+//! tree, a capture's signed manifest, and a consistent lie (inputs and their hash edited
+//! together) — and it names what differs. The binary's exit status and words too.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use model::{
+    CaptureId, CaptureManifest, ContributorId, DeviceId, DeviceKeypair, Fix, FixType, FrameEntry,
+    FrameId, MANIFEST_FORMAT_VERSION, PayoutAddress, TimestampMs,
+};
+use rewards::EpochId;
+use rewards::shell::{RewardsConfig, close};
+use sha2::{Digest, Sha256};
+use store::{
+    BlobKey, FrameOutcome, NewCapture, NewContributor, NewDevice, NewFrame, Store, StoreConfig,
+};
+use waymark_verify::{Finding, Network};
+
+const FRAMES: usize = 120;
+
+fn epoch() -> EpochId {
+    "2026-W40".parse().unwrap()
+}
+
+/// The published world: a data directory, its server's URL, and what was published.
+struct World {
+    _dir: tempfile::TempDir,
+    blobs: PathBuf,
+    url: String,
+    captures: Vec<CaptureId>,
+    alice: ContributorId,
+}
+
+async fn driver(store: &Store, n: u8, address: &str) -> (ContributorId, DeviceId, DeviceKeypair) {
+    let contributor = ContributorId::new();
+    store
+        .db
+        .insert_contributor(&NewContributor {
+            id: contributor,
+            name: format!("driver {n}"),
+            token_sha256: n.to_string().repeat(64),
+            payout_address: Some(address.parse::<PayoutAddress>().unwrap()),
+            created_at: TimestampMs(0),
+        })
+        .await
+        .unwrap();
+    let key = DeviceKeypair::from_seed([n; 32]);
+    let device = DeviceId::new();
+    store
+        .db
+        .insert_device(&NewDevice {
+            id: device,
+            public_key: key.public(),
+            contributor_id: contributor,
+            driver_id: None,
+            driver_share_bps: 10_000,
+            driver_accepted_at: None,
+            label: String::new(),
+            registered_at: TimestampMs(0),
+        })
+        .await
+        .unwrap();
+    (contributor, device, key)
+}
+
+/// One capture of the real Munich drive, signed by `key` as the agent signs it, stored as
+/// the upload route stores it (body blob, hash, signature).
+async fn signed_drive(
+    store: &Store,
+    device: DeviceId,
+    key: &DeviceKeypair,
+    start: TimestampMs,
+    tag: &str,
+) -> CaptureId {
+    let drive =
+        datasets::read_barefoot(&datasets::path("gps/barefoot_munich_x0001-001.json")).unwrap();
+    let capture = CaptureId::new();
+    let entries: Vec<FrameEntry> = drive
+        .iter()
+        .take(FRAMES)
+        .enumerate()
+        .map(|(i, fix)| FrameEntry {
+            sha256: FrameId::of_bytes(format!("{tag}-{i}").as_bytes()),
+            fix: Fix {
+                time: start.saturating_add_ms(i as i64 * 1_000),
+                lat: fix.lat,
+                lon: fix.lon,
+                alt: None,
+                heading: None,
+                speed: Some(12.0),
+                fix_type: FixType::Fix3d,
+                satellites: 9,
+                hdop: 0.8,
+            },
+        })
+        .collect();
+    let manifest = CaptureManifest {
+        format_version: MANIFEST_FORMAT_VERSION,
+        device_key: key.public(),
+        capture_id: capture,
+        sequence_number: 1,
+        firmware: "test".into(),
+        camera: "dashcam".into(),
+        frames: entries.clone(),
+    };
+    let (body, signature) = manifest.sign(key);
+    let manifest_key = format!("captures/{capture}.json");
+    store
+        .blobs
+        .put(&BlobKey::parse(&manifest_key).unwrap(), body.clone().into())
+        .await
+        .unwrap();
+    let frames: Vec<NewFrame> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| NewFrame {
+            index: i as u32,
+            sha256: entry.sha256,
+            fix: entry.fix,
+            outcome: FrameOutcome::Accepted { quality: 0.9 },
+        })
+        .collect();
+    store
+        .db
+        .insert_capture(
+            &NewCapture {
+                id: capture,
+                device_id: device,
+                sequence_number: 1,
+                manifest_sha256: hex::encode(Sha256::digest(&body)),
+                manifest_key,
+                signature: signature.to_hex(),
+                frame_count: FRAMES as u32,
+                received_at: start,
+                camera: "dashcam".into(),
+            },
+            &frames,
+            None,
+        )
+        .await
+        .unwrap();
+    capture
+}
+
+/// Two drivers in week 40, the epoch closed, and the reward routes served on loopback.
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::under(dir.path());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (captures, alice) = runtime.block_on(async {
+        let store = Store::open(&config).await.unwrap();
+        let (alice, alice_device, alice_key) =
+            driver(&store, 1, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").await;
+        let (_, bob_device, bob_key) =
+            driver(&store, 2, "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359").await;
+        let day = 86_400_000;
+        let captures = vec![
+            signed_drive(
+                &store,
+                alice_device,
+                &alice_key,
+                epoch().starts_at().saturating_add_ms(day),
+                "alice",
+            )
+            .await,
+            signed_drive(
+                &store,
+                bob_device,
+                &bob_key,
+                epoch().starts_at().saturating_add_ms(2 * day),
+                "bob",
+            )
+            .await,
+        ];
+        let config = RewardsConfig {
+            emission: "7000000".into(),
+            ..RewardsConfig::default()
+        };
+        close(
+            &store,
+            epoch(),
+            &config,
+            epoch().ends_at().saturating_add_ms(2 * day),
+        )
+        .await
+        .unwrap();
+        (captures, alice)
+    });
+    drop(runtime);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let store = Store::open(&config).await.unwrap();
+            actix_web::HttpServer::new(move || {
+                actix_web::App::new().service(rewards::routes::scope(store.clone()))
+            })
+            .workers(1)
+            .listen(listener)
+            .unwrap()
+            .run()
+            .await
+            .unwrap();
+        });
+    });
+    let network = Network::new(&url);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while network.closed_epochs().is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    World {
+        blobs: dir.path().join("blobs"),
+        _dir: dir,
+        url,
+        captures,
+        alice,
+    }
+}
+
+/// Runs `check` with the published file at `key` edited by `edit`, then puts it back.
+fn with_tampered<T>(
+    blobs: &Path,
+    key: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+    check: impl FnOnce() -> T,
+) -> T {
+    let path = blobs.join(key);
+    let original = std::fs::read(&path).unwrap();
+    let mut value: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    edit(&mut value);
+    std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+    let result = check();
+    std::fs::write(&path, original).unwrap();
+    result
+}
+
+fn inputs_key() -> String {
+    format!("rewards/{}/inputs.json", epoch())
+}
+
+fn manifest_key() -> String {
+    format!("rewards/{}/manifest.json", epoch())
+}
+
+#[test]
+fn an_honest_epoch_matches_and_every_tampered_file_is_named() {
+    let world = world();
+    let network = Network::new(&world.url);
+    let verified = network.verify(epoch()).unwrap();
+    assert_eq!(
+        (
+            verified.contributors,
+            verified.frames,
+            verified.captures,
+            verified.devices
+        ),
+        (2, 2 * FRAMES, 2, 2)
+    );
+    let blobs = &world.blobs;
+    let finding = || network.verify(epoch()).unwrap_err();
+
+    // The inputs: a frame's quality raised.
+    let err = with_tampered(
+        blobs,
+        &inputs_key(),
+        |v| v["frames"][0]["quality"] = 1.0.into(),
+        finding,
+    );
+    assert!(
+        matches!(&err, Finding::InputHashes { inputs } if inputs == &["frames"]),
+        "{err}"
+    );
+    // The inputs: a capture's signature swapped.
+    let err = with_tampered(
+        blobs,
+        &inputs_key(),
+        |v| v["captures"][0]["signature"] = "00".repeat(64).into(),
+        finding,
+    );
+    assert!(
+        matches!(&err, Finding::InputHashes { inputs } if inputs == &["captures"]),
+        "{err}"
+    );
+
+    // The manifest: Alice's amount, then the root.
+    let err = with_tampered(
+        blobs,
+        &manifest_key(),
+        |v| {
+            for entry in v["contributors"].as_array_mut().unwrap() {
+                if entry["contributor"] == world.alice.to_string() {
+                    entry["amount"] = "9999999".into();
+                }
+            }
+        },
+        finding,
+    );
+    assert!(
+        matches!(&err, Finding::Amount { contributor, .. } if *contributor == world.alice),
+        "{err}"
+    );
+    let err = with_tampered(
+        blobs,
+        &manifest_key(),
+        |v| v["merkle_root"] = format!("0x{}", "ab".repeat(32)).into(),
+        finding,
+    );
+    assert!(matches!(err, Finding::Root { .. }), "{err}");
+
+    // The tree: a leaf's amount.
+    let err = with_tampered(
+        blobs,
+        &format!("rewards/{}/tree.json", epoch()),
+        |v| v["values"][0]["value"][1] = "1".into(),
+        finding,
+    );
+    assert!(
+        matches!(&err, Finding::Tree(what) if what.contains("leaf 0")),
+        "{err}"
+    );
+
+    // A capture's signed manifest: one fix moved after signing.
+    let capture = world.captures[0];
+    let err = with_tampered(
+        blobs,
+        &format!("captures/{capture}.json"),
+        |v| v["frames"][3]["fix"]["lat"] = 48.0.into(),
+        finding,
+    );
+    assert!(
+        matches!(&err, Finding::Evidence(rewards::evidence::EvidenceProblem::ManifestHash { capture: c, .. }) if *c == capture),
+        "{err}"
+    );
+
+    // A consistent lie: the operator moves a frame in the inputs and republishes the
+    // manifest with the new hashes. Only the device's signature can tell, and it does.
+    let moved = {
+        let bytes = std::fs::read(blobs.join(inputs_key())).unwrap();
+        let mut inputs: rewards::EpochInputs = serde_json::from_slice(&bytes).unwrap();
+        inputs.frames[5].lat += 0.00002;
+        inputs
+    };
+    let frame = moved.frames[5].frame;
+    let new_hashes = serde_json::to_value(moved.hashes()).unwrap();
+    let err = with_tampered(
+        blobs,
+        &inputs_key(),
+        |v| *v = serde_json::to_value(&moved).unwrap(),
+        || {
+            with_tampered(
+                blobs,
+                &manifest_key(),
+                |m| m["inputs"] = new_hashes,
+                finding,
+            )
+        },
+    );
+    assert!(
+        matches!(&err, Finding::Evidence(rewards::evidence::EvidenceProblem::Moved { frame: f, .. }) if *f == frame),
+        "{err}"
+    );
+
+    // A frame no device signed: dropped from its capture's evidence, hashes republished.
+    let unlisted = {
+        let bytes = std::fs::read(blobs.join(inputs_key())).unwrap();
+        let mut inputs: rewards::EpochInputs = serde_json::from_slice(&bytes).unwrap();
+        let dropped = inputs.captures[1].frames.remove(0);
+        (inputs, dropped)
+    };
+    let new_hashes = serde_json::to_value(unlisted.0.hashes()).unwrap();
+    let err = with_tampered(
+        blobs,
+        &inputs_key(),
+        |v| *v = serde_json::to_value(&unlisted.0).unwrap(),
+        || {
+            with_tampered(
+                blobs,
+                &manifest_key(),
+                |m| m["inputs"] = new_hashes,
+                finding,
+            )
+        },
+    );
+    assert!(
+        matches!(&err, Finding::Evidence(rewards::evidence::EvidenceProblem::Unlisted { frame: f }) if *f == unlisted.1),
+        "{err}"
+    );
+
+    // Everything put back: it matches again.
+    assert_eq!(network.verify(epoch()).unwrap(), verified);
+}
+
+#[test]
+fn the_binary_says_root_matches_or_names_the_difference() {
+    let world = world();
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_waymark-verify"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&[&world.url]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("2026-W40: root matches 0x"), "{out}");
+    assert!(out.contains("2 captures signed by 2 devices"), "{out}");
+
+    let (code, out, _) = with_tampered(
+        &world.blobs,
+        &inputs_key(),
+        |v| v["frames"][0]["quality"] = 1.0.into(),
+        || run(&[&world.url, "--epoch", "2026-W40"]),
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("DOES NOT MATCH") && out.contains("frames"),
+        "{out}"
+    );
+
+    let (code, _, err) = run(&[&world.url, "--epoch", "2026-W41"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not closed"), "{err}");
+    let (code, _, err) = run(&["http://127.0.0.1:9", "--epoch", "2026-W40"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot"), "{err}");
+    let (code, _, err) = run(&[&world.url, "--epoch", "week 40"]);
+    assert_eq!(code, Some(2), "{err}");
+}
