@@ -30,6 +30,11 @@ impl EpochId {
     }
 
     /// Monday 00:00 UTC.
+    /// `year × 100 + week` (2026-W48 → 202648): the epoch as a number, as contracts hold it.
+    pub fn number(self) -> u64 {
+        u64::try_from(self.year).unwrap_or(0) * 100 + u64::from(self.week)
+    }
+
     pub fn starts_at(self) -> TimestampMs {
         let monday = NaiveDate::from_isoywd_opt(self.year, self.week, Weekday::Mon)
             .expect("ids are validated on construction");

@@ -61,6 +61,8 @@ pub enum Error {
     #[cfg(feature = "server")]
     #[error(transparent)]
     Store(#[from] store::Error),
+    #[error("the oracle report cannot be made: {0}")]
+    Report(String),
     #[error("stored rewards JSON is unreadable: {0}")]
     Json(#[from] serde_json::Error),
 }

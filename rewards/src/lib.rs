@@ -23,6 +23,7 @@ mod inputs;
 pub mod manifest;
 pub mod merkle;
 mod regions;
+pub mod report;
 #[cfg(feature = "server")]
 pub mod routes;
 #[cfg(feature = "server")]

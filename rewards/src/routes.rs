@@ -7,6 +7,9 @@
 //! - `GET /epochs/{epoch}/inputs` — everything the amounts were computed from (streamed)
 //! - `GET /epochs/{epoch}/cells` — the per-cell attribution (streamed)
 //! - `GET /epochs/{epoch}/captures/{capture}` — a counted capture's device-signed manifest
+//! - `GET /epochs/{epoch}/report` — the epoch's oracle report, its signatures and quorum
+//! - `POST /epochs/{epoch}/signatures` — an oracle's signed report (only the network's
+//!   oracles' are kept; one that differs is kept as a disagreement)
 //! - `GET /epochs/{epoch}/contributors/{contributor}` — amount, per-cell breakdown, proof
 //! - `GET /contributors/{contributor}` — a contributor's amount per epoch, with its parts
 //! - `GET /leaderboard?days=7` — contributors by fresh coverage: the cells each was the last
@@ -19,6 +22,7 @@ use model::{CaptureId, ContributorId, Problem};
 use serde_json::json;
 use store::{BlobKey, Store};
 
+use crate::report::{EpochReport, Oracles, lower_hex};
 use crate::shell::{proof, read_manifest};
 use crate::{EpochId, Error};
 
@@ -31,21 +35,27 @@ use crate::{EpochId, Error};
     get_inputs,
     get_cells,
     get_capture_manifest,
+    get_report,
+    post_signature,
     get_proof,
     contributor_rewards,
     leaderboard
 ))]
 pub struct ApiDoc;
 
-/// The routes, with the store they read.
-pub fn scope(store: Store) -> Scope {
+/// The routes, with the store they read and the oracles whose signatures they accept.
+pub fn scope(store: Store, oracles: Oracles) -> Scope {
     web::scope("/api/v1/rewards")
         .app_data(web::Data::new(store))
+        .app_data(web::Data::new(oracles))
+        .app_data(web::JsonConfig::default().limit(4 * 1024))
         .route("/epochs", web::get().to(list_epochs))
         .route("/epochs/{epoch}", web::get().to(get_manifest))
         .route("/epochs/{epoch}/tree", web::get().to(get_tree))
         .route("/epochs/{epoch}/inputs", web::get().to(get_inputs))
         .route("/epochs/{epoch}/cells", web::get().to(get_cells))
+        .route("/epochs/{epoch}/report", web::get().to(get_report))
+        .route("/epochs/{epoch}/signatures", web::post().to(post_signature))
         .route(
             "/epochs/{epoch}/captures/{capture}",
             web::get().to(get_capture_manifest),
@@ -265,6 +275,153 @@ async fn get_capture_manifest(
             "No such capture",
             format!("epoch {epoch} counts no frame of capture {capture}"),
         )),
+        Err(err) => problem(&err),
+    }
+}
+
+/// A closed epoch's oracle report: what oracles sign (epoch, root, the tree's total, the
+/// hash of the inputs) and its digest, the signatures of the oracles that agree with it
+/// (in ascending address order, as the settlement contract takes them), the quorum, whether
+/// it is final, and every oracle that signed something else.
+#[utoipa::path(get, path = "/api/v1/rewards/epochs/{epoch}/report", tag = "rewards",
+    params(("epoch" = String, Path, description = "ISO week, e.g. 2026-W47")),
+    responses((status = 200, description = "`{report: {epoch, epoch_number, merkle_root, total, inputs_hash}, digest, oracles, quorum, signatures: [{oracle, signature}], final, disagreements: [{oracle, report, signature}]}`"),
+              (status = 400, description = "Not an epoch id (problem+json)"),
+              (status = 404, description = "The epoch is not closed (problem+json)")))]
+async fn get_report(
+    store: web::Data<Store>,
+    oracles: web::Data<Oracles>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let epoch = match closed_epoch(&store, &path).await {
+        Ok(epoch) => epoch,
+        Err(err) => return problem(&err),
+    };
+    match report_status(&store, &oracles, epoch).await {
+        Ok(status) => HttpResponse::Ok().json(status),
+        Err(err) => problem(&err),
+    }
+}
+
+async fn report_status(
+    store: &Store,
+    oracles: &Oracles,
+    epoch: EpochId,
+) -> Result<serde_json::Value, Error> {
+    let report = EpochReport::of(&read_manifest(store, epoch).await?);
+    let rows = store.db.oracle_signatures(&epoch.to_string()).await?;
+    let (agreeing, differing): (Vec<_>, Vec<_>) = rows.into_iter().partition(|row| row.agrees);
+    let digest = report
+        .digest()
+        .map_err(|err| Error::Report(err.to_string()))?;
+    Ok(json!({
+        "report": report,
+        "digest": format!("0x{}", hex::encode(digest)),
+        "oracles": oracles.addresses.iter().map(|a| lower_hex(*a)).collect::<Vec<_>>(),
+        "quorum": oracles.quorum,
+        "signatures": agreeing.iter().map(|row| json!({
+            "oracle": row.oracle,
+            "signature": row.signature,
+        })).collect::<Vec<_>>(),
+        "final": oracles.quorum > 0 && agreeing.len() >= oracles.quorum,
+        "disagreements": differing.iter().map(|row| json!({
+            "oracle": row.oracle,
+            "report": serde_json::from_str::<serde_json::Value>(&row.report_json).unwrap_or_default(),
+            "signature": row.signature,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// What an oracle posts: the report it recomputed and its signature over it.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignedReport {
+    #[schema(value_type = Object)]
+    pub report: EpochReport,
+    /// `0x` + r, s, v (130 hex).
+    pub signature: String,
+}
+
+/// An oracle's signed report of a closed epoch. The signature must recover, over the report
+/// sent, to one of the network's oracles; a report equal to the network's counts toward
+/// its quorum, one that differs is kept as a disagreement and shown, never averaged.
+#[utoipa::path(post, path = "/api/v1/rewards/epochs/{epoch}/signatures", tag = "rewards",
+    params(("epoch" = String, Path, description = "ISO week, e.g. 2026-W47")),
+    request_body = SignedReport,
+    responses((status = 200, description = "The report's status after it, as `GET …/report`, with `agrees`"),
+              (status = 400, description = "Not an epoch id, a malformed report or signature, or a report of another epoch (problem+json)"),
+              (status = 403, description = "The signature is not one of this network's oracles' (problem+json)"),
+              (status = 404, description = "The epoch is not closed (problem+json)")))]
+async fn post_signature(
+    store: web::Data<Store>,
+    oracles: web::Data<Oracles>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let epoch = match closed_epoch(&store, &path).await {
+        Ok(epoch) => epoch,
+        Err(err) => return problem(&err),
+    };
+    let bad = |detail: String| {
+        respond(Problem::new(
+            400,
+            "bad-oracle-report",
+            "Bad oracle report",
+            detail,
+        ))
+    };
+    if body.len() > 4 * 1024 {
+        return bad(format!(
+            "the body is {} bytes; a signed report is under 4 KiB",
+            body.len()
+        ));
+    }
+    let signed: SignedReport = match serde_json::from_slice(&body) {
+        Ok(signed) => signed,
+        Err(err) => return bad(format!("{err}; send {{report, signature}}")),
+    };
+    if signed.report.epoch != epoch || signed.report.epoch_number != epoch.number() {
+        return bad(format!(
+            "the report is of epoch {}, not {epoch}",
+            signed.report.epoch
+        ));
+    }
+    let signer = match signed.report.signer(&signed.signature) {
+        Ok(signer) => signer,
+        Err(err) => return bad(err.to_string()),
+    };
+    if !oracles.contains(signer) {
+        return respond(Problem::new(
+            403,
+            "not-an-oracle",
+            "Not an oracle",
+            format!("the signature is {signer}'s, which is not one of this network's oracles"),
+        ));
+    }
+    let saved = async {
+        let ours = EpochReport::of(&read_manifest(&store, epoch).await?);
+        let agrees = ours == signed.report;
+        if !agrees {
+            tracing::warn!(%epoch, oracle = %signer, "an oracle signed a report that differs from the network's");
+        }
+        store
+            .db
+            .save_oracle_signature(&store::OracleSignatureRow {
+                epoch: epoch.to_string(),
+                oracle: lower_hex(signer),
+                report_json: serde_json::to_string(&signed.report)?,
+                signature: signed.signature.clone(),
+                agrees,
+                received_at: model::TimestampMs::now(),
+            })
+            .await?;
+        let mut status = report_status(&store, &oracles, epoch).await?;
+        status["agrees"] = agrees.into();
+        Ok::<_, Error>(status)
+    }
+    .await;
+    match saved {
+        Ok(status) => HttpResponse::Ok().json(status),
         Err(err) => problem(&err),
     }
 }

@@ -38,6 +38,19 @@ pub struct CaptureEvidenceRow {
     pub manifest_key: String,
 }
 
+/// An oracle's signed report of a closed epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OracleSignatureRow {
+    pub epoch: String,
+    /// The address the signature recovers to, `0x…`.
+    pub oracle: String,
+    pub report_json: String,
+    pub signature: String,
+    /// Its report is the network's own.
+    pub agrees: bool,
+    pub received_at: TimestampMs,
+}
+
 /// A device's payees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DevicePayeesRow {
@@ -121,6 +134,48 @@ impl Db {
             });
         }
         Ok(frames)
+    }
+
+    /// Keeps an oracle's signed report of an epoch, replacing the one it sent before.
+    pub async fn save_oracle_signature(&self, row: &OracleSignatureRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO oracle_signatures (epoch_id, oracle, report_json, signature, agrees, received_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (epoch_id, oracle) DO UPDATE SET \
+             report_json = excluded.report_json, signature = excluded.signature, \
+             agrees = excluded.agrees, received_at_ms = excluded.received_at_ms",
+        )
+        .bind(&row.epoch)
+        .bind(&row.oracle)
+        .bind(&row.report_json)
+        .bind(&row.signature)
+        .bind(i64::from(row.agrees))
+        .bind(row.received_at.as_millis())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Every oracle's signed report of `epoch`, by oracle address.
+    pub async fn oracle_signatures(&self, epoch: &str) -> Result<Vec<OracleSignatureRow>> {
+        let rows = sqlx::query(
+            "SELECT epoch_id, oracle, report_json, signature, agrees, received_at_ms \
+             FROM oracle_signatures WHERE epoch_id = $1 ORDER BY oracle",
+        )
+        .bind(epoch)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OracleSignatureRow {
+                    epoch: row.try_get("epoch_id")?,
+                    oracle: row.try_get("oracle")?,
+                    report_json: row.try_get("report_json")?,
+                    signature: row.try_get("signature")?,
+                    agrees: row.try_get::<i64, _>("agrees")? != 0,
+                    received_at: TimestampMs(row.try_get("received_at_ms")?),
+                })
+            })
+            .collect()
     }
 
     /// Whether `capture` has a frame captured in `start..end`.

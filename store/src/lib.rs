@@ -35,7 +35,9 @@ pub use consumers::{ApiKeyRow, NewApiKey, UsageRow, UsageTotal};
 pub use db::{
     Contributor, ContributorRole, Db, Device, DeviceStatus, Dialect, NewContributor, NewDevice,
 };
-pub use epochs::{CaptureEvidenceRow, DevicePayeesRow, EpochFrameRow, EpochRow, RewardRow};
+pub use epochs::{
+    CaptureEvidenceRow, DevicePayeesRow, EpochFrameRow, EpochRow, OracleSignatureRow, RewardRow,
+};
 pub use error::{Error, Result};
 pub use features::{
     DiscoveryRow, FeatureFrameRow, FeatureInputs, FeatureQuery, FeatureRow, FeatureSignRow,

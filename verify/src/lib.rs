@@ -24,6 +24,7 @@ use model::{ContributorId, FrameId, PayoutAddress};
 use rewards::evidence::{EvidenceProblem, check_capture, check_listing};
 use rewards::manifest::{RewardManifest, publish};
 use rewards::merkle::TreeDump;
+use rewards::report::{EpochReport, OracleKey};
 use rewards::{EpochId, EpochInputs, RewardFrame};
 use serde::de::DeserializeOwned;
 
@@ -78,6 +79,16 @@ pub struct Verified {
     /// Captures whose signed manifest was checked.
     pub captures: usize,
     pub devices: usize,
+}
+
+/// An oracle's signed report of an epoch it recomputed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attestation {
+    pub report: EpochReport,
+    /// `0x` + r, s, v.
+    pub signature: String,
+    /// The recomputed report is the published one.
+    pub matches: bool,
 }
 
 /// A Waymark network's public URL, and the HTTP client that reads it.
@@ -149,8 +160,9 @@ impl Network {
             .collect()
     }
 
-    /// Verifies one closed epoch; the first thing that differs is the error.
-    pub fn verify(&self, epoch: EpochId) -> Result<Verified, Finding> {
+    /// The published manifest and inputs of a closed epoch, with the inputs' hashes and
+    /// every device signature checked.
+    fn signed_inputs(&self, epoch: EpochId) -> Result<(RewardManifest, EpochInputs), Finding> {
         if !self.closed_epochs()?.contains(&epoch) {
             return Err(Finding::NotClosed { epoch });
         }
@@ -170,6 +182,59 @@ impl Network {
             });
         }
         self.check_evidence(&base, &inputs)?;
+        Ok((manifest, inputs))
+    }
+
+    /// An oracle's work: checks the epoch's published inputs (hashes, device signatures),
+    /// recomputes it, and signs the report of what it recomputed — its own root, which the
+    /// network records as a disagreement when it differs from the published one. Inputs
+    /// that do not check out are not signed at all.
+    pub fn attest(&self, epoch: EpochId, key: &OracleKey) -> Result<Attestation, Finding> {
+        let (manifest, inputs) = self.signed_inputs(epoch)?;
+        let addresses: BTreeMap<ContributorId, PayoutAddress> = manifest
+            .contributors
+            .iter()
+            .filter_map(|entry| entry.address.map(|address| (entry.contributor, address)))
+            .collect();
+        let recomputed = publish(&inputs, &rewards::compute(&inputs)?, &addresses).manifest;
+        let report = EpochReport::of(&recomputed);
+        let signature = key
+            .sign(&report)
+            .map_err(|err| Finding::Contributors(err.to_string()))?;
+        Ok(Attestation {
+            matches: report == EpochReport::of(&manifest),
+            report,
+            signature,
+        })
+    }
+
+    /// Sends an attestation to the network; its answer (the report's status) as JSON.
+    pub fn post(&self, attestation: &Attestation) -> Result<serde_json::Value, Finding> {
+        let epoch = attestation.report.epoch;
+        let url = format!("{}/api/v1/rewards/epochs/{epoch}/signatures", self.base);
+        let body = serde_json::json!({
+            "report": attestation.report,
+            "signature": attestation.signature,
+        });
+        let fetch = |reason: String| Finding::Fetch {
+            what: format!("the answer to the signed report of {epoch}"),
+            url: url.clone(),
+            reason,
+        };
+        match self.agent.post(&url).send_json(body) {
+            Ok(response) => response.into_json().map_err(|err| fetch(err.to_string())),
+            Err(ureq::Error::Status(status, response)) => Err(fetch(format!(
+                "HTTP {status}: {}",
+                response.into_string().unwrap_or_default()
+            ))),
+            Err(other) => Err(fetch(other.to_string())),
+        }
+    }
+
+    /// Verifies one closed epoch; the first thing that differs is the error.
+    pub fn verify(&self, epoch: EpochId) -> Result<Verified, Finding> {
+        let base = format!("/api/v1/rewards/epochs/{epoch}");
+        let (manifest, inputs) = self.signed_inputs(epoch)?;
         recompute(&inputs, &manifest)?;
         let tree: Option<TreeDump> = self.json("tree.json", &format!("{base}/tree"))?;
         check_tree(&inputs, &manifest, tree)?;

@@ -30,6 +30,8 @@ struct AppState {
     worker: Option<Arc<WorkerHealth>>,
     /// A worker that shows no life for this long is reported stuck.
     worker_stale_after: Duration,
+    /// The oracles whose signed epoch reports the rewards routes accept.
+    oracles: rewards::report::Oracles,
 }
 
 /// What `/health` knows of the pipeline worker.
@@ -85,6 +87,7 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
         metrics: telemetry::metrics_handle()?,
         worker: worker_health.clone(),
         worker_stale_after: (lease * 2).max(Duration::from_secs(60)),
+        oracles: settings.rewards.oracles()?,
     };
     tracing::info!(roles = ?settings.roles, "starting");
     let worker = match &worker_health {
@@ -175,7 +178,10 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
         }
         if serves_web {
             app = app
-                .service(rewards::routes::scope(state.store.clone()))
+                .service(rewards::routes::scope(
+                    state.store.clone(),
+                    state.oracles.clone(),
+                ))
                 .configure(web_map::configure(web_map.clone()))
                 .configure(metering::routes::configure(served_metering.clone()));
         }

@@ -498,6 +498,14 @@ pub struct RewardsSettings {
     /// a kill) leaves the epoch to the next check after this long.
     #[serde(default = "default_close_claim_secs")]
     pub close_claim_secs: u64,
+    /// The oracles whose signed reports this network accepts (Ethereum addresses, from
+    /// `waymark-oracle keygen`); none by default.
+    #[serde(default)]
+    pub oracles: Vec<String>,
+    /// How many of them must sign a report for it to be final (k of n); 0 means a
+    /// majority.
+    #[serde(default)]
+    pub oracle_quorum: usize,
 }
 
 /// The emission curves `[rewards] emission_curve` names.
@@ -578,6 +586,8 @@ impl Default for RewardsSettings {
             bounties_file: None,
             close_check_secs: default_close_check_secs(),
             close_claim_secs: default_close_claim_secs(),
+            oracles: Vec::new(),
+            oracle_quorum: 0,
         }
     }
 }
@@ -633,6 +643,31 @@ impl RewardsSettings {
             ),
         };
         Ok((emission_curve, start))
+    }
+
+    /// The oracles and their quorum, every address checked.
+    pub fn oracles(&self) -> anyhow::Result<rewards::report::Oracles> {
+        let addresses = self
+            .oracles
+            .iter()
+            .map(|text| {
+                text.parse::<model::PayoutAddress>().map_err(|err| {
+                    anyhow::anyhow!(
+                        "settings key rewards.oracles: {text:?} is not an address: {err}"
+                    )
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let n = addresses.len();
+        let quorum = match self.oracle_quorum {
+            0 => n / 2 + usize::from(n > 0),
+            k => k,
+        };
+        anyhow::ensure!(
+            quorum <= n,
+            "settings key rewards.oracle_quorum = {quorum} is more than the {n} oracles listed in rewards.oracles"
+        );
+        Ok(rewards::report::Oracles { addresses, quorum })
     }
 
     /// The rewards configuration, reading the region and bounty files.
@@ -773,6 +808,7 @@ impl Settings {
             anyhow::anyhow!("invalid settings: {}", problems.join("; "))
         })?;
         settings.rewards.emission_schedule()?;
+        settings.rewards.oracles()?;
         settings.features.worker()?;
         anyhow::ensure!(
             !settings.roles.is_empty(),

@@ -13,6 +13,7 @@ use model::{
     FrameId, MANIFEST_FORMAT_VERSION, PayoutAddress, TimestampMs,
 };
 use rewards::EpochId;
+use rewards::report::{OracleKey, Oracles};
 use rewards::shell::{RewardsConfig, close};
 use sha2::{Digest, Sha256};
 use store::{
@@ -33,6 +34,8 @@ struct World {
     url: String,
     captures: Vec<CaptureId>,
     alice: ContributorId,
+    /// The network's three oracles (quorum 2).
+    oracles: Vec<OracleKey>,
 }
 
 async fn driver(store: &Store, n: u8, address: &str) -> (ContributorId, DeviceId, DeviceKeypair) {
@@ -191,13 +194,19 @@ fn world() -> World {
         (captures, alice)
     });
     drop(runtime);
+    let oracles: Vec<OracleKey> = (0..3).map(|_| OracleKey::generate()).collect();
+    let trusted = Oracles {
+        addresses: oracles.iter().map(OracleKey::address).collect(),
+        quorum: 2,
+    };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let store = Store::open(&config).await.unwrap();
             actix_web::HttpServer::new(move || {
-                actix_web::App::new().service(rewards::routes::scope(store.clone()))
+                actix_web::App::new()
+                    .service(rewards::routes::scope(store.clone(), trusted.clone()))
             })
             .workers(1)
             .listen(listener)
@@ -222,6 +231,7 @@ fn world() -> World {
         url,
         captures,
         alice,
+        oracles,
     }
 }
 
@@ -437,4 +447,117 @@ fn the_binary_says_root_matches_or_names_the_difference() {
     assert!(err.contains("cannot"), "{err}");
     let (code, _, err) = run(&[&world.url, "--epoch", "week 40"]);
     assert_eq!(code, Some(2), "{err}");
+}
+
+/// Three oracles, each recomputing from the published data alone, co-sign the epoch's
+/// report; it is final with two. A key that is not the network's is refused; an oracle
+/// that signs another root is shown as a disagreement, never counted.
+#[test]
+fn oracles_co_sign_and_a_report_is_final_with_k_of_n() {
+    let world = world();
+    let network = Network::new(&world.url);
+    let first = network.attest(epoch(), &world.oracles[0]).unwrap();
+    assert!(first.matches);
+    let answer = network.post(&first).unwrap();
+    assert_eq!(answer["agrees"], true);
+    assert_eq!(answer["final"], false, "one of three, quorum two");
+    let second = network.attest(epoch(), &world.oracles[1]).unwrap();
+    assert_eq!(
+        second.report, first.report,
+        "independent recomputations agree"
+    );
+    let answer = network.post(&second).unwrap();
+    assert_eq!(answer["final"], true);
+    assert_eq!(answer["quorum"], 2);
+    let signers: Vec<&str> = answer["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["oracle"].as_str().unwrap())
+        .collect();
+    assert!(signers.is_sorted(), "ascending, as the contract takes them");
+    for signature in answer["signatures"].as_array().unwrap() {
+        let signer = first
+            .report
+            .signer(signature["signature"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(signer.to_string().to_lowercase(), signature["oracle"]);
+    }
+
+    // Someone else's key: refused.
+    let stranger = network.attest(epoch(), &OracleKey::generate()).unwrap();
+    let err = network.post(&stranger).unwrap_err();
+    assert!(
+        err.to_string().contains("403") && err.to_string().contains("not one of"),
+        "{err}"
+    );
+
+    // The third oracle signs a different root: kept apart, the report stays final.
+    let mut other = first.report.clone();
+    other.merkle_root = format!("0x{}", "11".repeat(32));
+    let dissent = waymark_verify::Attestation {
+        signature: world.oracles[2].sign(&other).unwrap(),
+        report: other,
+        matches: false,
+    };
+    let answer = network.post(&dissent).unwrap();
+    assert_eq!(answer["agrees"], false);
+    assert_eq!(answer["final"], true);
+    assert_eq!(answer["signatures"].as_array().unwrap().len(), 2);
+    assert_eq!(answer["disagreements"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        answer["disagreements"][0]["oracle"],
+        world.oracles[2].address().to_string().to_lowercase()
+    );
+}
+
+#[test]
+fn the_oracle_binary_makes_a_key_and_signs() {
+    let world = world();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("oracle.key");
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_waymark-oracle"))
+            .args(args)
+            .env_remove("WAYMARK_ORACLE_KEY")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let key_arg = key.to_str().unwrap();
+    let (code, address, err) = run(&["keygen", "--key", key_arg]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        address.trim().starts_with("0x") && address.trim().len() == 42,
+        "{address}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only its owner reads the key");
+    }
+    let (code, _, err) = run(&["keygen", "--key", key_arg]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("already exists"), "{err}");
+    // Not one of this network's oracles: the network refuses the signature.
+    let (code, _, err) = run(&["sign", &world.url, "--key", key_arg]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("not one of this network's oracles"), "{err}");
+    // One of them: signed and counted.
+    let theirs = dir.path().join("theirs.key");
+    std::fs::write(&theirs, world.oracles[1].to_hex()).unwrap();
+    let (code, out, err) = run(&["sign", &world.url, "--key", theirs.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("2026-W40: signed root 0x") && out.contains("1 of 3 oracles agree (quorum 2)"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["sign", &world.url, "--key", "/nonexistent.key"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("keygen"), "{err}");
 }
