@@ -561,3 +561,82 @@ fn the_oracle_binary_makes_a_key_and_signs() {
     assert_eq!(code, Some(2));
     assert!(err.contains("keygen"), "{err}");
 }
+
+/// The settlement contract on a local in-process EVM, given this real epoch: the oracles'
+/// signatures over its report and every payee's published proof
+/// (`contracts/test/settlement.mjs`: solc-js and @ethereumjs/vm from npm, installed by
+/// scripts/setup).
+#[test]
+fn the_settlement_contract_takes_the_root_with_quorum_and_pays_every_claim_once() {
+    let world = world();
+    let network = Network::new(&world.url);
+    for oracle in &world.oracles[..2] {
+        network
+            .post(&network.attest(epoch(), oracle).unwrap())
+            .unwrap();
+    }
+    let get = |path: &str| -> serde_json::Value {
+        ureq::get(&format!("{}{path}", world.url))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap()
+    };
+    let base = format!("/api/v1/rewards/epochs/{}", epoch());
+    let status = get(&format!("{base}/report"));
+    assert_eq!(status["final"], true);
+    let report: rewards::report::EpochReport =
+        serde_json::from_value(status["report"].clone()).unwrap();
+    let manifest = get(&base);
+    let mut claims = std::collections::BTreeMap::new();
+    for entry in manifest["contributors"].as_array().unwrap() {
+        if entry["in_tree"] != true {
+            continue;
+        }
+        let proof = get(&format!(
+            "{base}/contributors/{}",
+            entry["contributor"].as_str().unwrap()
+        ));
+        claims.insert(
+            proof["address"].as_str().unwrap().to_owned(),
+            serde_json::json!({
+                "address": proof["address"],
+                "amount": proof["claim_amount"],
+                "proof": proof["proof"],
+            }),
+        );
+    }
+    assert_eq!(claims.len(), 2);
+    let fixture = serde_json::json!({
+        "epoch_number": report.epoch_number,
+        "merkle_root": report.merkle_root,
+        "total": report.total,
+        "inputs_hash": report.inputs_hash,
+        "digest": status["digest"],
+        "oracles": status["oracles"],
+        "quorum": status["quorum"],
+        "signatures": status["signatures"].as_array().unwrap().iter().map(|s| s["signature"].clone()).collect::<Vec<_>>(),
+        "stranger_signature": OracleKey::generate().sign(&report).unwrap(),
+        "claims": claims.into_values().collect::<Vec<_>>(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fixture.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&fixture).unwrap()).unwrap();
+    let contracts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts");
+    assert!(
+        contracts.join("node_modules/solc").is_dir(),
+        "contracts/node_modules is missing: run scripts/setup"
+    );
+    let output = Command::new("node")
+        .arg(contracts.join("test/settlement.mjs"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{out}\n{err}");
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(summary["claims"], 2);
+    assert_eq!(summary["paid"], report.total);
+    assert_eq!(summary["failures"], serde_json::json!([]));
+}
