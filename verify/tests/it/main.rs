@@ -640,3 +640,91 @@ fn the_settlement_contract_takes_the_root_with_quorum_and_pays_every_claim_once(
     assert_eq!(summary["paid"], report.total);
     assert_eq!(summary["failures"], serde_json::json!([]));
 }
+
+/// The oracle and evidence routes of a closed epoch meet malformed, oversized, mis-dated
+/// and forged input with a typed problem, and keep nothing of it.
+#[test]
+fn bad_reports_and_capture_requests_are_typed_problems() {
+    let world = world();
+    let base = format!("{}/api/v1/rewards/epochs/{}", world.url, epoch());
+    let post = |body: String| match ureq::post(&format!("{base}/signatures"))
+        .set("Content-Type", "application/json")
+        .send_string(&body)
+    {
+        Ok(response) => (response.status(), response.into_string().unwrap()),
+        Err(ureq::Error::Status(status, response)) => (status, response.into_string().unwrap()),
+        Err(other) => panic!("{other}"),
+    };
+    let get = |path: &str| match ureq::get(&format!("{base}{path}")).call() {
+        Ok(response) => (response.status(), response.into_string().unwrap()),
+        Err(ureq::Error::Status(status, response)) => (status, response.into_string().unwrap()),
+        Err(other) => panic!("{other}"),
+    };
+    let network = Network::new(&world.url);
+    let good = network.attest(epoch(), &world.oracles[0]).unwrap();
+    let signed = |report: &rewards::report::EpochReport, signature: &str| {
+        serde_json::json!({"report": report, "signature": signature}).to_string()
+    };
+    let mut other_epoch = good.report.clone();
+    other_epoch.epoch = "2026-W41".parse().unwrap();
+    other_epoch.epoch_number = 202641;
+    for (name, body, status, slug) in [
+        ("not JSON", "{".to_owned(), 400, "bad-oracle-report"),
+        (
+            "an unknown field",
+            r#"{"report":{},"signature":"","extra":1}"#.to_owned(),
+            400,
+            "bad-oracle-report",
+        ),
+        (
+            "5 KiB",
+            format!(r#"{{"pad":"{}"}}"#, "x".repeat(5 * 1024)),
+            400,
+            "bad-oracle-report",
+        ),
+        (
+            "a signature that is not hex",
+            signed(&good.report, "0xzz"),
+            400,
+            "bad-oracle-report",
+        ),
+        (
+            "a report of another epoch",
+            signed(&other_epoch, &good.signature),
+            400,
+            "bad-oracle-report",
+        ),
+        (
+            "a report changed after signing",
+            {
+                let mut changed = good.report.clone();
+                changed.total = "1".into();
+                signed(&changed, &good.signature)
+            },
+            403,
+            "not-an-oracle",
+        ),
+    ] {
+        let (got, problem) = post(body);
+        assert_eq!(got, status, "{name}: {problem}");
+        assert!(problem.contains(slug), "{name}: {problem}");
+    }
+    let (_, status) = get("/report");
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(
+        status["signatures"],
+        serde_json::json!([]),
+        "nothing was kept"
+    );
+    assert_eq!(status["disagreements"], serde_json::json!([]));
+
+    let (got, problem) = get("/captures/not-a-uuid");
+    assert_eq!(got, 400, "{problem}");
+    assert!(problem.contains("bad-capture-id"), "{problem}");
+    let (got, problem) = get(&format!("/captures/{}", CaptureId::new()));
+    assert_eq!(got, 404, "{problem}");
+    assert!(problem.contains("no-such-capture"), "{problem}");
+    let (got, body) = get(&format!("/captures/{}", world.captures[0]));
+    assert_eq!(got, 200);
+    assert!(CaptureManifest::parse(body.as_bytes()).is_ok());
+}

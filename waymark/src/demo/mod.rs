@@ -80,6 +80,15 @@ pub fn run(mut settings: Settings, args: DemoArgs, data: Option<PathBuf>) -> any
     settings.http.signup_burst = settings.http.signup_burst.max(fleet_accounts);
     settings.http.server_signup_burst = settings.http.server_signup_burst.max(fleet_accounts);
 
+    // Three independent oracles, two of which make a report final; their keys stay in the
+    // data directory for `waymark-oracle sign` by hand.
+    let oracles = make_oracles(&data_dir.join("oracles"), 3)?;
+    settings.rewards.oracles = oracles
+        .iter()
+        .map(|(key, _)| key.address().to_string())
+        .collect();
+    settings.rewards.oracle_quorum = 2;
+
     let pbf = region_pbf(&args.region)?;
     eprintln!("demo: reading the road network {}", pbf.display());
     let network = RoadNetwork::from_pbf(&pbf)
@@ -123,7 +132,8 @@ pub fn run(mut settings: Settings, args: DemoArgs, data: Option<PathBuf>) -> any
                     feature_rules,
                 };
                 let result =
-                    drive_and_report(&world, addr, &store_config, &rewards_config, &data_dir);
+                    drive_and_report(&world, addr, &store_config, &rewards_config, &data_dir)
+                        .and_then(|()| co_sign(addr, &oracles));
                 let failed = result.is_err();
                 if let Err(err) = &result {
                     eprintln!("demo failed: {err:#}");
@@ -165,6 +175,77 @@ fn drive_and_report(
         store.db.pool().close().await;
         Ok(())
     })
+}
+
+/// `count` new oracle keys, each written to a file in `dir`.
+fn make_oracles(
+    dir: &std::path::Path,
+    count: usize,
+) -> anyhow::Result<Vec<(rewards::report::OracleKey, PathBuf)>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    (1..=count)
+        .map(|n| {
+            let key = rewards::report::OracleKey::generate();
+            let path = dir.join(format!("oracle-{n}.key"));
+            std::fs::write(&path, format!("{}\n", key.to_hex()))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok((key, path))
+        })
+        .collect()
+}
+
+/// Each oracle recomputes every closed epoch from the published data alone (as
+/// `waymark-oracle sign` does) and co-signs its report; prints the signatures and quorum.
+fn co_sign(
+    addr: SocketAddr,
+    oracles: &[(rewards::report::OracleKey, PathBuf)],
+) -> anyhow::Result<()> {
+    let url = format!("http://{addr}");
+    let network = waymark_verify::Network::new(&url);
+    let epochs = network.closed_epochs()?;
+    println!(
+        "oracles: {} independent recomputations from the published data, quorum 2 (keys in {})",
+        oracles.len(),
+        oracles
+            .first()
+            .and_then(|(_, path)| path.parent())
+            .map_or_else(String::new, |dir| dir.display().to_string())
+    );
+    for epoch in epochs {
+        let mut answer = serde_json::Value::Null;
+        for (key, _) in oracles {
+            let attestation = network.attest(epoch, key)?;
+            answer = network.post(&attestation)?;
+            println!(
+                "  {epoch} {} {}: {}",
+                if attestation.matches {
+                    "signed by"
+                } else {
+                    "DISAGREES:"
+                },
+                key.address(),
+                attestation.signature
+            );
+        }
+        println!(
+            "  {epoch}: {} of {} oracles agree on {}{}",
+            answer["signatures"].as_array().map_or(0, Vec::len),
+            answer["oracles"].as_array().map_or(0, Vec::len),
+            answer["report"]["merkle_root"].as_str().unwrap_or("?"),
+            if answer["final"] == true {
+                " — final"
+            } else {
+                " — not final"
+            }
+        );
+        let verified = network.verify(epoch)?;
+        println!(
+            "  {epoch}: waymark-verify: root matches ({} frames in {} captures, every device signature checked)",
+            verified.frames, verified.captures
+        );
+    }
+    println!("verify it yourself, from anywhere: waymark-verify {url}");
+    Ok(())
 }
 
 /// The PBF of a region name or path.

@@ -862,6 +862,39 @@ fn every_route_meets_hostile_requests_with_its_typed_problem_and_keeps_everythin
         )
         .expect(400, "bad-leaderboard-query"),
         row(
+            "an oracle report for an epoch that is not closed",
+            "POST",
+            "/api/v1/rewards/epochs/2026-W01/signatures",
+        )
+        .header("Content-Type", "application/json")
+        .body(r#"{"report":{},"signature":"0x00"}"#)
+        .expect(404, "epoch-not-closed"),
+        row(
+            "an oracle report for an epoch of traversal",
+            "POST",
+            "/api/v1/rewards/epochs/..%2F..%2Fwaymark.db/signatures",
+        )
+        .body("{}")
+        .expect(400, "bad-epoch-id"),
+        row(
+            "the inputs of an epoch that is not closed",
+            "GET",
+            "/api/v1/rewards/epochs/2026-W01/inputs",
+        )
+        .expect(404, "epoch-not-closed"),
+        row(
+            "a capture manifest of an epoch that is not closed",
+            "GET",
+            "/api/v1/rewards/epochs/2026-W01/captures/x",
+        )
+        .expect(404, "epoch-not-closed"),
+        row(
+            "the oracle report of an epoch that is not closed",
+            "GET",
+            "/api/v1/rewards/epochs/2026-W01/report",
+        )
+        .expect(404, "epoch-not-closed"),
+        row(
             "a path under rewards that is nothing",
             "GET",
             "/api/v1/rewards/nothing",
