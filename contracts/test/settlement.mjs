@@ -127,7 +127,9 @@ const sigs = fixture.signatures;
 await refused('one signature of a quorum of two', post(sigs.slice(0, 1)), 'NoQuorum');
 await refused('signers out of order', post([...sigs].reverse()), 'SignersNotAscending');
 await refused('one oracle twice', post([sigs[0], sigs[0]]), 'SignersNotAscending');
-await refused('a stranger\'s signature', post([fixture.stranger_signature, ...sigs]), 'NotAnOracle');
+if (fixture.stranger_signature) {
+  await refused('a stranger\'s signature', post([fixture.stranger_signature, ...sigs]), 'NotAnOracle');
+}
 await refused('a total changed after signing', post(sigs, { total: total + 1n }), 'NotAnOracle');
 await refused('a root changed after signing', post(sigs, { root: `0x${'11'.repeat(32)}` }), 'NotAnOracle');
 await refused('a claim before the epoch is posted', call(settlement, settlementAbi, 'claim', [fixture.epoch_number, fixture.claims[0].address, fixture.claims[0].amount, fixture.claims[0].proof]), 'UnknownEpoch');

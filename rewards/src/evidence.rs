@@ -5,7 +5,7 @@
 //! on the published files; the operator's word is needed only for what no device signs
 //! (vision's quality score, fraud flags, the cell history before the epoch).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use model::{CaptureId, CaptureManifest, DeviceId, DeviceSignature, FrameId};
 use sha2::{Digest, Sha256};
@@ -18,18 +18,18 @@ const SAME_PLACE_DEG: f64 = 1e-8;
 /// One thing the evidence does not support, naming the capture or frame.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EvidenceProblem {
-    #[error("frame {frame} is in the inputs but no capture's evidence lists it")]
-    Unlisted { frame: FrameId },
     #[error(
-        "frame {frame} is listed by capture {capture} of device {listed}, but the inputs give device {claimed}"
+        "frame {frame} of device {device} is in the inputs {copies} times but listed by {captures} of that device's captures"
     )]
-    OtherDevice {
+    Unlisted {
         frame: FrameId,
-        capture: CaptureId,
-        listed: DeviceId,
-        claimed: DeviceId,
+        device: DeviceId,
+        copies: usize,
+        captures: usize,
     },
-    #[error("capture {capture} lists frame {frame}, which is not among the epoch's frames")]
+    #[error(
+        "capture {capture} lists frame {frame}, which its device has not among the epoch's frames"
+    )]
     Extra { capture: CaptureId, frame: FrameId },
     #[error("device {device} signs with {first} in one capture and {second} in another")]
     TwoKeys {
@@ -70,16 +70,35 @@ pub enum EvidenceProblem {
     },
 }
 
+/// The epoch's frames by id and device: one frame's bytes may be in several captures (a
+/// replay, a key cloned onto two dashcams), each a frame of its own in the inputs.
+pub type FramesByDevice<'a> = BTreeMap<(FrameId, DeviceId), Vec<&'a RewardFrame>>;
+
+/// [`FramesByDevice`] of `inputs`.
+pub fn frames_by_device(inputs: &EpochInputs) -> FramesByDevice<'_> {
+    let mut frames: FramesByDevice<'_> = BTreeMap::new();
+    for frame in &inputs.frames {
+        frames
+            .entry((frame.frame, frame.device))
+            .or_default()
+            .push(frame);
+    }
+    frames
+}
+
 /// Checks the evidence against the frames alone (no manifest bodies needed): every frame
-/// listed once by a capture of its own device, no capture listing a frame the epoch does
-/// not have, one key per device.
+/// of the inputs listed by a capture of its own device (as often as the inputs hold it), no
+/// capture listing a frame its device has not in the epoch, one key per device.
 pub fn check_listing(inputs: &EpochInputs) -> Vec<EvidenceProblem> {
     let mut problems = Vec::new();
-    let mut listed: BTreeMap<FrameId, &CaptureEvidence> = BTreeMap::new();
+    let mut listed: BTreeMap<(FrameId, DeviceId), Vec<CaptureId>> = BTreeMap::new();
     let mut keys: BTreeMap<DeviceId, &str> = BTreeMap::new();
     for evidence in &inputs.captures {
         for frame in &evidence.frames {
-            listed.insert(*frame, evidence);
+            listed
+                .entry((*frame, evidence.device))
+                .or_default()
+                .push(evidence.capture);
         }
         match keys.get(&evidence.device) {
             Some(first) if *first != evidence.device_key => {
@@ -94,29 +113,24 @@ pub fn check_listing(inputs: &EpochInputs) -> Vec<EvidenceProblem> {
             }
         }
     }
-    let in_epoch: BTreeSet<FrameId> = inputs.frames.iter().map(|f| f.frame).collect();
-    for frame in &inputs.frames {
-        match listed.get(&frame.frame) {
-            None => problems.push(EvidenceProblem::Unlisted { frame: frame.frame }),
-            Some(evidence) if evidence.device != frame.device => {
-                problems.push(EvidenceProblem::OtherDevice {
-                    frame: frame.frame,
-                    capture: evidence.capture,
-                    listed: evidence.device,
-                    claimed: frame.device,
-                });
-            }
-            Some(_) => {}
+    let frames = frames_by_device(inputs);
+    for ((frame, device), copies) in &frames {
+        let captures = listed.get(&(*frame, *device)).map_or(0, Vec::len);
+        if captures < copies.len() {
+            problems.push(EvidenceProblem::Unlisted {
+                frame: *frame,
+                device: *device,
+                copies: copies.len(),
+                captures,
+            });
         }
     }
-    for evidence in &inputs.captures {
-        for frame in &evidence.frames {
-            if !in_epoch.contains(frame) {
-                problems.push(EvidenceProblem::Extra {
-                    capture: evidence.capture,
-                    frame: *frame,
-                });
-            }
+    for ((frame, device), captures) in &listed {
+        if !frames.contains_key(&(*frame, *device)) {
+            problems.push(EvidenceProblem::Extra {
+                capture: captures[0],
+                frame: *frame,
+            });
         }
     }
     problems
@@ -128,7 +142,7 @@ pub fn check_listing(inputs: &EpochInputs) -> Vec<EvidenceProblem> {
 pub fn check_capture(
     evidence: &CaptureEvidence,
     body: &[u8],
-    frames: &BTreeMap<FrameId, &RewardFrame>,
+    frames: &FramesByDevice<'_>,
 ) -> Result<(), EvidenceProblem> {
     let capture = evidence.capture;
     let found = hex::encode(Sha256::digest(body));
@@ -178,13 +192,16 @@ pub fn check_capture(
                 frame: *frame,
             });
         };
-        let Some(claimed) = frames.get(frame) else {
+        let Some(copies) = frames.get(&(*frame, evidence.device)) else {
             continue; // named by check_listing
         };
-        let same = claimed.time == fix.time
-            && (claimed.lat - fix.lat).abs() <= SAME_PLACE_DEG
-            && (claimed.lon - fix.lon).abs() <= SAME_PLACE_DEG;
-        if !same {
+        let same = |claimed: &&RewardFrame| {
+            claimed.time == fix.time
+                && (claimed.lat - fix.lat).abs() <= SAME_PLACE_DEG
+                && (claimed.lon - fix.lon).abs() <= SAME_PLACE_DEG
+        };
+        if !copies.iter().any(same) {
+            let claimed = copies[0];
             return Err(EvidenceProblem::Moved {
                 frame: *frame,
                 claimed: format!(

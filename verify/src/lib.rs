@@ -20,12 +20,12 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::Duration;
 
-use model::{ContributorId, FrameId, PayoutAddress};
-use rewards::evidence::{EvidenceProblem, check_capture, check_listing};
+use model::{ContributorId, PayoutAddress};
+use rewards::evidence::{EvidenceProblem, check_capture, check_listing, frames_by_device};
 use rewards::manifest::{RewardManifest, publish};
 use rewards::merkle::TreeDump;
 use rewards::report::{EpochReport, OracleKey};
-use rewards::{EpochId, EpochInputs, RewardFrame};
+use rewards::{EpochId, EpochInputs};
 use serde::de::DeserializeOwned;
 
 /// The largest capture manifest body fetched (the server's own limit).
@@ -67,6 +67,8 @@ pub enum Finding {
     },
     #[error("the published tree is not the recomputed tree: {0}")]
     Tree(String),
+    #[error("the published per-cell attribution (cells.json) is not the recomputed one: {0}")]
+    Cells(String),
 }
 
 /// What a verified epoch holds.
@@ -238,6 +240,8 @@ impl Network {
         recompute(&inputs, &manifest)?;
         let tree: Option<TreeDump> = self.json("tree.json", &format!("{base}/tree"))?;
         check_tree(&inputs, &manifest, tree)?;
+        let cells: Vec<rewards::CellAward> = self.json("cells.json", &format!("{base}/cells"))?;
+        check_cells(&inputs, &cells)?;
         Ok(Verified {
             epoch,
             merkle_root: manifest.merkle_root,
@@ -257,8 +261,7 @@ impl Network {
         if let Some(problem) = check_listing(inputs).into_iter().next() {
             return Err(problem.into());
         }
-        let frames: BTreeMap<FrameId, &RewardFrame> =
-            inputs.frames.iter().map(|f| (f.frame, f)).collect();
+        let frames = frames_by_device(inputs);
         for evidence in &inputs.captures {
             let what = format!("the signed manifest of capture {}", evidence.capture);
             let response = self.get(&what, &format!("{base}/captures/{}", evidence.capture))?;
@@ -348,6 +351,29 @@ fn describe(entry: &rewards::manifest::ContributorEntry) -> String {
     )
 }
 
+/// The published per-cell attribution must be the recomputed one, award for award.
+pub fn check_cells(inputs: &EpochInputs, published: &[rewards::CellAward]) -> Result<(), Finding> {
+    let recomputed = rewards::compute(inputs)?.awards;
+    if recomputed.len() != published.len() {
+        return Err(Finding::Cells(format!(
+            "{} awards recomputed, {} published",
+            recomputed.len(),
+            published.len()
+        )));
+    }
+    match recomputed.iter().zip(published).position(|(a, b)| a != b) {
+        None => Ok(()),
+        Some(i) => Err(Finding::Cells(format!(
+            "award {i} (cell {}): recomputed {} points for {}, published {} points for {}",
+            recomputed[i].cell,
+            recomputed[i].points,
+            recomputed[i].owner,
+            published[i].points,
+            published[i].owner
+        ))),
+    }
+}
+
 /// The published tree must be the recomputed tree, leaf for leaf.
 pub fn check_tree(
     inputs: &EpochInputs,
@@ -388,5 +414,47 @@ pub fn check_tree(
             if ours.is_some() { "a tree" } else { "no tree" },
             if ours.is_some() { "none" } else { "one" }
         ))),
+    }
+}
+
+impl Network {
+    /// What a settlement contract is given for `epoch`: the report and its digest, the
+    /// network's oracles and quorum, the agreeing signatures in ascending signer order, and
+    /// every address's claim (amount and published proof), one per tree leaf.
+    pub fn settlement_fixture(&self, epoch: EpochId) -> Result<serde_json::Value, Finding> {
+        let base = format!("/api/v1/rewards/epochs/{epoch}");
+        let status: serde_json::Value =
+            self.json("the oracle report", &format!("{base}/report"))?;
+        let manifest: RewardManifest = self.json("manifest.json", &base)?;
+        let mut claims = BTreeMap::new();
+        for entry in manifest.contributors.iter().filter(|entry| entry.in_tree) {
+            let proof: serde_json::Value = self.json(
+                "a contributor's proof",
+                &format!("{base}/contributors/{}", entry.contributor),
+            )?;
+            claims.insert(
+                proof["address"].as_str().unwrap_or_default().to_owned(),
+                serde_json::json!({
+                    "address": proof["address"],
+                    "amount": proof["claim_amount"],
+                    "proof": proof["proof"],
+                }),
+            );
+        }
+        let report = &status["report"];
+        Ok(serde_json::json!({
+            "epoch_number": report["epoch_number"],
+            "merkle_root": report["merkle_root"],
+            "total": report["total"],
+            "inputs_hash": report["inputs_hash"],
+            "digest": status["digest"],
+            "oracles": status["oracles"],
+            "quorum": status["quorum"],
+            "signatures": status["signatures"]
+                .as_array()
+                .map(|all| all.iter().map(|s| s["signature"].clone()).collect::<Vec<_>>())
+                .unwrap_or_default(),
+            "claims": claims.into_values().collect::<Vec<_>>(),
+        }))
     }
 }

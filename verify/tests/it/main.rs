@@ -78,6 +78,7 @@ async fn signed_drive(
     key: &DeviceKeypair,
     start: TimestampMs,
     tag: &str,
+    outcome: FrameOutcome,
 ) -> CaptureId {
     let drive =
         datasets::read_barefoot(&datasets::path("gps/barefoot_munich_x0001-001.json")).unwrap();
@@ -124,7 +125,7 @@ async fn signed_drive(
             index: i as u32,
             sha256: entry.sha256,
             fix: entry.fix,
-            outcome: FrameOutcome::Accepted { quality: 0.9 },
+            outcome,
         })
         .collect();
     store
@@ -161,21 +162,22 @@ fn world() -> World {
         let (_, bob_device, bob_key) =
             driver(&store, 2, "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359").await;
         let day = 86_400_000;
+        let (_, mallory_device, mallory_key) =
+            driver(&store, 3, "0x1111111111111111111111111111111111111111").await;
+        let accepted = FrameOutcome::Accepted { quality: 0.9 };
+        let at = |days: i64| epoch().starts_at().saturating_add_ms(days * day);
         let captures = vec![
+            signed_drive(&store, alice_device, &alice_key, at(1), "alice", accepted).await,
+            signed_drive(&store, bob_device, &bob_key, at(2), "bob", accepted).await,
+            // Mallory replays Alice's footage (the same frame bytes) three days later, signed
+            // by her own device: ingest flagged it. One frame id, two captures, two devices.
             signed_drive(
                 &store,
-                alice_device,
-                &alice_key,
-                epoch().starts_at().saturating_add_ms(day),
+                mallory_device,
+                &mallory_key,
+                at(4),
                 "alice",
-            )
-            .await,
-            signed_drive(
-                &store,
-                bob_device,
-                &bob_key,
-                epoch().starts_at().saturating_add_ms(2 * day),
-                "bob",
+                FrameOutcome::Rejected(model::RejectReason::Replay),
             )
             .await,
         ];
@@ -266,13 +268,9 @@ fn an_honest_epoch_matches_and_every_tampered_file_is_named() {
     let network = Network::new(&world.url);
     let verified = network.verify(epoch()).unwrap();
     assert_eq!(
-        (
-            verified.contributors,
-            verified.frames,
-            verified.captures,
-            verified.devices
-        ),
-        (2, 2 * FRAMES, 2, 2)
+        (verified.frames, verified.captures, verified.devices),
+        (3 * FRAMES, 3, 3),
+        "the replayed frames are in the inputs, flagged, each signed by its own device"
     );
     let blobs = &world.blobs;
     let finding = || network.verify(epoch()).unwrap_err();
@@ -324,6 +322,18 @@ fn an_honest_epoch_matches_and_every_tampered_file_is_named() {
         finding,
     );
     assert!(matches!(err, Finding::Root { .. }), "{err}");
+
+    // The attribution: one cell's points.
+    let err = with_tampered(
+        blobs,
+        &format!("rewards/{}/cells.json", epoch()),
+        |v| v[0]["points"] = 1.into(),
+        finding,
+    );
+    assert!(
+        matches!(&err, Finding::Cells(what) if what.contains("award 0")),
+        "{err}"
+    );
 
     // The tree: a leaf's amount.
     let err = with_tampered(
@@ -400,7 +410,7 @@ fn an_honest_epoch_matches_and_every_tampered_file_is_named() {
         },
     );
     assert!(
-        matches!(&err, Finding::Evidence(rewards::evidence::EvidenceProblem::Unlisted { frame: f }) if *f == unlisted.1),
+        matches!(&err, Finding::Evidence(rewards::evidence::EvidenceProblem::Unlisted { frame: f, .. }) if *f == unlisted.1),
         "{err}"
     );
 
@@ -425,7 +435,7 @@ fn the_binary_says_root_matches_or_names_the_difference() {
     let (code, out, err) = run(&[&world.url]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("2026-W40: root matches 0x"), "{out}");
-    assert!(out.contains("2 captures signed by 2 devices"), "{out}");
+    assert!(out.contains("3 captures signed by 3 devices"), "{out}");
 
     let (code, out, _) = with_tampered(
         &world.blobs,
@@ -575,50 +585,23 @@ fn the_settlement_contract_takes_the_root_with_quorum_and_pays_every_claim_once(
             .post(&network.attest(epoch(), oracle).unwrap())
             .unwrap();
     }
-    let get = |path: &str| -> serde_json::Value {
-        ureq::get(&format!("{}{path}", world.url))
-            .call()
-            .unwrap()
-            .into_json()
-            .unwrap()
-    };
-    let base = format!("/api/v1/rewards/epochs/{}", epoch());
-    let status = get(&format!("{base}/report"));
-    assert_eq!(status["final"], true);
-    let report: rewards::report::EpochReport =
-        serde_json::from_value(status["report"].clone()).unwrap();
-    let manifest = get(&base);
-    let mut claims = std::collections::BTreeMap::new();
-    for entry in manifest["contributors"].as_array().unwrap() {
-        if entry["in_tree"] != true {
-            continue;
-        }
-        let proof = get(&format!(
-            "{base}/contributors/{}",
-            entry["contributor"].as_str().unwrap()
-        ));
-        claims.insert(
-            proof["address"].as_str().unwrap().to_owned(),
-            serde_json::json!({
-                "address": proof["address"],
-                "amount": proof["claim_amount"],
-                "proof": proof["proof"],
-            }),
-        );
-    }
-    assert_eq!(claims.len(), 2);
-    let fixture = serde_json::json!({
-        "epoch_number": report.epoch_number,
-        "merkle_root": report.merkle_root,
-        "total": report.total,
-        "inputs_hash": report.inputs_hash,
-        "digest": status["digest"],
-        "oracles": status["oracles"],
-        "quorum": status["quorum"],
-        "signatures": status["signatures"].as_array().unwrap().iter().map(|s| s["signature"].clone()).collect::<Vec<_>>(),
-        "stranger_signature": OracleKey::generate().sign(&report).unwrap(),
-        "claims": claims.into_values().collect::<Vec<_>>(),
-    });
+    let mut fixture = network.settlement_fixture(epoch()).unwrap();
+    let report: rewards::report::EpochReport = serde_json::from_value(
+        ureq::get(&format!(
+            "{}/api/v1/rewards/epochs/{}/report",
+            world.url,
+            epoch()
+        ))
+        .call()
+        .unwrap()
+        .into_json::<serde_json::Value>()
+        .unwrap()["report"]
+            .clone(),
+    )
+    .unwrap();
+    assert_eq!(fixture["claims"].as_array().unwrap().len(), 2);
+    assert_eq!(fixture["signatures"].as_array().unwrap().len(), 2);
+    fixture["stranger_signature"] = OracleKey::generate().sign(&report).unwrap().into();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fixture.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&fixture).unwrap()).unwrap();

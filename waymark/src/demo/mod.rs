@@ -133,7 +133,8 @@ pub fn run(mut settings: Settings, args: DemoArgs, data: Option<PathBuf>) -> any
                 };
                 let result =
                     drive_and_report(&world, addr, &store_config, &rewards_config, &data_dir)
-                        .and_then(|()| co_sign(addr, &oracles));
+                        .and_then(|()| co_sign(addr, &oracles))
+                        .and_then(|()| settle_on_local_evm(addr, &data_dir));
                 let failed = result.is_err();
                 if let Err(err) = &result {
                     eprintln!("demo failed: {err:#}");
@@ -245,6 +246,59 @@ fn co_sign(
         );
     }
     println!("verify it yourself, from anywhere: waymark-verify {url}");
+    Ok(())
+}
+
+/// Settles every closed epoch on a local in-process EVM (`contracts/`): the contract takes
+/// each root with the oracles' signatures and pays every address its claim once. Skipped,
+/// saying why, when Node.js or the contracts' npm packages are missing.
+fn settle_on_local_evm(addr: SocketAddr, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let contracts = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts"));
+    if !contracts.join("node_modules/solc").is_dir() {
+        println!(
+            "settlement: skipped ({} has no npm packages; scripts/setup installs them)",
+            contracts.display()
+        );
+        return Ok(());
+    }
+    let network = waymark_verify::Network::new(&format!("http://{addr}"));
+    let dir = data_dir.join("settlement");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for epoch in network.closed_epochs()? {
+        let fixture = network.settlement_fixture(epoch)?;
+        if fixture["claims"].as_array().is_none_or(Vec::is_empty) {
+            println!("settlement: {epoch} paid nobody, nothing to post");
+            continue;
+        }
+        let path = dir.join(format!("{epoch}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&fixture)?)?;
+        let output = std::process::Command::new("node")
+            .arg(contracts.join("test/settlement.mjs"))
+            .arg(&path)
+            .output()
+            .context("cannot run node for the settlement contract")?;
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        if !output.status.success() {
+            anyhow::bail!(
+                "the settlement contract refused {epoch}: {} {}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        println!(
+            "settlement on a local EVM (contracts/WaymarkSettlement.sol, solc {}): {epoch} posted with {} oracle signatures (quorum {}); {} claims paid once each, {} in all; second claims, wrong proofs and roots without quorum refused",
+            summary["solc"]
+                .as_str()
+                .unwrap_or("?")
+                .split('+')
+                .next()
+                .unwrap_or("?"),
+            fixture["signatures"].as_array().map_or(0, Vec::len),
+            fixture["quorum"],
+            summary["claims"],
+            summary["paid"].as_str().unwrap_or("?"),
+        );
+    }
     Ok(())
 }
 
