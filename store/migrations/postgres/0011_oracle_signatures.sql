@@ -6,7 +6,7 @@ CREATE TABLE oracle_signatures (
     oracle          TEXT NOT NULL,             -- 0x address its signature recovers to
     report_json     TEXT NOT NULL,
     signature       TEXT NOT NULL,             -- 0x r s v
-    agrees          INTEGER NOT NULL,
+    agrees          BIGINT NOT NULL,
     received_at_ms  BIGINT NOT NULL,
     PRIMARY KEY (epoch_id, oracle)
 );
