@@ -254,6 +254,20 @@ fn with_tampered<T>(
     result
 }
 
+/// Runs one of this crate's binaries: its exit code, standard output and standard error.
+fn run_binary(exe: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(exe)
+        .args(args)
+        .env_remove("WAYMARK_ORACLE_KEY")
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 fn inputs_key() -> String {
     format!("rewards/{}/inputs.json", epoch())
 }
@@ -421,17 +435,7 @@ fn an_honest_epoch_matches_and_every_tampered_file_is_named() {
 #[test]
 fn the_binary_says_root_matches_or_names_the_difference() {
     let world = world();
-    let run = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_waymark-verify"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str]| run_binary(env!("CARGO_BIN_EXE_waymark-verify"), args);
     let (code, out, err) = run(&[&world.url]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("2026-W40: root matches 0x"), "{out}");
@@ -526,18 +530,7 @@ fn the_oracle_binary_makes_a_key_and_signs() {
     let world = world();
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("oracle.key");
-    let run = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_waymark-oracle"))
-            .args(args)
-            .env_remove("WAYMARK_ORACLE_KEY")
-            .output()
-            .unwrap();
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str]| run_binary(env!("CARGO_BIN_EXE_waymark-oracle"), args);
     let key_arg = key.to_str().unwrap();
     let (code, address, err) = run(&["keygen", "--key", key_arg]);
     assert_eq!(code, Some(0), "{err}");
