@@ -137,19 +137,7 @@ pub async fn load_inputs(
         Vec::new()
     };
     let discoveries = if config.discovery_share_ppm > 0 {
-        store
-            .db
-            .discoveries_between(start.as_millis(), end.as_millis())
-            .await?
-            .into_iter()
-            .map(|row| Discovery {
-                feature: row.feature,
-                class: row.class,
-                frame: row.frame,
-                device: row.device,
-                time: TimestampMs(row.time_ms),
-            })
-            .collect()
+        load_discoveries(store, epoch).await?
     } else {
         Vec::new()
     };
@@ -180,25 +168,7 @@ pub async fn load_inputs(
             )
         })
         .collect();
-    let mut frames_of: BTreeMap<model::CaptureId, Vec<model::FrameId>> = BTreeMap::new();
-    for row in &rows {
-        frames_of.entry(row.capture).or_default().push(row.frame);
-    }
-    let listed: Vec<model::CaptureId> = frames_of.keys().copied().collect();
-    let captures = store
-        .db
-        .capture_evidence(&listed)
-        .await?
-        .into_iter()
-        .map(|row| CaptureEvidence {
-            capture: row.capture,
-            device: row.device,
-            device_key: row.device_key,
-            manifest_sha256: row.manifest_sha256,
-            signature: row.signature,
-            frames: frames_of.remove(&row.capture).unwrap_or_default(),
-        })
-        .collect();
+    let captures = load_evidence(store, &rows).await?;
     let frames = rows
         .into_iter()
         .map(|row| RewardFrame {
@@ -232,6 +202,50 @@ pub async fn load_inputs(
     };
     inputs.canonicalise();
     Ok(inputs)
+}
+
+/// The map features first seen in `epoch`, each with its first observation.
+async fn load_discoveries(store: &Store, epoch: EpochId) -> Result<Vec<Discovery>> {
+    Ok(store
+        .db
+        .discoveries_between(epoch.starts_at().as_millis(), epoch.ends_at().as_millis())
+        .await?
+        .into_iter()
+        .map(|row| Discovery {
+            feature: row.feature,
+            class: row.class,
+            frame: row.frame,
+            device: row.device,
+            time: TimestampMs(row.time_ms),
+        })
+        .collect())
+}
+
+/// The device-signed evidence of the epoch's frames: per capture its device, key, signed
+/// manifest hash and signature, and which of the frames it lists.
+async fn load_evidence(
+    store: &Store,
+    frames: &[store::EpochFrameRow],
+) -> Result<Vec<CaptureEvidence>> {
+    let mut frames_of: BTreeMap<model::CaptureId, Vec<model::FrameId>> = BTreeMap::new();
+    for row in frames {
+        frames_of.entry(row.capture).or_default().push(row.frame);
+    }
+    let listed: Vec<model::CaptureId> = frames_of.keys().copied().collect();
+    Ok(store
+        .db
+        .capture_evidence(&listed)
+        .await?
+        .into_iter()
+        .map(|row| CaptureEvidence {
+            capture: row.capture,
+            device: row.device,
+            device_key: row.device_key,
+            manifest_sha256: row.manifest_sha256,
+            signature: row.signature,
+            frames: frames_of.remove(&row.capture).unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// The cell-weeks consumers spent credits on during `epoch` (by the UTC day of use), each
