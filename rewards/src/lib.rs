@@ -6,11 +6,14 @@
 //! ([`consumption`]), the pay of the first observer of a new map feature ([`discovery`]),
 //! the emission schedule ([`EmissionSchedule`]), the epoch calendar
 //! ([`EpochId`], ISO weeks), region weights, the manifest and the OpenZeppelin-format
-//! Merkle tree, and a thin IO shell ([`shell`]) that reads inputs from `store`, writes the
-//! published files and rows, verifies closed epochs and serves them over HTTP ([`routes`]).
+//! Merkle tree, the checks of the device-signed evidence of every frame ([`evidence`]), the
+//! oracles' secp256k1-signed epoch reports ([`report`]), and — behind the default `server`
+//! feature — a thin IO shell (`shell`) that reads inputs from `store`, writes the published
+//! files and rows, verifies closed epochs and serves them over HTTP (`routes`).
 //!
 //! Never does: network IO or storage in the core (everything under [`compute`],
-//! [`consumption`], [`discovery`], [`merkle`], [`manifest`] is pure), or decide whether a frame is acceptable (ingest did that).
+//! [`consumption`], [`discovery`], [`evidence`], [`report`], [`merkle`], [`manifest`] is
+//! pure), or decide whether a frame is acceptable (ingest did that).
 
 pub mod compute;
 pub mod consumption;

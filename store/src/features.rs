@@ -239,15 +239,7 @@ impl Db {
             .fetch_all(self.pool())
             .await?;
         let rows: Vec<FeatureRow> = rows.iter().map(feature_row).collect::<Result<_>>()?;
-        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        let mut observations = self.observations_of(&ids).await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| StoredFeature {
-                observations: observations.remove(&row.id).unwrap_or_default(),
-                row,
-            })
-            .collect())
+        self.with_observations(rows).await
     }
 
     /// How many captures still wait for their map features (queued or running
@@ -325,8 +317,13 @@ impl Db {
                 rows.push(feature_row(&row)?);
             }
         }
-        let found: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
-        let mut observations = self.observations_of(&found).await?;
+        self.with_observations(rows).await
+    }
+
+    /// `rows`, each with its observations.
+    async fn with_observations(&self, rows: Vec<FeatureRow>) -> Result<Vec<StoredFeature>> {
+        let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+        let mut observations = self.observations_of(&ids).await?;
         Ok(rows
             .into_iter()
             .map(|row| StoredFeature {

@@ -268,6 +268,26 @@ fn run_binary(exe: &str, args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// Runs `check` with the inputs edited by `edit` and the manifest's input hashes
+/// republished to match them (a lie every hash agrees with), then puts both back.
+fn republished<E, T>(
+    blobs: &Path,
+    edit: impl FnOnce(&mut rewards::EpochInputs) -> E,
+    check: impl FnOnce() -> T,
+) -> (T, E) {
+    let bytes = std::fs::read(blobs.join(inputs_key())).unwrap();
+    let mut inputs: rewards::EpochInputs = serde_json::from_slice(&bytes).unwrap();
+    let edited = edit(&mut inputs);
+    let hashes = serde_json::to_value(inputs.hashes()).unwrap();
+    let result = with_tampered(
+        blobs,
+        &inputs_key(),
+        |v| *v = serde_json::to_value(&inputs).unwrap(),
+        || with_tampered(blobs, &manifest_key(), |m| m["inputs"] = hashes, check),
+    );
+    (result, edited)
+}
+
 fn inputs_key() -> String {
     format!("rewards/{}/inputs.json", epoch())
 }
@@ -376,26 +396,13 @@ fn an_honest_epoch_matches_and_every_tampered_file_is_named() {
 
     // A consistent lie: the operator moves a frame in the inputs and republishes the
     // manifest with the new hashes. Only the device's signature can tell, and it does.
-    let moved = {
-        let bytes = std::fs::read(blobs.join(inputs_key())).unwrap();
-        let mut inputs: rewards::EpochInputs = serde_json::from_slice(&bytes).unwrap();
-        inputs.frames[5].lat += 0.00002;
-        inputs
-    };
-    let frame = moved.frames[5].frame;
-    let new_hashes = serde_json::to_value(moved.hashes()).unwrap();
-    let err = with_tampered(
+    let (err, frame) = republished(
         blobs,
-        &inputs_key(),
-        |v| *v = serde_json::to_value(&moved).unwrap(),
-        || {
-            with_tampered(
-                blobs,
-                &manifest_key(),
-                |m| m["inputs"] = new_hashes,
-                finding,
-            )
+        |inputs| {
+            inputs.frames[5].lat += 0.00002;
+            inputs.frames[5].frame
         },
+        finding,
     );
     assert!(
         matches!(&err, Finding::Evidence(rewards::evidence::EvidenceProblem::Moved { frame: f, .. }) if *f == frame),
@@ -403,28 +410,9 @@ fn an_honest_epoch_matches_and_every_tampered_file_is_named() {
     );
 
     // A frame no device signed: dropped from its capture's evidence, hashes republished.
-    let unlisted = {
-        let bytes = std::fs::read(blobs.join(inputs_key())).unwrap();
-        let mut inputs: rewards::EpochInputs = serde_json::from_slice(&bytes).unwrap();
-        let dropped = inputs.captures[1].frames.remove(0);
-        (inputs, dropped)
-    };
-    let new_hashes = serde_json::to_value(unlisted.0.hashes()).unwrap();
-    let err = with_tampered(
-        blobs,
-        &inputs_key(),
-        |v| *v = serde_json::to_value(&unlisted.0).unwrap(),
-        || {
-            with_tampered(
-                blobs,
-                &manifest_key(),
-                |m| m["inputs"] = new_hashes,
-                finding,
-            )
-        },
-    );
+    let (err, dropped) = republished(blobs, |inputs| inputs.captures[1].frames.remove(0), finding);
     assert!(
-        matches!(&err, Finding::Evidence(rewards::evidence::EvidenceProblem::Unlisted { frame: f, .. }) if *f == unlisted.1),
+        matches!(&err, Finding::Evidence(rewards::evidence::EvidenceProblem::Unlisted { frame: f, .. }) if *f == dropped),
         "{err}"
     );
 
