@@ -80,6 +80,8 @@ try {
   await page.click('#key-form button');
   await page.waitForSelector('#new-key-text', { timeout: TIMEOUT });
   const key = await page.inputValue('#new-key-text');
+  // The key is shown as soon as it is made; the list is reloaded after: wait for it.
+  await page.waitForSelector('#keys li[data-revoked="false"]', { timeout: TIMEOUT }).catch(() => {});
   const listed = await page.locator('#keys li[data-revoked="false"]').count();
   await run.shot(page, 'm03-new-key');
   run.record('a new key is shown once and listed', key.startsWith('wmk_') && listed === 1, { listed });
