@@ -18,6 +18,7 @@ pub mod dedup;
 pub mod feature_params;
 pub mod features_api;
 pub mod geometry;
+pub mod judge;
 pub mod map_features;
 pub mod overlap;
 pub mod problem;

@@ -15,14 +15,14 @@
 //! 5. Per sequence ([`crate::sequence`]): average speed over 400 km/h, or every frame within
 //!    `stationary_radius_m` of the first for at least `stationary_min_ms` (the device never
 //!    moved).
-//! 6. Synthetic track: over at least `synthetic_min_steps` steps of a second or more while
+//! 6. Synthetic track: over at least `synthetic_min_steps` steps of a second to a minute while
 //!    moving, the speed changes from one step to the next by a median under
 //!    `synthetic_max_speed_change_mps`. A real receiver's position noise alone moves it by
 //!    more (the real drives in `datasets/`: a median of 0.5 m/s and up); a track generated
 //!    along a road at a set speed does not move it at all. Every kept frame of such a
 //!    capture is rejected: the whole track is forged.
 
-use model::{FrameEntry, RejectReason, TimestampMs};
+use model::{Fix, FrameEntry, RejectReason, TimestampMs};
 
 use crate::geometry::distance_m;
 use crate::sequence::{SequenceConfig, split};
@@ -51,6 +51,8 @@ pub struct TrackConfig {
     pub synthetic_max_speed_change_mps: f64,
     /// Steps slower than this, m/s, are not judged (a car waiting at lights is smooth).
     pub synthetic_min_speed_mps: f64,
+    /// Steps longer than this are not judged (a stop or a loss of signal).
+    pub synthetic_max_step_ms: i64,
 }
 
 impl Default for TrackConfig {
@@ -72,6 +74,7 @@ impl Default for TrackConfig {
             synthetic_min_steps: 60,
             synthetic_max_speed_change_mps: 0.05,
             synthetic_min_speed_mps: 3.0,
+            synthetic_max_step_ms: 60_000,
         }
     }
 }
@@ -225,45 +228,70 @@ fn per_sequence(
     }
 }
 
-/// The median change of speed between consecutive steps of a second or more, over the
-/// steps where the car moved at `min_speed_mps` or faster; `None` with fewer than
-/// `min_steps` of them. Steps are taken a second or more apart because an agent's frames
-/// between two fixes are interpolated: only a step that spans a fix carries the receiver's
-/// noise.
-pub fn median_speed_change(
-    frames: &[FrameEntry],
-    order: &[usize],
-    min_speed_mps: f64,
-    min_steps: usize,
-) -> Option<f64> {
-    let mut picks: Vec<usize> = Vec::new();
-    for &index in order {
+/// The changes of speed between consecutive steps of a second or more, over `fixes` in
+/// time order, where both steps are at most `synthetic_max_step_ms` long and the car moved
+/// at `synthetic_min_speed_mps` or faster. Steps are taken a second or more apart because an
+/// agent's frames between two fixes are interpolated: only a step that spans a fix carries
+/// the receiver's noise. Steps up to a minute long are judged, so sparse fixes are judged
+/// too (a generated track at a set speed has no change at any spacing); a longer gap is a
+/// stop or a loss of signal, not a step.
+pub fn speed_changes<'a>(
+    fixes: impl IntoIterator<Item = &'a Fix>,
+    config: &TrackConfig,
+) -> Vec<f64> {
+    let mut picks: Vec<&Fix> = Vec::new();
+    for fix in fixes {
         let far_enough = picks
             .last()
-            .is_none_or(|&p| frames[index].fix.time.millis_since(frames[p].fix.time) >= 1000);
+            .is_none_or(|p| fix.time.millis_since(p.time) >= 1000);
         if far_enough {
-            picks.push(index);
+            picks.push(fix);
         }
     }
     let steps: Vec<(f64, i64)> = picks
         .windows(2)
         .map(|pair| {
-            let millis = frames[pair[1]]
-                .fix
-                .time
-                .millis_since(frames[pair[0]].fix.time);
-            (speed_mps(frames, pair[0], pair[1]), millis)
+            let millis = pair[1].time.millis_since(pair[0].time);
+            let speed = distance_m(pair[0], pair[1]) / (millis as f64 / 1000.0).max(1e-3);
+            (speed, millis)
         })
         .collect();
-    let mut changes: Vec<f64> = steps
+    steps
         .windows(2)
         .filter(|pair| {
-            pair.iter()
-                .all(|&(speed, millis)| speed >= min_speed_mps && millis <= 3000)
+            pair.iter().all(|&(speed, millis)| {
+                speed >= config.synthetic_min_speed_mps && millis <= config.synthetic_max_step_ms
+            })
         })
         .map(|pair| (pair[1].0 - pair[0].0).abs())
-        .collect();
-    if changes.len() < min_steps.max(1) {
+        .collect()
+}
+
+/// The median of the last `synthetic_min_steps` of `changes` (the newest, when they are in
+/// time order); `None` with fewer.
+pub fn median_of_newest(changes: &[f64], config: &TrackConfig) -> Option<f64> {
+    let needed = config.synthetic_min_steps.max(1);
+    if changes.len() < needed {
+        return None;
+    }
+    let mut newest = changes[changes.len() - needed..].to_vec();
+    newest.sort_by(f64::total_cmp);
+    Some(newest[newest.len() / 2])
+}
+
+/// Whether a median change of speed is too small for a real receiver.
+pub fn too_smooth(median: f64, config: &TrackConfig) -> bool {
+    median < config.synthetic_max_speed_change_mps
+}
+
+/// The median change of speed over the whole of `fixes` ([`speed_changes`]); `None` with
+/// fewer than `synthetic_min_steps` changes.
+pub fn median_speed_change<'a>(
+    fixes: impl IntoIterator<Item = &'a Fix>,
+    config: &TrackConfig,
+) -> Option<f64> {
+    let mut changes = speed_changes(fixes, config);
+    if changes.len() < config.synthetic_min_steps.max(1) {
         return None;
     }
     changes.sort_by(f64::total_cmp);
@@ -272,13 +300,8 @@ pub fn median_speed_change(
 
 fn synthetic(frames: &[FrameEntry], config: &TrackConfig, verdicts: &mut [Option<RejectReason>]) {
     let order = kept(verdicts);
-    let median = median_speed_change(
-        frames,
-        &order,
-        config.synthetic_min_speed_mps,
-        config.synthetic_min_steps,
-    );
-    if median.is_some_and(|median| median < config.synthetic_max_speed_change_mps) {
+    let median = median_speed_change(order.iter().map(|&i| &frames[i].fix), config);
+    if median.is_some_and(|median| too_smooth(median, config)) {
         for index in order {
             verdicts[index] = Some(RejectReason::SyntheticTrack);
         }

@@ -33,11 +33,10 @@ use store::{
     PutOutcome, Store,
 };
 
-use crate::dedup::{DedupConfig, capture_duplicates, exact_repeats};
+use crate::judge::{Context, HISTORY_FIXES, Needs, StoredFrame, judge};
 use crate::problem::{ApiError, ApiResult};
 use crate::rate_limit::DeviceLimiter;
-use crate::sequence::split;
-use crate::track::{TrackConfig, check};
+use crate::track::TrackConfig;
 
 /// Frame size gate (DESIGN.md §4, Hivemapper).
 pub const MIN_FRAME_BYTES: usize = 25 * 1024;
@@ -327,104 +326,9 @@ pub(crate) async fn post_capture(
 
     let now = TimestampMs::now();
     let track = TrackConfig::default();
-    let mut verdicts = check(&manifest.frames, now, &track);
-    // Frames of an epoch whose rewards are already closed can no longer count.
-    let closed_until = store
-        .db
-        .epochs()
-        .await?
-        .iter()
-        .filter(|epoch| epoch.state == "closed")
-        .map(|epoch| epoch.ends_at)
-        .max();
-    if let Some(closed_until) = closed_until {
-        for (entry, verdict) in manifest.frames.iter().zip(verdicts.iter_mut()) {
-            if verdict.is_none() && entry.fix.time < closed_until {
-                *verdict = Some(RejectReason::TimeTooOld);
-            }
-        }
-    }
-    // The same device somewhere else at the same time (a cloned key): fraud.
-    if let (Some(first), Some(last)) = (manifest.frames.first(), manifest.frames.last()) {
-        let window = crate::overlap::OVERLAP_WINDOW_MS;
-        let earlier = store
-            .db
-            .device_fixes_between(
-                device_id,
-                first.fix.time.saturating_add_ms(-window),
-                last.fix.time.saturating_add_ms(window),
-            )
-            .await?;
-        crate::overlap::conflicting_frames(
-            &manifest.frames,
-            &earlier,
-            track.max_speed_mps,
-            50.0,
-            &mut verdicts,
-        );
-    }
-    // Another device on the same track at the same moments (one car, two devices): fraud.
-    let unjudged = manifest
-        .frames
-        .iter()
-        .zip(&verdicts)
-        .filter(|(_, verdict)| verdict.is_none())
-        .map(|(entry, _)| &entry.fix);
-    if let Some(bounds) = crate::geometry::bounds(unjudged) {
-        let gap = crate::overlap::SHARED_TRACK_MAX_GAP_MS;
-        let others = store
-            .db
-            .other_devices_fixes_near(
-                device_id,
-                (
-                    bounds.start.saturating_add_ms(-gap),
-                    bounds.end.saturating_add_ms(gap),
-                ),
-                bounds.padded(crate::overlap::SHARED_TRACK_MAX_DISTANCE_M),
-            )
-            .await?;
-        crate::overlap::shared_track(&manifest.frames, &others, &mut verdicts);
-    }
-    exact_repeats(&manifest.frames, &mut verdicts);
-    // Frames stored before: sent again by this device for the same moment → exact duplicate
-    // (an agent re-sending what it lost track of); from another device, or claimed for
-    // another moment → a replay (old footage passed off as new coverage), which is fraud.
-    // Bytes another device uploaded first are that device's footage, even if this one
-    // sent them too (and even if the first upload was rejected or never posted): a replay.
-    let stored = store.db.stored_frames(&shas).await?;
-    let first_uploaders = store.db.first_uploaders(&shas).await?;
-    for (entry, verdict) in manifest.frames.iter().zip(verdicts.iter_mut()) {
-        let earlier: Vec<_> = stored
-            .iter()
-            .filter(|(sha, _, _)| *sha == entry.sha256)
-            .collect();
-        let made_by_another = first_uploaders
-            .iter()
-            .any(|(sha, device)| *sha == entry.sha256 && *device != device_id);
-        if verdict.is_none() && made_by_another {
-            *verdict = Some(RejectReason::Replay);
-        } else if verdict.is_none() && !earlier.is_empty() {
-            let replayed = earlier
-                .iter()
-                .any(|(_, device, time)| *device != device_id || *time != entry.fix.time);
-            *verdict = Some(if replayed {
-                RejectReason::Replay
-            } else {
-                RejectReason::ExactDuplicate
-            });
-        }
-    }
-    let kept: Vec<usize> = (0..manifest.frames.len())
-        .filter(|&i| verdicts[i].is_none())
-        .collect();
-    for sequence in split(&manifest.frames, &kept, &track.sequences) {
-        capture_duplicates(
-            &manifest.frames,
-            &sequence,
-            &DedupConfig::default(),
-            &mut verdicts,
-        );
-    }
+    let needs = Needs::of(&manifest.frames, now, &track);
+    let context = gather_context(&store, device_id, now, &needs).await?;
+    let verdicts = judge(&manifest.frames, &context, &track);
     let frames: Vec<NewFrame> = manifest
         .frames
         .iter()
@@ -468,6 +372,60 @@ pub(crate) async fn post_capture(
         Err(other) => return Err(other.into()),
     }
     status_response(&store, manifest.capture_id, StatusCode::ACCEPTED).await
+}
+
+/// Reads what [`judge`] needs to know around a capture of `device`.
+async fn gather_context(
+    store: &Store,
+    device: model::DeviceId,
+    now: TimestampMs,
+    needs: &Needs,
+) -> ApiResult<Context> {
+    let closed_until = store
+        .db
+        .epochs()
+        .await?
+        .iter()
+        .filter(|epoch| epoch.state == "closed")
+        .map(|epoch| epoch.ends_at)
+        .max();
+    let (from, to) = needs.own_window;
+    let own_around = store.db.device_fixes_between(device, from, to).await?;
+    let history = store
+        .db
+        .device_fixes_before(device, needs.history_before, HISTORY_FIXES)
+        .await?;
+    let others_near = match needs.others {
+        Some((window, area)) => {
+            store
+                .db
+                .other_devices_fixes_near(device, window, area)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let stored = store
+        .db
+        .stored_frames(&needs.frames)
+        .await?
+        .into_iter()
+        .map(|(frame, device, time)| StoredFrame {
+            frame,
+            device,
+            time,
+        })
+        .collect();
+    let first_uploaders = store.db.first_uploaders(&needs.frames).await?;
+    Ok(Context {
+        now,
+        device,
+        closed_until,
+        own_around,
+        history,
+        others_near,
+        stored,
+        first_uploaders,
+    })
 }
 
 /// A capture's processing state and every frame's outcome, with advice for rejects: for the

@@ -205,6 +205,33 @@ impl Db {
         rows.iter().map(crate::captures::fix_of_row).collect()
     }
 
+    /// The newest `limit` fixes of a device's stored frames (accepted or pending) strictly
+    /// before `before`, in time order: the recent history its next capture is judged with.
+    pub async fn device_fixes_before(
+        &self,
+        device: DeviceId,
+        before: TimestampMs,
+        limit: u32,
+    ) -> Result<Vec<Fix>> {
+        let rows = sqlx::query(
+            "SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, f.hdop \
+             FROM frames f JOIN captures c ON c.id = f.capture_id \
+             WHERE c.device_id = $1 AND f.status IN ('accepted', 'pending') AND f.time_ms < $2 \
+             ORDER BY f.time_ms DESC LIMIT $3",
+        )
+        .bind(device.to_string())
+        .bind(before.as_millis())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        let mut fixes = rows
+            .iter()
+            .map(crate::captures::fix_of_row)
+            .collect::<Result<Vec<_>>>()?;
+        fixes.reverse();
+        Ok(fixes)
+    }
+
     /// The fixes of every other device's stored frames (accepted or pending) with `start <=
     /// time <= end` inside the box `south..=north`, `west..=east`, in time order.
     pub async fn other_devices_fixes_near(

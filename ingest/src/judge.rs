@@ -1,0 +1,249 @@
+//! The judge of a capture manifest: one pure function from the capture and what the store
+//! knows around it ([`Context`]) to a verdict per frame. The upload handler asks
+//! [`Needs::of`] what to read, reads it, calls [`judge`] and commits what it says; nothing
+//! here reads or writes anything.
+//!
+//! In order (the first verdict a frame gets is the one it keeps):
+//! 1. The track on its own ([`crate::track::check`]): position, time, GNSS quality,
+//!    teleports, zig-zags, speed and stillness per sequence, a generated track.
+//! 2. A closed epoch: a frame dated inside an epoch whose rewards are closed can no longer
+//!    count (`time-too-old`).
+//! 3. The device's history:
+//!    - a frame among its own earlier frames from somewhere no car could have driven to in
+//!      between (`cloned-key`, [`crate::overlap::conflicting_frames`]);
+//!    - a capture that starts, within [`JUMP_WINDOW_MS`] of the device's last frame, further
+//!      away than a car could have driven (`teleport`): cutting a forged drive into captures
+//!      does not hide its jumps;
+//!    - a generated track cut into captures too short to be judged alone: the capture is
+//!      judged with the device's newest steps before it (`synthetic-track`).
+//! 4. Another device on the same track at the same moments (`shared-track`).
+//! 5. The bytes: listed twice in the capture, stored before for the same moment and device
+//!    (`exact-duplicate`), or another device's footage or another moment's (`replay`).
+//! 6. A frame within 1 m and 60° of the previous kept one (`capture-duplicate`).
+
+use model::{DeviceId, Fix, FrameEntry, FrameId, RejectReason, TimestampMs};
+
+use crate::dedup::{DedupConfig, capture_duplicates, exact_repeats};
+use crate::geometry::{TrackBounds, distance_m};
+use crate::overlap::{
+    OVERLAP_WINDOW_MS, SHARED_TRACK_MAX_DISTANCE_M, SHARED_TRACK_MAX_GAP_MS, conflicting_frames,
+    shared_track,
+};
+use crate::sequence::split;
+use crate::track::{TrackConfig, check, median_of_newest, speed_changes, too_smooth};
+
+/// A capture starting this soon after the device's last frame must be reachable from it.
+pub const JUMP_WINDOW_MS: i64 = 3_600_000;
+/// GNSS slack, metres, on the distance a car could have driven between two captures.
+pub const JUMP_SLACK_M: f64 = 50.0;
+/// How many of the device's newest fixes before a capture are read as its history.
+pub const HISTORY_FIXES: u32 = 600;
+
+/// One verdict per frame, in manifest order: `None` passes, `Some` rejects with a reason.
+pub type Verdicts = Vec<Option<RejectReason>>;
+
+/// What the store must be asked for a capture, from the capture alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Needs {
+    /// The device's own frames in this time window (overlaps with the capture).
+    pub own_window: (TimestampMs, TimestampMs),
+    /// The device's newest [`HISTORY_FIXES`] frames before this time.
+    pub history_before: TimestampMs,
+    /// Other devices' frames in this time window and box `(south, west, north, east)`;
+    /// `None` when no frame passes the track checks.
+    pub others: Option<((TimestampMs, TimestampMs), (f64, f64, f64, f64))>,
+    /// The frames whose earlier uploads and stored copies matter.
+    pub frames: Vec<FrameId>,
+}
+
+impl Needs {
+    /// What to read for `frames` (a non-empty manifest's), at server time `now`.
+    pub fn of(frames: &[FrameEntry], now: TimestampMs, config: &TrackConfig) -> Self {
+        let first = frames.first().map_or(now, |f| f.fix.time);
+        let last = frames.last().map_or(now, |f| f.fix.time);
+        let verdicts = check(frames, now, config);
+        let passing = frames
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, verdict)| verdict.is_none())
+            .map(|(entry, _)| &entry.fix);
+        let others = crate::geometry::bounds(passing).map(|bounds: TrackBounds| {
+            (
+                (
+                    bounds.start.saturating_add_ms(-SHARED_TRACK_MAX_GAP_MS),
+                    bounds.end.saturating_add_ms(SHARED_TRACK_MAX_GAP_MS),
+                ),
+                bounds.padded(SHARED_TRACK_MAX_DISTANCE_M),
+            )
+        });
+        Self {
+            own_window: (
+                first.saturating_add_ms(-OVERLAP_WINDOW_MS),
+                last.saturating_add_ms(OVERLAP_WINDOW_MS),
+            ),
+            history_before: first,
+            others,
+            frames: frames.iter().map(|entry| entry.sha256).collect(),
+        }
+    }
+}
+
+/// A frame already stored (accepted or pending): which device sent it for which moment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredFrame {
+    pub frame: FrameId,
+    pub device: DeviceId,
+    pub time: TimestampMs,
+}
+
+/// What the store knows around a capture, as [`Needs`] asked for it.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The server clock.
+    pub now: TimestampMs,
+    /// The device that signed the capture.
+    pub device: DeviceId,
+    /// The end of the last epoch whose rewards are closed.
+    pub closed_until: Option<TimestampMs>,
+    /// The device's own stored fixes in [`Needs::own_window`], in time order.
+    pub own_around: Vec<Fix>,
+    /// The device's newest stored fixes before the capture, in time order.
+    pub history: Vec<Fix>,
+    /// Other devices' stored fixes in [`Needs::others`], in time order.
+    pub others_near: Vec<Fix>,
+    /// Earlier stored copies of the capture's frames.
+    pub stored: Vec<StoredFrame>,
+    /// The device that first uploaded each of the capture's frames (when it was not this
+    /// one, the bytes are another device's footage).
+    pub first_uploaders: Vec<(FrameId, DeviceId)>,
+}
+
+/// The verdict for every frame of `frames`, given `context`. Pure: the same capture and
+/// context always give the same verdicts.
+pub fn judge(frames: &[FrameEntry], context: &Context, config: &TrackConfig) -> Verdicts {
+    let mut verdicts = check(frames, context.now, config);
+    if let Some(closed_until) = context.closed_until {
+        for (entry, verdict) in frames.iter().zip(verdicts.iter_mut()) {
+            if verdict.is_none() && entry.fix.time < closed_until {
+                *verdict = Some(RejectReason::TimeTooOld);
+            }
+        }
+    }
+    conflicting_frames(
+        frames,
+        &context.own_around,
+        config.max_speed_mps,
+        JUMP_SLACK_M,
+        &mut verdicts,
+    );
+    jump_from_history(frames, &context.history, config, &mut verdicts);
+    synthetic_with_history(frames, &context.history, config, &mut verdicts);
+    shared_track(frames, &context.others_near, &mut verdicts);
+    exact_repeats(frames, &mut verdicts);
+    stored_before(frames, context, &mut verdicts);
+    let kept: Vec<usize> = (0..frames.len())
+        .filter(|&i| verdicts[i].is_none())
+        .collect();
+    for sequence in split(frames, &kept, &config.sequences) {
+        capture_duplicates(frames, &sequence, &DedupConfig::default(), &mut verdicts);
+    }
+    verdicts
+}
+
+/// The capture's first kept frame must be reachable from the device's last frame before it,
+/// when that was less than [`JUMP_WINDOW_MS`] earlier; if not, every kept frame of the
+/// capture is a `teleport` (the capture as a whole is somewhere the device was not).
+fn jump_from_history(
+    frames: &[FrameEntry],
+    history: &[Fix],
+    config: &TrackConfig,
+    verdicts: &mut [Option<RejectReason>],
+) {
+    let Some(last) = history.last() else {
+        return;
+    };
+    let Some(first) = frames
+        .iter()
+        .zip(verdicts.iter())
+        .find(|(_, verdict)| verdict.is_none())
+        .map(|(entry, _)| &entry.fix)
+    else {
+        return;
+    };
+    let millis = first.time.millis_since(last.time);
+    if !(0..=JUMP_WINDOW_MS).contains(&millis) {
+        return;
+    }
+    let reachable = config.max_speed_mps * millis as f64 / 1000.0 + JUMP_SLACK_M;
+    if distance_m(last, first) > reachable {
+        for verdict in verdicts.iter_mut().filter(|v| v.is_none()) {
+            *verdict = Some(RejectReason::Teleport);
+        }
+    }
+}
+
+/// A capture with too few steps to be judged alone is judged with the device's newest steps
+/// before it: when the newest `synthetic_min_steps` of them (the capture's own last) have
+/// no receiver noise, every kept frame of the capture is a `synthetic-track`.
+fn synthetic_with_history(
+    frames: &[FrameEntry],
+    history: &[Fix],
+    config: &TrackConfig,
+    verdicts: &mut [Option<RejectReason>],
+) {
+    let kept: Vec<&Fix> = frames
+        .iter()
+        .zip(verdicts.iter())
+        .filter(|(_, verdict)| verdict.is_none())
+        .map(|(entry, _)| &entry.fix)
+        .collect();
+    if speed_changes(kept.iter().copied(), config).len() >= config.synthetic_min_steps {
+        return; // judged on its own by the track checks
+    }
+    let Some(first) = kept.first() else {
+        return;
+    };
+    let before = history.iter().filter(|fix| fix.time < first.time);
+    let together = speed_changes(before.chain(kept.iter().copied()), config);
+    if median_of_newest(&together, config).is_some_and(|median| too_smooth(median, config)) {
+        for verdict in verdicts.iter_mut().filter(|v| v.is_none()) {
+            *verdict = Some(RejectReason::SyntheticTrack);
+        }
+    }
+}
+
+/// Frames stored before: sent again by this device for the same moment → exact duplicate
+/// (an agent re-sending what it lost track of); from another device, or claimed for another
+/// moment → a replay (old footage passed off as new coverage), which is fraud. Bytes another
+/// device uploaded first are that device's footage, even if this one sent them too (and even
+/// if the first upload was rejected or never posted): a replay.
+fn stored_before(frames: &[FrameEntry], context: &Context, verdicts: &mut [Option<RejectReason>]) {
+    for (entry, verdict) in frames.iter().zip(verdicts.iter_mut()) {
+        if verdict.is_some() {
+            continue;
+        }
+        let made_by_another = context
+            .first_uploaders
+            .iter()
+            .any(|(frame, device)| *frame == entry.sha256 && *device != context.device);
+        let mut earlier = context
+            .stored
+            .iter()
+            .filter(|stored| stored.frame == entry.sha256)
+            .peekable();
+        if made_by_another {
+            *verdict = Some(RejectReason::Replay);
+        } else if earlier.peek().is_some() {
+            let replayed = earlier
+                .any(|stored| stored.device != context.device || stored.time != entry.fix.time);
+            *verdict = Some(if replayed {
+                RejectReason::Replay
+            } else {
+                RejectReason::ExactDuplicate
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,284 @@
+//! Table tests of the judge: one capture and one context per row, the verdicts expected.
+
+use model::{FixType, RejectReason as R};
+
+use super::*;
+
+const NOW: TimestampMs = TimestampMs(1_790_000_000_000);
+const HOUR: i64 = 3_600_000;
+/// Metres per degree of latitude (the tracks run north).
+const M_PER_DEG: f64 = 111_195.0;
+
+/// A deterministic noise in -1..1 (a receiver's wander stand-in), from a counter.
+fn wobble(n: i64) -> f64 {
+    // SplitMix64's finaliser: neighbouring counters give unrelated values.
+    let mut z = (n as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    ((z >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+}
+
+/// `seconds` fixes a second apart, from `start` (ms) at `north_m` metres north of a base
+/// point, driving north at 12 m/s; `noise_m` of position noise per fix (0: generated).
+fn drive(start: i64, seconds: i64, north_m: f64, noise_m: f64) -> Vec<Fix> {
+    (0..seconds)
+        .map(|s| {
+            let along = north_m + 12.0 * s as f64 + noise_m * wobble(start / 1000 + s);
+            let across = noise_m * wobble(start / 1000 + s + 7_777);
+            Fix {
+                time: TimestampMs(start + s * 1000),
+                lat: 43.70 + along / M_PER_DEG,
+                lon: 7.40 + across / (M_PER_DEG * 0.72),
+                alt: None,
+                heading: None,
+                speed: None,
+                fix_type: FixType::Fix3d,
+                satellites: 9,
+                hdop: 0.9,
+            }
+        })
+        .collect()
+}
+
+fn entries(fixes: &[Fix], salt: u8) -> Vec<FrameEntry> {
+    fixes
+        .iter()
+        .enumerate()
+        .map(|(i, fix)| FrameEntry {
+            sha256: FrameId::of_bytes(&[salt, (i >> 8) as u8, i as u8]),
+            fix: *fix,
+        })
+        .collect()
+}
+
+fn device(n: u128) -> DeviceId {
+    format!("00000000-0000-0000-0000-{n:012}").parse().unwrap()
+}
+
+fn empty_context() -> Context {
+    Context {
+        now: NOW,
+        device: device(1),
+        closed_until: None,
+        own_around: Vec::new(),
+        history: Vec::new(),
+        others_near: Vec::new(),
+        stored: Vec::new(),
+        first_uploaders: Vec::new(),
+    }
+}
+
+fn count(verdicts: &Verdicts, reason: R) -> usize {
+    verdicts.iter().filter(|v| **v == Some(reason)).count()
+}
+
+/// A capture an hour before the server clock: 30 noisy seconds.
+fn honest_capture() -> Vec<FrameEntry> {
+    entries(&drive(NOW.0 - HOUR, 30, 0.0, 1.5), 1)
+}
+
+#[test]
+fn each_row_of_the_table_gets_its_reason() {
+    let capture = honest_capture();
+    let start = capture[0].fix.time;
+    let far = drive(start.0, 30, 90_000.0, 1.5); // the same seconds, 90 km north
+    // (what the context holds, the reason every frame should get; None: all pass)
+    let rows: Vec<(&str, Context, Option<R>)> = vec![
+        ("nothing known", empty_context(), None),
+        (
+            "inside a closed epoch",
+            Context {
+                closed_until: Some(start.saturating_add_ms(HOUR)),
+                ..empty_context()
+            },
+            Some(R::TimeTooOld),
+        ),
+        (
+            "a closed epoch before",
+            Context {
+                closed_until: Some(start.saturating_add_ms(-1)),
+                ..empty_context()
+            },
+            None,
+        ),
+        (
+            "the same key 90 km away at the same seconds",
+            Context {
+                own_around: far.clone(),
+                ..empty_context()
+            },
+            Some(R::ClonedKey),
+        ),
+        (
+            "the last capture ended 20 min ago 200 km away",
+            Context {
+                history: drive(start.0 - 20 * 60_000, 30, 200_000.0, 1.5),
+                ..empty_context()
+            },
+            Some(R::Teleport),
+        ),
+        (
+            "the last capture ended 20 min ago 5 km away",
+            Context {
+                history: drive(start.0 - 20 * 60_000, 30, 5_000.0, 1.5),
+                ..empty_context()
+            },
+            None,
+        ),
+        (
+            "the last capture, far away, was two hours ago",
+            Context {
+                history: drive(start.0 - 2 * HOUR, 30, 900_000.0, 1.5),
+                ..empty_context()
+            },
+            None,
+        ),
+        (
+            "another device on the same track",
+            Context {
+                others_near: drive(start.0, 30, 0.0, 1.5),
+                ..empty_context()
+            },
+            Some(R::SharedTrack),
+        ),
+        (
+            "another device's bytes",
+            Context {
+                first_uploaders: capture.iter().map(|e| (e.sha256, device(2))).collect(),
+                ..empty_context()
+            },
+            Some(R::Replay),
+        ),
+        (
+            "stored before by this device, for another moment",
+            Context {
+                stored: capture
+                    .iter()
+                    .map(|e| StoredFrame {
+                        frame: e.sha256,
+                        device: device(1),
+                        time: e.fix.time.saturating_add_ms(-86_400_000),
+                    })
+                    .collect(),
+                ..empty_context()
+            },
+            Some(R::Replay),
+        ),
+        (
+            "stored before by this device, for the same moment",
+            Context {
+                stored: capture
+                    .iter()
+                    .map(|e| StoredFrame {
+                        frame: e.sha256,
+                        device: device(1),
+                        time: e.fix.time,
+                    })
+                    .collect(),
+                ..empty_context()
+            },
+            Some(R::ExactDuplicate),
+        ),
+    ];
+    for (name, context, expected) in rows {
+        let verdicts = judge(&capture, &context, &TrackConfig::default());
+        let wanted: Verdicts = vec![expected; capture.len()];
+        assert_eq!(verdicts, wanted, "{name}");
+    }
+}
+
+#[test]
+fn a_generated_track_cut_into_short_captures_is_judged_with_its_predecessors() {
+    let config = TrackConfig::default();
+    // 20 generated seconds: too short to be judged alone.
+    let short = entries(&drive(NOW.0 - HOUR, 20, 0.0, 0.0), 2);
+    let alone = judge(&short, &empty_context(), &config);
+    assert!(alone.iter().all(Option::is_none), "{alone:?}");
+    // After 60 generated seconds the device sent a minute earlier: forged.
+    let before = drive(NOW.0 - HOUR - 61_000, 60, -732.0, 0.0);
+    let with_history = Context {
+        history: before,
+        ..empty_context()
+    };
+    let verdicts = judge(&short, &with_history, &config);
+    assert_eq!(count(&verdicts, R::SyntheticTrack), short.len());
+    // After 60 seconds a real receiver drove (noisy): the short capture is judged with them
+    // and passes. Noise added to the next short capture does not clean a device whose
+    // newest minute is mostly generated.
+    let noisy_before = Context {
+        history: drive(NOW.0 - HOUR - 61_000, 60, -732.0, 1.5),
+        ..empty_context()
+    };
+    let noisy = entries(&drive(NOW.0 - HOUR, 20, 0.0, 1.5), 3);
+    assert!(
+        judge(&noisy, &noisy_before, &config)
+            .iter()
+            .all(Option::is_none)
+    );
+    let mixed = judge(&noisy, &with_history, &config);
+    assert_eq!(count(&mixed, R::SyntheticTrack), noisy.len(), "{mixed:?}");
+    // Two-frame captures, one after another: still judged, with the history.
+    let pair = entries(&drive(NOW.0 - HOUR, 2, 0.0, 0.0), 4);
+    let verdicts = judge(&pair, &with_history, &config);
+    assert_eq!(count(&verdicts, R::SyntheticTrack), 2, "{verdicts:?}");
+}
+
+#[test]
+fn sparse_generated_fixes_are_judged_and_sparse_real_ones_pass() {
+    let config = TrackConfig::default();
+    // A fix every 5 s at a set speed: 70 judged steps, none with noise.
+    let sparse: Vec<Fix> = drive(NOW.0 - 2 * HOUR, 360, 0.0, 0.0)
+        .into_iter()
+        .step_by(5)
+        .collect();
+    let verdicts = judge(&entries(&sparse, 5), &empty_context(), &config);
+    assert_eq!(count(&verdicts, R::SyntheticTrack), sparse.len());
+    // The same with a receiver's noise: passes.
+    let noisy: Vec<Fix> = drive(NOW.0 - 2 * HOUR, 360, 0.0, 1.5)
+        .into_iter()
+        .step_by(5)
+        .collect();
+    let verdicts = judge(&entries(&noisy, 6), &empty_context(), &config);
+    assert!(verdicts.iter().all(Option::is_none), "{verdicts:?}");
+}
+
+#[test]
+fn bytes_listed_twice_and_a_frame_that_did_not_move_are_duplicates() {
+    let mut capture = honest_capture();
+    capture[5].sha256 = capture[4].sha256;
+    let mut stopped = capture[10].fix;
+    stopped.time = stopped.time.saturating_add_ms(500);
+    capture.insert(
+        11,
+        FrameEntry {
+            sha256: FrameId::of_bytes(b"stopped"),
+            fix: stopped,
+        },
+    );
+    let verdicts = judge(&capture, &empty_context(), &TrackConfig::default());
+    assert_eq!(verdicts[5], Some(R::ExactDuplicate));
+    assert_eq!(verdicts[11], Some(R::CaptureDuplicate));
+    assert_eq!(verdicts.iter().filter(|v| v.is_some()).count(), 2);
+}
+
+#[test]
+fn needs_cover_the_capture_and_skip_the_others_when_nothing_passes() {
+    let capture = honest_capture();
+    let config = TrackConfig::default();
+    let needs = Needs::of(&capture, NOW, &config);
+    let (first, last) = (capture[0].fix.time, capture[29].fix.time);
+    assert!(needs.own_window.0 < first && needs.own_window.1 > last);
+    assert_eq!(needs.history_before, first);
+    assert_eq!(needs.frames.len(), capture.len());
+    let ((from, to), (south, _, north, _)) = needs.others.unwrap();
+    assert!(from < first && to > last);
+    assert!(south < capture[0].fix.lat && north > capture[29].fix.lat);
+    // Every fix at null island: no track to look for other devices on.
+    let mut nowhere = capture.clone();
+    for entry in &mut nowhere {
+        entry.fix.lat = 0.0;
+        entry.fix.lon = 0.0;
+    }
+    assert_eq!(Needs::of(&nowhere, NOW, &config).others, None);
+}
