@@ -11,15 +11,20 @@
 //! 2. **Freshness.** A cell's weight refills linearly from 0 to 1 over `refill_ms` after it
 //!    was last mapped before the epoch (never mapped: 1). A frame's value is
 //!    `weight(frame time) × quality`.
-//! 3. **Own duplicates earn once.** Per cell, each contributor (the device's owner) counts
-//!    once, with the best value among their frames there.
-//! 4. **Rank with seniority.** Per cell, contributors are ranked by their first frame's time:
-//!    the first earns ×1, the second ×1/2, the third ×1/4, later ones 0.
-//! 5. **Region weight** of the best frame's place multiplies the points.
+//! 3. **Passes.** Per cell, the eligible frames in time order form passes: a pass starts at
+//!    the first frame an hour or more after the current pass's first frame. A pass credits one
+//!    frame, its best (value × region weight), whoever drove it ([`crate::passes`]).
+//! 4. **Pass rank.** Passes earn ×1, ×1/2, ×1/4 in time order, later ones 0, so splitting one
+//!    driver's work over several accounts or devices never pays more than one account. Epochs
+//!    whose params name no `payout_rule` were closed with *contributor rank*: each contributor
+//!    counts once per cell with their best frame, ranked by their first frame's time.
+//! 5. **Region weight** of the credited frame's place multiplies the points.
 //! 6. **Fleet split.** A device's points go to its owner, or `driver_share_bps` of them to
 //!    its driver.
-//! 7. **Emission** is split pro rata to points with the largest-remainder rule (ties by
-//!    contributor id), so amounts sum exactly to it; with no points it stays unallocated.
+//! 7. **Emission** is split pro rata to points: each contributor gets
+//!    `floor(points × emission / all points)`; the dust (fewer units than contributors) stays
+//!    unallocated, so extra accounts cannot collect it. Contributor-rank epochs handed it out
+//!    by largest remainder (ties by contributor id). With no points it all stays unallocated.
 //! 8. **Bounties.** Each bounty's budget goes to the payees of the first fresh frame (a
 //!    non-zero weight, not flagged) inside its area and time window; unclaimed and expired by
 //!    the epoch's end → refunded; unclaimed and still running → carried to the next epoch.
@@ -41,8 +46,8 @@ use serde::{Deserialize, Serialize};
 use crate::consumption::ConsumptionResult;
 use crate::discovery::DiscoveryResult;
 use crate::regions::PPM;
-use crate::split::largest_remainder;
-use crate::{Bounty, EpochInputs, Error, Payees, Result};
+use crate::split::{floor_shares, largest_remainder};
+use crate::{Bounty, EpochInputs, Error, Payees, PayoutRule, Regions, Result};
 
 /// The fraud reasons that cost a device its whole epoch.
 pub const FORFEITING_FRAUD: [&str; 4] = ["replay", "cloned-key", "synthetic-track", "shared-track"];
@@ -50,9 +55,9 @@ pub const FORFEITING_FRAUD: [&str; 4] = ["replay", "cloned-key", "synthetic-trac
 pub const FORFEITING_TELEPORT_DAYS: usize = 2;
 
 /// Rank multipliers as right shifts: ×1, ×1/2, ×1/4.
-const RANK_SHIFTS: [u32; 3] = [0, 1, 2];
+pub(crate) const RANK_SHIFTS: [u32; 3] = [0, 1, 2];
 
-/// Why a cell paid what it paid, for one contributor.
+/// Why a cell paid what it paid, for one pass (one contributor under contributor rank).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CellAward {
     /// H3 res-12 cell, hex.
@@ -61,7 +66,8 @@ pub struct CellAward {
     pub device: DeviceId,
     /// The frame whose value counted.
     pub frame: FrameId,
-    /// 0 = first in the cell this epoch.
+    /// The pass's place in the cell's passes this epoch (the contributor's place under
+    /// contributor rank); 0 = first.
     pub rank: u32,
     pub weight_ppm: u64,
     pub quality_ppm: u64,
@@ -195,6 +201,75 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
         });
     }
 
+    let (awards, points) = match inputs.params.payout_rule {
+        PayoutRule::ContributorRank => rank_contributors(&eligible, &regions, &inputs.devices),
+        PayoutRule::PassRank => crate::passes::rank_passes(&eligible, &regions, &inputs.devices),
+    };
+
+    let mut earnings: BTreeMap<ContributorId, Earnings> = BTreeMap::new();
+    let ordered: Vec<(ContributorId, u128)> = points
+        .into_iter()
+        .filter(|(_, p)| *p > 0)
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    let discovery = crate::discovery::settle(inputs, emission, &flagged_devices)?;
+    let pool = emission - discovery.pool;
+    let shares = match inputs.params.payout_rule {
+        PayoutRule::ContributorRank => largest_remainder(pool, &ordered),
+        // The dust stays unallocated: handed out, it would go to whoever has more accounts.
+        PayoutRule::PassRank => floor_shares(pool, &ordered),
+    };
+    let paid: u128 = shares.iter().sum();
+    for ((contributor, contributor_points), amount) in ordered.iter().zip(&shares) {
+        let entry = earnings.entry(*contributor).or_default();
+        entry.points = *contributor_points;
+        entry.emission_amount = *amount;
+    }
+
+    for (contributor, amount) in &discovery.earned {
+        earnings.entry(*contributor).or_default().discovery_amount = *amount;
+    }
+    let bounties = settle_bounties(inputs, &eligible, &mut earnings)?;
+    let consumption = crate::consumption::settle(inputs, &flagged_devices)?;
+    for (contributor, amount) in &consumption.earned {
+        earnings.entry(*contributor).or_default().consumption_amount = *amount;
+    }
+
+    Ok(EpochResult {
+        awards,
+        earnings,
+        emission,
+        unallocated: emission - discovery.pool - paid + consumption.pool - consumption.paid(),
+        consumption,
+        discovery,
+        bounties,
+        flagged_devices,
+        flagged_frames,
+    })
+}
+
+/// A frame that may earn, with its cell and value (`weight × quality`, ppm).
+pub(crate) struct Eligible {
+    pub(crate) frame: FrameId,
+    pub(crate) device: DeviceId,
+    pub(crate) owner: ContributorId,
+    pub(crate) time: TimestampMs,
+    pub(crate) lat: f64,
+    pub(crate) lon: f64,
+    pub(crate) cell: h3o::CellIndex,
+    pub(crate) weight_ppm: u64,
+    pub(crate) quality_ppm: u64,
+    pub(crate) value: u64,
+}
+
+/// Contributor rank (epochs published before pass rank): per cell each owner counts once,
+/// with their best frame, ranked by their first frame's time.
+fn rank_contributors(
+    eligible: &[Eligible],
+    regions: &Regions,
+    devices: &BTreeMap<DeviceId, Payees>,
+) -> (Vec<CellAward>, HashMap<ContributorId, u128>) {
     // Per cell, per owner: the first frame (for rank) and the best frame (for value).
     let mut cells: BTreeMap<u64, BTreeMap<ContributorId, (TimestampMs, FrameId, usize)>> =
         BTreeMap::new();
@@ -239,59 +314,10 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
                 region_ppm,
                 points: cell_points,
             });
-            split_to_payees(&inputs.devices[&frame.device], cell_points, &mut points);
+            split_to_payees(&devices[&frame.device], cell_points, &mut points);
         }
     }
-
-    let mut earnings: BTreeMap<ContributorId, Earnings> = BTreeMap::new();
-    let ordered: Vec<(ContributorId, u128)> = points
-        .into_iter()
-        .filter(|(_, p)| *p > 0)
-        .collect::<BTreeMap<_, _>>()
-        .into_iter()
-        .collect();
-    let discovery = crate::discovery::settle(inputs, emission, &flagged_devices)?;
-    let shares = largest_remainder(emission - discovery.pool, &ordered);
-    let paid: u128 = shares.iter().sum();
-    for ((contributor, contributor_points), amount) in ordered.iter().zip(&shares) {
-        let entry = earnings.entry(*contributor).or_default();
-        entry.points = *contributor_points;
-        entry.emission_amount = *amount;
-    }
-
-    for (contributor, amount) in &discovery.earned {
-        earnings.entry(*contributor).or_default().discovery_amount = *amount;
-    }
-    let bounties = settle_bounties(inputs, &eligible, &mut earnings)?;
-    let consumption = crate::consumption::settle(inputs, &flagged_devices)?;
-    for (contributor, amount) in &consumption.earned {
-        earnings.entry(*contributor).or_default().consumption_amount = *amount;
-    }
-
-    Ok(EpochResult {
-        awards,
-        earnings,
-        emission,
-        unallocated: emission - discovery.pool - paid + consumption.pool - consumption.paid(),
-        consumption,
-        discovery,
-        bounties,
-        flagged_devices,
-        flagged_frames,
-    })
-}
-
-struct Eligible {
-    frame: FrameId,
-    device: DeviceId,
-    owner: ContributorId,
-    time: TimestampMs,
-    lat: f64,
-    lon: f64,
-    cell: h3o::CellIndex,
-    weight_ppm: u64,
-    quality_ppm: u64,
-    value: u64,
+    (awards, points)
 }
 
 /// The refill weight (ppm) of a cell last mapped at `last` when a frame arrives at `now`.

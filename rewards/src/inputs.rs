@@ -84,6 +84,36 @@ pub struct Params {
     /// epoch (0: no discovery rewards; left out of the JSON then, as before they existed).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub discovery_share_ppm: u64,
+    /// How cells are ranked and the emission rounded (rules 3, 4 and 7). Left out of the
+    /// JSON for the legacy rule, so epochs published before pass rank keep their hashes and
+    /// recompute with the rule they were closed with.
+    #[serde(default, skip_serializing_if = "PayoutRule::is_contributor_rank")]
+    pub payout_rule: PayoutRule,
+}
+
+/// Which rule ranks the frames of a cell: not a setting, the shell closes every epoch with
+/// [`PayoutRule::CURRENT`]; an epoch's published inputs say which one it was closed with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PayoutRule {
+    /// Epochs published before pass rank: each contributor counts once per cell, ranked by
+    /// their first frame, and the emission is split by largest remainder. Splitting one
+    /// driver's work over several accounts pays more (up to 1.75×).
+    #[default]
+    ContributorRank,
+    /// Per cell, passes an hour apart are ranked, whoever drove them
+    /// ([`crate::passes`]), and the emission is split by floor, the dust unallocated:
+    /// splitting one driver's work over several accounts or devices never pays more.
+    PassRank,
+}
+
+impl PayoutRule {
+    /// The rule every epoch is closed with now.
+    pub const CURRENT: Self = Self::PassRank;
+
+    fn is_contributor_rank(&self) -> bool {
+        *self == Self::ContributorRank
+    }
 }
 
 fn is_zero(value: &u64) -> bool {
@@ -93,7 +123,8 @@ fn is_zero(value: &u64) -> bool {
 impl Params {
     pub const DEFAULT_REFILL_MS: i64 = 7 * 24 * 3600 * 1000;
 
-    /// Emission only, with no consumption rewards.
+    /// Emission only, with no consumption rewards, under the legacy contributor rank (as
+    /// epochs published before pass rank read); see [`Params::with_rule`].
     pub fn emission(emission: impl Into<String>, refill_ms: i64) -> Self {
         Self {
             emission: emission.into(),
@@ -101,6 +132,15 @@ impl Params {
             consumption_share_ppm: 0,
             units_per_credit: String::new(),
             discovery_share_ppm: 0,
+            payout_rule: PayoutRule::ContributorRank,
+        }
+    }
+
+    /// The same params under `rule`.
+    pub fn with_rule(self, rule: PayoutRule) -> Self {
+        Self {
+            payout_rule: rule,
+            ..self
         }
     }
 

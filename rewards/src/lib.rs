@@ -1,7 +1,8 @@
 //! Reward epochs: who earned what for fresh coverage, provably.
 //!
-//! Owns: the pure payout math ([`compute`]: inputs → per-contributor integer amounts that sum
-//! exactly to the emission plus the consumption pool, with a per-cell attribution), the
+//! Owns: the pure payout math ([`compute`]: inputs → per-contributor integer amounts that,
+//! with what stays unallocated, sum exactly to the emission plus the consumption pool, with a
+//! per-cell attribution; [`passes`]: the per-cell rank no split over accounts can game), the
 //! share of map consumers' spending paid to the contributors of what they used
 //! ([`consumption`]), the pay of the first observer of a new map feature ([`discovery`]),
 //! the emission schedule ([`EmissionSchedule`]), the epoch calendar
@@ -11,7 +12,7 @@
 //! feature — a thin IO shell (`shell`) that reads inputs from `store`, writes the published
 //! files and rows, verifies closed epochs and serves them over HTTP (`routes`).
 //!
-//! Never does: network IO or storage in the core (everything under [`compute`],
+//! Never does: network IO or storage in the core (everything under [`compute`], [`passes`],
 //! [`consumption`], [`discovery`], [`evidence`], [`report`], [`merkle`], [`manifest`] is
 //! pure), or decide whether a frame is acceptable (ingest did that).
 
@@ -25,6 +26,7 @@ pub mod evidence;
 mod inputs;
 pub mod manifest;
 pub mod merkle;
+pub mod passes;
 mod regions;
 pub mod report;
 #[cfg(feature = "server")]
@@ -40,7 +42,7 @@ pub use emission::{EmissionCurve, EmissionSchedule};
 pub use epoch::{EPOCH_MS, EpochId, rfc3339};
 pub use error::{Error, Result};
 pub use inputs::{
-    Bounty, CaptureEvidence, EpochInputs, InputHashes, Params, Payees, RewardFrame,
+    Bounty, CaptureEvidence, EpochInputs, InputHashes, Params, Payees, PayoutRule, RewardFrame,
     bounties_from_geojson,
 };
 pub use regions::{PPM, Regions};

@@ -15,8 +15,8 @@ use crate::manifest::{Files, Published, RewardManifest, publish};
 use crate::merkle::hex_hash;
 use crate::{
     Bounty, CaptureEvidence, ConsumedCellWeek, ConsumptionAward, Discovery, DiscoveryAward,
-    EmissionCurve, EmissionSchedule, EpochId, EpochInputs, Error, Params, Payees, Result,
-    RewardFrame,
+    EmissionCurve, EmissionSchedule, EpochId, EpochInputs, Error, Params, Payees, PayoutRule,
+    Result, RewardFrame,
 };
 
 /// How epochs are closed: the parts of the inputs that come from settings, not the store.
@@ -190,6 +190,8 @@ pub async fn load_inputs(
             consumption_share_ppm: config.consumption_share_ppm,
             units_per_credit: config.units_per_credit.clone(),
             discovery_share_ppm: config.discovery_share_ppm,
+            // Not a setting: no operator may close an epoch with a rule that pays splitters.
+            payout_rule: PayoutRule::CURRENT,
         },
         frames,
         cells_last_mapped: store.db.cells_last_mapped_before(start, end).await?,
@@ -616,6 +618,8 @@ pub async fn verify(store: &Store, epoch: EpochId) -> Result<Verified> {
         .iter()
         .filter_map(|entry| entry.address.map(|address| (entry.contributor, address)))
         .collect();
+    // With the snapshot's params, whose hash was just checked: its payout rule is the one the
+    // epoch was closed with (contributor rank when the field is absent), not today's.
     let recomputed = publish(&snapshot, &compute(&snapshot)?, &addresses);
     if recomputed.manifest.merkle_root != manifest.merkle_root {
         return Err(failed(format!(

@@ -1,4 +1,5 @@
-//! Splitting an integer amount pro rata with the largest-remainder (Hamilton) rule.
+//! Splitting an integer amount pro rata: by floor, the dust left over, or with the
+//! largest-remainder (Hamilton) rule, which hands the dust out.
 
 /// Splits `total` in proportion to `weights`: each gets `floor(total × w / W)`, and the units
 /// left over go one each to the largest remainders, ties to the earlier entry (callers pass
@@ -24,6 +25,20 @@ pub fn largest_remainder<K>(total: u128, weights: &[(K, u128)]) -> Vec<u128> {
         parts[index] += 1;
     }
     parts
+}
+
+/// Splits `total` in proportion to `weights`: each gets `floor(total × w / W)`, and the units
+/// left over (fewer than the entries) are nobody's. Splitting one weight into several never
+/// gains: `floor(x) + floor(y) ≤ floor(x + y)`. With `W = 0` every part is 0.
+pub fn floor_shares<K>(total: u128, weights: &[(K, u128)]) -> Vec<u128> {
+    let sum: u128 = weights.iter().map(|(_, w)| *w).sum();
+    if sum == 0 {
+        return vec![0; weights.len()];
+    }
+    weights
+        .iter()
+        .map(|(_, weight)| mul_div_rem(total, *weight, sum).0)
+        .collect()
 }
 
 /// `(a × b) / c` and its remainder without overflow, for `b ≤ c`.
@@ -101,6 +116,31 @@ mod tests {
     }
 
     #[test]
+    fn floor_shares_leave_the_dust() {
+        // 10 over 1:1:1 → 3 each, 1 unit left for nobody; over 4:2:1 of 100 → 57, 28, 14.
+        assert_eq!(
+            floor_shares(10, &[("a", 1), ("b", 1), ("c", 1)]),
+            vec![3, 3, 3]
+        );
+        assert_eq!(
+            floor_shares(100, &[("a", 4), ("b", 2), ("c", 1)]),
+            vec![57, 28, 14]
+        );
+        assert_eq!(floor_shares(5, &[("a", 0), ("b", 0)]), vec![0, 0]);
+        // One account with 1 point beside another with 2, of 10: 3 (3.33) and 6 (6.67). The
+        // same account split in two of ½ point each: largest remainder hands both the .67
+        // remainders a unit, 2 + 2 = 4 > 3; by floor it gets 1 + 1 = 2 ≤ 3.
+        assert_eq!(floor_shares(10, &[("one", 1), ("other", 2)]), vec![3, 6]);
+        let split = [("a", 1), ("b", 1), ("other", 4)];
+        assert_eq!(floor_shares(10, &split), vec![1, 1, 6]);
+        assert_eq!(largest_remainder(10, &split), vec![2, 2, 6]);
+        assert_eq!(
+            largest_remainder(10, &[("one", 1), ("other", 2)]),
+            vec![3, 7]
+        );
+    }
+
+    #[test]
     fn huge_amounts_do_not_overflow() {
         let total = u128::MAX / 3;
         let parts = largest_remainder(total, &[("a", u128::MAX / 7), ("b", u128::MAX / 5)]);
@@ -125,6 +165,27 @@ mod tests {
                     prop_assert!(*part == exact_floor || *part == exact_floor + 1);
                 }
             }
+        }
+
+        #[test]
+        fn floor_shares_leave_less_than_one_unit_each_and_splitting_never_gains(
+            total in 0u128..10u128.pow(30),
+            weights in prop::collection::vec(1u128..10u128.pow(15), 1..40),
+            split_at in 1u128..10u128.pow(15),
+        ) {
+            let keyed: Vec<(usize, u128)> = weights.iter().copied().enumerate().collect();
+            let parts = floor_shares(total, &keyed);
+            let paid: u128 = parts.iter().sum();
+            prop_assert!(paid <= total && total - paid < weights.len() as u128);
+            // The first weight split in two: the halves get no more than the whole, and every
+            // other entry gets the same.
+            let first = weights[0];
+            let part = split_at % first;
+            let mut halves = vec![(usize::MAX, part), (usize::MAX - 1, first - part)];
+            halves.extend(keyed[1..].iter().copied());
+            let split = floor_shares(total, &halves);
+            prop_assert!(split[0] + split[1] <= parts[0]);
+            prop_assert_eq!(&split[2..], &parts[1..]);
         }
     }
 }
