@@ -30,7 +30,7 @@ use crate::overlap::{
     shared_track,
 };
 use crate::sequence::split;
-use crate::track::{TrackConfig, check, median_of_newest, speed_changes, too_smooth};
+use crate::track::{TrackConfig, check, newest, speed_changes, too_smooth};
 
 /// A capture starting this soon after the device's last frame must be reachable from it.
 pub const JUMP_WINDOW_MS: i64 = 3_600_000;
@@ -183,8 +183,8 @@ fn jump_from_history(
 }
 
 /// A capture with too few steps to be judged alone is judged with the device's newest steps
-/// before it: when the newest `synthetic_min_steps` of them (the capture's own last) have
-/// no receiver noise, every kept frame of the capture is a `synthetic-track`.
+/// before it: when the newest `synthetic_min_steps` of them (the capture's own last) are too
+/// smooth for a receiver, every kept frame of the capture is a `synthetic-track`.
 fn synthetic_with_history(
     frames: &[FrameEntry],
     history: &[Fix],
@@ -205,7 +205,7 @@ fn synthetic_with_history(
     };
     let before = history.iter().filter(|fix| fix.time < first.time);
     let together = speed_changes(before.chain(kept.iter().copied()), config);
-    if median_of_newest(&together, config).is_some_and(|median| too_smooth(median, config)) {
+    if too_smooth(newest(&together, config), config) {
         for verdict in verdicts.iter_mut().filter(|v| v.is_none()) {
             *verdict = Some(RejectReason::SyntheticTrack);
         }
