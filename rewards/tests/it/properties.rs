@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use model::{ContributorId, DeviceId, FrameId};
 use proptest::prelude::*;
-use rewards::{EpochId, EpochInputs, Params, Payees, RewardFrame, compute};
+use rewards::{EpochId, EpochInputs, Params, Payees, PayoutRule, RewardFrame, compute};
 
 use crate::{HOUR, at, munich_positions};
 
@@ -98,6 +98,19 @@ fn frame_spec() -> impl Strategy<Value = FrameSpec> {
     )
 }
 
+fn rule() -> impl Strategy<Value = PayoutRule> {
+    prop_oneof![
+        Just(PayoutRule::ContributorRank),
+        Just(PayoutRule::PassRank)
+    ]
+}
+
+/// `epoch` computed under `rule`.
+fn under(rule: PayoutRule, mut epoch: EpochInputs) -> EpochInputs {
+    epoch.params = epoch.params.with_rule(rule);
+    epoch
+}
+
 fn points_of(inputs: &EpochInputs) -> BTreeMap<ContributorId, u128> {
     compute(inputs)
         .unwrap()
@@ -115,20 +128,31 @@ proptest! {
         specs in prop::collection::vec(frame_spec(), 0..120),
         emission in 0u64..u64::MAX,
         last in prop::collection::vec((0usize..400, 0i64..240), 0..20),
+        rule in rule(),
     ) {
-        let result = compute(&inputs(&specs, emission, &last)).unwrap();
+        let result = compute(&under(rule, inputs(&specs, emission, &last))).unwrap();
         let paid: u128 = result.earnings.values().map(|e| e.emission_amount).sum();
         prop_assert_eq!(paid + result.unallocated, u128::from(emission));
-        let anyone_earned = result.earnings.values().any(|e| e.points > 0);
-        prop_assert_eq!(result.unallocated == 0 || emission == 0, anyone_earned || emission == 0);
+        let earners = result.earnings.values().filter(|e| e.points > 0).count() as u128;
+        match rule {
+            // Largest remainder hands every unit out whenever anyone earned.
+            PayoutRule::ContributorRank => prop_assert_eq!(
+                result.unallocated == 0 || emission == 0,
+                earners > 0 || emission == 0
+            ),
+            // The floor split leaves less than a unit per earner.
+            PayoutRule::PassRank if earners > 0 => prop_assert!(result.unallocated < earners),
+            PayoutRule::PassRank => prop_assert_eq!(result.unallocated, u128::from(emission)),
+        }
     }
 
     #[test]
     fn input_order_changes_nothing(
         specs in prop::collection::vec(frame_spec(), 1..80),
         seed in any::<u64>(),
+        rule in rule(),
     ) {
-        let original = inputs(&specs, 1_000_000_007, &[]);
+        let original = under(rule, inputs(&specs, 1_000_000_007, &[]));
         let mut shuffled = original.clone();
         // A deterministic shuffle driven by the seed.
         let len = shuffled.frames.len();
@@ -140,9 +164,12 @@ proptest! {
         let a = compute(&original).unwrap();
         let b = compute(&shuffled).unwrap();
         prop_assert_eq!(a.earnings, b.earnings);
+        prop_assert_eq!(a.awards, b.awards);
         prop_assert_eq!(original.hashes(), shuffled.hashes());
     }
 
+    /// Contributor rank only: under pass rank an extra early pass pushes its driver's later
+    /// pass a rank down (see `rewards::passes`), which this would find.
     #[test]
     fn adding_a_frame_never_lowers_its_contributors_points(
         specs in prop::collection::vec(frame_spec(), 0..80),
@@ -163,11 +190,12 @@ proptest! {
     fn a_device_caught_replaying_earns_nothing(
         specs in prop::collection::vec(frame_spec(), 1..80),
         replayed in prop::collection::vec((0usize..400, 0i64..168), 1..20),
+        rule in rule(),
     ) {
         // Device 0 replays positions (flagged by ingest) besides whatever else it uploads.
         let mut all = specs.clone();
         all.extend(replayed.iter().map(|&(position, hour)| (0, position, hour, 100, true)));
-        let result = compute(&inputs(&all, 1_000_000, &[])).unwrap();
+        let result = compute(&under(rule, inputs(&all, 1_000_000, &[]))).unwrap();
         let (devices, contributors) = ids();
         prop_assert!(result.flagged_devices.contains(&devices[0]));
         prop_assert!(result.earnings.get(&contributors[0]).is_none_or(|e| e.total() == 0));
@@ -298,8 +326,14 @@ proptest! {
         emission in 0u64..u64::MAX,
         share_ppm in 0u64..=1_000_000,
         units_per_credit in 0u64..10u64.pow(15),
+        rule in rule(),
     ) {
-        let epoch = with_consumption(inputs(&specs, emission, &[]), &consumed, share_ppm, units_per_credit);
+        let epoch = with_consumption(
+            under(rule, inputs(&specs, emission, &[])),
+            &consumed,
+            share_ppm,
+            units_per_credit,
+        );
         let result = compute(&epoch).unwrap();
         let credits: u128 = epoch.consumption.iter().map(|c| u128::from(c.credits)).sum();
         prop_assert_eq!(result.consumption.credits, credits);
@@ -441,6 +475,70 @@ fn inputs_without_consumption_hash_as_before_consumption_rewards() {
     );
 }
 
+/// The inputs of an epoch published before pass rank, as the shell wrote them then: two
+/// cars in one cell ten minutes apart (Monday 08:00 and 08:10 of 2026-W40).
+const INPUTS_BEFORE_PASS_RANK: &str = concat!(
+    r#"{"epoch":"2026-W40","params":{"emission":"5000","refill_ms":604800000},"frames":["#,
+    r#"{"frame":"1111111111111111111111111111111111111111111111111111111111111111","#,
+    r#""device":"00000000-0000-0000-0000-00000000000a","time":1790582400000,"#,
+    r#""lat":48.137,"lon":11.575,"quality":1.0},"#,
+    r#"{"frame":"2222222222222222222222222222222222222222222222222222222222222222","#,
+    r#""device":"00000000-0000-0000-0000-00000000000b","time":1790583000000,"#,
+    r#""lat":48.137,"lon":11.575,"quality":0.5}],"#,
+    r#""cells_last_mapped":{},"devices":{"#,
+    r#""00000000-0000-0000-0000-00000000000a":{"owner":"00000000-0000-0000-0000-0000000000aa","driver":null,"driver_share_bps":0},"#,
+    r#""00000000-0000-0000-0000-00000000000b":{"owner":"00000000-0000-0000-0000-0000000000bb","driver":null,"driver_share_bps":0}},"#,
+    r#""bounties":[],"regions_geojson":""}"#
+);
+
+#[test]
+fn inputs_published_before_pass_rank_keep_their_hash_and_their_rule() {
+    let old: EpochInputs = serde_json::from_str(INPUTS_BEFORE_PASS_RANK).unwrap();
+    assert_eq!(old.params.payout_rule, PayoutRule::ContributorRank);
+    assert_eq!(
+        serde_json::to_string(&old).unwrap(),
+        INPUTS_BEFORE_PASS_RANK,
+        "re-serialised byte for byte"
+    );
+    // sha256 of `{"emission":"5000","refill_ms":604800000}` (sha256sum).
+    assert_eq!(
+        old.hashes().params,
+        "0e727ad404c4126163ed0471ea5dca412891475362f420dccbcb7724f9e254ba"
+    );
+    // Recomputed with the rule it was closed with: contributor rank pays the second car ×1/2
+    // of its 0.5 quality, 1 : 0.25 of 5 000.
+    let (a, b) = (
+        ContributorId::from(uuid::Uuid::from_u128(0xaa)),
+        ContributorId::from(uuid::Uuid::from_u128(0xbb)),
+    );
+    let amounts = |epoch: &EpochInputs| {
+        let result = compute(epoch).unwrap();
+        let of = |id| result.earnings.get(id).map_or(0, |e| e.total());
+        (of(&a), of(&b))
+    };
+    assert_eq!(amounts(&old), (4_000, 1_000));
+
+    // Closed today, the same frames are one pass that credits the better frame; the params
+    // name the rule, so their hash (and only theirs) differs.
+    let today = EpochInputs {
+        params: old.params.clone().with_rule(PayoutRule::PassRank),
+        ..old.clone()
+    };
+    assert_eq!(
+        serde_json::to_string(&today.params).unwrap(),
+        r#"{"emission":"5000","refill_ms":604800000,"payout_rule":"pass-rank"}"#
+    );
+    // sha256 of that text (sha256sum).
+    assert_eq!(
+        today.hashes().params,
+        "f41558d6ad54ec9536f5d9bc4efc461e31a1d0695713ee5484df1dd668a18fe8"
+    );
+    assert_eq!(today.hashes().differences(&old.hashes()), vec!["params"]);
+    assert_eq!(amounts(&today), (5_000, 0));
+    let back: EpochInputs = serde_json::from_str(&serde_json::to_string(&today).unwrap()).unwrap();
+    assert_eq!(back.params.payout_rule, PayoutRule::PassRank);
+}
+
 // Discovery rewards (rule 10): the first observers of new map features, paid from the
 // emission.
 
@@ -477,8 +575,9 @@ proptest! {
         picks in prop::collection::vec(0usize..80, 0..12),
         emission in 0u64..u64::MAX,
         share_ppm in 0u64..=1_000_000,
+        rule in rule(),
     ) {
-        let epoch = with_discoveries(inputs(&specs, emission, &[]), &picks, share_ppm);
+        let epoch = with_discoveries(under(rule, inputs(&specs, emission, &[])), &picks, share_ppm);
         let result = compute(&epoch).unwrap();
         let coverage: u128 = result.earnings.values().map(|e| e.emission_amount).sum();
         let discovery: u128 = result.earnings.values().map(|e| e.discovery_amount).sum();
@@ -517,4 +616,204 @@ fn with_discovery_rewards_off_nothing_changes() {
     let on = compute(&with_discoveries(plain, &[0, 5, 9], 200_000)).unwrap();
     let amounts: Vec<u128> = on.discovery.awards.iter().map(|a| a.amount).collect();
     assert_eq!(amounts, [66_667, 66_667, 66_666]);
+}
+
+// Pass rank (rules 3, 4 and 7, issue 24): splitting one driver's work over several accounts
+// or devices never pays more than one account would.
+
+/// `epoch` with every frame of `device` moved to one of `accounts` new accounts, each a new
+/// contributor with a device of its own: the device's `n`-th frame to account
+/// `picks[n] % accounts`. Returns the accounts' contributor ids.
+fn spread_over_accounts(
+    epoch: &EpochInputs,
+    device: DeviceId,
+    accounts: usize,
+    picks: &[usize],
+) -> (EpochInputs, Vec<ContributorId>) {
+    let new: Vec<(DeviceId, ContributorId)> = (0..accounts as u128)
+        .map(|k| {
+            (
+                DeviceId::from(uuid_of(50 + k)),
+                ContributorId::from(uuid_of(150 + k)),
+            )
+        })
+        .collect();
+    let mut split = epoch.clone();
+    let theirs = split.frames.iter_mut().filter(|f| f.device == device);
+    for (n, frame) in theirs.enumerate() {
+        frame.device = new[picks.get(n).copied().unwrap_or(0) % accounts].0;
+    }
+    split.devices.remove(&device);
+    for (device, owner) in &new {
+        let payees = Payees {
+            owner: *owner,
+            driver: None,
+            driver_share_bps: 0,
+        };
+        split.devices.insert(*device, payees);
+    }
+    (split, new.into_iter().map(|(_, owner)| owner).collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The property of issue 24: in any honest epoch (no fraud flags, no consumption, no
+    /// discovery), under pass rank, one person's frames spread over 1–3 accounts (each with
+    /// its own device) earn those accounts together at most what the person's one account
+    /// earned — the same points, less at most the dust of the floor split — and every other
+    /// contributor earns exactly the same.
+    #[test]
+    fn splitting_a_drivers_work_over_accounts_never_pays_more(
+        specs in prop::collection::vec(frame_spec(), 1..120),
+        emission in 0u64..u64::MAX,
+        last in prop::collection::vec((0usize..400, 0i64..240), 0..20),
+        person in 0..DEVICES,
+        accounts in 1usize..=3,
+        picks in prop::collection::vec(0usize..3, 120),
+    ) {
+        let honest: Vec<FrameSpec> = specs.iter().map(|s| (s.0, s.1, s.2, s.3, false)).collect();
+        let (devices, contributors) = ids();
+        let one = under(PayoutRule::PassRank, inputs(&honest, emission, &last));
+        let (split, account_ids) = spread_over_accounts(&one, devices[person], accounts, &picks);
+        let (one, split) = (compute(&one).unwrap(), compute(&split).unwrap());
+
+        let one_account = one.earnings.get(&contributors[person]).cloned().unwrap_or_default();
+        let spread: Vec<_> = account_ids
+            .iter()
+            .map(|id| split.earnings.get(id).cloned().unwrap_or_default())
+            .collect();
+        let total: u128 = spread.iter().map(|e| e.total()).sum();
+        prop_assert!(total <= one_account.total(), "{total} > {}", one_account.total());
+        prop_assert!(one_account.total() - total < accounts as u128, "more than the dust lost");
+        prop_assert_eq!(spread.iter().map(|e| e.points).sum::<u128>(), one_account.points);
+        let mut others = one.earnings.clone();
+        others.remove(&contributors[person]);
+        let mut split_others = split.earnings.clone();
+        for id in &account_ids {
+            split_others.remove(id);
+        }
+        prop_assert_eq!(others, split_others);
+    }
+}
+
+/// Four drives of the same 100 positions of the Munich drive, a day apart: a person's three
+/// and another driver's one, before or after them. The person's amount with one account and
+/// with one account per drive, under each rule (emission 7 000 000).
+#[test]
+fn three_accounts_pay_more_under_contributor_rank_and_the_same_under_pass_rank() {
+    let (devices, contributors) = ids();
+    let (person, other) = (0, 1);
+    let drive = |device: usize, hour: i64| -> Vec<FrameSpec> {
+        (0..100).map(|i| (device, i, hour, 100, false)).collect()
+    };
+    // Every cell of the route sees the same four drives, so each cell's shares are the
+    // epoch's. The cases: (the person's drive hours, the other's, then the person's amount
+    // under contributor rank with one account and with three, and under pass rank).
+    let cases = [
+        // Contributor rank, one account: the person ×1 and the other ×1/2, 2/3 of 7 000 000
+        // (4 666 666.67; the larger remainder takes the unit). Three accounts: ×1, ×1/2, ×1/4
+        // and the other fourth (0): 1.75× the points, all of it. Pass rank: the person's
+        // drives are passes 0, 1, 2 under any number of accounts, the other's pass 3 earns 0.
+        ([8, 32, 56], 80, 4_666_667, 7_000_000, 7_000_000),
+        // The other first: contributor rank pays the person ×1/2 with one account (1/3:
+        // 2 333 333) and ×1/2 + ×1/4 with three (3/7: 3 000 000); pass rank pays passes 1
+        // and 2 (×1/2, ×1/4; the third drive is pass 3) either way: 3 000 000.
+        ([32, 56, 80], 8, 2_333_333, 3_000_000, 3_000_000),
+    ];
+    for (hours, other_hour, legacy_one, legacy_three, pass_rank) in cases {
+        let mut specs = drive(other, other_hour);
+        let mut picks = Vec::new();
+        for (account, hour) in hours.into_iter().enumerate() {
+            specs.extend(drive(person, hour));
+            picks.extend([account; 100]);
+        }
+        let one = inputs(&specs, 7_000_000, &[]);
+        let (three, accounts) = spread_over_accounts(&one, devices[person], 3, &picks);
+        let amount = |epoch: &EpochInputs, rule: PayoutRule, who: &[ContributorId]| {
+            let result = compute(&under(rule, epoch.clone())).unwrap();
+            let of = |id| {
+                result
+                    .earnings
+                    .get(id)
+                    .map_or((0, 0), |e| (e.total(), e.points))
+            };
+            who.iter()
+                .map(of)
+                .fold((0, 0), |(a, p), (b, q)| (a + b, p + q))
+        };
+        let person_id = [contributors[person]];
+        let legacy = PayoutRule::ContributorRank;
+        let (amount_one, points_one) = amount(&one, legacy, &person_id);
+        let (amount_three, points_three) = amount(&three, legacy, &accounts);
+        assert_eq!(
+            (amount_one, amount_three),
+            (legacy_one, legacy_three),
+            "{hours:?}"
+        );
+        assert!(
+            amount_three > amount_one,
+            "contributor rank pays the split more"
+        );
+        if hours[0] < other_hour {
+            assert_eq!(points_three * 4, points_one * 7, "1 + 1/2 + 1/4 = 1.75×");
+        }
+        let pass = PayoutRule::PassRank;
+        assert_eq!(amount(&one, pass, &person_id).0, pass_rank, "{hours:?}");
+        assert_eq!(amount(&three, pass, &accounts).0, pass_rank, "{hours:?}");
+        assert_eq!(
+            amount(&one, pass, &person_id).1,
+            amount(&three, pass, &accounts).1
+        );
+    }
+}
+
+/// One cell, driven five times (minutes into the epoch's Monday 08:00): the first pass holds
+/// two cars, 20 minutes apart, and credits the better frame; a pass starts an hour after the
+/// previous pass's first frame, not its last.
+#[test]
+fn pass_rank_pays_each_pass_of_a_cell_once_whoever_drove_it() {
+    let (devices, contributors) = ids();
+    // (device, minute, quality %)
+    let drives = [
+        (0, 0, 80),
+        (1, 20, 100),  // same pass as device 0, and better: pass 0 pays device 1
+        (2, 70, 90),   // pass 1 (70 ≥ 0 + 60), though 50 minutes after device 1
+        (0, 129, 60),  // pass 1 still (129 < 70 + 60): device 2's 90 % is better
+        (0, 130, 70),  // pass 2
+        (3, 300, 100), // pass 3: nothing
+    ];
+    let specs: Vec<FrameSpec> = drives
+        .iter()
+        .map(|&(d, _, q)| (d, 0, 0, q, false))
+        .collect();
+    let mut epoch = under(PayoutRule::PassRank, inputs(&specs, 0, &[]));
+    for (frame, &(_, minute, _)) in epoch.frames.iter_mut().zip(&drives) {
+        frame.time = at(epoch.epoch, 8 * HOUR + minute * 60_000);
+    }
+    let result = compute(&epoch).unwrap();
+    let paid: Vec<(DeviceId, u32, u128)> = result
+        .awards
+        .iter()
+        .map(|a| (a.device, a.rank, a.points))
+        .collect();
+    assert_eq!(
+        paid,
+        [
+            (devices[1], 0, 1_000_000),
+            (devices[2], 1, 900_000 / 2),
+            (devices[0], 2, 700_000 / 4),
+            (devices[3], 3, 0),
+        ]
+    );
+    let points = |n: usize| {
+        result
+            .earnings
+            .get(&contributors[n])
+            .map_or(0, |e| e.points)
+    };
+    assert_eq!(
+        [points(0), points(1), points(2), points(3)],
+        [175_000, 1_000_000, 450_000, 0]
+    );
 }
