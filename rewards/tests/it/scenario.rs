@@ -310,6 +310,11 @@ async fn hand_checked_payouts_for_four_drivers_and_a_cheat(#[case] backend: Back
 
     // Every route cell: Alice first (×1), Bob second (×1/2), the fleet third (×1/4, 70 % to
     // Dana, 30 % to Owen). Points per cell 1 : 0.5 : 0.175 : 0.075 of 1.75, so of 7 000 000:
+    // The epoch closes with pass rank, which pays these figures too: each drive lasts five
+    // minutes and the next one is a day later, so in every cell each drive is one pass of its
+    // own (Tuesday, Wednesday, Thursday: passes 0, 1, 2), crediting a frame worth 1 (never
+    // mapped, quality 1) — the same frame contributor rank took. The floor split leaves no
+    // dust: 7 000 000 × 1/1.75, × 0.5/1.75, × 0.175/1.75, × 0.075/1.75 are whole.
     assert_eq!(amount_of(manifest, world.alice), 4_000_000);
     assert_eq!(amount_of(manifest, world.bob), 2_000_000);
     assert_eq!(amount_of(manifest, world.fleet_driver), 700_000);
@@ -683,6 +688,125 @@ async fn verify_names_the_tampered_input() {
     assert!(err.contains("devices"), "{err}");
 }
 
+/// Alice drives the roads a second time, ten minutes after her first drive, under a second
+/// account. Closed now (pass rank), that is the same pass in every cell and earns nothing.
+/// The same epoch as published before pass rank (its inputs name no payout rule) still
+/// verifies: it recomputes with contributor rank, which paid the second account.
+#[tokio::test]
+async fn an_epoch_published_before_pass_rank_verifies_with_its_own_rule() {
+    let world = world().await;
+    let epoch = w40();
+    let second = contributor(
+        &world.store,
+        "alice-too",
+        Some("0x2222222222222222222222222222222222222222"),
+    )
+    .await;
+    let second_device = device(&world.store, second, None).await;
+    drive(
+        &world.store,
+        second_device,
+        at(epoch, DAY + 8 * HOUR + 10 * 60_000),
+        FrameOutcome::Accepted { quality: 1.0 },
+        "alice-too",
+    )
+    .await;
+    let now = epoch.ends_at().saturating_add_ms(2 * DAY);
+    let manifest = close(&world.store, epoch, &config(), now)
+        .await
+        .unwrap()
+        .manifest;
+    // Pass rank: Alice's two drives are one pass per cell, crediting her first account's
+    // frame (equal worth, earlier); Bob and the fleet keep passes 1 and 2, as without her
+    // second account.
+    assert_eq!(amount_of(&manifest, world.alice), 4_000_000);
+    assert_eq!(amount_of(&manifest, second), 0);
+    assert_eq!(amount_of(&manifest, world.bob), 2_000_000);
+    assert_eq!(amount_of(&manifest, world.fleet_driver), 700_000);
+    verify(&world.store, epoch).await.unwrap();
+
+    // Publish it again as the code before pass rank did: the inputs without the rule, the
+    // manifest, tree and attribution computed from them, the root in the epoch's row.
+    let key = |path: &str| BlobKey::parse(path).unwrap();
+    let inputs_key = key(&manifest.files.inputs);
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&world.store.blobs.get(&inputs_key).await.unwrap()).unwrap();
+    assert_eq!(json["params"]["payout_rule"], "pass-rank");
+    json["params"]
+        .as_object_mut()
+        .unwrap()
+        .remove("payout_rule");
+    let old: rewards::EpochInputs = serde_json::from_value(json).unwrap();
+    assert_eq!(old.params.payout_rule, rewards::PayoutRule::ContributorRank);
+    let addresses = manifest
+        .contributors
+        .iter()
+        .filter_map(|entry| entry.address.map(|address| (entry.contributor, address)))
+        .collect();
+    let result = rewards::compute(&old).unwrap();
+    let published = rewards::manifest::publish(&old, &result, &addresses);
+    let legacy = &published.manifest;
+    let tree = serde_json::to_vec_pretty(&published.tree.as_ref().unwrap().dump()).unwrap();
+    for (path, body) in [
+        (
+            manifest.files.inputs.clone(),
+            serde_json::to_vec(&old).unwrap(),
+        ),
+        (
+            manifest.files.cells.clone(),
+            serde_json::to_vec(&result.awards).unwrap(),
+        ),
+        (manifest.files.tree.clone(), tree),
+        (
+            rewards::manifest::Files::manifest_key(epoch),
+            serde_json::to_vec_pretty(legacy).unwrap(),
+        ),
+    ] {
+        world
+            .store
+            .blobs
+            .put(&key(&path), Bytes::from(body))
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE epochs SET merkle_root = $1 WHERE id = $2")
+        .bind(&legacy.merkle_root)
+        .bind(epoch.to_string())
+        .execute(world.store.db.pool())
+        .await
+        .unwrap();
+    // Contributor rank per cell: Alice ×1, her second account ×1/2, Bob ×1/4, the fleet
+    // fourth (0): 1 : 0.5 : 0.25 of 1.75, so of 7 000 000 (largest remainder, nothing left):
+    assert_eq!(amount_of(legacy, world.alice), 4_000_000);
+    assert_eq!(amount_of(legacy, second), 2_000_000);
+    assert_eq!(amount_of(legacy, world.bob), 1_000_000);
+    assert_eq!(amount_of(legacy, world.fleet_driver), 0);
+    assert_ne!(legacy.merkle_root, manifest.merkle_root);
+    let verified = verify(&world.store, epoch).await.unwrap();
+    assert_eq!(verified.merkle_root, legacy.merkle_root);
+
+    // Naming today's rule in those inputs changes their params hash: caught.
+    let text = String::from_utf8(serde_json::to_vec(&old).unwrap())
+        .unwrap()
+        .replacen(
+            r#""refill_ms":604800000"#,
+            r#""refill_ms":604800000,"payout_rule":"pass-rank""#,
+            1,
+        );
+    assert!(text.contains("pass-rank"));
+    world
+        .store
+        .blobs
+        .put(&inputs_key, Bytes::from(text))
+        .await
+        .unwrap();
+    let err = verify(&world.store, epoch).await.unwrap_err().to_string();
+    assert!(
+        err.contains("inputs file") && err.contains("params"),
+        "{err}"
+    );
+}
+
 pub fn hex_root(text: &str) -> merkle::Hash {
     let mut hash = [0u8; 32];
     hex::decode_to_slice(text.trim_start_matches("0x"), &mut hash).unwrap();
@@ -813,7 +937,9 @@ async fn first_observers_of_new_features_are_paid_from_the_emission() {
         .await
         .unwrap()
         .manifest;
-    // 700 000 for two eligible discoveries; 6 300 000 for coverage at 1 : 0.5 : 0.175 : 0.075.
+    // 700 000 for two eligible discoveries; 6 300 000 for coverage at 1 : 0.5 : 0.175 : 0.075
+    // (a pass per drive, as in the hand-checked close; 6 300 000 / 1.75 = 3 600 000 is whole,
+    // so the floor split leaves no dust).
     assert_eq!(manifest.discovery_pool, "700000");
     assert_eq!(manifest.totals.discovery_paid, "700000");
     let paid: Vec<(&str, &str)> = manifest
