@@ -1,5 +1,5 @@
-//! Pass rank (rules 3 and 4 of every epoch closed since [`PayoutRule::PassRank`]): what a
-//! cell pays depends on when it was driven, never on who drove it.
+//! Pass rank ([`PayoutRule::PassRank`], rules 3 and 4 of every epoch closed since issue 24):
+//! what a cell pays depends on when it was driven, never on who drove it.
 //!
 //! Per cell, the eligible frames in (time, frame) order are cut into passes: a pass starts at
 //! the first frame [`PASS_WINDOW_MS`] or more after the current pass's first frame. Each pass
