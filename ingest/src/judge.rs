@@ -15,7 +15,7 @@
 //!      away than a car could have driven (`teleport`): cutting a forged drive into captures
 //!      does not hide its jumps;
 //!    - a generated track cut into captures too short to be judged alone: the capture is
-//!      judged with the device's newest steps before it (`synthetic-track`).
+//!      judged with the device's newest fixes before it (`synthetic-track`).
 //! 4. Another device on the same track at the same moments (`shared-track`).
 //! 5. The bytes: listed twice in the capture, stored before for the same moment and device
 //!    (`exact-duplicate`), or another device's footage or another moment's (`replay`).
@@ -30,7 +30,7 @@ use crate::overlap::{
     shared_track,
 };
 use crate::sequence::split;
-use crate::track::{TrackConfig, check, newest, speed_changes, too_smooth};
+use crate::track::{TrackConfig, check, looks_generated};
 
 /// A capture starting this soon after the device's last frame must be reachable from it.
 pub const JUMP_WINDOW_MS: i64 = 3_600_000;
@@ -182,9 +182,10 @@ fn jump_from_history(
     }
 }
 
-/// A capture with too few steps to be judged alone is judged with the device's newest steps
-/// before it: when the newest `synthetic_min_steps` of them (the capture's own last) are too
-/// smooth for a receiver, every kept frame of the capture is a `synthetic-track`.
+/// A capture with too few fixes to be judged alone (under `synthetic_window_fixes`) is
+/// judged together with the device's newest fixes before it, that many in all: when they
+/// look generated ([`looks_generated`]), every kept frame of the capture is a
+/// `synthetic-track`.
 fn synthetic_with_history(
     frames: &[FrameEntry],
     history: &[Fix],
@@ -197,15 +198,17 @@ fn synthetic_with_history(
         .filter(|(_, verdict)| verdict.is_none())
         .map(|(entry, _)| &entry.fix)
         .collect();
-    if speed_changes(kept.iter().copied(), config).len() >= config.synthetic_min_steps {
-        return; // judged on its own by the track checks
-    }
     let Some(first) = kept.first() else {
         return;
     };
-    let before = history.iter().filter(|fix| fix.time < first.time);
-    let together = speed_changes(before.chain(kept.iter().copied()), config);
-    if too_smooth(newest(&together, config), config) {
+    if kept.len() >= config.synthetic_window_fixes {
+        return; // judged on its own by the track checks
+    }
+    let before: Vec<&Fix> = history.iter().filter(|fix| fix.time < first.time).collect();
+    let wanted = config.synthetic_window_fixes - kept.len();
+    let mut window: Vec<&Fix> = before[before.len().saturating_sub(wanted)..].to_vec();
+    window.extend(&kept);
+    if looks_generated(&window, config) {
         for verdict in verdicts.iter_mut().filter(|v| v.is_none()) {
             *verdict = Some(RejectReason::SyntheticTrack);
         }

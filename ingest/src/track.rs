@@ -15,17 +15,20 @@
 //! 5. Per sequence ([`crate::sequence`]): average speed over 400 km/h, or every frame within
 //!    `stationary_radius_m` of the first for at least `stationary_min_ms` (the device never
 //!    moved).
-//! 6. Synthetic track: over at least `synthetic_min_steps` steps of a second to a minute while
-//!    moving, `synthetic_min_tiny_share` or more of the changes of speed from one step to
-//!    the next are "tiny" (under `synthetic_max_speed_change_mps`). A real receiver's
-//!    position noise moves the speed by more almost every time: in the real drives in
-//!    `datasets/`, 1–8 % of the changes are tiny and never more than 7 of any 20 in a row;
-//!    a track generated along a road at a set speed has nothing but tiny ones. Every kept
-//!    frame of such a capture is rejected: the whole track is forged.
+//! 6. Synthetic track ([`looks_generated`]), over the steps of a second to a minute while
+//!    moving: the change of speed from one straight step to the next is "tiny" (under
+//!    `synthetic_max_speed_change_mps`) `synthetic_min_tiny_run` times in a row, or
+//!    `synthetic_min_tiny_share` of the time over `synthetic_min_steps` or more; or
+//!    `synthetic_min_pile_up` of the steps share one speed. A real receiver's position noise
+//!    moves the speed almost every time: in the real drives in `datasets/`, 1–8 % of the
+//!    changes are tiny, never more than 3 in a row or 7 of any 20; a track generated along
+//!    a road at a set speed has little else, and its straight steps pile up at that speed
+//!    however sparse its fixes and however winding its road. Every kept frame of such a
+//!    capture is rejected: the whole track is forged.
 
 use model::{Fix, FrameEntry, RejectReason, TimestampMs};
 
-use crate::geometry::distance_m;
+use crate::geometry::{bearing_deg, distance_m, heading_change_deg};
 use crate::sequence::{SequenceConfig, split};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,6 +55,16 @@ pub struct TrackConfig {
     pub synthetic_max_speed_change_mps: f64,
     /// A track whose changes are tiny this often or more has no receiver noise.
     pub synthetic_min_tiny_share: f64,
+    /// A track with this many tiny changes in a row has no receiver noise.
+    pub synthetic_min_tiny_run: usize,
+    /// Pairs of steps turning by this much or more are not judged, degrees.
+    pub synthetic_max_turn_deg: f64,
+    /// A track with this share of its steps at one speed (within
+    /// `synthetic_max_speed_change_mps`) or more was generated at a set speed.
+    pub synthetic_min_pile_up: f64,
+    /// A capture with fewer kept fixes is judged together with the device's newest fixes
+    /// before it, this many in all.
+    pub synthetic_window_fixes: usize,
     /// Steps slower than this, m/s, are not judged (a car waiting at lights is smooth).
     pub synthetic_min_speed_mps: f64,
     /// Steps longer than this are not judged (a stop or a loss of signal).
@@ -77,6 +90,10 @@ impl Default for TrackConfig {
             synthetic_min_steps: 20,
             synthetic_max_speed_change_mps: 0.05,
             synthetic_min_tiny_share: 0.75,
+            synthetic_min_tiny_run: 10,
+            synthetic_max_turn_deg: 10.0,
+            synthetic_min_pile_up: 0.35,
+            synthetic_window_fixes: 40,
             synthetic_min_speed_mps: 3.0,
             synthetic_max_step_ms: 60_000,
         }
@@ -232,17 +249,20 @@ fn per_sequence(
     }
 }
 
-/// The changes of speed between consecutive steps of a second or more, over `fixes` in
-/// time order, where both steps are at most `synthetic_max_step_ms` long and the car moved
-/// at `synthetic_min_speed_mps` or faster. Steps are taken a second or more apart because an
-/// agent's frames between two fixes are interpolated: only a step that spans a fix carries
-/// the receiver's noise. Steps up to a minute long are judged, so sparse fixes are judged
-/// too (a generated track at a set speed has no change at any spacing); a longer gap is a
-/// stop or a loss of signal, not a step.
-pub fn speed_changes<'a>(
-    fixes: impl IntoIterator<Item = &'a Fix>,
-    config: &TrackConfig,
-) -> Vec<f64> {
+/// One step of a track: its speed, length in time and direction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Step {
+    speed_mps: f64,
+    millis: i64,
+    bearing_deg: f64,
+}
+
+/// The judged steps of `fixes` (time order): between fixes a second or more apart, at most
+/// `synthetic_max_step_ms` long, at `synthetic_min_speed_mps` or faster. Steps are taken a
+/// second or more apart because an agent's frames between two fixes are interpolated: only
+/// a step that spans a fix carries the receiver's noise. Steps up to a minute long are
+/// judged, so sparse fixes are judged too; a longer gap is a stop or a loss of signal.
+fn steps<'a>(fixes: impl IntoIterator<Item = &'a Fix>, config: &TrackConfig) -> Vec<Option<Step>> {
     let mut picks: Vec<&Fix> = Vec::new();
     for fix in fixes {
         let far_enough = picks
@@ -252,42 +272,96 @@ pub fn speed_changes<'a>(
             picks.push(fix);
         }
     }
-    let steps: Vec<(f64, i64)> = picks
+    picks
         .windows(2)
         .map(|pair| {
             let millis = pair[1].time.millis_since(pair[0].time);
-            let speed = distance_m(pair[0], pair[1]) / (millis as f64 / 1000.0).max(1e-3);
-            (speed, millis)
+            let speed_mps = distance_m(pair[0], pair[1]) / (millis as f64 / 1000.0).max(1e-3);
+            (speed_mps >= config.synthetic_min_speed_mps && millis <= config.synthetic_max_step_ms)
+                .then(|| Step {
+                    speed_mps,
+                    millis,
+                    bearing_deg: bearing_deg(pair[0], pair[1]),
+                })
         })
-        .collect();
-    steps
-        .windows(2)
-        .filter(|pair| {
-            pair.iter().all(|&(speed, millis)| {
-                speed >= config.synthetic_min_speed_mps && millis <= config.synthetic_max_step_ms
-            })
-        })
-        .map(|pair| (pair[1].0 - pair[0].0).abs())
         .collect()
 }
 
-/// Whether `changes` are too smooth for a real receiver: at least `synthetic_min_steps` of
-/// them, `synthetic_min_tiny_share` or more of them tiny.
+/// The changes of speed between consecutive judged steps of `fixes` that keep their
+/// direction (turning by under `synthetic_max_turn_deg`: through a bend a generated track's
+/// chord is shorter than its arc, which changes its speed without any noise).
+pub fn speed_changes<'a>(
+    fixes: impl IntoIterator<Item = &'a Fix>,
+    config: &TrackConfig,
+) -> Vec<f64> {
+    steps(fixes, config)
+        .windows(2)
+        .filter_map(|pair| match pair {
+            [Some(a), Some(b)]
+                if heading_change_deg(a.bearing_deg, b.bearing_deg)
+                    < config.synthetic_max_turn_deg =>
+            {
+                Some((b.speed_mps - a.speed_mps).abs())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The largest share of the judged steps of `fixes` whose speeds lie within
+/// `synthetic_max_speed_change_mps` of each other; `None` with fewer than
+/// `synthetic_min_steps` steps. A generator at a set speed piles every straight step up at
+/// that speed (only bends shorten a step's chord); a real car's speeds spread out.
+pub fn speed_pile_up<'a>(
+    fixes: impl IntoIterator<Item = &'a Fix>,
+    config: &TrackConfig,
+) -> Option<f64> {
+    let mut speeds: Vec<f64> = steps(fixes, config)
+        .into_iter()
+        .flatten()
+        .map(|step| step.speed_mps)
+        .collect();
+    if speeds.is_empty() || speeds.len() < config.synthetic_min_steps {
+        return None;
+    }
+    speeds.sort_by(f64::total_cmp);
+    let mut most = 0;
+    let mut from = 0;
+    for to in 0..speeds.len() {
+        while speeds[to] - speeds[from] > config.synthetic_max_speed_change_mps {
+            from += 1;
+        }
+        most = most.max(to + 1 - from);
+    }
+    Some(most as f64 / speeds.len() as f64)
+}
+
+/// Whether `fixes` (time order) are too smooth for a real receiver ([`too_smooth`] on their
+/// changes of speed) or pile their speeds up ([`speed_pile_up`] of
+/// `synthetic_min_pile_up` or more).
+pub fn looks_generated(fixes: &[&Fix], config: &TrackConfig) -> bool {
+    too_smooth(&speed_changes(fixes.iter().copied(), config), config)
+        || speed_pile_up(fixes.iter().copied(), config)
+            .is_some_and(|share| share >= config.synthetic_min_pile_up)
+}
+
+/// Whether `changes` are too smooth for a real receiver: `synthetic_min_tiny_run` tiny ones
+/// in a row, or at least `synthetic_min_steps` of them with `synthetic_min_tiny_share` or
+/// more tiny.
 pub fn too_smooth(changes: &[f64], config: &TrackConfig) -> bool {
+    let is_tiny = |change: &f64| *change < config.synthetic_max_speed_change_mps;
+    let mut run = 0;
+    for change in changes {
+        run = if is_tiny(change) { run + 1 } else { 0 };
+        if run >= config.synthetic_min_tiny_run {
+            return true;
+        }
+    }
     if changes.is_empty() || changes.len() < config.synthetic_min_steps {
         return false;
     }
-    let tiny = changes
-        .iter()
-        .filter(|&&change| change < config.synthetic_max_speed_change_mps)
-        .count();
+    let tiny = changes.iter().filter(|change| is_tiny(change)).count();
     tiny as f64 >= config.synthetic_min_tiny_share * changes.len() as f64
-}
-
-/// The newest `synthetic_min_steps` of `changes` (in time order): the window a device's
-/// latest driving is judged by.
-pub fn newest<'a>(changes: &'a [f64], config: &TrackConfig) -> &'a [f64] {
-    &changes[changes.len().saturating_sub(config.synthetic_min_steps)..]
 }
 
 /// The median change of speed over the whole of `fixes` ([`speed_changes`]); `None` with
@@ -306,8 +380,8 @@ pub fn median_speed_change<'a>(
 
 fn synthetic(frames: &[FrameEntry], config: &TrackConfig, verdicts: &mut [Option<RejectReason>]) {
     let order = kept(verdicts);
-    let changes = speed_changes(order.iter().map(|&i| &frames[i].fix), config);
-    if too_smooth(&changes, config) {
+    let fixes: Vec<&Fix> = order.iter().map(|&i| &frames[i].fix).collect();
+    if looks_generated(&fixes, config) {
         for index in order {
             verdicts[index] = Some(RejectReason::SyntheticTrack);
         }
