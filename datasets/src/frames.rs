@@ -224,6 +224,23 @@ impl FrameSource {
     }
 }
 
+/// `jpeg` decoded and encoded again at `quality`: the same picture in other bytes (what
+/// anyone re-sending footage as new makes of it).
+pub fn reencode(jpeg: &[u8], quality: u8) -> Result<Vec<u8>> {
+    let image =
+        image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).map_err(|source| {
+            Error::Image {
+                path: "(a frame in memory)".into(),
+                source,
+            }
+        })?;
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode_image(&image.to_rgb8())
+        .map_err(Error::Encode)?;
+    Ok(out)
+}
+
 fn decode(path: &Path) -> Result<RgbImage> {
     let bytes = read(path)?;
     let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).map_err(

@@ -309,6 +309,30 @@ impl Db {
             .collect()
     }
 
+    /// [`Self::frame_outcome_counts`] per device: `(device, status, reject reason, count)`.
+    pub async fn frame_outcome_counts_by_device(
+        &self,
+    ) -> Result<Vec<(DeviceId, String, Option<String>, u64)>> {
+        let rows = sqlx::query(
+            "SELECT c.device_id, f.status, f.reject_reason, COUNT(*) AS n \
+             FROM frames f JOIN captures c ON c.id = f.capture_id \
+             GROUP BY c.device_id, f.status, f.reject_reason \
+             ORDER BY c.device_id, f.status, f.reject_reason",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    crate::db::parse_column(row, "device_id")?,
+                    row.try_get("status")?,
+                    row.try_get("reject_reason")?,
+                    u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
     /// How many H3 res-12 cells have coverage.
     pub async fn cell_count(&self) -> Result<u64> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cells")

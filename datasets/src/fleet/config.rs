@@ -23,14 +23,57 @@ pub struct Dishonest {
     /// Pairs of devices sharing one key, driving at the same times in different places.
     /// Each pair is two devices.
     pub cloned_key_pairs: u32,
+    /// Devices that send a generated track (on the road, at a set speed, no receiver
+    /// noise) cut into captures of [`SHORT_CAPTURE_FRAMES`] frames, each too short to be
+    /// judged alone.
+    pub short_captures: u32,
+    /// Devices that send a generated track with a fix every [`SPARSE_FIX_EVERY_S`] seconds.
+    pub sparse_fixes: u32,
+    /// People who drive one route again and again, each time under another of
+    /// [`SYBIL_ACCOUNTS`] accounts (each its own device). The work is real; the split is the
+    /// attack. Each is [`SYBIL_ACCOUNTS`] devices.
+    pub sybil_splits: u32,
+    /// Device farms: one phone that drives honestly, and [`FARM_KEYS`]` - 1` more keys that
+    /// re-send its footage (re-encoded, so the bytes differ) and its track. Each is
+    /// [`FARM_KEYS`] devices.
+    pub device_farms: u32,
+}
+
+/// Frames per capture a short-capture spoofer sends.
+pub const SHORT_CAPTURE_FRAMES: usize = 20;
+/// Seconds between the fixes of a sparse-fix spoofer.
+pub const SPARSE_FIX_EVERY_S: u32 = 5;
+/// Accounts one sybil splits his driving over.
+pub const SYBIL_ACCOUNTS: u32 = 3;
+/// Keys in a device farm, the phone's own included.
+pub const FARM_KEYS: u32 = 5;
+
+impl Dishonest {
+    /// No dishonest device at all.
+    pub fn none() -> Self {
+        Self {
+            teleporting: 0,
+            replaying: 0,
+            cloned_key_pairs: 0,
+            short_captures: 0,
+            sparse_fixes: 0,
+            sybil_splits: 0,
+            device_farms: 0,
+        }
+    }
 }
 
 impl Default for Dishonest {
+    /// One of each attack.
     fn default() -> Self {
         Self {
             teleporting: 1,
             replaying: 1,
             cloned_key_pairs: 1,
+            short_captures: 1,
+            sparse_fixes: 1,
+            sybil_splits: 1,
+            device_farms: 1,
         }
     }
 }

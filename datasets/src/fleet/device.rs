@@ -18,16 +18,32 @@ pub enum Behaviour {
     Replaying,
     /// Shares its key with device `twin`; both drive at the same times, far apart.
     ClonedKey { twin: u32 },
+    /// Sends a generated track cut into captures too short to be judged alone.
+    ShortCaptures,
+    /// Sends a generated track with a fix every few seconds.
+    SparseFixes,
+    /// Account `account` of sybil `person`: one driver's real drives of one route, split
+    /// over several accounts.
+    Sybil { person: u32, account: u32 },
+    /// Key `key` of device farm `phone` (the device index of the farm's phone, whose key is
+    /// 0): key 0 drives honestly, the other keys re-send its footage and track.
+    DeviceFarm { phone: u32, key: u32 },
 }
 
 impl Behaviour {
-    /// Whether the pipeline should catch this device.
+    /// Whether the device belongs to an attack (a sybil's accounts and a farm's phone do
+    /// real work, but are part of one).
     pub fn is_dishonest(self) -> bool {
         !matches!(self, Self::Honest | Self::Repeating)
     }
 
+    /// Whether the device sends a track no receiver made.
+    pub fn is_generated(self) -> bool {
+        matches!(self, Self::ShortCaptures | Self::SparseFixes)
+    }
+
     /// A short name for summaries: `honest`, `repeating`, `teleporting`, `replaying`,
-    /// `cloned-key`.
+    /// `cloned-key`, `short-captures`, `sparse-fixes`, `sybil-split`, `device-farm`.
     pub fn tag(self) -> &'static str {
         match self {
             Self::Honest => "honest",
@@ -35,6 +51,10 @@ impl Behaviour {
             Self::Teleporting => "teleporting",
             Self::Replaying => "replaying",
             Self::ClonedKey { .. } => "cloned-key",
+            Self::ShortCaptures => "short-captures",
+            Self::SparseFixes => "sparse-fixes",
+            Self::Sybil { .. } => "sybil-split",
+            Self::DeviceFarm { .. } => "device-farm",
         }
     }
 }

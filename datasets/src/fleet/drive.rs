@@ -156,6 +156,49 @@ pub(crate) fn drive(
     (fixes, poses)
 }
 
+/// What a track generator makes of `route`: a fix every `every_s` seconds at a set
+/// `speed_ms`, exactly on the road, with good quality fields and no receiver noise — the
+/// track a spoofer sends without driving.
+pub(crate) fn generated(
+    route: &Route,
+    start: TimestampMs,
+    speed_ms: f64,
+    every_s: u32,
+) -> (Vec<Fix>, Vec<Pose>) {
+    let step_m = speed_ms * f64::from(every_s.max(1));
+    let mut fixes = Vec::new();
+    let mut poses = Vec::new();
+    let mut travelled = 0.0;
+    let mut next_at = 0.0;
+    for pair in route.points.windows(2) {
+        let leg = distance_m(pair[0], pair[1]);
+        let heading = bearing_deg(pair[0], pair[1]);
+        while leg > 0.0 && next_at <= travelled + leg {
+            let (lon, lat) = lerp(pair[0], pair[1], (next_at - travelled) / leg);
+            let n = fixes.len() as i64;
+            poses.push(Pose {
+                position: (lon, lat),
+                heading_deg: heading,
+                speed_ms,
+            });
+            fixes.push(Fix {
+                time: start.saturating_add_ms(n * i64::from(every_s.max(1)) * 1000),
+                lat: round7(lat),
+                lon: round7(lon),
+                alt: Some(50.0),
+                heading: Some((heading * 100.0).round() / 100.0),
+                speed: Some(speed_ms),
+                fix_type: model::FixType::Fix3d,
+                satellites: 10,
+                hdop: 0.9,
+            });
+            next_at += step_m;
+        }
+        travelled += leg;
+    }
+    (fixes, poses)
+}
+
 fn round7(degrees: f64) -> f64 {
     (degrees * 1e7).round() / 1e7
 }

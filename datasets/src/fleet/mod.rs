@@ -14,7 +14,10 @@ mod sightings;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::{ChaCha8Rng, ChaCha20Rng};
 
-pub use config::{DEFAULT_START, Dishonest, FleetConfig};
+pub use config::{
+    DEFAULT_START, Dishonest, FARM_KEYS, FleetConfig, SHORT_CAPTURE_FRAMES, SPARSE_FIX_EVERY_S,
+    SYBIL_ACCOUNTS,
+};
 pub use device::{Behaviour, Device, FrameKey, Pose, Trip, TripRef};
 pub use sightings::{FRAME_SPACING_M, IMAGE_WIDTH, Simulated, simulate_sightings};
 
@@ -25,6 +28,8 @@ const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 /// How many random nodes a teleporting device considers for the far end of its jump.
 const TELEPORT_CANDIDATES: usize = 64;
+/// The set speed of a generated track, m/s (43 km/h).
+const GENERATED_SPEED_MS: f64 = 12.0;
 
 /// A simulated fleet: its configuration and every device with its trips.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,6 +134,67 @@ pub fn simulate(graph: &RoadGraph, config: &FleetConfig) -> Result<Fleet> {
                 }
                 trips
             }
+            Behaviour::ShortCaptures | Behaviour::SparseFixes => {
+                let every_s = if plan.behaviour == Behaviour::SparseFixes {
+                    SPARSE_FIX_EVERY_S
+                } else {
+                    1
+                };
+                let mut trips = Vec::new();
+                for (day, start) in schedule(config, &mut rng) {
+                    let route = route(graph, &mut rng, config.trip_length_m)?;
+                    let start = after(&trips, start);
+                    let fixes = drive::generated(&route, start, GENERATED_SPEED_MS, every_s);
+                    trips.push(Trip::new(me(trips.len()), day, fixes, route.length_m));
+                }
+                trips
+            }
+            Behaviour::Sybil { person, account } => {
+                // Every account of the person draws the same routes from the person's own
+                // stream and drives them on its share of the days.
+                let mut person_rng = ChaCha8Rng::seed_from_u64(config.seed);
+                person_rng.set_stream(5_000 + u64::from(person));
+                let per_day = config.trips_per_day as usize;
+                let routes = (0..per_day)
+                    .map(|_| route(graph, &mut person_rng, config.trip_length_m))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut trips = Vec::new();
+                for (n, (day, start)) in schedule(config, &mut person_rng).into_iter().enumerate() {
+                    if day % SYBIL_ACCOUNTS != account {
+                        continue;
+                    }
+                    let start = after(&trips, start);
+                    trips.push(driven(
+                        me(trips.len()),
+                        day,
+                        &routes[n % per_day],
+                        start,
+                        &mut rng,
+                    ));
+                }
+                trips
+            }
+            Behaviour::DeviceFarm { phone, key } if key > 0 && phone < index => devices
+                [phone as usize]
+                .trips
+                .iter()
+                .enumerate()
+                .map(|(n, trip)| Trip::replaying(me(n), trip.day, trip, 0))
+                .collect(),
+            Behaviour::DeviceFarm { .. } => {
+                let mut trips = Vec::new();
+                for (day, start) in schedule(config, &mut rng) {
+                    let route = route(graph, &mut rng, config.trip_length_m)?;
+                    trips.push(driven(
+                        me(trips.len()),
+                        day,
+                        &route,
+                        after(&trips, start),
+                        &mut rng,
+                    ));
+                }
+                trips
+            }
             Behaviour::ClonedKey { twin } if twin < index => {
                 let starts: Vec<(u32, model::TimestampMs)> = devices[twin as usize]
                     .trips
@@ -205,6 +271,36 @@ fn plans(config: &FleetConfig) -> Vec<Plan> {
     }
     for n in 1..=config.dishonest.replaying {
         plans.push(solo(format!("replaying-{n}"), Behaviour::Replaying));
+    }
+    for n in 1..=config.dishonest.short_captures {
+        plans.push(solo(
+            format!("short-captures-{n}"),
+            Behaviour::ShortCaptures,
+        ));
+    }
+    for n in 1..=config.dishonest.sparse_fixes {
+        plans.push(solo(format!("sparse-fixes-{n}"), Behaviour::SparseFixes));
+    }
+    for person in 0..config.dishonest.sybil_splits {
+        for account in 0..SYBIL_ACCOUNTS {
+            let name = format!(
+                "sybil-{}{}",
+                person + 1,
+                char::from(b'a' + u8::try_from(account).unwrap_or(0))
+            );
+            plans.push(solo(name, Behaviour::Sybil { person, account }));
+        }
+    }
+    for n in 1..=config.dishonest.device_farms {
+        let phone = u32::try_from(plans.len()).unwrap_or(u32::MAX);
+        let owner = format!("device-farm-{n}");
+        for key in 0..FARM_KEYS {
+            plans.push(Plan {
+                name: format!("{owner}-key{key}"),
+                owner: owner.clone(),
+                behaviour: Behaviour::DeviceFarm { phone, key },
+            });
+        }
     }
     for n in 1..=config.dishonest.cloned_key_pairs {
         let first = u32::try_from(plans.len()).unwrap_or(u32::MAX);

@@ -109,6 +109,16 @@ fn the_default_fleet_has_every_kind_of_device_with_its_own_key() {
             "honest",
             "teleporting",
             "replaying",
+            "short-captures",
+            "sparse-fixes",
+            "sybil-split",
+            "sybil-split",
+            "sybil-split",
+            "device-farm",
+            "device-farm",
+            "device-farm",
+            "device-farm",
+            "device-farm",
             "cloned-key",
             "cloned-key"
         ]
@@ -119,14 +129,19 @@ fn the_default_fleet_has_every_kind_of_device_with_its_own_key() {
         fleet.devices.len() - 1,
         "only the cloned pair shares a key"
     );
+    let every_day = config.days * config.trips_per_day;
+    let mut sybil_trips = 0;
     for device in &fleet.devices {
-        assert_eq!(
-            device.trips.len() as u32,
-            config.days * config.trips_per_day,
-            "{}",
-            device.name
-        );
+        if let Behaviour::Sybil { .. } = device.behaviour {
+            sybil_trips += device.trips.len() as u32;
+            continue;
+        }
+        assert_eq!(device.trips.len() as u32, every_day, "{}", device.name);
     }
+    assert_eq!(
+        sybil_trips, every_day,
+        "one sybil drives every day, on one account or another"
+    );
     assert!(fleet.length_m() > 100_000.0, "{} m", fleet.length_m());
 }
 
@@ -137,7 +152,8 @@ fn trips_are_time_ordered_1_hz_inside_the_simulated_week_and_never_overlap() {
     let end = config
         .start
         .saturating_add_ms(i64::from(config.days) * DAY_MS);
-    for device in &fleet.devices {
+    // (A generated track has its own cadence: see dishonest_devices_have_their_defect.)
+    for device in fleet.devices.iter().filter(|d| !d.behaviour.is_generated()) {
         for (trip, next) in device.trips.iter().zip(device.trips.iter().skip(1)) {
             assert!(
                 trip.end() < next.start(),
@@ -305,6 +321,68 @@ fn dishonest_devices_have_their_defect() {
                     device.name
                 );
             }
+            Behaviour::ShortCaptures | Behaviour::SparseFixes => {
+                let every = if device.behaviour == Behaviour::SparseFixes {
+                    i64::from(datasets::fleet::SPARSE_FIX_EVERY_S) * 1000
+                } else {
+                    1000
+                };
+                for trip in &device.trips {
+                    assert!(trip.fixes.len() > 5, "{} trip {}", device.name, trip.index);
+                    // A set speed, a set interval, no receiver noise: every fix exactly on
+                    // the route and the same speed reported.
+                    for pair in trip.fixes.windows(2) {
+                        assert_eq!(pair[1].time.millis_since(pair[0].time), every);
+                        assert_eq!(pair[0].speed, pair[1].speed);
+                    }
+                }
+            }
+            Behaviour::Sybil { person, account } => {
+                // The person's accounts drive the same routes, each on its own days.
+                let accounts: Vec<_> = fleet
+                    .devices
+                    .iter()
+                    .filter(|d| matches!(d.behaviour, Behaviour::Sybil { person: p, .. } if p == person))
+                    .collect();
+                assert_eq!(accounts.len(), datasets::fleet::SYBIL_ACCOUNTS as usize);
+                assert!(
+                    accounts
+                        .iter()
+                        .map(|d| &d.owner)
+                        .collect::<HashSet<_>>()
+                        .len()
+                        == accounts.len()
+                );
+                for trip in &device.trips {
+                    assert_eq!(trip.day % datasets::fleet::SYBIL_ACCOUNTS, account);
+                    for other in accounts.iter().filter(|d| !d.trips.is_empty()) {
+                        let nearest = other
+                            .trips
+                            .iter()
+                            .map(|o| distance_m(position(&trip.fixes[0]), position(&o.fixes[0])))
+                            .fold(f64::INFINITY, f64::min);
+                        assert!(
+                            nearest < 30.0,
+                            "{} trip {} starts {nearest} m from {}'s routes",
+                            device.name,
+                            trip.index,
+                            other.name
+                        );
+                    }
+                }
+            }
+            Behaviour::DeviceFarm { phone, key } => {
+                let phone = &fleet.devices[phone as usize];
+                assert_eq!(phone.owner, device.owner);
+                if key > 0 {
+                    assert_ne!(device.seed, phone.seed, "a farm key is a key of its own");
+                    assert_eq!(device.trips.len(), phone.trips.len());
+                    for (copy, original) in device.trips.iter().zip(&phone.trips) {
+                        assert_eq!(copy.fixes, original.fixes);
+                        assert_eq!(copy.frame_key(3), original.frame_key(3));
+                    }
+                }
+            }
             Behaviour::Honest | Behaviour::Repeating => {
                 assert!(
                     device
@@ -386,6 +464,7 @@ fn ingest_track_checks_pass_honest_trips_and_catch_every_teleport() {
         let verdicts = ingest::track::check(&keyframes(&trip.fixes), now, &track);
         let reasons: HashSet<RejectReason> = verdicts.into_iter().flatten().collect();
         match device.behaviour {
+            Behaviour::ShortCaptures | Behaviour::SparseFixes => {}
             Behaviour::Teleporting => {
                 assert!(
                     reasons.contains(&RejectReason::Teleport),

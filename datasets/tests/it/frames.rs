@@ -34,9 +34,8 @@ fn frames_pass_ingests_gates_and_repeated_roads_never_look_the_same_twice() -> a
         trip_length_m: 800.0,
         repeat_share: 1.0,
         dishonest: Dishonest {
-            teleporting: 0,
             replaying: 1,
-            cloned_key_pairs: 0,
+            ..Dishonest::none()
         },
         ..FleetConfig::default()
     };

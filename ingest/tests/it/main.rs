@@ -41,6 +41,7 @@ macro_rules! sign_up_with_device {
 }
 
 mod accounts;
+mod attacks;
 #[path = "../../../store/tests/it/backends.rs"]
 mod backends;
 mod hostile;

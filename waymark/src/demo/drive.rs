@@ -3,7 +3,11 @@
 //! time order — each 1 Hz fix offered to the device's `dashcam_agent::Agent` with a frame of
 //! real dashcam footage, the trip finished (trimmed, sealed, signed) and uploaded over HTTP.
 //! A replaying device re-sends the exact frames of the trip it replays, claimed for the
-//! replay's later times — what a fraudster with old footage would do.
+//! replay's later times — what a fraudster with old footage would do. The other attackers
+//! skip the agent as a fraudster would, signing their own captures: a spoofer sends its
+//! generated track (cut into short captures, or with sparse fixes) with footage that was
+//! never there, and a device farm's extra keys re-send the phone's footage, re-encoded,
+//! with its track.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -12,7 +16,7 @@ use anyhow::Context;
 use dashcam_agent::spool::Spool;
 use dashcam_agent::upload::upload_sealed;
 use dashcam_agent::{Agent, AgentConfig, Offer, UploadConfig};
-use datasets::fleet::{Device, Fleet, Trip, TripRef};
+use datasets::fleet::{Behaviour, Device, Fleet, SHORT_CAPTURE_FRAMES, Trip, TripRef};
 use datasets::frames::FrameSource;
 use indicatif::{ProgressBar, ProgressStyle};
 use model::{CaptureManifest, DeviceKeypair, Fix};
@@ -64,6 +68,45 @@ pub fn drive_fleet(fleet: &Fleet, server: &str, spools: &Path) -> anyhow::Result
             device: device.index,
             trip: trip.index,
         };
+        if let Behaviour::DeviceFarm { key, .. } = device.behaviour
+            && key > 0
+        {
+            let original = trip
+                .replay_of
+                .context("a farm key's trip copies the phone's")?;
+            let copies = reencoded(recorded.get(&original), key)?;
+            send_direct(
+                device,
+                &copies,
+                model::MAX_FRAMES_PER_CAPTURE,
+                &spools.join(format!("farm-{}", device.index)),
+                &upload,
+                &mut driven,
+            )?;
+            bar.inc(1);
+            continue;
+        }
+        if device.behaviour.is_generated() {
+            let mut made = Vec::with_capacity(trip.fixes.len());
+            for (index, fix) in trip.fixes.iter().enumerate() {
+                made.push((frames.frame(trip.frame_key(index), fix)?.jpeg, *fix));
+            }
+            let per_capture = if device.behaviour == Behaviour::ShortCaptures {
+                SHORT_CAPTURE_FRAMES
+            } else {
+                model::MAX_FRAMES_PER_CAPTURE
+            };
+            send_direct(
+                device,
+                &made,
+                per_capture,
+                &spools.join(format!("direct-{}", device.index)),
+                &upload,
+                &mut driven,
+            )?;
+            bar.inc(1);
+            continue;
+        }
         if let Some(original) = trip.replay_of {
             replay(
                 device,
@@ -194,20 +237,67 @@ fn replay(
         return Ok(());
     };
     let shift = start.millis_since(first.1.time);
-    let spool = Spool::open(spool_dir)?;
-    for (jpeg, fix) in frames {
-        let moved = Fix {
-            time: fix.time.saturating_add_ms(shift),
-            ..*fix
-        };
-        spool.add(jpeg, moved)?;
+    let moved: Vec<(Vec<u8>, Fix)> = frames
+        .iter()
+        .map(|(jpeg, fix)| {
+            let fix = Fix {
+                time: fix.time.saturating_add_ms(shift),
+                ..*fix
+            };
+            (jpeg.clone(), fix)
+        })
+        .collect();
+    send_direct(
+        device,
+        &moved,
+        model::MAX_FRAMES_PER_CAPTURE,
+        spool_dir,
+        upload,
+        driven,
+    )
+}
+
+/// `frames` decoded and encoded again (another JPEG quality, a comment naming `key`): the
+/// same pictures in other bytes, as a farm re-sending one phone's footage makes them.
+fn reencoded(
+    frames: Option<&Vec<(Vec<u8>, Fix)>>,
+    key: u32,
+) -> anyhow::Result<Vec<(Vec<u8>, Fix)>> {
+    let Some(frames) = frames else {
+        return Ok(Vec::new()); // the phone's trip kept no frame
+    };
+    frames
+        .iter()
+        .map(|(jpeg, fix)| {
+            let quality = 84 + u8::try_from(key % 8).unwrap_or(0);
+            Ok((datasets::frames::reencode(jpeg, quality)?, *fix))
+        })
+        .collect()
+}
+
+/// Signs and uploads `frames` as `device` without the agent — what a fraudster with a key
+/// does — in captures of at most `per_capture` frames.
+fn send_direct(
+    device: &Device,
+    frames: &[(Vec<u8>, Fix)],
+    per_capture: usize,
+    spool_dir: &Path,
+    upload: &UploadConfig,
+    driven: &mut Driven,
+) -> anyhow::Result<()> {
+    if frames.is_empty() {
+        return Ok(());
     }
+    let spool = Spool::open(spool_dir)?;
     let key: DeviceKeypair = device.keypair();
+    for (jpeg, fix) in frames {
+        spool.add(jpeg, *fix)?;
+    }
     spool.seal(
         &key,
         "waymark-demo",
-        "replayed footage",
-        model::MAX_FRAMES_PER_CAPTURE,
+        device.behaviour.tag(),
+        per_capture.max(1),
     )?;
     let sent = upload_sealed(&spool, &key, upload, &mut || {})?;
     driven.frames_sent += sent.frames_sent;

@@ -6,6 +6,7 @@
 //! upload, waits for the pipeline (vision included) and the tiles, closes the reward epochs,
 //! prints a summary, and leaves the web map open — or exits with `--exit`.
 
+mod attacks;
 mod drive;
 mod report;
 

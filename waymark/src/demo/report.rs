@@ -114,6 +114,7 @@ pub async fn print_summary(
     println!("coverage: {} H3 res-12 cells", store.db.cell_count().await?);
 
     let mut earned: BTreeMap<String, u128> = BTreeMap::new();
+    let mut inputs = Vec::new();
     for epoch in closed {
         let manifest = rewards::shell::read_manifest(store, *epoch).await?;
         println!(
@@ -127,24 +128,23 @@ pub async fn print_summary(
             let amount: u128 = entry.amount.parse().unwrap_or(0);
             *earned.entry(entry.contributor.to_string()).or_default() += amount;
         }
+        let key = store::BlobKey::parse(&manifest.files.inputs)?;
+        let snapshot: rewards::EpochInputs = serde_json::from_slice(&store.blobs.get(&key).await?)?;
+        inputs.push(snapshot);
     }
     println!("rewards (smallest unit, all closed epochs):");
-    let mut dishonest_earned = 0u128;
     for (owner, id) in &driven.contributors {
         let amount = earned.get(id).copied().unwrap_or(0);
-        let dishonest = fleet
+        let tag = fleet
             .devices
             .iter()
-            .filter(|d| &d.owner == owner)
-            .any(|d| d.behaviour.is_dishonest());
-        if dishonest {
-            dishonest_earned += amount;
-        }
-        let tag = if dishonest { "  (dishonest)" } else { "" };
+            .find(|d| &d.owner == owner && d.behaviour.is_dishonest())
+            .map_or(String::new(), |d| {
+                format!("  (attack: {})", d.behaviour.tag())
+            });
         println!("  {owner:<16} {amount:>20}{tag}");
     }
-    println!("dishonest devices earned: {dishonest_earned}");
-    Ok(())
+    super::attacks::print(store, fleet, driven, &earned, &inputs).await
 }
 
 /// What the demo drove through: the fleet, the region's roads and signs (OpenStreetMap's
@@ -163,11 +163,7 @@ fn survey(world: &World<'_>) -> anyhow::Result<Fleet> {
         drivers: 6,
         trips_per_day: 1,
         trip_length_m: 1_500.0,
-        dishonest: datasets::fleet::Dishonest {
-            teleporting: 0,
-            replaying: 0,
-            cloned_key_pairs: 0,
-        },
+        dishonest: datasets::fleet::Dishonest::none(),
         ..world.fleet.config.clone()
     };
     Ok(datasets::fleet::simulate(world.graph, &config)?)

@@ -23,7 +23,7 @@ fn demo(data: &std::path::Path, extra: &[&str]) -> String {
     stdout
 }
 
-/// A fleet CI can wait for: two honest drivers and the four dishonest devices, two days.
+/// A fleet CI can wait for: two honest drivers and one of each attack, two days.
 const SMALL_FLEET: &[&str] = &[
     "--drivers",
     "2",
@@ -63,10 +63,17 @@ fn the_demo_catches_the_dishonest_devices_pays_the_honest_ones_and_repeats_its_r
         );
     }
     assert!(
-        summary.contains("dishonest devices earned: 0\n"),
+        summary.contains("attacks that earned more than allowed: none\n"),
         "{summary}"
     );
-    for caught in ["replay", "cloned-key", "teleport"] {
+    assert!(summary.contains("honest drivers: 0 of "), "{summary}");
+    for caught in [
+        "replay",
+        "cloned-key",
+        "teleport",
+        "synthetic-track",
+        "shared-track",
+    ] {
         assert!(summary.contains(caught), "no {caught} caught: {summary}");
     }
     // Honest drivers earned something.
