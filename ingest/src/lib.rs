@@ -8,7 +8,9 @@
 //! functions over `model` types, tested on real drives. Routes so far: contributor accounts
 //! and device registration ([`accounts`]), the upload protocol ([`uploads`]) and what the web
 //! page reads ([`public`]: accepted frames and their blurred images, search, a contributor's
-//! captures with per-frame outcomes).
+//! captures with per-frame outcomes). The capture judge ([`judge`]) is one pure function
+//! the upload handler gathers context for; the review queue and reputation routes are in
+//! [`reviews`].
 //!
 //! Never does: render tiles, compute rewards, or link OpenCV (vision is reached through a
 //! trait this crate will own).
@@ -24,6 +26,7 @@ pub mod overlap;
 pub mod problem;
 pub mod public;
 pub mod rate_limit;
+pub mod reviews;
 pub mod search_index;
 pub mod search_params;
 pub mod sequence;
@@ -58,6 +61,10 @@ use store::Store;
         public::my_coverage,
         features_api::list_features,
         features_api::get_feature,
+        reviews::list_cases,
+        reviews::decide,
+        reviews::appeal,
+        reviews::my_reputation,
     ),
     components(schemas(accounts::NewAccount, accounts::DeviceRegistration)),
     modifiers(&BearerAuth)
@@ -197,6 +204,7 @@ pub fn configure_shared(
         if routes.uploads {
             accounts::configure(config);
             uploads::configure(config);
+            reviews::configure(config);
         }
         if routes.public {
             public::configure(config, routes.metered);

@@ -16,6 +16,8 @@ pub enum ApiError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error(
         "this device key is already registered; each dashcam needs its own key (`waymark-agent keygen`)"
     )]
@@ -69,6 +71,7 @@ impl ApiError {
                 "Invalid request",
             ),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             Self::DeviceKeyTaken => (
                 StatusCode::CONFLICT,
                 "device-key-taken",
@@ -111,6 +114,9 @@ impl ApiError {
                 "rate-limited",
                 "Too many requests",
             ),
+            Self::Store(store::Error::CaseState { .. }) => {
+                (StatusCode::CONFLICT, "case-state", "Case not open to this")
+            }
             Self::Store(err) if err.is_storage_full() => (
                 StatusCode::INSUFFICIENT_STORAGE,
                 "storage-full",
@@ -140,6 +146,8 @@ impl ResponseError for ApiError {
                 tracing::error!(error = %err, "storage full: refusing uploads until space is freed");
                 "the server's storage is full, so this was not kept; nothing stored before is affected: send it again later".to_owned()
             }
+            // The store's own words on a case's state, not its internals.
+            Self::Store(err @ store::Error::CaseState { .. }) => err.to_string(),
             // Never leak storage internals to clients; log them instead.
             Self::Store(err) => {
                 tracing::error!(error = %err, "ingest request failed in the store");

@@ -21,6 +21,7 @@ mod jpeg;
 mod manifest;
 mod problem;
 mod reject;
+pub mod reputation;
 mod signing;
 mod time;
 

@@ -50,10 +50,13 @@ pub enum RejectReason {
     /// The frame's upload was no longer on the server when its capture was processed (it
     /// was collected after the grace period without a manifest).
     OriginalMissing,
+    /// A reviewer cleared the frame of the fraud it was flagged for; it was never
+    /// processed, so it stays out, but it no longer counts against its device.
+    ReviewCleared,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 29] = [
+    pub const ALL: [RejectReason; 30] = [
         Self::NotJpeg,
         Self::FrameTooSmall,
         Self::FrameTooLarge,
@@ -83,6 +86,7 @@ impl RejectReason {
         Self::Broken,
         Self::ProcessingFailed,
         Self::OriginalMissing,
+        Self::ReviewCleared,
     ];
 
     /// The stable, kebab-case name used on the wire and in storage.
@@ -117,6 +121,7 @@ impl RejectReason {
             Self::Broken => "broken",
             Self::ProcessingFailed => "processing-failed",
             Self::OriginalMissing => "original-missing",
+            Self::ReviewCleared => "review-cleared",
         }
     }
 
@@ -203,6 +208,9 @@ impl RejectReason {
             }
             Self::OriginalMissing => {
                 "the server no longer had this frame's upload (uploads without a manifest are deleted after a day); upload it again in a new capture"
+            }
+            Self::ReviewCleared => {
+                "a reviewer cleared this frame of the fraud it was flagged for; it was never processed, so upload it again in a new capture"
             }
         }
     }

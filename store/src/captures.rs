@@ -123,6 +123,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         }
+        crate::reviews::open_cases(&mut tx, capture, frames).await?;
         if let Some(job) = job {
             crate::JobQueue::enqueue_in(&mut tx, job).await?;
         }

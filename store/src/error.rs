@@ -48,6 +48,8 @@ pub enum Error {
     SearchDirectory { path: PathBuf, reason: String },
     #[error("a contributor or device with this {what} already exists")]
     Conflict { what: &'static str },
+    #[error("fraud case {id} {why}")]
+    CaseState { id: String, why: &'static str },
     #[error("{0}")]
     Unsupported(String),
 }

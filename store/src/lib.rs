@@ -25,6 +25,7 @@ mod map;
 mod pipeline;
 mod public;
 mod queue;
+mod reviews;
 mod search;
 mod uploads;
 
@@ -49,6 +50,7 @@ pub use pipeline::{
 };
 pub use public::{ContributorCaptureRow, DetectionRow, FreshCoverageRow, PublicFrameRow};
 pub use queue::{JobId, JobQueue, LeasedJob, NewJob, QueueCounts, RetryOutcome};
+pub use reviews::{CaseQuery, CaseStatus, Decision, FraudCase};
 pub use search::{
     FeatureDocument, FeatureHit, SearchDocument, SearchHit, SearchIndex, SearchKind, SearchQuery,
 };

@@ -48,6 +48,7 @@ mod hostile;
 mod map_features;
 mod pipeline;
 mod real_tracks;
+mod reviews;
 mod similarity;
 mod uploads;
 

@@ -1,0 +1,268 @@
+//! The review queue and reputation routes:
+//!
+//! - `GET /api/v1/reviews?status=&limit=` (admin): fraud cases, oldest first.
+//! - `POST /api/v1/reviews/{id}/decision` (admin): `{"decision": "confirm" | "clear",
+//!   "note": "…"}`. Clearing takes the fraud off the case's frames.
+//! - `POST /api/v1/reviews/{id}/appeal` (the device's owner): `{"text": "…"}`, once; the
+//!   case goes back to the queue.
+//! - `GET /api/v1/contributors/me/reputation` (the owner): each device's reputation and the
+//!   cases behind it, with the advice for each reason.
+//!
+//! Never does: judge frames (the upload judge opens cases) or weigh rewards (the rewards
+//! shell reads the same findings at an epoch's close).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use model::reputation::{FULL_PPM, reputation_ppm};
+use model::{RejectReason, TimestampMs};
+use serde::Deserialize;
+use serde_json::json;
+use store::{CaseQuery, CaseStatus, Contributor, ContributorRole, Decision, FraudCase, Store};
+
+use crate::accounts::authenticate;
+use crate::problem::{ApiError, ApiResult, json_body};
+use crate::uploads::{BodyDeadline, read_limited};
+
+/// Longest decision note or appeal, in characters.
+pub const MAX_TEXT_CHARS: usize = 2_000;
+/// Most cases one page lists.
+pub const MAX_CASES: u32 = 500;
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/api/v1/reviews", web::get().to(list_cases))
+        .route("/api/v1/reviews/{id}/decision", web::post().to(decide))
+        .route("/api/v1/reviews/{id}/appeal", web::post().to(appeal))
+        .route(
+            "/api/v1/contributors/me/reputation",
+            web::get().to(my_reputation),
+        );
+}
+
+async fn admin(store: &Store, request: &HttpRequest) -> ApiResult<Contributor> {
+    let account = authenticate(store, request).await?;
+    if account.role != ContributorRole::Admin {
+        return Err(ApiError::Forbidden(
+            "the review queue is for operators (`waymark admin grant`)".into(),
+        ));
+    }
+    Ok(account)
+}
+
+fn case_json(case: &FraudCase) -> serde_json::Value {
+    json!({
+        "id": case.id,
+        "device": case.device,
+        "capture": case.capture,
+        "reason": case.reason,
+        "advice": case.reason.advice(),
+        "frames": case.frame_count,
+        "first_frame_at": case.first_frame_at,
+        "opened_at": case.opened_at,
+        "status": case.status.as_str(),
+        "decided_by": case.decided_by,
+        "decided_at": case.decided_at,
+        "decision_note": case.decision_note,
+        "appeal": case.appeal,
+        "appealed_at": case.appealed_at,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// Fraud cases, oldest first; `status` (open, appealed, confirmed, cleared) filters them.
+#[utoipa::path(get, path = "/api/v1/reviews", tag = "reviews", security(("bearer" = [])),
+    params(("status" = Option<String>, Query, description = "open, appealed, confirmed or cleared"),
+           ("limit" = Option<u32>, Query, description = "at most 500, 100 by default")),
+    responses((status = 200, description = "The cases"),
+              (status = 400, description = "Bad status or limit (problem+json)"),
+              (status = 401, description = "Missing or unknown token (problem+json)"),
+              (status = 403, description = "Not an operator (problem+json)")))]
+pub(crate) async fn list_cases(
+    store: web::Data<Store>,
+    request: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    admin(&store, &request).await?;
+    let params = web::Query::<ListParams>::from_query(request.query_string())
+        .map_err(|err| ApiError::Invalid(format!("bad query: {err}")))?
+        .into_inner();
+    let status = params
+        .status
+        .as_deref()
+        .map(str::parse::<CaseStatus>)
+        .transpose()
+        .map_err(ApiError::Invalid)?;
+    let limit = params.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_CASES {
+        return Err(ApiError::Invalid(format!("limit must be 1 to {MAX_CASES}")));
+    }
+    let cases = store
+        .db
+        .fraud_cases(&CaseQuery {
+            status,
+            devices: None,
+            limit,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "cases": cases.iter().map(case_json).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    decision: String,
+    note: String,
+}
+
+/// A note or appeal text: trimmed, 1 to [`MAX_TEXT_CHARS`] characters.
+fn text(value: &str, what: &str) -> ApiResult<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::Invalid(format!(
+            "{what} must be 1 to {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Confirm or clear a case awaiting review, with a note saying why.
+#[utoipa::path(post, path = "/api/v1/reviews/{id}/decision", tag = "reviews", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Case id")),
+    responses((status = 200, description = "The decided case"),
+              (status = 400, description = "Bad decision or note (problem+json)"),
+              (status = 401, description = "Missing or unknown token (problem+json)"),
+              (status = 403, description = "Not an operator (problem+json)"),
+              (status = 409, description = "The case is not awaiting review (problem+json)")))]
+pub(crate) async fn decide(
+    store: web::Data<Store>,
+    deadline: web::Data<BodyDeadline>,
+    request: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let reviewer = admin(&store, &request).await?;
+    let body = read_limited(payload, MAX_BODY_BYTES, "the body", &deadline).await?;
+    let body: DecisionBody = json_body(&body)?;
+    let decision = match body.decision.as_str() {
+        "confirm" => Decision::Confirm,
+        "clear" => Decision::Clear,
+        other => {
+            return Err(ApiError::Invalid(format!(
+                "decision {:?} is neither confirm nor clear",
+                other.chars().take(40).collect::<String>()
+            )));
+        }
+    };
+    let note = text(&body.note, "note")?;
+    let case = store
+        .db
+        .decide_case(&path, decision, reviewer.id, &note, TimestampMs::now())
+        .await?;
+    Ok(HttpResponse::Ok().json(case_json(&case)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppealBody {
+    text: String,
+}
+
+/// Appeal a case against one of your devices, once: it goes back to the reviewers.
+#[utoipa::path(post, path = "/api/v1/reviews/{id}/appeal", tag = "reviews", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Case id")),
+    responses((status = 200, description = "The appealed case"),
+              (status = 400, description = "Bad text (problem+json)"),
+              (status = 401, description = "Missing or unknown token (problem+json)"),
+              (status = 404, description = "No such case against your devices (problem+json)"),
+              (status = 409, description = "Appealed already, or cleared (problem+json)")))]
+pub(crate) async fn appeal(
+    store: web::Data<Store>,
+    deadline: web::Data<BodyDeadline>,
+    request: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let account = authenticate(&store, &request).await?;
+    let not_yours = || ApiError::NotFound(format!("no case {} against your devices", short(&path)));
+    let case = store.db.fraud_case(&path).await?.ok_or_else(not_yours)?;
+    let owner = store
+        .db
+        .device(case.device)
+        .await?
+        .is_some_and(|device| device.contributor_id == account.id);
+    if !owner {
+        return Err(not_yours());
+    }
+    let body = read_limited(payload, MAX_BODY_BYTES, "the body", &deadline).await?;
+    let body: AppealBody = json_body(&body)?;
+    let appeal = text(&body.text, "text")?;
+    let case = store
+        .db
+        .appeal_case(&case.id, &appeal, TimestampMs::now())
+        .await?;
+    Ok(HttpResponse::Ok().json(case_json(&case)))
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(40).collect()
+}
+
+/// Your devices' reputation (millionths of full trust; rewards are weighted by it) and the
+/// fraud cases behind it, each with its status, the reviewer's note and your appeal.
+#[utoipa::path(get, path = "/api/v1/contributors/me/reputation", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, description = "Each device's reputation and cases"),
+              (status = 401, description = "Missing or unknown token (problem+json)")))]
+pub(crate) async fn my_reputation(
+    store: web::Data<Store>,
+    request: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let account = authenticate(&store, &request).await?;
+    let now = TimestampMs::now();
+    let mut devices = Vec::new();
+    let mut least = FULL_PPM;
+    for device in store.db.devices_of(account.id).await? {
+        let findings = store.db.standing_findings(device.id, now).await?;
+        let ppm = reputation_ppm(&findings);
+        least = least.min(ppm);
+        let cases = store
+            .db
+            .fraud_cases(&CaseQuery {
+                status: None,
+                devices: Some(vec![device.id]),
+                limit: MAX_CASES,
+            })
+            .await?;
+        devices.push(json!({
+            "device": device.id,
+            "label": device.label,
+            "reputation_ppm": ppm,
+            "standing_findings": findings.len(),
+            "cases": cases.iter().map(case_json).collect::<Vec<_>>(),
+        }));
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "contributor": account.id,
+        "reputation_ppm": least,
+        "rule": format!(
+            "each fraud finding that stands (open, appealed or confirmed) costs {} of {}; its cost halves with every {} frames the device has accepted since; rewards are weighted by the device's reputation at the epoch's start",
+            model::reputation::FINDING_COST_PPM,
+            FULL_PPM,
+            model::reputation::RECOVERY_FRAMES
+        ),
+        "reason_advice": RejectReason::ALL
+            .iter()
+            .filter(|reason| reason.is_fraud_signal())
+            .map(|reason| (reason.slug(), reason.advice()))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        "devices": devices,
+    })))
+}

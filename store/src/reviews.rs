@@ -1,0 +1,338 @@
+//! The review queue's rows: fraud cases (one per capture and fraud reason), their decisions
+//! and appeals, and the figures a device's reputation is computed from.
+
+use std::fmt;
+use std::str::FromStr;
+
+use model::{CaptureId, ContributorId, DeviceId, RejectReason, TimestampMs};
+use sqlx::Row;
+
+use crate::db::placeholders;
+use crate::{Db, Error, Result};
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CaseStatus {
+    /// Flagged by the judge, not reviewed yet.
+    Open,
+    /// The owner appealed; waiting for a second look.
+    Appealed,
+    /// A reviewer found the fraud real.
+    Confirmed,
+    /// A reviewer found it was not fraud.
+    Cleared,
+}
+
+impl CaseStatus {
+    pub const ALL: [CaseStatus; 4] = [Self::Open, Self::Appealed, Self::Confirmed, Self::Cleared];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Appealed => "appealed",
+            Self::Confirmed => "confirmed",
+            Self::Cleared => "cleared",
+        }
+    }
+
+    /// Whether the finding counts against the device.
+    pub fn stands(self) -> bool {
+        !matches!(self, Self::Cleared)
+    }
+
+    /// Whether it waits for a reviewer.
+    pub fn awaits_review(self) -> bool {
+        matches!(self, Self::Open | Self::Appealed)
+    }
+}
+
+impl fmt::Display for CaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CaseStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| {
+                format!("{text:?} is not a case status; use open, appealed, confirmed or cleared")
+            })
+    }
+}
+
+/// What a reviewer decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Confirm,
+    Clear,
+}
+
+/// One fraud case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FraudCase {
+    pub id: String,
+    pub device: DeviceId,
+    pub capture: CaptureId,
+    pub reason: RejectReason,
+    pub frame_count: u64,
+    pub first_frame_at: TimestampMs,
+    pub opened_at: TimestampMs,
+    pub status: CaseStatus,
+    pub decided_by: Option<ContributorId>,
+    pub decided_at: Option<TimestampMs>,
+    pub decision_note: Option<String>,
+    pub appeal: Option<String>,
+    pub appealed_at: Option<TimestampMs>,
+}
+
+const COLUMNS: &str = "id, device_id, capture_id, reason, frame_count, first_frame_ms, opened_at_ms, \
+     status, decided_by, decided_at_ms, decision_note, appeal, appealed_at_ms";
+
+fn case_of_row(row: &sqlx::any::AnyRow) -> Result<FraudCase> {
+    let reason: String = row.try_get("reason")?;
+    let status: String = row.try_get("status")?;
+    let decided_by: Option<String> = row.try_get("decided_by")?;
+    Ok(FraudCase {
+        id: row.try_get("id")?,
+        device: crate::db::parse_column(row, "device_id")?,
+        capture: crate::db::parse_column(row, "capture_id")?,
+        reason: RejectReason::from_slug(&reason)
+            .ok_or_else(|| Error::Corrupt(format!("fraud case reason {reason:?}")))?,
+        frame_count: u64::try_from(row.try_get::<i64, _>("frame_count")?).unwrap_or(0),
+        first_frame_at: TimestampMs(row.try_get("first_frame_ms")?),
+        opened_at: TimestampMs(row.try_get("opened_at_ms")?),
+        status: status.parse().map_err(Error::Corrupt)?,
+        decided_by: decided_by
+            .map(|id| id.parse())
+            .transpose()
+            .map_err(|err: model::IdError| Error::Corrupt(err.to_string()))?,
+        decided_at: row
+            .try_get::<Option<i64>, _>("decided_at_ms")?
+            .map(TimestampMs),
+        decision_note: row.try_get("decision_note")?,
+        appeal: row.try_get("appeal")?,
+        appealed_at: row
+            .try_get::<Option<i64>, _>("appealed_at_ms")?
+            .map(TimestampMs),
+    })
+}
+
+/// Opens the cases of a capture being inserted: one per fraud reason among its frames.
+pub(crate) async fn open_cases(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    capture: &crate::NewCapture,
+    frames: &[crate::NewFrame],
+) -> Result<()> {
+    let mut by_reason: std::collections::BTreeMap<RejectReason, (u64, TimestampMs)> =
+        Default::default();
+    for frame in frames {
+        if let crate::FrameOutcome::Rejected(reason) = frame.outcome
+            && reason.is_fraud_signal()
+        {
+            let entry = by_reason.entry(reason).or_insert((0, frame.fix.time));
+            entry.0 += 1;
+            entry.1 = entry.1.min(frame.fix.time);
+        }
+    }
+    for (reason, (count, first)) in by_reason {
+        sqlx::query(
+            "INSERT INTO fraud_cases (id, device_id, capture_id, reason, frame_count, first_frame_ms, \
+             opened_at_ms, status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open')",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(capture.device_id.to_string())
+        .bind(capture.id.to_string())
+        .bind(reason.slug())
+        .bind(i64::try_from(count).unwrap_or(i64::MAX))
+        .bind(first.as_millis())
+        .bind(capture.received_at.as_millis())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Which cases to list.
+#[derive(Debug, Clone, Default)]
+pub struct CaseQuery {
+    pub status: Option<CaseStatus>,
+    pub devices: Option<Vec<DeviceId>>,
+    pub limit: u32,
+}
+
+impl Db {
+    /// Cases, oldest first (the queue's order), filtered by `query`.
+    pub async fn fraud_cases(&self, query: &CaseQuery) -> Result<Vec<FraudCase>> {
+        let mut conditions = Vec::new();
+        let mut next = 1;
+        if query.status.is_some() {
+            conditions.push(format!("status = ${next}"));
+            next += 1;
+        }
+        if let Some(devices) = &query.devices {
+            if devices.is_empty() {
+                return Ok(Vec::new());
+            }
+            conditions.push(format!(
+                "device_id IN ({})",
+                placeholders(next..=next + devices.len() - 1)
+            ));
+            next += devices.len();
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM fraud_cases {filter} ORDER BY opened_at_ms, id LIMIT ${next}"
+        );
+        let mut statement = sqlx::query(&sql);
+        if let Some(status) = query.status {
+            statement = statement.bind(status.as_str());
+        }
+        for device in query.devices.iter().flatten() {
+            statement = statement.bind(device.to_string());
+        }
+        let rows = statement
+            .bind(i64::from(query.limit.max(1)))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(case_of_row).collect()
+    }
+
+    pub async fn fraud_case(&self, id: &str) -> Result<Option<FraudCase>> {
+        let sql = format!("SELECT {COLUMNS} FROM fraud_cases WHERE id = $1");
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(case_of_row)
+            .transpose()
+    }
+
+    /// Records a reviewer's decision on a case awaiting review. Clearing it also takes the
+    /// fraud off its frames (they become `review-cleared`), in the same transaction, so the
+    /// device no longer forfeits an epoch for them. Fails with [`Error::CaseState`] when the
+    /// case is not awaiting review (decided already, and not appealed).
+    pub async fn decide_case(
+        &self,
+        id: &str,
+        decision: Decision,
+        by: ContributorId,
+        note: &str,
+        at: TimestampMs,
+    ) -> Result<FraudCase> {
+        let mut tx = self.begin().await?;
+        let status = match decision {
+            Decision::Confirm => CaseStatus::Confirmed,
+            Decision::Clear => CaseStatus::Cleared,
+        };
+        let updated = sqlx::query(
+            "UPDATE fraud_cases SET status = $1, decided_by = $2, decided_at_ms = $3, decision_note = $4 \
+             WHERE id = $5 AND status IN ('open', 'appealed')",
+        )
+        .bind(status.as_str())
+        .bind(by.to_string())
+        .bind(at.as_millis())
+        .bind(note)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(Error::CaseState {
+                id: id.to_owned(),
+                why: "is not awaiting review (decided already, and not appealed), or does not exist",
+            });
+        }
+        if decision == Decision::Clear {
+            sqlx::query(
+                "UPDATE frames SET reject_reason = $1 WHERE status = 'rejected' AND reject_reason = \
+                 (SELECT reason FROM fraud_cases WHERE id = $2) AND capture_id = \
+                 (SELECT capture_id FROM fraud_cases WHERE id = $2)",
+            )
+            .bind(RejectReason::ReviewCleared.slug())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.fraud_case(id)
+            .await?
+            .ok_or_else(|| Error::Corrupt(format!("case {id} vanished")))
+    }
+
+    /// The owner's appeal of a case: once, while it is open or confirmed; it goes back to
+    /// the queue. Fails with [`Error::CaseState`] otherwise.
+    pub async fn appeal_case(&self, id: &str, text: &str, at: TimestampMs) -> Result<FraudCase> {
+        let updated = sqlx::query(
+            "UPDATE fraud_cases SET status = 'appealed', appeal = $1, appealed_at_ms = $2 \
+             WHERE id = $3 AND status IN ('open', 'confirmed') AND appeal IS NULL",
+        )
+        .bind(text)
+        .bind(at.as_millis())
+        .bind(id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(Error::CaseState {
+                id: id.to_owned(),
+                why: "cannot be appealed: it was appealed once already, or cleared, or does not exist",
+            });
+        }
+        self.fraud_case(id)
+            .await?
+            .ok_or_else(|| Error::Corrupt(format!("case {id} vanished")))
+    }
+
+    /// The findings standing against `device` taken before `before`, each with the frames
+    /// the device had accepted after it (up to `before`): what its reputation is computed
+    /// from.
+    pub async fn standing_findings(
+        &self,
+        device: DeviceId,
+        before: TimestampMs,
+    ) -> Result<Vec<model::reputation::Finding>> {
+        let rows = sqlx::query(
+            "SELECT k.first_frame_ms, (SELECT COUNT(*) FROM frames f JOIN captures c ON c.id = f.capture_id \
+               WHERE c.device_id = k.device_id AND f.status = 'accepted' \
+               AND f.time_ms > k.first_frame_ms AND f.time_ms < $2) AS clean \
+             FROM fraud_cases k WHERE k.device_id = $1 AND k.status <> 'cleared' \
+             AND k.first_frame_ms < $2 ORDER BY k.first_frame_ms",
+        )
+        .bind(device.to_string())
+        .bind(before.as_millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(model::reputation::Finding {
+                    at: TimestampMs(row.try_get("first_frame_ms")?),
+                    clean_frames_since: u64::try_from(row.try_get::<i64, _>("clean")?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// Devices with a finding standing against them taken before `before`.
+    pub async fn devices_with_findings(&self, before: TimestampMs) -> Result<Vec<DeviceId>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT device_id FROM fraud_cases WHERE status <> 'cleared' \
+             AND first_frame_ms < $1 ORDER BY device_id",
+        )
+        .bind(before.as_millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| crate::db::parse_column(row, "device_id"))
+            .collect()
+    }
+}
