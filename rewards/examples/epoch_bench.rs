@@ -94,6 +94,7 @@ fn main() {
         consumption: Vec::new(),
         discoveries: Vec::new(),
         captures: Vec::new(),
+        reputation: Default::default(),
     };
     let addresses: BTreeMap<ContributorId, PayoutAddress> = owners
         .iter()

@@ -10,7 +10,9 @@
 //!    frames concerned (receivers glitch).
 //! 2. **Freshness.** A cell's weight refills linearly from 0 to 1 over `refill_ms` after it
 //!    was last mapped before the epoch (never mapped: 1). A frame's value is
-//!    `weight(frame time) × quality`.
+//!    `weight(frame time) × quality × reputation`, the device's reputation at the epoch's
+//!    start (`inputs.reputation`, `model::reputation`; 1 when absent). A device with none
+//!    left takes no rank.
 //! 3. **Passes.** Per cell, the eligible frames in time order form passes: a pass starts at
 //!    the first frame an hour or more after the current pass's first frame. A pass credits one
 //!    frame, its best (value × region weight), whoever drove it ([`crate::passes`]).
@@ -183,8 +185,11 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
             refill_ms,
         );
         let quality_ppm = (frame.quality.clamp(0.0, 1.0) * PPM as f64).round() as u64;
-        if weight_ppm * quality_ppm == 0 {
-            // Worth nothing (no refill yet, or no quality): it must not take a rank either.
+        // A device below full trust keeps its reputation's share of the worth (rule 2).
+        let trust_ppm = inputs.reputation_ppm(&frame.device);
+        let value = weight_ppm * quality_ppm / PPM * trust_ppm / PPM;
+        if weight_ppm * quality_ppm == 0 || trust_ppm == 0 {
+            // Worth nothing (no refill yet, no quality, no trust): it must not take a rank.
             continue;
         }
         eligible.push(Eligible {
@@ -197,7 +202,7 @@ pub fn compute(inputs: &EpochInputs) -> Result<EpochResult> {
             cell,
             weight_ppm,
             quality_ppm,
-            value: weight_ppm * quality_ppm / PPM,
+            value,
         });
     }
 

@@ -185,6 +185,11 @@ pub struct EpochInputs {
     /// before it was).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub captures: Vec<CaptureEvidence>,
+    /// The reputation (millionths of full trust, `model::reputation`) of every device
+    /// below full trust at the epoch's start; a device's frames are worth that share.
+    /// Absent in epochs published before reputation was, and when every device is trusted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reputation: BTreeMap<DeviceId, u32>,
 }
 
 /// sha256 of each input, in the manifest.
@@ -205,6 +210,9 @@ pub struct InputHashes {
     /// Absent in epochs published before the evidence was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captures: Option<String>,
+    /// Absent when every device is fully trusted (and before reputation existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reputation: Option<String>,
 }
 
 impl InputHashes {
@@ -236,6 +244,11 @@ impl InputHashes {
                 self.captures.as_ref().unwrap_or(&String::new()),
                 other.captures.as_ref().unwrap_or(&String::new()),
             ),
+            (
+                "reputation",
+                self.reputation.as_ref().unwrap_or(&String::new()),
+                other.reputation.as_ref().unwrap_or(&String::new()),
+            ),
         ]
         .into_iter()
         .filter(|(_, a, b)| a != b)
@@ -262,6 +275,15 @@ impl EpochInputs {
         for capture in &mut self.captures {
             capture.frames.sort();
         }
+    }
+
+    /// The share (ppm) of its worth a frame of `device` keeps: its reputation.
+    pub fn reputation_ppm(&self, device: &DeviceId) -> u64 {
+        self.reputation
+            .get(device)
+            .map_or(crate::regions::PPM, |ppm| {
+                u64::from(*ppm).min(crate::regions::PPM)
+            })
     }
 
     pub fn regions(&self) -> Result<Regions> {
@@ -302,6 +324,7 @@ impl EpochInputs {
             consumption: (!sorted.consumption.is_empty()).then(|| sha256_json(&sorted.consumption)),
             discoveries: (!sorted.discoveries.is_empty()).then(|| sha256_json(&sorted.discoveries)),
             captures: (!sorted.captures.is_empty()).then(|| sha256_json(&sorted.captures)),
+            reputation: (!sorted.reputation.is_empty()).then(|| sha256_json(&sorted.reputation)),
         }
     }
 }

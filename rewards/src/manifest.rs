@@ -276,6 +276,7 @@ mod tests {
             consumption: Vec::new(),
             discoveries: Vec::new(),
             captures: Vec::new(),
+            reputation: Default::default(),
         };
         let addresses = [(a, shared), (b, shared), (c, own)].into_iter().collect();
         let published = publish(&inputs, &result, &addresses);

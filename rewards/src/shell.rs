@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
-use model::{ContributorId, PayoutAddress, RejectReason, TimestampMs};
+use model::{ContributorId, DeviceId, PayoutAddress, RejectReason, TimestampMs};
 use serde::{Deserialize, Serialize};
 use store::{BlobKey, EpochRow, RewardRow, Store};
 
@@ -201,9 +201,24 @@ pub async fn load_inputs(
         consumption,
         discoveries,
         captures,
+        reputation: load_reputation(store, start).await?,
     };
     inputs.canonicalise();
     Ok(inputs)
+}
+
+/// The reputation at `start` of every device with a finding standing against it from
+/// before then (those below full trust only).
+async fn load_reputation(store: &Store, start: TimestampMs) -> Result<BTreeMap<DeviceId, u32>> {
+    let mut reputation = BTreeMap::new();
+    for device in store.db.devices_with_findings(start).await? {
+        let findings = store.db.standing_findings(device, start).await?;
+        let ppm = model::reputation::reputation_ppm(&findings);
+        if ppm < model::reputation::FULL_PPM {
+            reputation.insert(device, ppm);
+        }
+    }
+    Ok(reputation)
 }
 
 /// The map features first seen in `epoch`, each with its first observation.

@@ -85,6 +85,7 @@ fn inputs(specs: &[FrameSpec], emission: u64, last_mapped: &[(usize, i64)]) -> E
         consumption: Vec::new(),
         discoveries: Vec::new(),
         captures: Vec::new(),
+        reputation: Default::default(),
     }
 }
 
@@ -223,6 +224,52 @@ fn a_refilling_cell_pays_in_proportion_to_its_refill() {
     // Seven days or more: fully refilled again.
     let full = compute(&inputs(&both_at_the_start, 3_000, &[(0, 7 * 24)])).unwrap();
     assert_eq!(full.earnings[&contributors[0]].emission_amount, 1_500);
+}
+
+#[test]
+fn a_device_below_full_trust_earns_its_reputations_share_and_none_takes_no_rank() {
+    let (devices, contributors) = ids();
+    // Two devices in two cells, and device 2 in device 0's cell an hour later.
+    let specs = [
+        (0, 0, 0, 100, false),
+        (1, 399, 0, 100, false),
+        (2, 0, 2, 100, false),
+    ];
+    for rule in [PayoutRule::ContributorRank, PayoutRule::PassRank] {
+        let trusted = under(rule, inputs(&specs, 3_500, &[]));
+        assert_eq!(
+            trusted.hashes().reputation,
+            None,
+            "absent while all are trusted"
+        );
+        // Device 0 caught once: half the worth of its frames.
+        let mut halved = trusted.clone();
+        halved.reputation.insert(devices[0], 500_000);
+        let hashes = halved.hashes();
+        assert!(hashes.reputation.is_some());
+        assert_eq!(hashes.differences(&trusted.hashes()), vec!["reputation"]);
+        let points = points_of(&halved);
+        assert_eq!(
+            points[&contributors[0]] * 2,
+            points_of(&trusted)[&contributors[0]],
+            "{rule:?}"
+        );
+        // None left: device 0 takes no rank, so device 2 is the cell's first.
+        let mut none = trusted.clone();
+        none.reputation.insert(devices[0], 0);
+        let result = compute(&none).unwrap();
+        assert!(result.earnings.get(&contributors[0]).is_none(), "{rule:?}");
+        let first_in_cell = result
+            .awards
+            .iter()
+            .find(|award| award.device == devices[2])
+            .unwrap();
+        assert_eq!(first_in_cell.rank, 0, "{rule:?}");
+        // The reputation survives the published JSON.
+        let back: EpochInputs =
+            serde_json::from_str(&serde_json::to_string(&none).unwrap()).unwrap();
+        assert_eq!(back.reputation, none.reputation);
+    }
 }
 
 #[test]
