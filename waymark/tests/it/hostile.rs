@@ -818,6 +818,55 @@ fn every_route_meets_hostile_requests_with_its_typed_problem_and_keeps_everythin
             format!("/api/v1/captures/{long}"),
         )
         .expect(400, "invalid-request"),
+        // --- the review queue: operators only; appeals by the device's owner ---------------
+        row("the review queue anonymously", "GET", "/api/v1/reviews").expect(401, "unauthorized"),
+        row("the review queue with Mallory's token", "GET", "/api/v1/reviews")
+            .header("Authorization", mallory.clone())
+            .expect(403, "forbidden"),
+        row(
+            "a decision with Mallory's token",
+            "POST",
+            "/api/v1/reviews/00000000-0000-0000-0000-000000000000/decision",
+        )
+        .header("Authorization", mallory.clone())
+        .body(r#"{"decision":"clear","note":"mine"}"#)
+        .expect(403, "forbidden"),
+        row(
+            "a decision anonymously",
+            "POST",
+            "/api/v1/reviews/00000000-0000-0000-0000-000000000000/decision",
+        )
+        .body(r#"{"decision":"clear","note":"mine"}"#)
+        .expect(401, "unauthorized"),
+        row(
+            "an appeal of a case that does not exist",
+            "POST",
+            format!("/api/v1/reviews/{long}/appeal"),
+        )
+        .header("Authorization", alice.clone())
+        .body(r#"{"text":"not me"}"#)
+        .expect(404, "not-found"),
+        row(
+            "an appeal with an SQL id",
+            "POST",
+            "/api/v1/reviews/%27%20OR%201%3D1%20--/appeal",
+        )
+        .header("Authorization", mallory.clone())
+        .body(r#"{"text":"not me"}"#)
+        .expect(404, "not-found"),
+        row(
+            "an appeal anonymously",
+            "POST",
+            "/api/v1/reviews/00000000-0000-0000-0000-000000000000/appeal",
+        )
+        .body(r#"{"text":"not me"}"#)
+        .expect(401, "unauthorized"),
+        row(
+            "my reputation without a token",
+            "GET",
+            "/api/v1/contributors/me/reputation",
+        )
+        .expect(401, "unauthorized"),
         // --- rewards -----------------------------------------------------------------------
         row(
             "an epoch that cannot exist",
