@@ -42,6 +42,9 @@ pub const HISTORY_FIXES: u32 = 600;
 /// One verdict per frame, in manifest order: `None` passes, `Some` rejects with a reason.
 pub type Verdicts = Vec<Option<RejectReason>>;
 
+/// A time window, and a box `(south, west, north, east)` in degrees.
+pub type Area = ((TimestampMs, TimestampMs), (f64, f64, f64, f64));
+
 /// What the store must be asked for a capture, from the capture alone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Needs {
@@ -51,7 +54,7 @@ pub struct Needs {
     pub history_before: TimestampMs,
     /// Other devices' frames in this time window and box `(south, west, north, east)`;
     /// `None` when no frame passes the track checks.
-    pub others: Option<((TimestampMs, TimestampMs), (f64, f64, f64, f64))>,
+    pub others: Option<Area>,
     /// The frames whose earlier uploads and stored copies matter.
     pub frames: Vec<FrameId>,
 }

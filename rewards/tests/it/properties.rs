@@ -258,7 +258,7 @@ fn a_device_below_full_trust_earns_its_reputations_share_and_none_takes_no_rank(
         let mut none = trusted.clone();
         none.reputation.insert(devices[0], 0);
         let result = compute(&none).unwrap();
-        assert!(result.earnings.get(&contributors[0]).is_none(), "{rule:?}");
+        assert!(!result.earnings.contains_key(&contributors[0]), "{rule:?}");
         let first_in_cell = result
             .awards
             .iter()
