@@ -20,6 +20,9 @@
 //! 5. The bytes: listed twice in the capture, stored before for the same moment and device
 //!    (`exact-duplicate`), or another device's footage or another moment's (`replay`).
 //! 6. A frame within 1 m and 60° of the previous kept one (`capture-duplicate`).
+//!
+//! The bytes themselves are read by the pipeline worker, which asks [`photo_disagrees`]
+//! whether a frame's own EXIF contradicts its manifest (`photo-mismatch`).
 
 use model::{DeviceId, Fix, FrameEntry, FrameId, RejectReason, TimestampMs};
 
@@ -249,6 +252,27 @@ fn stored_before(frames: &[FrameEntry], context: &Context, verdicts: &mut [Optio
             });
         }
     }
+}
+
+/// How far a frame's own EXIF position may lie from its claimed one: GNSS noise of two
+/// receivers, or two readings of one, is metres, never this.
+pub const PHOTO_MAX_DISTANCE_M: f64 = 100.0;
+/// How far a frame's own EXIF GPS time (UTC) may lie from its claimed one.
+pub const PHOTO_MAX_TIME_MS: i64 = 120_000;
+
+/// Whether what a frame says about itself (its EXIF GPS position and UTC time, read by
+/// `model::photo::read_photo`) contradicts what its manifest `claimed`: a frame taken
+/// elsewhere or at another time, passed off as this one (`photo-mismatch`, fraud). A frame
+/// without GPS tags says nothing and passes; DateTimeOriginal is not compared (a camera's
+/// local time, often without its offset). The worker checks every frame it processes.
+pub fn photo_disagrees(tags: &model::photo::PhotoTags, claimed: &Fix) -> Option<RejectReason> {
+    let far = tags
+        .fix
+        .is_some_and(|own| distance_m(&own, claimed) > PHOTO_MAX_DISTANCE_M);
+    let other_time = tags
+        .gps_time
+        .is_some_and(|own| own.millis_since(claimed.time).abs() > PHOTO_MAX_TIME_MS);
+    (far || other_time).then_some(RejectReason::PhotoMismatch)
 }
 
 #[cfg(test)]

@@ -369,6 +369,19 @@ async fn process(
             }
             Err(other) => return Err(other.into()),
         };
+        // What the frame says about itself must agree with its manifest.
+        let tags = model::photo::read_photo(&original);
+        if let Some(reason) = crate::judge::photo_disagrees(&tags, &frame.fix) {
+            frames.push(ProcessedFrame {
+                index: frame.index,
+                outcome: FrameOutcome::Rejected(reason),
+                sequence: None,
+                size: None,
+                coverage: None,
+                sha256: frame.sha256,
+            });
+            continue;
+        }
         let analyzer = Arc::clone(analyzer);
         let bytes = original.clone();
         let analyzed = tokio::task::spawn_blocking(move || analyzer.analyze(&bytes))

@@ -19,6 +19,7 @@ mod h3;
 mod ids;
 mod jpeg;
 mod manifest;
+pub mod photo;
 mod problem;
 mod reject;
 pub mod reputation;

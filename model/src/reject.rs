@@ -39,6 +39,9 @@ pub enum RejectReason {
     SyntheticTrack,
     /// Another device sent the same track at the same moments: one car, two devices.
     SharedTrack,
+    /// The frame's own EXIF (its receiver's position or UTC time) contradicts where and when
+    /// its manifest says it was taken.
+    PhotoMismatch,
     // Image quality.
     Blurred,
     TooDark,
@@ -56,7 +59,7 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 30] = [
+    pub const ALL: [RejectReason; 31] = [
         Self::NotJpeg,
         Self::FrameTooSmall,
         Self::FrameTooLarge,
@@ -79,6 +82,7 @@ impl RejectReason {
         Self::ClonedKey,
         Self::SyntheticTrack,
         Self::SharedTrack,
+        Self::PhotoMismatch,
         Self::Blurred,
         Self::TooDark,
         Self::Overexposed,
@@ -114,6 +118,7 @@ impl RejectReason {
             Self::ClonedKey => "cloned-key",
             Self::SyntheticTrack => "synthetic-track",
             Self::SharedTrack => "shared-track",
+            Self::PhotoMismatch => "photo-mismatch",
             Self::Blurred => "blurred",
             Self::TooDark => "too-dark",
             Self::Overexposed => "overexposed",
@@ -140,6 +145,7 @@ impl RejectReason {
                 | Self::ClonedKey
                 | Self::SyntheticTrack
                 | Self::SharedTrack
+                | Self::PhotoMismatch
         )
     }
 
@@ -193,6 +199,9 @@ impl RejectReason {
             }
             Self::SharedTrack => {
                 "another device sent the same track at the same moments; one car earns with one device"
+            }
+            Self::PhotoMismatch => {
+                "the frame's own EXIF says it was taken somewhere or at a time other than its manifest claims; send each frame with the position and time it was taken at"
             }
             Self::Blurred => {
                 "the frame is blurred; clean the lens and check the mount for vibration"

@@ -3,9 +3,10 @@
 //! Rules (DESIGN.md §5), all in integer fixed point (ppm) so results never depend on
 //! floating-point rounding:
 //! 1. **Fraud.** A frame ingest flagged (teleport, replay, zig-zag, cloned key, synthetic
-//!    or shared track) earns nothing. A device caught replaying frames, using its key on two
-//!    dashcams at once, sending a generated track or another device's track forfeits the
-//!    whole epoch (deliberate fraud), and so does one that teleports on two or
+//!    or shared track, a photo whose own EXIF contradicts its manifest) earns nothing. A
+//!    device caught replaying frames, using its key on two dashcams at once, sending a
+//!    generated track, another device's track or frames taken elsewhere or at another time
+//!    forfeits the whole epoch (deliberate fraud), and so does one that teleports on two or
 //!    more days of the epoch (spoofing); a single day's GPS jump or zig-zag costs only the
 //!    frames concerned (receivers glitch).
 //! 2. **Freshness.** A cell's weight refills linearly from 0 to 1 over `refill_ms` after it
@@ -52,7 +53,13 @@ use crate::split::{floor_shares, largest_remainder};
 use crate::{Bounty, EpochInputs, Error, Payees, PayoutRule, Regions, Result};
 
 /// The fraud reasons that cost a device its whole epoch.
-pub const FORFEITING_FRAUD: [&str; 4] = ["replay", "cloned-key", "synthetic-track", "shared-track"];
+pub const FORFEITING_FRAUD: [&str; 5] = [
+    "replay",
+    "cloned-key",
+    "synthetic-track",
+    "shared-track",
+    "photo-mismatch",
+];
 /// Teleports on this many distinct days of an epoch cost the device the epoch.
 pub const FORFEITING_TELEPORT_DAYS: usize = 2;
 

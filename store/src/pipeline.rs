@@ -242,6 +242,13 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         }
+        crate::reviews::open_processed_cases(
+            &mut tx,
+            processed.capture,
+            &processed.frames,
+            processed.processed_at,
+        )
+        .await?;
         sqlx::query("DELETE FROM detections WHERE capture_id = $1")
             .bind(&capture)
             .execute(&mut *tx)

@@ -157,6 +157,54 @@ pub(crate) async fn open_cases(
     Ok(())
 }
 
+/// Opens the cases of a capture whose frames the pipeline worker rejected as fraud (a
+/// frame whose own EXIF contradicts its manifest), in the worker's commit: one per fraud
+/// reason among the capture's rejected frames not yet in a case.
+pub(crate) async fn open_processed_cases(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    capture: model::CaptureId,
+    frames: &[crate::ProcessedFrame],
+    at: TimestampMs,
+) -> Result<()> {
+    let reasons: std::collections::BTreeSet<RejectReason> = frames
+        .iter()
+        .filter_map(|frame| match frame.outcome {
+            crate::FrameOutcome::Rejected(reason) if reason.is_fraud_signal() => Some(reason),
+            _ => None,
+        })
+        .collect();
+    for reason in reasons {
+        let row = sqlx::query(
+            "SELECT c.device_id, COUNT(*) AS n, MIN(f.time_ms) AS first FROM frames f \
+             JOIN captures c ON c.id = f.capture_id \
+             WHERE f.capture_id = $1 AND f.status = 'rejected' AND f.reject_reason = $2 \
+             GROUP BY c.device_id",
+        )
+        .bind(capture.to_string())
+        .bind(reason.slug())
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else {
+            continue;
+        };
+        sqlx::query(
+            "INSERT INTO fraud_cases (id, device_id, capture_id, reason, frame_count, first_frame_ms, \
+             opened_at_ms, status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open') \
+             ON CONFLICT (capture_id, reason) DO NOTHING",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(row.try_get::<String, _>("device_id")?)
+        .bind(capture.to_string())
+        .bind(reason.slug())
+        .bind(row.try_get::<i64, _>("n")?)
+        .bind(row.try_get::<i64, _>("first")?)
+        .bind(at.as_millis())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Which cases to list.
 #[derive(Debug, Clone, Default)]
 pub struct CaseQuery {

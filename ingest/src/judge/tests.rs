@@ -282,3 +282,56 @@ fn needs_cover_the_capture_and_skip_the_others_when_nothing_passes() {
     }
     assert_eq!(Needs::of(&nowhere, NOW, &config).others, None);
 }
+
+#[test]
+fn a_frame_whose_own_exif_says_elsewhere_or_another_time_disagrees() {
+    use model::photo::PhotoTags;
+    let claimed = drive(NOW.0 - HOUR, 1, 0.0, 0.0)[0];
+    let at = |north_m: f64, seconds: i64| {
+        let mut fix = drive(NOW.0 - HOUR + seconds * 1000, 1, north_m, 0.0)[0];
+        fix.time = claimed.time.saturating_add_ms(seconds * 1000);
+        fix
+    };
+    let rows: Vec<(&str, PhotoTags, Option<R>)> = vec![
+        ("no EXIF at all", PhotoTags::default(), None),
+        (
+            "its own fix, metres off and a second later",
+            PhotoTags {
+                fix: Some(at(8.0, 1)),
+                gps_time: Some(claimed.time.saturating_add_ms(1000)),
+                taken: None,
+            },
+            None,
+        ),
+        (
+            "a fix 300 m away",
+            PhotoTags {
+                fix: Some(at(300.0, 0)),
+                gps_time: Some(claimed.time),
+                taken: None,
+            },
+            Some(R::PhotoMismatch),
+        ),
+        (
+            "the right place, the day before (UTC)",
+            PhotoTags {
+                fix: Some(at(0.0, 0)),
+                gps_time: Some(claimed.time.saturating_add_ms(-86_400_000)),
+                taken: None,
+            },
+            Some(R::PhotoMismatch),
+        ),
+        (
+            "a local DateTimeOriginal hours off, no GPS time: not compared",
+            PhotoTags {
+                fix: None,
+                gps_time: None,
+                taken: Some(claimed.time.saturating_add_ms(2 * HOUR)),
+            },
+            None,
+        ),
+    ];
+    for (name, tags, expected) in rows {
+        assert_eq!(photo_disagrees(&tags, &claimed), expected, "{name}");
+    }
+}

@@ -195,6 +195,94 @@ impl FrameAnalyzer for Failing {
     }
 }
 
+/// Frames whose own EXIF (written as the real agent writes it) places them 5 km from where
+/// their manifest claims are rejected `photo-mismatch` by the worker, before vision, and
+/// open a fraud case; frames whose EXIF agrees are processed as usual.
+#[actix_web::test]
+async fn a_frame_whose_own_exif_was_taken_elsewhere_is_a_photo_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
+    let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
+    let key = DeviceKeypair::from_seed([14; 32]);
+    sign_up_with_device!(app, "Alice", key);
+    let plain: Vec<Vec<u8>> = LANES.iter().map(|n| lane(n)).collect();
+    // The claims: the Munich drive. The photos: the first three tagged where claimed, the
+    // last three tagged 5 km north (taken elsewhere, passed off as here).
+    let claims = capture(&key, &plain, 300);
+    let tagged: Vec<Vec<u8>> = plain
+        .iter()
+        .zip(&claims.frames)
+        .enumerate()
+        .map(|(i, (jpeg, entry))| {
+            let mut own = entry.fix;
+            if i >= 3 {
+                own.lat += 5_000.0 / 111_195.0;
+            }
+            dashcam_agent::geotag::tag_jpeg(jpeg, &own, "test camera").unwrap()
+        })
+        .collect();
+    for jpeg in &tagged {
+        assert_eq!(
+            call!(app, put_frame(&key, jpeg.clone())).0,
+            StatusCode::CREATED
+        );
+    }
+    let mut manifest = capture(&key, &tagged, 300);
+    for (entry, claim) in manifest.frames.iter_mut().zip(&claims.frames) {
+        entry.fix = claim.fix;
+    }
+    let (body, signature) = manifest.sign(&key);
+    let request = test::TestRequest::post()
+        .uri("/api/v1/captures")
+        .insert_header(("X-Waymark-Signature", signature.to_hex()))
+        .set_payload(body);
+    assert_eq!(call!(app, request).0, StatusCode::ACCEPTED);
+    let vision = vision::Vision::new(vision::VisionConfig::default())
+        .expect("vision models installed by scripts/setup");
+    let analyzer: Arc<dyn FrameAnalyzer> = Arc::new(OpenCv(vision));
+    process_next(&store, &analyzer).await.unwrap();
+
+    let (_, result) = call!(app, crate::capture_status(&key, manifest.capture_id));
+    let reasons: Vec<Value> = result["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["reject_reason"].clone())
+        .collect();
+    assert_eq!(
+        reasons[..3],
+        [Value::Null, Value::Null, Value::Null],
+        "{result}"
+    );
+    assert!(
+        reasons[3..].iter().all(|r| r == "photo-mismatch"),
+        "{result}"
+    );
+    let cases = store
+        .db
+        .fraud_cases(&store::CaseQuery {
+            limit: 10,
+            ..store::CaseQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!(
+        (cases[0].reason, cases[0].frame_count, cases[0].capture),
+        (model::RejectReason::PhotoMismatch, 3, manifest.capture_id)
+    );
+    // Nothing of a mismatched frame is published.
+    assert!(
+        !store
+            .blobs
+            .exists(&BlobKey::public_frame(&manifest.frames[4].sha256))
+            .await
+            .unwrap()
+    );
+}
+
 #[actix_web::test]
 async fn a_capture_whose_job_dies_gets_its_frames_rejected_not_stuck_pending() {
     let dir = tempfile::tempdir().unwrap();
