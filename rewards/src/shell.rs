@@ -201,17 +201,24 @@ pub async fn load_inputs(
         consumption,
         discoveries,
         captures,
-        reputation: load_reputation(store, start).await?,
+        reputation: load_reputation(store, start, &used_devices).await?,
     };
     inputs.canonicalise();
     Ok(inputs)
 }
 
-/// The reputation at `start` of every device with a finding standing against it from
-/// before then (those below full trust only).
-async fn load_reputation(store: &Store, start: TimestampMs) -> Result<BTreeMap<DeviceId, u32>> {
+/// The reputation at `start` of every device of the epoch (`used`) with a finding standing
+/// against it from before then (those below full trust only).
+async fn load_reputation(
+    store: &Store,
+    start: TimestampMs,
+    used: &BTreeSet<DeviceId>,
+) -> Result<BTreeMap<DeviceId, u32>> {
     let mut reputation = BTreeMap::new();
     for device in store.db.devices_with_findings(start).await? {
+        if !used.contains(&device) {
+            continue;
+        }
         let findings = store.db.standing_findings(device, start).await?;
         let ppm = model::reputation::reputation_ppm(&findings);
         if ppm < model::reputation::FULL_PPM {

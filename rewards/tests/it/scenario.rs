@@ -531,6 +531,94 @@ async fn freshness_refills_over_seven_days_across_epochs() {
     );
 }
 
+/// Mallory's replay in week 40 opened a fraud case; in week 41 her device drives honestly and
+/// earns its reputation's share: a finding standing (½ off), recovering by the 300 frames she
+/// had accepted since. Cleared on review before a later close, it would cost nothing.
+#[tokio::test]
+async fn a_device_with_a_standing_finding_earns_its_reputations_share_next_week() {
+    let world = world().await;
+    let (w40, w41) = (w40(), w40().next());
+    let mallory_device = world.store.db.devices_of(world.mallory).await.unwrap()[0].id;
+    let cases = world
+        .store
+        .db
+        .fraud_cases(&store::CaseQuery {
+            limit: 10,
+            ..store::CaseQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        cases.len(),
+        1,
+        "the replayed capture opened one case: {cases:?}"
+    );
+    assert_eq!(
+        (cases[0].reason, cases[0].device),
+        (RejectReason::Replay, mallory_device)
+    );
+    // Week 41: Mallory on Monday, Bob on Tuesday, each their own pass of every cell.
+    let bob_device = world.store.db.devices_of(world.bob).await.unwrap()[0].id;
+    for (device, day, tag) in [
+        (mallory_device, 0, "mallory-41"),
+        (bob_device, DAY, "bob-41"),
+    ] {
+        drive(
+            &world.store,
+            device,
+            at(w41, day + 8 * HOUR),
+            FrameOutcome::Accepted { quality: 1.0 },
+            tag,
+        )
+        .await;
+    }
+    let now = w41.ends_at().saturating_add_ms(2 * DAY);
+    assert_eq!(
+        close_due(&world.store, &config(), now).await.unwrap(),
+        vec![w40, w41]
+    );
+
+    let manifest = rewards::shell::read_manifest(&world.store, w41)
+        .await
+        .unwrap();
+    let inputs: rewards::EpochInputs = serde_json::from_slice(
+        &world
+            .store
+            .blobs
+            .get(&BlobKey::parse(&manifest.files.inputs).unwrap())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    // One finding, 300 of her frames accepted after it (the "slipped" drive of week 40).
+    let expected = model::reputation::reputation_ppm(&[model::reputation::Finding {
+        at: at(w40, 7 * HOUR),
+        clean_frames_since: FRAMES as u64,
+    }]);
+    assert!((540_000..560_000).contains(&expected), "{expected}");
+    assert_eq!(
+        inputs.reputation,
+        std::collections::BTreeMap::from([(mallory_device, expected)]),
+        "only the devices of the epoch below full trust are listed"
+    );
+    assert!(manifest.inputs.reputation.is_some());
+    // Her points are her reputation's share of what full trust would give, cell by cell.
+    let trusted = rewards::EpochInputs {
+        reputation: Default::default(),
+        ..inputs.clone()
+    };
+    let points = |inputs: &rewards::EpochInputs| {
+        rewards::compute(inputs).unwrap().earnings[&world.mallory].points
+    };
+    let (weighed, full) = (points(&inputs), points(&trusted));
+    let share = weighed as f64 / full as f64;
+    assert!(
+        (share - f64::from(expected) / 1e6).abs() < 1e-3,
+        "{weighed} of {full}"
+    );
+    verify(&world.store, w41).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_closers_at_once_publish_one_result() {
     let world = world().await;
