@@ -1,5 +1,6 @@
 // The account dashboard: sign in with the API token (kept in this browser's localStorage
-// only), then devices, rewards per epoch (coverage and map use apart) with the Merkle proof
+// only), then devices, the account's trust (its devices' reputation, each fraud case with
+// its reason, advice and decision, and an appeal form), rewards per epoch (coverage and map use apart) with the Merkle proof
 // to copy, the cells mapped first per epoch, captures with every frame's outcome and the
 // advice for rejects; and, for map consumers, the credit balance, API keys and what was spent
 // per day and per area. Public: the leaderboard and each epoch's emission beside what map
@@ -68,6 +69,7 @@ export class Dashboard {
     this.account.hidden = false;
     document.getElementById('account-name').textContent = me.name;
     this.renderDevices(me.devices);
+    await this.loadTrust(token);
     this.renderCaptures(captures.captures);
     await this.loadRewards(me.id);
     await this.loadCoverage(token);
@@ -78,6 +80,53 @@ export class Dashboard {
     document.getElementById('devices').replaceChildren(...(devices.length
       ? devices.map((d) => h('li', {}, `${d.label || 'Dashcam'} · ${d.public_key.slice(0, 12)}… · ${d.status}`))
       : [h('li', {}, 'No devices yet: register your dashcam with waymark-agent.')]));
+  }
+
+  /** The account's trust: the least reputation of its devices, and every fraud case. */
+  async loadTrust(token) {
+    const summary = document.getElementById('trust');
+    const list = document.getElementById('cases');
+    let trust;
+    try {
+      trust = await getJson('/api/v1/contributors/me/reputation', { token });
+    } catch (err) {
+      summary.textContent = `Your trust cannot be loaded: ${err.message}`;
+      list.replaceChildren();
+      return;
+    }
+    const percent = Math.floor(trust.reputation_ppm / 10000);
+    const cases = trust.devices.flatMap((d) => d.cases.map((c) => ({ ...c, label: d.label || 'Dashcam' })));
+    const standing = cases.filter((c) => c.status !== 'cleared').length;
+    summary.dataset.ppm = String(trust.reputation_ppm);
+    summary.textContent = standing
+      ? `Trust ${percent} %: ${standing} fraud ${standing === 1 ? 'finding stands' : 'findings stand'}. Your rewards are weighted by it; clean driving earns it back (${trust.rule}).`
+      : `Trust ${percent} %: no fraud finding stands against your devices.`;
+    list.replaceChildren(...cases.map((c) => h('li', { dataset: { case: c.id, status: c.status } },
+      h('span', { class: `badge ${c.status === 'cleared' ? 'accepted' : 'rejected'}` }, c.status),
+      ` ${c.reason.replaceAll('-', ' ')} · ${c.frames} ${c.frames === 1 ? 'frame' : 'frames'} · ${c.label} · ${formatTime(c.first_frame_at)}`,
+      h('span', { class: 'advice' }, c.advice),
+      c.decision_note ? h('span', { class: 'note' }, `Reviewer: ${c.decision_note}`) : null,
+      c.appeal ? h('span', { class: 'note' }, `Your appeal: ${c.appeal}`) : null,
+      (c.status === 'open' || c.status === 'confirmed') && !c.appeal ? this.appealForm(c.id, token) : null,
+    )));
+  }
+
+  /** A one-line form that appeals case `id` (once) and reloads the trust panel. */
+  appealForm(id, token) {
+    const text = h('textarea', { name: 'appeal', maxlength: '2000', placeholder: 'Why this was not fraud (once per case)', required: true });
+    return h('form', {
+      class: 'appeal',
+      onsubmit: async (event) => {
+        event.preventDefault();
+        try {
+          await sendJson('POST', `/api/v1/reviews/${encodeURIComponent(id)}/appeal`, { token, body: { text: text.value } });
+          notify('Appeal sent: a reviewer will look at the case again.');
+        } catch (err) {
+          notify(`The appeal was not sent: ${err.message}`, { error: true });
+        }
+        await this.loadTrust(token);
+      },
+    }, text, h('button', { type: 'submit' }, 'Appeal'));
   }
 
   renderCaptures(captures) {

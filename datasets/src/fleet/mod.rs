@@ -30,6 +30,9 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 const TELEPORT_CANDIDATES: usize = 64;
 /// The set speed of a generated track, m/s (43 km/h).
 const GENERATED_SPEED_MS: f64 = 12.0;
+/// A spoofer claims this many times an honest trip's length: generated kilometres cost it
+/// nothing.
+const GENERATED_TRIP_FACTOR: f64 = 4.0;
 
 /// A simulated fleet: its configuration and every device with its trips.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,7 +77,8 @@ pub fn simulate(graph: &RoadGraph, config: &FleetConfig) -> Result<Fleet> {
             trip: u32::try_from(trip).unwrap_or(u32::MAX),
         };
         let trips = match plan.behaviour {
-            Behaviour::Honest => {
+            // A farm's phone drives like any honest driver; its other keys copy it (below).
+            Behaviour::Honest | Behaviour::DeviceFarm { key: 0, .. } => {
                 let mut trips = Vec::new();
                 for (day, start) in schedule(config, &mut rng) {
                     let route = route(graph, &mut rng, config.trip_length_m)?;
@@ -142,7 +146,8 @@ pub fn simulate(graph: &RoadGraph, config: &FleetConfig) -> Result<Fleet> {
                 };
                 let mut trips = Vec::new();
                 for (day, start) in schedule(config, &mut rng) {
-                    let route = route(graph, &mut rng, config.trip_length_m)?;
+                    let length = config.trip_length_m * GENERATED_TRIP_FACTOR;
+                    let route = route(graph, &mut rng, length)?;
                     let start = after(&trips, start);
                     let fixes = drive::generated(&route, start, GENERATED_SPEED_MS, every_s);
                     trips.push(Trip::new(me(trips.len()), day, fixes, route.length_m));
@@ -174,27 +179,15 @@ pub fn simulate(graph: &RoadGraph, config: &FleetConfig) -> Result<Fleet> {
                 }
                 trips
             }
-            Behaviour::DeviceFarm { phone, key } if key > 0 && phone < index => devices
-                [phone as usize]
+            // The farm's other keys: the phone (planned before them) drove these trips.
+            Behaviour::DeviceFarm { phone, .. } => devices
+                .get(phone as usize)
+                .ok_or_else(|| Error::Config(format!("device farm key {index} has no phone")))?
                 .trips
                 .iter()
                 .enumerate()
                 .map(|(n, trip)| Trip::replaying(me(n), trip.day, trip, 0))
                 .collect(),
-            Behaviour::DeviceFarm { .. } => {
-                let mut trips = Vec::new();
-                for (day, start) in schedule(config, &mut rng) {
-                    let route = route(graph, &mut rng, config.trip_length_m)?;
-                    trips.push(driven(
-                        me(trips.len()),
-                        day,
-                        &route,
-                        after(&trips, start),
-                        &mut rng,
-                    ));
-                }
-                trips
-            }
             Behaviour::ClonedKey { twin } if twin < index => {
                 let starts: Vec<(u32, model::TimestampMs)> = devices[twin as usize]
                     .trips

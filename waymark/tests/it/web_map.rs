@@ -319,6 +319,7 @@ fn a_contributor_uses_the_web_map_in_a_real_browser() {
         "a frame click opens the viewer with its image",
         "search finds the known item and opens it",
         "the dashboard shows the contributor's frames",
+        "the dashboard shows the account's trust: full, with no fraud finding",
         "the leaderboard ranks the contributor by fresh coverage",
         "a wrong token is a message",
         "the API down is a message",

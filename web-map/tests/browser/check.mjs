@@ -117,8 +117,11 @@ try {
     rewards: document.querySelector('#rewards tbody').textContent.trim(),
     coverage: [...document.querySelectorAll('#coverage li[data-epoch]')].map((li) => Number(li.dataset.cells)),
     leaders: [...document.querySelectorAll('#leaderboard li')].map((li) => li.textContent),
+    trust: { ppm: document.getElementById('trust').dataset.ppm, text: document.getElementById('trust').textContent },
   }));
   await shot(page, '07-dashboard');
+  record('the dashboard shows the account\'s trust: full, with no fraud finding',
+    dashboard.trust.ppm === '1000000' && dashboard.trust.text.includes('Trust 100 %'), dashboard.trust);
   record('the dashboard shows the contributor\'s frames', dashboard.devices > 0 && dashboard.frames > 0 && dashboard.rewards.length > 0, dashboard);
   record('the dashboard lists the cells the contributor mapped first, by epoch', dashboard.coverage.length > 0 && dashboard.coverage.every((n) => n > 0), dashboard.coverage);
   record('the leaderboard ranks the contributor by fresh coverage', dashboard.leaders.some((l) => l.startsWith(facts.name)), dashboard.leaders);
