@@ -386,7 +386,7 @@ async fn gather_context(
         .epochs()
         .await?
         .iter()
-        .filter(|epoch| epoch.state == "closed")
+        .filter(|epoch| epoch.state == store::EpochState::Closed)
         .map(|epoch| epoch.ends_at)
         .max();
     let (from, to) = needs.own_window;

@@ -479,7 +479,7 @@ async fn contributor_rewards(store: web::Data<Store>, path: web::Path<String>) -
 async fn closed_epoch(store: &Store, text: &str) -> Result<EpochId, Error> {
     let epoch: EpochId = text.parse()?;
     match store.db.epoch(&epoch.to_string()).await? {
-        Some(row) if row.state == "closed" => Ok(epoch),
+        Some(row) if row.state == store::EpochState::Closed => Ok(epoch),
         _ => Err(Error::NotClosed(epoch)),
     }
 }

@@ -313,7 +313,7 @@ async fn load_consumption(store: &Store, epoch: EpochId) -> Result<Vec<ConsumedC
 async fn open_bounties(store: &Store, epoch: EpochId, bounties: &[Bounty]) -> Result<Vec<Bounty>> {
     let mut settled = BTreeSet::new();
     for row in store.db.epochs().await? {
-        if row.state != "closed" || row.starts_at >= epoch.starts_at() {
+        if row.state != store::EpochState::Closed || row.starts_at >= epoch.starts_at() {
             continue;
         }
         let Ok(earlier) = row.id.parse::<EpochId>() else {
@@ -345,7 +345,7 @@ pub async fn close(
     now: TimestampMs,
 ) -> Result<Closed> {
     if let Some(row) = store.db.epoch(&epoch.to_string()).await?
-        && row.state == "closed"
+        && row.state == store::EpochState::Closed
     {
         return Ok(Closed {
             manifest: read_manifest(store, epoch).await?,
@@ -366,7 +366,7 @@ pub async fn close(
                 .db
                 .epoch(&earlier.to_string())
                 .await?
-                .is_some_and(|row| row.state == "closed");
+                .is_some_and(|row| row.state == store::EpochState::Closed);
             if !closed {
                 return Err(Error::EarlierEpochOpen { epoch, earlier });
             }
@@ -390,7 +390,7 @@ pub async fn close(
         id: epoch.to_string(),
         starts_at: epoch.starts_at(),
         ends_at: epoch.ends_at(),
-        state: "closing".into(),
+        state: store::EpochState::Closing,
         emission: config.emission_of(epoch)?,
         merkle_root: None,
         manifest_key: None,
@@ -464,7 +464,7 @@ async fn publish_claimed(
         })
         .collect::<Result<_>>()?;
     let closed = EpochRow {
-        state: "closed".into(),
+        state: store::EpochState::Closed,
         emission: manifest.emission.clone(),
         merkle_root: Some(manifest.merkle_root.clone()),
         manifest_key: Some(Files::manifest_key(epoch)),
@@ -506,7 +506,7 @@ async fn write_files(
 
 async fn already_closed_or_busy(store: &Store, epoch: EpochId) -> Result<Closed> {
     match store.db.epoch(&epoch.to_string()).await? {
-        Some(row) if row.state == "closed" => Ok(Closed {
+        Some(row) if row.state == store::EpochState::Closed => Ok(Closed {
             manifest: read_manifest(store, epoch).await?,
             already_closed: true,
         }),
@@ -580,7 +580,7 @@ pub struct Verified {
 /// the snapshot against the manifest's and the database's. Fails naming what differs.
 pub async fn verify(store: &Store, epoch: EpochId) -> Result<Verified> {
     let row = store.db.epoch(&epoch.to_string()).await?;
-    let Some(row) = row.filter(|row| row.state == "closed") else {
+    let Some(row) = row.filter(|row| row.state == store::EpochState::Closed) else {
         return Err(Error::NotClosed(epoch));
     };
     let failed = |what: String| Error::VerifyFailed { epoch, what };
@@ -676,7 +676,7 @@ pub async fn proof(
     contributor: ContributorId,
 ) -> Result<ContributorProof> {
     let row = store.db.epoch(&epoch.to_string()).await?;
-    if row.is_none_or(|row| row.state != "closed") {
+    if row.is_none_or(|row| row.state != store::EpochState::Closed) {
         return Err(Error::NotClosed(epoch));
     }
     if let Some(json) = store

@@ -60,13 +60,48 @@ pub struct DevicePayeesRow {
     pub driver_share_bps: u16,
 }
 
+/// Where a reward epoch stands: `open` (frames still count), `closing` (a closer holds its
+/// claim), `closed` (published; frames dated inside it no longer count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EpochState {
+    Open,
+    Closing,
+    Closed,
+}
+
+impl EpochState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closing => "closing",
+            Self::Closed => "closed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "open" => Ok(Self::Open),
+            "closing" => Ok(Self::Closing),
+            "closed" => Ok(Self::Closed),
+            other => Err(crate::Error::Corrupt(format!("epoch state {other:?}"))),
+        }
+    }
+}
+
+impl std::fmt::Display for EpochState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A row of the `epochs` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EpochRow {
     pub id: String,
     pub starts_at: TimestampMs,
     pub ends_at: TimestampMs,
-    pub state: String,
+    pub state: EpochState,
     pub emission: String,
     pub merkle_root: Option<String>,
     pub manifest_key: Option<String>,
@@ -477,7 +512,7 @@ fn epoch_from_row(row: &sqlx::any::AnyRow) -> Result<EpochRow> {
         id: row.try_get("id")?,
         starts_at: TimestampMs(row.try_get("starts_at_ms")?),
         ends_at: TimestampMs(row.try_get("ends_at_ms")?),
-        state: row.try_get("state")?,
+        state: EpochState::parse(&row.try_get::<String, _>("state")?)?,
         emission: row.try_get("emission")?,
         merkle_root: row.try_get("merkle_root")?,
         manifest_key: row.try_get("manifest_key")?,

@@ -37,7 +37,8 @@ pub use db::{
     Contributor, ContributorRole, Db, Device, DeviceStatus, Dialect, NewContributor, NewDevice,
 };
 pub use epochs::{
-    CaptureEvidenceRow, DevicePayeesRow, EpochFrameRow, EpochRow, OracleSignatureRow, RewardRow,
+    CaptureEvidenceRow, DevicePayeesRow, EpochFrameRow, EpochRow, EpochState, OracleSignatureRow,
+    RewardRow,
 };
 pub use error::{Error, Result};
 pub use features::{

@@ -122,7 +122,7 @@ async fn track_problems_are_rejected_per_frame_with_advice() {
         id: "test".into(),
         starts_at: now.saturating_add_ms(-7 * 86_400_000),
         ends_at: now.saturating_add_ms(-60_000),
-        state: "closed".into(),
+        state: store::EpochState::Closed,
         emission: "0".into(),
         merkle_root: None,
         manifest_key: None,

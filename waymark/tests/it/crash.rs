@@ -219,7 +219,7 @@ fn epoch_state(data: &Path, epoch: EpochId) -> Option<String> {
             .unwrap();
         let row = store.db.epoch(&epoch.to_string()).await.unwrap();
         store.db.pool().close().await;
-        row.map(|row| row.state)
+        row.map(|row| row.state.to_string())
     })
 }
 
@@ -235,7 +235,7 @@ fn claim_like_a_dead_closer(data: &Path, epoch: EpochId) {
             id: epoch.to_string(),
             starts_at: epoch.starts_at(),
             ends_at: epoch.ends_at(),
-            state: "closing".into(),
+            state: store::EpochState::Closing,
             emission: rewards::shell::RewardsConfig::default().emission,
             merkle_root: None,
             manifest_key: None,
