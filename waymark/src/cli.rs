@@ -169,6 +169,31 @@ pub enum AdminCommand {
         #[arg(long)]
         account: String,
     },
+    /// List fraud cases, oldest first (the review queue).
+    Cases {
+        /// open, appealed, confirmed or cleared (all when left out)
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Confirm or clear a fraud case awaiting review (clearing takes the fraud off its
+    /// frames).
+    Decide {
+        /// The case id
+        #[arg(long = "case")]
+        case: String,
+        /// confirm or clear
+        #[arg(long)]
+        decision: String,
+        /// Why, for the record and the contributor
+        #[arg(long)]
+        note: String,
+        /// The deciding admin account's id (UUID)
+        #[arg(long)]
+        by: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! Whole-process tests of the `waymark` binary: it is started as a user would start it, and
 //! spoken to over real HTTP on loopback.
 
+mod admin;
 mod backup;
 mod crash;
 mod demo;
