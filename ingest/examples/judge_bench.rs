@@ -29,7 +29,9 @@ fn main() {
     let drive = datasets::read_barefoot(&datasets::path("gps/barefoot_munich_x0001-001.json"))
         .expect("datasets/");
     let now = TimestampMs::now();
-    let shift = now.saturating_add_ms(-3_600_000).millis_since(drive[0].time);
+    let shift = now
+        .saturating_add_ms(-3_600_000)
+        .millis_since(drive[0].time);
     let moved: Vec<Fix> = drive
         .iter()
         .map(|fix| Fix {
