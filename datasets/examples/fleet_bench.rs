@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use datasets::fleet::{FleetConfig, simulate};
-use datasets::frames::FrameSource;
+use datasets::frames::{FrameSource, Look};
 use datasets::geo::distance_m;
 use datasets::{RoadGraph, RoadNetwork, path};
 
@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
     let before = Instant::now();
     let mut frames = 0usize;
     let mut bytes = 0usize;
-    for (_, trip) in fleet.trips() {
+    for (device, trip) in fleet.trips() {
         if frames >= max_frames {
             break;
         }
@@ -68,7 +68,11 @@ fn main() -> anyhow::Result<()> {
                 continue;
             }
             last = Some(here);
-            bytes += source.frame(trip.frame_key(index), fix)?.jpeg.len();
+            let look = Look {
+                pose: trip.poses[index],
+                camera: device.index,
+            };
+            bytes += source.frame(trip.frame_key(index), fix, look)?.jpeg.len();
             frames += 1;
         }
     }

@@ -1,15 +1,28 @@
-//! Real dashcam frames for simulated trips: the 45 stills cut from Udacity's
-//! `solidWhiteRight.mp4` (`frames/udacity_solidWhiteRight/`, see `scripts/extract-frames`)
-//! and the six Udacity lane photos, varied per frame so that every frame is new to the
-//! server: unique bytes (a JPEG comment names the footage and the frame key) and, per H3
-//! res-12 cell, a different picture to ingest's perceptual check (another source frame,
-//! crop window, mirror image and brightness).
+//! Real dashcam frames for simulated trips, consistent with the place they show: every
+//! dashcam that passes one place looking one way films much the same picture, as on a real
+//! street, and different streets look different.
 //!
-//! The check is ingest's rule (`ingest::similarity`): a grayscale 32 × 18 thumbnail
-//! normalised to zero mean and unit spread; two frames of one cell closer than 0.1 (mean
-//! absolute difference) are the same scene. The source keeps the fingerprints it handed out
-//! per cell and keeps a margin ([`DISTINCT_DISTANCE`]). Asking again for a key gives the
-//! same bytes — which is what a replaying device uploads.
+//! The pictures are the 45 stills cut from Udacity's `solidWhiteRight.mp4` (a real drive,
+//! 5 stills a second: `frames/udacity_solidWhiteRight/`, see `scripts/extract-frames`),
+//! laid over the simulated city like this ([`Look`]):
+//! - **Place.** The car's true position and heading (never the fix it reports) pick the
+//!   picture: heading by quarter (north, east, south, west), and along that direction a
+//!   still every [`STILL_SPACING_M`], so driving on shows the next still, as the video
+//!   does. Each street band ([`STREET_BAND_M`] across the direction of travel) starts the
+//!   video at its own still, mirrored or not, cut at its own window.
+//! - **Camera.** Each dashcam sees the place through its own mount (a window a few pixels
+//!   off) and its own exposure.
+//! - **Moment.** Each pass has its own place in the lane (the window a few pixels over), its
+//!   own traffic (a patch of another still's road in the lower part of the picture) and its
+//!   own light (brightness and gamma), so two passes of one place are never the same frame to
+//!   ingest's near-duplicate rule (0.1 apart within a cell; the source keeps a margin of
+//!   [`DISTINCT_DISTANCE`] from every frame it handed out for the fix's cell).
+//!
+//! With 45 stills, two mirrors and a few windows, streets far apart can show the same still:
+//! the simulated city has fewer looks than a real one. Unique bytes: a JPEG comment names the
+//! footage and the frame key. Asking again for a key gives the same bytes — which is what a
+//! replaying device uploads. A spoofer who never went to a place can only send footage of
+//! somewhere else ([`Look::elsewhere`]).
 //!
 //! Never does: pretend the footage was filmed where the fix says; [`Footage`] says what it is.
 
@@ -22,35 +35,39 @@ use image::{DynamicImage, RgbImage};
 use model::Fix;
 
 use crate::error::{Error, Result, read};
-use crate::fleet::FrameKey;
+use crate::fleet::{FrameKey, Pose};
 
-/// The six Udacity lane photos under `images/udacity_lanes/`.
-pub const LANE_STILLS: [&str; 6] = [
-    "solidWhiteCurve.jpg",
-    "solidWhiteRight.jpg",
-    "solidYellowCurve.jpg",
-    "solidYellowCurve2.jpg",
-    "solidYellowLeft.jpg",
-    "whiteCarLaneSwitch.jpg",
-];
 /// Stills cut from the video by `scripts/extract-frames` (5 fps).
 pub const VIDEO_STILLS: usize = 45;
+/// Metres driven per still of the video.
+pub const STILL_SPACING_M: f64 = 6.0;
+/// Width of a street band: places this far apart across the direction of travel show
+/// another street.
+pub const STREET_BAND_M: f64 = 40.0;
+/// How far [`Look::elsewhere`] moves a pose: footage of a town nowhere near this one.
+pub const ELSEWHERE_M: f64 = 50_000.0;
 /// A frame kept for a cell differs from the others there by at least this much (ingest
 /// rejects below 0.1; the margin covers JPEG re-encoding).
 pub const DISTINCT_DISTANCE: f32 = 0.15;
 /// Width and height of every frame (a crop of the 960 × 540 footage).
 pub const FRAME_SIZE: (u32, u32) = (864, 486);
+/// Size of a pass's traffic patch.
+const TRAFFIC_SIZE: (u32, u32) = (320, 160);
+/// How far a camera's mount and the pass's place in the lane move the window, pixels
+/// (either way).
+const MOUNT_PX: (i32, i32) = (24, 6);
+/// Of which the lane, per pass.
+const LANE_PX: i32 = 14;
 const JPEG_QUALITY: u8 = 90;
 /// Variants tried per frame before the most distinct one is taken.
 const ATTEMPTS: u32 = 48;
+const METRES_PER_DEGREE: f64 = 111_320.0;
 
 /// Where a frame's pixels come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Footage {
     /// A still of `udacity_solidWhiteRight.mp4`, `frame` of 0..45 at 5 fps.
     UdacityVideo { frame: u16 },
-    /// One of [`LANE_STILLS`].
-    UdacityLaneStill { name: &'static str },
 }
 
 impl Footage {
@@ -60,19 +77,33 @@ impl Footage {
             Self::UdacityVideo { frame } => format!(
                 "Udacity CarND-LaneLines-P1 test_videos/solidWhiteRight.mp4, still {frame} (MIT)"
             ),
-            Self::UdacityLaneStill { name } => {
-                format!("Udacity CarND-LaneLines-P1 test_images/{name} (MIT)")
-            }
         }
     }
 
-    /// The footage a summary groups by: `udacity_solidWhiteRight.mp4` or
-    /// `udacity_lanes`.
+    /// The footage a summary groups by: `udacity_solidWhiteRight.mp4`.
     pub fn collection(&self) -> &'static str {
         match self {
             Self::UdacityVideo { .. } => "udacity_solidWhiteRight.mp4",
-            Self::UdacityLaneStill { .. } => "udacity_lanes",
         }
+    }
+}
+
+/// Where a dashcam's lens truly was, and which dashcam it is: what its frame shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Look {
+    /// The car's true pose (not the fix it reports).
+    pub pose: Pose,
+    /// The dashcam (its mount and exposure); the simulator's device index serves.
+    pub camera: u32,
+}
+
+impl Look {
+    /// What a spoofer sends for a place it never went to: footage, from the same dashcam,
+    /// of a town [`ELSEWHERE_M`] away.
+    pub fn elsewhere(self) -> Self {
+        let mut pose = self.pose;
+        pose.position.1 += ELSEWHERE_M / METRES_PER_DEGREE;
+        Self { pose, ..self }
     }
 }
 
@@ -83,20 +114,67 @@ pub struct Frame {
     pub footage: Footage,
 }
 
-/// How one frame is cut from its source.
+/// The picture of a place before camera and moment: which still, mirrored or not, cut where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Variant {
-    source: usize,
+struct Scene {
+    still: usize,
     mirror: bool,
     crop: (u32, u32),
-    /// Brightness shift, −12..=12 levels.
+}
+
+impl Scene {
+    /// The scene at `pose` (see the module documentation).
+    fn at(pose: &Pose) -> Self {
+        let (lon, lat) = pose.position;
+        let north = lat * METRES_PER_DEGREE;
+        let east = lon * METRES_PER_DEGREE * lat.to_radians().cos();
+        let quarter = ((pose.heading_deg.rem_euclid(360.0) + 45.0) / 90.0).floor() as u64 % 4;
+        // Metres along the quarter's direction, and across it.
+        let (along, across) = match quarter {
+            0 => (north, east),
+            1 => (east, -north),
+            2 => (-north, -east),
+            _ => (-east, north),
+        };
+        let band = (across / STREET_BAND_M).floor() as i64;
+        let street = mix(quarter << 56 ^ band as u64);
+        let step = (along / STILL_SPACING_M).floor() as i64;
+        let stills = VIDEO_STILLS as i64;
+        let still = ((street % VIDEO_STILLS as u64) as i64 + step).rem_euclid(stills);
+        let (width, height) = FRAME_SIZE;
+        let (slack_x, slack_y) = (
+            960 - width - 2 * MOUNT_PX.0 as u32,
+            540 - height - 2 * MOUNT_PX.1 as u32,
+        );
+        Self {
+            still: still as usize,
+            mirror: (street >> 8) & 1 == 1,
+            crop: (
+                ((street >> 9) % u64::from(slack_x + 1)) as u32 + MOUNT_PX.0 as u32,
+                ((street >> 20) % u64::from(slack_y + 1)) as u32 + MOUNT_PX.1 as u32,
+            ),
+        }
+    }
+}
+
+/// How one frame is made: the scene through a camera at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Variant {
+    scene: Scene,
+    /// The camera's window offset, pixels.
+    mount: (i32, i32),
+    /// Traffic: a patch of this still's road, at this x in the frame.
+    traffic: (usize, u32),
+    /// Brightness shift (the camera's exposure and the moment's light), levels.
     brightness: i32,
+    /// The moment's light and shadows: a gamma of 0.80–1.25, in hundredths.
+    gamma_percent: u64,
 }
 
 /// Hands out frames for frame keys; see the module documentation.
 #[derive(Debug)]
 pub struct FrameSource {
-    sources: Vec<(Footage, RgbImage)>,
+    stills: Vec<RgbImage>,
     issued: HashMap<FrameKey, Variant>,
     by_cell: HashMap<CellIndex, Vec<Vec<f32>>>,
 }
@@ -104,45 +182,46 @@ pub struct FrameSource {
 impl FrameSource {
     /// Decodes the footage under the data directory.
     pub fn open() -> Result<Self> {
-        let video = (0..VIDEO_STILLS).map(|frame| {
-            let path = crate::path(&format!(
-                "frames/udacity_solidWhiteRight/frame_{frame:03}.jpg"
-            ));
-            let frame = u16::try_from(frame).unwrap_or(u16::MAX);
-            (Footage::UdacityVideo { frame }, path)
-        });
-        let stills = LANE_STILLS.iter().map(|name| {
-            let path = crate::path(&format!("images/udacity_lanes/{name}"));
-            (Footage::UdacityLaneStill { name }, path)
-        });
-        let sources = video
-            .chain(stills)
-            .map(|(footage, path)| Ok((footage, decode(&path)?)))
+        let stills = (0..VIDEO_STILLS)
+            .map(|frame| {
+                decode(&crate::path(&format!(
+                    "frames/udacity_solidWhiteRight/frame_{frame:03}.jpg"
+                )))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            sources,
+            stills,
             issued: HashMap::new(),
             by_cell: HashMap::new(),
         })
     }
 
-    /// The frame for `key`, taken at `fix`. The same key always gives the same bytes; a new
-    /// key gives a picture distinct from every frame handed out for the fix's H3 res-12 cell.
-    pub fn frame(&mut self, key: FrameKey, fix: &Fix) -> Result<Frame> {
+    /// The frame for `key`, reported at `fix`, showing what `look` saw. The same key always
+    /// gives the same bytes; a new key gives a picture distinct from every frame handed out
+    /// for the fix's H3 res-12 cell.
+    pub fn frame(&mut self, key: FrameKey, fix: &Fix, look: Look) -> Result<Frame> {
+        let variant = self.choose(key, fix, look)?;
+        self.render(key, variant)
+    }
+
+    /// The pixels of [`FrameSource::frame`]'s picture, before JPEG (for checks that do not
+    /// need the bytes).
+    pub fn picture(&mut self, key: FrameKey, fix: &Fix, look: Look) -> Result<RgbImage> {
+        let variant = self.choose(key, fix, look)?;
+        Ok(self.pixels(variant))
+    }
+
+    fn choose(&mut self, key: FrameKey, fix: &Fix, look: Look) -> Result<Variant> {
         if let Some(variant) = self.issued.get(&key).copied() {
-            return self.render(key, variant);
+            return Ok(variant);
         }
         let cell = fix.cell(model::COVERAGE_RESOLUTION);
         let taken = cell.and_then(|cell| self.by_cell.get(&cell));
+        let scene = Scene::at(&look.pose);
         let mut best: Option<(f32, Variant, Vec<f32>)> = None;
         for attempt in 0..ATTEMPTS {
-            let variant = self.variant(key, attempt);
-            // Brightness barely moves a normalised fingerprint: judge the cut alone.
-            let cut = Variant {
-                brightness: 0,
-                ..variant
-            };
-            let print = fingerprint(&DynamicImage::ImageRgb8(self.pixels(cut)));
+            let variant = self.variant(key, scene, look.camera, attempt);
+            let print = fingerprint(&DynamicImage::ImageRgb8(self.pixels(variant)));
             let nearest = taken
                 .into_iter()
                 .flatten()
@@ -165,47 +244,77 @@ impl FrameSource {
             self.by_cell.entry(cell).or_default().push(print);
         }
         self.issued.insert(key, variant);
-        self.render(key, variant)
+        Ok(variant)
     }
 
-    /// The `attempt`-th candidate for `key`: consecutive frames of a trip walk through the
-    /// video like a drive does; trips start at different stills and crops.
-    fn variant(&self, key: FrameKey, attempt: u32) -> Variant {
-        let trip_hash = mix(u64::from(key.device) << 32 | u64::from(key.trip));
-        let count = self.sources.len() as u64;
-        let step = u64::from(attempt) * 7;
-        let source = ((trip_hash % count) + u64::from(key.index) + step) % count;
-        let style = mix(trip_hash ^ u64::from(attempt).wrapping_mul(0x9E37)) ^ u64::from(key.index);
-        let (width, height) = FRAME_SIZE;
+    /// The `attempt`-th moment for `key`: the camera is fixed, the traffic and light vary.
+    fn variant(&self, key: FrameKey, scene: Scene, camera: u32, attempt: u32) -> Variant {
+        let mount = mix(0xCA3E_u64 << 32 | u64::from(camera));
+        let moment = mix((u64::from(key.device) << 40
+            | u64::from(key.trip) << 20
+            | u64::from(key.index))
+            ^ u64::from(attempt).wrapping_mul(0x9E37_79B9));
+        let span = |bits: u64, half: i32| (bits % (2 * half as u64 + 1)) as i32 - half;
+        let (width, _) = FRAME_SIZE;
         Variant {
-            source: source as usize,
-            mirror: style & 1 == 1,
-            crop: (
-                ((style >> 1) % 4) as u32 * (960 - width) / 3,
-                ((style >> 3) % 3) as u32 * (540 - height) / 2,
+            scene,
+            mount: (
+                span(mount, MOUNT_PX.0 - LANE_PX) + span(moment >> 48, LANE_PX),
+                span(mount >> 16, MOUNT_PX.1),
             ),
-            brightness: ((style >> 5) % 25) as i32 - 12,
+            gamma_percent: 80 + (moment >> 24) % 46,
+            traffic: (
+                (moment % VIDEO_STILLS as u64) as usize,
+                ((moment >> 8) % u64::from(width - TRAFFIC_SIZE.0)) as u32,
+            ),
+            brightness: span(mount >> 32, 6) + span(moment >> 32, 10),
         }
     }
 
     fn pixels(&self, variant: Variant) -> RgbImage {
-        let (_, image) = &self.sources[variant.source];
+        let scene = variant.scene;
+        let image = &self.stills[scene.still];
         let (width, height) = FRAME_SIZE;
-        let (x, y) = variant.crop;
+        let x = (scene.crop.0 as i32 + variant.mount.0).clamp(0, (960 - width) as i32) as u32;
+        let y = (scene.crop.1 as i32 + variant.mount.1).clamp(0, (540 - height) as i32) as u32;
         let x = x.min(image.width().saturating_sub(width));
         let y = y.min(image.height().saturating_sub(height));
         let mut cut = image::imageops::crop_imm(image, x, y, width, height).to_image();
-        if variant.mirror {
+        // Traffic: the road of another still, over the lower part of the picture.
+        let (source, at) = variant.traffic;
+        let other = &self.stills[source];
+        let (patch_w, patch_h) = TRAFFIC_SIZE;
+        let from_x = (u64::from(at) * 7 % u64::from(other.width().saturating_sub(patch_w))) as u32;
+        let from_y = other.height().saturating_sub(patch_h + 40);
+        let patch = image::imageops::crop_imm(other, from_x, from_y, patch_w, patch_h).to_image();
+        image::imageops::replace(
+            &mut cut,
+            &patch,
+            i64::from(at),
+            i64::from(height - patch_h - 30),
+        );
+        if scene.mirror {
             image::imageops::flip_horizontal_in_place(&mut cut);
         }
         if variant.brightness != 0 {
             cut = image::imageops::colorops::brighten(&cut, variant.brightness);
         }
+        if variant.gamma_percent != 100 {
+            let gamma = variant.gamma_percent as f64 / 100.0;
+            let table: Vec<u8> = (0..=255u8)
+                .map(|v| ((f64::from(v) / 255.0).powf(gamma) * 255.0).round() as u8)
+                .collect();
+            for value in cut.iter_mut() {
+                *value = table[usize::from(*value)];
+            }
+        }
         cut
     }
 
     fn render(&self, key: FrameKey, variant: Variant) -> Result<Frame> {
-        let footage = self.sources[variant.source].0;
+        let footage = Footage::UdacityVideo {
+            frame: u16::try_from(variant.scene.still).unwrap_or(u16::MAX),
+        };
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY)
             .encode_image(&self.pixels(variant))
@@ -227,16 +336,46 @@ impl FrameSource {
 /// `jpeg` decoded and encoded again at `quality`: the same picture in other bytes (what
 /// anyone re-sending footage as new makes of it).
 pub fn reencode(jpeg: &[u8], quality: u8) -> Result<Vec<u8>> {
-    let image =
-        image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).map_err(|source| {
-            Error::Image {
-                path: "(a frame in memory)".into(),
-                source,
-            }
-        })?;
+    let image = decode_memory(jpeg)?;
+    encode(&image, quality)
+}
+
+/// `jpeg` cropped by `share` of each side (at most a quarter), scaled back to its size,
+/// `brightness` levels brighter and encoded at `quality`: what someone passing footage off
+/// as new makes of it so that neither its bytes nor its exact pixels match.
+pub fn disguise(jpeg: &[u8], share: f64, brightness: i32, quality: u8) -> Result<Vec<u8>> {
+    encode(
+        &disguise_image(&decode_memory(jpeg)?, share, brightness),
+        quality,
+    )
+}
+
+/// [`disguise`] on pixels: cropped by `share` of each side, scaled back, brightened.
+pub fn disguise_image(image: &RgbImage, share: f64, brightness: i32) -> RgbImage {
+    let (width, height) = (image.width(), image.height());
+    let share = share.clamp(0.0, 0.25);
+    let (dx, dy) = (
+        (f64::from(width) * share).round() as u32,
+        (f64::from(height) * share).round() as u32,
+    );
+    let cut = image::imageops::crop_imm(image, dx, dy, width - 2 * dx, height - 2 * dy).to_image();
+    let scaled = image::imageops::resize(&cut, width, height, FilterType::Triangle);
+    image::imageops::colorops::brighten(&scaled, brightness)
+}
+
+fn decode_memory(jpeg: &[u8]) -> Result<RgbImage> {
+    image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+        .map(|image| image.to_rgb8())
+        .map_err(|source| Error::Image {
+            path: "(a frame in memory)".into(),
+            source,
+        })
+}
+
+fn encode(image: &RgbImage, quality: u8) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-        .encode_image(&image.to_rgb8())
+        .encode_image(image)
         .map_err(Error::Encode)?;
     Ok(out)
 }

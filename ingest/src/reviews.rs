@@ -260,7 +260,7 @@ pub(crate) async fn my_reputation(
         ),
         "reason_advice": RejectReason::ALL
             .iter()
-            .filter(|reason| reason.is_fraud_signal())
+            .filter(|reason| reason.opens_case())
             .map(|reason| (reason.slug(), reason.advice()))
             .collect::<std::collections::BTreeMap<_, _>>(),
         "devices": devices,

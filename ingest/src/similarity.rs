@@ -17,9 +17,7 @@ const HEIGHT: u32 = 18;
 /// same scene.
 pub const NEAR_DUPLICATE_DISTANCE: f32 = 0.1;
 
-/// A normalised 32 × 18 grayscale thumbnail.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fingerprint(pub Vec<f32>);
+pub use model::consensus::{Fingerprint, distance};
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot fingerprint the frame: {0}")]
@@ -28,6 +26,11 @@ pub struct FingerprintError(#[from] image::ImageError);
 /// The fingerprint of a JPEG.
 pub fn fingerprint(jpeg: &[u8]) -> Result<Fingerprint, FingerprintError> {
     let image = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)?;
+    Ok(fingerprint_image(&image))
+}
+
+/// The fingerprint of decoded pixels.
+pub fn fingerprint_image(image: &image::DynamicImage) -> Fingerprint {
     let small = image
         .thumbnail(256, 256)
         .resize_exact(WIDTH, HEIGHT, FilterType::Triangle)
@@ -37,15 +40,7 @@ pub fn fingerprint(jpeg: &[u8]) -> Result<Fingerprint, FingerprintError> {
     let spread = (values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / values.len() as f32)
         .sqrt()
         .max(1.0);
-    Ok(Fingerprint(
-        values.iter().map(|v| (v - mean) / spread).collect(),
-    ))
-}
-
-/// Mean absolute difference of two fingerprints, in standard deviations.
-pub fn distance(a: &Fingerprint, b: &Fingerprint) -> f32 {
-    let sum: f32 = a.0.iter().zip(&b.0).map(|(x, y)| (x - y).abs()).sum();
-    sum / a.0.len().max(1) as f32
+    Fingerprint(values.iter().map(|v| (v - mean) / spread).collect())
 }
 
 pub fn is_near_duplicate(a: &Fingerprint, b: &Fingerprint) -> bool {

@@ -28,8 +28,8 @@ use model::{
     RejectReason, TimestampMs,
 };
 use store::{
-    BlobKey, FrameOutcome, LeasedJob, NewDetection, NewSequence, ProcessedCapture, ProcessedFrame,
-    Store,
+    BlobKey, Coverage, FrameOutcome, LeasedJob, NewDetection, NewSequence, ProcessedCapture,
+    ProcessedFrame, Store,
 };
 use thumbnail::encode_thumbnail;
 
@@ -37,6 +37,9 @@ use crate::map_features::FeatureSettings;
 use crate::sequence::{SequenceConfig, split};
 use crate::similarity::{Fingerprint, distance, fingerprint};
 use crate::uploads::PROCESS_CAPTURE_JOB;
+use model::consensus::{
+    ConsensusConfig, VIEW_RINGS, VIEW_WINDOW_MS, View, agreement, capture_disagrees, heading_at,
+};
 
 /// How long a worker holds a job before another may take it over, unless it extends it.
 pub const LEASE: Duration = Duration::from_secs(300);
@@ -345,11 +348,19 @@ async fn process(
         store.db.capture_owner(capture).await?.ok_or_else(|| {
             WorkerError::Payload(format!("capture {capture} has no device owner"))
         })?;
+    let device = store
+        .db
+        .capture_device(capture)
+        .await?
+        .ok_or_else(|| WorkerError::Payload(format!("capture {capture} has no device")))?;
     let pending = store.db.pending_frames(capture).await?;
+    let fixes: Vec<model::Fix> = pending.iter().map(|frame| frame.fix).collect();
+    let consensus = ConsensusConfig::default();
+    let mut agreements = Vec::new();
     let mut frames = Vec::with_capacity(pending.len());
     let mut detections = Vec::new();
     let mut accepted_prints: Vec<(u64, Fingerprint)> = Vec::new();
-    for frame in &pending {
+    for (position, frame) in pending.iter().enumerate() {
         let original = match store
             .blobs
             .get(&BlobKey::original_frame(&frame.sha256))
@@ -397,6 +408,7 @@ async fn process(
             .map(|p| u64::from(p.to_cell(COVERAGE_RESOLUTION)))
             .unwrap_or_default();
         let mut outcome = quality_outcome(&analyzed);
+        let heading = heading_at(&fixes, position);
         let mut print = None;
         if matches!(outcome, FrameOutcome::Accepted { .. }) {
             let jpeg = original.clone();
@@ -417,6 +429,8 @@ async fn process(
                 if near_stored || near_here {
                     outcome = FrameOutcome::Rejected(RejectReason::NearDuplicate);
                 } else {
+                    let views = place_views(store, cell, frame.fix.time).await?;
+                    agreements.push(agreement(&computed, heading, device, &views, &consensus));
                     accepted_prints.push((cell, computed.clone()));
                     print = Some(computed);
                 }
@@ -463,9 +477,18 @@ async fn process(
             outcome,
             sequence: None,
             size,
-            coverage: print.map(|p| (cell, frame.fix.time, encode_print(&p))),
+            coverage: print.map(|p| Coverage {
+                cell,
+                time: frame.fix.time,
+                fingerprint: p.to_bytes(),
+                heading,
+            }),
             sha256: frame.sha256,
         });
+    }
+
+    if capture_disagrees(&agreements, &consensus) {
+        hold_for_review(store, &mut frames, &mut detections).await?;
     }
 
     // Sequences over the frames accepted in this capture.
@@ -545,17 +568,64 @@ fn quality_outcome(analyzed: &AnalyzedFrame) -> FrameOutcome {
     }
 }
 
-fn encode_print(print: &Fingerprint) -> Vec<u8> {
-    print.0.iter().flat_map(|v| v.to_le_bytes()).collect()
+/// Other devices' accepted views within [`VIEW_RINGS`] rings of `cell`, from the last
+/// [`VIEW_WINDOW_MS`] before `at`.
+async fn place_views(store: &Store, cell: u64, at: TimestampMs) -> Result<Vec<View>, WorkerError> {
+    let Ok(center) = h3o::CellIndex::try_from(cell) else {
+        return Ok(Vec::new());
+    };
+    let cells: Vec<u64> = center
+        .grid_disk::<Vec<_>>(VIEW_RINGS)
+        .into_iter()
+        .map(u64::from)
+        .collect();
+    let stored = store
+        .db
+        .views_in(&cells, at.saturating_add_ms(-VIEW_WINDOW_MS))
+        .await?;
+    Ok(stored
+        .into_iter()
+        .filter_map(|view| {
+            Some(View {
+                device: view.device,
+                heading: view.heading,
+                print: Fingerprint::from_bytes(&view.fingerprint)?,
+            })
+        })
+        .collect())
+}
+
+/// Holds every accepted frame of a capture whose pixels disagree with its places
+/// (`unlike-place`): it is not published (its public copy and thumbnail, written already,
+/// are taken back), counts for nothing, and the commit opens a case for a reviewer.
+async fn hold_for_review(
+    store: &Store,
+    frames: &mut [ProcessedFrame],
+    detections: &mut Vec<NewDetection>,
+) -> Result<(), WorkerError> {
+    let mut held = std::collections::HashSet::new();
+    for frame in frames.iter_mut() {
+        if matches!(frame.outcome, FrameOutcome::Accepted { .. }) {
+            frame.outcome = FrameOutcome::Rejected(RejectReason::UnlikePlace);
+            frame.coverage = None;
+            store
+                .blobs
+                .delete(&BlobKey::public_frame(&frame.sha256))
+                .await?;
+            store
+                .blobs
+                .delete(&BlobKey::thumbnail(&frame.sha256))
+                .await?;
+            held.insert(frame.sha256);
+        }
+    }
+    detections.retain(|detection| !held.contains(&detection.frame));
+    Ok(())
 }
 
 fn is_near(print: &Fingerprint, stored: &[u8]) -> bool {
-    let values: Vec<f32> = stored
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    values.len() == print.0.len()
-        && distance(print, &Fingerprint(values)) < crate::similarity::NEAR_DUPLICATE_DISTANCE
+    Fingerprint::from_bytes(stored)
+        .is_some_and(|stored| distance(print, &stored) < crate::similarity::NEAR_DUPLICATE_DISTANCE)
 }
 
 mod thumbnail {

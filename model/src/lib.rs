@@ -12,6 +12,7 @@
 //! Never does: IO, async, persistence or any domain decision (those belong to the stages).
 
 mod address;
+pub mod consensus;
 mod consumption;
 mod fix;
 mod frame_report;

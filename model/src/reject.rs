@@ -42,6 +42,9 @@ pub enum RejectReason {
     /// The frame's own EXIF (its receiver's position or UTC time) contradicts where and when
     /// its manifest says it was taken.
     PhotoMismatch,
+    /// The capture's pixels are unlike what other devices saw at the well-mapped places it
+    /// claims: held for a reviewer, not paid, but not counted as fraud unless confirmed.
+    UnlikePlace,
     // Image quality.
     Blurred,
     TooDark,
@@ -59,7 +62,7 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 31] = [
+    pub const ALL: [RejectReason; 32] = [
         Self::NotJpeg,
         Self::FrameTooSmall,
         Self::FrameTooLarge,
@@ -83,6 +86,7 @@ impl RejectReason {
         Self::SyntheticTrack,
         Self::SharedTrack,
         Self::PhotoMismatch,
+        Self::UnlikePlace,
         Self::Blurred,
         Self::TooDark,
         Self::Overexposed,
@@ -119,6 +123,7 @@ impl RejectReason {
             Self::SyntheticTrack => "synthetic-track",
             Self::SharedTrack => "shared-track",
             Self::PhotoMismatch => "photo-mismatch",
+            Self::UnlikePlace => "unlike-place",
             Self::Blurred => "blurred",
             Self::TooDark => "too-dark",
             Self::Overexposed => "overexposed",
@@ -147,6 +152,18 @@ impl RejectReason {
                 | Self::SharedTrack
                 | Self::PhotoMismatch
         )
+    }
+
+    /// Whether the reason holds frames for a reviewer without counting as fraud: they earn
+    /// nothing while held, but cost no reputation and forfeit no epoch unless a reviewer
+    /// confirms the case.
+    pub fn is_held_for_review(self) -> bool {
+        matches!(self, Self::UnlikePlace)
+    }
+
+    /// Whether a rejection for this reason opens a case in the review queue.
+    pub fn opens_case(self) -> bool {
+        self.is_fraud_signal() || self.is_held_for_review()
     }
 
     /// One sentence for the contributor: what happened and what to do about it.
@@ -202,6 +219,9 @@ impl RejectReason {
             }
             Self::PhotoMismatch => {
                 "the frame's own EXIF says it was taken somewhere or at a time other than its manifest claims; send each frame with the position and time it was taken at"
+            }
+            Self::UnlikePlace => {
+                "the frames look unlike what other drivers filmed at the places they claim (another street, another direction, or footage from elsewhere); a reviewer will look at them; check that the GPS and the camera belong to the same dashcam"
             }
             Self::Blurred => {
                 "the frame is blurred; clean the lens and check the mount for vibration"

@@ -27,6 +27,8 @@ mod inputs;
 pub mod manifest;
 pub mod merkle;
 pub mod passes;
+#[cfg(feature = "server")]
+pub mod place_check;
 mod regions;
 pub mod report;
 #[cfg(feature = "server")]

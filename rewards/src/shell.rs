@@ -128,9 +128,13 @@ pub async fn load_inputs(
     store: &Store,
     epoch: EpochId,
     config: &RewardsConfig,
+    as_of: TimestampMs,
 ) -> Result<EpochInputs> {
     let (start, end) = (epoch.starts_at(), epoch.ends_at());
-    let rows = store.db.epoch_frames(start, end, &fraud_reasons()).await?;
+    let mut rows = store.db.epoch_frames(start, end, &fraud_reasons()).await?;
+    // Captures held for a reviewer (their pixels unlike their places) pay nothing.
+    let held = store.db.held_captures(as_of).await?;
+    rows.retain(|row| !held.contains(&row.capture));
     let consumption = if config.consumption_share_ppm > 0 {
         load_consumption(store, epoch).await?
     } else {
@@ -386,6 +390,10 @@ pub async fn close(
             return Err(Error::FeaturesPending { epoch, captures });
         }
     }
+    let held = crate::place_check::hold_unlike_captures(store, epoch, now).await?;
+    if held > 0 {
+        tracing::info!(%epoch, held, "captures held for review: pixels unlike their places");
+    }
     let row = EpochRow {
         id: epoch.to_string(),
         starts_at: epoch.starts_at(),
@@ -439,7 +447,9 @@ async fn publish_claimed(
     row: EpochRow,
     claim: TimestampMs,
 ) -> Result<Option<RewardManifest>> {
-    let inputs = load_inputs(store, epoch, config).await?;
+    // Held captures as of the close's own time (the row's, which verify reads back).
+    let as_of = row.closed_at.unwrap_or(claim);
+    let inputs = load_inputs(store, epoch, config, as_of).await?;
     let addresses = store.db.payout_addresses().await?;
     let result = compute(&inputs)?;
     let published = publish(&inputs, &result, &addresses);
@@ -607,7 +617,8 @@ pub async fn verify(store: &Store, epoch: EpochId) -> Result<Verified> {
         bounties: snapshot.bounties.clone(),
         ..RewardsConfig::default()
     };
-    let mut current = load_inputs(store, epoch, &config).await?;
+    let as_of = row.closed_at.unwrap_or_else(TimestampMs::now);
+    let mut current = load_inputs(store, epoch, &config, as_of).await?;
     current.bounties = snapshot.bounties.clone();
     if snapshot.captures.is_empty() {
         // Published before the evidence was: its hashes never covered it.

@@ -43,6 +43,27 @@ pub struct NewDetection {
     pub lon: f64,
 }
 
+/// A capture's accepted frames as views: `(cell, time, view)` each, in manifest order (the
+/// cell is the view's own, repeated for the reader's convenience).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureViews {
+    pub capture: CaptureId,
+    pub device: model::DeviceId,
+    pub frames: Vec<(u64, TimestampMs, StoredView)>,
+}
+
+/// An accepted frame's fingerprint with where it looked: what [`Db::views_in`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredView {
+    pub sha256: FrameId,
+    /// H3 res-12 cell.
+    pub cell: u64,
+    pub device: model::DeviceId,
+    /// Degrees clockwise from north the frame looked along, when known.
+    pub heading: Option<f64>,
+    pub fingerprint: Vec<u8>,
+}
+
 /// One processed frame.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessedFrame {
@@ -50,9 +71,21 @@ pub struct ProcessedFrame {
     pub outcome: FrameOutcome,
     pub sequence: Option<String>,
     pub size: Option<(u32, u32)>,
-    /// For accepted frames: the res-12 cell, time and fingerprint.
-    pub coverage: Option<(u64, TimestampMs, Vec<u8>)>,
+    /// For accepted frames: where it counts and what it looked like.
+    pub coverage: Option<Coverage>,
     pub sha256: FrameId,
+}
+
+/// What an accepted frame adds to the map: its cell, time, fingerprint and heading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coverage {
+    /// H3 res-12 cell.
+    pub cell: u64,
+    pub time: TimestampMs,
+    /// ingest's perceptual fingerprint, encoded.
+    pub fingerprint: Vec<u8>,
+    /// Degrees clockwise from north the frame looked along, when known.
+    pub heading: Option<f64>,
 }
 
 /// Everything processing a capture produced.
@@ -114,6 +147,64 @@ impl Db {
             .transpose()
     }
 
+    /// The accepted, fingerprinted frames taken in `[start, end)`, by capture (each with its
+    /// device), captures with a case already standing against them left out: what the
+    /// rewards close asks the place consensus about again.
+    pub async fn captures_to_rejudge(
+        &self,
+        start: TimestampMs,
+        end: TimestampMs,
+    ) -> Result<Vec<CaptureViews>> {
+        let rows = sqlx::query(
+            "SELECT f.capture_id, c.device_id, p.sha256, p.cell, p.captured_at_ms, p.heading, p.fingerprint \
+             FROM frames f JOIN captures c ON c.id = f.capture_id \
+             JOIN fingerprints p ON p.sha256 = f.sha256 AND p.cell = f.cell \
+             WHERE f.status = 'accepted' AND f.time_ms >= $1 AND f.time_ms < $2 \
+             AND NOT EXISTS (SELECT 1 FROM fraud_cases k WHERE k.capture_id = f.capture_id \
+                             AND k.status <> 'cleared') \
+             ORDER BY f.capture_id, f.idx",
+        )
+        .bind(start.as_millis())
+        .bind(end.as_millis())
+        .fetch_all(self.pool())
+        .await?;
+        let mut captures: Vec<CaptureViews> = Vec::new();
+        for row in &rows {
+            let capture: CaptureId = crate::db::parse_column(row, "capture_id")?;
+            if captures.last().is_none_or(|last| last.capture != capture) {
+                captures.push(CaptureViews {
+                    capture,
+                    device: crate::db::parse_column(row, "device_id")?,
+                    frames: Vec::new(),
+                });
+            }
+            if let Some(last) = captures.last_mut() {
+                last.frames.push((
+                    u64::try_from(row.try_get::<i64, _>("cell")?).unwrap_or(0),
+                    TimestampMs(row.try_get("captured_at_ms")?),
+                    StoredView {
+                        sha256: crate::db::parse_column(row, "sha256")?,
+                        cell: u64::try_from(row.try_get::<i64, _>("cell")?).unwrap_or(0),
+                        device: last.device,
+                        heading: row.try_get::<Option<f64>, _>("heading")?,
+                        fingerprint: row.try_get("fingerprint")?,
+                    },
+                ));
+            }
+        }
+        Ok(captures)
+    }
+
+    /// The device that sent `capture`.
+    pub async fn capture_device(&self, capture: CaptureId) -> Result<Option<model::DeviceId>> {
+        let row = sqlx::query("SELECT device_id FROM captures WHERE id = $1")
+            .bind(capture.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| crate::db::parse_column(&row, "device_id"))
+            .transpose()
+    }
+
     /// Fingerprints stored for `cell` at or after `since`.
     pub async fn fingerprints_in(
         &self,
@@ -133,6 +224,42 @@ impl Db {
                     crate::db::parse_column(row, "sha256")?,
                     row.try_get("fingerprint")?,
                 ))
+            })
+            .collect()
+    }
+
+    /// Accepted frames' fingerprints in `cells` at or after `since`, each with its device
+    /// and heading: the views a frame's pixels are compared with (place consensus). Frames
+    /// of a capture with a case standing against it (fraud, or held for review) are no
+    /// witness of anything.
+    pub async fn views_in(&self, cells: &[u64], since: TimestampMs) -> Result<Vec<StoredView>> {
+        if cells.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT p.sha256, p.cell, p.fingerprint, p.heading, c.device_id FROM fingerprints p \
+             JOIN frames f ON f.sha256 = p.sha256 AND f.cell = p.cell AND f.status = 'accepted' \
+             JOIN captures c ON c.id = f.capture_id \
+             WHERE p.cell IN ({}) AND p.captured_at_ms >= ${} \
+             AND NOT EXISTS (SELECT 1 FROM fraud_cases k WHERE k.capture_id = f.capture_id \
+                             AND k.status <> 'cleared')",
+            crate::db::placeholders(1..=cells.len()),
+            cells.len() + 1
+        );
+        let mut query = sqlx::query(&sql);
+        for cell in cells {
+            query = query.bind(*cell as i64);
+        }
+        let rows = query.bind(since.as_millis()).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredView {
+                    sha256: crate::db::parse_column(row, "sha256")?,
+                    cell: u64::try_from(row.try_get::<i64, _>("cell")?).unwrap_or(0),
+                    device: crate::db::parse_column(row, "device_id")?,
+                    heading: row.try_get::<Option<f64>, _>("heading")?,
+                    fingerprint: row.try_get("fingerprint")?,
+                })
             })
             .collect()
     }
@@ -203,7 +330,13 @@ impl Db {
             .bind(i64::from(frame.index))
             .execute(&mut *tx)
             .await?;
-            let Some((cell, time, fingerprint)) = &frame.coverage else {
+            let Some(Coverage {
+                cell,
+                time,
+                fingerprint,
+                heading,
+            }) = &frame.coverage
+            else {
                 continue;
             };
             let cell = *cell as i64;
@@ -232,13 +365,14 @@ impl Db {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "INSERT INTO fingerprints (cell, sha256, captured_at_ms, fingerprint) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (cell, sha256) DO NOTHING",
+                "INSERT INTO fingerprints (cell, sha256, captured_at_ms, fingerprint, heading) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cell, sha256) DO NOTHING",
             )
             .bind(cell)
             .bind(frame.sha256.to_hex())
             .bind(time.as_millis())
             .bind(fingerprint.as_slice())
+            .bind(NullableFloat(*heading))
             .execute(&mut *tx)
             .await?;
         }

@@ -132,7 +132,7 @@ pub(crate) async fn open_cases(
         Default::default();
     for frame in frames {
         if let crate::FrameOutcome::Rejected(reason) = frame.outcome
-            && reason.is_fraud_signal()
+            && reason.opens_case()
         {
             let entry = by_reason.entry(reason).or_insert((0, frame.fix.time));
             entry.0 += 1;
@@ -169,7 +169,7 @@ pub(crate) async fn open_processed_cases(
     let reasons: std::collections::BTreeSet<RejectReason> = frames
         .iter()
         .filter_map(|frame| match frame.outcome {
-            crate::FrameOutcome::Rejected(reason) if reason.is_fraud_signal() => Some(reason),
+            crate::FrameOutcome::Rejected(reason) if reason.opens_case() => Some(reason),
             _ => None,
         })
         .collect();
@@ -341,6 +341,62 @@ impl Db {
             .ok_or_else(|| Error::Corrupt(format!("case {id} vanished")))
     }
 
+    /// Holds `capture`'s accepted frames for a reviewer with `reason` (one that
+    /// [`RejectReason::is_held_for_review`]): opens its case, unless one is open already.
+    /// The frames stay as they are; what the case means for them (the rewards close pays
+    /// none of a held capture) is up to the reader of [`Db::held_captures`].
+    pub async fn hold_capture(
+        &self,
+        capture: CaptureId,
+        reason: RejectReason,
+        at: TimestampMs,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO fraud_cases (id, device_id, capture_id, reason, frame_count, first_frame_ms, \
+             opened_at_ms, status) \
+             SELECT $1, c.device_id, c.id, $2, COUNT(*), MIN(f.time_ms), $3, 'open' \
+             FROM captures c JOIN frames f ON f.capture_id = c.id \
+             WHERE c.id = $4 AND f.status = 'accepted' GROUP BY c.device_id, c.id \
+             ON CONFLICT (capture_id, reason) DO NOTHING",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(reason.slug())
+        .bind(at.as_millis())
+        .bind(capture.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Captures held for review ([`RejectReason::is_held_for_review`]) as of `as_of`: their
+    /// case opened by then and not cleared by then. (An epoch's inputs read them as of its
+    /// close, so a case cleared later does not change what the closed epoch paid.)
+    pub async fn held_captures(
+        &self,
+        as_of: TimestampMs,
+    ) -> Result<std::collections::BTreeSet<CaptureId>> {
+        let held: Vec<String> = RejectReason::ALL
+            .into_iter()
+            .filter(|reason| reason.is_held_for_review())
+            .map(|reason| format!("'{}'", reason.slug()))
+            .collect();
+        if held.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!(
+            "SELECT DISTINCT capture_id FROM fraud_cases WHERE reason IN ({}) \
+             AND opened_at_ms <= $1 AND NOT (status = 'cleared' AND decided_at_ms <= $1)",
+            held.join(", ")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(as_of.as_millis())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| crate::db::parse_column(row, "capture_id"))
+            .collect()
+    }
+
     /// The findings standing against `device` taken before `before`, each with the frames
     /// the device had accepted after it (up to `before`): what its reputation is computed
     /// from.
@@ -349,17 +405,19 @@ impl Db {
         device: DeviceId,
         before: TimestampMs,
     ) -> Result<Vec<model::reputation::Finding>> {
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT k.first_frame_ms, (SELECT COUNT(*) FROM frames f JOIN captures c ON c.id = f.capture_id \
                WHERE c.device_id = k.device_id AND f.status = 'accepted' \
                AND f.time_ms > k.first_frame_ms AND f.time_ms < $2) AS clean \
-             FROM fraud_cases k WHERE k.device_id = $1 AND k.status <> 'cleared' \
+             FROM fraud_cases k WHERE k.device_id = $1 AND {STANDING} \
              AND k.first_frame_ms < $2 ORDER BY k.first_frame_ms",
-        )
-        .bind(device.to_string())
-        .bind(before.as_millis())
-        .fetch_all(self.pool())
-        .await?;
+            STANDING = standing("k")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(device.to_string())
+            .bind(before.as_millis())
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(model::reputation::Finding {
@@ -372,15 +430,34 @@ impl Db {
 
     /// Devices with a finding standing against them taken before `before`.
     pub async fn devices_with_findings(&self, before: TimestampMs) -> Result<Vec<DeviceId>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT device_id FROM fraud_cases WHERE status <> 'cleared' \
-             AND first_frame_ms < $1 ORDER BY device_id",
-        )
-        .bind(before.as_millis())
-        .fetch_all(self.pool())
-        .await?;
+        let sql = format!(
+            "SELECT DISTINCT k.device_id FROM fraud_cases k WHERE {} \
+             AND k.first_frame_ms < $1 ORDER BY k.device_id",
+            standing("k")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(before.as_millis())
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|row| crate::db::parse_column(row, "device_id"))
             .collect()
     }
+}
+
+/// The SQL condition on cases aliased `alias` that stand against a device: not cleared, and
+/// for a hold for review ([`RejectReason::is_held_for_review`]) only once confirmed.
+fn standing(alias: &str) -> String {
+    let held: Vec<String> = RejectReason::ALL
+        .into_iter()
+        .filter(|reason| reason.is_held_for_review())
+        .map(|reason| format!("'{}'", reason.slug()))
+        .collect();
+    if held.is_empty() {
+        return format!("{alias}.status <> 'cleared'");
+    }
+    format!(
+        "{alias}.status <> 'cleared' AND ({alias}.status = 'confirmed' OR {alias}.reason NOT IN ({}))",
+        held.join(", ")
+    )
 }

@@ -37,7 +37,24 @@ pub struct Dishonest {
     /// re-send its footage (re-encoded, so the bytes differ) and its track. Each is
     /// [`FARM_KEYS`] devices.
     pub device_farms: u32,
+    /// Devices that drive real routes but report every fix [`GPS_OFFSET_M`] north of where
+    /// they are; their frames show where they truly were.
+    pub gps_offset: u32,
+    /// Devices that send a track with a real receiver's noise along routes they never
+    /// drove ([`GENERATED_TRIP_FACTOR`] times an honest trip), with their footage of a town
+    /// far away: no track check can tell it from a drive, only the pixels.
+    pub smoothed_synthetic: u32,
+    /// Devices that claim a track with a real receiver's noise along routes they never
+    /// drove, sending an honest driver's published frames cropped 5 %, brightened and
+    /// re-encoded: footage of real places, claimed in other cells.
+    pub disguised_replay: u32,
 }
+
+/// How far north a GPS-offset device reports its fixes, metres.
+pub const GPS_OFFSET_M: f64 = 200.0;
+/// A spoofer claims this many times an honest trip's length: kilometres it never drove
+/// cost it nothing.
+pub const GENERATED_TRIP_FACTOR: f64 = 4.0;
 
 /// Frames per capture a short-capture spoofer sends.
 pub const SHORT_CAPTURE_FRAMES: usize = 20;
@@ -59,6 +76,9 @@ impl Dishonest {
             sparse_fixes: 0,
             sybil_splits: 0,
             device_farms: 0,
+            gps_offset: 0,
+            smoothed_synthetic: 0,
+            disguised_replay: 0,
         }
     }
 }
@@ -74,6 +94,9 @@ impl Default for Dishonest {
             sparse_fixes: 1,
             sybil_splits: 1,
             device_farms: 1,
+            gps_offset: 1,
+            smoothed_synthetic: 1,
+            disguised_replay: 1,
         }
     }
 }

@@ -28,6 +28,15 @@ pub enum Behaviour {
     /// Key `key` of device farm `phone` (the device index of the farm's phone, whose key is
     /// 0): key 0 drives honestly, the other keys re-send its footage and track.
     DeviceFarm { phone: u32, key: u32 },
+    /// Drives real routes, reports every fix [`crate::fleet::GPS_OFFSET_M`] north of where
+    /// it is.
+    GpsOffset,
+    /// Sends a track with a real receiver's noise along routes it never drove, with its
+    /// footage of somewhere else.
+    SmoothedSynthetic,
+    /// Claims a track with a real receiver's noise along routes it never drove, with device
+    /// `victim`'s frames cropped, brightened and re-encoded.
+    DisguisedReplay { victim: u32 },
 }
 
 impl Behaviour {
@@ -42,8 +51,20 @@ impl Behaviour {
         matches!(self, Self::ShortCaptures | Self::SparseFixes)
     }
 
+    /// Whether the device's frames show somewhere other than the places it claims.
+    pub fn sends_pixels_of_elsewhere(self) -> bool {
+        matches!(
+            self,
+            Self::ShortCaptures
+                | Self::SparseFixes
+                | Self::SmoothedSynthetic
+                | Self::DisguisedReplay { .. }
+        )
+    }
+
     /// A short name for summaries: `honest`, `repeating`, `teleporting`, `replaying`,
-    /// `cloned-key`, `short-captures`, `sparse-fixes`, `sybil-split`, `device-farm`.
+    /// `cloned-key`, `short-captures`, `sparse-fixes`, `sybil-split`, `device-farm`,
+    /// `gps-offset`, `smoothed-synthetic`, `disguised-replay`.
     pub fn tag(self) -> &'static str {
         match self {
             Self::Honest => "honest",
@@ -55,6 +76,9 @@ impl Behaviour {
             Self::SparseFixes => "sparse-fixes",
             Self::Sybil { .. } => "sybil-split",
             Self::DeviceFarm { .. } => "device-farm",
+            Self::GpsOffset => "gps-offset",
+            Self::SmoothedSynthetic => "smoothed-synthetic",
+            Self::DisguisedReplay { .. } => "disguised-replay",
         }
     }
 }

@@ -199,7 +199,7 @@ pub(crate) fn generated(
     (fixes, poses)
 }
 
-fn round7(degrees: f64) -> f64 {
+pub(crate) fn round7(degrees: f64) -> f64 {
     (degrees * 1e7).round() / 1e7
 }
 

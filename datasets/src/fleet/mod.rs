@@ -15,8 +15,8 @@ use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::{ChaCha8Rng, ChaCha20Rng};
 
 pub use config::{
-    DEFAULT_START, Dishonest, FARM_KEYS, FleetConfig, SHORT_CAPTURE_FRAMES, SPARSE_FIX_EVERY_S,
-    SYBIL_ACCOUNTS,
+    DEFAULT_START, Dishonest, FARM_KEYS, FleetConfig, GENERATED_TRIP_FACTOR, GPS_OFFSET_M,
+    SHORT_CAPTURE_FRAMES, SPARSE_FIX_EVERY_S, SYBIL_ACCOUNTS,
 };
 pub use device::{Behaviour, Device, FrameKey, Pose, Trip, TripRef};
 pub use sightings::{FRAME_SPACING_M, IMAGE_WIDTH, Simulated, simulate_sightings};
@@ -30,9 +30,6 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 const TELEPORT_CANDIDATES: usize = 64;
 /// The set speed of a generated track, m/s (43 km/h).
 const GENERATED_SPEED_MS: f64 = 12.0;
-/// A spoofer claims this many times an honest trip's length: generated kilometres cost it
-/// nothing.
-const GENERATED_TRIP_FACTOR: f64 = 4.0;
 
 /// A simulated fleet: its configuration and every device with its trips.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +148,34 @@ pub fn simulate(graph: &RoadGraph, config: &FleetConfig) -> Result<Fleet> {
                     let start = after(&trips, start);
                     let fixes = drive::generated(&route, start, GENERATED_SPEED_MS, every_s);
                     trips.push(Trip::new(me(trips.len()), day, fixes, route.length_m));
+                }
+                trips
+            }
+            Behaviour::GpsOffset => {
+                let mut trips = Vec::new();
+                for (day, start) in schedule(config, &mut rng) {
+                    let route = route(graph, &mut rng, config.trip_length_m)?;
+                    let mut trip =
+                        driven(me(trips.len()), day, &route, after(&trips, start), &mut rng);
+                    for fix in &mut trip.fixes {
+                        fix.lat = drive::round7(fix.lat + GPS_OFFSET_M / METRES_PER_DEGREE);
+                    }
+                    trips.push(trip);
+                }
+                trips
+            }
+            Behaviour::SmoothedSynthetic | Behaviour::DisguisedReplay { .. } => {
+                let mut trips = Vec::new();
+                for (day, start) in schedule(config, &mut rng) {
+                    let length = config.trip_length_m * GENERATED_TRIP_FACTOR;
+                    let route = route(graph, &mut rng, length)?;
+                    trips.push(driven(
+                        me(trips.len()),
+                        day,
+                        &route,
+                        after(&trips, start),
+                        &mut rng,
+                    ));
                 }
                 trips
             }
@@ -274,6 +299,22 @@ fn plans(config: &FleetConfig) -> Vec<Plan> {
     for n in 1..=config.dishonest.sparse_fixes {
         plans.push(solo(format!("sparse-fixes-{n}"), Behaviour::SparseFixes));
     }
+    for n in 1..=config.dishonest.gps_offset {
+        plans.push(solo(format!("gps-offset-{n}"), Behaviour::GpsOffset));
+    }
+    for n in 1..=config.dishonest.smoothed_synthetic {
+        plans.push(solo(
+            format!("smoothed-synthetic-{n}"),
+            Behaviour::SmoothedSynthetic,
+        ));
+    }
+    for n in 1..=config.dishonest.disguised_replay {
+        // The victim: an honest driver's published frames (the first driver's).
+        plans.push(solo(
+            format!("disguised-replay-{n}"),
+            Behaviour::DisguisedReplay { victim: 0 },
+        ));
+    }
     for person in 0..config.dishonest.sybil_splits {
         for account in 0..SYBIL_ACCOUNTS {
             let name = format!(
@@ -389,3 +430,5 @@ fn teleporting(
     trip.teleport_at = Some(jump_at);
     Ok(trip)
 }
+
+const METRES_PER_DEGREE: f64 = 111_320.0;

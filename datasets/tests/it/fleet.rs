@@ -111,6 +111,9 @@ fn the_default_fleet_has_every_kind_of_device_with_its_own_key() {
             "replaying",
             "short-captures",
             "sparse-fixes",
+            "gps-offset",
+            "smoothed-synthetic",
+            "disguised-replay",
             "sybil-split",
             "sybil-split",
             "sybil-split",
@@ -381,6 +384,33 @@ fn dishonest_devices_have_their_defect() {
                         assert_eq!(copy.fixes, original.fixes);
                         assert_eq!(copy.frame_key(3), original.frame_key(3));
                     }
+                }
+            }
+            Behaviour::GpsOffset => {
+                // Every fix is 200 m north of the truth (give or take the receiver's noise).
+                for trip in &device.trips {
+                    for (fix, pose) in trip.fixes.iter().zip(&trip.poses) {
+                        let north = (fix.lat - pose.position.1) * 111_320.0;
+                        assert!(
+                            (north - datasets::fleet::GPS_OFFSET_M).abs() < 30.0,
+                            "{} trip {}: {north} m north of the truth",
+                            device.name,
+                            trip.index
+                        );
+                    }
+                }
+            }
+            // A drive's noise over a route it never drove: the track is as a receiver makes
+            // it (1 s steps, speeds that vary); what gives it away is the pixels.
+            Behaviour::SmoothedSynthetic | Behaviour::DisguisedReplay { .. } => {
+                for trip in &device.trips {
+                    let speeds: HashSet<u64> = trip
+                        .fixes
+                        .iter()
+                        .filter_map(|f| f.speed.map(f64::to_bits))
+                        .collect();
+                    assert!(speeds.len() > 10, "{} trip {}", device.name, trip.index);
+                    assert!(trip.fixes.len() > 60, "{} trip {}", device.name, trip.index);
                 }
             }
             Behaviour::Honest | Behaviour::Repeating => {

@@ -124,11 +124,12 @@ async fn commit_pass(
                 outcome: FrameOutcome::Accepted { quality: 0.8 },
                 sequence: Some(sequence.clone()),
                 size: Some((1920, 1080)),
-                coverage: Some((
-                    u64::from(fix.cell(model::COVERAGE_RESOLUTION).unwrap()),
-                    fix.time,
-                    vec![0; 8],
-                )),
+                coverage: Some(store::Coverage {
+                    cell: u64::from(fix.cell(model::COVERAGE_RESOLUTION).unwrap()),
+                    time: fix.time,
+                    fingerprint: vec![0; 8],
+                    heading: fix.heading,
+                }),
                 sha256: *id,
             })
             .collect(),

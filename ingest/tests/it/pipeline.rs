@@ -505,3 +505,194 @@ async fn a_store_outage_retries_without_using_attempts_or_rejecting_frames() {
     let (_, status) = call!(app, crate::capture_status(&key, capture));
     assert_eq!(status["counts"]["accepted"], 2, "{status}");
 }
+
+/// Frames of one street in Monaco, 8 m apart heading east, `hours_ago` hours ago, as
+/// dashcam `camera` films it (the simulator's place-consistent footage) — or, with
+/// `elsewhere`, that dashcam's footage of a town far away claimed here.
+fn street_capture(
+    source: &mut datasets::frames::FrameSource,
+    key: &DeviceKeypair,
+    camera: u32,
+    hours_ago: i64,
+    elsewhere: bool,
+) -> (CaptureManifest, Vec<Vec<u8>>) {
+    use datasets::fleet::{FrameKey, Pose};
+    use datasets::frames::Look;
+    let start = TimestampMs::now().saturating_add_ms(-hours_ago * 3_600_000);
+    let (lat, lon): (f64, f64) = (43.7384, 7.4246);
+    let mut jpegs = Vec::new();
+    let mut frames = Vec::new();
+    for i in 0..8u32 {
+        let east = f64::from(i) * 8.0;
+        let lon = lon + east / (111_320.0 * lat.to_radians().cos());
+        let fix = model::Fix {
+            time: start.saturating_add_ms(i64::from(i) * 1_000),
+            lat,
+            lon,
+            alt: None,
+            heading: Some(90.0),
+            speed: Some(8.0),
+            fix_type: model::FixType::Fix3d,
+            satellites: 9,
+            hdop: 0.9,
+        };
+        let look = Look {
+            pose: Pose {
+                position: (lon, lat),
+                heading_deg: 90.0,
+                speed_ms: 8.0,
+            },
+            camera,
+        };
+        let key_of_frame = FrameKey {
+            device: camera,
+            trip: u32::try_from(hours_ago).unwrap(),
+            index: i,
+        };
+        let jpeg = if elsewhere {
+            other_town(i)
+        } else {
+            source.frame(key_of_frame, &fix, look).unwrap().jpeg
+        };
+        frames.push(FrameEntry {
+            sha256: FrameId::of_bytes(&jpeg),
+            fix,
+        });
+        jpegs.push(jpeg);
+    }
+    let manifest = CaptureManifest {
+        format_version: MANIFEST_FORMAT_VERSION,
+        device_key: key.public(),
+        capture_id: CaptureId::new(),
+        sequence_number: 1,
+        firmware: "test".into(),
+        camera: "simulated".into(),
+        frames,
+    };
+    (manifest, jpegs)
+}
+
+/// Frame `i` of a drive through another town: windows of a real 4K street photo (Mapillary's
+/// test image, `images/geotagged/mapillary_DSC00001.JPG`), 864 × 486 like the simulator's.
+fn other_town(i: u32) -> Vec<u8> {
+    let photo = image::load_from_memory(&crate::image("geotagged/mapillary_DSC00001.JPG"))
+        .unwrap()
+        .to_rgb8();
+    let window = image::imageops::crop_imm(&photo, 400 + i * 120, 900, 1728, 972).to_image();
+    let frame = image::imageops::resize(&window, 864, 486, image::imageops::FilterType::Triangle);
+    let mut out = Cursor::new(Vec::new());
+    JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&frame)
+        .unwrap();
+    out.into_inner()
+}
+
+#[actix_web::test]
+async fn a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
+    let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
+    let vision = vision::Vision::new(vision::VisionConfig::default())
+        .expect("vision models installed by scripts/setup");
+    let analyzer: Arc<dyn FrameAnalyzer> = Arc::new(OpenCv(vision));
+    let mut source = datasets::frames::FrameSource::open().unwrap();
+    let mut send = async |name: &str, seed: u8, hours_ago: i64, elsewhere: bool| {
+        let key = DeviceKeypair::from_seed([seed; 32]);
+        sign_up_with_device!(app, name, key);
+        let (manifest, jpegs) =
+            street_capture(&mut source, &key, u32::from(seed), hours_ago, elsewhere);
+        for jpeg in &jpegs {
+            assert_eq!(
+                call!(app, put_frame(&key, jpeg.clone())).0,
+                StatusCode::CREATED
+            );
+        }
+        let (body, signature) = manifest.sign(&key);
+        let request = test::TestRequest::post()
+            .uri("/api/v1/captures")
+            .insert_header(("X-Waymark-Signature", signature.to_hex()))
+            .set_payload(body);
+        assert_eq!(call!(app, request).0, StatusCode::ACCEPTED);
+        process_next(&store, &analyzer).await.unwrap();
+        let (_, result) = call!(app, crate::capture_status(&key, manifest.capture_id));
+        let reasons: Vec<Value> = result["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["reject_reason"].clone())
+            .collect();
+        (manifest, reasons)
+    };
+    // Three dashcams film the street, hours apart: it is well mapped.
+    let mut honest = Vec::new();
+    for (name, seed, hours) in [("Ann", 31, 9), ("Ben", 32, 8), ("Cat", 33, 7)] {
+        let (manifest, reasons) = send(name, seed, hours, false).await;
+        assert!(reasons.iter().all(Value::is_null), "{name}: {reasons:?}");
+        honest.push(manifest.capture_id);
+    }
+    // A spoofer claims the street with footage of somewhere else: held, every frame.
+    let (spoofed, reasons) = send("Mallory", 34, 6, true).await;
+    assert!(reasons.iter().all(|r| r == "unlike-place"), "{reasons:?}");
+    // A fourth honest dashcam is like the others.
+    let (_, reasons) = send("Dan", 35, 5, false).await;
+    assert!(reasons.iter().all(Value::is_null), "Dan: {reasons:?}");
+
+    // A case awaits a reviewer; nothing of the held frames is published or kept as a view.
+    let cases = store
+        .db
+        .fraud_cases(&store::CaseQuery {
+            limit: 10,
+            ..store::CaseQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!(
+        (cases[0].reason, cases[0].frame_count, cases[0].capture),
+        (model::RejectReason::UnlikePlace, 8, spoofed.capture_id)
+    );
+    for entry in &spoofed.frames {
+        assert!(
+            !store
+                .blobs
+                .exists(&BlobKey::public_frame(&entry.sha256))
+                .await
+                .unwrap()
+        );
+    }
+    // Held is not guilty: it costs no reputation until a reviewer confirms it.
+    let device = cases[0].device;
+    let later = TimestampMs::now().saturating_add_ms(3_600_000);
+    assert!(
+        store
+            .db
+            .standing_findings(device, later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The reviewer: Ann (the store records who decided; the route checks the admin role).
+    let reviewer: model::ContributorId = store.db.capture_owner(honest[0]).await.unwrap().unwrap();
+    store
+        .db
+        .decide_case(
+            &cases[0].id,
+            store::Decision::Confirm,
+            reviewer,
+            "stock footage",
+            TimestampMs::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .db
+            .standing_findings(device, later)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -1,9 +1,9 @@
 //! The attack suite's scoreboard: what each dishonest device class earned over the closed
 //! epochs against what it may earn, what caught it, and how many of the honest drivers'
-//! frames were rejected as fraud (the false positives).
+//! frames were rejected as fraud or held for review (the false positives).
 //!
 //! What an attack may earn: nothing for a pure cheat (a teleport, a replay, a cloned key, a
-//! generated track); for an attack on real work, no more than an honest share of it — a
+//! generated track, pixels of somewhere else, a GPS offset); for an attack on real work, no more than an honest share of it — a
 //! sybil's accounts together no more than one account would get for the same drives (the
 //! epoch recomputed with its accounts merged), a device farm no more than its phone alone
 //! (the epoch recomputed without the farm's other keys).
@@ -84,7 +84,7 @@ pub async fn print(
         let mut reasons = BTreeMap::new();
         for (_, _, reason, n) in outcomes.iter().filter(|row| row.0 == device) {
             if let Some(reason) = reason.as_deref()
-                && RejectReason::from_slug(reason).is_some_and(RejectReason::is_fraud_signal)
+                && RejectReason::from_slug(reason).is_some_and(RejectReason::opens_case)
             {
                 *reasons.entry(reason.to_owned()).or_default() += n;
             }
@@ -166,7 +166,7 @@ pub async fn print(
         honest_fraud += fraud_of(*id).values().sum::<u64>();
     }
     println!(
-        "honest drivers: {honest_fraud} of {honest_frames} frames rejected as fraud (false-positive rate {:.4})",
+        "honest drivers: {honest_fraud} of {honest_frames} frames rejected as fraud or held for review (false-positive rate {:.4})",
         honest_fraud as f64 / honest_frames.max(1) as f64
     );
     println!(

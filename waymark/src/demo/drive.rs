@@ -5,9 +5,12 @@
 //! A replaying device re-sends the exact frames of the trip it replays, claimed for the
 //! replay's later times — what a fraudster with old footage would do. The other attackers
 //! skip the agent as a fraudster would, signing their own captures: a spoofer sends its
-//! generated track (cut into short captures, or with sparse fixes) with footage that was
-//! never there, and a device farm's extra keys re-send the phone's footage, re-encoded,
-//! with its track.
+//! track (generated and cut into short captures, generated with sparse fixes, or smoothed
+//! with a real receiver's noise) with its footage of somewhere else; a disguised replay
+//! claims an honest driver's published frames, cropped and re-encoded, along a drive it
+//! never made; and a device farm's extra keys re-send the phone's footage, re-encoded,
+//! with its track. A GPS-offset device drives through the agent, its fixes 200 m north of
+//! where its frames were taken.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -17,7 +20,7 @@ use dashcam_agent::spool::Spool;
 use dashcam_agent::upload::upload_sealed;
 use dashcam_agent::{Agent, AgentConfig, Offer, UploadConfig};
 use datasets::fleet::{Behaviour, Device, Fleet, SHORT_CAPTURE_FRAMES, Trip, TripRef};
-use datasets::frames::FrameSource;
+use datasets::frames::{FrameSource, Look};
 use indicatif::{ProgressBar, ProgressStyle};
 use model::{CaptureManifest, DeviceKeypair, Fix};
 use sha3::{Digest, Keccak256};
@@ -86,10 +89,28 @@ pub fn drive_fleet(fleet: &Fleet, server: &str, spools: &Path) -> anyhow::Result
             bar.inc(1);
             continue;
         }
-        if device.behaviour.is_generated() {
+        if let Behaviour::DisguisedReplay { victim } = device.behaviour {
+            let copies = disguised(fleet, trip, victim, &mut frames)?;
+            send_direct(
+                device,
+                &copies,
+                model::MAX_FRAMES_PER_CAPTURE,
+                &spools.join(format!("direct-{}", device.index)),
+                &upload,
+                &mut driven,
+            )?;
+            bar.inc(1);
+            continue;
+        }
+        if device.behaviour.sends_pixels_of_elsewhere() {
             let mut made = Vec::with_capacity(trip.fixes.len());
             for (index, fix) in trip.fixes.iter().enumerate() {
-                made.push((frames.frame(trip.frame_key(index), fix)?.jpeg, *fix));
+                let look = Look {
+                    pose: trip.poses[index],
+                    camera: device.index,
+                };
+                let frame = frames.frame(trip.frame_key(index), fix, look.elsewhere())?;
+                made.push((frame.jpeg, *fix));
             }
             let per_capture = if device.behaviour == Behaviour::ShortCaptures {
                 SHORT_CAPTURE_FRAMES
@@ -133,7 +154,12 @@ pub fn drive_fleet(fleet: &Fleet, server: &str, spools: &Path) -> anyhow::Result
             )?),
         };
         for (index, fix) in trip.fixes.iter().enumerate() {
-            let frame = frames.frame(trip.frame_key(index), fix)?;
+            // The pixels show where the car truly was, whatever its fixes say.
+            let look = Look {
+                pose: trip.poses[index],
+                camera: device.index,
+            };
+            let frame = frames.frame(trip.frame_key(index), fix, look)?;
             if let Offer::Kept { spooled } = agent.offer(&frame.jpeg, fix)? {
                 *driven
                     .footage
@@ -273,6 +299,38 @@ fn reencoded(
             Ok((datasets::frames::reencode(jpeg, quality)?, *fix))
         })
         .collect()
+}
+
+/// What a disguised replay sends for `trip`: the frames of `victim`'s trip of the same number
+/// (published on the map, so anyone can fetch them), one a second, cropped 5 %, brightened and
+/// re-encoded, claimed at the fixes of a drive it never made.
+fn disguised(
+    fleet: &Fleet,
+    trip: &Trip,
+    victim: u32,
+    frames: &mut FrameSource,
+) -> anyhow::Result<Vec<(Vec<u8>, Fix)>> {
+    let Some(victim_device) = fleet.devices.get(victim as usize) else {
+        anyhow::bail!("a disguised replay's victim {victim} is not in the fleet");
+    };
+    let Some(original) = victim_device
+        .trips
+        .get(trip.index as usize % victim_device.trips.len().max(1))
+        .filter(|original| !original.fixes.is_empty())
+    else {
+        return Ok(Vec::new());
+    };
+    let mut copies = Vec::with_capacity(trip.fixes.len());
+    for (index, fix) in trip.fixes.iter().enumerate() {
+        let at = index % original.fixes.len();
+        let look = Look {
+            pose: original.poses[at],
+            camera: victim,
+        };
+        let frame = frames.frame(original.frame_key(at), &original.fixes[at], look)?;
+        copies.push((datasets::frames::disguise(&frame.jpeg, 0.05, 12, 82)?, *fix));
+    }
+    Ok(copies)
 }
 
 /// Signs and uploads `frames` as `device` without the agent — what a fraudster with a key
