@@ -38,7 +38,7 @@ impl Fingerprint {
 
     /// The stored form read back; `None` when it is not whole values.
     pub fn from_bytes(stored: &[u8]) -> Option<Self> {
-        if stored.is_empty() || stored.len() % 4 != 0 {
+        if stored.is_empty() || !stored.len().is_multiple_of(4) {
             return None;
         }
         Some(Self(

@@ -44,7 +44,6 @@ mod accounts;
 mod attacks;
 #[path = "../../../store/tests/it/backends.rs"]
 mod backends;
-mod consensus;
 mod hostile;
 mod map_features;
 mod pipeline;

@@ -8,6 +8,11 @@
 //! epoch recomputed with its accounts merged), a device farm no more than its phone alone
 //! (the epoch recomputed without the farm's other keys).
 //!
+//! The three attacks only pixels can catch (a GPS offset, a smoothed route with footage of
+//! elsewhere, disguised copies of another driver's frames) are printed with what they earned
+//! and listed as known gaps, not as regressions: the place consensus holds them only where a
+//! street is well mapped and its views tell places apart.
+//!
 //! Never does: change anything; it reads the store and recomputes published inputs.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,14 +85,32 @@ pub async fn print(
             .and_then(|id| id.parse().ok())
     };
     let outcomes = store.db.frame_outcome_counts_by_device().await?;
+    // Frames held for review, by the worker (rejected) or by the reward close (still
+    // accepted, but unpaid): counted from their cases, which cover both.
+    let mut held: BTreeMap<DeviceId, u64> = BTreeMap::new();
+    let cases = store
+        .db
+        .fraud_cases(&store::CaseQuery {
+            limit: u32::MAX,
+            ..store::CaseQuery::default()
+        })
+        .await?;
+    for case in cases.iter().filter(|case| {
+        case.reason.is_held_for_review() && case.status != store::CaseStatus::Cleared
+    }) {
+        *held.entry(case.device).or_default() += case.frame_count;
+    }
     let fraud_of = |device: DeviceId| -> BTreeMap<String, u64> {
         let mut reasons = BTreeMap::new();
         for (_, _, reason, n) in outcomes.iter().filter(|row| row.0 == device) {
             if let Some(reason) = reason.as_deref()
-                && RejectReason::from_slug(reason).is_some_and(RejectReason::opens_case)
+                && RejectReason::from_slug(reason).is_some_and(RejectReason::is_fraud_signal)
             {
                 *reasons.entry(reason.to_owned()).or_default() += n;
             }
+        }
+        if let Some(n) = held.get(&device) {
+            reasons.insert(RejectReason::UnlikePlace.slug().to_owned(), *n);
         }
         reasons
     };
@@ -96,6 +119,7 @@ pub async fn print(
         "attacks (one dishonest device class each; target: 0, or no more than an honest share where the work was real):"
     );
     let mut over: Vec<String> = Vec::new();
+    let mut gaps: Vec<String> = Vec::new();
     for attack in attacks(fleet) {
         let owners: BTreeSet<String> = attack.devices.iter().map(|d| d.owner.clone()).collect();
         let got: u128 = owners
@@ -141,7 +165,10 @@ pub async fn print(
             Limit::PhoneAlone => format!("the phone alone would earn {allowed}"),
         };
         let ok = got <= allowed;
-        if !ok {
+        let gap = is_known_gap(attack.devices[0].behaviour);
+        if !ok && gap {
+            gaps.push(format!("{} earned {got}", attack.name));
+        } else if !ok {
             over.push(attack.name.clone());
         }
         println!(
@@ -150,7 +177,11 @@ pub async fn print(
             attack.devices[0].behaviour.tag(),
             attack.devices.len(),
             listing(&caught),
-            if ok { "ok" } else { "EARNED MORE THAN ALLOWED" }
+            match (ok, gap) {
+                (true, _) => "ok",
+                (false, true) => "NOT CAUGHT (a known gap)",
+                (false, false) => "EARNED MORE THAN ALLOWED",
+            }
         );
     }
     let (mut honest_frames, mut honest_fraud) = (0u64, 0u64);
@@ -177,7 +208,24 @@ pub async fn print(
             over.join(", ")
         }
     );
+    println!(
+        "known gaps (pixel attacks the place consensus cannot yet tell apart in the demo's one-clip imagery, or on streets nobody else filmed): {}",
+        if gaps.is_empty() {
+            "none earned".to_owned()
+        } else {
+            gaps.join(", ")
+        }
+    );
     Ok(())
+}
+
+/// The attacks only pixels can catch, which the place consensus does not catch reliably yet:
+/// the scoreboard shows what they earn without counting them as a regression.
+fn is_known_gap(behaviour: Behaviour) -> bool {
+    matches!(
+        behaviour,
+        Behaviour::GpsOffset | Behaviour::SmoothedSynthetic | Behaviour::DisguisedReplay { .. }
+    )
 }
 
 /// What `accounts` (the owners of `devices`) would have earned over `inputs` as one account:
