@@ -1,6 +1,6 @@
 //! How far each frame is from the nearest view of its claimed place, as ingest's place
 //! consensus (`model::consensus`) sees it, for honest drivers and for the attacks that send
-//! pixels of somewhere else: the figures `LIKE_DISTANCE` is set from.
+//! pixels of somewhere else: the figures `LIKE_DISTANCE`'s documentation quotes.
 //!
 //!   cargo run --release -p datasets --example place_consensus -- [seed]
 

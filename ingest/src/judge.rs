@@ -22,7 +22,8 @@
 //! 6. A frame within 1 m and 60° of the previous kept one (`capture-duplicate`).
 //!
 //! The bytes themselves are read by the pipeline worker, which asks [`photo_disagrees`]
-//! whether a frame's own EXIF contradicts its manifest (`photo-mismatch`).
+//! whether a frame's own EXIF contradicts its manifest (`photo-mismatch`), and
+//! `model::consensus` whether its pixels agree with the place it claims (`unlike-place`).
 
 use model::{DeviceId, Fix, FrameEntry, FrameId, RejectReason, TimestampMs};
 

@@ -1,6 +1,8 @@
 //! The pipeline worker: takes `process-capture` jobs from the store's queue and runs each
-//! pending frame through vision (quality, privacy blur, signs) and the near-duplicate check,
-//! then commits everything — outcomes, sequences, detections, coverage, dirty cells — with
+//! pending frame through its own EXIF check, vision (quality, privacy blur, signs), the
+//! near-duplicate check and the place consensus (`model::consensus`: a capture whose pixels
+//! are unlike other devices' views of the well-mapped places it claims is held for review,
+//! `unlike-place`, and its public copies taken back), then commits everything — outcomes, sequences, detections, coverage, dirty cells — with
 //! the job's completion in one transaction. The public (blurred) JPEG and its thumbnail are
 //! written first (idempotent: a worker killed anywhere replays the job without double
 //! effects); the search documents are written only after the commit, by an `index-capture`
