@@ -76,18 +76,7 @@ pub fn simulate(graph: &RoadGraph, config: &FleetConfig) -> Result<Fleet> {
         let trips = match plan.behaviour {
             // A farm's phone drives like any honest driver; its other keys copy it (below).
             Behaviour::Honest | Behaviour::DeviceFarm { key: 0, .. } => {
-                let mut trips = Vec::new();
-                for (day, start) in schedule(config, &mut rng) {
-                    let route = route(graph, &mut rng, config.trip_length_m)?;
-                    trips.push(driven(
-                        me(trips.len()),
-                        day,
-                        &route,
-                        after(&trips, start),
-                        &mut rng,
-                    ));
-                }
-                trips
+                random_drives(graph, config, config.trip_length_m, index, &mut rng)?
             }
             Behaviour::Repeating => {
                 let mut routes: Vec<Route> = Vec::new();
@@ -152,32 +141,16 @@ pub fn simulate(graph: &RoadGraph, config: &FleetConfig) -> Result<Fleet> {
                 trips
             }
             Behaviour::GpsOffset => {
-                let mut trips = Vec::new();
-                for (day, start) in schedule(config, &mut rng) {
-                    let route = route(graph, &mut rng, config.trip_length_m)?;
-                    let mut trip =
-                        driven(me(trips.len()), day, &route, after(&trips, start), &mut rng);
-                    for fix in &mut trip.fixes {
-                        fix.lat = drive::round7(fix.lat + GPS_OFFSET_M / METRES_PER_DEGREE);
-                    }
-                    trips.push(trip);
+                let mut trips =
+                    random_drives(graph, config, config.trip_length_m, index, &mut rng)?;
+                for fix in trips.iter_mut().flat_map(|trip| trip.fixes.iter_mut()) {
+                    fix.lat = drive::round7(fix.lat + GPS_OFFSET_M / METRES_PER_DEGREE);
                 }
                 trips
             }
             Behaviour::SmoothedSynthetic | Behaviour::DisguisedReplay { .. } => {
-                let mut trips = Vec::new();
-                for (day, start) in schedule(config, &mut rng) {
-                    let length = config.trip_length_m * GENERATED_TRIP_FACTOR;
-                    let route = route(graph, &mut rng, length)?;
-                    trips.push(driven(
-                        me(trips.len()),
-                        day,
-                        &route,
-                        after(&trips, start),
-                        &mut rng,
-                    ));
-                }
-                trips
+                let length = config.trip_length_m * GENERATED_TRIP_FACTOR;
+                random_drives(graph, config, length, index, &mut rng)?
             }
             Behaviour::Sybil { person, account } => {
                 // Every account of the person draws the same routes from the person's own
@@ -233,18 +206,7 @@ pub fn simulate(graph: &RoadGraph, config: &FleetConfig) -> Result<Fleet> {
                 trips
             }
             Behaviour::ClonedKey { .. } => {
-                let mut trips = Vec::new();
-                for (day, start) in schedule(config, &mut rng) {
-                    let route = route(graph, &mut rng, config.trip_length_m)?;
-                    trips.push(driven(
-                        me(trips.len()),
-                        day,
-                        &route,
-                        after(&trips, start),
-                        &mut rng,
-                    ));
-                }
-                trips
+                random_drives(graph, config, config.trip_length_m, index, &mut rng)?
             }
         };
         devices.push(Device {
@@ -381,6 +343,28 @@ fn after(trips: &[Trip], planned: model::TimestampMs) -> model::TimestampMs {
     trips.last().and_then(Trip::end).map_or(planned, |end| {
         planned.max(end.saturating_add_ms(10 * 60_000))
     })
+}
+
+/// Device `index`'s trips on its schedule, each a random route of about `length_m`, driven
+/// with a real receiver's noise.
+fn random_drives(
+    graph: &RoadGraph,
+    config: &FleetConfig,
+    length_m: f64,
+    index: u32,
+    rng: &mut impl Rng,
+) -> Result<Vec<Trip>> {
+    let mut trips: Vec<Trip> = Vec::new();
+    for (day, start) in schedule(config, rng) {
+        let route = route(graph, rng, length_m)?;
+        let me = TripRef {
+            device: index,
+            trip: u32::try_from(trips.len()).unwrap_or(u32::MAX),
+        };
+        let start = after(&trips, start);
+        trips.push(driven(me, day, &route, start, rng));
+    }
+    Ok(trips)
 }
 
 fn route(graph: &RoadGraph, rng: &mut impl Rng, target_m: f64) -> Result<Route> {
