@@ -375,18 +375,10 @@ impl Db {
         &self,
         as_of: TimestampMs,
     ) -> Result<std::collections::BTreeSet<CaptureId>> {
-        let held: Vec<String> = RejectReason::ALL
-            .into_iter()
-            .filter(|reason| reason.is_held_for_review())
-            .map(|reason| format!("'{}'", reason.slug()))
-            .collect();
-        if held.is_empty() {
-            return Ok(Default::default());
-        }
         let sql = format!(
             "SELECT DISTINCT capture_id FROM fraud_cases WHERE reason IN ({}) \
              AND opened_at_ms <= $1 AND NOT (status = 'cleared' AND decided_at_ms <= $1)",
-            held.join(", ")
+            held_reasons()
         );
         let rows = sqlx::query(&sql)
             .bind(as_of.as_millis())
@@ -448,16 +440,19 @@ impl Db {
 /// The SQL condition on cases aliased `alias` that stand against a device: not cleared, and
 /// for a hold for review ([`RejectReason::is_held_for_review`]) only once confirmed.
 fn standing(alias: &str) -> String {
-    let held: Vec<String> = RejectReason::ALL
+    format!(
+        "{alias}.status <> 'cleared' AND ({alias}.status = 'confirmed' OR {alias}.reason NOT IN ({}))",
+        held_reasons()
+    )
+}
+
+/// The slugs of the reasons that hold frames for review, quoted for an SQL `IN` list (our
+/// own constant slugs, never user input; `unlike-place` at least).
+fn held_reasons() -> String {
+    RejectReason::ALL
         .into_iter()
         .filter(|reason| reason.is_held_for_review())
         .map(|reason| format!("'{}'", reason.slug()))
-        .collect();
-    if held.is_empty() {
-        return format!("{alias}.status <> 'cleared'");
-    }
-    format!(
-        "{alias}.status <> 'cleared' AND ({alias}.status = 'confirmed' OR {alias}.reason NOT IN ({}))",
-        held.join(", ")
-    )
+        .collect::<Vec<_>>()
+        .join(", ")
 }
