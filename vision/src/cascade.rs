@@ -77,8 +77,11 @@ impl PrivacySearch {
         Ok(regions)
     }
 
-    /// Text inside each vehicle big enough to carry a readable plate (largest first, at most
-    /// `max_vehicles`).
+    /// Plates on every vehicle wide enough to carry a readable one. Up close (at least
+    /// `plate_read_width`) the plate is found as text, on at most `max_vehicles` vehicles
+    /// (the largest); further away the text detector cannot tell a plate of a dozen pixels,
+    /// so the lower part of the vehicle, where its plate is, is blurred whole — as it is on a
+    /// near vehicle on which no text is found.
     fn plates(
         &mut self,
         full: &Mat,
@@ -95,10 +98,19 @@ impl PrivacySearch {
             })
             .collect();
         vehicles.sort_by_key(|p| std::cmp::Reverse(p.rect.area()));
-        vehicles.truncate(config.max_vehicles);
-        let mut searched: Vec<Rect> = Vec::new();
         let mut plates = Vec::new();
-        for vehicle in vehicles {
+        let (near, far): (Vec<&Proposal>, Vec<&Proposal>) = vehicles
+            .into_iter()
+            .partition(|p| p.rect.width >= config.plate_read_width);
+        for vehicle in far {
+            plates.push(PrivacyRegion {
+                kind: PrivacyKind::LicencePlate,
+                bbox: to_full_scale(plate_zone(vehicle.rect), 1.0, width, height),
+                confidence: vehicle.score,
+            });
+        }
+        let mut searched: Vec<Rect> = Vec::new();
+        for vehicle in near.into_iter().take(config.max_vehicles) {
             let area = plate_area(vehicle.rect);
             // An area mostly inside one already searched adds little.
             let covered = searched
@@ -108,7 +120,17 @@ impl PrivacySearch {
                 continue;
             }
             searched.push(area);
-            for (text, score) in self.text.detect_in(full, area)? {
+            let texts = self.text.detect_in(full, area)?;
+            if texts.is_empty() {
+                // No text where a plate would be: a plate too blurred, dirty or slanted to
+                // read as text may still be read by a person. When unsure, blur.
+                plates.push(PrivacyRegion {
+                    kind: PrivacyKind::LicencePlate,
+                    bbox: to_full_scale(plate_zone(vehicle.rect), 1.0, width, height),
+                    confidence: vehicle.score,
+                });
+            }
+            for (text, score) in texts {
                 plates.push(PrivacyRegion {
                     kind: PrivacyKind::LicencePlate,
                     bbox: to_full_scale(plate_around(text), 1.0, width, height),
@@ -149,6 +171,18 @@ fn scale_rect(rect: Rect, factor: f32, full: &Mat) -> Rect {
 /// roof), so the text detector sees the plate larger.
 pub fn plate_area(vehicle: Rect) -> Rect {
     let top = vehicle.height * 3 / 10;
+    Rect::new(
+        vehicle.x,
+        vehicle.y + top,
+        vehicle.width,
+        (vehicle.height - top).max(1),
+    )
+}
+
+/// Where a distant vehicle's plate is, blurred whole: the lower 55 % of its box across its
+/// width (front, back or three-quarter view alike).
+pub fn plate_zone(vehicle: Rect) -> Rect {
+    let top = vehicle.height * 45 / 100;
     Rect::new(
         vehicle.x,
         vehicle.y + top,
@@ -208,6 +242,14 @@ mod tests {
         assert_eq!(
             plate_area(Rect::new(10, 100, 200, 100)),
             Rect::new(10, 130, 200, 70)
+        );
+    }
+
+    #[test]
+    fn a_distant_vehicles_plate_zone_is_its_lower_part() {
+        assert_eq!(
+            plate_zone(Rect::new(10, 100, 80, 40)),
+            Rect::new(10, 118, 80, 22)
         );
     }
 

@@ -35,6 +35,7 @@ use opencv::imgproc;
 use opencv::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use cascade::{head_region, plate_area, plate_around, plate_zone};
 pub use error::{Error, Result};
 pub use eval::{EvalReport, evaluate};
 pub use jpeg::{MAX_PIXELS, MAX_SIDE, MIN_SIDE};
@@ -76,10 +77,13 @@ pub struct VisionConfig {
     pub privacy_width: i32,
     /// The whole-frame face pass runs at this width.
     pub face_width: i32,
-    /// Narrowest vehicle (full-resolution px) searched for a plate: a narrower one's plate is
-    /// a few pixels high, unreadable.
+    /// Narrowest vehicle (full-resolution px) whose plate is blurred: a narrower one's plate
+    /// is a handful of pixels, no character survives.
     pub plate_min_vehicle_width: i32,
-    /// At most this many vehicles (the largest) are searched per frame.
+    /// Vehicles at least this wide (px) have their plate found as text and blurred tight;
+    /// narrower ones have the lower part of their box blurred whole.
+    pub plate_read_width: i32,
+    /// At most this many vehicles (the largest) are searched for text per frame.
     pub max_vehicles: usize,
     /// The text detector's input, width and height in px (multiples of 32): wide, as the
     /// lower part of a vehicle is.
@@ -107,7 +111,8 @@ impl Default for VisionConfig {
             proposal_tiles: 2,
             privacy_width: 1920,
             face_width: 960,
-            plate_min_vehicle_width: 56,
+            plate_min_vehicle_width: 20,
+            plate_read_width: 200,
             max_vehicles: 12,
             text_input: [384, 192],
             sign_min_confidence: 0.9,
