@@ -10,8 +10,11 @@ use opencv::prelude::*;
 use opencv::{imgcodecs, imgproc};
 use vision::{Vision, VisionConfig};
 
+/// x, y, width, height in a photo's pixels.
+type Box = (i32, i32, i32, i32);
+
 /// (photo, the car's box in it, the plates in it)
-const CARS: [(&str, (i32, i32, i32, i32), &[(i32, i32, i32, i32)]); 3] = [
+const CARS: [(&str, Box, &[Box]); 3] = [
     (
         "eval/plates/fast_alpr_test_image.jpg",
         (40, 44, 412, 226),
@@ -40,7 +43,7 @@ fn main() -> anyhow::Result<()> {
         Size::new(config.text_input[0], config.text_input[1]),
     )?;
     let road = imgcodecs::imread(
-        &root.join("../datasets/images/udacity_lanes/solidWhiteRight.jpg"),
+        root.join("../datasets/images/udacity_lanes/solidWhiteRight.jpg"),
         imgcodecs::IMREAD_COLOR,
     )?;
     let mut frame_base = Mat::default();
@@ -57,7 +60,7 @@ fn main() -> anyhow::Result<()> {
         let car_px = 1.8 * focal / distance;
         let (mut blurred, mut total) = (0, 0);
         for (photo, car, plates) in CARS {
-            let image = imgcodecs::imread(&root.join(photo), imgcodecs::IMREAD_COLOR)?;
+            let image = imgcodecs::imread(root.join(photo), imgcodecs::IMREAD_COLOR)?;
             let scale = car_px / f64::from(car.2);
             let mut small = Mat::default();
             imgproc::resize(
