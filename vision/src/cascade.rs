@@ -36,22 +36,34 @@ impl PrivacySearch {
 
     /// Faces and plates in a full-resolution BGR frame.
     pub fn find(&mut self, full: &Mat, config: &VisionConfig) -> Result<Vec<PrivacyRegion>> {
-        let (width, height) = (full.cols() as u32, full.rows() as u32);
+        let proposals = self.propose(full, config)?;
+        self.find_with(full, &proposals, config)
+    }
+
+    /// The frame's object proposals (made once per frame), in full-resolution pixels.
+    pub fn propose(&mut self, full: &Mat, config: &VisionConfig) -> Result<Vec<Proposal>> {
         let (small, factor) = crate::downscale_to(full, config.privacy_width)?;
-        let proposals: Vec<Proposal> = self
+        let threshold = config.vehicle_threshold.min(config.person_threshold);
+        Ok(self
             .objects
-            .propose(
-                &small,
-                config.proposal_tiles,
-                config.vehicle_threshold.min(config.person_threshold),
-            )?
+            .propose(&small, config.proposal_tiles, threshold)?
             .into_iter()
             .map(|p| Proposal {
                 rect: scale_rect(p.rect, factor, full),
                 ..p
             })
-            .collect();
-        let mut regions = self.plates(full, &proposals, config)?;
+            .collect())
+    }
+
+    /// Faces and plates in a full-resolution BGR frame, given its proposals.
+    pub fn find_with(
+        &mut self,
+        full: &Mat,
+        proposals: &[Proposal],
+        config: &VisionConfig,
+    ) -> Result<Vec<PrivacyRegion>> {
+        let (width, height) = (full.cols() as u32, full.rows() as u32);
+        let mut regions = self.plates(full, proposals, config)?;
         let faces = self.faces(full, config)?;
         let people = proposals
             .iter()

@@ -39,10 +39,12 @@ pub use cascade::{head_region, plate_area, plate_around, plate_zone};
 pub use error::{Error, Result};
 pub use eval::{EvalReport, evaluate};
 pub use jpeg::{MAX_PIXELS, MAX_SIDE, MIN_SIDE};
+pub use privacy::FaceDetector;
 pub use quality::{ANALYSIS_WIDTH, QualityThresholds};
 
 use crate::cascade::PrivacySearch;
 use crate::error::CvContext;
+use crate::objects::{ObjectKind, Proposal};
 use crate::signs::{SignFeatures, SignModel};
 
 /// The committed sign classifier, rebuilt by `cargo run --release -p vision --example build_sign_model`.
@@ -90,6 +92,8 @@ pub struct VisionConfig {
     pub text_input: [i32; 2],
     /// Minimum classifier probability for a sign to be reported.
     pub sign_min_confidence: f32,
+    /// Object-detector score above which its "stop sign" is reported as a STOP sign.
+    pub stop_sign_threshold: f32,
     /// Smallest sign side (px) at analysis scale.
     pub sign_min_side: i32,
     /// JPEG quality of the public copy.
@@ -116,6 +120,7 @@ impl Default for VisionConfig {
             max_vehicles: 12,
             text_input: [384, 192],
             sign_min_confidence: 0.9,
+            stop_sign_threshold: 0.5,
             sign_min_side: 12,
             jpeg_quality: 90,
             quality: QualityThresholds::default(),
@@ -241,22 +246,29 @@ impl Vision {
         width: u32,
         height: u32,
     ) -> Result<(Vec<PrivacyRegion>, Vec<SignDetection>)> {
-        let signs = self.detect_signs(detectors, small, width, height)?;
-        let privacy = detectors.privacy.find(full, &self.config)?;
+        let proposals = detectors.privacy.propose(full, &self.config)?;
+        let signs = self.detect_signs(detectors, small, &proposals, width, height)?;
+        let privacy = detectors
+            .privacy
+            .find_with(full, &proposals, &self.config)?;
         privacy::blur_regions(full, &privacy, privacy::BLUR_PADDING)?;
         Ok((privacy, signs))
     }
 
-    /// Signs, found on the reduced-scale decode.
+    /// Signs, found on the reduced-scale decode by colour and shape, checked against the
+    /// frame's proposals: a candidate on a vehicle (a tail light, a sticker) or on a traffic
+    /// light is not a sign, and a stop sign the object detector sees is one even when the
+    /// colour stage missed it.
     fn detect_signs(
         &self,
         detectors: &mut Detectors,
         small: &Mat,
+        proposals: &[Proposal],
         width: u32,
         height: u32,
     ) -> Result<Vec<SignDetection>> {
         let sign_factor = width as f32 / small.cols() as f32;
-        Ok(signs::detect(
+        let mut found: Vec<SignDetection> = signs::detect(
             small,
             &self.sign_model,
             &detectors.sign_features,
@@ -270,7 +282,26 @@ impl Vision {
             confidence: found.confidence,
             bbox: privacy::to_full_scale(found.rect, sign_factor, width, height),
         })
-        .collect())
+        .filter(|sign| !signs::explained_by_other_object(&sign.bbox, proposals))
+        .collect();
+        for stop in proposals.iter().filter(|p| {
+            p.kind == ObjectKind::StopSign && p.score >= self.config.stop_sign_threshold
+        }) {
+            let bbox = privacy::to_full_scale(stop.rect, 1.0, width, height);
+            let known = found
+                .iter()
+                .any(|s| s.class_id == signs::STOP && s.bbox.iou(&bbox) > 0.3);
+            if !known {
+                found.retain(|s| s.bbox.iou(&bbox) <= 0.3);
+                found.push(SignDetection {
+                    class_id: signs::STOP,
+                    class_name: signs::GTSRB_CLASSES[usize::from(signs::STOP)].to_owned(),
+                    confidence: stop.score,
+                    bbox,
+                });
+            }
+        }
+        Ok(found)
     }
 
     fn borrow_detectors(&self) -> Result<Detectors> {

@@ -19,20 +19,32 @@ use crate::privacy::nms;
 /// The detector's input side (px).
 const INPUT_SIDE: i32 = 300;
 
-/// What a proposal is, as far as privacy goes.
+/// What a proposal is, as far as privacy and signs go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectKind {
     Person,
     /// Car, bus, truck or motorcycle: something that carries a plate.
     Vehicle,
+    /// Red, amber and green lamps a colour-blob sign detector would take for signs.
+    TrafficLight,
+    StopSign,
 }
 
 impl ObjectKind {
+    pub const ALL: [Self; 4] = [
+        Self::Person,
+        Self::Vehicle,
+        Self::TrafficLight,
+        Self::StopSign,
+    ];
+
     /// COCO's class id (the TF model zoo's 1-based numbering) to a kind, if it matters here.
     fn from_coco(class_id: i32) -> Option<Self> {
         match class_id {
             1 => Some(Self::Person),
             3 | 4 | 6 | 8 => Some(Self::Vehicle),
+            10 => Some(Self::TrafficLight),
+            13 => Some(Self::StopSign),
             _ => None,
         }
     }
@@ -72,7 +84,7 @@ impl ObjectDetector {
         Ok(Self { net })
     }
 
-    /// People and vehicles in a BGR image: the whole image, then `tiles` × `tiles`
+    /// People, vehicles, traffic lights and stop signs in a BGR image: the whole image, then `tiles` × `tiles`
     /// half-overlapping tiles when `tiles` > 1, merged by non-maximum suppression.
     pub fn propose(&mut self, bgr: &Mat, tiles: i32, threshold: f32) -> Result<Vec<Proposal>> {
         let (width, height) = (bgr.cols(), bgr.rows());
@@ -88,7 +100,7 @@ impl ObjectDetector {
             }
         }
         let mut merged = Vec::new();
-        for kind in [ObjectKind::Person, ObjectKind::Vehicle] {
+        for kind in ObjectKind::ALL {
             let boxes = found
                 .iter()
                 .filter(|p| p.kind == kind)

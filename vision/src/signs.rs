@@ -16,6 +16,8 @@ use opencv::{imgproc, objdetect};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CvContext, Error, Result};
+use crate::objects::{ObjectKind, Proposal};
+use model::ImageBox;
 
 /// The format tag written into every sign model.
 pub const MODEL_FORMAT: &str = "waymark-signs-v2";
@@ -495,6 +497,28 @@ pub struct Classified {
 }
 
 /// Finds and classifies signs in a BGR image; keeps sign classes above `min_confidence`.
+/// GTSRB's class id of the STOP sign.
+pub const STOP: u8 = 14;
+
+/// Whether a sign candidate is better explained by another object the detector proposed: its
+/// centre on a vehicle at least twice its width (tail lights, stickers, bus adverts), or on a
+/// traffic light.
+pub fn explained_by_other_object(sign: &ImageBox, proposals: &[Proposal]) -> bool {
+    let (cx, cy) = (
+        (sign.x + sign.width / 2) as i32,
+        (sign.y + sign.height / 2) as i32,
+    );
+    proposals.iter().any(|p| {
+        let r = p.rect;
+        let centred = cx >= r.x && cx < r.x + r.width && cy >= r.y && cy < r.y + r.height;
+        match p.kind {
+            ObjectKind::Vehicle => centred && r.width >= 2 * sign.width as i32,
+            ObjectKind::TrafficLight => centred,
+            ObjectKind::Person | ObjectKind::StopSign => false,
+        }
+    })
+}
+
 pub fn detect(
     bgr: &Mat,
     model: &SignModel,
