@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use opencv::core::{Mat, Size, Vector};
+use opencv::prelude::*;
 use opencv::{imgcodecs, imgproc};
 use vision::objects::{ObjectDetector, ObjectKind};
 use vision::text::TextDetector;
@@ -83,7 +84,10 @@ fn stages(jpeg: &[u8]) -> anyhow::Result<()> {
         Ok(started.elapsed().as_secs_f64() * 1000.0 / f64::from(runs))
     };
     let frame = imgcodecs::imdecode(&jpeg, imgcodecs::IMREAD_COLOR)?;
-    let decode = time(&mut || Ok(drop(imgcodecs::imdecode(&jpeg, imgcodecs::IMREAD_COLOR)?)))?;
+    let decode = time(&mut || {
+        imgcodecs::imdecode(&jpeg, imgcodecs::IMREAD_COLOR)?;
+        Ok(())
+    })?;
     let encode = time(&mut || {
         let mut out: Vector<u8> = Vector::new();
         imgcodecs::imencode(
@@ -121,11 +125,14 @@ fn stages(jpeg: &[u8]) -> anyhow::Result<()> {
         factor,
         imgproc::INTER_AREA,
     )?;
-    let face = time(&mut || Ok(drop(faces.detect(&small, config.face_threshold)?)))?;
+    let face = time(&mut || {
+        faces.detect(&small, config.face_threshold)?;
+        Ok(())
+    })?;
     println!(
         "1920×1080 stages, ms: decode {decode:.0}, encode {encode:.0}, proposals ({} SSD passes) {propose:.0}, \
          plates as text ({} near vehicles) {plates:.0}, faces at {} px {face:.0}",
-        1 + config.proposal_tiles * config.proposal_tiles,
+        1 + config.proposal_tiles,
         near.len(),
         config.face_width
     );

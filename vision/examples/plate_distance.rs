@@ -1,7 +1,8 @@
-//! How far away a plate is still blurred: real car photos of the labelled set, scaled so the
+//! How far away a plate or a face is still blurred: real car photos of the labelled set, scaled so the
 //! car is as wide as it would be 5–40 m ahead of a 1920-px dashcam with a 90° field of view,
 //! pasted onto the road of a real dashcam frame (Udacity, upscaled to 1920×1080). Prints, per
-//! distance, how many plates end up at least 90 % blurred.
+//! distance, how many plates end up at least 90 % blurred; the same for the 16 labelled faces
+//! of the street-crossing photo, scaled to people of that distance.
 //!
 //!     cargo run --release -p vision --example plate_distance
 
@@ -31,6 +32,78 @@ const CARS: [(&str, Box, &[Box]); 3] = [
         &[(579, 495, 127, 40)],
     ),
 ];
+
+/// The labelled street crossing scaled so its people (the man in white: 370 px from head to
+/// shoes) are `person_px` tall, pasted on the road: (faces at least 90 % blurred, faces).
+fn faces_blurred(
+    vision: &Vision,
+    road: &Mat,
+    root: &std::path::Path,
+    person_px: f64,
+) -> anyhow::Result<(usize, usize)> {
+    let labels: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("eval/labels.json"))?)?;
+    let city = labels["frames"]
+        .as_array()
+        .and_then(|frames| frames.iter().find(|f| f["file"] == "faces/city.jpg"))
+        .ok_or_else(|| anyhow::anyhow!("faces/city.jpg is not labelled"))?;
+    let image = imgcodecs::imread(root.join("eval/faces/city.jpg"), imgcodecs::IMREAD_COLOR)?;
+    let scale = (person_px / 370.0).min(1080.0 / f64::from(image.rows()));
+    let mut small = Mat::default();
+    imgproc::resize(
+        &image,
+        &mut small,
+        Size::default(),
+        scale,
+        scale,
+        imgproc::INTER_AREA,
+    )?;
+    // Standing on the pavement to the right, feet 65 % down the frame.
+    let (ox, oy) = (1100, (702 - small.rows()).max(0));
+    let mut frame = road.clone();
+    let dst = Rect::new(ox, oy, small.cols(), small.rows()) & Rect::new(0, 0, 1920, 1080);
+    Mat::roi(&small, Rect::new(0, 0, dst.width, dst.height))?
+        .copy_to(&mut Mat::roi_mut(&mut frame, dst)?)?;
+    let mut jpeg = Vector::<u8>::new();
+    imgcodecs::imencode(
+        ".jpg",
+        &frame,
+        &mut jpeg,
+        &Vector::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, 90]),
+    )?;
+    let report = vision.analyze(jpeg.as_slice())?.report;
+    let mut blurred = 0;
+    let faces = city["faces"].as_array().cloned().unwrap_or_default();
+    for face in &faces {
+        let at = |key: &str| face[key].as_f64().unwrap_or(0.0) * scale;
+        let target = Rect::new(
+            ox + at("x") as i32,
+            oy + at("y") as i32,
+            (at("width").ceil() as i32).max(1),
+            (at("height").ceil() as i32).max(1),
+        ) & dst;
+        if target.area() > 0 && covered(&report.privacy, target) {
+            blurred += 1;
+        }
+    }
+    Ok((blurred, faces.len()))
+}
+
+/// Whether at least 90 % of `target` lies in one padded privacy region.
+fn covered(regions: &[model::PrivacyRegion], target: Rect) -> bool {
+    regions.iter().any(|r| {
+        let b = r.bbox;
+        let pad_x = (b.width as f32 * 0.25).ceil() as i32;
+        let pad_y = (b.height as f32 * 0.25).ceil() as i32;
+        let region = Rect::new(
+            b.x as i32 - pad_x,
+            b.y as i32 - pad_y,
+            b.width as i32 + 2 * pad_x,
+            b.height as i32 + 2 * pad_y,
+        );
+        (region & target).area() as f64 >= 0.9 * target.area() as f64
+    })
+}
 
 fn main() -> anyhow::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -136,26 +209,21 @@ fn main() -> anyhow::Result<()> {
                     ((f64::from(w) * scale).ceil() as i32).max(1),
                     ((f64::from(h) * scale).ceil() as i32).max(1),
                 );
-                let covered = report.privacy.iter().any(|r| {
-                    let b = r.bbox;
-                    let pad_x = (b.width as f32 * 0.25).ceil() as i32;
-                    let pad_y = (b.height as f32 * 0.25).ceil() as i32;
-                    let region = Rect::new(
-                        b.x as i32 - pad_x,
-                        b.y as i32 - pad_y,
-                        b.width as i32 + 2 * pad_x,
-                        b.height as i32 + 2 * pad_y,
-                    );
-                    (region & plate).area() as f64 >= 0.9 * plate.area() as f64
-                });
+                let covered = covered(&report.privacy, plate);
                 if covered {
                     blurred += 1;
                 }
             }
         }
+        let faces = faces_blurred(&vision, &frame_base, root, 1.75 * focal / distance)?;
         println!(
-            "{distance:>4} m: car {car_px:>5.0} px wide, plate ~{:>3.0} px: {blurred}/{total} plates blurred",
-            0.52 * focal / distance
+            "{distance:>4} m: car {car_px:>5.0} px wide, plate ~{:>3.0} px: {blurred}/{total} plates blurred; \
+             people {:>4.0} px tall, faces ~{:>3.0} px: {}/{} faces blurred",
+            0.52 * focal / distance,
+            1.75 * focal / distance,
+            0.2 * focal / distance,
+            faces.0,
+            faces.1
         );
     }
     Ok(())

@@ -72,8 +72,9 @@ pub struct VisionConfig {
     pub person_threshold: f32,
     /// Proposal score above which a vehicle is searched for a plate.
     pub vehicle_threshold: f32,
-    /// Proposals are made on the whole frame and on `proposal_tiles`² half-overlapping tiles
-    /// (1: whole frame only), so a car 30 m ahead is still a few dozen pixels to the detector.
+    /// Proposals are made on the whole frame and on `proposal_tiles` tiles of half its size
+    /// across its middle band (0: whole frame only), so a car 30 m ahead is still a few dozen
+    /// pixels to the detector.
     pub proposal_tiles: i32,
     /// Proposals are made on the frame downscaled to this width.
     pub privacy_width: i32,
@@ -114,7 +115,7 @@ impl Default for VisionConfig {
             vehicle_threshold: 0.3,
             proposal_tiles: 2,
             privacy_width: 1920,
-            face_width: 960,
+            face_width: 640,
             plate_min_vehicle_width: 20,
             plate_read_width: 200,
             max_vehicles: 12,

@@ -84,20 +84,15 @@ impl ObjectDetector {
         Ok(Self { net })
     }
 
-    /// People, vehicles, traffic lights and stop signs in a BGR image: the whole image, then `tiles` × `tiles`
-    /// half-overlapping tiles when `tiles` > 1, merged by non-maximum suppression.
+    /// People, vehicles, traffic lights and stop signs in a BGR image: the whole image, then
+    /// `tiles` tiles of half its width and height across its middle band (where the horizon
+    /// and everything far away is, in a street-level frame), merged by non-maximum
+    /// suppression. The tiles overlap in the centre, so nothing straight ahead is cut.
     pub fn propose(&mut self, bgr: &Mat, tiles: i32, threshold: f32) -> Result<Vec<Proposal>> {
         let (width, height) = (bgr.cols(), bgr.rows());
         let mut found = self.detect_in(bgr, Rect::new(0, 0, width, height), threshold)?;
-        if tiles > 1 {
-            let tile_w = 2 * width / (tiles + 1);
-            let tile_h = 2 * height / (tiles + 1);
-            for row in 0..tiles {
-                for col in 0..tiles {
-                    let area = Rect::new(col * tile_w / 2, row * tile_h / 2, tile_w, tile_h);
-                    found.extend(self.detect_in(bgr, area, threshold)?);
-                }
-            }
+        for area in band_tiles(width, height, tiles) {
+            found.extend(self.detect_in(bgr, area, threshold)?);
         }
         let mut merged = Vec::new();
         for kind in ObjectKind::ALL {
@@ -177,5 +172,37 @@ impl ObjectDetector {
             });
         }
         Ok(proposals)
+    }
+}
+
+/// `count` tiles of half a `width` × `height` frame across its middle band, their left edges
+/// spread evenly from 1/8 to 3/8 of the width (one tile: centred).
+pub fn band_tiles(width: i32, height: i32, count: i32) -> Vec<Rect> {
+    let (tile_w, tile_h) = (width / 2, height / 2);
+    (0..count.max(0))
+        .map(|i| {
+            let left = if count == 1 {
+                width / 4
+            } else {
+                width / 8 + i * (width / 4) / (count - 1)
+            };
+            Rect::new(left, height / 4, tile_w, tile_h)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn band_tiles_overlap_in_the_centre_of_the_middle_band() {
+        assert_eq!(
+            band_tiles(1920, 1080, 2),
+            [Rect::new(240, 270, 960, 540), Rect::new(720, 270, 960, 540)]
+        );
+        assert_eq!(band_tiles(1920, 1080, 1), [Rect::new(480, 270, 960, 540)]);
+        assert_eq!(band_tiles(1920, 1080, 3)[1], Rect::new(480, 270, 960, 540));
+        assert!(band_tiles(1920, 1080, 0).is_empty());
     }
 }
