@@ -501,8 +501,8 @@ pub struct Classified {
 pub const STOP: u8 = 14;
 
 /// Whether a sign candidate is better explained by another object the detector proposed: its
-/// centre on a vehicle at least twice its width (tail lights, stickers, bus adverts), or on a
-/// traffic light.
+/// centre on a vehicle or a person at least twice its width (tail lights, stickers, bus
+/// adverts, a red jersey), or on a traffic light.
 pub fn explained_by_other_object(sign: &ImageBox, proposals: &[Proposal]) -> bool {
     let (cx, cy) = (
         (sign.x + sign.width / 2) as i32,
@@ -512,9 +512,9 @@ pub fn explained_by_other_object(sign: &ImageBox, proposals: &[Proposal]) -> boo
         let r = p.rect;
         let centred = cx >= r.x && cx < r.x + r.width && cy >= r.y && cy < r.y + r.height;
         match p.kind {
-            ObjectKind::Vehicle => centred && r.width >= 2 * sign.width as i32,
+            ObjectKind::Vehicle | ObjectKind::Person => centred && r.width >= 2 * sign.width as i32,
             ObjectKind::TrafficLight => centred,
-            ObjectKind::Person | ObjectKind::StopSign => false,
+            ObjectKind::StopSign => false,
         }
     })
 }
