@@ -1,5 +1,5 @@
 //! The vision stage's one error type. Bad frames are not errors (they get a "broken" verdict);
-//! errors are a missing or unreadable model, or OpenCV failing on a frame it accepted.
+//! errors are a missing, unreadable or altered model, or OpenCV failing on a frame it accepted.
 
 use std::path::PathBuf;
 
@@ -7,7 +7,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("model file {path} is missing or unreadable: {reason}; run scripts/setup-vision")]
+    #[error("model file {path} cannot be used: {reason}; run scripts/setup-vision")]
     Model { path: PathBuf, reason: String },
     #[error(
         "sign model {path} is invalid: {reason}; rebuild it with `cargo run --release -p vision --example build_sign_model`"
