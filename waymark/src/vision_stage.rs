@@ -37,8 +37,9 @@ pub fn eval(dir: Option<&Path>) -> anyhow::Result<()> {
 /// `waymark vision analyze --out DIR FILE…`: the pipeline's vision checks on each file; the
 /// blurred public copy and the report are written to `out`, one summary line per file.
 pub fn analyze_files(files: &[std::path::PathBuf], out: &Path) -> anyhow::Result<()> {
-    let vision = vision::Vision::new(vision::VisionConfig::default())
-        .context("cannot load the vision models; run scripts/setup-vision (part of scripts/setup)")?;
+    let vision = vision::Vision::new(vision::VisionConfig::default()).context(
+        "cannot load the vision models; run scripts/setup-vision (part of scripts/setup)",
+    )?;
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create the output directory {}", out.display()))?;
     for file in files {
