@@ -46,7 +46,7 @@ impl PrivacySearch {
         let threshold = config.vehicle_threshold.min(config.person_threshold);
         Ok(self
             .objects
-            .propose(&small, config.proposal_tiles, threshold)?
+            .propose(&small, tiles_for(full.cols(), config), threshold)?
             .into_iter()
             .map(|p| Proposal {
                 rect: scale_rect(p.rect, factor, full),
@@ -163,6 +163,15 @@ impl PrivacySearch {
     }
 }
 
+/// How many band tiles a frame `width` px wide gets.
+fn tiles_for(width: i32, config: &VisionConfig) -> i32 {
+    if width > config.tiles_min_width {
+        config.proposal_tiles
+    } else {
+        0
+    }
+}
+
 /// A proposal box found on the downscaled image, in full-resolution pixels, inside the frame.
 fn scale_rect(rect: Rect, factor: f32, full: &Mat) -> Rect {
     let x = (rect.x as f32 * factor) as i32;
@@ -243,6 +252,15 @@ mod tests {
             plate_area(Rect::new(10, 100, 200, 100)),
             Rect::new(10, 130, 200, 70)
         );
+    }
+
+    #[test]
+    fn only_frames_wider_than_the_limit_get_band_tiles() {
+        let config = VisionConfig::default();
+        assert_eq!(tiles_for(1920, &config), config.proposal_tiles);
+        assert_eq!(tiles_for(1281, &config), config.proposal_tiles);
+        assert_eq!(tiles_for(1280, &config), 0);
+        assert_eq!(tiles_for(960, &config), 0);
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct VisionConfig {
     /// across its middle band (0: whole frame only), so a car 30 m ahead is still a few dozen
     /// pixels to the detector.
     pub proposal_tiles: i32,
+    /// Frames at most this wide get the whole-frame pass only: a car the whole-frame pass
+    /// misses in them is under ~60 px wide, and its plate has no readable character.
+    pub tiles_min_width: i32,
     /// Proposals are made on the frame downscaled to this width.
     pub privacy_width: i32,
     /// The whole-frame face pass runs at this width.
@@ -114,6 +117,7 @@ impl Default for VisionConfig {
             person_threshold: 0.4,
             vehicle_threshold: 0.3,
             proposal_tiles: 2,
+            tiles_min_width: 1280,
             privacy_width: 1920,
             face_width: 640,
             plate_min_vehicle_width: 20,
