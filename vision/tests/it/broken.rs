@@ -90,3 +90,47 @@ fn grayscale_jpeg_is_analysed_like_any_frame() {
     );
     assert!(analyzed.public_jpeg.is_some());
 }
+
+/// Real pictures at the extremes of what is accepted (the narrowest side, a panorama at the
+/// widest side, a tall strip, a 4:3 phone photo just above the tiles' width limit) go through
+/// every detector of the privacy cascade and come back with a public copy of their own size
+/// and regions inside the frame.
+#[rstest]
+#[case::narrowest(64, 64)]
+#[case::panorama(8192, 1024)]
+#[case::tall_strip(96, 4096)]
+#[case::just_over_the_tiles_limit(1281, 961)]
+fn odd_shapes_go_through_the_whole_cascade(#[case] width: i32, #[case] height: i32) {
+    let street = imgcodecs::imdecode(
+        &Vector::<u8>::from_slice(&crate_file("eval/faces/city.jpg")),
+        imgcodecs::IMREAD_COLOR,
+    )
+    .expect("decodes");
+    let mut resized = Mat::default();
+    opencv::imgproc::resize(
+        &street,
+        &mut resized,
+        core::Size::new(width, height),
+        0.0,
+        0.0,
+        opencv::imgproc::INTER_LINEAR,
+    )
+    .expect("resizes");
+    let analyzed = VISION.analyze(&encode(&resized)).expect("analyses");
+    let report = analyzed.report;
+    assert_ne!(report.quality.verdict, QualityVerdict::Broken, "{report:?}");
+    for region in &report.privacy {
+        let b = region.bbox;
+        assert!(
+            b.width > 0
+                && b.height > 0
+                && b.x + b.width <= width as u32
+                && b.y + b.height <= height as u32,
+            "{region:?} outside {width}×{height}"
+        );
+    }
+    let public = analyzed.public_jpeg.expect("a public copy");
+    let decoded = imgcodecs::imdecode(&Vector::<u8>::from_slice(&public), imgcodecs::IMREAD_COLOR)
+        .expect("decodes");
+    assert_eq!((decoded.cols(), decoded.rows()), (width, height));
+}
