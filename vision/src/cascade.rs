@@ -84,7 +84,7 @@ impl PrivacySearch {
 
     /// Plates on every vehicle wide enough to carry a readable one. Up close (at least
     /// `plate_read_width`) the plate is found as text, on at most `max_vehicles` vehicles
-    /// (the largest); further away the text detector cannot tell a plate of a dozen pixels,
+    /// (the largest; the others' plate zones are blurred whole); further away the text detector cannot tell a plate of a dozen pixels,
     /// so the lower part of the vehicle, where its plate is, is blurred whole — as it is on a
     /// near vehicle on which no text is found.
     fn plates(
@@ -104,9 +104,12 @@ impl PrivacySearch {
             .collect();
         vehicles.sort_by_key(|p| std::cmp::Reverse(p.rect.area()));
         let mut plates = Vec::new();
-        let (near, far): (Vec<&Proposal>, Vec<&Proposal>) = vehicles
+        let (mut near, mut far): (Vec<&Proposal>, Vec<&Proposal>) = vehicles
             .into_iter()
             .partition(|p| p.rect.width >= config.plate_read_width);
+        // Near vehicles past the cap are not searched as text: their plate zones are blurred,
+        // never left alone.
+        far.extend(near.drain(near.len().min(config.max_vehicles)..));
         for vehicle in far {
             plates.push(PrivacyRegion {
                 kind: PrivacyKind::LicencePlate,
@@ -115,7 +118,7 @@ impl PrivacySearch {
             });
         }
         let mut searched: Vec<Rect> = Vec::new();
-        for vehicle in near.into_iter().take(config.max_vehicles) {
+        for vehicle in near {
             let area = plate_area(vehicle.rect);
             // An area mostly inside one already searched adds little.
             let covered = searched

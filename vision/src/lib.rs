@@ -89,7 +89,8 @@ pub struct VisionConfig {
     /// Vehicles at least this wide (px) have their plate found as text and blurred tight;
     /// narrower ones have the lower part of their box blurred whole.
     pub plate_read_width: i32,
-    /// At most this many vehicles (the largest) are searched for text per frame.
+    /// At most this many vehicles (the largest) are searched for text per frame; the plate
+    /// zones of any further near vehicles are blurred whole.
     pub max_vehicles: usize,
     /// The text detector's input, width and height in px (multiples of 32): wide, as the
     /// lower part of a vehicle is.

@@ -207,3 +207,32 @@ fn frame_without_people_keeps_its_pixels_outside_regions() {
         analyzed.report.privacy
     );
 }
+
+/// A street of parked cars has more near vehicles than are searched for text: those past the
+/// cap still have their plate zone blurred. With the cap at 0, the Czech plate is blurred by
+/// its car's zone.
+#[test]
+fn near_vehicles_past_the_text_search_cap_are_still_blurred() {
+    let vision = vision::Vision::new(vision::VisionConfig {
+        max_vehicles: 0,
+        ..vision::VisionConfig::default()
+    })
+    .expect("models load");
+    let report = vision
+        .analyze(&crate_file("eval/plates/fast_alpr_test_image.jpg"))
+        .expect("analyses")
+        .report;
+    let (cx, cy) = (307 + 40, 190 + 10);
+    assert!(
+        report.privacy.iter().any(|r| {
+            let b = r.bbox;
+            r.kind == PrivacyKind::LicencePlate
+                && cx >= b.x
+                && cx < b.x + b.width
+                && cy >= b.y
+                && cy < b.y + b.height
+        }),
+        "{:?}",
+        report.privacy
+    );
+}
