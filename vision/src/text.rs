@@ -7,7 +7,7 @@
 //! probability map, keep the connected regions whose mean probability is high enough, and
 //! grow each box by `area × unclip / perimeter`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use opencv::core::{self, Mat, Point, Rect, Scalar, Size, Vector};
 use opencv::prelude::*;
@@ -26,7 +26,6 @@ const UNCLIP_RATIO: f32 = 1.6;
 /// inputs are letter-boxed into it).
 #[allow(missing_debug_implementations)]
 pub struct TextDetector {
-    path: PathBuf,
     net: dnn::Net,
     input: Size,
 }
@@ -46,7 +45,6 @@ impl TextDetector {
             reason: err.to_string(),
         })?;
         Ok(Self {
-            path: path.to_path_buf(),
             net,
             input: Size::new(
                 (input.width.max(32) + 31) / 32 * 32,
@@ -125,11 +123,6 @@ impl TextDetector {
                 })
             })
             .collect())
-    }
-
-    /// The model file in use.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
