@@ -1,7 +1,8 @@
 //! The privacy cascade: proposals once per frame, plates inside vehicles, faces over the
 //! frame at a modest width, and the head of every person proposed.
 //!
-//! Pure composition of the three detectors; boxes come back in full-resolution pixels.
+//! Pure composition of the three detectors, and of any the operator names
+//! ([`crate::named`]); boxes come back in full-resolution pixels.
 
 use model::{PrivacyKind, PrivacyRegion};
 use opencv::core::{Mat, Rect, Size};
@@ -9,6 +10,7 @@ use opencv::prelude::*;
 
 use crate::VisionConfig;
 use crate::error::Result;
+use crate::named::YoloDetector;
 use crate::objects::{ObjectDetector, ObjectKind, Proposal};
 use crate::privacy::{FaceDetector, to_full_scale};
 use crate::text::TextDetector;
@@ -19,6 +21,8 @@ pub struct PrivacySearch {
     objects: ObjectDetector,
     faces: FaceDetector,
     text: TextDetector,
+    /// The operator's own detectors, in settings order.
+    named: Vec<YoloDetector>,
 }
 
 impl PrivacySearch {
@@ -31,6 +35,12 @@ impl PrivacySearch {
                 &config.text_model,
                 Size::new(config.text_input[0], config.text_input[1]),
             )?,
+            named: config
+                .detectors
+                .iter()
+                .enumerate()
+                .map(|(index, spec)| YoloDetector::load(spec, index))
+                .collect::<Result<_>>()?,
         })
     }
 
@@ -79,6 +89,9 @@ impl PrivacySearch {
             });
         }
         regions.extend(faces);
+        for detector in &mut self.named {
+            regions.extend(detector.detect(full)?);
+        }
         Ok(regions)
     }
 

@@ -13,6 +13,12 @@ pub enum Error {
         "sign model {path} is invalid: {reason}; rebuild it with `cargo run --release -p vision --example build_sign_model`"
     )]
     SignModel { path: PathBuf, reason: String },
+    #[error(
+        "detector {path} named in [[vision.detectors]] cannot be used: {reason} (its layout is in the README's vision section)"
+    )]
+    Detector { path: PathBuf, reason: String },
+    #[error("settings key {key}: {reason}")]
+    Setting { key: String, reason: String },
     #[error("opencv failed while {context}: {source}")]
     OpenCv {
         context: &'static str,

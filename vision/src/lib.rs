@@ -18,6 +18,7 @@ pub mod eval;
 mod exif;
 mod jpeg;
 pub mod models;
+pub mod named;
 pub mod objects;
 mod privacy;
 mod quality;
@@ -39,6 +40,7 @@ pub use cascade::{head_region, plate_area, plate_around, plate_zone};
 pub use error::{Error, Result};
 pub use eval::{EvalReport, evaluate};
 pub use jpeg::{MAX_PIXELS, MAX_SIDE, MIN_SIDE};
+pub use named::NamedDetector;
 pub use privacy::FaceDetector;
 pub use quality::{ANALYSIS_WIDTH, QualityThresholds};
 
@@ -104,6 +106,9 @@ pub struct VisionConfig {
     /// JPEG quality of the public copy.
     pub jpeg_quality: i32,
     pub quality: QualityThresholds,
+    /// The operator's own plate and face detectors ([`named`]), run over the whole frame
+    /// besides the cascade.
+    pub detectors: Vec<NamedDetector>,
 }
 
 impl Default for VisionConfig {
@@ -130,7 +135,65 @@ impl Default for VisionConfig {
             sign_min_side: 12,
             jpeg_quality: 90,
             quality: QualityThresholds::default(),
+            detectors: Vec::new(),
         }
+    }
+}
+
+impl VisionConfig {
+    /// The settings problems, each naming its `vision.*` key, before any model is read.
+    pub fn check(&self) -> Result<()> {
+        let fail = |key: &str, reason: String| Error::Setting {
+            key: format!("vision.{key}"),
+            reason,
+        };
+        for (key, score) in [
+            ("face_threshold", self.face_threshold),
+            ("person_threshold", self.person_threshold),
+            ("vehicle_threshold", self.vehicle_threshold),
+            ("sign_min_confidence", self.sign_min_confidence),
+            ("stop_sign_threshold", self.stop_sign_threshold),
+        ] {
+            if !(0.0..=1.0).contains(&score) {
+                return Err(fail(key, format!("{score} is not a score from 0 to 1")));
+            }
+        }
+        for (key, width) in [
+            ("privacy_width", self.privacy_width),
+            ("face_width", self.face_width),
+            ("tiles_min_width", self.tiles_min_width),
+        ] {
+            if !(64..=MAX_SIDE as i32).contains(&width) {
+                return Err(fail(
+                    key,
+                    format!("{width} px is not from 64 to {MAX_SIDE}"),
+                ));
+            }
+        }
+        for side in self.text_input {
+            if !(32..=2048).contains(&side) || side % 32 != 0 {
+                return Err(fail(
+                    "text_input",
+                    format!("{side} px is not a multiple of 32 from 32 to 2048"),
+                ));
+            }
+        }
+        if !(0..=8).contains(&self.proposal_tiles) {
+            return Err(fail(
+                "proposal_tiles",
+                format!("{} is not from 0 to 8", self.proposal_tiles),
+            ));
+        }
+        if !(1..=100).contains(&self.jpeg_quality) {
+            return Err(fail(
+                "jpeg_quality",
+                format!("{} is not from 1 to 100", self.jpeg_quality),
+            ));
+        }
+        for (index, detector) in self.detectors.iter().enumerate() {
+            detector.check(index)?;
+        }
+        Ok(())
     }
 }
 
@@ -169,6 +232,7 @@ impl Vision {
     /// Loads the models named in `config`. Fails, naming the file and `scripts/setup-vision`,
     /// when a model is missing or is not the file the set-up script checked.
     pub fn new(config: VisionConfig) -> Result<Self> {
+        config.check()?;
         for path in [
             &config.face_model,
             &config.object_graph,

@@ -68,9 +68,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init_tracing(&settings.log)?;
             demo::run(settings, args.clone(), cli.data.clone())
         }
-        Command::Vision(VisionCommand::Eval { dir }) => vision_stage::eval(dir.as_deref()),
+        Command::Vision(VisionCommand::Eval { dir }) => {
+            vision_stage::eval(&settings.vision, dir.as_deref())
+        }
         Command::Vision(VisionCommand::Analyze { out, files }) => {
-            vision_stage::analyze_files(files, out)
+            vision_stage::analyze_files(&settings.vision, files, out)
         }
         Command::Config => {
             print!("{}", settings.to_toml()?);

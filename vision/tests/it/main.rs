@@ -5,6 +5,7 @@
 mod broken;
 mod config;
 mod eval;
+mod named;
 mod privacy;
 mod quality;
 mod signs;

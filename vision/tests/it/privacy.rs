@@ -93,13 +93,13 @@ fn blurred_copy_has_no_face_or_plate_left(#[case] frame: Vec<u8>) {
     }
 }
 
-fn gray(jpeg: &[u8]) -> opencv::core::Mat {
+pub(crate) fn gray(jpeg: &[u8]) -> opencv::core::Mat {
     let buffer = opencv::core::Vector::<u8>::from_slice(jpeg);
     opencv::imgcodecs::imdecode(&buffer, opencv::imgcodecs::IMREAD_GRAYSCALE).expect("decodes")
 }
 
 /// Variance of the Laplacian inside `rect`.
-fn detail(gray: &opencv::core::Mat, rect: opencv::core::Rect) -> f64 {
+pub(crate) fn detail(gray: &opencv::core::Mat, rect: opencv::core::Rect) -> f64 {
     let roi = opencv::core::Mat::roi(gray, rect).expect("inside the frame");
     let mut laplacian = opencv::core::Mat::default();
     opencv::imgproc::laplacian(

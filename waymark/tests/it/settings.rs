@@ -185,3 +185,44 @@ fn the_settings_template_is_valid_and_shows_the_defaults() {
     let defaults = output(waymark(&["config"]));
     assert_eq!(from_template.stdout, defaults.stdout);
 }
+
+/// An operator's own detector that cannot serve stops `waymark vision analyze` (and the
+/// worker, which loads vision the same way) with one line naming the file or the key, and
+/// nothing is written.
+#[rstest]
+#[case::missing_file(
+    "model = \"/nonexistent/plates.onnx\"\nplate_class = 0\n",
+    "/nonexistent/plates.onnx"
+)]
+#[case::no_class(
+    "model = \"/nonexistent/plates.onnx\"\n",
+    "vision.detectors[0].plate_class"
+)]
+#[case::odd_input(
+    "model = \"/nonexistent/plates.onnx\"\nplate_class = 0\ninput = [640, 500]\n",
+    "vision.detectors[0].input"
+)]
+#[case::typo("model = \"/nonexistent/plates.onnx\"\nplate_clas = 0\n", "plate_clas")]
+fn a_named_detector_that_cannot_serve_stops_vision(#[case] entry: &str, #[case] named: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("waymark.toml");
+    std::fs::write(&file, format!("[[vision.detectors]]\n{entry}")).unwrap();
+    let out = dir.path().join("out");
+    let frame = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../datasets/images/udacity_lanes/solidWhiteRight.jpg"
+    );
+    let (code, stderr) = stderr_of(waymark(&[
+        "--config",
+        file.to_str().unwrap(),
+        "vision",
+        "analyze",
+        "--out",
+        out.to_str().unwrap(),
+        frame,
+    ]));
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains(named), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!out.exists(), "nothing is written");
+}
