@@ -141,7 +141,8 @@ impl PrivacySearch {
                 continue;
             }
             searched.push(area);
-            let texts = self.text.detect_in(full, area)?;
+            let mut texts = self.text.detect_in(full, area)?;
+            texts.sort_by(|a, b| b.1.total_cmp(&a.1));
             if texts.is_empty() {
                 // No text where a plate would be: a plate too blurred, dirty or slanted to
                 // read as text may still be read by a person. When unsure, blur.
@@ -151,15 +152,36 @@ impl PrivacySearch {
                     confidence: vehicle.score,
                 });
             }
-            for (text, score) in texts {
+            for (i, (text, score)) in texts.into_iter().enumerate() {
+                // A plate's text is often found a word at a time ("Passat" of "Passat CC",
+                // "AB 123" of "AB 123 CD"): a closer look around the line finds the rest.
+                let line = if i < SECOND_LOOKS_PER_VEHICLE {
+                    self.whole_line(full, text)?
+                } else {
+                    text
+                };
                 plates.push(PrivacyRegion {
                     kind: PrivacyKind::LicencePlate,
-                    bbox: to_full_scale(plate_around(text), 1.0, width, height),
+                    bbox: to_full_scale(plate_around(line), 1.0, width, height),
                     confidence: score,
                 });
             }
         }
         Ok(plates)
+    }
+
+    /// The text line around `text`: the text found in a closer look at [`line_window`]
+    /// that lies on the line (or on the line above or below it: two-line plates), with
+    /// `text` itself.
+    fn whole_line(&mut self, full: &Mat, text: Rect) -> Result<Rect> {
+        let window = line_window(text, full.cols(), full.rows());
+        let mut line = text;
+        for (found, _) in self.text.detect_in(full, window)? {
+            if is_same_plate(text, found) {
+                line |= found;
+            }
+        }
+        Ok(line)
     }
 
     /// CenterFace over the whole frame at `face_width`.
@@ -219,6 +241,32 @@ pub fn plate_zone(vehicle: Rect) -> Rect {
         vehicle.width,
         (vehicle.height - top).max(1),
     )
+}
+
+/// Text lines per near vehicle, the most confident first, that get a second, closer look
+/// (two: a front or back plate and one other line, a sticker or a plate's second line).
+const SECOND_LOOKS_PER_VEHICLE: usize = 2;
+
+/// Where the rest of a plate can be around a line of its text: two text heights to either
+/// side (a missing word of up to four characters after a gap) and one above and below (the
+/// other line of a two-line plate), inside the frame.
+pub fn line_window(text: Rect, width: i32, height: i32) -> Rect {
+    let h = text.height.max(1);
+    Rect::new(text.x - 2 * h, text.y - h, text.width + 4 * h, 3 * h)
+        & Rect::new(0, 0, width, height)
+}
+
+/// Whether text found near a plate's line is more of that plate: as tall as the line within
+/// a factor of two (not the dealer's small print, not a banner), and level with it or the
+/// line above or below.
+pub fn is_same_plate(line: Rect, found: Rect) -> bool {
+    let (a, b) = (line.height as f32, found.height as f32);
+    let similar_height = b <= 2.0 * a && a <= 2.0 * b;
+    let centre = |r: Rect| r.y as f32 + r.height as f32 / 2.0;
+    let level = (centre(found) - centre(line)).abs() <= 1.5 * a;
+    let near = found.x <= line.x + line.width + 2 * line.height
+        && found.x + found.width >= line.x - 2 * line.height;
+    similar_height && level && near
 }
 
 /// The plate around a line of its text: the plate's frame is about a third of the text's
@@ -285,6 +333,32 @@ mod tests {
             plate_zone(Rect::new(10, 100, 80, 40)),
             Rect::new(10, 118, 80, 22)
         );
+    }
+
+    #[test]
+    fn the_rest_of_a_plate_is_looked_for_beside_above_and_below_its_line() {
+        assert_eq!(
+            line_window(Rect::new(100, 300, 110, 50), 1920, 1080),
+            Rect::new(0, 250, 310, 150)
+        );
+        assert_eq!(
+            line_window(Rect::new(10, 10, 40, 20), 1920, 1080),
+            Rect::new(0, 0, 90, 50)
+        );
+    }
+
+    #[test]
+    fn only_level_text_of_a_like_height_near_the_line_is_the_same_plate() {
+        let line = Rect::new(17, 323, 103, 54);
+        // "CC" beside "Passat".
+        assert!(is_same_plate(line, Rect::new(122, 350, 53, 36)));
+        // A second line below, of a two-line plate.
+        assert!(is_same_plate(line, Rect::new(30, 380, 80, 50)));
+        // Small print and a banner.
+        assert!(!is_same_plate(line, Rect::new(122, 350, 40, 12)));
+        assert!(!is_same_plate(line, Rect::new(0, 300, 300, 140)));
+        // Level, but far to the side.
+        assert!(!is_same_plate(line, Rect::new(300, 330, 50, 50)));
     }
 
     #[test]

@@ -17,8 +17,10 @@ fn labelled_set_meets_the_bar() {
         "every labelled face is blurred\n{report}"
     );
     let plates = report.counts("plates").expect("plates");
-    assert!(
-        plates.true_positives >= 3,
-        "the readable plates of the plates/ photos are blurred\n{report}"
+    // The slanted "Passat CC" among them: its "CC" is found only by the closer look around
+    // the "Passat" line.
+    assert_eq!(
+        plates.false_negatives, 0,
+        "every readable plate of the plates/ photos is blurred\n{report}"
     );
 }
