@@ -2,7 +2,9 @@
 //!
 //! - `GET /api/v1/reviews?status=&limit=` (admin): fraud cases, oldest first.
 //! - `POST /api/v1/reviews/{id}/decision` (admin): `{"decision": "confirm" | "clear",
-//!   "note": "…"}`. Clearing takes the fraud off the case's frames.
+//!   "note": "…"}`. Clearing takes the fraud off the case's frames; a capture held for
+//!   review is processed again (its originals were kept for it), confirming one deletes
+//!   them ([`decide_case`], which `waymark admin review` uses too).
 //! - `POST /api/v1/reviews/{id}/appeal` (the device's owner): `{"text": "…"}`, once; the
 //!   case goes back to the queue.
 //! - `GET /api/v1/contributors/me/reputation` (the owner): each device's reputation and the
@@ -163,11 +165,76 @@ pub(crate) async fn decide(
         }
     };
     let note = text(&body.note, "note")?;
-    let case = store
-        .db
-        .decide_case(&path, decision, reviewer.id, &note, TimestampMs::now())
-        .await?;
+    let case = decide_case(
+        &store,
+        &path,
+        decision,
+        reviewer.id,
+        &note,
+        TimestampMs::now(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(case_json(&case)))
+}
+
+/// Records a reviewer's decision on case `id`, with what it means for a capture held for
+/// review ([`RejectReason::is_held_for_review`]), whose frames the worker held with their
+/// originals kept:
+/// - cleared, its held frames go back to `pending` and are processed again, without the
+///   hold (the worker asks [`store::Db::hold_cleared`]), in the same transaction as the
+///   decision; if an original is gone they become `review-cleared`, as fraud findings do;
+/// - confirmed, the originals are deleted (nothing unblurred is kept for a cheat; a later
+///   appeal that clears it leaves the frames `review-cleared`).
+pub async fn decide_case(
+    store: &Store,
+    id: &str,
+    decision: Decision,
+    by: model::ContributorId,
+    note: &str,
+    at: TimestampMs,
+) -> Result<FraudCase, store::Error> {
+    let held = match store.db.fraud_case(id).await? {
+        Some(case) if case.reason.is_held_for_review() => {
+            let frames = store
+                .db
+                .frames_rejected_for(case.capture, case.reason)
+                .await?;
+            Some((case, frames))
+        }
+        _ => None,
+    };
+    let mut reprocess = None;
+    if let (Decision::Clear, Some((case, frames))) = (decision, &held) {
+        let mut kept = !frames.is_empty();
+        for frame in frames {
+            kept &= store
+                .blobs
+                .exists(&store::BlobKey::original_frame(frame))
+                .await?;
+        }
+        if kept {
+            reprocess = Some(
+                store::NewJob::new(
+                    crate::uploads::PROCESS_CAPTURE_JOB,
+                    &json!({ "capture": case.capture }),
+                )?
+                .dedup_key(format!("cleared:{}", case.id)),
+            );
+        }
+    }
+    let decided = store
+        .db
+        .decide_case(id, decision, by, note, at, reprocess.as_ref())
+        .await?;
+    if let (Decision::Confirm, Some((_, frames))) = (decision, &held) {
+        for frame in frames {
+            store
+                .blobs
+                .delete(&store::BlobKey::original_frame(frame))
+                .await?;
+        }
+    }
+    Ok(decided)
 }
 
 #[derive(Debug, Deserialize)]

@@ -489,7 +489,8 @@ async fn process(
         });
     }
 
-    if capture_disagrees(&agreements, &consensus) {
+    // A reviewer who cleared this capture's hold has judged its pixels: it is not held again.
+    if capture_disagrees(&agreements, &consensus) && !store.db.hold_cleared(capture).await? {
         hold_for_review(store, &mut frames, &mut detections).await?;
     }
 
@@ -539,8 +540,14 @@ async fn process(
         ],
     };
     store.db.commit_processed(&processed, job).await?;
-    // Committed: the public copies are now the only versions anyone may see.
+    // Committed: the public copies are now the only versions anyone may see. A held frame
+    // keeps its original until a reviewer decides: cleared, it is processed again from it.
     for frame in &processed.frames {
+        if let FrameOutcome::Rejected(reason) = frame.outcome
+            && reason.is_held_for_review()
+        {
+            continue;
+        }
         store
             .blobs
             .delete(&BlobKey::original_frame(&frame.sha256))
@@ -599,7 +606,8 @@ async fn place_views(store: &Store, cell: u64, at: TimestampMs) -> Result<Vec<Vi
 
 /// Holds every accepted frame of a capture whose pixels disagree with its places
 /// (`unlike-place`): it is not published (its public copy and thumbnail, written already,
-/// are taken back), counts for nothing, and the commit opens a case for a reviewer.
+/// are taken back), counts for nothing, and the commit opens a case for a reviewer. Its
+/// originals are kept for the reviewer's decision ([`crate::reviews::decide_case`]).
 async fn hold_for_review(
     store: &Store,
     frames: &mut [ProcessedFrame],

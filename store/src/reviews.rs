@@ -266,9 +266,11 @@ impl Db {
     }
 
     /// Records a reviewer's decision on a case awaiting review. Clearing it also takes the
-    /// fraud off its frames (they become `review-cleared`), in the same transaction, so the
-    /// device no longer forfeits an epoch for them. Fails with [`Error::CaseState`] when the
-    /// case is not awaiting review (decided already, and not appealed).
+    /// fraud off its frames, in the same transaction, so the device no longer forfeits an
+    /// epoch for them: with `reprocess` (a held capture whose originals are still kept) its
+    /// held frames go back to `pending` and the job that processes them again is enqueued;
+    /// otherwise they become `review-cleared`. Fails with [`Error::CaseState`] when the case
+    /// is not awaiting review (decided already, and not appealed).
     pub async fn decide_case(
         &self,
         id: &str,
@@ -276,6 +278,7 @@ impl Db {
         by: ContributorId,
         note: &str,
         at: TimestampMs,
+        reprocess: Option<&crate::NewJob>,
     ) -> Result<FraudCase> {
         let mut tx = self.begin().await?;
         let status = match decision {
@@ -300,16 +303,30 @@ impl Db {
                 why: "is not awaiting review (decided already, and not appealed), or does not exist",
             });
         }
-        if decision == Decision::Clear {
-            sqlx::query(
-                "UPDATE frames SET reject_reason = $1 WHERE status = 'rejected' AND reject_reason = \
-                 (SELECT reason FROM fraud_cases WHERE id = $2) AND capture_id = \
-                 (SELECT capture_id FROM fraud_cases WHERE id = $2)",
-            )
-            .bind(RejectReason::ReviewCleared.slug())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        match (decision, reprocess) {
+            (Decision::Clear, Some(job)) => {
+                sqlx::query(
+                    "UPDATE frames SET status = 'pending', reject_reason = NULL WHERE status = 'rejected' \
+                     AND reject_reason = (SELECT reason FROM fraud_cases WHERE id = $1) AND capture_id = \
+                     (SELECT capture_id FROM fraud_cases WHERE id = $1)",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                crate::JobQueue::enqueue_in(&mut tx, job).await?;
+            }
+            (Decision::Clear, None) => {
+                sqlx::query(
+                    "UPDATE frames SET reject_reason = $1 WHERE status = 'rejected' AND reject_reason = \
+                     (SELECT reason FROM fraud_cases WHERE id = $2) AND capture_id = \
+                     (SELECT capture_id FROM fraud_cases WHERE id = $2)",
+                )
+                .bind(RejectReason::ReviewCleared.slug())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            (Decision::Confirm, _) => {}
         }
         tx.commit().await?;
         self.fraud_case(id)
@@ -366,6 +383,40 @@ impl Db {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// The frames of `capture` rejected for `reason`: what a case on it holds.
+    pub async fn frames_rejected_for(
+        &self,
+        capture: CaptureId,
+        reason: RejectReason,
+    ) -> Result<Vec<model::FrameId>> {
+        let rows = sqlx::query(
+            "SELECT sha256 FROM frames WHERE capture_id = $1 AND status = 'rejected' \
+             AND reject_reason = $2 ORDER BY idx",
+        )
+        .bind(capture.to_string())
+        .bind(reason.slug())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| crate::db::parse_column(row, "sha256"))
+            .collect()
+    }
+
+    /// Whether a reviewer cleared a hold for review ([`RejectReason::is_held_for_review`])
+    /// of `capture`: processed again, it is not held again for the same pixels.
+    pub async fn hold_cleared(&self, capture: CaptureId) -> Result<bool> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM fraud_cases WHERE capture_id = $1 AND status = 'cleared' \
+             AND reason IN ({})",
+            held_reasons()
+        );
+        let count: i64 = sqlx::query_scalar(&sql)
+            .bind(capture.to_string())
+            .fetch_one(self.pool())
+            .await?;
+        Ok(count > 0)
     }
 
     /// Captures held for review ([`RejectReason::is_held_for_review`]) as of `as_of`: their
@@ -448,7 +499,7 @@ fn standing(alias: &str) -> String {
 
 /// The slugs of the reasons that hold frames for review, quoted for an SQL `IN` list (our
 /// own constant slugs, never user input; `unlike-place` at least).
-fn held_reasons() -> String {
+pub(crate) fn held_reasons() -> String {
     RejectReason::ALL
         .into_iter()
         .filter(|reason| reason.is_held_for_review())

@@ -3,7 +3,8 @@
 //! A row per (frame, device) that sent the frame's bytes: the store records it when the
 //! blob is stored, ingest asks it whether a manifest's device sent the frames it names and
 //! which device sent a frame first, and the collector asks it which originals no pending
-//! frame needs once their uploads are older than a grace period.
+//! frame, and no frame held for a reviewer, needs once their uploads are older than a grace
+//! period.
 
 use model::{DeviceId, FrameId, TimestampMs};
 use sqlx::Row;
@@ -99,21 +100,28 @@ impl Db {
     }
 
     /// Up to `limit` frames whose every upload is older than `cutoff` and that no pending
-    /// frame needs: their originals may be deleted, then [`Db::forget_uploads`].
+    /// frame, and no frame held for review whose case awaits a reviewer, needs: their
+    /// originals may be deleted, then [`Db::forget_uploads`].
     pub async fn collectable_uploads(
         &self,
         cutoff: TimestampMs,
         limit: u32,
     ) -> Result<Vec<FrameId>> {
-        let rows = sqlx::query(
+        // Spared: pending frames, and frames held for review while their case awaits a
+        // reviewer (cleared, they are processed again from their original).
+        let sql = format!(
             "SELECT u.sha256 FROM frame_uploads u GROUP BY u.sha256 HAVING MAX(u.last_at_ms) < $1 \
-             AND NOT EXISTS (SELECT 1 FROM frames f WHERE f.sha256 = u.sha256 AND f.status = 'pending') \
+             AND NOT EXISTS (SELECT 1 FROM frames f WHERE f.sha256 = u.sha256 AND (f.status = 'pending' \
+               OR (f.status = 'rejected' AND f.reject_reason IN ({held}) AND EXISTS (SELECT 1 FROM fraud_cases k \
+                 WHERE k.capture_id = f.capture_id AND k.reason = f.reject_reason AND k.status IN ('open', 'appealed'))))) \
              ORDER BY MAX(u.last_at_ms) LIMIT $2",
-        )
-        .bind(cutoff.as_millis())
-        .bind(i64::from(limit))
-        .fetch_all(self.pool())
-        .await?;
+            held = crate::reviews::held_reasons()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(cutoff.as_millis())
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|row| crate::db::parse_column(row, "sha256"))
             .collect()

@@ -83,10 +83,15 @@ pub fn run(settings: &Settings, command: &AdminCommand) -> anyhow::Result<()> {
                     .ok_or_else(|| {
                         anyhow::anyhow!("--by {by} is not an admin account of this store (`waymark admin grant`)")
                     })?;
-                let decided = store
-                    .db
-                    .decide_case(case, decision, admin.id, note, TimestampMs::now())
-                    .await?;
+                let decided = ingest::reviews::decide_case(
+                    store,
+                    case,
+                    decision,
+                    admin.id,
+                    note,
+                    TimestampMs::now(),
+                )
+                .await?;
                 println!(
                     "case {} is now {} ({} {} frames)",
                     decided.id, decided.status, decided.frame_count, decided.reason

@@ -550,7 +550,7 @@ fn street_capture(
             index: i,
         };
         let jpeg = if elsewhere {
-            other_town(i)
+            other_town(i, camera)
         } else {
             source.frame(key_of_frame, &fix, look).unwrap().jpeg
         };
@@ -572,13 +572,16 @@ fn street_capture(
     (manifest, jpegs)
 }
 
-/// Frame `i` of a drive through another town: windows of a real 4K street photo (Mapillary's
-/// test image, `images/geotagged/mapillary_DSC00001.JPG`), 864 × 486 like the simulator's.
-fn other_town(i: u32) -> Vec<u8> {
+/// Frame `i` of camera `camera`'s drive through another town: windows of a real 4K street
+/// photo (Mapillary's test image, `images/geotagged/mapillary_DSC00001.JPG`), 864 × 486 like
+/// the simulator's, each camera's a little higher or lower.
+fn other_town(i: u32, camera: u32) -> Vec<u8> {
     let photo = image::load_from_memory(&crate::image("geotagged/mapillary_DSC00001.JPG"))
         .unwrap()
         .to_rgb8();
-    let window = image::imageops::crop_imm(&photo, 400 + i * 120, 900, 1728, 972).to_image();
+    let window =
+        image::imageops::crop_imm(&photo, 400 + i * 120, 600 + (camera % 5) * 100, 1728, 972)
+            .to_image();
     let frame = image::imageops::resize(&window, 864, 486, image::imageops::FilterType::Triangle);
     let mut out = Cursor::new(Vec::new());
     JpegEncoder::new_with_quality(&mut out, 90)
@@ -638,8 +641,20 @@ async fn a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review() {
     // A fourth honest dashcam is like the others.
     let (_, reasons) = send("Dan", 35, 5, false).await;
     assert!(reasons.iter().all(Value::is_null), "Dan: {reasons:?}");
+    // Another capture of elsewhere, which its owner will show to be real on appeal.
+    let (vindicated, reasons) = send("Eve", 36, 4, true).await;
+    assert!(reasons.iter().all(|r| r == "unlike-place"), "{reasons:?}");
 
-    // A case awaits a reviewer; nothing of the held frames is published or kept as a view.
+    // A case awaits a reviewer for each; nothing of the held frames is published or kept as
+    // a view, but their originals are kept for the reviewer's decision, even from the
+    // upload collector (here told that every upload is past its grace period).
+    ingest::uploads::collect_uploads(
+        &store,
+        std::time::Duration::ZERO,
+        TimestampMs::now().saturating_add_ms(60_000),
+    )
+    .await
+    .unwrap();
     let cases = store
         .db
         .fraud_cases(&store::CaseQuery {
@@ -648,12 +663,13 @@ async fn a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review() {
         })
         .await
         .unwrap();
-    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!(cases.len(), 2, "{cases:?}");
     assert_eq!(
         (cases[0].reason, cases[0].frame_count, cases[0].capture),
         (model::RejectReason::UnlikePlace, 8, spoofed.capture_id)
     );
-    for entry in &spoofed.frames {
+    assert_eq!(cases[1].capture, vindicated.capture_id);
+    for entry in spoofed.frames.iter().chain(&vindicated.frames) {
         assert!(
             !store
                 .blobs
@@ -661,7 +677,15 @@ async fn a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review() {
                 .await
                 .unwrap()
         );
+        assert!(
+            store
+                .blobs
+                .exists(&BlobKey::original_frame(&entry.sha256))
+                .await
+                .unwrap()
+        );
     }
+
     // Held is not guilty: it costs no reputation until a reviewer confirms it.
     let device = cases[0].device;
     let later = TimestampMs::now().saturating_add_ms(3_600_000);
@@ -675,17 +699,16 @@ async fn a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review() {
     );
     // The reviewer: Ann (the store records who decided; the route checks the admin role).
     let reviewer: model::ContributorId = store.db.capture_owner(honest[0]).await.unwrap().unwrap();
-    store
-        .db
-        .decide_case(
-            &cases[0].id,
-            store::Decision::Confirm,
-            reviewer,
-            "stock footage",
-            TimestampMs::now(),
-        )
-        .await
-        .unwrap();
+    ingest::reviews::decide_case(
+        &store,
+        &cases[0].id,
+        store::Decision::Confirm,
+        reviewer,
+        "stock footage",
+        TimestampMs::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         store
             .db
@@ -694,5 +717,73 @@ async fn a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review() {
             .unwrap()
             .len(),
         1
+    );
+    // Confirmed: nothing unblurred of it is kept.
+    for entry in &spoofed.frames {
+        assert!(
+            !store
+                .blobs
+                .exists(&BlobKey::original_frame(&entry.sha256))
+                .await
+                .unwrap()
+        );
+    }
+
+    // Cleared: the held frames are processed again, not held again, and published.
+    ingest::reviews::decide_case(
+        &store,
+        &cases[1].id,
+        store::Decision::Clear,
+        reviewer,
+        "the owner showed the drive was real",
+        TimestampMs::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        process_next(&store, &analyzer).await.unwrap(),
+        Some(vindicated.capture_id)
+    );
+    let key = DeviceKeypair::from_seed([36; 32]);
+    let (_, result) = call!(app, crate::capture_status(&key, vindicated.capture_id));
+    let statuses: Vec<&Value> = result["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["status"])
+        .collect();
+    assert!(statuses.iter().all(|s| *s == "accepted"), "{result}");
+    for entry in &vindicated.frames {
+        assert!(
+            store
+                .blobs
+                .exists(&BlobKey::public_frame(&entry.sha256))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .blobs
+                .exists(&BlobKey::original_frame(&entry.sha256))
+                .await
+                .unwrap()
+        );
+    }
+    let cases = store
+        .db
+        .fraud_cases(&store::CaseQuery {
+            limit: 10,
+            ..store::CaseQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(cases.len(), 2, "no new case: {cases:?}");
+    assert!(
+        store
+            .db
+            .standing_findings(cases[1].device, later)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
