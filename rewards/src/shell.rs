@@ -136,7 +136,7 @@ pub async fn load_inputs(
     let held = store.db.held_captures(as_of).await?;
     rows.retain(|row| !held.contains(&row.capture));
     let consumption = if config.consumption_share_ppm > 0 {
-        load_consumption(store, epoch).await?
+        load_consumption(store, epoch, as_of).await?
     } else {
         Vec::new()
     };
@@ -277,8 +277,13 @@ async fn load_evidence(
 }
 
 /// The cell-weeks consumers spent credits on during `epoch` (by the UTC day of use), each
-/// with the coverage per device of the accepted frames that make it.
-async fn load_consumption(store: &Store, epoch: EpochId) -> Result<Vec<ConsumedCellWeek>> {
+/// with the coverage per device of the accepted frames that make it (not of captures held
+/// for review as of `as_of`, the close).
+async fn load_consumption(
+    store: &Store,
+    epoch: EpochId,
+    as_of: TimestampMs,
+) -> Result<Vec<ConsumedCellWeek>> {
     // The days metering keeps use under (`model::utc_day`): epochs start at 00:00 UTC.
     let spent = store
         .db
@@ -298,7 +303,7 @@ async fn load_consumption(store: &Store, epoch: EpochId) -> Result<Vec<ConsumedC
         };
         let coverage = store
             .db
-            .coverage_by_device(cell, week.starts_at(), week.ends_at())
+            .coverage_by_device(cell, week.starts_at(), week.ends_at(), as_of)
             .await?
             .into_iter()
             .collect();

@@ -318,26 +318,33 @@ impl Db {
     }
 
     /// Per device, the distinct coverage-resolution cells of its accepted frames under the
-    /// H3 cell `parent` captured in `start..end`.
+    /// H3 cell `parent` captured in `start..end`, leaving out captures held for review as of
+    /// `held_as_of` (they are paid nothing, as in [`Db::held_captures`]).
     pub async fn coverage_by_device(
         &self,
         parent: h3o::CellIndex,
         start: TimestampMs,
         end: TimestampMs,
+        held_as_of: TimestampMs,
     ) -> Result<Vec<(model::DeviceId, u64)>> {
         let (low, high) = coverage_cell_range(parent);
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT c.device_id AS device_id, COUNT(DISTINCT f.cell) AS cells \
              FROM frames f JOIN captures c ON c.id = f.capture_id \
              WHERE f.cell BETWEEN $1 AND $2 AND f.time_ms >= $3 AND f.time_ms < $4 \
-             AND f.status = 'accepted' GROUP BY c.device_id ORDER BY c.device_id",
-        )
-        .bind(low)
-        .bind(high)
-        .bind(start.as_millis())
-        .bind(end.as_millis())
-        .fetch_all(self.pool())
-        .await?;
+             AND f.status = 'accepted' \
+             AND NOT EXISTS (SELECT 1 FROM fraud_cases k WHERE k.capture_id = c.id AND {held}) \
+             GROUP BY c.device_id ORDER BY c.device_id",
+            held = crate::reviews::held_as_of("k", "$5")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(low)
+            .bind(high)
+            .bind(start.as_millis())
+            .bind(end.as_millis())
+            .bind(held_as_of.as_millis())
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok((

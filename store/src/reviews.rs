@@ -427,9 +427,8 @@ impl Db {
         as_of: TimestampMs,
     ) -> Result<std::collections::BTreeSet<CaptureId>> {
         let sql = format!(
-            "SELECT DISTINCT capture_id FROM fraud_cases WHERE reason IN ({}) \
-             AND opened_at_ms <= $1 AND NOT (status = 'cleared' AND decided_at_ms <= $1)",
-            held_reasons()
+            "SELECT DISTINCT capture_id FROM fraud_cases WHERE {}",
+            held_as_of("fraud_cases", "$1")
         );
         let rows = sqlx::query(&sql)
             .bind(as_of.as_millis())
@@ -493,6 +492,16 @@ impl Db {
 fn standing(alias: &str) -> String {
     format!(
         "{alias}.status <> 'cleared' AND ({alias}.status = 'confirmed' OR {alias}.reason NOT IN ({}))",
+        held_reasons()
+    )
+}
+
+/// The SQL condition on cases aliased `alias` that hold their capture for review as of the
+/// time bound to `as_of` (a placeholder): opened by then and not cleared by then.
+pub(crate) fn held_as_of(alias: &str, as_of: &str) -> String {
+    format!(
+        "{alias}.reason IN ({}) AND {alias}.opened_at_ms <= {as_of} \
+         AND NOT ({alias}.status = 'cleared' AND {alias}.decided_at_ms <= {as_of})",
         held_reasons()
     )
 }

@@ -287,6 +287,43 @@ async fn the_consumption_pool_pays_exactly_the_makers_of_the_consumed_cells() {
     verify(&store, epoch)
         .await
         .expect("the closed epoch recomputes");
+
+    // A capture held for review (its pixels unlike its places) makes no consumed coverage
+    // from the time it is held: Carol's, held after this close, counted in it and would not
+    // in a close after the hold; the closed epoch still verifies.
+    let carol = &drives["carol"].committed;
+    let held_at = after_grace.saturating_add_ms(1_000);
+    store
+        .db
+        .hold_capture(carol.capture, model::RejectReason::UnlikePlace, held_at)
+        .await
+        .unwrap();
+    let (cell_week, _) = consumed
+        .iter()
+        .find(|(cw, _)| !made_by(&drives["carol"], cw).is_empty())
+        .expect("Carol made a consumed cell-week");
+    let (cell, week) = (
+        h3o::CellIndex::try_from(cell_week.cell).unwrap(),
+        cell_week.week.parse::<EpochId>().unwrap(),
+    );
+    let makers = async |as_of: TimestampMs| -> BTreeSet<model::DeviceId> {
+        store
+            .db
+            .coverage_by_device(cell, week.starts_at(), week.ends_at(), as_of)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(device, _)| device)
+            .collect()
+    };
+    assert!(makers(after_grace).await.contains(&carol.device));
+    assert_eq!(
+        makers(held_at).await,
+        BTreeSet::from([drives["alice"].committed.device])
+    );
+    verify(&store, epoch)
+        .await
+        .expect("a hold after the close changes nothing it paid");
 }
 
 /// The cell-weeks of every drive's frames whose coverage cell's centre lies inside a tile.
