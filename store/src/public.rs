@@ -54,18 +54,23 @@ pub struct ContributorCaptureRow {
 
 impl Db {
     /// The accepted frame `sha256` (the earliest capture of it, if several), or `None` when no
-    /// accepted frame has that hash.
+    /// accepted frame has that hash outside a capture held for review (the reward close holds
+    /// captures whose frames were accepted and published: they are not served while held).
     pub async fn public_frame(&self, sha256: FrameId) -> Result<Option<PublicFrameRow>> {
-        let row = sqlx::query(
+        let sql = format!(
             "SELECT f.sha256, f.capture_id, f.idx, f.time_ms, f.lat, f.lon, f.heading, f.quality, \
              f.width, f.height, f.sequence_id, c.id AS contributor_id, c.name AS contributor_name \
              FROM frames f JOIN captures cap ON cap.id = f.capture_id \
              JOIN devices d ON d.id = cap.device_id JOIN contributors c ON c.id = d.contributor_id \
-             WHERE f.sha256 = $1 AND f.status = 'accepted' ORDER BY f.time_ms LIMIT 1",
-        )
-        .bind(sha256.to_hex())
-        .fetch_optional(self.pool())
-        .await?;
+             WHERE f.sha256 = $1 AND f.status = 'accepted' \
+             AND NOT EXISTS (SELECT 1 FROM fraud_cases k WHERE k.capture_id = f.capture_id AND {held}) \
+             ORDER BY f.time_ms LIMIT 1",
+            held = crate::reviews::held_now("k")
+        );
+        let row = sqlx::query(&sql)
+            .bind(sha256.to_hex())
+            .fetch_optional(self.pool())
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };

@@ -506,6 +506,15 @@ pub(crate) fn held_as_of(alias: &str, as_of: &str) -> String {
     )
 }
 
+/// The SQL condition on cases aliased `alias` that hold their capture for review now:
+/// awaiting a reviewer, appealed, or confirmed (only a cleared case lets it go).
+pub(crate) fn held_now(alias: &str) -> String {
+    format!(
+        "{alias}.reason IN ({}) AND {alias}.status <> 'cleared'",
+        held_reasons()
+    )
+}
+
 /// The slugs of the reasons that hold frames for review, quoted for an SQL `IN` list (our
 /// own constant slugs, never user input; `unlike-place` at least).
 pub(crate) fn held_reasons() -> String {

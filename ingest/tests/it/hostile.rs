@@ -735,6 +735,45 @@ async fn originals_are_never_served_only_the_blurred_public_copy() {
         assert_eq!(served.as_ref(), public.as_ref());
         assert_ne!(served.as_ref(), original.as_slice());
     }
+
+    // Held for review at a reward close (pixels unlike the place): not served while held,
+    // served again once a reviewer clears it.
+    store
+        .db
+        .hold_capture(
+            capture.capture_id,
+            model::RejectReason::UnlikePlace,
+            TimestampMs::now(),
+        )
+        .await
+        .unwrap();
+    check(false).await;
+    let case = store
+        .db
+        .fraud_cases(&store::CaseQuery {
+            limit: 1,
+            ..store::CaseQuery::default()
+        })
+        .await
+        .unwrap()
+        .remove(0);
+    let reviewer = store
+        .db
+        .capture_owner(capture.capture_id)
+        .await
+        .unwrap()
+        .unwrap();
+    ingest::reviews::decide_case(
+        &store,
+        &case.id,
+        store::Decision::Clear,
+        reviewer,
+        "the street was re-surfaced",
+        TimestampMs::now(),
+    )
+    .await
+    .unwrap();
+    check(true).await;
 }
 
 /// Writes `head`, then `body` 100 bytes every 50 ms until the server answers or closes;
