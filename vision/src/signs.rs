@@ -326,6 +326,8 @@ pub struct Candidate {
     pub rect: Rect,
     pub colour: SignColour,
     pub shape: SignShape,
+    /// Round and mostly of its colour inside its outline ([`SOLID_SHARE`]), not a rim.
+    pub solid: bool,
 }
 
 /// The outline of a candidate blob.
@@ -373,6 +375,15 @@ impl SignColour {
     }
 }
 
+/// Narrowest candidate blob, width over height (a round sign seen at 50° from its face).
+pub const MIN_ASPECT: f64 = 0.6;
+/// Widest candidate blob, width over height (a triangle, 1.15, and a blob's slack).
+pub const MAX_ASPECT: f64 = 1.3;
+/// Share of a round red blob's convex hull that is red from which it is a solid red sign
+/// (STOP, no entry: their white legend is a fifth of the face) rather than a red rim round
+/// a white face (a round sign's rim is about a third of it).
+pub const SOLID_SHARE: f64 = 0.6;
+
 /// Sign-coloured, sign-shaped blobs in a BGR image.
 pub fn candidates(bgr: &Mat, min_side: i32) -> Result<Vec<Candidate>> {
     let mut hsv = Mat::default();
@@ -417,8 +428,12 @@ pub fn candidates(bgr: &Mat, min_side: i32) -> Result<Vec<Candidate>> {
             {
                 continue;
             }
+            // A sign's face is never much wider than tall: an equilateral warning triangle
+            // is 1.15 times as wide, a yield sign the same, every other class as wide as
+            // tall, and seen at an angle from the road a sign only gets narrower. Wider
+            // blobs are bumpers, awnings, jerseys and signs merged with clutter.
             let aspect = rect.width as f64 / rect.height as f64;
-            if !(0.6..=1.6).contains(&aspect) {
+            if !(MIN_ASPECT..=MAX_ASPECT).contains(&aspect) {
                 continue;
             }
             let area = imgproc::contour_area(&contour, false).context("measuring a blob")?;
@@ -440,10 +455,25 @@ pub fn candidates(bgr: &Mat, min_side: i32) -> Result<Vec<Candidate>> {
             // The priority-road diamond is the only yellow class: a yellow blob must be one.
             let plausible = colour != SignColour::Yellow || shape == SignShape::Quad;
             if (round || polygonal) && plausible {
+                // Of the blob's convex hull, so a broken rim's arc is not solid either.
+                let mut hull: Vector<Point> = Vector::new();
+                imgproc::convex_hull(&contour, &mut hull, false, true)
+                    .context("measuring a blob's colour")?;
+                let hull_area =
+                    imgproc::contour_area(&hull, false).context("measuring a blob's colour")?;
+                let coloured = core::count_non_zero(
+                    &Mat::roi(&closed, rect).context("measuring a blob's colour")?,
+                )
+                .context("measuring a blob's colour")?;
+                // Only round blobs: the solid classes are round (STOP's octagon, no entry's
+                // disc), and a warning triangle's rim is over half its face.
+                let solid = shape == SignShape::Round
+                    && f64::from(coloured) >= SOLID_SHARE * hull_area.max(1.0);
                 found.push(Candidate {
                     rect,
                     colour,
                     shape,
+                    solid,
                 });
             }
         }
@@ -499,6 +529,8 @@ pub struct Classified {
 /// Finds and classifies signs in a BGR image; keeps sign classes above `min_confidence`.
 /// GTSRB's class id of the STOP sign.
 pub const STOP: u8 = 14;
+/// The solid red classes: STOP and no entry.
+pub const SOLID_RED: [usize; 2] = [STOP as usize, 17];
 
 /// Whether a sign candidate is better explained by another object the detector proposed: its
 /// centre on a vehicle or a person at least twice its width (tail lights, stickers, bus
@@ -533,7 +565,12 @@ pub fn detect(
         let mut probabilities = model.probabilities(&features.extract(&patch)?);
         // A blob's colour and outline rule out most classes: keep those that fit, and background.
         for (class_id, p) in probabilities.iter_mut().enumerate().take(BACKGROUND) {
-            if !candidate.colour.fits(class_id) || !candidate.shape.fits(class_id) {
+            if !candidate.colour.fits(class_id)
+                || !candidate.shape.fits(class_id)
+                || (candidate.solid
+                    && candidate.colour == SignColour::Red
+                    && !SOLID_RED.contains(&class_id))
+            {
                 *p = 0.0;
             }
         }
