@@ -235,6 +235,14 @@ pub(crate) async fn search(
             store::Error::SearchQuery(reason) => ApiError::Invalid(reason),
             other => ApiError::Store(other),
         })?;
+    // A capture held for review is not served: its hits are left out (a page may then hold
+    // fewer than `limit`).
+    let captures: Vec<_> = hits.iter().filter_map(|hit| hit.capture).collect();
+    let held = store.db.held_now_among(&captures).await?;
+    let hits: Vec<_> = hits
+        .into_iter()
+        .filter(|hit| hit.capture.is_none_or(|capture| !held.contains(&capture)))
+        .collect();
     let now_ms = TimestampMs::now().as_millis();
     let mut response = HttpResponse::Ok().json(json!({
         "count": hits.len(),

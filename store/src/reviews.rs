@@ -419,6 +419,31 @@ impl Db {
         Ok(count > 0)
     }
 
+    /// Which of `captures` are held for review now (awaiting a reviewer, appealed or
+    /// confirmed): what the public routes do not serve.
+    pub async fn held_now_among(
+        &self,
+        captures: &[CaptureId],
+    ) -> Result<std::collections::BTreeSet<CaptureId>> {
+        let mut held = std::collections::BTreeSet::new();
+        // Bounded lists, so no statement grows past a backend's parameter limit.
+        for chunk in captures.chunks(500) {
+            let sql = format!(
+                "SELECT DISTINCT capture_id FROM fraud_cases k WHERE k.capture_id IN ({}) AND {}",
+                crate::db::placeholders(1..=chunk.len()),
+                held_now("k")
+            );
+            let mut statement = sqlx::query(&sql);
+            for capture in chunk {
+                statement = statement.bind(capture.to_string());
+            }
+            for row in statement.fetch_all(self.pool()).await? {
+                held.insert(crate::db::parse_column(&row, "capture_id")?);
+            }
+        }
+        Ok(held)
+    }
+
     /// Captures held for review ([`RejectReason::is_held_for_review`]) as of `as_of`: their
     /// case opened by then and not cleared by then. (An epoch's inputs read them as of its
     /// close, so a case cleared later does not change what the closed epoch paid.)

@@ -737,7 +737,22 @@ async fn originals_are_never_served_only_the_blurred_public_copy() {
     }
 
     // Held for review at a reward close (pixels unlike the place): not served while held,
-    // served again once a reviewer clears it.
+    // nor found by search, and served again once a reviewer clears it.
+    let reviewer = store
+        .db
+        .capture_owner(capture.capture_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let search = format!("/api/v1/search?kind=frame&contributor={reviewer}");
+    let found = async || -> usize {
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri(&search).to_request()).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: serde_json::Value = test::read_body_json(response).await;
+        body["results"].as_array().unwrap().len()
+    };
+    assert_eq!(found().await, ids.len());
     store
         .db
         .hold_capture(
@@ -748,6 +763,7 @@ async fn originals_are_never_served_only_the_blurred_public_copy() {
         .await
         .unwrap();
     check(false).await;
+    assert_eq!(found().await, 0);
     let case = store
         .db
         .fraud_cases(&store::CaseQuery {
@@ -757,12 +773,6 @@ async fn originals_are_never_served_only_the_blurred_public_copy() {
         .await
         .unwrap()
         .remove(0);
-    let reviewer = store
-        .db
-        .capture_owner(capture.capture_id)
-        .await
-        .unwrap()
-        .unwrap();
     ingest::reviews::decide_case(
         &store,
         &case.id,
@@ -774,6 +784,7 @@ async fn originals_are_never_served_only_the_blurred_public_copy() {
     .await
     .unwrap();
     check(true).await;
+    assert_eq!(found().await, ids.len());
 }
 
 /// Writes `head`, then `body` 100 bytes every 50 ms until the server answers or closes;
