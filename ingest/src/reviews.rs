@@ -4,7 +4,7 @@
 //! - `POST /api/v1/reviews/{id}/decision` (admin): `{"decision": "confirm" | "clear",
 //!   "note": "…"}`. Clearing takes the fraud off the case's frames; a capture held for
 //!   review is processed again (its originals were kept for it), confirming one deletes
-//!   them ([`decide_case`], which `waymark admin review` uses too).
+//!   them ([`decide_case`], which `waymark admin decide` uses too).
 //! - `POST /api/v1/reviews/{id}/appeal` (the device's owner): `{"text": "…"}`, once; the
 //!   case goes back to the queue.
 //! - `GET /api/v1/contributors/me/reputation` (the owner): each device's reputation and the
