@@ -19,7 +19,8 @@
 //!    moving: the change of speed from one straight step to the next is "tiny" (under
 //!    `synthetic_max_speed_change_mps`) `synthetic_min_tiny_run` times in a row, or
 //!    `synthetic_min_tiny_share` of the time over `synthetic_min_steps` or more; or
-//!    `synthetic_min_pile_up` of the steps share one speed. A real receiver's position noise
+//!    `synthetic_min_pile_up` of the steps share one speed; or the fastest steps pile up
+//!    under a ceiling ([`speed_ceiling`]). A real receiver's position noise
 //!    moves the speed almost every time: in the real drives in `datasets/`, 1–8 % of the
 //!    changes are tiny, never more than 3 in a row or 7 of any 20; a track generated along
 //!    a road at a set speed has little else, and its straight steps pile up at that speed
@@ -62,6 +63,14 @@ pub struct TrackConfig {
     /// A track with this share of its steps at one speed (within
     /// `synthetic_max_speed_change_mps`) or more was generated at a set speed.
     pub synthetic_min_pile_up: f64,
+    /// A track with this many steps within `synthetic_max_speed_change_mps` of its fastest
+    /// one ([`speed_ceiling`])…
+    pub synthetic_min_at_ceiling: usize,
+    /// …making up this share of its steps or more, was generated at a set speed.
+    pub synthetic_min_ceiling_share: f64,
+    /// Only steps this long or longer are measured against the ceiling: a dense track has
+    /// the other rules, and a smooth receiver at 1 Hz lingers near a peak of its speed.
+    pub synthetic_ceiling_min_step_ms: i64,
     /// A capture with fewer kept fixes is judged together with the device's newest fixes
     /// before it, this many in all.
     pub synthetic_window_fixes: usize,
@@ -93,6 +102,9 @@ impl Default for TrackConfig {
             synthetic_min_tiny_run: 10,
             synthetic_max_turn_deg: 10.0,
             synthetic_min_pile_up: 0.35,
+            synthetic_min_at_ceiling: 7,
+            synthetic_min_ceiling_share: 0.15,
+            synthetic_ceiling_min_step_ms: 2_000,
             synthetic_window_fixes: 40,
             synthetic_min_speed_mps: 3.0,
             synthetic_max_step_ms: 60_000,
@@ -336,13 +348,50 @@ pub fn speed_pile_up<'a>(
     Some(most as f64 / speeds.len() as f64)
 }
 
+/// How many judged steps of `fixes` of `synthetic_ceiling_min_step_ms` or longer lie
+/// within `synthetic_max_speed_change_mps` of the fastest of them, and their share of
+/// them; `None` with fewer than `synthetic_min_steps` such steps.
+///
+/// A track generated at a set speed has a hard ceiling: a step's chord is never longer
+/// than the road it cuts, so no step is faster than the set speed, and every straight
+/// step is exactly at it — however winding the road and however few the straight steps
+/// between bends, which is what sparse fixes on a winding road leave the other rules. A
+/// real car's fastest step is the tail of its driving and its noise: in the real drives
+/// in `datasets/` thinned to a fix every 2, 5 or 10 s, at most 3 steps of any 40 lie
+/// within 0.05 m/s of the fastest of them. (At 1 Hz a smooth receiver near a peak of its
+/// speed puts 5 there — 1 Hz tracks are left to the other rules.)
+pub fn speed_ceiling<'a>(
+    fixes: impl IntoIterator<Item = &'a Fix>,
+    config: &TrackConfig,
+) -> Option<(usize, f64)> {
+    let speeds: Vec<f64> = steps(fixes, config)
+        .into_iter()
+        .flatten()
+        .filter(|step| step.millis >= config.synthetic_ceiling_min_step_ms)
+        .map(|step| step.speed_mps)
+        .collect();
+    if speeds.is_empty() || speeds.len() < config.synthetic_min_steps {
+        return None;
+    }
+    let fastest = speeds.iter().copied().fold(f64::MIN, f64::max);
+    let at = speeds
+        .iter()
+        .filter(|speed| fastest - **speed <= config.synthetic_max_speed_change_mps)
+        .count();
+    Some((at, at as f64 / speeds.len() as f64))
+}
+
 /// Whether `fixes` (time order) are too smooth for a real receiver ([`too_smooth`] on their
-/// changes of speed) or pile their speeds up ([`speed_pile_up`] of
-/// `synthetic_min_pile_up` or more).
+/// changes of speed), pile their speeds up ([`speed_pile_up`] of `synthetic_min_pile_up`
+/// or more), or run into a ceiling ([`speed_ceiling`]: `synthetic_min_at_ceiling` steps
+/// and `synthetic_min_ceiling_share` of them or more).
 pub fn looks_generated(fixes: &[&Fix], config: &TrackConfig) -> bool {
     too_smooth(&speed_changes(fixes.iter().copied(), config), config)
         || speed_pile_up(fixes.iter().copied(), config)
             .is_some_and(|share| share >= config.synthetic_min_pile_up)
+        || speed_ceiling(fixes.iter().copied(), config).is_some_and(|(at, share)| {
+            at >= config.synthetic_min_at_ceiling && share >= config.synthetic_min_ceiling_share
+        })
 }
 
 /// Whether `changes` are too smooth for a real receiver: `synthetic_min_tiny_run` tiny ones

@@ -335,3 +335,66 @@ fn a_frame_whose_own_exif_says_elsewhere_or_another_time_disagrees() {
         assert_eq!(photo_disagrees(&tags, &claimed), expected, "{name}");
     }
 }
+
+/// A generated track along a winding road: legs of about `legs` metres, turning left and
+/// right alternately by up to `turn_deg` (each corner its own, as real roads do), at
+/// 12 m/s with a fix every `every_s` seconds, `noise_m` of receiver noise.
+fn winding(start: i64, legs: &[f64], turn_deg: f64, every_s: i64, noise_m: f64) -> Vec<Fix> {
+    // The road's corners, metres east and north of the base point.
+    let mut corners = vec![(0.0_f64, 0.0_f64)];
+    let mut heading = 0.0_f64;
+    for (n, leg) in legs.iter().cycle().take(60).enumerate() {
+        let (east, north) = *corners.last().unwrap();
+        let leg = leg * (1.0 + 0.3 * wobble(n as i64 + 500));
+        corners.push((
+            east + leg * heading.to_radians().sin(),
+            north + leg * heading.to_radians().cos(),
+        ));
+        let turn = turn_deg * (0.6 + 0.4 * wobble(n as i64 + 900).abs());
+        heading += if n % 2 == 0 { turn } else { -turn };
+    }
+    let mut fixes = Vec::new();
+    let (mut travelled, mut next_at) = (0.0, 0.0);
+    for pair in corners.windows(2) {
+        let leg = ((pair[1].0 - pair[0].0).powi(2) + (pair[1].1 - pair[0].1).powi(2)).sqrt();
+        while next_at <= travelled + leg {
+            let t = (next_at - travelled) / leg;
+            let n = fixes.len() as i64;
+            let seconds = start / 1000 + n * every_s;
+            let east = pair[0].0 + t * (pair[1].0 - pair[0].0) + noise_m * wobble(seconds);
+            let north = pair[0].1 + t * (pair[1].1 - pair[0].1) + noise_m * wobble(seconds + 7);
+            fixes.push(Fix {
+                time: TimestampMs(start + n * every_s * 1000),
+                lat: ((43.70 + north / M_PER_DEG) * 1e7).round() / 1e7,
+                lon: ((7.40 + east / (M_PER_DEG * 0.72)) * 1e7).round() / 1e7,
+                ..drive(start, 1, 0.0, 0.0)[0]
+            });
+            next_at += 12.0 * every_s as f64;
+        }
+        travelled += leg;
+    }
+    fixes
+}
+
+#[test]
+fn a_sparse_generated_track_on_a_winding_road_runs_into_its_speed_ceiling() {
+    let config = TrackConfig::default();
+    let road = [100.0, 30.0, 30.0, 30.0];
+    // A fix every 5 s: most steps cut a corner, so too few are straight for the changes of
+    // speed to be too smooth or for one speed to hold a third of the steps…
+    let forged = winding(NOW.0 - 2 * HOUR, &road, 25.0, 5, 0.0);
+    let changes = crate::track::speed_changes(&forged, &config);
+    assert!(!crate::track::too_smooth(&changes, &config), "{changes:?}");
+    let pile = crate::track::speed_pile_up(&forged, &config).unwrap();
+    assert!(pile < config.synthetic_min_pile_up, "{pile}");
+    // …but no step is faster than the set speed, and every straight one is at it.
+    let (at, share) = crate::track::speed_ceiling(&forged, &config).unwrap();
+    assert!(at >= config.synthetic_min_at_ceiling, "{at}");
+    assert!(share >= config.synthetic_min_ceiling_share, "{share}");
+    let verdicts = judge(&entries(&forged, 7), &empty_context(), &config);
+    assert_eq!(count(&verdicts, R::SyntheticTrack), forged.len());
+    // The same road with a receiver's noise passes.
+    let real = winding(NOW.0 - 2 * HOUR, &road, 25.0, 5, 1.5);
+    let verdicts = judge(&entries(&real, 8), &empty_context(), &config);
+    assert!(verdicts.iter().all(Option::is_none), "{verdicts:?}");
+}
