@@ -7,6 +7,10 @@
 //! (Bit hashes such as a 64- or 256-bit dHash are too coarse for dashcam frames: flat road
 //! and sky make re-encoded copies flip as many bits as a different frame.) Pure Rust
 //! (`image`), so the check runs without OpenCV.
+//!
+//! [`frame_prints`] adds, from the same decode, what the global footage index
+//! (`model::footage`) keeps and asks: the frame's core (its centre, at 64 × 36) and one
+//! probe per crop a copy may have had.
 
 use image::imageops::FilterType;
 
@@ -29,13 +33,133 @@ pub fn fingerprint(jpeg: &[u8]) -> Result<Fingerprint, FingerprintError> {
     Ok(fingerprint_image(&image))
 }
 
+/// What the pipeline keeps and asks about one frame, from one decode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FramePrints {
+    /// The whole frame: near duplicates and place consensus.
+    pub whole: Fingerprint,
+    /// The centre ([`model::footage::CORE_MARGIN`] of each side left out): what the footage
+    /// index stores.
+    pub core: Fingerprint,
+    /// One per [`model::footage::COPY_CROPS`]: what is asked of the footage index.
+    pub probes: Vec<Fingerprint>,
+}
+
+/// [`FramePrints`] of a JPEG.
+pub fn frame_prints(jpeg: &[u8]) -> Result<FramePrints, FingerprintError> {
+    let image = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)?;
+    Ok(frame_prints_image(&image))
+}
+
+/// [`FramePrints`] of decoded pixels. The core and probes are exact area averages over the
+/// frame in grayscale (a frame over [`MAX_AREA_PIXELS`] is first shrunk to 1920 px), read
+/// from its summed-area table: the twelve prints cost one pass over the pixels.
+pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
+    let gray = if u64::from(image.width()) * u64::from(image.height()) > MAX_AREA_PIXELS {
+        image.thumbnail(1920, 1920).to_luma8()
+    } else {
+        image.to_luma8()
+    };
+    let areas = SummedAreas::of(&gray);
+    FramePrints {
+        whole: fingerprint_image(image),
+        core: areas.window(model::footage::probe_window(0.0)),
+        probes: model::footage::COPY_CROPS
+            .iter()
+            .map(|crop| areas.window(model::footage::probe_window(*crop)))
+            .collect(),
+    }
+}
+
+/// The largest frame whose prints are read at full resolution (1920 × 1080 and a little
+/// more): its sums fit in `u32` many times over.
+const MAX_AREA_PIXELS: u64 = 2_500_000;
+
+/// A grayscale picture's summed-area table: the sum over any rectangle in four reads.
+struct SummedAreas {
+    width: usize,
+    height: usize,
+    /// `(width + 1) × (height + 1)`, row-major; row and column 0 are zeros.
+    sums: Vec<u32>,
+}
+
+impl SummedAreas {
+    fn of(picture: &image::GrayImage) -> Self {
+        let (width, height) = (picture.width() as usize, picture.height() as usize);
+        let mut sums = vec![0u32; (width + 1) * (height + 1)];
+        for (y, row) in picture.rows().enumerate() {
+            let mut along = 0u32;
+            for (x, pixel) in row.enumerate() {
+                along += u32::from(pixel[0]);
+                sums[(y + 1) * (width + 1) + x + 1] = sums[y * (width + 1) + x + 1] + along;
+            }
+        }
+        Self {
+            width,
+            height,
+            sums,
+        }
+    }
+
+    /// The mean over columns `x0..x1` and rows `y0..y1` (each at least one wide).
+    fn mean(&self, (x0, x1): (usize, usize), (y0, y1): (usize, usize)) -> f32 {
+        let at = |x: usize, y: usize| self.sums[y * (self.width + 1) + x];
+        let sum = u64::from(at(x1, y1)) + u64::from(at(x0, y0))
+            - u64::from(at(x0, y1))
+            - u64::from(at(x1, y0));
+        sum as f32 / ((x1 - x0) * (y1 - y0)) as f32
+    }
+
+    /// The core-sized fingerprint of the part at `(left, top, width, height)`, shares of
+    /// the picture's size: each of its cells the mean of the pixels it covers.
+    fn window(&self, (left, top, width, height): (f64, f64, f64, f64)) -> Fingerprint {
+        let (cols, rows) = (
+            model::footage::CORE_WIDTH as usize,
+            model::footage::CORE_HEIGHT as usize,
+        );
+        let spans = |start: f64, span: f64, cells: usize, size: usize| -> Vec<(usize, usize)> {
+            let edge = |n: usize| {
+                let at = (start + span * n as f64 / cells as f64) * size as f64;
+                (at.round().max(0.0) as usize).min(size)
+            };
+            (0..cells)
+                .map(|n| {
+                    let to = edge(n + 1).max(edge(n) + 1).min(size.max(1));
+                    (edge(n).min(to - 1), to)
+                })
+                .collect()
+        };
+        let xs = spans(left, width, cols, self.width);
+        let ys = spans(top, height, rows, self.height);
+        let values = ys
+            .iter()
+            .flat_map(|&y| xs.iter().map(move |&x| self.mean(x, y)))
+            .collect();
+        normalised_values(values)
+    }
+}
+
 /// The fingerprint of decoded pixels.
 pub fn fingerprint_image(image: &image::DynamicImage) -> Fingerprint {
+    fingerprint_sized(image, WIDTH, HEIGHT)
+}
+
+/// The normalised grayscale thumbnail of `image` at `width` × `height`.
+fn fingerprint_sized(image: &image::DynamicImage, width: u32, height: u32) -> Fingerprint {
     let small = image
         .thumbnail(256, 256)
-        .resize_exact(WIDTH, HEIGHT, FilterType::Triangle)
+        .resize_exact(width, height, FilterType::Triangle)
         .to_luma8();
-    let values: Vec<f32> = small.pixels().map(|p| f32::from(p[0])).collect();
+    normalised(&small)
+}
+
+/// `small`'s values normalised to zero mean and unit spread.
+fn normalised(small: &image::GrayImage) -> Fingerprint {
+    normalised_values(small.pixels().map(|p| f32::from(p[0])).collect())
+}
+
+/// `values` normalised to zero mean and unit spread (a flat picture keeps its spread of 1).
+fn normalised_values(values: Vec<f32>) -> Fingerprint {
     let mean = values.iter().sum::<f32>() / values.len() as f32;
     let spread = (values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / values.len() as f32)
         .sqrt()

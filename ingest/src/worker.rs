@@ -1,6 +1,8 @@
 //! The pipeline worker: takes `process-capture` jobs from the store's queue and runs each
 //! pending frame through its own EXIF check, vision (quality, privacy blur, signs), the
-//! near-duplicate check and the place consensus (`model::consensus`: a capture whose pixels
+//! near-duplicate check, the global footage index (`model::footage`: a capture whose frames
+//! copy another device's footage, cropped or re-encoded, is a `replay` wherever it is
+//! claimed) and the place consensus (`model::consensus`: a capture whose pixels
 //! are unlike other devices' views of the well-mapped places it claims is held for review,
 //! `unlike-place`, and its public copies taken back), then commits everything — outcomes, sequences, detections, coverage, dirty cells — with
 //! the job's completion in one transaction. The public (blurred) JPEG and its thumbnail are
@@ -30,18 +32,19 @@ use model::{
     RejectReason, TimestampMs,
 };
 use store::{
-    BlobKey, Coverage, FrameOutcome, LeasedJob, NewDetection, NewSequence, ProcessedCapture,
-    ProcessedFrame, Store,
+    BlobKey, Coverage, FootageEntry, FrameOutcome, LeasedJob, NewDetection, NewSequence,
+    ProcessedCapture, ProcessedFrame, Store,
 };
 use thumbnail::encode_thumbnail;
 
 use crate::map_features::FeatureSettings;
 use crate::sequence::{SequenceConfig, split};
-use crate::similarity::{Fingerprint, distance, fingerprint};
+use crate::similarity::{Fingerprint, FramePrints, distance, frame_prints};
 use crate::uploads::PROCESS_CAPTURE_JOB;
 use model::consensus::{
     ConsensusConfig, VIEW_RINGS, VIEW_WINDOW_MS, View, agreement, capture_disagrees, heading_at,
 };
+use model::footage::{CopyConfig, capture_copies, copy_of};
 
 /// How long a worker holds a job before another may take it over, unless it extends it.
 pub const LEASE: Duration = Duration::from_secs(300);
@@ -358,6 +361,8 @@ async fn process(
     let pending = store.db.pending_frames(capture).await?;
     let fixes: Vec<model::Fix> = pending.iter().map(|frame| frame.fix).collect();
     let consensus = ConsensusConfig::default();
+    let copying = CopyConfig::default();
+    let mut copies = Vec::new();
     let mut agreements = Vec::new();
     let mut frames = Vec::with_capacity(pending.len());
     let mut detections = Vec::new();
@@ -412,12 +417,18 @@ async fn process(
         let mut outcome = quality_outcome(&analyzed);
         let heading = heading_at(&fixes, position);
         let mut print = None;
+        let mut footage = None;
         if matches!(outcome, FrameOutcome::Accepted { .. }) {
             let jpeg = original.clone();
-            let computed = tokio::task::spawn_blocking(move || fingerprint(&jpeg))
+            let computed = tokio::task::spawn_blocking(move || frame_prints(&jpeg))
                 .await
                 .map_err(|err| WorkerError::Join(err.to_string()))?;
-            if let Ok(computed) = computed {
+            if let Ok(FramePrints {
+                whole: computed,
+                core,
+                probes,
+            }) = computed
+            {
                 let since = frame.fix.time.saturating_add_ms(-NEAR_DUPLICATE_WINDOW_MS);
                 let stored = store.db.fingerprints_in(cell, since).await?;
                 let near_stored = stored
@@ -431,6 +442,13 @@ async fn process(
                 if near_stored || near_here {
                     outcome = FrameOutcome::Rejected(RejectReason::NearDuplicate);
                 } else {
+                    if copies_footage(store, &probes, &frame.fix, device, &copying).await? {
+                        copies.push(frame.sha256);
+                    }
+                    footage = Some(FootageEntry {
+                        keys: model::footage::keys(&core),
+                        core: core.to_bytes(),
+                    });
                     let views = place_views(store, cell, frame.fix.time).await?;
                     agreements.push(agreement(&computed, heading, device, &views, &consensus));
                     accepted_prints.push((cell, computed.clone()));
@@ -484,11 +502,20 @@ async fn process(
                 time: frame.fix.time,
                 fingerprint: p.to_bytes(),
                 heading,
+                footage: footage.take(),
             }),
             sha256: frame.sha256,
         });
     }
 
+    if capture_copies(copies.len(), &copying) {
+        take_back(store, &mut frames, &mut detections, |frame| {
+            copies
+                .contains(&frame.sha256)
+                .then_some(RejectReason::Replay)
+        })
+        .await?;
+    }
     // A reviewer who cleared this capture's hold has judged its pixels: it is not held again.
     if capture_disagrees(&agreements, &consensus) && !store.db.hold_cleared(capture).await? {
         hold_for_review(store, &mut frames, &mut detections).await?;
@@ -613,10 +640,58 @@ async fn hold_for_review(
     frames: &mut [ProcessedFrame],
     detections: &mut Vec<NewDetection>,
 ) -> Result<(), WorkerError> {
-    let mut held = std::collections::HashSet::new();
+    take_back(store, frames, detections, |_| {
+        Some(RejectReason::UnlikePlace)
+    })
+    .await
+}
+
+/// Whether the frame whose `probes` are given, claimed at `claimed` by `device`, copies
+/// another device's footage in the global index ([`model::footage::copy_of`]).
+async fn copies_footage(
+    store: &Store,
+    probes: &[Fingerprint],
+    claimed: &model::Fix,
+    device: model::DeviceId,
+    config: &CopyConfig,
+) -> Result<bool, WorkerError> {
+    let mut keys: Vec<i64> = probes.iter().flat_map(model::footage::keys).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let candidates: Vec<model::footage::Stored> = store
+        .db
+        .footage_sharing(&keys)
+        .await?
+        .into_iter()
+        .filter_map(|stored| {
+            Some(model::footage::Stored {
+                core: Fingerprint::from_bytes(&stored.core)?,
+                sha256: stored.sha256,
+                device: stored.device,
+                lat: stored.lat,
+                lon: stored.lon,
+                time: stored.time,
+            })
+        })
+        .collect();
+    Ok(copy_of(probes, claimed, device, &candidates, config).is_some())
+}
+
+/// Rejects each accepted frame `reason_for` gives a reason for, and takes back what was
+/// already written for it: its public copy and thumbnail, its coverage and its detections.
+async fn take_back(
+    store: &Store,
+    frames: &mut [ProcessedFrame],
+    detections: &mut Vec<NewDetection>,
+    reason_for: impl Fn(&ProcessedFrame) -> Option<RejectReason>,
+) -> Result<(), WorkerError> {
+    let mut taken = std::collections::HashSet::new();
     for frame in frames.iter_mut() {
-        if matches!(frame.outcome, FrameOutcome::Accepted { .. }) {
-            frame.outcome = FrameOutcome::Rejected(RejectReason::UnlikePlace);
+        if !matches!(frame.outcome, FrameOutcome::Accepted { .. }) {
+            continue;
+        }
+        if let Some(reason) = reason_for(frame) {
+            frame.outcome = FrameOutcome::Rejected(reason);
             frame.coverage = None;
             store
                 .blobs
@@ -626,10 +701,10 @@ async fn hold_for_review(
                 .blobs
                 .delete(&BlobKey::thumbnail(&frame.sha256))
                 .await?;
-            held.insert(frame.sha256);
+            taken.insert(frame.sha256);
         }
     }
-    detections.retain(|detection| !held.contains(&detection.frame));
+    detections.retain(|detection| !taken.contains(&detection.frame));
     Ok(())
 }
 

@@ -195,11 +195,16 @@ pub fn heading_at(fixes: &[Fix], index: usize) -> Option<f64> {
     Some(bearing_deg(before, after))
 }
 
-/// Equirectangular distance: exact enough over the metres between neighbouring fixes.
 fn metres_between(a: &Fix, b: &Fix) -> f64 {
-    let mean_lat = ((a.lat + b.lat) / 2.0).to_radians();
-    let north = (b.lat - a.lat).to_radians();
-    let east = (b.lon - a.lon).to_radians() * mean_lat.cos();
+    metres((a.lat, a.lon), (b.lat, b.lon))
+}
+
+/// Equirectangular distance between two (lat, lon) points: exact enough over the metres
+/// between neighbouring fixes or two shots of one place.
+pub(crate) fn metres((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -> f64 {
+    let mean_lat = ((lat1 + lat2) / 2.0).to_radians();
+    let north = (lat2 - lat1).to_radians();
+    let east = (lon2 - lon1).to_radians() * mean_lat.cos();
     6_371_000.0 * north.hypot(east)
 }
 

@@ -15,6 +15,7 @@ mod address;
 pub mod consensus;
 mod consumption;
 mod fix;
+pub mod footage;
 mod frame_report;
 mod h3;
 mod ids;

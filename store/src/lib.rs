@@ -47,8 +47,8 @@ pub use features::{
 };
 pub use map::{DirtyCell, MapFrameRow, MapSequenceRow};
 pub use pipeline::{
-    CaptureSearchRows, CaptureViews, Coverage, NewDetection, NewSequence, PendingFrame,
-    ProcessedCapture, ProcessedFrame, StoredView,
+    CaptureSearchRows, CaptureViews, Coverage, FootageEntry, NewDetection, NewSequence,
+    PendingFrame, ProcessedCapture, ProcessedFrame, StoredView,
 };
 pub use public::{ContributorCaptureRow, DetectionRow, FreshCoverageRow, PublicFrameRow};
 pub use queue::{JobId, JobQueue, LeasedJob, NewJob, QueueCounts, RetryOutcome};

@@ -86,6 +86,28 @@ pub struct Coverage {
     pub fingerprint: Vec<u8>,
     /// Degrees clockwise from north the frame looked along, when known.
     pub heading: Option<f64>,
+    /// Its entry in the global footage index, when it has one.
+    pub footage: Option<FootageEntry>,
+}
+
+/// What the global footage index keeps of an accepted frame (`model::footage`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FootageEntry {
+    /// The frame's core fingerprint, encoded.
+    pub core: Vec<u8>,
+    /// Its locality-sensitive keys.
+    pub keys: Vec<i64>,
+}
+
+/// A frame in the global footage index: what [`Db::footage_sharing`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFootage {
+    pub sha256: FrameId,
+    pub device: model::DeviceId,
+    pub lat: f64,
+    pub lon: f64,
+    pub time: TimestampMs,
+    pub core: Vec<u8>,
 }
 
 /// Everything processing a capture produced.
@@ -264,6 +286,35 @@ impl Db {
             .collect()
     }
 
+    /// The frames of the global footage index that share any of `keys`, each once.
+    pub async fn footage_sharing(&self, keys: &[i64]) -> Result<Vec<StoredFootage>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT sha256, device_id, lat, lon, captured_at_ms, core FROM footage \
+             WHERE sha256 IN (SELECT sha256 FROM footage_keys WHERE key IN ({}))",
+            crate::db::placeholders(1..=keys.len()),
+        );
+        let mut query = sqlx::query(&sql);
+        for key in keys {
+            query = query.bind(*key);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredFootage {
+                    sha256: crate::db::parse_column(row, "sha256")?,
+                    device: crate::db::parse_column(row, "device_id")?,
+                    lat: row.try_get("lat")?,
+                    lon: row.try_get("lon")?,
+                    time: TimestampMs(row.try_get("captured_at_ms")?),
+                    core: row.try_get("core")?,
+                })
+            })
+            .collect()
+    }
+
     /// Commits a processed capture and completes its job in one transaction: frame outcomes,
     /// sequences, detections, cell coverage, dirty cells for the tile builder, fingerprints,
     /// the capture's state. Fails with [`crate::Error::LeaseLost`] (and commits nothing) if
@@ -335,6 +386,7 @@ impl Db {
                 time,
                 fingerprint,
                 heading,
+                footage,
             }) = &frame.coverage
             else {
                 continue;
@@ -375,6 +427,32 @@ impl Db {
             .bind(NullableFloat(*heading))
             .execute(&mut *tx)
             .await?;
+            if let Some(footage) = footage {
+                let sha256 = frame.sha256.to_hex();
+                sqlx::query(
+                    "INSERT INTO footage (sha256, device_id, lat, lon, captured_at_ms, core) \
+                     SELECT $1, c.device_id, f.lat, f.lon, $2, $3 FROM frames f \
+                     JOIN captures c ON c.id = f.capture_id WHERE f.capture_id = $4 AND f.idx = $5 \
+                     ON CONFLICT (sha256) DO NOTHING",
+                )
+                .bind(&sha256)
+                .bind(time.as_millis())
+                .bind(footage.core.as_slice())
+                .bind(&capture)
+                .bind(i64::from(frame.index))
+                .execute(&mut *tx)
+                .await?;
+                for key in &footage.keys {
+                    sqlx::query(
+                        "INSERT INTO footage_keys (key, sha256) VALUES ($1, $2) \
+                         ON CONFLICT (key, sha256) DO NOTHING",
+                    )
+                    .bind(*key)
+                    .bind(&sha256)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
         }
         crate::reviews::open_processed_cases(
             &mut tx,

@@ -129,6 +129,7 @@ async fn commit_pass(
                     time: fix.time,
                     fingerprint: vec![0; 8],
                     heading: fix.heading,
+                    footage: None,
                 }),
                 sha256: *id,
             })

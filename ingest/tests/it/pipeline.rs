@@ -506,6 +506,33 @@ async fn a_store_outage_retries_without_using_attempts_or_rejecting_frames() {
     assert_eq!(status["counts"]["accepted"], 2, "{status}");
 }
 
+/// Uploads `jpegs`, posts `manifest` signed with `key`, processes it, and gives each
+/// frame's reject reason (JSON null when accepted) as the capture's status reports it.
+macro_rules! upload_and_process {
+    ($app:expr, $store:expr, $analyzer:expr, $key:expr, $manifest:expr, $jpegs:expr) => {{
+        for jpeg in &$jpegs {
+            assert_eq!(
+                call!($app, put_frame(&$key, jpeg.clone())).0,
+                StatusCode::CREATED
+            );
+        }
+        let (body, signature) = $manifest.sign(&$key);
+        let request = test::TestRequest::post()
+            .uri("/api/v1/captures")
+            .insert_header(("X-Waymark-Signature", signature.to_hex()))
+            .set_payload(body);
+        assert_eq!(call!($app, request).0, StatusCode::ACCEPTED);
+        process_next(&$store, &$analyzer).await.unwrap();
+        let (_, result) = call!($app, crate::capture_status(&$key, $manifest.capture_id));
+        result["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["reject_reason"].clone())
+            .collect::<Vec<Value>>()
+    }};
+}
+
 /// Frames of one street in Monaco, 8 m apart heading east, `hours_ago` hours ago, as
 /// dashcam `camera` films it (the simulator's place-consistent footage) — or, with
 /// `elsewhere`, that dashcam's footage of a town far away claimed here.
@@ -591,6 +618,89 @@ fn other_town(i: u32, camera: u32) -> Vec<u8> {
 }
 
 #[actix_web::test]
+async fn a_capture_copying_another_dashcams_published_footage_is_a_replay_wherever_claimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
+    let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
+    let vision = vision::Vision::new(vision::VisionConfig::default())
+        .expect("vision models installed by scripts/setup");
+    let analyzer: Arc<dyn FrameAnalyzer> = Arc::new(OpenCv(vision));
+    let mut source = datasets::frames::FrameSource::open().unwrap();
+    let send = async |name: &str, seed: u8, manifest: CaptureManifest, jpegs: Vec<Vec<u8>>| {
+        let key = DeviceKeypair::from_seed([seed; 32]);
+        sign_up_with_device!(app, name, key);
+        let manifest = CaptureManifest {
+            device_key: key.public(),
+            ..manifest
+        };
+        let reasons = upload_and_process!(app, store, analyzer, key, manifest, jpegs);
+        (manifest, reasons)
+    };
+    // Ann films a street; Ben, with his own dashcam, films it an hour later: two shots of one
+    // place are not copies of each other.
+    let ann_key = DeviceKeypair::from_seed([41; 32]);
+    let (ann, ann_jpegs) = street_capture(&mut source, &ann_key, 41, 9, false);
+    let (ann, reasons) = send("Ann", 41, ann, ann_jpegs).await;
+    assert!(reasons.iter().all(Value::is_null), "Ann: {reasons:?}");
+    let ben_key = DeviceKeypair::from_seed([42; 32]);
+    let (ben, ben_jpegs) = street_capture(&mut source, &ben_key, 42, 8, false);
+    let (_, reasons) = send("Ben", 42, ben, ben_jpegs).await;
+    assert!(reasons.iter().all(Value::is_null), "Ben: {reasons:?}");
+
+    // Mallory fetches Ann's published frames, crops them 5 %, brightens and re-encodes
+    // them, and claims them 3 km north, hours later: a replay, every frame, and a case.
+    let mut copies = Vec::new();
+    let mut frames = Vec::new();
+    for (n, entry) in ann.frames.iter().enumerate() {
+        let public = store
+            .blobs
+            .get(&BlobKey::public_frame(&entry.sha256))
+            .await
+            .unwrap();
+        let copy = datasets::frames::disguise(&public, 0.05, 12, 82).unwrap();
+        let mut fix = entry.fix;
+        fix.lat += 3_000.0 / 111_195.0;
+        fix.time = fix.time.saturating_add_ms(5 * 3_600_000 + n as i64);
+        frames.push(FrameEntry {
+            sha256: FrameId::of_bytes(&copy),
+            fix,
+        });
+        copies.push(copy);
+    }
+    let copied = CaptureManifest {
+        capture_id: CaptureId::new(),
+        frames,
+        ..ann.clone()
+    };
+    let (copied, reasons) = send("Mallory", 43, copied, copies).await;
+    assert!(reasons.iter().all(|r| r == "replay"), "{reasons:?}");
+    for entry in &copied.frames {
+        assert!(
+            !store
+                .blobs
+                .exists(&BlobKey::public_frame(&entry.sha256))
+                .await
+                .unwrap()
+        );
+    }
+    let cases = store
+        .db
+        .fraud_cases(&store::CaseQuery {
+            limit: 10,
+            ..store::CaseQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!(
+        (cases[0].reason, cases[0].frame_count, cases[0].capture),
+        (model::RejectReason::Replay, 8, copied.capture_id)
+    );
+}
+
+#[actix_web::test]
 async fn a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&crate::backends::store_config(dir.path()).await)
@@ -606,26 +716,7 @@ async fn a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review() {
         sign_up_with_device!(app, name, key);
         let (manifest, jpegs) =
             street_capture(&mut source, &key, u32::from(seed), hours_ago, elsewhere);
-        for jpeg in &jpegs {
-            assert_eq!(
-                call!(app, put_frame(&key, jpeg.clone())).0,
-                StatusCode::CREATED
-            );
-        }
-        let (body, signature) = manifest.sign(&key);
-        let request = test::TestRequest::post()
-            .uri("/api/v1/captures")
-            .insert_header(("X-Waymark-Signature", signature.to_hex()))
-            .set_payload(body);
-        assert_eq!(call!(app, request).0, StatusCode::ACCEPTED);
-        process_next(&store, &analyzer).await.unwrap();
-        let (_, result) = call!(app, crate::capture_status(&key, manifest.capture_id));
-        let reasons: Vec<Value> = result["frames"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["reject_reason"].clone())
-            .collect();
+        let reasons = upload_and_process!(app, store, analyzer, key, manifest, jpegs);
         (manifest, reasons)
     };
     // Three dashcams film the street, hours apart: it is well mapped.

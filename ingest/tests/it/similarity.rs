@@ -63,3 +63,93 @@ fn broken_bytes_are_an_error_not_a_panic() {
     assert!(fingerprint(b"not a jpeg").is_err());
     assert!(fingerprint(&[]).is_err());
 }
+
+/// The global footage index's two promises on the simulator's real stills: a copy —
+/// cropped 0–10 % a side, brightened or darkened, re-encoded at quality 50–90 — is within
+/// `COPY_DISTANCE` of its original's core and shares an index key with it; no frame of
+/// another honest dashcam is that close to any other's, wherever and whenever it was taken.
+#[test]
+fn footage_copies_are_found_and_other_dashcams_are_not() {
+    use datasets::fleet::{Behaviour, FleetConfig, simulate};
+    use datasets::frames::{FrameSource, Look};
+    use ingest::similarity::frame_prints;
+    use model::footage::{COPY_DISTANCE, keys};
+    let network = datasets::monaco().unwrap();
+    let graph = datasets::RoadGraph::new(&network);
+    let fleet = simulate(
+        &graph,
+        &FleetConfig {
+            days: 2,
+            trips_per_day: 1,
+            trip_length_m: 500.0,
+            seed: 3,
+            ..FleetConfig::default()
+        },
+    )
+    .unwrap();
+    let mut source = FrameSource::open().unwrap();
+    let disguises = [
+        (0.05, 12, 82),
+        (0.03, -20, 60),
+        (0.08, 30, 70),
+        (0.0, 0, 50),
+        (0.10, 10, 90),
+    ];
+    let mut frames = Vec::new();
+    let mut copy_distances = Vec::new();
+    for (device, trip) in fleet.trips() {
+        if !matches!(device.behaviour, Behaviour::Honest | Behaviour::Repeating) {
+            continue;
+        }
+        for index in (0..trip.fixes.len()).step_by(5) {
+            let look = Look {
+                pose: trip.poses[index],
+                camera: device.index,
+            };
+            let frame = source
+                .frame(trip.frame_key(index), &trip.fixes[index], look)
+                .unwrap();
+            let prints = frame_prints(&frame.jpeg).unwrap();
+            let (share, brightness, quality) = disguises[frames.len() % disguises.len()];
+            let copy = datasets::frames::disguise(&frame.jpeg, share, brightness, quality).unwrap();
+            let copy = frame_prints(&copy).unwrap();
+            let nearest = copy
+                .probes
+                .iter()
+                .map(|probe| distance(probe, &prints.core))
+                .fold(f32::INFINITY, f32::min);
+            copy_distances.push(nearest);
+            let core_keys = keys(&prints.core);
+            assert!(
+                copy.probes
+                    .iter()
+                    .any(|probe| keys(probe).iter().any(|key| core_keys.contains(key))),
+                "a copy shares no index key with its original"
+            );
+            frames.push((device.index, prints));
+        }
+    }
+    copy_distances.sort_by(f32::total_cmp);
+    let farthest_copy = copy_distances[copy_distances.len() - 1];
+    eprintln!(
+        "{} copies: {:.3}..{farthest_copy:.3} from their original",
+        copy_distances.len(),
+        copy_distances[0]
+    );
+    assert!(farthest_copy < COPY_DISTANCE, "{farthest_copy}");
+    let mut nearest_other = f32::INFINITY;
+    for (device, prints) in &frames {
+        for (other, stored) in &frames {
+            if other != device {
+                for probe in &prints.probes {
+                    nearest_other = nearest_other.min(distance(probe, &stored.core));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} honest frames: another dashcam's nearest {nearest_other:.3}",
+        frames.len()
+    );
+    assert!(nearest_other > COPY_DISTANCE, "{nearest_other}");
+}

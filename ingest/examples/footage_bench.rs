@@ -1,0 +1,108 @@
+//! Times what the global footage index adds to the pipeline worker for one accepted frame,
+//! beside the floor the worker pays anyway for its near-duplicate fingerprint (decoding the
+//! JPEG and the 32 × 18 fingerprint): the frame's prints from the same decode (the whole
+//! fingerprint, the 64 × 36 core and its 11 crop probes), the index keys of the core and of
+//! every probe, and [`model::footage::copy_of`] against 100 candidates. The index read
+//! (`Db::footage_sharing`, one indexed query) is not included. Real frames: the Mapillary
+//! photo downscaled to 1920 × 1080 and a 960 × 540 Udacity still. Prints a Markdown table.
+//!
+//!     cargo run --release -p ingest --example footage_bench -- [rounds]
+
+use std::io::Cursor;
+use std::time::Instant;
+
+use image::codecs::jpeg::JpegEncoder;
+use image::imageops::FilterType;
+use ingest::similarity::{fingerprint, frame_prints};
+use model::footage::{CopyConfig, Stored, copy_of, keys};
+use model::{DeviceId, Fix, FixType, FrameId, TimestampMs};
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn timed(rounds: usize, mut run: impl FnMut()) -> f64 {
+    run();
+    median(
+        (0..rounds)
+            .map(|_| {
+                let started = Instant::now();
+                run();
+                started.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect(),
+    )
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map_or(51, |a| a.parse().expect("rounds"));
+    let images = datasets::path("images");
+    let uhd = image::open(images.join("geotagged/mapillary_DSC00001.JPG")).expect("datasets/");
+    let mut hd = Vec::new();
+    JpegEncoder::new_with_quality(&mut Cursor::new(&mut hd), 90)
+        .encode_image(&uhd.resize_exact(1920, 1080, FilterType::Triangle).to_rgb8())
+        .expect("encode");
+    let udacity =
+        std::fs::read(images.join("udacity_lanes/solidWhiteCurve.jpg")).expect("datasets/");
+    let device: DeviceId = "00000000-0000-0000-0000-000000000001".parse().unwrap();
+    let other: DeviceId = "00000000-0000-0000-0000-000000000002".parse().unwrap();
+    let claimed = Fix {
+        time: TimestampMs(1_790_000_000_000),
+        lat: 43.73,
+        lon: 7.42,
+        alt: None,
+        heading: None,
+        speed: None,
+        fix_type: FixType::Fix3d,
+        satellites: 9,
+        hdop: 0.9,
+    };
+    println!(
+        "| frame | floor: decode + 32×18 fingerprint | prints (same decode) | keys ×12 | copy_of, 100 candidates | added |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, jpeg) in [
+        ("1920×1080 Mapillary (downscaled)", &hd),
+        ("960×540 Udacity", &udacity),
+    ] {
+        let floor = timed(rounds, || {
+            fingerprint(jpeg).unwrap();
+        });
+        let prints = frame_prints(jpeg).unwrap();
+        let with_prints = timed(rounds, || {
+            frame_prints(jpeg).unwrap();
+        });
+        let keying = timed(rounds, || {
+            keys(&prints.core);
+            for probe in &prints.probes {
+                keys(probe);
+            }
+        });
+        let candidates: Vec<Stored> = (0..100u32)
+            .map(|n| Stored {
+                sha256: FrameId::of_bytes(&n.to_le_bytes()),
+                device: other,
+                lat: 43.70,
+                lon: 7.42,
+                time: TimestampMs(1_780_000_000_000),
+                core: prints.probes[(n as usize) % prints.probes.len()].clone(),
+            })
+            .collect();
+        let copying = timed(rounds, || {
+            copy_of(
+                &prints.probes,
+                &claimed,
+                device,
+                &candidates,
+                &CopyConfig::default(),
+            );
+        });
+        let added = with_prints - floor + keying + copying;
+        println!(
+            "| {name} | {floor:.1} ms | {with_prints:.1} ms | {keying:.2} ms | {copying:.2} ms | {added:.1} ms |"
+        );
+    }
+}
