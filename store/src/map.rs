@@ -48,15 +48,23 @@ pub struct DirtyCell {
     pub marked_at_ms: i64,
 }
 
-const FRAME_COLUMNS: &str = "SELECT f.capture_id, f.idx, f.sha256, f.time_ms, f.lat, f.lon, f.heading, f.cell, \
-     f.sequence_id, d.contributor_id FROM frames f \
-     JOIN captures c ON c.id = f.capture_id JOIN devices d ON d.id = c.device_id \
-     WHERE f.status = 'accepted' AND f.cell IS NOT NULL";
+/// Accepted frames, but none of a capture held for review (`reviews::held_now`): a held
+/// capture leaves the map until a reviewer clears it.
+fn frame_columns() -> String {
+    format!(
+        "SELECT f.capture_id, f.idx, f.sha256, f.time_ms, f.lat, f.lon, f.heading, f.cell, \
+         f.sequence_id, d.contributor_id FROM frames f \
+         JOIN captures c ON c.id = f.capture_id JOIN devices d ON d.id = c.device_id \
+         WHERE f.status = 'accepted' AND f.cell IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM fraud_cases k WHERE k.capture_id = f.capture_id AND {})",
+        crate::reviews::held_now("k")
+    )
+}
 
 impl Db {
     /// Every accepted frame, or only those in `cells` (H3 res 12).
     pub async fn map_frames(&self, cells: Option<&[u64]>) -> Result<Vec<MapFrameRow>> {
-        self.rows_in_cells(FRAME_COLUMNS, "f.cell", cells, frame_row)
+        self.rows_in_cells(&frame_columns(), "f.cell", cells, frame_row)
             .await
     }
 

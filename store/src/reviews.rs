@@ -328,6 +328,15 @@ impl Db {
             }
             (Decision::Confirm, _) => {}
         }
+        // A capture held at a close left the map; cleared, it comes back.
+        let capture: Option<String> =
+            sqlx::query_scalar("SELECT capture_id FROM fraud_cases WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(capture) = capture {
+            mark_capture_cells(&mut tx, &capture, at).await?;
+        }
         tx.commit().await?;
         self.fraud_case(id)
             .await?
@@ -368,6 +377,7 @@ impl Db {
         reason: RejectReason,
         at: TimestampMs,
     ) -> Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO fraud_cases (id, device_id, capture_id, reason, frame_count, first_frame_ms, \
              opened_at_ms, status) \
@@ -380,8 +390,10 @@ impl Db {
         .bind(reason.slug())
         .bind(at.as_millis())
         .bind(capture.to_string())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        mark_capture_cells(&mut tx, &capture.to_string(), at).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -519,6 +531,26 @@ fn standing(alias: &str) -> String {
         "{alias}.status <> 'cleared' AND ({alias}.status = 'confirmed' OR {alias}.reason NOT IN ({}))",
         held_reasons()
     )
+}
+
+/// Marks the cells of `capture`'s accepted frames dirty: the tile builder redraws them (a
+/// capture held, or cleared, changes what the map may show).
+async fn mark_capture_cells(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    capture: &str,
+    at: TimestampMs,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO dirty_cells (cell, marked_at_ms) \
+         SELECT DISTINCT cell, $1 FROM frames WHERE capture_id = $2 AND status = 'accepted' \
+         AND cell IS NOT NULL \
+         ON CONFLICT (cell) DO UPDATE SET marked_at_ms = excluded.marked_at_ms",
+    )
+    .bind(at.as_millis())
+    .bind(capture)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The SQL condition on cases aliased `alias` that hold their capture for review as of the

@@ -168,6 +168,7 @@ impl TileBuilder {
             frames,
             sequences,
             features,
+            cells_read: cells.map(<[u64]>::to_vec),
         })
     }
 

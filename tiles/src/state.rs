@@ -95,6 +95,10 @@ pub struct MapUpdate {
     pub frames: Vec<MapFrameRow>,
     pub sequences: Vec<SequenceLine>,
     pub features: Vec<FeatureRow>,
+    /// The cells whose frames `frames` are all of (what a dirty-cell read asked for): a frame
+    /// the map holds in one of them that is not in `frames` has left the map (a capture held
+    /// for review). `None`: `frames` only adds.
+    pub cells_read: Option<Vec<u64>>,
 }
 
 /// Everything the tile builder draws from.
@@ -123,29 +127,27 @@ impl MapState {
     }
 
     /// Adds what is new in `update` (rows already known are not counted twice: accepted
-    /// frames do not change) and returns every tile the rows given touch, known or new —
-    /// a cell marked dirty again is drawn again.
+    /// frames do not change), takes off what left the cells it read
+    /// ([`MapUpdate::cells_read`]), and returns every tile the rows given or taken touch,
+    /// known or new — a cell marked dirty again is drawn again.
     pub fn apply(&mut self, update: MapUpdate) -> BTreeSet<TileCoord> {
         let mut touched = BTreeSet::new();
+        if let Some(cells) = &update.cells_read {
+            self.take_off_missing(cells, &update.frames, &mut touched);
+        }
         touch_frames(&update.frames, &mut touched);
         for frame in update.frames {
             let key = (frame.capture_id.clone(), frame.index);
             if self.frames.contains_key(&key) {
                 continue;
             }
-            let Ok(cell) = CellIndex::try_from(frame.cell) else {
+            if !self.count(&frame) {
                 tracing::warn!(
                     cell = frame.cell,
                     "frame with an invalid H3 cell left off the map"
                 );
                 continue;
-            };
-            let center = LatLng::from(cell);
-            self.cells
-                .entry(frame.cell)
-                .or_insert_with(|| ((center.lng(), center.lat()), CellSummary::default()))
-                .1
-                .add(&frame.contributor_id, frame.captured_at_ms);
+            }
             let point = LonLatBox::around([(frame.lon, frame.lat)]).expect("one point");
             self.bounds = Some(self.bounds.map_or(point, |b| b.union(point)));
             self.frames.insert(key, frame);
@@ -167,6 +169,85 @@ impl MapState {
             self.features.insert(feature.id.clone(), feature);
         }
         touched
+    }
+
+    /// Counts `frame` in its cell's summary; false when its cell is not an H3 index.
+    fn count(&mut self, frame: &MapFrameRow) -> bool {
+        let Ok(cell) = CellIndex::try_from(frame.cell) else {
+            return false;
+        };
+        let center = LatLng::from(cell);
+        self.cells
+            .entry(frame.cell)
+            .or_insert_with(|| ((center.lng(), center.lat()), CellSummary::default()))
+            .1
+            .add(&frame.contributor_id, frame.captured_at_ms);
+        true
+    }
+
+    /// Takes off the frames held in `cells` that `present` (everything the store has there
+    /// now) lacks, recounts those cells and drops the sequences left with no frame, touching
+    /// every tile they were drawn on. (The bounds stay: a box around every frame ever drawn.)
+    fn take_off_missing(
+        &mut self,
+        cells: &[u64],
+        present: &[MapFrameRow],
+        touched: &mut BTreeSet<TileCoord>,
+    ) {
+        let cells: BTreeSet<u64> = cells.iter().copied().collect();
+        let present: std::collections::HashSet<(&str, u32)> = present
+            .iter()
+            .map(|frame| (frame.capture_id.as_str(), frame.index))
+            .collect();
+        let gone: Vec<(String, u32)> = self
+            .frames
+            .iter()
+            .filter(|((capture, index), frame)| {
+                cells.contains(&frame.cell) && !present.contains(&(capture.as_str(), *index))
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        if gone.is_empty() {
+            return;
+        }
+        let removed: Vec<MapFrameRow> = gone
+            .iter()
+            .filter_map(|key| self.frames.remove(key))
+            .collect();
+        touch_frames(&removed, touched);
+        let emptied: BTreeSet<u64> = removed.iter().map(|frame| frame.cell).collect();
+        for cell in &emptied {
+            self.cells.remove(cell);
+        }
+        let remaining: Vec<MapFrameRow> = self
+            .frames
+            .values()
+            .filter(|frame| emptied.contains(&frame.cell))
+            .cloned()
+            .collect();
+        for frame in &remaining {
+            self.count(frame);
+        }
+        let orphaned: BTreeSet<&String> = removed
+            .iter()
+            .filter_map(|frame| frame.sequence_id.as_ref())
+            .collect();
+        let still_drawn: BTreeSet<&String> = self
+            .frames
+            .values()
+            .filter_map(|frame| frame.sequence_id.as_ref())
+            .filter(|id| orphaned.contains(id))
+            .collect();
+        let dropped: Vec<String> = orphaned
+            .into_iter()
+            .filter(|id| !still_drawn.contains(id))
+            .cloned()
+            .collect();
+        for id in dropped {
+            if let Some(old) = self.sequences.remove(&id) {
+                touch_area(old.bounds, Layer::Sequences, touched);
+            }
+        }
     }
 
     /// Coverage aggregated to `resolution`: every cell of that resolution whose hexagon may

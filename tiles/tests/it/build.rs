@@ -199,6 +199,106 @@ async fn a_new_capture_rebuilds_only_the_tiles_it_touches() {
     assert_eq!(idle.tiles_rendered, 0);
 }
 
+/// The ids in the `frames` layer of the z14 tile at `fix`.
+async fn frame_ids_at(builder: &tiles::TileBuilder, fix: &model::Fix) -> Vec<String> {
+    let tile = TileCoord::containing(fix.lon, fix.lat, 14);
+    let Some(stored) = builder.tiles().tile(tile).await.unwrap() else {
+        return Vec::new();
+    };
+    decode(&stored.data)
+        .unwrap()
+        .iter()
+        .filter(|layer| layer.name == "frames")
+        .flat_map(|layer| &layer.features)
+        .filter_map(|feature| feature.attributes["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_capture_held_for_review_leaves_the_map_until_a_reviewer_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path()).await;
+    let drive = recent(&munich()[..200]);
+    // Alice and Bob (an hour before) drive the same street; Bob's capture is the one a close will hold.
+    let alice = commit_drive(&store, "alice", &drive[..100], 0).await;
+    let later: Vec<model::Fix> = drive[..100]
+        .iter()
+        .map(|f| model::Fix {
+            time: f.time.saturating_add_ms(-3_600_000),
+            ..*f
+        })
+        .collect();
+    let bob = crate::commit_drive_as(&store, "bob", &later, 0).await;
+    let mut builder = builder(&store, &dir.path().join("tiles.mbtiles")).await;
+    let now = || model::TimestampMs::now().as_millis();
+    builder.build_all(now()).await.unwrap();
+    let frames = builder.state().frame_count();
+    let cells = builder.state().cell_count();
+    assert!(
+        frame_ids_at(&builder, &drive[10])
+            .await
+            .contains(&bob.frames[10].to_hex())
+    );
+
+    // Held (what the reward close does for a capture unlike its place): its cells are
+    // marked, and the next update takes every one of its frames off the tiles; Alice's stay.
+    store
+        .db
+        .hold_capture(
+            bob.capture,
+            model::RejectReason::UnlikePlace,
+            model::TimestampMs::now(),
+        )
+        .await
+        .unwrap();
+    assert!(!store.db.dirty_cell_marks().await.unwrap().is_empty());
+    let summary = builder.update(now()).await.unwrap();
+    assert!(summary.tiles_rendered > 0);
+    assert_eq!(builder.state().frame_count(), frames - bob.frames.len());
+    assert!(builder.state().cell_count() <= cells);
+    let ids = frame_ids_at(&builder, &drive[10]).await;
+    assert!(!ids.contains(&bob.frames[10].to_hex()), "{ids:?}");
+    assert!(ids.contains(&alice[10].to_hex()), "{ids:?}");
+    // A full rebuild agrees.
+    builder.build_all(now()).await.unwrap();
+    assert_eq!(builder.state().frame_count(), frames - bob.frames.len());
+
+    // Cleared: back on the map.
+    let case = store
+        .db
+        .fraud_cases(&store::CaseQuery {
+            limit: 10,
+            ..store::CaseQuery::default()
+        })
+        .await
+        .unwrap()
+        .remove(0);
+    store
+        .db
+        .decide_case(
+            &case.id,
+            store::Decision::Clear,
+            alice_reviewer(&store, &case).await,
+            "the drive was real",
+            model::TimestampMs::now(),
+            None,
+        )
+        .await
+        .unwrap();
+    builder.update(now()).await.unwrap();
+    assert_eq!(builder.state().frame_count(), frames);
+    assert!(
+        frame_ids_at(&builder, &drive[10])
+            .await
+            .contains(&bob.frames[10].to_hex())
+    );
+}
+
+/// Someone to record as the reviewer of `case`: its device's owner will do for the store.
+async fn alice_reviewer(store: &store::Store, case: &store::FraudCase) -> model::ContributorId {
+    store.db.capture_owner(case.capture).await.unwrap().unwrap()
+}
+
 #[tokio::test]
 async fn a_cell_marked_again_while_tiles_are_written_stays_dirty() {
     let dir = tempfile::tempdir().unwrap();

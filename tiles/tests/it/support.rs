@@ -166,6 +166,7 @@ pub async fn commit_paid_drive(
                     time: fix.time,
                     fingerprint: vec![0; 8],
                     heading: fix.heading,
+                    footage: None,
                 }),
                 sha256: *id,
             })
