@@ -8,10 +8,11 @@
 //! epoch recomputed with its accounts merged), a device farm no more than its phone alone
 //! (the epoch recomputed without the farm's other keys).
 //!
-//! The three attacks only pixels can catch (a GPS offset, a smoothed route with footage of
-//! elsewhere, disguised copies of another driver's frames) are printed with what they earned
-//! and listed as known gaps, not as regressions: the place consensus holds them only where a
-//! street is well mapped and its views tell places apart.
+//! Two attacks only the place's pixels can catch (a GPS offset, a smoothed route with footage
+//! of elsewhere) are printed with what they earned and listed as known gaps, not as
+//! regressions: the place consensus holds them only where a street is well mapped and its
+//! views tell places apart. Disguised copies of another driver's frames are the global
+//! footage index's (`model::footage`), and count like any other attack.
 //!
 //! Never does: change anything; it reads the store and recomputes published inputs.
 
@@ -209,7 +210,7 @@ pub async fn print(
         }
     );
     println!(
-        "known gaps (pixel attacks the place consensus cannot yet tell apart in the demo's one-clip imagery, or on streets nobody else filmed): {}",
+        "known gaps (a GPS offset and a smoothed route with footage of elsewhere: the place consensus cannot yet tell them apart in the demo's one-clip imagery, or on streets nobody else filmed): {}",
         if gaps.is_empty() {
             "none earned".to_owned()
         } else {
@@ -219,12 +220,12 @@ pub async fn print(
     Ok(())
 }
 
-/// The attacks only pixels can catch, which the place consensus does not catch reliably yet:
-/// the scoreboard shows what they earn without counting them as a regression.
+/// The attacks only the place's pixels can catch, which the place consensus does not catch
+/// reliably yet: the scoreboard shows what they earn without counting them as a regression.
 fn is_known_gap(behaviour: Behaviour) -> bool {
     matches!(
         behaviour,
-        Behaviour::GpsOffset | Behaviour::SmoothedSynthetic | Behaviour::DisguisedReplay { .. }
+        Behaviour::GpsOffset | Behaviour::SmoothedSynthetic
     )
 }
 

@@ -301,9 +301,10 @@ fn reencoded(
         .collect()
 }
 
-/// What a disguised replay sends for `trip`: the frames of `victim`'s trip of the same number
-/// (published on the map, so anyone can fetch them), one a second, cropped 5 %, brightened and
-/// re-encoded, claimed at the fixes of a drive it never made.
+/// What a disguised replay sends for `trip`: the frames of `victim`'s latest trip that ended
+/// before this one starts (published on the map by then, so anyone can fetch them; nothing
+/// when there is none yet), one a second, cropped 5 %, brightened and re-encoded, claimed at
+/// the fixes of a drive it never made.
 fn disguised(
     fleet: &Fleet,
     trip: &Trip,
@@ -315,8 +316,9 @@ fn disguised(
     };
     let Some(original) = victim_device
         .trips
-        .get(trip.index as usize % victim_device.trips.len().max(1))
-        .filter(|original| !original.fixes.is_empty())
+        .iter()
+        .filter(|original| original.end().is_some_and(|end| Some(end) < trip.start()))
+        .max_by_key(|original| original.end())
     else {
         return Ok(Vec::new());
     };
