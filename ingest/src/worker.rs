@@ -1,8 +1,8 @@
 //! The pipeline worker: takes `process-capture` jobs from the store's queue and runs each
 //! pending frame through its own EXIF check, vision (quality, privacy blur, signs), the
 //! near-duplicate check, the global footage index (`model::footage`: a capture whose frames
-//! copy another device's footage, cropped or re-encoded, is a `replay` wherever it is
-//! claimed) and the place consensus (`model::consensus`: a capture whose pixels
+//! copy accepted footage, cropped or re-encoded — another device's, or its own claimed far
+//! from where it was filmed — is a `replay` wherever it is claimed) and the place consensus (`model::consensus`: a capture whose pixels
 //! are unlike other devices' views of the well-mapped places it claims is held for review,
 //! `unlike-place`, and its public copies taken back), then commits everything — outcomes, sequences, detections, coverage, dirty cells — with
 //! the job's completion in one transaction. The public (blurred) JPEG and its thumbnail are
@@ -647,7 +647,7 @@ async fn hold_for_review(
 }
 
 /// Whether the frame whose `probes` are given, claimed at `claimed` by `device`, copies
-/// another device's footage in the global index ([`model::footage::copy_of`]).
+/// footage in the global index ([`model::footage::copy_of`]).
 async fn copies_footage(
     store: &Store,
     probes: &[Fingerprint],

@@ -506,6 +506,34 @@ async fn a_store_outage_retries_without_using_attempts_or_rejecting_frames() {
     assert_eq!(status["counts"]["accepted"], 2, "{status}");
 }
 
+/// A stretch of a simulated honest drive through Monaco, with its receiver's real-looking
+/// noise, over 1 km from `avoid` (what someone passing footage off as a new drive claims;
+/// a generated straight line would be `synthetic-track` before its pixels were looked at).
+fn noisy_drive_elsewhere(avoid: model::Fix) -> Vec<model::Fix> {
+    use datasets::fleet::{Behaviour, FleetConfig, simulate};
+    let network = datasets::monaco().unwrap();
+    let graph = datasets::RoadGraph::new(&network);
+    let fleet = simulate(&graph, &FleetConfig::default()).unwrap();
+    fleet
+        .trips()
+        .filter(|(device, _)| device.behaviour == Behaviour::Honest)
+        .flat_map(|(_, trip)| {
+            trip.fixes
+                .windows(8)
+                .map(<[model::Fix]>::to_vec)
+                .collect::<Vec<_>>()
+        })
+        .find(|fixes| {
+            let (first, last) = (fixes[0], fixes[7]);
+            // Under way (7 steps over 50 m), and far from the street.
+            datasets::geo::distance_m((first.lon, first.lat), (last.lon, last.lat)) > 50.0
+                && fixes.iter().all(|fix| {
+                    datasets::geo::distance_m((fix.lon, fix.lat), (avoid.lon, avoid.lat)) > 1_000.0
+                })
+        })
+        .expect("an honest drive over 1 km from the street")
+}
+
 /// Uploads `jpegs`, posts `manifest` signed with `key`, processes it, and gives each
 /// frame's reject reason (JSON null when accepted) as the capture's status reports it.
 macro_rules! upload_and_process {
@@ -618,7 +646,7 @@ fn other_town(i: u32, camera: u32) -> Vec<u8> {
 }
 
 #[actix_web::test]
-async fn a_capture_copying_another_dashcams_published_footage_is_a_replay_wherever_claimed() {
+async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&crate::backends::store_config(dir.path()).await)
         .await
@@ -642,7 +670,7 @@ async fn a_capture_copying_another_dashcams_published_footage_is_a_replay_wherev
     // place are not copies of each other.
     let ann_key = DeviceKeypair::from_seed([41; 32]);
     let (ann, ann_jpegs) = street_capture(&mut source, &ann_key, 41, 9, false);
-    let (ann, reasons) = send("Ann", 41, ann, ann_jpegs).await;
+    let (ann, reasons) = send("Ann", 41, ann, ann_jpegs.clone()).await;
     assert!(reasons.iter().all(Value::is_null), "Ann: {reasons:?}");
     let ben_key = DeviceKeypair::from_seed([42; 32]);
     let (ben, ben_jpegs) = street_capture(&mut source, &ben_key, 42, 8, false);
@@ -697,6 +725,36 @@ async fn a_capture_copying_another_dashcams_published_footage_is_a_replay_wherev
     assert_eq!(
         (cases[0].reason, cases[0].frame_count, cases[0].capture),
         (model::RejectReason::Replay, 8, copied.capture_id)
+    );
+
+    // Ann re-sends her drive's frames, cropped 3 %, darkened and re-encoded, as a drive
+    // over 1 km away: her own footage claimed where it was not filmed is a replay too. (Her dashcam
+    // re-driving her street is no copy: `model::footage`'s table test, and the ten-seed
+    // measurement in `similarity::footage_copies_are_found_and_other_dashcams_are_not`.)
+    let mut resent = Vec::new();
+    let mut frames = Vec::new();
+    let drive = noisy_drive_elsewhere(ann.frames[0].fix);
+    for (n, (entry, jpeg)) in ann.frames.iter().zip(&ann_jpegs).enumerate() {
+        let copy = datasets::frames::disguise(jpeg, 0.03, -8, 75).unwrap();
+        let fix = model::Fix {
+            time: entry.fix.time.saturating_add_ms(6 * 3_600_000),
+            ..drive[n]
+        };
+        frames.push(FrameEntry {
+            sha256: FrameId::of_bytes(&copy),
+            fix,
+        });
+        resent.push(copy);
+    }
+    let resent_manifest = CaptureManifest {
+        capture_id: CaptureId::new(),
+        frames,
+        ..ann.clone()
+    };
+    let reasons = upload_and_process!(app, store, analyzer, ann_key, resent_manifest, resent);
+    assert!(
+        reasons.iter().all(|r| r == "replay"),
+        "Ann's re-send: {reasons:?}"
     );
 }
 

@@ -64,16 +64,18 @@ fn broken_bytes_are_an_error_not_a_panic() {
     assert!(fingerprint(&[]).is_err());
 }
 
-/// The global footage index's two promises on the simulator's real stills: a copy —
-/// cropped 0–10 % a side, brightened or darkened, re-encoded at quality 50–90 — is within
-/// `COPY_DISTANCE` of its original's core and shares an index key with it; no frame of
-/// another honest dashcam is that close to any other's, wherever and whenever it was taken.
+/// The global footage index's promises on the simulator's real stills: a copy — cropped
+/// 0–10 % a side, brightened or darkened, re-encoded at quality 50–90 — is within
+/// `OWN_COPY_DISTANCE` (and so `COPY_DISTANCE`) of its original's core and shares an index
+/// key with it; no frame of another honest dashcam is within `COPY_DISTANCE` of any
+/// other's, wherever and whenever it was taken; and no dashcam's frame is within
+/// `OWN_COPY_DISTANCE` of its own frames of places over `own_elsewhere_m` away.
 #[test]
 fn footage_copies_are_found_and_other_dashcams_are_not() {
     use datasets::fleet::{Behaviour, FleetConfig, simulate};
     use datasets::frames::{FrameSource, Look};
     use ingest::similarity::frame_prints;
-    use model::footage::{COPY_DISTANCE, keys};
+    use model::footage::{COPY_DISTANCE, CopyConfig, OWN_COPY_DISTANCE, keys};
     let network = datasets::monaco().unwrap();
     let graph = datasets::RoadGraph::new(&network);
     let fleet = simulate(
@@ -126,7 +128,8 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
                     .any(|probe| keys(probe).iter().any(|key| core_keys.contains(key))),
                 "a copy shares no index key with its original"
             );
-            frames.push((device.index, prints));
+            let fix = trip.fixes[index];
+            frames.push((device.index, (fix.lon, fix.lat), prints));
         }
     }
     copy_distances.sort_by(f32::total_cmp);
@@ -136,20 +139,31 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
         copy_distances.len(),
         copy_distances[0]
     );
-    assert!(farthest_copy < COPY_DISTANCE, "{farthest_copy}");
-    let mut nearest_other = f32::INFINITY;
-    for (device, prints) in &frames {
-        for (other, stored) in &frames {
+    assert!(farthest_copy < OWN_COPY_DISTANCE, "{farthest_copy}");
+    let own_elsewhere_m = CopyConfig::default().own_elsewhere_m;
+    let (mut nearest_other, mut nearest_own_elsewhere) = (f32::INFINITY, f32::INFINITY);
+    for (device, place, prints) in &frames {
+        for (other, other_place, stored) in &frames {
+            let nearest = prints
+                .probes
+                .iter()
+                .map(|probe| distance(probe, &stored.core))
+                .fold(f32::INFINITY, f32::min);
             if other != device {
-                for probe in &prints.probes {
-                    nearest_other = nearest_other.min(distance(probe, &stored.core));
-                }
+                nearest_other = nearest_other.min(nearest);
+            } else if datasets::geo::distance_m(*place, *other_place) > own_elsewhere_m {
+                nearest_own_elsewhere = nearest_own_elsewhere.min(nearest);
             }
         }
     }
     eprintln!(
-        "{} honest frames: another dashcam's nearest {nearest_other:.3}",
+        "{} honest frames: another dashcam's nearest {nearest_other:.3}, a dashcam's own \
+         frame of a place over {own_elsewhere_m} m away {nearest_own_elsewhere:.3}",
         frames.len()
     );
     assert!(nearest_other > COPY_DISTANCE, "{nearest_other}");
+    assert!(
+        nearest_own_elsewhere > OWN_COPY_DISTANCE,
+        "{nearest_own_elsewhere}"
+    );
 }
