@@ -1,8 +1,8 @@
 //! The pipeline worker: takes `process-capture` jobs from the store's queue and runs each
 //! pending frame through its own EXIF check, vision (quality, privacy blur, signs), the
 //! near-duplicate check, the global footage index (`model::footage`: a capture whose frames
-//! copy accepted footage, cropped or re-encoded — another device's, or its own claimed far
-//! from where it was filmed — is a `replay` wherever it is claimed) and the place consensus (`model::consensus`: a capture whose pixels
+//! copy accepted footage, cropped or re-encoded — another device's, or its own from another
+//! moment — is a `replay` wherever it is claimed) and the place consensus (`model::consensus`: a capture whose pixels
 //! are unlike other devices' views of the well-mapped places it claims is held for review,
 //! `unlike-place`, and its public copies taken back), then commits everything — outcomes, sequences, detections, coverage, dirty cells — with
 //! the job's completion in one transaction. The public (blurred) JPEG and its thumbnail are
@@ -439,12 +439,14 @@ async fn process(
                     *c == cell
                         && distance(p, &computed) < crate::similarity::NEAR_DUPLICATE_DISTANCE
                 });
+                // A copy of footage from another moment is asked first: a near-duplicate
+                // of the device's own earlier drive may be that drive re-sent.
+                if copies_footage(store, &probes, &frame.fix, device, &copying).await? {
+                    copies.push(frame.sha256);
+                }
                 if near_stored || near_here {
                     outcome = FrameOutcome::Rejected(RejectReason::NearDuplicate);
                 } else {
-                    if copies_footage(store, &probes, &frame.fix, device, &copying).await? {
-                        copies.push(frame.sha256);
-                    }
                     footage = Some(FootageEntry {
                         keys: model::footage::keys(&core),
                         core: core.to_bytes(),
@@ -509,6 +511,17 @@ async fn process(
     }
 
     if capture_copies(copies.len(), &copying) {
+        for frame in frames
+            .iter_mut()
+            .filter(|frame| copies.contains(&frame.sha256))
+        {
+            if matches!(
+                frame.outcome,
+                FrameOutcome::Rejected(RejectReason::NearDuplicate)
+            ) {
+                frame.outcome = FrameOutcome::Rejected(RejectReason::Replay);
+            }
+        }
         take_back(store, &mut frames, &mut detections, |frame| {
             copies
                 .contains(&frame.sha256)

@@ -69,7 +69,8 @@ fn broken_bytes_are_an_error_not_a_panic() {
 /// `OWN_COPY_DISTANCE` (and so `COPY_DISTANCE`) of its original's core and shares an index
 /// key with it; no frame of another honest dashcam is within `COPY_DISTANCE` of any
 /// other's, wherever and whenever it was taken; and no dashcam's frame is within
-/// `OWN_COPY_DISTANCE` of its own frames of places over `own_elsewhere_m` away.
+/// `OWN_COPY_DISTANCE` of its own frames of another moment (over `same_moment_ms` apart:
+/// the repeating drivers' second day re-drives their first day's roads).
 #[test]
 fn footage_copies_are_found_and_other_dashcams_are_not() {
     use datasets::fleet::{Behaviour, FleetConfig, simulate};
@@ -128,8 +129,7 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
                     .any(|probe| keys(probe).iter().any(|key| core_keys.contains(key))),
                 "a copy shares no index key with its original"
             );
-            let fix = trip.fixes[index];
-            frames.push((device.index, (fix.lon, fix.lat), prints));
+            frames.push((device.index, trip.fixes[index].time, prints));
         }
     }
     copy_distances.sort_by(f32::total_cmp);
@@ -140,10 +140,10 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
         copy_distances[0]
     );
     assert!(farthest_copy < OWN_COPY_DISTANCE, "{farthest_copy}");
-    let own_elsewhere_m = CopyConfig::default().own_elsewhere_m;
-    let (mut nearest_other, mut nearest_own_elsewhere) = (f32::INFINITY, f32::INFINITY);
-    for (device, place, prints) in &frames {
-        for (other, other_place, stored) in &frames {
+    let same_moment_ms = CopyConfig::default().same_moment_ms;
+    let (mut nearest_other, mut nearest_own) = (f32::INFINITY, f32::INFINITY);
+    for (device, time, prints) in &frames {
+        for (other, other_time, stored) in &frames {
             let nearest = prints
                 .probes
                 .iter()
@@ -151,19 +151,16 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
                 .fold(f32::INFINITY, f32::min);
             if other != device {
                 nearest_other = nearest_other.min(nearest);
-            } else if datasets::geo::distance_m(*place, *other_place) > own_elsewhere_m {
-                nearest_own_elsewhere = nearest_own_elsewhere.min(nearest);
+            } else if time.millis_since(*other_time).abs() > same_moment_ms {
+                nearest_own = nearest_own.min(nearest);
             }
         }
     }
     eprintln!(
         "{} honest frames: another dashcam's nearest {nearest_other:.3}, a dashcam's own \
-         frame of a place over {own_elsewhere_m} m away {nearest_own_elsewhere:.3}",
+         frame of another moment {nearest_own:.3}",
         frames.len()
     );
     assert!(nearest_other > COPY_DISTANCE, "{nearest_other}");
-    assert!(
-        nearest_own_elsewhere > OWN_COPY_DISTANCE,
-        "{nearest_own_elsewhere}"
-    );
+    assert!(nearest_own > OWN_COPY_DISTANCE, "{nearest_own}");
 }

@@ -2,8 +2,9 @@
 //! owner and one registered key per device (a cloned pair shares one), then every trip in
 //! time order — each 1 Hz fix offered to the device's `dashcam_agent::Agent` with a frame of
 //! real dashcam footage, the trip finished (trimmed, sealed, signed) and uploaded over HTTP.
-//! A replaying device re-sends the exact frames of the trip it replays, claimed for the
-//! replay's later times — what a fraudster with old footage would do. The other attackers
+//! A replaying device re-sends the frames of the trip it replays, cropped 2 % and
+//! re-encoded so that no byte matches, claimed for the replay's later times along the same
+//! roads — what a fraudster with old footage would do. The other attackers
 //! skip the agent as a fraudster would, signing their own captures: a spoofer sends its
 //! track (generated and cut into short captures, generated with sparse fixes, or smoothed
 //! with a real receiver's noise) with its footage of somewhere else; a disguised replay
@@ -246,7 +247,8 @@ fn sealed_frames(spool: &Spool) -> anyhow::Result<Vec<(Vec<u8>, Fix)>> {
     Ok(frames)
 }
 
-/// Re-sends `original`'s frames, byte for byte, as if taken during `trip`.
+/// Re-sends `original`'s frames, cropped 2 %, a little darker and re-encoded, as if taken
+/// during `trip`.
 fn replay(
     device: &Device,
     trip: &Trip,
@@ -263,16 +265,16 @@ fn replay(
         return Ok(());
     };
     let shift = start.millis_since(first.1.time);
-    let moved: Vec<(Vec<u8>, Fix)> = frames
+    let moved = frames
         .iter()
         .map(|(jpeg, fix)| {
             let fix = Fix {
                 time: fix.time.saturating_add_ms(shift),
                 ..*fix
             };
-            (jpeg.clone(), fix)
+            Ok((datasets::frames::disguise(jpeg, 0.02, -6, 80)?, fix))
         })
-        .collect();
+        .collect::<anyhow::Result<Vec<(Vec<u8>, Fix)>>>()?;
     send_direct(
         device,
         &moved,
