@@ -2,10 +2,11 @@
 //! pending frame through its own EXIF check, vision (quality, privacy blur, signs), the
 //! near-duplicate check, the global footage index (`model::footage`: a capture whose frames
 //! copy accepted footage, cropped or re-encoded — another device's, or its own from another
-//! moment — is a `replay` wherever it is claimed) and the place consensus (`model::consensus`: a capture whose pixels
-//! are unlike other devices' views of the well-mapped places it claims is held for review,
-//! `unlike-place`, and its public copies taken back), then commits everything — outcomes, sequences, detections, coverage, dirty cells — with
-//! the job's completion in one transaction. The public (blurred) JPEG and its thumbnail are
+//! moment — is a `replay` wherever it is claimed) and the place consensus
+//! (`model::consensus`: a capture whose pixels are unlike other devices' views of the
+//! well-mapped places it claims is held for review, `unlike-place`, and its public copies
+//! taken back), then commits everything — outcomes, sequences, detections, coverage, dirty
+//! cells — with the job's completion in one transaction. The public (blurred) JPEG and its thumbnail are
 //! written first (idempotent: a worker killed anywhere replays the job without double
 //! effects); the search documents are written only after the commit, by an `index-capture`
 //! job the commit enqueues, from the committed rows ([`crate::search_index`]) — so a
