@@ -5,7 +5,8 @@
 //! moment — is a `replay` wherever it is claimed) and the place consensus
 //! (`model::consensus`: a capture whose pixels are unlike other devices' views of the
 //! well-mapped places it claims is held for review, `unlike-place`, and its public copies
-//! taken back), then commits everything — outcomes, sequences, detections, coverage, dirty
+//! taken back) and the road network (`model::roads`: a capture whose moving fixes mostly lie
+//! off the mapped roads is held the same way, `off-road`), then commits everything — outcomes, sequences, detections, coverage, dirty
 //! cells — with the job's completion in one transaction. The public (blurred) JPEG and its thumbnail are
 //! written first (idempotent: a worker killed anywhere replays the job without double
 //! effects); the search documents are written only after the commit, by an `index-capture`
@@ -46,6 +47,7 @@ use model::consensus::{
     ConsensusConfig, VIEW_RINGS, VIEW_WINDOW_MS, View, agreement, capture_disagrees, heading_at,
 };
 use model::footage::{CopyConfig, capture_copies, copy_of};
+use model::roads::{RoadConfig, RoadIndex, road_fit};
 
 /// How long a worker holds a job before another may take it over, unless it extends it.
 pub const LEASE: Duration = Duration::from_secs(300);
@@ -106,6 +108,15 @@ impl Pulse {
     }
 }
 
+/// What the worker judges with beyond the store: how sign detections become map features,
+/// and the mapped roads of the region it serves (`model::roads`; empty: nothing is judged
+/// off-road).
+#[derive(Debug, Clone, Default)]
+pub struct WorkerSettings {
+    pub features: FeatureSettings,
+    pub roads: Arc<RoadIndex>,
+}
+
 /// Processes one job if there is one, holding it for [`LEASE`]; returns the capture it
 /// finished.
 pub async fn process_next(
@@ -123,6 +134,17 @@ pub async fn process_next_with_lease(
     lease: Duration,
     pulse: &Pulse,
 ) -> Result<Option<CaptureId>, WorkerError> {
+    process_next_on_roads(store, analyzer, lease, pulse, &RoadIndex::default()).await
+}
+
+/// [`process_next_with_lease`], judging the capture's track against `roads`.
+pub async fn process_next_on_roads(
+    store: &Store,
+    analyzer: &Arc<dyn FrameAnalyzer>,
+    lease: Duration,
+    pulse: &Pulse,
+    roads: &RoadIndex,
+) -> Result<Option<CaptureId>, WorkerError> {
     pulse.beat();
     let Some(mut job) = store.queue.lease(PROCESS_CAPTURE_JOB, lease).await? else {
         return Ok(None);
@@ -135,7 +157,7 @@ pub async fn process_next_with_lease(
     }
     let held = job.clone();
     let outcome = tokio::select! {
-        outcome = process(store, analyzer, &held) => outcome,
+        outcome = process(store, analyzer, &held, roads) => outcome,
         lost = keep_leased(store, &mut job, lease, pulse) => Err(lost),
     };
     pulse.beat();
@@ -282,7 +304,7 @@ pub(crate) async fn drain_follow_ups(
 /// `idle` when the queue is empty.
 pub async fn run(store: Store, analyzer: Arc<dyn FrameAnalyzer>, idle: Duration, lease: Duration) {
     let (_keep, never) = tokio::sync::watch::channel(false);
-    let features = FeatureSettings::default();
+    let settings = WorkerSettings::default();
     run_until(
         store,
         analyzer,
@@ -290,7 +312,7 @@ pub async fn run(store: Store, analyzer: Arc<dyn FrameAnalyzer>, idle: Duration,
         lease,
         never,
         Pulse::default(),
-        &features,
+        &settings,
     )
     .await;
 }
@@ -304,7 +326,7 @@ pub async fn run_until(
     lease: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
     pulse: Pulse,
-    features: &FeatureSettings,
+    settings: &WorkerSettings,
 ) {
     while !*stop.borrow() {
         if let Err(err) = crate::search_index::queue_rebuild_if_pending(&store).await {
@@ -313,10 +335,11 @@ pub async fn run_until(
         if let Err(err) = crate::search_index::index_pending(&store).await {
             tracing::error!(error = %err, "search indexing failed");
         }
-        if let Err(err) = crate::map_features::apply_pending(&store, features).await {
+        if let Err(err) = crate::map_features::apply_pending(&store, &settings.features).await {
             tracing::error!(error = %err, "map features failed");
         }
-        let pause = match process_next_with_lease(&store, &analyzer, lease, &pulse).await {
+        let roads = &settings.roads;
+        let pause = match process_next_on_roads(&store, &analyzer, lease, &pulse, roads).await {
             Ok(Some(capture)) => {
                 tracing::info!(%capture, "capture processed");
                 continue;
@@ -345,6 +368,7 @@ async fn process(
     store: &Store,
     analyzer: &Arc<dyn FrameAnalyzer>,
     job: &LeasedJob,
+    roads: &RoadIndex,
 ) -> Result<CaptureId, WorkerError> {
     let capture = job
         .payload::<Payload>()
@@ -530,9 +554,21 @@ async fn process(
         })
         .await?;
     }
-    // A reviewer who cleared this capture's hold has judged its pixels: it is not held again.
-    if capture_disagrees(&agreements, &consensus) && !store.db.hold_cleared(capture).await? {
-        hold_for_review(store, &mut frames, &mut detections).await?;
+    // Pixels unlike the place, or a track off the mapped roads: held for a reviewer. One who
+    // cleared this capture's hold has judged it: it is not held again.
+    let off_road = || {
+        let config = RoadConfig::default();
+        road_fit(&fixes, roads, &config).is_off_road(&config)
+    };
+    let hold = if capture_disagrees(&agreements, &consensus) {
+        Some(RejectReason::UnlikePlace)
+    } else {
+        off_road().then_some(RejectReason::OffRoad)
+    };
+    if let Some(reason) = hold
+        && !store.db.hold_cleared(capture).await?
+    {
+        hold_for_review(store, &mut frames, &mut detections, reason).await?;
     }
 
     // Sequences over the frames accepted in this capture.
@@ -646,18 +682,17 @@ async fn place_views(store: &Store, cell: u64, at: TimestampMs) -> Result<Vec<Vi
 }
 
 /// Holds every accepted frame of a capture whose pixels disagree with its places
-/// (`unlike-place`): it is not published (its public copy and thumbnail, written already,
-/// are taken back), counts for nothing, and the commit opens a case for a reviewer. Its
-/// originals are kept for the reviewer's decision ([`crate::reviews::decide_case`]).
+/// (`unlike-place`) or whose track lies off the roads (`off-road`): it is not published
+/// (its public copy and thumbnail, written already, are taken back), counts for nothing, and
+/// the commit opens a case for a reviewer. Its originals are kept for the reviewer's
+/// decision ([`crate::reviews::decide_case`]).
 async fn hold_for_review(
     store: &Store,
     frames: &mut [ProcessedFrame],
     detections: &mut Vec<NewDetection>,
+    reason: RejectReason,
 ) -> Result<(), WorkerError> {
-    take_back(store, frames, detections, |_| {
-        Some(RejectReason::UnlikePlace)
-    })
-    .await
+    take_back(store, frames, detections, |_| Some(reason)).await
 }
 
 /// Whether the frame whose `probes` are given, claimed at `claimed` by `device`, copies

@@ -25,6 +25,7 @@ pub mod photo;
 mod problem;
 mod reject;
 pub mod reputation;
+pub mod roads;
 mod signing;
 mod time;
 

@@ -45,6 +45,9 @@ pub enum RejectReason {
     /// The capture's pixels are unlike what other devices saw at the well-mapped places it
     /// claims: held for a reviewer, not paid, but not counted as fraud unless confirmed.
     UnlikePlace,
+    /// The capture's moving fixes mostly lie off the mapped roads, or on roads that run
+    /// another way (a GPS offset): held for a reviewer, like [`Self::UnlikePlace`].
+    OffRoad,
     // Image quality.
     Blurred,
     TooDark,
@@ -62,7 +65,7 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 32] = [
+    pub const ALL: [RejectReason; 33] = [
         Self::NotJpeg,
         Self::FrameTooSmall,
         Self::FrameTooLarge,
@@ -87,6 +90,7 @@ impl RejectReason {
         Self::SharedTrack,
         Self::PhotoMismatch,
         Self::UnlikePlace,
+        Self::OffRoad,
         Self::Blurred,
         Self::TooDark,
         Self::Overexposed,
@@ -124,6 +128,7 @@ impl RejectReason {
             Self::SharedTrack => "shared-track",
             Self::PhotoMismatch => "photo-mismatch",
             Self::UnlikePlace => "unlike-place",
+            Self::OffRoad => "off-road",
             Self::Blurred => "blurred",
             Self::TooDark => "too-dark",
             Self::Overexposed => "overexposed",
@@ -158,7 +163,7 @@ impl RejectReason {
     /// nothing while held, but cost no reputation and forfeit no epoch unless a reviewer
     /// confirms the case.
     pub fn is_held_for_review(self) -> bool {
-        matches!(self, Self::UnlikePlace)
+        matches!(self, Self::UnlikePlace | Self::OffRoad)
     }
 
     /// Whether a rejection for this reason opens a case in the review queue.
@@ -222,6 +227,9 @@ impl RejectReason {
             }
             Self::UnlikePlace => {
                 "the frames look unlike what other drivers filmed at the places they claim (another street, another direction, or footage from elsewhere); a reviewer will look at them; check that the GPS and the camera belong to the same dashcam"
+            }
+            Self::OffRoad => {
+                "most positions of the capture lie off the mapped roads, or on roads running another way (a GPS offset, or a road the map does not have yet); a reviewer will look at it; check the GPS source"
             }
             Self::Blurred => {
                 "the frame is blurred; clean the lens and check the mount for vibration"

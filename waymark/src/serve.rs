@@ -93,12 +93,29 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
     let worker = match &worker_health {
         Some(health) => {
             let analyzer = crate::vision_stage::analyzer(&settings.vision)?;
-            let features = Arc::new(settings.features.worker()?);
+            let roads = Arc::new(settings.ingest.road_index()?);
+            match &settings.ingest.roads {
+                Some(path) => tracing::info!(
+                    segments = roads.len(),
+                    roads = %path.display(),
+                    "the worker judges tracks against the road network"
+                ),
+                None => {
+                    tracing::info!("no road network ([ingest] roads): nothing is judged off-road")
+                }
+            }
+            let worker_settings = Arc::new(ingest::worker::WorkerSettings {
+                features: settings.features.worker()?,
+                roads,
+            });
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let (store, health) = (store.clone(), Arc::clone(health));
             let task = actix_web::rt::spawn(supervise_worker(Arc::clone(&health), move || {
-                let (store, analyzer, features) =
-                    (store.clone(), Arc::clone(&analyzer), Arc::clone(&features));
+                let (store, analyzer, worker_settings) = (
+                    store.clone(),
+                    Arc::clone(&analyzer),
+                    Arc::clone(&worker_settings),
+                );
                 let (stopped, pulse) = (stopped.clone(), health.pulse.clone());
                 async move {
                     ingest::worker::run_until(
@@ -108,7 +125,7 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
                         lease,
                         stopped,
                         pulse,
-                        &features,
+                        &worker_settings,
                     )
                     .await;
                 }

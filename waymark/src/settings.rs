@@ -371,10 +371,36 @@ pub struct IngestSettings {
     /// stays) before its original is deleted.
     #[serde(default = "default_upload_grace_secs")]
     pub upload_grace_secs: u64,
+    /// An OpenStreetMap extract (`.osm.pbf`) of the region served: the worker holds for
+    /// review a capture whose moving fixes mostly lie off its drivable roads (`off-road`,
+    /// `model::roads`). Unset: no roads are known and nothing is judged off-road.
+    #[serde(default)]
+    pub roads: Option<PathBuf>,
 }
 
 fn default_job_lease_secs() -> u64 {
     ingest::worker::LEASE.as_secs()
+}
+
+impl IngestSettings {
+    /// The drivable roads of [`Self::roads`], indexed (empty when unset).
+    pub fn road_index(&self) -> anyhow::Result<model::roads::RoadIndex> {
+        let Some(path) = &self.roads else {
+            return Ok(model::roads::RoadIndex::default());
+        };
+        let network = datasets::roads::RoadNetwork::from_pbf(path).with_context(|| {
+            format!(
+                "settings [ingest] roads: cannot read the road network {}",
+                path.display()
+            )
+        })?;
+        Ok(model::roads::RoadIndex::new(
+            network
+                .ways
+                .into_iter()
+                .map(|way| model::roads::RoadLine(way.coords)),
+        ))
+    }
 }
 
 fn default_upload_grace_secs() -> u64 {
@@ -386,6 +412,7 @@ impl Default for IngestSettings {
         Self {
             job_lease_secs: default_job_lease_secs(),
             upload_grace_secs: default_upload_grace_secs(),
+            roads: None,
         }
     }
 }

@@ -537,7 +537,18 @@ fn noisy_drive_elsewhere(avoid: model::Fix) -> Vec<model::Fix> {
 /// Uploads `jpegs`, posts `manifest` signed with `key`, processes it, and gives each
 /// frame's reject reason (JSON null when accepted) as the capture's status reports it.
 macro_rules! upload_and_process {
-    ($app:expr, $store:expr, $analyzer:expr, $key:expr, $manifest:expr, $jpegs:expr) => {{
+    ($app:expr, $store:expr, $analyzer:expr, $key:expr, $manifest:expr, $jpegs:expr) => {
+        upload_and_process!(
+            $app,
+            $store,
+            $analyzer,
+            $key,
+            $manifest,
+            $jpegs,
+            &model::roads::RoadIndex::default()
+        )
+    };
+    ($app:expr, $store:expr, $analyzer:expr, $key:expr, $manifest:expr, $jpegs:expr, $roads:expr) => {{
         for jpeg in &$jpegs {
             assert_eq!(
                 call!($app, put_frame(&$key, jpeg.clone())).0,
@@ -550,7 +561,11 @@ macro_rules! upload_and_process {
             .insert_header(("X-Waymark-Signature", signature.to_hex()))
             .set_payload(body);
         assert_eq!(call!($app, request).0, StatusCode::ACCEPTED);
-        process_next(&$store, &$analyzer).await.unwrap();
+        let pulse = ingest::worker::Pulse::default();
+        let lease = ingest::worker::LEASE;
+        ingest::worker::process_next_on_roads(&$store, &$analyzer, lease, &pulse, $roads)
+            .await
+            .unwrap();
         let (_, result) = call!($app, crate::capture_status(&$key, $manifest.capture_id));
         result["frames"]
             .as_array()
@@ -935,4 +950,141 @@ async fn a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Monaco's road network from its OpenStreetMap extract, as the worker indexes it.
+fn monaco_roads() -> model::roads::RoadIndex {
+    let network = datasets::monaco().unwrap();
+    model::roads::RoadIndex::new(
+        network
+            .ways
+            .into_iter()
+            .map(|way| model::roads::RoadLine(way.coords)),
+    )
+}
+
+/// 12 frames 8 m apart along Monaco's Avenue John F. Kennedy (OSM way 25082741, on the
+/// harbour's north quay, heading east), as dashcam `camera` films them; each fix claimed
+/// `south_m` metres south of where the frame was taken, with a receiver's wandering error.
+fn quay_capture(
+    source: &mut datasets::frames::FrameSource,
+    key: &DeviceKeypair,
+    camera: u32,
+    south_m: f64,
+) -> (CaptureManifest, Vec<Vec<u8>>) {
+    use datasets::fleet::{FrameKey, Pose};
+    use datasets::frames::Look;
+    let network = datasets::monaco().unwrap();
+    let way = network
+        .ways
+        .iter()
+        .find(|way| way.id == 25_082_741)
+        .unwrap();
+    let ((lon0, lat0), (lon1, lat1)) = (way.coords[0], *way.coords.last().unwrap());
+    let length = datasets::geo::distance_m((lon0, lat0), (lon1, lat1));
+    let heading = datasets::geo::bearing_deg((lon0, lat0), (lon1, lat1));
+    let start = TimestampMs::now().saturating_add_ms(-2 * 3_600_000);
+    let (mut frames, mut jpegs) = (Vec::new(), Vec::new());
+    let metres_east = 111_320.0 * lat0.to_radians().cos();
+    for i in 0..12u32 {
+        let t = (10.0 + f64::from(i) * 8.0) / length;
+        let (lon, lat) = (lon0 + t * (lon1 - lon0), lat0 + t * (lat1 - lat0));
+        // A receiver's error: a metre or two, wandering (a perfect line is a generated track).
+        let phase = f64::from(i) + f64::from(camera);
+        let (east_err, north_err) = (1.6 * (1.9 * phase).sin(), 1.2 * (1.3 * phase).cos());
+        let fix = model::Fix {
+            time: start.saturating_add_ms(i64::from(i) * 1_000),
+            lat: lat + (north_err - south_m) / 111_320.0,
+            lon: lon + east_err / metres_east,
+            alt: None,
+            heading: Some(heading),
+            speed: Some(8.0),
+            fix_type: model::FixType::Fix3d,
+            satellites: 9,
+            hdop: 0.9,
+        };
+        let look = Look {
+            pose: Pose {
+                position: (lon, lat),
+                heading_deg: heading,
+                speed_ms: 8.0,
+            },
+            camera,
+        };
+        let frame_key = FrameKey {
+            device: camera,
+            trip: 0,
+            index: i,
+        };
+        let jpeg = source.frame(frame_key, &fix, look).unwrap().jpeg;
+        frames.push(FrameEntry {
+            sha256: FrameId::of_bytes(&jpeg),
+            fix,
+        });
+        jpegs.push(jpeg);
+    }
+    let manifest = CaptureManifest {
+        format_version: MANIFEST_FORMAT_VERSION,
+        device_key: key.public(),
+        capture_id: CaptureId::new(),
+        sequence_number: 1,
+        firmware: "test".into(),
+        camera: "simulated".into(),
+        frames,
+    };
+    (manifest, jpegs)
+}
+
+#[actix_web::test]
+async fn a_drive_claimed_off_the_mapped_roads_is_held_for_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
+    let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
+    let vision = vision::Vision::new(vision::VisionConfig::default())
+        .expect("vision models installed by scripts/setup");
+    let analyzer: Arc<dyn FrameAnalyzer> = Arc::new(OpenCv(vision));
+    let roads = monaco_roads();
+    let mut source = datasets::frames::FrameSource::open().unwrap();
+    let mut send = async |name: &str, seed: u8, south_m: f64, roads| {
+        let key = DeviceKeypair::from_seed([seed; 32]);
+        sign_up_with_device!(app, name, key);
+        let (manifest, jpegs) = quay_capture(&mut source, &key, u32::from(seed), south_m);
+        let reasons = upload_and_process!(app, store, analyzer, key, manifest, jpegs, roads);
+        (manifest, reasons)
+    };
+    // Driven along the quay and claimed there: on the road.
+    let (_, reasons) = send("Ann", 51, 0.0, &roads).await;
+    assert!(reasons.iter().all(Value::is_null), "Ann: {reasons:?}");
+    // The same drive claimed 200 m south, in the harbour: every track check passes it (a
+    // real drive's shape and noise), the roads do not.
+    let (offset, reasons) = send("Mallory", 52, 200.0, &roads).await;
+    assert!(reasons.iter().all(|r| r == "off-road"), "{reasons:?}");
+    for entry in &offset.frames {
+        assert!(
+            !store
+                .blobs
+                .exists(&BlobKey::public_frame(&entry.sha256))
+                .await
+                .unwrap()
+        );
+    }
+    let cases = store
+        .db
+        .fraud_cases(&store::CaseQuery {
+            limit: 10,
+            ..store::CaseQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!(
+        (cases[0].reason, cases[0].frame_count, cases[0].capture),
+        (model::RejectReason::OffRoad, 12, offset.capture_id)
+    );
+    // A worker that knows no roads judges nothing off-road.
+    let nowhere = model::roads::RoadIndex::default();
+    let (_, reasons) = send("Ned", 53, 200.0, &nowhere).await;
+    assert!(reasons.iter().all(Value::is_null), "Ned: {reasons:?}");
 }

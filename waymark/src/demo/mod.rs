@@ -91,6 +91,8 @@ pub fn run(mut settings: Settings, args: DemoArgs, data: Option<PathBuf>) -> any
     settings.rewards.oracle_quorum = 2;
 
     let pbf = region_pbf(&args.region)?;
+    // The worker knows the region's roads, as an operator's would (`[ingest] roads`).
+    settings.ingest.roads = Some(pbf.clone());
     eprintln!("demo: reading the road network {}", pbf.display());
     let network = RoadNetwork::from_pbf(&pbf)
         .with_context(|| format!("cannot read the road network {}", pbf.display()))?;

@@ -1,0 +1,109 @@
+//! How simulated drives lie against the road network, as ingest's off-road check
+//! (`model::roads`) sees them: for honest drivers as they drove, and for the same drives with
+//! every fix shifted (a GPS offset) by 25–200 m in eight directions. Frames are kept every
+//! 8 m, as a dashcam agent keeps them: the check judges a capture's frames' fixes.
+//!
+//!   cargo run --release -p datasets --example road_fit -- [monaco|helsinki] [seed]
+
+use datasets::fleet::{Dishonest, FleetConfig, simulate};
+use datasets::graph::RoadGraph;
+use model::Fix;
+use model::roads::{RoadConfig, RoadIndex, RoadLine, road_fit};
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let place = args.next().unwrap_or_else(|| "monaco".into());
+    let seed = args.next().map_or(Ok(1), |s| s.parse())?;
+    let network = match place.as_str() {
+        "helsinki" => datasets::helsinki()?,
+        _ => datasets::monaco()?,
+    };
+    let roads = RoadIndex::new(network.ways.iter().map(|w| RoadLine(w.coords.clone())));
+    let graph = RoadGraph::new(&network);
+    let config = FleetConfig {
+        seed,
+        drivers: 12,
+        days: 2,
+        trips_per_day: 2,
+        trip_length_m: 1_500.0,
+        dishonest: Dishonest::none(),
+        ..FleetConfig::default()
+    };
+    let fleet = simulate(&graph, &config)?;
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
+    let mut rules = RoadConfig::default();
+    rules.near_m = env("NEAR").unwrap_or(rules.near_m);
+    rules.axis_tolerance_deg = env("AXIS").unwrap_or(rules.axis_tolerance_deg);
+    rules.off_share = env("SHARE").unwrap_or(rules.off_share);
+    let shifts = [25.0, 50.0, 100.0, 200.0];
+    let mut honest_shares = Vec::new();
+    let mut honest_held = 0;
+    let mut held = vec![0usize; shifts.len()];
+    let mut judged_trips = 0usize;
+    let mut shares_200 = Vec::new();
+    for (_, trip) in fleet.trips() {
+        let kept = every_8_m(&trip.fixes);
+        let fit = road_fit(&kept, &roads, &rules);
+        if fit.judged < 10 {
+            continue;
+        }
+        judged_trips += 1;
+        honest_shares.push(fit.off as f64 / fit.judged as f64);
+        honest_held += usize::from(fit.is_off_road(&rules));
+        for (n, metres) in shifts.iter().enumerate() {
+            for direction in 0..8 {
+                let angle = f64::from(direction) * 45f64.to_radians();
+                let shifted: Vec<Fix> = kept
+                    .iter()
+                    .map(|f| Fix {
+                        lat: f.lat + metres * angle.cos() / 111_320.0,
+                        lon: f.lon + metres * angle.sin() / (111_320.0 * f.lat.to_radians().cos()),
+                        ..*f
+                    })
+                    .collect();
+                let fit = road_fit(&shifted, &roads, &rules);
+                held[n] += usize::from(fit.is_off_road(&rules));
+                if *metres == 200.0 {
+                    shares_200.push(fit.off as f64 / fit.judged.max(1) as f64);
+                }
+            }
+        }
+    }
+    honest_shares.sort_by(f64::total_cmp);
+    let q = |p: f64| honest_shares[((honest_shares.len() - 1) as f64 * p) as usize];
+    println!(
+        "{place} seed {seed}: {judged_trips} trips, {} road segments",
+        roads.len()
+    );
+    println!(
+        "honest: held {honest_held}; off share median {:.3}, p95 {:.3}, max {:.3}",
+        q(0.5),
+        q(0.95),
+        q(1.0)
+    );
+    shares_200.sort_by(f64::total_cmp);
+    let deciles: Vec<String> = (0..=10)
+        .map(|d| format!("{:.2}", shares_200[(shares_200.len() - 1) * d / 10]))
+        .collect();
+    println!("shifted 200 m: off share deciles {}", deciles.join(" "));
+    for (n, metres) in shifts.iter().enumerate() {
+        println!(
+            "shifted {metres:>3} m: held {} of {} (8 directions per trip)",
+            held[n],
+            judged_trips * 8
+        );
+    }
+    Ok(())
+}
+
+fn every_8_m(fixes: &[Fix]) -> Vec<Fix> {
+    let mut kept: Vec<Fix> = Vec::new();
+    for fix in fixes {
+        if kept.last().is_none_or(|last| {
+            datasets::geo::distance_m((last.lon, last.lat), (fix.lon, fix.lat)) >= 8.0
+        }) {
+            kept.push(*fix);
+        }
+    }
+    kept
+}
