@@ -6,7 +6,8 @@
 //! (`model::consensus`: a capture whose pixels are unlike other devices' views of the
 //! well-mapped places it claims is held for review, `unlike-place`, and its public copies
 //! taken back) and the road network (`model::roads`: a capture whose moving fixes mostly lie
-//! off the mapped roads is held the same way, `off-road`), then commits everything — outcomes, sequences, detections, coverage, dirty
+//! off the mapped roads is held the same way, `off-road`, and with it the device's other
+//! captures of the week that lean off them), then commits everything — outcomes, sequences, detections, coverage, dirty
 //! cells — with the job's completion in one transaction. The public (blurred) JPEG and its thumbnail are
 //! written first (idempotent: a worker killed anywhere replays the job without double
 //! effects); the search documents are written only after the commit, by an `index-capture`
@@ -47,7 +48,7 @@ use model::consensus::{
     ConsensusConfig, VIEW_RINGS, VIEW_WINDOW_MS, View, agreement, capture_disagrees, heading_at,
 };
 use model::footage::{CopyConfig, capture_copies, copy_of};
-use model::roads::{RoadConfig, RoadIndex, road_fit};
+use model::roads::{DEVICE_WINDOW_MS, RoadConfig, RoadIndex, device_holds, road_fit};
 
 /// How long a worker holds a job before another may take it over, unless it extends it.
 pub const LEASE: Duration = Duration::from_secs(300);
@@ -556,19 +557,29 @@ async fn process(
     }
     // Pixels unlike the place, or a track off the mapped roads: held for a reviewer. One who
     // cleared this capture's hold has judged it: it is not held again.
-    let off_road = || {
-        let config = RoadConfig::default();
-        road_fit(&fixes, roads, &config).is_off_road(&config)
-    };
+    let (off_road, leaning) = off_road_captures(store, roads, device, capture, &fixes).await?;
     let hold = if capture_disagrees(&agreements, &consensus) {
         Some(RejectReason::UnlikePlace)
     } else {
-        off_road().then_some(RejectReason::OffRoad)
+        off_road.then_some(RejectReason::OffRoad)
     };
     if let Some(reason) = hold
         && !store.db.hold_cleared(capture).await?
     {
         hold_for_review(store, &mut frames, &mut detections, reason).await?;
+        // Caught off the roads: the device's other recent captures that lean off them are
+        // held too (judged per device over time, `model::roads::device_holds`).
+        if off_road {
+            for other in leaning {
+                if !store.db.hold_cleared(other).await? {
+                    let at = TimestampMs::now();
+                    store
+                        .db
+                        .hold_capture(other, RejectReason::OffRoad, at)
+                        .await?;
+                }
+            }
+        }
     }
 
     // Sequences over the frames accepted in this capture.
@@ -693,6 +704,42 @@ async fn hold_for_review(
     reason: RejectReason,
 ) -> Result<(), WorkerError> {
     take_back(store, frames, detections, |_| Some(reason)).await
+}
+
+/// Whether `capture` (its `fixes`) lies off the mapped `roads`, judged with `device`'s other
+/// captures of the week before it and since ([`model::roads::device_holds`]); and which of
+/// those others are to be held with it. Nothing when no roads are known.
+async fn off_road_captures(
+    store: &Store,
+    roads: &RoadIndex,
+    device: model::DeviceId,
+    capture: CaptureId,
+    fixes: &[model::Fix],
+) -> Result<(bool, Vec<CaptureId>), WorkerError> {
+    let Some(first) = fixes.iter().map(|fix| fix.time).min() else {
+        return Ok((false, Vec::new()));
+    };
+    if roads.is_empty() {
+        return Ok((false, Vec::new()));
+    }
+    let config = RoadConfig::default();
+    let since = first.saturating_add_ms(-DEVICE_WINDOW_MS);
+    let mut others = store.db.device_track_by_capture(device, since).await?;
+    others.retain(|(id, _)| *id != capture);
+    let fits: Vec<_> = others
+        .iter()
+        .map(|(_, track)| track.as_slice())
+        .chain(std::iter::once(fixes))
+        .map(|track| road_fit(track, roads, &config))
+        .collect();
+    let holds = device_holds(&fits, &config);
+    let leaning = others
+        .iter()
+        .zip(&holds)
+        .filter(|(_, held)| **held)
+        .map(|((id, _), _)| *id)
+        .collect();
+    Ok((holds.last().copied().unwrap_or(false), leaning))
 }
 
 /// Whether the frame whose `probes` are given, claimed at `claimed` by `device`, copies

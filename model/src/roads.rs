@@ -162,7 +162,16 @@ pub struct RoadConfig {
     pub min_off_fixes: usize,
     /// Share of the capture's judged fixes that must be off the roads to hold it.
     pub off_share: f64,
+    /// A device with a capture held off-road in [`DEVICE_WINDOW_MS`] is judged on its
+    /// record: its other captures there are held from this share of off-road fixes on
+    /// ([`device_holds`]).
+    pub device_off_share: f64,
+    /// And from this many off-road fixes.
+    pub device_min_off_fixes: usize,
 }
+
+/// How far back a device's captures are judged together: a week, a reward epoch.
+pub const DEVICE_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
 
 impl Default for RoadConfig {
     fn default() -> Self {
@@ -171,6 +180,8 @@ impl Default for RoadConfig {
             axis_tolerance_deg: 30.0,
             min_off_fixes: 8,
             off_share: 0.3,
+            device_off_share: 0.1,
+            device_min_off_fixes: 3,
         }
     }
 }
@@ -189,6 +200,29 @@ impl RoadFit {
     pub fn is_off_road(&self, config: &RoadConfig) -> bool {
         self.off >= config.min_off_fixes && self.off as f64 >= config.off_share * self.judged as f64
     }
+}
+
+impl RoadFit {
+    /// Whether the capture leans off the roads: enough for a device already caught off
+    /// them ([`RoadConfig::device_off_share`]), never alone.
+    fn leans_off_road(&self, config: &RoadConfig) -> bool {
+        self.off >= config.device_min_off_fixes
+            && self.off as f64 >= config.device_off_share * self.judged as f64
+    }
+}
+
+/// Which of one device's captures (their fits, over [`DEVICE_WINDOW_MS`]) are held: each
+/// off the roads on its own, and — once one is — every other that leans off them. A GPS
+/// offset puts most of a drive beside the roads but now and then on one that runs its way
+/// (a parallel street, a long straight): judged per device over time, its luckier captures
+/// do not earn either. An honest driver's captures lie on the roads (a few fixes off at
+/// junctions or where GNSS wanders), so one capture on a road the map lacks holds nothing
+/// else.
+pub fn device_holds(fits: &[RoadFit], config: &RoadConfig) -> Vec<bool> {
+    let caught = fits.iter().any(|fit| fit.is_off_road(config));
+    fits.iter()
+        .map(|fit| fit.is_off_road(config) || (caught && fit.leans_off_road(config)))
+        .collect()
 }
 
 /// How `fixes` (one capture, in time order) lie against `roads`.
@@ -327,6 +361,38 @@ mod tests {
             road_fit(&drive_east(300.0, (0.0, 50.0)), &nothing, &config),
             RoadFit::default()
         );
+    }
+
+    #[test]
+    fn a_device_caught_off_the_roads_is_judged_on_its_record() {
+        let config = RoadConfig::default();
+        let fit = |judged, off| RoadFit { judged, off };
+        let cases = [
+            (
+                "one capture off: only it",
+                vec![fit(100, 60), fit(100, 2)],
+                vec![true, false],
+            ),
+            (
+                "its luckier captures lean off the roads too",
+                vec![fit(55, 7), fit(100, 60), fit(95, 24)],
+                vec![true, true, true],
+            ),
+            (
+                "an honest driver's captures never lean",
+                vec![fit(100, 1), fit(100, 2), fit(40, 0)],
+                vec![false, false, false],
+            ),
+            (
+                "leaning alone holds nothing",
+                vec![fit(55, 7), fit(95, 24)],
+                vec![false, false],
+            ),
+            ("nothing judged", vec![RoadFit::default()], vec![false]),
+        ];
+        for (name, fits, held) in cases {
+            assert_eq!(device_holds(&fits, &config), held, "{name}");
+        }
     }
 
     #[test]

@@ -206,6 +206,42 @@ impl Db {
         rows.iter().map(crate::captures::fix_of_row).collect()
     }
 
+    /// The fixes of a device's frames from `since` on, by capture (captures in the order of
+    /// their first fix, fixes in time order): frames accepted, pending, or held for review
+    /// ([`RejectReason::is_held_for_review`]) — the device's recent track, as the worker's
+    /// off-road check judges it.
+    pub async fn device_track_by_capture(
+        &self,
+        device: DeviceId,
+        since: TimestampMs,
+    ) -> Result<Vec<(CaptureId, Vec<Fix>)>> {
+        let sql = format!(
+            "SELECT c.id AS capture_id, f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, \
+             f.fix_type, f.satellites, f.hdop \
+             FROM frames f JOIN captures c ON c.id = f.capture_id \
+             WHERE c.device_id = $1 AND f.time_ms >= $2 \
+             AND (f.status IN ('accepted', 'pending') \
+             OR (f.status = 'rejected' AND f.reject_reason IN ({}))) \
+             ORDER BY f.time_ms, f.idx",
+            crate::reviews::held_reasons()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(device.to_string())
+            .bind(since.as_millis())
+            .fetch_all(self.pool())
+            .await?;
+        let mut captures: Vec<(CaptureId, Vec<Fix>)> = Vec::new();
+        for row in &rows {
+            let capture: CaptureId = crate::db::parse_column(row, "capture_id")?;
+            let fix = fix_of_row(row)?;
+            match captures.iter_mut().find(|(id, _)| *id == capture) {
+                Some((_, fixes)) => fixes.push(fix),
+                None => captures.push((capture, vec![fix])),
+            }
+        }
+        Ok(captures)
+    }
+
     /// The newest `limit` fixes of a device's stored frames (accepted or pending) strictly
     /// before `before`, in time order: the recent history its next capture is judged with.
     pub async fn device_fixes_before(

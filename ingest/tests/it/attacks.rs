@@ -3,13 +3,16 @@
 //! of what was accepted before gives (what the upload handler reads from the database), its
 //! passing frames then stored. Honest drivers must never get a fraud verdict; every cheat
 //! must. (The demo runs the same attacks through the real agent, server and reward epochs
-//! for one seed; this runs ten, fast, without pixels or rewards.)
+//! for one seed; this runs ten, fast, without pixels or rewards.) The worker's off-road
+//! check (`model::roads`, against Monaco's OpenStreetMap roads) is asked of every capture's
+//! passing frames too: no honest capture may be held, every GPS-offset capture must be.
 
 use std::collections::{BTreeMap, HashMap};
 
 use datasets::fleet::{Behaviour, Fleet, FleetConfig, SHORT_CAPTURE_FRAMES, simulate};
 use ingest::judge::{Context, HISTORY_FIXES, Needs, StoredFrame, judge};
 use ingest::track::TrackConfig;
+use model::roads::{RoadConfig, RoadFit, RoadIndex, RoadLine, device_holds, road_fit};
 use model::{DeviceId, Fix, FrameEntry, FrameId, RejectReason, TimestampMs};
 
 /// What the store holds: every accepted or pending frame, by device.
@@ -116,8 +119,11 @@ fn frame_id(trip: &datasets::fleet::Trip, index: usize, behaviour: Behaviour) ->
     FrameId::of_bytes(format!("{}/{}/{}/{encoding}", key.device, key.trip, key.index).as_bytes())
 }
 
-/// Verdicts per device index: reason → frames.
-fn run(fleet: &Fleet) -> BTreeMap<u32, BTreeMap<Option<RejectReason>, usize>> {
+/// Verdicts per device index: reason → frames; a capture the worker would hold off-road
+/// counts its passing frames as `off-road`.
+fn run(fleet: &Fleet, roads: &RoadIndex) -> BTreeMap<u32, BTreeMap<Option<RejectReason>, usize>> {
+    let road_config = RoadConfig::default();
+    let mut fits: BTreeMap<u32, Vec<(RoadFit, usize)>> = BTreeMap::new();
     let config = TrackConfig::default();
     let mut memory = Memory::default();
     let mut trips: Vec<_> = fleet.trips().collect();
@@ -157,19 +163,41 @@ fn run(fleet: &Fleet) -> BTreeMap<u32, BTreeMap<Option<RejectReason>, usize>> {
             let context = memory.context(key, &needs, now);
             let verdicts = judge(capture, &context, &config);
             memory.keep(key, capture, &verdicts);
+            let passing: Vec<Fix> = capture
+                .iter()
+                .zip(&verdicts)
+                .filter(|(_, verdict)| verdict.is_none())
+                .map(|(entry, _)| entry.fix)
+                .collect();
+            fits.entry(device.index)
+                .or_default()
+                .push((road_fit(&passing, roads, &road_config), passing.len()));
             let counts = outcome.entry(device.index).or_default();
             for verdict in verdicts {
                 *counts.entry(verdict).or_default() += 1;
             }
         }
     }
+    // The worker's off-road hold, judged per device over the run (at most a week).
+    for (device, captures) in fits {
+        let just_fits: Vec<RoadFit> = captures.iter().map(|(fit, _)| *fit).collect();
+        let counts = outcome.entry(device).or_default();
+        for (held, (_, passing)) in device_holds(&just_fits, &road_config).iter().zip(&captures) {
+            if *held && *passing > 0 {
+                *counts.entry(None).or_default() -= passing;
+                *counts.entry(Some(RejectReason::OffRoad)).or_default() += passing;
+            }
+        }
+        counts.retain(|_, n| *n > 0);
+    }
     outcome
 }
 
+/// Frames with a fraud verdict or held for review.
 fn fraud(counts: &BTreeMap<Option<RejectReason>, usize>) -> usize {
     counts
         .iter()
-        .filter(|(reason, _)| reason.is_some_and(RejectReason::is_fraud_signal))
+        .filter(|(reason, _)| reason.is_some_and(RejectReason::opens_case))
         .map(|(_, n)| n)
         .sum()
 }
@@ -195,6 +223,7 @@ fn at_the_demo_scoreboards_size_every_cheat_is_caught_within_its_epoch() {
 fn judge_ten_seeds(drivers: u32, days: u32, trip_length_m: f64) -> usize {
     let network = datasets::monaco().unwrap();
     let graph = datasets::RoadGraph::new(&network);
+    let roads = RoadIndex::new(network.ways.iter().map(|way| RoadLine(way.coords.clone())));
     let mut honest_frames = 0;
     for seed in 1..=10 {
         let fleet = simulate(
@@ -209,7 +238,7 @@ fn judge_ten_seeds(drivers: u32, days: u32, trip_length_m: f64) -> usize {
             },
         )
         .unwrap();
-        let mut outcome = run(&fleet);
+        let mut outcome = run(&fleet, &roads);
         for device in &fleet.devices {
             // A sybil account whose days fall outside a short fleet sends nothing.
             outcome.entry(device.index).or_default();
@@ -231,11 +260,21 @@ fn judge_ten_seeds(drivers: u32, days: u32, trip_length_m: f64) -> usize {
                 Behaviour::Sybil { .. } | Behaviour::DeviceFarm { key: 0, .. } => {
                     assert_eq!(caught, 0, "{name}: {counts:?}")
                 }
-                // A real receiver's track with pixels of elsewhere, or a real drive with
-                // its fixes moved: only the pixels tell (`place_consensus` below).
-                Behaviour::GpsOffset
-                | Behaviour::SmoothedSynthetic
-                | Behaviour::DisguisedReplay { .. } => {}
+                // A real drive with its fixes moved 200 m: held off-road, every frame that
+                // passed the judge (a capture that earns nothing).
+                Behaviour::GpsOffset => {
+                    let passed: usize = counts
+                        .iter()
+                        .filter(|(reason, _)| reason.is_none_or(|r| r == RejectReason::OffRoad))
+                        .map(|(_, n)| n)
+                        .sum();
+                    let held = counts.get(&Some(RejectReason::OffRoad)).copied();
+                    assert_eq!(held.unwrap_or(0), passed, "{name}: {counts:?}");
+                    assert!(passed > 0, "{name}: {counts:?}");
+                }
+                // A real receiver's track with pixels of elsewhere: only the pixels tell
+                // (the pipeline's and the demo's place consensus and footage index).
+                Behaviour::SmoothedSynthetic | Behaviour::DisguisedReplay { .. } => {}
                 // Every other device of an attack is caught at least once in its week,
                 // which costs it the epoch.
                 _ => assert!(caught > 0, "{name}: {counts:?}"),

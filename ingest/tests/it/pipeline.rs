@@ -964,13 +964,15 @@ fn monaco_roads() -> model::roads::RoadIndex {
 }
 
 /// 12 frames 8 m apart along Monaco's Avenue John F. Kennedy (OSM way 25082741, on the
-/// harbour's north quay, heading east), as dashcam `camera` films them; each fix claimed
-/// `south_m` metres south of where the frame was taken, with a receiver's wandering error.
+/// harbour's north quay, heading east), as dashcam `camera` films them `hours_ago`; fix `i`
+/// claimed `south_m(i)` metres south of where the frame was taken, with a receiver's
+/// wandering error.
 fn quay_capture(
     source: &mut datasets::frames::FrameSource,
     key: &DeviceKeypair,
     camera: u32,
-    south_m: f64,
+    hours_ago: u32,
+    south_m: impl Fn(u32) -> f64,
 ) -> (CaptureManifest, Vec<Vec<u8>>) {
     use datasets::fleet::{FrameKey, Pose};
     use datasets::frames::Look;
@@ -983,7 +985,7 @@ fn quay_capture(
     let ((lon0, lat0), (lon1, lat1)) = (way.coords[0], *way.coords.last().unwrap());
     let length = datasets::geo::distance_m((lon0, lat0), (lon1, lat1));
     let heading = datasets::geo::bearing_deg((lon0, lat0), (lon1, lat1));
-    let start = TimestampMs::now().saturating_add_ms(-2 * 3_600_000);
+    let start = TimestampMs::now().saturating_add_ms(-i64::from(hours_ago) * 3_600_000);
     let (mut frames, mut jpegs) = (Vec::new(), Vec::new());
     let metres_east = 111_320.0 * lat0.to_radians().cos();
     for i in 0..12u32 {
@@ -994,7 +996,7 @@ fn quay_capture(
         let (east_err, north_err) = (1.6 * (1.9 * phase).sin(), 1.2 * (1.3 * phase).cos());
         let fix = model::Fix {
             time: start.saturating_add_ms(i64::from(i) * 1_000),
-            lat: lat + (north_err - south_m) / 111_320.0,
+            lat: lat + (north_err - south_m(i)) / 111_320.0,
             lon: lon + east_err / metres_east,
             alt: None,
             heading: Some(heading),
@@ -1013,7 +1015,7 @@ fn quay_capture(
         };
         let frame_key = FrameKey {
             device: camera,
-            trip: 0,
+            trip: hours_ago,
             index: i,
         };
         let jpeg = source.frame(frame_key, &fix, look).unwrap().jpeg;
@@ -1047,19 +1049,28 @@ async fn a_drive_claimed_off_the_mapped_roads_is_held_for_review() {
     let analyzer: Arc<dyn FrameAnalyzer> = Arc::new(OpenCv(vision));
     let roads = monaco_roads();
     let mut source = datasets::frames::FrameSource::open().unwrap();
-    let mut send = async |name: &str, seed: u8, south_m: f64, roads| {
+    for (name, seed) in [("Ann", 51), ("Mallory", 52), ("Ned", 53)] {
         let key = DeviceKeypair::from_seed([seed; 32]);
         sign_up_with_device!(app, name, key);
-        let (manifest, jpegs) = quay_capture(&mut source, &key, u32::from(seed), south_m);
+    }
+    let mut send = async |seed: u8, hours_ago: u32, south_m: fn(u32) -> f64, roads| {
+        let key = DeviceKeypair::from_seed([seed; 32]);
+        let capture = quay_capture(&mut source, &key, u32::from(seed), hours_ago, south_m);
+        let (manifest, jpegs) = capture;
         let reasons = upload_and_process!(app, store, analyzer, key, manifest, jpegs, roads);
         (manifest, reasons)
     };
     // Driven along the quay and claimed there: on the road.
-    let (_, reasons) = send("Ann", 51, 0.0, &roads).await;
+    let (_, reasons) = send(51, 2, |_| 0.0, &roads).await;
     assert!(reasons.iter().all(Value::is_null), "Ann: {reasons:?}");
-    // The same drive claimed 200 m south, in the harbour: every track check passes it (a
-    // real drive's shape and noise), the roads do not.
-    let (offset, reasons) = send("Mallory", 52, 200.0, &roads).await;
+    // Mallory's first drive drifts 50 m into the harbour for its last 4 frames: too few to
+    // hold it alone.
+    let (leaning, reasons) = send(52, 3, |i| if i < 8 { 0.0 } else { 50.0 }, &roads).await;
+    assert!(reasons.iter().all(Value::is_null), "{reasons:?}");
+    // Her next drive is claimed 200 m south, in the harbour: every track check passes it (a
+    // real drive's shape and noise), the roads do not. Caught, she is judged on her week's
+    // record: the first drive is held with it.
+    let (offset, reasons) = send(52, 2, |_| 200.0, &roads).await;
     assert!(reasons.iter().all(|r| r == "off-road"), "{reasons:?}");
     for entry in &offset.frames {
         assert!(
@@ -1070,6 +1081,13 @@ async fn a_drive_claimed_off_the_mapped_roads_is_held_for_review() {
                 .unwrap()
         );
     }
+    // The first drive's frames stay accepted but are held: not served, not paid.
+    let held_now = store
+        .db
+        .held_now_among(&[leaning.capture_id])
+        .await
+        .unwrap();
+    assert!(held_now.contains(&leaning.capture_id));
     let cases = store
         .db
         .fraud_cases(&store::CaseQuery {
@@ -1078,13 +1096,19 @@ async fn a_drive_claimed_off_the_mapped_roads_is_held_for_review() {
         })
         .await
         .unwrap();
-    assert_eq!(cases.len(), 1, "{cases:?}");
+    let held: Vec<_> = cases
+        .iter()
+        .map(|case| (case.reason, case.frame_count, case.capture))
+        .collect();
     assert_eq!(
-        (cases[0].reason, cases[0].frame_count, cases[0].capture),
-        (model::RejectReason::OffRoad, 12, offset.capture_id)
+        held,
+        vec![
+            (model::RejectReason::OffRoad, 12, leaning.capture_id),
+            (model::RejectReason::OffRoad, 12, offset.capture_id)
+        ]
     );
     // A worker that knows no roads judges nothing off-road.
     let nowhere = model::roads::RoadIndex::default();
-    let (_, reasons) = send("Ned", 53, 200.0, &nowhere).await;
+    let (_, reasons) = send(53, 1, |_| 200.0, &nowhere).await;
     assert!(reasons.iter().all(Value::is_null), "Ned: {reasons:?}");
 }

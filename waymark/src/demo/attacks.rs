@@ -88,7 +88,7 @@ pub async fn print(
     let outcomes = store.db.frame_outcome_counts_by_device().await?;
     // Frames held for review, by the worker (rejected) or by the reward close (still
     // accepted, but unpaid): counted from their cases, which cover both.
-    let mut held: BTreeMap<DeviceId, u64> = BTreeMap::new();
+    let mut held: BTreeMap<(DeviceId, RejectReason), u64> = BTreeMap::new();
     let cases = store
         .db
         .fraud_cases(&store::CaseQuery {
@@ -99,7 +99,7 @@ pub async fn print(
     for case in cases.iter().filter(|case| {
         case.reason.is_held_for_review() && case.status != store::CaseStatus::Cleared
     }) {
-        *held.entry(case.device).or_default() += case.frame_count;
+        *held.entry((case.device, case.reason)).or_default() += case.frame_count;
     }
     let fraud_of = |device: DeviceId| -> BTreeMap<String, u64> {
         let mut reasons = BTreeMap::new();
@@ -110,8 +110,8 @@ pub async fn print(
                 *reasons.entry(reason.to_owned()).or_default() += n;
             }
         }
-        if let Some(n) = held.get(&device) {
-            reasons.insert(RejectReason::UnlikePlace.slug().to_owned(), *n);
+        for ((_, reason), n) in held.iter().filter(|((held, _), _)| *held == device) {
+            reasons.insert(reason.slug().to_owned(), *n);
         }
         reasons
     };
