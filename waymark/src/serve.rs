@@ -92,8 +92,8 @@ async fn serve(settings: Settings, data_dir: &Path, on_ready: OnReady) -> anyhow
     tracing::info!(roles = ?settings.roles, "starting");
     let worker = match &worker_health {
         Some(health) => {
-            let analyzer = crate::vision_stage::analyzer(&settings.vision)?;
             let roads = Arc::new(settings.ingest.road_index()?);
+            let analyzer = crate::vision_stage::analyzer(&settings.vision)?;
             match &settings.ingest.roads {
                 Some(path) => tracing::info!(
                     segments = roads.len(),

@@ -394,6 +394,11 @@ impl IngestSettings {
                 path.display()
             )
         })?;
+        anyhow::ensure!(
+            !network.ways.is_empty(),
+            "settings [ingest] roads: {} has no drivable roads (is it the region's OSM extract?)",
+            path.display()
+        );
         Ok(model::roads::RoadIndex::new(
             network
                 .ways

@@ -139,6 +139,34 @@ fn an_unusable_data_directory_names_the_fix() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+#[rstest::rstest]
+#[case::missing(None)]
+#[case::truncated(Some(4_096))]
+fn a_road_network_that_cannot_be_read_stops_the_server(#[case] kept: Option<usize>) {
+    let data = tempfile::tempdir().unwrap();
+    let pbf = data.path().join("region.osm.pbf");
+    if let Some(kept) = kept {
+        let whole = std::fs::read(datasets::path("roads/osrm_monaco.osm.pbf")).unwrap();
+        std::fs::write(&pbf, &whole[..kept]).unwrap();
+    }
+    let mut command = waymark(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    command.env("WAYMARK_INGEST__ROADS", &pbf);
+    let (code, stderr) = stderr_of(command);
+    assert_eq!(code, 2, "{stderr}");
+    let last = stderr.trim_end().lines().last().unwrap();
+    assert!(
+        last.contains("[ingest] roads") && last.contains("region.osm.pbf"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn a_port_in_use_names_the_fix() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
