@@ -586,50 +586,81 @@ fn street_capture(
     hours_ago: i64,
     elsewhere: bool,
 ) -> (CaptureManifest, Vec<Vec<u8>>) {
-    use datasets::fleet::{FrameKey, Pose};
-    use datasets::frames::Look;
     let start = TimestampMs::now().saturating_add_ms(-hours_ago * 3_600_000);
     let (lat, lon): (f64, f64) = (43.7384, 7.4246);
-    let mut jpegs = Vec::new();
-    let mut frames = Vec::new();
+    let mut shots = Vec::new();
     for i in 0..8u32 {
         let east = f64::from(i) * 8.0;
         let lon = lon + east / (111_320.0 * lat.to_radians().cos());
-        let fix = model::Fix {
-            time: start.saturating_add_ms(i64::from(i) * 1_000),
-            lat,
-            lon,
-            alt: None,
-            heading: Some(90.0),
-            speed: Some(8.0),
-            fix_type: model::FixType::Fix3d,
-            satellites: 9,
-            hdop: 0.9,
-        };
-        let look = Look {
-            pose: Pose {
-                position: (lon, lat),
-                heading_deg: 90.0,
-                speed_ms: 8.0,
-            },
-            camera,
-        };
-        let key_of_frame = FrameKey {
-            device: camera,
-            trip: u32::try_from(hours_ago).unwrap(),
-            index: i,
-        };
+        let fix = moving_fix(
+            start.saturating_add_ms(i64::from(i) * 1_000),
+            (lon, lat),
+            90.0,
+        );
         let jpeg = if elsewhere {
             other_town(i, camera)
         } else {
-            source.frame(key_of_frame, &fix, look).unwrap().jpeg
+            let trip = u32::try_from(hours_ago).unwrap();
+            filmed(source, (camera, trip, i), &fix, (lon, lat), 90.0)
         };
-        frames.push(FrameEntry {
-            sha256: FrameId::of_bytes(&jpeg),
-            fix,
-        });
-        jpegs.push(jpeg);
+        shots.push((fix, jpeg));
     }
+    simulated_capture(key, shots)
+}
+
+/// A fix at `position` (lon, lat) moving along `heading` at 8 m/s, with a good 3D fix.
+fn moving_fix(time: TimestampMs, (lon, lat): (f64, f64), heading: f64) -> model::Fix {
+    model::Fix {
+        time,
+        lat,
+        lon,
+        alt: None,
+        heading: Some(heading),
+        speed: Some(8.0),
+        fix_type: model::FixType::Fix3d,
+        satellites: 9,
+        hdop: 0.9,
+    }
+}
+
+/// Frame `index` of trip `trip` of dashcam `camera` (the simulator's place-consistent
+/// footage), filmed at `position` (lon, lat) looking along `heading` and claimed at `fix`.
+fn filmed(
+    source: &mut datasets::frames::FrameSource,
+    (camera, trip, index): (u32, u32, u32),
+    fix: &model::Fix,
+    position: (f64, f64),
+    heading: f64,
+) -> Vec<u8> {
+    use datasets::fleet::{FrameKey, Pose};
+    let look = datasets::frames::Look {
+        pose: Pose {
+            position,
+            heading_deg: heading,
+            speed_ms: 8.0,
+        },
+        camera,
+    };
+    let key = FrameKey {
+        device: camera,
+        trip,
+        index,
+    };
+    source.frame(key, fix, look).unwrap().jpeg
+}
+
+/// The capture of `shots` (each frame's fix and JPEG) signed by `key`'s device.
+fn simulated_capture(
+    key: &DeviceKeypair,
+    shots: Vec<(model::Fix, Vec<u8>)>,
+) -> (CaptureManifest, Vec<Vec<u8>>) {
+    let frames = shots
+        .iter()
+        .map(|(fix, jpeg)| FrameEntry {
+            sha256: FrameId::of_bytes(jpeg),
+            fix: *fix,
+        })
+        .collect();
     let manifest = CaptureManifest {
         format_version: MANIFEST_FORMAT_VERSION,
         device_key: key.public(),
@@ -639,7 +670,7 @@ fn street_capture(
         camera: "simulated".into(),
         frames,
     };
-    (manifest, jpegs)
+    (manifest, shots.into_iter().map(|(_, jpeg)| jpeg).collect())
 }
 
 /// Frame `i` of camera `camera`'s drive through another town: windows of a real 4K street
@@ -974,8 +1005,6 @@ fn quay_capture(
     hours_ago: u32,
     south_m: impl Fn(u32) -> f64,
 ) -> (CaptureManifest, Vec<Vec<u8>>) {
-    use datasets::fleet::{FrameKey, Pose};
-    use datasets::frames::Look;
     let network = datasets::monaco().unwrap();
     let way = network
         .ways
@@ -986,55 +1015,24 @@ fn quay_capture(
     let length = datasets::geo::distance_m((lon0, lat0), (lon1, lat1));
     let heading = datasets::geo::bearing_deg((lon0, lat0), (lon1, lat1));
     let start = TimestampMs::now().saturating_add_ms(-i64::from(hours_ago) * 3_600_000);
-    let (mut frames, mut jpegs) = (Vec::new(), Vec::new());
     let metres_east = 111_320.0 * lat0.to_radians().cos();
+    let mut shots = Vec::new();
     for i in 0..12u32 {
         let t = (10.0 + f64::from(i) * 8.0) / length;
         let (lon, lat) = (lon0 + t * (lon1 - lon0), lat0 + t * (lat1 - lat0));
         // A receiver's error: a metre or two, wandering (a perfect line is a generated track).
         let phase = f64::from(i) + f64::from(camera);
         let (east_err, north_err) = (1.6 * (1.9 * phase).sin(), 1.2 * (1.3 * phase).cos());
-        let fix = model::Fix {
-            time: start.saturating_add_ms(i64::from(i) * 1_000),
-            lat: lat + (north_err - south_m(i)) / 111_320.0,
-            lon: lon + east_err / metres_east,
-            alt: None,
-            heading: Some(heading),
-            speed: Some(8.0),
-            fix_type: model::FixType::Fix3d,
-            satellites: 9,
-            hdop: 0.9,
-        };
-        let look = Look {
-            pose: Pose {
-                position: (lon, lat),
-                heading_deg: heading,
-                speed_ms: 8.0,
-            },
-            camera,
-        };
-        let frame_key = FrameKey {
-            device: camera,
-            trip: hours_ago,
-            index: i,
-        };
-        let jpeg = source.frame(frame_key, &fix, look).unwrap().jpeg;
-        frames.push(FrameEntry {
-            sha256: FrameId::of_bytes(&jpeg),
-            fix,
-        });
-        jpegs.push(jpeg);
+        let claimed = (
+            lon + east_err / metres_east,
+            lat + (north_err - south_m(i)) / 111_320.0,
+        );
+        let time = start.saturating_add_ms(i64::from(i) * 1_000);
+        let fix = moving_fix(time, claimed, heading);
+        let jpeg = filmed(source, (camera, hours_ago, i), &fix, (lon, lat), heading);
+        shots.push((fix, jpeg));
     }
-    let manifest = CaptureManifest {
-        format_version: MANIFEST_FORMAT_VERSION,
-        device_key: key.public(),
-        capture_id: CaptureId::new(),
-        sequence_number: 1,
-        firmware: "test".into(),
-        camera: "simulated".into(),
-        frames,
-    };
-    (manifest, jpegs)
+    simulated_capture(key, shots)
 }
 
 #[actix_web::test]
