@@ -260,14 +260,7 @@ async fn a_frame_whose_own_exif_was_taken_elsewhere_is_a_photo_mismatch() {
         reasons[3..].iter().all(|r| r == "photo-mismatch"),
         "{result}"
     );
-    let cases = store
-        .db
-        .fraud_cases(&store::CaseQuery {
-            limit: 10,
-            ..store::CaseQuery::default()
-        })
-        .await
-        .unwrap();
+    let cases = cases_of(&store).await;
     assert_eq!(cases.len(), 1, "{cases:?}");
     assert_eq!(
         (cases[0].reason, cases[0].frame_count, cases[0].capture),
@@ -759,14 +752,7 @@ async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_i
                 .unwrap()
         );
     }
-    let cases = store
-        .db
-        .fraud_cases(&store::CaseQuery {
-            limit: 10,
-            ..store::CaseQuery::default()
-        })
-        .await
-        .unwrap();
+    let cases = cases_of(&store).await;
     assert_eq!(cases.len(), 1, "{cases:?}");
     assert_eq!(
         (cases[0].reason, cases[0].frame_count, cases[0].capture),
@@ -850,14 +836,7 @@ async fn a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review() {
     )
     .await
     .unwrap();
-    let cases = store
-        .db
-        .fraud_cases(&store::CaseQuery {
-            limit: 10,
-            ..store::CaseQuery::default()
-        })
-        .await
-        .unwrap();
+    let cases = cases_of(&store).await;
     assert_eq!(cases.len(), 2, "{cases:?}");
     assert_eq!(
         (cases[0].reason, cases[0].frame_count, cases[0].capture),
@@ -964,14 +943,7 @@ async fn a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review() {
                 .unwrap()
         );
     }
-    let cases = store
-        .db
-        .fraud_cases(&store::CaseQuery {
-            limit: 10,
-            ..store::CaseQuery::default()
-        })
-        .await
-        .unwrap();
+    let cases = cases_of(&store).await;
     assert_eq!(cases.len(), 2, "no new case: {cases:?}");
     assert!(
         store
@@ -981,6 +953,18 @@ async fn a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The first ten review cases, oldest first.
+async fn cases_of(store: &Store) -> Vec<store::FraudCase> {
+    store
+        .db
+        .fraud_cases(&store::CaseQuery {
+            limit: 10,
+            ..store::CaseQuery::default()
+        })
+        .await
+        .unwrap()
 }
 
 /// Monaco's road network from its OpenStreetMap extract, as the worker indexes it.
@@ -1086,14 +1070,7 @@ async fn a_drive_claimed_off_the_mapped_roads_is_held_for_review() {
         .await
         .unwrap();
     assert!(held_now.contains(&leaning.capture_id));
-    let cases = store
-        .db
-        .fraud_cases(&store::CaseQuery {
-            limit: 10,
-            ..store::CaseQuery::default()
-        })
-        .await
-        .unwrap();
+    let cases = cases_of(&store).await;
     let held: Vec<_> = cases
         .iter()
         .map(|case| (case.reason, case.frame_count, case.capture))
