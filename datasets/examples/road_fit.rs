@@ -40,6 +40,50 @@ fn main() -> anyhow::Result<()> {
         ..FleetConfig::default()
     };
     let fleet = simulate(&graph, &config)?;
+    if std::env::var("DEMO").is_ok() {
+        // The demo's scoreboard fleet: its GPS-offset device's captures.
+        let number = |name: &str, default: f64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let demo = FleetConfig {
+            seed,
+            drivers: number("DRIVERS", 3.0) as u32,
+            days: 2,
+            trips_per_day: 1,
+            trip_length_m: number("TRIP_M", 500.0),
+            ..FleetConfig::default()
+        };
+        let demo_fleet = simulate(&graph, &demo)?;
+        for (device, trip) in demo_fleet.trips() {
+            if device.behaviour == datasets::fleet::Behaviour::GpsOffset {
+                // The agent keeps a frame every 8 m and drops the first and last 100 m.
+                let kept = every_8_m(&trip.fixes);
+                let travelled: Vec<f64> = kept
+                    .iter()
+                    .scan((0.0, None::<Fix>), |(sum, last), fix| {
+                        if let Some(last) = last {
+                            *sum +=
+                                datasets::geo::distance_m((last.lon, last.lat), (fix.lon, fix.lat));
+                        }
+                        *last = Some(*fix);
+                        Some(*sum)
+                    })
+                    .collect();
+                let total = travelled.last().copied().unwrap_or(0.0);
+                let middle: Vec<Fix> = kept
+                    .iter()
+                    .zip(&travelled)
+                    .filter(|(_, d)| **d > 100.0 && **d < total - 100.0)
+                    .map(|(f, _)| *f)
+                    .collect();
+                let fit = road_fit(&middle, &roads, &RoadConfig::default());
+                println!("demo seed {seed}: gps-offset trip {}: {fit:?}", trip.index);
+            }
+        }
+    }
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
     let mut rules = RoadConfig::default();
     rules.near_m = env("NEAR").unwrap_or(rules.near_m);

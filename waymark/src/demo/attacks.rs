@@ -8,10 +8,12 @@
 //! epoch recomputed with its accounts merged), a device farm no more than its phone alone
 //! (the epoch recomputed without the farm's other keys).
 //!
-//! Two attacks only the place's pixels can catch (a GPS offset, a smoothed route with footage
-//! of elsewhere) are printed with what they earned and listed as known gaps, not as
-//! regressions: the place consensus holds them only where a street is well mapped and its
-//! views tell places apart. Disguised copies of another driver's frames are the global
+//! Two attacks are printed with what they earned and listed as known gaps, not as
+//! regressions: a smoothed route with footage of elsewhere, which only the place's pixels can
+//! catch (the place consensus holds it only where a street is well mapped and its views tell
+//! places apart), and a GPS offset, which the road check (`model::roads`, `off-road`) holds
+//! wherever the offset puts the drive beside the roads — but not where it lands on streets
+//! running its way. Disguised copies of another driver's frames are the global
 //! footage index's (`model::footage`), and count like any other attack.
 //!
 //! Never does: change anything; it reads the store and recomputes published inputs.
@@ -210,7 +212,7 @@ pub async fn print(
         }
     );
     println!(
-        "known gaps (a GPS offset and a smoothed route with footage of elsewhere: the place consensus cannot yet tell them apart in the demo's one-clip imagery, or on streets nobody else filmed): {}",
+        "known gaps (a smoothed route with footage of elsewhere: the place consensus cannot yet tell places apart in the demo's one-clip imagery, or on streets nobody else filmed; a GPS offset that lands on streets running its way: the road check sees a drive on the roads): {}",
         if gaps.is_empty() {
             "none earned".to_owned()
         } else {
@@ -220,8 +222,8 @@ pub async fn print(
     Ok(())
 }
 
-/// The attacks only the place's pixels can catch, which the place consensus does not catch
-/// reliably yet: the scoreboard shows what they earn without counting them as a regression.
+/// The attacks the checks do not catch reliably yet (see the module's documentation): the
+/// scoreboard shows what they earn without counting them as a regression.
 fn is_known_gap(behaviour: Behaviour) -> bool {
     matches!(
         behaviour,

@@ -73,6 +73,7 @@ fn the_demo_catches_the_dishonest_devices_pays_the_honest_ones_and_repeats_its_r
         "teleport",
         "synthetic-track",
         "shared-track",
+        "off-road",
     ] {
         assert!(summary.contains(caught), "no {caught} caught: {summary}");
     }
