@@ -7,15 +7,15 @@
 //! well-mapped places it claims is held for review, `unlike-place`, and its public copies
 //! taken back) and the road network (`model::roads`: a capture whose moving fixes mostly lie
 //! off the mapped roads is held the same way, `off-road`, and with it the device's other
-//! captures of the week that lean off them), then commits everything — outcomes, sequences, detections, coverage, dirty
-//! cells — with the job's completion in one transaction. The public (blurred) JPEG and its thumbnail are
-//! written first (idempotent: a worker killed anywhere replays the job without double
-//! effects); the search documents are written only after the commit, by an `index-capture`
-//! job the commit enqueues, from the committed rows ([`crate::search_index`]) — so a
-//! capture that fails never leaves documents behind, and one that succeeds always gets them;
-//! a `map-features` job, enqueued the same way, turns its sign detections into map features
-//! ([`crate::map_features`]).
-//! Originals are deleted once the commit made the public versions the only ones.
+//! captures of the week that lean off them), then commits everything — outcomes, sequences,
+//! detections, coverage, dirty cells — with the job's completion in one transaction. The
+//! public (blurred) JPEG and its thumbnail are written first (idempotent: a worker killed
+//! anywhere replays the job without double effects); the search documents are written only
+//! after the commit, by an `index-capture` job the commit enqueues, from the committed rows
+//! ([`crate::search_index`]) — so a capture that fails never leaves documents behind, and
+//! one that succeeds always gets them; a `map-features` job, enqueued the same way, turns
+//! its sign detections into map features ([`crate::map_features`]). Originals are deleted
+//! once the commit made the public versions the only ones.
 //!
 //! Failures: the lease is extended while a capture is processed (a long capture is never
 //! taken over by a second worker); a transient store error (the database or blob store not
