@@ -9,7 +9,7 @@
 use datasets::fleet::{Dishonest, FleetConfig, simulate};
 use datasets::graph::RoadGraph;
 use model::Fix;
-use model::roads::{RoadConfig, RoadIndex, RoadLine, road_fit};
+use model::roads::{RoadConfig, RoadIndex, road_fit};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -19,14 +19,14 @@ fn main() -> anyhow::Result<()> {
         "helsinki" => datasets::helsinki()?,
         _ => datasets::monaco()?,
     };
-    let roads = RoadIndex::new(network.ways.iter().map(|w| RoadLine(w.coords.clone())));
+    let roads = network.road_index();
     // The same map missing one way in twenty (every 20th by id): roads the map lacks.
     let missing = RoadIndex::new(
         network
             .ways
             .iter()
             .filter(|w| w.id % 20 != 7)
-            .map(|w| RoadLine(w.coords.clone())),
+            .map(datasets::roads::RoadWay::road_line),
     );
     let mut held_on_missing = 0;
     let graph = RoadGraph::new(&network);

@@ -139,6 +139,22 @@ pub struct RoadNetwork {
     pub ways: Vec<RoadWay>,
 }
 
+impl RoadWay {
+    /// The way as the off-road check (`model::roads`) reads it: a one-way road's points run
+    /// the way it may be driven.
+    pub fn road_line(&self) -> model::roads::RoadLine {
+        let mut points = self.coords.clone();
+        match self.oneway {
+            Oneway::Both => model::roads::RoadLine::two_way(points),
+            Oneway::Forward => model::roads::RoadLine::one_way(points),
+            Oneway::Backward => {
+                points.reverse();
+                model::roads::RoadLine::one_way(points)
+            }
+        }
+    }
+}
+
 impl RoadNetwork {
     /// Reads the drivable ways of the OSM PBF file at `path`.
     pub fn from_pbf(path: &Path) -> Result<Self> {
@@ -175,6 +191,11 @@ impl RoadNetwork {
             });
         }
         Ok(Self { ways })
+    }
+
+    /// The ways indexed for the worker's off-road check (`model::roads`).
+    pub fn road_index(&self) -> model::roads::RoadIndex {
+        model::roads::RoadIndex::new(self.ways.iter().map(RoadWay::road_line))
     }
 
     /// `(min_lon, min_lat, max_lon, max_lat)` of every road point.

@@ -33,15 +33,45 @@ use crate::consensus::heading_at;
 const GRID_DEG: f64 = 0.001;
 const METRES_PER_DEGREE: f64 = 111_320.0;
 
-/// One mapped road as a line of (lon, lat) points.
+/// One mapped road as a line of (lon, lat) points; a one-way road's points run the way it
+/// may be driven.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RoadLine(pub Vec<(f64, f64)>);
+pub struct RoadLine {
+    pub points: Vec<(f64, f64)>,
+    pub one_way: bool,
+}
+
+impl RoadLine {
+    /// A road driven both ways.
+    pub fn two_way(points: Vec<(f64, f64)>) -> Self {
+        Self {
+            points,
+            one_way: false,
+        }
+    }
+
+    /// A road driven only in the order of `points`.
+    pub fn one_way(points: Vec<(f64, f64)>) -> Self {
+        Self {
+            points,
+            one_way: true,
+        }
+    }
+}
+
+/// One piece of a road: its ends as (lon, lat), and whether it runs one way (from the first
+/// to the second).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Segment {
+    from: (f64, f64),
+    to: (f64, f64),
+    one_way: bool,
+}
 
 /// The mapped roads of a region, indexed for "which roads are near this point".
 #[derive(Debug, Clone, Default)]
 pub struct RoadIndex {
-    /// Segments as ((lon, lat), (lon, lat)).
-    segments: Vec<((f64, f64), (f64, f64))>,
+    segments: Vec<Segment>,
     grid: HashMap<(i64, i64), Vec<u32>>,
     /// (south, west, north, east) of every road point.
     bounds: Option<(f64, f64, f64, f64)>,
@@ -58,7 +88,7 @@ impl RoadIndex {
     pub fn new(roads: impl IntoIterator<Item = RoadLine>) -> Self {
         let mut index = Self::default();
         for road in roads {
-            for pair in road.0.windows(2) {
+            for pair in road.points.windows(2) {
                 let (a, b) = (pair[0], pair[1]);
                 if !(a.0.is_finite() && a.1.is_finite() && b.0.is_finite() && b.1.is_finite()) {
                     continue;
@@ -66,7 +96,11 @@ impl RoadIndex {
                 let Ok(id) = u32::try_from(index.segments.len()) else {
                     break;
                 };
-                index.segments.push((a, b));
+                index.segments.push(Segment {
+                    from: a,
+                    to: b,
+                    one_way: road.one_way,
+                });
                 let (k0, k1) = (grid_key(a.0, a.1), grid_key(b.0, b.1));
                 for x in k0.0.min(k1.0)..=k0.0.max(k1.0) {
                     for y in k0.1.min(k1.1)..=k0.1.max(k1.1) {
@@ -99,7 +133,7 @@ impl RoadIndex {
     }
 
     /// Whether a road within `near_m` of `fix` runs within `tolerance_deg` of `heading`
-    /// (either way along it).
+    /// (either way along it, or its own way when it is one-way).
     pub fn on_road(&self, fix: &Fix, heading: f64, near_m: f64, tolerance_deg: f64) -> bool {
         let east_per_deg = METRES_PER_DEGREE * fix.lat.to_radians().cos().max(0.01);
         let reach_lat = (near_m / METRES_PER_DEGREE / GRID_DEG).ceil() as i64;
@@ -117,13 +151,18 @@ impl RoadIndex {
                     continue;
                 };
                 for &id in ids {
-                    let (a, b) = self.segments[id as usize];
-                    let (a, b) = (local(a), local(b));
+                    let segment = self.segments[id as usize];
+                    let (a, b) = (local(segment.from), local(segment.to));
                     if distance_to_segment(a, b) > near_m {
                         continue;
                     }
-                    let axis = (b.0 - a.0).atan2(b.1 - a.1).to_degrees();
-                    if axis_difference(axis, heading) <= tolerance_deg {
+                    let bearing = (b.0 - a.0).atan2(b.1 - a.1).to_degrees();
+                    let off = if segment.one_way {
+                        direction_difference(bearing, heading)
+                    } else {
+                        axis_difference(bearing, heading)
+                    };
+                    if off <= tolerance_deg {
                         return true;
                     }
                 }
@@ -143,6 +182,12 @@ fn distance_to_segment(a: (f64, f64), b: (f64, f64)) -> f64 {
         0.0
     };
     (a.0 + t * dx).hypot(a.1 + t * dy)
+}
+
+/// Angle between two directions (0–180°).
+fn direction_difference(a: f64, b: f64) -> f64 {
+    let d = (a - b).rem_euclid(360.0);
+    d.min(360.0 - d)
 }
 
 /// Angle between two directions taken as lines (0–90°): a road runs both ways.
@@ -278,11 +323,11 @@ mod tests {
         let mut roads = Vec::new();
         for k in 0..=10 {
             let offset = f64::from(k) * 100.0;
-            roads.push(RoadLine(vec![
+            roads.push(RoadLine::two_way(vec![
                 (LON, LAT + metres_north(offset)),
                 (LON + metres_east(1000.0), LAT + metres_north(offset)),
             ]));
-            roads.push(RoadLine(vec![
+            roads.push(RoadLine::two_way(vec![
                 (LON + metres_east(offset), LAT),
                 (LON + metres_east(offset), LAT + metres_north(1000.0)),
             ]));
@@ -345,6 +390,32 @@ mod tests {
         let fit = road_fit(&along, &roads, &config);
         assert_eq!(fit.judged, 40);
         assert!(fit.is_off_road(&config), "{fit:?}");
+    }
+
+    #[test]
+    fn a_one_way_road_carries_a_drive_only_its_way() {
+        // A road east–west at 300 m north, one-way eastbound; two-way roads far off (at 0
+        // and 1000 m north) make the mapped area.
+        let line = |north: f64| {
+            vec![
+                (LON, LAT + metres_north(north)),
+                (LON + metres_east(1000.0), LAT + metres_north(north)),
+            ]
+        };
+        let roads = RoadIndex::new([
+            RoadLine::one_way(line(300.0)),
+            RoadLine::two_way(line(0.0)),
+            RoadLine::two_way(line(1000.0)),
+        ]);
+        let config = RoadConfig::default();
+        let east = drive_east(300.0, (0.0, 0.0));
+        let mut west = east.clone();
+        west.reverse();
+        for (n, fix) in west.iter_mut().enumerate() {
+            fix.time = TimestampMs(1_700_000_000_000 + n as i64 * 1000);
+        }
+        assert!(!road_fit(&east, &roads, &config).is_off_road(&config));
+        assert!(road_fit(&west, &roads, &config).is_off_road(&config));
     }
 
     #[test]

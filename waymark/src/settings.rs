@@ -394,17 +394,7 @@ impl IngestSettings {
                 path.display()
             )
         })?;
-        anyhow::ensure!(
-            !network.ways.is_empty(),
-            "settings [ingest] roads: {} has no drivable roads (is it the region's OSM extract?)",
-            path.display()
-        );
-        Ok(model::roads::RoadIndex::new(
-            network
-                .ways
-                .into_iter()
-                .map(|way| model::roads::RoadLine(way.coords)),
-        ))
+        Ok(network.road_index())
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use datasets::fleet::{Behaviour, Fleet, FleetConfig, SHORT_CAPTURE_FRAMES, simulate};
 use ingest::judge::{Context, HISTORY_FIXES, Needs, StoredFrame, judge};
 use ingest::track::TrackConfig;
-use model::roads::{RoadConfig, RoadFit, RoadIndex, RoadLine, device_holds, road_fit};
+use model::roads::{RoadConfig, RoadFit, RoadIndex, device_holds, road_fit};
 use model::{DeviceId, Fix, FrameEntry, FrameId, RejectReason, TimestampMs};
 
 /// What the store holds: every accepted or pending frame, by device.
@@ -223,7 +223,7 @@ fn at_the_demo_scoreboards_size_every_cheat_is_caught_within_its_epoch() {
 fn judge_ten_seeds(drivers: u32, days: u32, trip_length_m: f64) -> usize {
     let network = datasets::monaco().unwrap();
     let graph = datasets::RoadGraph::new(&network);
-    let roads = RoadIndex::new(network.ways.iter().map(|way| RoadLine(way.coords.clone())));
+    let roads = network.road_index();
     let mut honest_frames = 0;
     for seed in 1..=10 {
         let fleet = simulate(

@@ -969,13 +969,7 @@ async fn cases_of(store: &Store) -> Vec<store::FraudCase> {
 
 /// Monaco's road network from its OpenStreetMap extract, as the worker indexes it.
 fn monaco_roads() -> model::roads::RoadIndex {
-    let network = datasets::monaco().unwrap();
-    model::roads::RoadIndex::new(
-        network
-            .ways
-            .into_iter()
-            .map(|way| model::roads::RoadLine(way.coords)),
-    )
+    datasets::monaco().unwrap().road_index()
 }
 
 /// 12 frames 8 m apart along Monaco's Avenue John F. Kennedy (OSM way 25082741, on the
