@@ -19,7 +19,9 @@ fn main() -> anyhow::Result<()> {
         "helsinki" => datasets::helsinki()?,
         _ => datasets::monaco()?,
     };
+    let started = std::time::Instant::now();
     let roads = network.road_index();
+    let index_ms = started.elapsed().as_secs_f64() * 1000.0;
     // The same map missing one way in twenty (every 20th by id): roads the map lacks.
     let missing = RoadIndex::new(
         network
@@ -127,8 +129,24 @@ fn main() -> anyhow::Result<()> {
     honest_shares.sort_by(f64::total_cmp);
     let q = |p: f64| honest_shares[((honest_shares.len() - 1) as f64 * p) as usize];
     println!(
-        "{place} seed {seed}: {judged_trips} trips, {} road segments",
+        "{place} seed {seed}: {judged_trips} trips, {} road segments (indexed in {index_ms:.1} ms)",
         roads.len()
+    );
+    // What the worker spends per capture: one fit of 60 fixes (a 500 m capture at 8 m).
+    let sample: Vec<Fix> = fleet
+        .trips()
+        .flat_map(|(_, trip)| every_8_m(&trip.fixes))
+        .take(60)
+        .collect();
+    let runs = 2_000;
+    let started = std::time::Instant::now();
+    for _ in 0..runs {
+        std::hint::black_box(road_fit(std::hint::black_box(&sample), &roads, &rules));
+    }
+    println!(
+        "one fit of {} fixes: {:.1} µs",
+        sample.len(),
+        started.elapsed().as_secs_f64() * 1e6 / f64::from(runs)
     );
     println!(
         "honest: held {honest_held}; off share median {:.3}, p95 {:.3}, max {:.3}",
