@@ -11,14 +11,16 @@
 //!   the road network covers ([`RoadIndex::covers`]). Where the operator loaded no roads,
 //!   nothing is judged.
 //! - A fix is on the road when a mapped road lies within [`RoadConfig::near_m`] and runs
-//!   within [`RoadConfig::axis_tolerance_deg`] of the fix's heading (either way: a road is
-//!   driven both ways, and a one-way street's direction is not this check's business).
-//!   Consumer GNSS errs by a few metres; turns and junctions give a few fixes whose heading
-//!   matches no road: a capture is held only when at least
-//!   [`RoadConfig::min_off_fixes`] fixes are off and they are at least
+//!   within [`RoadConfig::axis_tolerance_deg`] of the fix's heading (either way along a
+//!   two-way road; a one-way street only its own way). Consumer GNSS errs by a few metres;
+//!   turns and junctions give a few fixes whose heading matches no road: a capture is held
+//!   only when at least [`RoadConfig::min_off_fixes`] fixes are off and they are at least
 //!   [`RoadConfig::off_share`] of its judged fixes.
-//! - An offset along a straight road keeps the fixes on it: only the pixels can tell
-//!   (`model::consensus`).
+//! - A device is judged over its week ([`device_holds`]): once one of its captures is off
+//!   the roads, its others that lean off them are held too.
+//! - An offset along a straight road, or onto a parallel street running the same way, keeps
+//!   the fixes on a road: only the pixels can tell (`model::consensus`). How many honest
+//!   captures are held rests on the map's completeness: a road the map lacks is off it.
 //!
 //! Pure: the road lines come in from whoever read them (the `datasets` crate reads an
 //! OpenStreetMap extract); nothing here reads a file.
