@@ -350,6 +350,13 @@ pub fn disguise(jpeg: &[u8], share: f64, brightness: i32, quality: u8) -> Result
     )
 }
 
+/// [`disguise`] of `jpeg` flipped left to right: footage passed off as new that does not
+/// even show its street the right way round.
+pub fn disguise_mirrored(jpeg: &[u8], share: f64, brightness: i32, quality: u8) -> Result<Vec<u8>> {
+    let flipped = image::imageops::flip_horizontal(&decode_memory(jpeg)?);
+    encode(&disguise_image(&flipped, share, brightness), quality)
+}
+
 /// [`disguise`] on pixels: cropped by `share` of each side, scaled back, brightened.
 pub fn disguise_image(image: &RgbImage, share: f64, brightness: i32) -> RgbImage {
     let (width, height) = (image.width(), image.height());

@@ -10,7 +10,7 @@
 //!
 //! [`frame_prints`] adds, from the same decode, what the global footage index
 //! (`model::footage`) keeps and asks: the frame's core (its centre, at 64 × 36) and one
-//! probe per crop a copy may have had.
+//! probe per crop a copy may have had, as it is and mirrored.
 
 use image::imageops::FilterType;
 
@@ -41,7 +41,8 @@ pub struct FramePrints {
     /// The centre ([`model::footage::CORE_MARGIN`] of each side left out): what the footage
     /// index stores.
     pub core: Fingerprint,
-    /// One per [`model::footage::COPY_CROPS`]: what is asked of the footage index.
+    /// Two per [`model::footage::COPY_CROPS`], as it is and mirrored
+    /// ([`model::footage::mirrored`]): what is asked of the footage index.
     pub probes: Vec<Fingerprint>,
 }
 
@@ -53,7 +54,7 @@ pub fn frame_prints(jpeg: &[u8]) -> Result<FramePrints, FingerprintError> {
 
 /// [`FramePrints`] of decoded pixels. The core and probes are exact area averages over the
 /// frame in grayscale (a frame over [`MAX_AREA_PIXELS`] is first shrunk to 1920 px), read
-/// from its summed-area table: the twelve prints cost one pass over the pixels.
+/// from its summed-area table: the prints cost one pass over the pixels.
 pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
     let gray = if u64::from(image.width()) * u64::from(image.height()) > MAX_AREA_PIXELS {
         image.thumbnail(1920, 1920).to_luma8()
@@ -67,6 +68,7 @@ pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
         probes: model::footage::COPY_CROPS
             .iter()
             .map(|crop| areas.window(model::footage::probe_window(*crop)))
+            .flat_map(|probe| [model::footage::mirrored(&probe), probe])
             .collect(),
     }
 }

@@ -12,9 +12,10 @@
 //!   [`CORE_MARGIN`] of each side left out, so a copy cropped by up to that much still shows
 //!   all of it.
 //! - The new side is a set of **probes**: for each crop in [`COPY_CROPS`], the part of the
-//!   new frame that would be the original's core had the frame been cut that much from it.
-//!   Brightness and contrast are normalised away by the fingerprint; JPEG re-encoding barely
-//!   moves it.
+//!   new frame that would be the original's core had the frame been cut that much from it,
+//!   as it is and [`mirrored`] (a copy flipped left to right is the original's core flipped:
+//!   every probe window is centred). Brightness and contrast are normalised away by the
+//!   fingerprint; JPEG re-encoding barely moves it.
 //! - Candidates come from **locality-sensitive keys** ([`keys`]): [`BANDS`] random
 //!   hyperplane hashes of [`BITS_PER_BAND`] bits each. Two near-identical fingerprints share
 //!   a band almost always; unrelated frames share one about once in 2^14 per band, so the
@@ -29,8 +30,7 @@
 //! - A capture with [`CopyConfig::min_copied_frames`] copied frames is a replay, and so is
 //!   each of them; one frame alone is never enough.
 //!
-//! What it cannot see: a copy mirrored, rotated, or cropped off-centre by more than a
-//! thumbnail pixel; footage never accepted here before; footage re-sent within
+//! What it cannot see: a copy rotated, or cropped off-centre by more than a thumbnail pixel; footage never accepted here before; footage re-sent within
 //! [`CopyConfig::same_moment_ms`] of its original's time (side by side, as far as the
 //! index can tell).
 
@@ -58,6 +58,23 @@ pub const BITS_PER_BAND: u32 = 14;
 pub fn probe_window(crop: f64) -> (f64, f64, f64, f64) {
     let margin = ((CORE_MARGIN - crop) / (1.0 - 2.0 * crop)).max(0.0);
     (margin, margin, 1.0 - 2.0 * margin, 1.0 - 2.0 * margin)
+}
+
+/// A core-sized fingerprint ([`CORE_WIDTH`] × [`CORE_HEIGHT`], row-major) flipped left to
+/// right: the print of the same window of the frame mirrored. A fingerprint of another size
+/// is returned as it is.
+pub fn mirrored(print: &Fingerprint) -> Fingerprint {
+    let width = CORE_WIDTH as usize;
+    if print.0.len() != width * CORE_HEIGHT as usize {
+        return print.clone();
+    }
+    Fingerprint(
+        print
+            .0
+            .chunks(width)
+            .flat_map(|row| row.iter().rev().copied())
+            .collect(),
+    )
 }
 
 /// The index keys of a core fingerprint: for each of [`BANDS`] bands, the band number in
@@ -131,10 +148,14 @@ impl Default for CopyConfig {
 /// See [`CopyConfig::copy_distance`]. Measured on the real Udacity stills the simulator
 /// films (`ingest` test `footage_copies_are_found_and_other_dashcams_are_not`, 64 × 36 cores
 /// probed at every 1 % of crop): copies cropped 0–10 % a side, brightened −20…+30 and
-/// re-encoded at quality 50–90 lie 0.007–0.018 from their original's core; the nearest
-/// frame of another simulated dashcam, 0.080 or more — on real streets, whose every pass
-/// differs, further still. (At 32 × 18 and every 2 %, copies reached 0.044 and other
-/// dashcams came to 0.054: too close to split.)
+/// re-encoded at quality 50–90, mirrored or not, lie 0.007–0.018 from their original's core;
+/// the nearest frame of another simulated dashcam, 0.055 or more with the mirrored probes
+/// (0.080 without: the simulator shows some streets' stills mirrored, which no real street
+/// is) — on real streets, whose every pass differs, further still. Over the ten seeds of the
+/// README's scoreboard (`ingest` example `footage_margin`), the nearest pair of two dashcams'
+/// frames is 0.039–0.079 (one pair under this distance, in seed 6, with or without mirrored
+/// probes); a capture needs [`CopyConfig::min_copied_frames`] copies. (At 32 × 18 and every
+/// 2 %, copies reached 0.044 and other dashcams came to 0.054: too close to split.)
 pub const COPY_DISTANCE: f32 = 0.045;
 
 /// See [`CopyConfig::own_copy_distance`]: tighter than [`COPY_DISTANCE`] because one
@@ -230,6 +251,23 @@ mod tests {
         let (left, _, width, _) = probe_window(0.05);
         assert!((left - 0.05 / 0.9).abs() < 1e-12 && (width - 0.8 / 0.9).abs() < 1e-12);
         assert_eq!(probe_window(0.10).0, 0.0);
+    }
+
+    #[test]
+    fn a_mirrored_print_reverses_each_row_and_twice_is_the_print() {
+        let a = print(7);
+        let flipped = mirrored(&a);
+        assert_ne!(flipped, a);
+        assert_eq!(mirrored(&flipped), a);
+        let width = CORE_WIDTH as usize;
+        for row in [0, 17, CORE_HEIGHT as usize - 1] {
+            let (left, right) = (&a.0[row * width..], &flipped.0[row * width..]);
+            assert_eq!(right[0], left[width - 1]);
+            assert_eq!(right[width - 1], left[0]);
+        }
+        // Not a core print: left as it is.
+        let small = Fingerprint(vec![1.0, 2.0, 3.0]);
+        assert_eq!(mirrored(&small), small);
     }
 
     #[test]

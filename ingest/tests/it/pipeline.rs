@@ -685,7 +685,8 @@ fn other_town(i: u32, camera: u32) -> Vec<u8> {
 }
 
 #[actix_web::test]
-async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_its_own() {
+async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_its_own_or_mirrored()
+{
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&crate::backends::store_config(dir.path()).await)
         .await
@@ -718,29 +719,10 @@ async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_i
 
     // Mallory fetches Ann's published frames, crops them 5 %, brightens and re-encodes
     // them, and claims them 3 km north, hours later: a replay, every frame, and a case.
-    let mut copies = Vec::new();
-    let mut frames = Vec::new();
-    for (n, entry) in ann.frames.iter().enumerate() {
-        let public = store
-            .blobs
-            .get(&BlobKey::public_frame(&entry.sha256))
-            .await
-            .unwrap();
-        let copy = datasets::frames::disguise(&public, 0.05, 12, 82).unwrap();
-        let mut fix = entry.fix;
-        fix.lat += 3_000.0 / 111_195.0;
-        fix.time = fix.time.saturating_add_ms(5 * 3_600_000 + n as i64);
-        frames.push(FrameEntry {
-            sha256: FrameId::of_bytes(&copy),
-            fix,
-        });
-        copies.push(copy);
-    }
-    let copied = CaptureManifest {
-        capture_id: CaptureId::new(),
-        frames,
-        ..ann.clone()
-    };
+    let (copied, copies) = published_copies(&store, &ann, 3_000.0, |public| {
+        datasets::frames::disguise(public, 0.05, 12, 82).unwrap()
+    })
+    .await;
     let (copied, reasons) = send("Mallory", 43, copied, copies).await;
     assert!(reasons.iter().all(|r| r == "replay"), "{reasons:?}");
     for entry in &copied.frames {
@@ -788,6 +770,52 @@ async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_i
         reasons.iter().all(|r| r == "replay"),
         "Ann's re-send: {reasons:?}"
     );
+
+    // Trudy mirrors Ann's published frames as well (the street the wrong way round), crops
+    // them 5 %, darkens and re-encodes them and claims them 6 km north: still a replay.
+    let (mirrored, copies) = published_copies(&store, &ann, 6_000.0, |public| {
+        datasets::frames::disguise_mirrored(public, 0.05, -10, 80).unwrap()
+    })
+    .await;
+    let (_, reasons) = send("Trudy", 44, mirrored, copies).await;
+    assert!(
+        reasons.iter().all(|r| r == "replay"),
+        "Trudy's mirrored copy: {reasons:?}"
+    );
+}
+
+/// A capture of `original`'s published (blurred) frames made over by `disguise`, claimed
+/// `north_m` further north and five hours later: what a replayer who fetched them sends.
+async fn published_copies(
+    store: &Store,
+    original: &CaptureManifest,
+    north_m: f64,
+    disguise: impl Fn(&[u8]) -> Vec<u8>,
+) -> (CaptureManifest, Vec<Vec<u8>>) {
+    let mut copies = Vec::new();
+    let mut frames = Vec::new();
+    for (n, entry) in original.frames.iter().enumerate() {
+        let public = store
+            .blobs
+            .get(&BlobKey::public_frame(&entry.sha256))
+            .await
+            .unwrap();
+        let copy = disguise(&public);
+        let mut fix = entry.fix;
+        fix.lat += north_m / 111_195.0;
+        fix.time = fix.time.saturating_add_ms(5 * 3_600_000 + n as i64);
+        frames.push(FrameEntry {
+            sha256: FrameId::of_bytes(&copy),
+            fix,
+        });
+        copies.push(copy);
+    }
+    let manifest = CaptureManifest {
+        capture_id: CaptureId::new(),
+        frames,
+        ..original.clone()
+    };
+    (manifest, copies)
 }
 
 #[actix_web::test]

@@ -65,10 +65,11 @@ fn broken_bytes_are_an_error_not_a_panic() {
 }
 
 /// The global footage index's promises on the simulator's real stills: a copy — cropped
-/// 0–10 % a side, brightened or darkened, re-encoded at quality 50–90 — is within
+/// 0–10 % a side, brightened or darkened, re-encoded at quality 50–90, mirrored or not — is within
 /// `OWN_COPY_DISTANCE` (and so `COPY_DISTANCE`) of its original's core and shares an index
 /// key with it; no frame of another honest dashcam is within `COPY_DISTANCE` of any
-/// other's, wherever and whenever it was taken; and no dashcam's frame is within
+/// other's, wherever and whenever it was taken (the simulator mirrors some streets' stills,
+/// so the mirrored probes meet the same still shown both ways); and no dashcam's frame is within
 /// `OWN_COPY_DISTANCE` of its own frames of another moment (over `same_moment_ms` apart:
 /// the repeating drivers' second day re-drives their first day's roads).
 #[test]
@@ -114,7 +115,12 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
                 .unwrap();
             let prints = frame_prints(&frame.jpeg).unwrap();
             let (share, brightness, quality) = disguises[frames.len() % disguises.len()];
-            let copy = datasets::frames::disguise(&frame.jpeg, share, brightness, quality).unwrap();
+            let copy = if frames.len() % 2 == 1 {
+                datasets::frames::disguise_mirrored(&frame.jpeg, share, brightness, quality)
+            } else {
+                datasets::frames::disguise(&frame.jpeg, share, brightness, quality)
+            }
+            .unwrap();
             let copy = frame_prints(&copy).unwrap();
             let nearest = copy
                 .probes

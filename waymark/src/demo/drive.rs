@@ -305,8 +305,8 @@ fn reencoded(
 
 /// What a disguised replay sends for `trip`: the frames of `victim`'s latest trip that ended
 /// before this one starts (published on the map by then, so anyone can fetch them; nothing
-/// when there is none yet), one a second, cropped 5 %, brightened and re-encoded, claimed at
-/// the fixes of a drive it never made.
+/// when there is none yet), one a second, cropped 5 %, brightened, re-encoded — and on
+/// every other trip mirrored too — claimed at the fixes of a drive it never made.
 fn disguised(
     fleet: &Fleet,
     trip: &Trip,
@@ -332,7 +332,12 @@ fn disguised(
             camera: victim,
         };
         let frame = frames.frame(original.frame_key(at), &original.fixes[at], look)?;
-        copies.push((datasets::frames::disguise(&frame.jpeg, 0.05, 12, 82)?, *fix));
+        let copy = if trip.index % 2 == 1 {
+            datasets::frames::disguise_mirrored(&frame.jpeg, 0.05, 12, 82)?
+        } else {
+            datasets::frames::disguise(&frame.jpeg, 0.05, 12, 82)?
+        };
+        copies.push((copy, *fix));
     }
     Ok(copies)
 }
