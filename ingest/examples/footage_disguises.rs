@@ -1,0 +1,184 @@
+//! Which disguises of a copy the global footage index sees through: real frames (the six
+//! Udacity dashcam frames and the 4K Mapillary street frame, `datasets/images/`) are each
+//! disguised many ways and re-encoded, and each copy is probed as the worker probes it. Prints
+//! one Markdown row per disguise: the copies' distances to their original's core (nearest
+//! probe) and how many would be found (a probe shares an index key with the core, and is
+//! closer than `COPY_DISTANCE`).
+//!
+//!     cargo run --release -p ingest --example footage_disguises
+
+use image::{DynamicImage, Rgb, RgbImage, imageops};
+use ingest::similarity::{distance, frame_prints};
+use model::footage::{COPY_DISTANCE, keys};
+
+/// One way to pass a copy off as new footage.
+type Disguise = (&'static str, fn(&RgbImage) -> RgbImage);
+
+fn cut(image: &RgbImage, left: f64, top: f64, right: f64, bottom: f64) -> RgbImage {
+    let (w, h) = (f64::from(image.width()), f64::from(image.height()));
+    let (x, y) = ((w * left) as u32, (h * top) as u32);
+    let (cw, ch) = (
+        (w * (1.0 - left - right)) as u32,
+        (h * (1.0 - top - bottom)) as u32,
+    );
+    imageops::crop_imm(image, x, y, cw, ch).to_image()
+}
+
+/// Cut, then scaled back to the original's size (as a re-encoder keeps the resolution).
+fn cut_back(image: &RgbImage, left: f64, top: f64, right: f64, bottom: f64) -> RgbImage {
+    let part = cut(image, left, top, right, bottom);
+    imageops::resize(
+        &part,
+        image.width(),
+        image.height(),
+        imageops::FilterType::Triangle,
+    )
+}
+
+/// Turned by `degrees` about the centre, corners black, size kept (ffmpeg's `rotate`).
+fn rotate(image: &RgbImage, degrees: f64) -> RgbImage {
+    let (w, h) = (image.width(), image.height());
+    let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) / 2.0);
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    RgbImage::from_fn(w, h, |x, y| {
+        let (dx, dy) = (f64::from(x) - cx, f64::from(y) - cy);
+        let (sx, sy) = (cx + dx * cos + dy * sin, cy - dx * sin + dy * cos);
+        if sx < 0.0 || sy < 0.0 || sx >= f64::from(w - 1) || sy >= f64::from(h - 1) {
+            return Rgb([0, 0, 0]);
+        }
+        *image.get_pixel(sx as u32, sy as u32)
+    })
+}
+
+fn map_pixels(image: &RgbImage, f: impl Fn(u8, u32, u32) -> u8) -> RgbImage {
+    RgbImage::from_fn(image.width(), image.height(), |x, y| {
+        let p = image.get_pixel(x, y);
+        Rgb([f(p[0], x, y), f(p[1], x, y), f(p[2], x, y)])
+    })
+}
+
+const DISGUISES: &[Disguise] = &[
+    ("re-encoded only", |i| i.clone()),
+    ("centred crop 5 %", |i| cut_back(i, 0.05, 0.05, 0.05, 0.05)),
+    ("centred crop 10 %", |i| cut_back(i, 0.10, 0.10, 0.10, 0.10)),
+    ("centred crop 12 %", |i| cut_back(i, 0.12, 0.12, 0.12, 0.12)),
+    ("centred crop 15 %", |i| cut_back(i, 0.15, 0.15, 0.15, 0.15)),
+    ("centred crop 20 %", |i| cut_back(i, 0.20, 0.20, 0.20, 0.20)),
+    ("bottom 5 % cut (hood)", |i| {
+        cut_back(i, 0.0, 0.0, 0.0, 0.05)
+    }),
+    ("bottom 10 % cut (hood)", |i| {
+        cut_back(i, 0.0, 0.0, 0.0, 0.10)
+    }),
+    ("bottom 15 % cut (hood)", |i| {
+        cut_back(i, 0.0, 0.0, 0.0, 0.15)
+    }),
+    ("top 10 % cut (sky)", |i| cut_back(i, 0.0, 0.10, 0.0, 0.0)),
+    ("left 5 % cut", |i| cut_back(i, 0.05, 0.0, 0.0, 0.0)),
+    ("sides cut to 4:3, kept 4:3", |i| {
+        cut(i, 0.125, 0.0, 0.125, 0.0)
+    }),
+    ("crop 5 % off-centre (x 2 %)", |i| {
+        cut_back(i, 0.07, 0.05, 0.03, 0.05)
+    }),
+    ("half size", |i| {
+        imageops::resize(
+            i,
+            i.width() / 2,
+            i.height() / 2,
+            imageops::FilterType::Triangle,
+        )
+    }),
+    ("rotated 1°", |i| rotate(i, 1.0)),
+    ("rotated 2°", |i| rotate(i, 2.0)),
+    ("rotated 3°", |i| rotate(i, 3.0)),
+    ("rotated 5°", |i| rotate(i, 5.0)),
+    ("blurred (σ 2)", |i| imageops::blur(i, 2.0)),
+    ("noise ±16", |i| {
+        map_pixels(i, |v, x, y| {
+            let n = ((x.wrapping_mul(7919) ^ y.wrapping_mul(104_729)) % 33) as i32 - 16;
+            (i32::from(v) + n).clamp(0, 255) as u8
+        })
+    }),
+    ("gamma 0.6", |i| {
+        map_pixels(i, |v, _, _| {
+            (255.0 * (f64::from(v) / 255.0).powf(0.6)).round() as u8
+        })
+    }),
+    ("contrast halved", |i| {
+        map_pixels(i, |v, _, _| (64 + i32::from(v) / 2) as u8)
+    }),
+    ("grey", |i| {
+        DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(i.clone()).to_luma8()).to_rgb8()
+    }),
+    ("mirrored, crop 5 %", |i| {
+        cut_back(&imageops::flip_horizontal(i), 0.05, 0.05, 0.05, 0.05)
+    }),
+];
+
+fn encode(image: &RgbImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+        .encode_image(image)
+        .expect("an RGB image encodes");
+    out
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut originals = Vec::new();
+    for name in [
+        "solidWhiteCurve",
+        "solidWhiteRight",
+        "solidYellowCurve",
+        "solidYellowCurve2",
+        "solidYellowLeft",
+        "whiteCarLaneSwitch",
+    ] {
+        let path = datasets::path(&format!("images/udacity_lanes/{name}.jpg"));
+        originals.push(image::open(path)?.to_rgb8());
+    }
+    let street = image::open(datasets::path("images/geotagged/mapillary_DSC00001.JPG"))?;
+    originals.push(
+        street
+            .resize(1920, 1080, imageops::FilterType::Triangle)
+            .to_rgb8(),
+    );
+    let stored: Vec<_> = originals
+        .iter()
+        .map(|original| {
+            let prints = frame_prints(&encode(original)).expect("a JPEG just made");
+            let core_keys = keys(&prints.core);
+            (prints.core, core_keys)
+        })
+        .collect();
+    println!(
+        "{} real frames; a copy is found under {COPY_DISTANCE}",
+        originals.len()
+    );
+    println!();
+    println!("| disguise | nearest probe to its original's core (min–max) | found |");
+    println!("|---|---|---:|");
+    for (name, disguise) in DISGUISES {
+        let (mut low, mut high, mut found) = (f32::INFINITY, 0.0f32, 0);
+        for (original, (core, core_keys)) in originals.iter().zip(&stored) {
+            let prints = frame_prints(&encode(&disguise(original)))?;
+            let nearest = prints
+                .probes
+                .iter()
+                .map(|probe| distance(probe, core))
+                .fold(f32::INFINITY, f32::min);
+            let keyed = prints
+                .probes
+                .iter()
+                .any(|probe| keys(probe).iter().any(|k| core_keys.contains(k)));
+            low = low.min(nearest);
+            high = high.max(nearest);
+            found += usize::from(keyed && nearest < COPY_DISTANCE);
+        }
+        println!(
+            "| {name} | {low:.3}–{high:.3} | {found} of {} |",
+            originals.len()
+        );
+    }
+    Ok(())
+}
