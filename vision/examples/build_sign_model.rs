@@ -1,6 +1,7 @@
 //! Rebuilds the committed sign classifier `vision/models/signs.json` from the GTSRB photos in
 //! `datasets/images/gtsrb/` (augmented and mirrored), signs drawn by `vision::synth`, and
-//! background patches of three sign-free Udacity frames.
+//! background patches of sign-free street footage: three Udacity highway frames and the eleven
+//! stills of the GoPro MAX walk past a car park (`datasets/frames/gopro_max_heromode/`).
 //!
 //!     cargo run --release -p vision --example build_sign_model [-- --cross-validate]
 //!
@@ -36,7 +37,12 @@ fn main() -> anyhow::Result<()> {
     let photos = train::gtsrb_photos(&gtsrb)?;
     let features = SignFeatures::new()?;
     let mut rng = SplitMix::new(config.seed);
-    let backgrounds = train::background_patches(&negatives, &config, &mut rng)?;
+    // Signs are drawn over the road frames; the walk adds clutter (walls, shrubs, a car park's
+    // tail lights) the background score learns is not a sign.
+    let walk = gopro_walk(&root)?;
+    let road_patches = train::background_patches(&negatives, &config, &mut rng)?;
+    let mut backgrounds = road_patches.clone();
+    backgrounds.extend(train::background_patches(&walk, &config, &mut rng)?);
     println!(
         "{} GTSRB photos, {} background patches",
         photos.len(),
@@ -59,6 +65,7 @@ fn main() -> anyhow::Result<()> {
             &photos,
             &folds,
             &backgrounds,
+            &road_patches,
             &config,
             &features,
             &mut fold_rng,
@@ -95,7 +102,7 @@ fn main() -> anyhow::Result<()> {
         config.seed,
         config.augmentations,
         config.synthetic,
-        negatives.len()
+        negatives.len() + walk.len()
     );
     let out = Path::new(vision::SIGN_MODEL);
     let json = serde_json::to_string(&model).context("serialising the model")?;
@@ -105,4 +112,21 @@ fn main() -> anyhow::Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// The stills of the GoPro MAX walk (`scripts/extract-frames`), in order.
+fn gopro_walk(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = root.join("datasets/frames/gopro_max_heromode");
+    let mut stills: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    stills.retain(|path| path.extension().is_some_and(|ext| ext == "jpg"));
+    stills.sort();
+    anyhow::ensure!(
+        !stills.is_empty(),
+        "no stills in {}; run scripts/extract-frames",
+        dir.display()
+    );
+    Ok(stills)
 }

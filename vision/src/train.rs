@@ -311,11 +311,13 @@ pub fn background_patches(
     Ok(patches)
 }
 
-/// Labelled feature vectors: augmented photos of the training folds and background patches.
+/// Labelled feature vectors: augmented photos of the training folds, background patches, and
+/// signs drawn over patches of `drawing_grounds` (road frames a sign stands in front of).
 pub fn training_set(
     photos: &[GtsrbPhoto],
     train_folds: &[usize],
     backgrounds: &[Mat],
+    drawing_grounds: &[Mat],
     config: &TrainConfig,
     features: &SignFeatures,
     rng: &mut SplitMix,
@@ -336,8 +338,8 @@ pub fn training_set(
     // Drawn signs belong to no photo and no fold.
     for &class_id in &synth::DRAWN_CLASSES {
         for _ in 0..config.synthetic {
-            let background = &backgrounds[rng.below(backgrounds.len())];
-            if let Some(drawing) = synth::render(class_id, background, rng)? {
+            let ground = &drawing_grounds[rng.below(drawing_grounds.len())];
+            if let Some(drawing) = synth::render(class_id, ground, rng)? {
                 samples.push((features.extract(&augment(&drawing, rng)?)?, class_id));
             }
         }
