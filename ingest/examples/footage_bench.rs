@@ -60,8 +60,9 @@ fn main() {
         satellites: 9,
         hdop: 0.9,
     };
+    let keyed = 1 + 2 * model::footage::COPY_CROPS.len();
     println!(
-        "| frame | floor: decode + 32×18 fingerprint | prints (same decode) | keys ×12 | copy_of, 100 candidates | added |"
+        "| frame | floor: decode + 32×18 fingerprint | prints (same decode) | keys ×{keyed} | copy_of, 100 candidates | added |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
     for (name, jpeg) in [
