@@ -261,19 +261,30 @@ pub const PHOTO_MAX_DISTANCE_M: f64 = 100.0;
 /// How far a frame's own EXIF GPS time (UTC) may lie from its claimed one.
 pub const PHOTO_MAX_TIME_MS: i64 = 120_000;
 
-/// Whether what a frame says about itself (its EXIF GPS position and UTC time, read by
-/// `model::photo::read_photo`) contradicts what its manifest `claimed`: a frame taken
-/// elsewhere or at another time, passed off as this one (`photo-mismatch`, fraud). A frame
-/// without GPS tags says nothing and passes; DateTimeOriginal is not compared (a camera's
-/// local time, often without its offset). The worker checks every frame it processes.
-pub fn photo_disagrees(tags: &model::photo::PhotoTags, claimed: &Fix) -> Option<RejectReason> {
+/// Whether what a frame says about itself (its EXIF GPS position, UTC time and camera, read
+/// by `model::photo::read_photo`) contradicts what its manifest claims — the fix `claimed`
+/// and the camera `declared`: a frame taken elsewhere, at another time or by another camera,
+/// passed off as this one (`photo-mismatch`, fraud). A frame without GPS tags or without a
+/// camera says nothing of them and passes; DateTimeOriginal is not compared (a camera's
+/// local time, often without its offset); cameras are compared as `model::photo::same_camera`
+/// does (letters only: a version is no other camera). The agent tags every frame with the
+/// camera its manifest declares. The worker checks every frame it processes.
+pub fn photo_disagrees(
+    tags: &model::photo::PhotoTags,
+    claimed: &Fix,
+    declared: &str,
+) -> Option<RejectReason> {
     let far = tags
         .fix
         .is_some_and(|own| distance_m(&own, claimed) > PHOTO_MAX_DISTANCE_M);
     let other_time = tags
         .gps_time
         .is_some_and(|own| own.millis_since(claimed.time).abs() > PHOTO_MAX_TIME_MS);
-    (far || other_time).then_some(RejectReason::PhotoMismatch)
+    let other_camera = tags
+        .camera
+        .as_deref()
+        .is_some_and(|named| !model::photo::same_camera(declared, named));
+    (far || other_time || other_camera).then_some(RejectReason::PhotoMismatch)
 }
 
 #[cfg(test)]

@@ -384,6 +384,7 @@ async fn process(
         .capture_device(capture)
         .await?
         .ok_or_else(|| WorkerError::Payload(format!("capture {capture} has no device")))?;
+    let camera = store.db.capture_camera(capture).await?.unwrap_or_default();
     let pending = store.db.pending_frames(capture).await?;
     let fixes: Vec<model::Fix> = pending.iter().map(|frame| frame.fix).collect();
     let consensus = ConsensusConfig::default();
@@ -415,7 +416,7 @@ async fn process(
         };
         // What the frame says about itself must agree with its manifest.
         let tags = model::photo::read_photo(&original);
-        if let Some(reason) = crate::judge::photo_disagrees(&tags, &frame.fix) {
+        if let Some(reason) = crate::judge::photo_disagrees(&tags, &frame.fix, &camera) {
             frames.push(ProcessedFrame {
                 index: frame.index,
                 outcome: FrameOutcome::Rejected(reason),

@@ -1,15 +1,15 @@
 //! Reads what a geotagged JPEG says about itself (the `kamadak-exif` crate): when it was
 //! taken and, if it has GPS tags, the fix — position, altitude, speed, direction, satellites,
-//! DOP and 2D/3D mode, as written by cameras, phones, mapillary_tools or Waymark's agent. The
-//! agent's import reads photos with it; ingest compares what a frame says about itself with
-//! what its manifest claims.
+//! DOP and 2D/3D mode, as written by cameras, phones, mapillary_tools or Waymark's agent — and
+//! which camera says it took it (Make and Model). The agent's import reads photos with it;
+//! ingest compares what a frame says about itself with what its manifest claims.
 
 use crate::{Fix, FixType, TimestampMs};
 use chrono::{NaiveDate, NaiveDateTime};
 use exif::{Exif, In, Tag, Value};
 
-/// The EXIF of one photo, as far as the agent needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// The EXIF of one photo, as far as the agent and ingest need it.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PhotoTags {
     /// DateTimeOriginal (+ sub-seconds, + offset when given; UTC otherwise).
     pub taken: Option<TimestampMs>,
@@ -18,6 +18,28 @@ pub struct PhotoTags {
     /// The receiver's own UTC time stamp (GPSDateStamp + GPSTimeStamp), when present: unlike
     /// DateTimeOriginal, never a local time without its offset.
     pub gps_time: Option<TimestampMs>,
+    /// The camera that says it took the photo: Make and Model, space-joined (either alone when
+    /// the other is missing).
+    pub camera: Option<String>,
+}
+
+/// Whether a camera `declared` (a manifest's) may be the one an EXIF `named`: compared on
+/// their letters only, case-folded, one containing the other — "SONY HDR-AS300" is "Sony
+/// HDR-AS300" and "HDR-AS300", and an agent's "waymark-agent 0.4.1" is its "waymark-agent
+/// 0.4.2" (a version is no other camera), while "waymark-agent" is not a "HERO9 Black". An
+/// empty side names no camera and agrees with any.
+pub fn same_camera(declared: &str, named: &str) -> bool {
+    let letters = |text: &str| -> String {
+        text.chars()
+            .filter(|c| c.is_alphabetic())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let (declared, named) = (letters(declared), letters(named));
+    declared.is_empty()
+        || named.is_empty()
+        || declared.contains(&named)
+        || named.contains(&declared)
 }
 
 fn rationals(exif: &Exif, tag: Tag) -> Option<Vec<f64>> {
@@ -135,10 +157,17 @@ pub fn read_photo(jpeg: &[u8]) -> PhotoTags {
         };
         fix.validate().is_ok().then_some(fix)
     });
+    let camera = [ascii(&exif, Tag::Make), ascii(&exif, Tag::Model)]
+        .into_iter()
+        .flatten()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     PhotoTags {
         taken,
         fix,
         gps_time,
+        camera: (!camera.is_empty()).then_some(camera),
     }
 }
 
@@ -219,6 +248,25 @@ mod tests {
         assert_eq!(tags.taken, Some(TimestampMs(taken.timestamp_millis())));
         let gps = chrono::DateTime::parse_from_rfc3339("2018-06-08T20:24:11Z").unwrap();
         assert_eq!(fix.time, TimestampMs(gps.timestamp_millis()));
+        assert_eq!(tags.camera.as_deref(), Some("SONY HDR-AS300"));
         assert_eq!(read_photo(b"not a jpeg"), PhotoTags::default());
+    }
+
+    #[rstest::rstest]
+    #[case::the_same_words("waymark-agent 0.4.1", "waymark-agent 0.4.1", true)]
+    #[case::another_version("waymark-agent 0.4.1", "waymark-agent 0.5.0", true)]
+    #[case::make_and_model_against_the_model("Sony HDR-AS300", "SONY HDR-AS300", true)]
+    #[case::the_model_alone("HDR-AS300", "SONY HDR-AS300", true)]
+    #[case::a_model_with_more_words("iPhone 12", "Apple iPhone 12 Pro", true)]
+    #[case::nothing_declared("", "GoPro HERO9 Black", true)]
+    #[case::a_name_without_letters("waymark-agent", "0.4.1", true)]
+    #[case::another_camera("waymark-agent 0.4.1", "GoPro HERO9 Black", false)]
+    #[case::another_brand("Sony HDR-AS300", "Garmin VIRB Ultra 30", false)]
+    fn cameras_are_the_same_when_their_letters_are(
+        #[case] declared: &str,
+        #[case] named: &str,
+        #[case] same: bool,
+    ) {
+        assert_eq!(same_camera(declared, named), same);
     }
 }

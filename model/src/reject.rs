@@ -39,8 +39,8 @@ pub enum RejectReason {
     SyntheticTrack,
     /// Another device sent the same track at the same moments: one car, two devices.
     SharedTrack,
-    /// The frame's own EXIF (its receiver's position or UTC time) contradicts where and when
-    /// its manifest says it was taken.
+    /// The frame's own EXIF (its receiver's position or UTC time, its camera) contradicts
+    /// where, when and by which camera its manifest says it was taken.
     PhotoMismatch,
     /// The capture's pixels are unlike what other devices saw at the well-mapped places it
     /// claims: held for a reviewer, not paid, but not counted as fraud unless confirmed.
@@ -223,7 +223,7 @@ impl RejectReason {
                 "another device sent the same track at the same moments; one car earns with one device"
             }
             Self::PhotoMismatch => {
-                "the frame's own EXIF says it was taken somewhere or at a time other than its manifest claims; send each frame with the position and time it was taken at"
+                "the frame's own EXIF says it was taken somewhere, at a time or by a camera other than its manifest claims; send each frame with the position and time it was taken at, and declare the camera that took it"
             }
             Self::UnlikePlace => {
                 "the frames look unlike what other drivers filmed at the places they claim (another street, another direction, or footage from elsewhere); a reviewer will look at them; check that the GPS and the camera belong to the same dashcam"

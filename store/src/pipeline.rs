@@ -227,6 +227,17 @@ impl Db {
             .transpose()
     }
 
+    /// The camera a capture's manifest declares; `None` for no such capture.
+    pub async fn capture_camera(&self, capture: CaptureId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT camera FROM captures WHERE id = $1")
+            .bind(capture.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| row.try_get("camera"))
+            .transpose()
+            .map_err(Into::into)
+    }
+
     /// Fingerprints stored for `cell` at or after `since`.
     pub async fn fingerprints_in(
         &self,

@@ -284,7 +284,7 @@ fn needs_cover_the_capture_and_skip_the_others_when_nothing_passes() {
 }
 
 #[test]
-fn a_frame_whose_own_exif_says_elsewhere_or_another_time_disagrees() {
+fn a_frame_whose_own_exif_says_elsewhere_another_time_or_another_camera_disagrees() {
     use model::photo::PhotoTags;
     let claimed = drive(NOW.0 - HOUR, 1, 0.0, 0.0)[0];
     let at = |north_m: f64, seconds: i64| {
@@ -300,6 +300,7 @@ fn a_frame_whose_own_exif_says_elsewhere_or_another_time_disagrees() {
                 fix: Some(at(8.0, 1)),
                 gps_time: Some(claimed.time.saturating_add_ms(1000)),
                 taken: None,
+                camera: None,
             },
             None,
         ),
@@ -309,6 +310,7 @@ fn a_frame_whose_own_exif_says_elsewhere_or_another_time_disagrees() {
                 fix: Some(at(300.0, 0)),
                 gps_time: Some(claimed.time),
                 taken: None,
+                camera: None,
             },
             Some(R::PhotoMismatch),
         ),
@@ -318,6 +320,7 @@ fn a_frame_whose_own_exif_says_elsewhere_or_another_time_disagrees() {
                 fix: Some(at(0.0, 0)),
                 gps_time: Some(claimed.time.saturating_add_ms(-86_400_000)),
                 taken: None,
+                camera: None,
             },
             Some(R::PhotoMismatch),
         ),
@@ -327,12 +330,52 @@ fn a_frame_whose_own_exif_says_elsewhere_or_another_time_disagrees() {
                 fix: None,
                 gps_time: None,
                 taken: Some(claimed.time.saturating_add_ms(2 * HOUR)),
+                camera: None,
             },
             None,
         ),
     ];
     for (name, tags, expected) in rows {
-        assert_eq!(photo_disagrees(&tags, &claimed), expected, "{name}");
+        assert_eq!(
+            photo_disagrees(&tags, &claimed, "waymark-agent 0.4.1"),
+            expected,
+            "{name}"
+        );
+    }
+    // The right place and time; the camera is what differs.
+    let cameras = [
+        (
+            "the camera the manifest declares, the agent a version on",
+            "waymark-agent 0.4.1",
+            "waymark-agent 0.5.0",
+            None,
+        ),
+        (
+            "the declared model under its maker's name",
+            "HDR-AS300",
+            "SONY HDR-AS300",
+            None,
+        ),
+        ("no camera declared", "", "GoPro HERO9 Black", None),
+        (
+            "another camera's footage",
+            "waymark-agent 0.4.1",
+            "GoPro HERO9 Black",
+            Some(R::PhotoMismatch),
+        ),
+    ];
+    for (name, declared, named, expected) in cameras {
+        let tags = PhotoTags {
+            fix: Some(at(0.0, 0)),
+            gps_time: Some(claimed.time),
+            taken: None,
+            camera: Some(named.to_owned()),
+        };
+        assert_eq!(
+            photo_disagrees(&tags, &claimed, declared),
+            expected,
+            "{name}"
+        );
     }
 }
 
