@@ -329,7 +329,23 @@ pub async fn run_until(
     pulse: Pulse,
     settings: &WorkerSettings,
 ) {
+    let mut footage_keyed = false;
     while !*stop.borrow() {
+        if !footage_keyed {
+            match crate::footage_keys::rekey_footage(&store).await {
+                Ok(done) => {
+                    footage_keyed = true;
+                    if done.frames + done.unreadable > 0 {
+                        tracing::info!(
+                            frames = done.frames,
+                            unreadable = done.unreadable,
+                            "footage index re-keyed to the current scheme"
+                        );
+                    }
+                }
+                Err(err) => tracing::error!(error = %err, "re-keying the footage index failed"),
+            }
+        }
         if let Err(err) = crate::search_index::queue_rebuild_if_pending(&store).await {
             tracing::error!(error = %err, "queueing the search index's rebuild failed");
         }

@@ -17,9 +17,13 @@
 //!   every probe window is centred). Brightness and contrast are normalised away by the
 //!   fingerprint; JPEG re-encoding barely moves it.
 //! - Candidates come from **locality-sensitive keys** ([`keys`]): [`BANDS`] random
-//!   hyperplane hashes of [`BITS_PER_BAND`] bits each. Two near-identical fingerprints share
-//!   a band almost always; unrelated frames share one about once in 2^14 per band, so the
-//!   index answers with a handful of candidates however many frames it holds.
+//!   hyperplane hashes of [`BITS_PER_BAND`] bits each, of the print pooled 2 × 2. Two
+//!   near-identical fingerprints share a band almost always; unrelated frames share one about
+//!   once in 2^28 per band, so a frame's 23 prints fetch about one unrelated candidate per
+//!   1.5 million frames held. (The first scheme's 14 bits fetched 1.2 % of the index: 239
+//!   candidates of 20 000 frames, ingest's `worker_reads_bench`.) Keys carry their scheme
+//!   ([`KEY_SCHEME`]); ingest's worker re-makes the keys of an earlier scheme from the stored
+//!   cores as it starts.
 //! - A candidate of another device closer than [`CopyConfig::copy_distance`] is the same
 //!   shot (unless taken in the same place at the same moment: two cameras side by side).
 //! - A device's own footage from another moment is a copy only closer than the tighter
@@ -58,8 +62,21 @@ pub const COPY_CROPS: [f64; 11] = [
 ];
 /// Hash bands of [`keys`].
 pub const BANDS: u32 = 8;
-/// Bits of each band.
-pub const BITS_PER_BAND: u32 = 14;
+/// Bits of each band. Unrelated prints share a band once in 2^28, so the 8 bands of a
+/// frame's 23 prints meet about one unrelated frame per 1.5 million held: the candidates a
+/// frame fetches do not grow with the index (at 14 bits they were 1.1 % of it, measured by
+/// ingest's `worker_reads_bench`). A copy at the copy rule's edge (0.045) agrees on a bit 98 %
+/// of the time, so on a whole band 60 % of the time and on some band of eight 99.9 %.
+pub const BITS_PER_BAND: u32 = 28;
+/// The scheme of [`keys`], in their top bits: keys an earlier scheme made are told apart
+/// and re-made from the stored cores (ingest's worker does so as it starts).
+pub const KEY_SCHEME: i64 = 2;
+/// Every key of this scheme is at least this; every earlier one (band << 14 | 14 bits) below.
+pub const SCHEME_FLOOR: i64 = KEY_SCHEME << 40;
+/// Where a key's band number starts.
+const BAND_SHIFT: u32 = 32;
+// A band's bits never reach its band number.
+const _: () = assert!(BITS_PER_BAND <= BAND_SHIFT);
 
 /// The part of a frame (left, top, width, height as shares of its size) that is the
 /// original's core if the frame was cropped by `crop` of each side from it.
@@ -85,23 +102,46 @@ pub fn mirrored(print: &Fingerprint) -> Fingerprint {
     )
 }
 
-/// The index keys of a core fingerprint: for each of [`BANDS`] bands, the band number in
-/// the high bits and the signs of [`BITS_PER_BAND`] fixed pseudo-random projections below.
-/// Deterministic (a SplitMix64 stream), so every node computes the same keys.
+/// The index keys of a core fingerprint: for each of [`BANDS`] bands, [`SCHEME_FLOOR`], the
+/// band number, and the signs of [`BITS_PER_BAND`] fixed pseudo-random projections of the
+/// print pooled 2 × 2 (a core print is hashed at 32 × 18: a copy's noise is finer than
+/// that, and it costs a quarter). Deterministic (a SplitMix64 stream), so every node computes
+/// the same keys.
 pub fn keys(core: &Fingerprint) -> Vec<i64> {
-    let mut state: u64 = 0x5741_594D_4152_4B31; // "WAYMARK1"
+    let pooled = pooled(core);
+    let mut state: u64 = 0x5741_594D_4152_4B32; // "WAYMARK2"
     let mut keys = Vec::with_capacity(BANDS as usize);
     for band in 0..BANDS {
         let mut bits: i64 = 0;
         for bit in 0..BITS_PER_BAND {
-            let projection: f32 = core.0.iter().map(|value| value * uniform(&mut state)).sum();
+            let projection: f32 = pooled.iter().map(|value| value * uniform(&mut state)).sum();
             if projection > 0.0 {
                 bits |= 1 << bit;
             }
         }
-        keys.push((i64::from(band) << BITS_PER_BAND) | bits);
+        keys.push(SCHEME_FLOOR | (i64::from(band) << BAND_SHIFT) | bits);
     }
     keys
+}
+
+/// A core-sized print's 2 × 2 means (any other print as it is).
+fn pooled(print: &Fingerprint) -> Vec<f32> {
+    let (width, height) = (CORE_WIDTH as usize, CORE_HEIGHT as usize);
+    if print.0.len() != width * height {
+        return print.0.clone();
+    }
+    let at = |x: usize, y: usize| print.0[y * width + x];
+    (0..height / 2)
+        .flat_map(|y| {
+            (0..width / 2).map(move |x| {
+                (at(2 * x, 2 * y)
+                    + at(2 * x + 1, 2 * y)
+                    + at(2 * x, 2 * y + 1)
+                    + at(2 * x + 1, 2 * y + 1))
+                    / 4.0
+            })
+        })
+        .collect()
 }
 
 /// A value in -1..1 from a SplitMix64 stream.
@@ -283,7 +323,11 @@ mod tests {
         let a = print(1);
         assert_eq!(keys(&a), keys(&a.clone()));
         assert_eq!(keys(&a).len(), BANDS as usize);
-        let bands: Vec<i64> = keys(&a).iter().map(|k| k >> BITS_PER_BAND).collect();
+        assert!(keys(&a).iter().all(|k| *k >= SCHEME_FLOOR));
+        let bands: Vec<i64> = keys(&a)
+            .iter()
+            .map(|k| (k - SCHEME_FLOOR) >> BAND_SHIFT)
+            .collect();
         assert_eq!(bands, (0..i64::from(BANDS)).collect::<Vec<_>>());
         // A copy's noise (0.02 of a unit spread) keeps most bands; an unrelated print none.
         let mut noise = 99;

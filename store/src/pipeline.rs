@@ -326,6 +326,61 @@ impl Db {
             .collect()
     }
 
+    /// Up to `limit` frames of the footage index, in hash order after `after` (`None`: from
+    /// the first), without a key of at least `floor` (keys of an earlier scheme, or none),
+    /// with their stored cores: what re-keying reads.
+    pub async fn footage_keyed_below(
+        &self,
+        floor: i64,
+        after: Option<FrameId>,
+        limit: u32,
+    ) -> Result<Vec<(FrameId, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT f.sha256, f.core FROM footage f WHERE f.sha256 > $1 AND NOT EXISTS \
+             (SELECT 1 FROM footage_keys k WHERE k.sha256 = f.sha256 AND k.key >= $2) \
+             ORDER BY f.sha256 LIMIT $3",
+        )
+        .bind(after.map(|sha| sha.to_hex()).unwrap_or_default())
+        .bind(floor)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    crate::db::parse_column(row, "sha256")?,
+                    row.try_get("core")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Gives each frame of the footage index its `keys` in place of every key it had below
+    /// `floor`, all in one transaction.
+    pub async fn rekey_footage(&self, floor: i64, keyed: &[(FrameId, Vec<i64>)]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (sha256, keys) in keyed {
+            let sha256 = sha256.to_hex();
+            sqlx::query("DELETE FROM footage_keys WHERE sha256 = $1 AND key < $2")
+                .bind(&sha256)
+                .bind(floor)
+                .execute(&mut *tx)
+                .await?;
+            for key in keys {
+                sqlx::query(
+                    "INSERT INTO footage_keys (key, sha256) VALUES ($1, $2) \
+                     ON CONFLICT (key, sha256) DO NOTHING",
+                )
+                .bind(*key)
+                .bind(&sha256)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Commits a processed capture and completes its job in one transaction: frame outcomes,
     /// sequences, detections, cell coverage, dirty cells for the tile builder, fingerprints,
     /// the capture's state. Fails with [`crate::Error::LeaseLost`] (and commits nothing) if

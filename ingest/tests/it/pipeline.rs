@@ -790,6 +790,92 @@ async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_i
 
 /// A capture of `original`'s published (blurred) frames made over by `disguise`, claimed
 /// `north_m` further north and five hours later: what a replayer who fetched them sends.
+/// Footage indexed under an earlier key scheme (before `model::footage::KEY_SCHEME` changed)
+/// is not found by the current probes until the worker re-keys it from the stored cores; a
+/// re-keyed index finds the copy again, and a second pass has nothing left to do.
+#[actix_web::test]
+async fn footage_keyed_by_an_earlier_scheme_is_re_keyed_and_found_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
+    let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
+    let vision = vision::Vision::new(vision::VisionConfig::default())
+        .expect("vision models installed by scripts/setup");
+    let analyzer: Arc<dyn FrameAnalyzer> = Arc::new(OpenCv(vision));
+    let mut source = datasets::frames::FrameSource::open().unwrap();
+    let ann_key = DeviceKeypair::from_seed([51; 32]);
+    sign_up_with_device!(app, "Ann", ann_key);
+    let (ann, ann_jpegs) = street_capture(&mut source, &ann_key, 51, 9, false);
+    let reasons = upload_and_process!(app, store, analyzer, ann_key, ann.clone(), ann_jpegs);
+    assert!(reasons.iter().all(Value::is_null), "Ann: {reasons:?}");
+    assert_eq!(
+        ingest::footage_keys::rekey_footage(&store).await.unwrap(),
+        ingest::footage_keys::Rekeyed::default(),
+        "a fresh index is in the current scheme"
+    );
+
+    // Ann's frames as an index of the earlier scheme holds them: band << 14 | 14 bits.
+    let old_keys: Vec<(FrameId, Vec<i64>)> = ann
+        .frames
+        .iter()
+        .enumerate()
+        .map(|(n, entry)| {
+            (
+                entry.sha256,
+                (0..8).map(|band| (band << 14) | n as i64).collect(),
+            )
+        })
+        .collect();
+    store.db.rekey_footage(i64::MAX, &old_keys).await.unwrap();
+    let stale = store
+        .db
+        .footage_keyed_below(model::footage::SCHEME_FLOOR, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(stale.len(), ann.frames.len());
+
+    // Copies of Ann's published frames ask the index with the current keys: the stale index
+    // has no candidate for them…
+    let disguise = |public: &[u8]| datasets::frames::disguise(public, 0.05, 12, 82).unwrap();
+    let (copied, copies) = published_copies(&store, &ann, 3_000.0, disguise).await;
+    let candidates = async |store: &Store| {
+        let mut found = 0;
+        for copy in &copies {
+            let prints = ingest::similarity::frame_prints(copy).unwrap();
+            let keys: Vec<i64> = prints
+                .probes
+                .iter()
+                .flat_map(model::footage::keys)
+                .collect();
+            let shared = store.db.footage_sharing(&keys).await.unwrap();
+            found += shared
+                .iter()
+                .filter(|stored| ann.frames.iter().any(|f| f.sha256 == stored.sha256))
+                .count();
+        }
+        found
+    };
+    assert_eq!(candidates(&store).await, 0);
+
+    // …the worker's re-keying gives them back, and Mallory's copies are a replay.
+    let rekeyed = ingest::footage_keys::rekey_footage(&store).await.unwrap();
+    assert_eq!(rekeyed.frames, ann.frames.len());
+    assert!(candidates(&store).await >= ann.frames.len());
+    let mallory_key = DeviceKeypair::from_seed([52; 32]);
+    sign_up_with_device!(app, "Mallory", mallory_key);
+    let copied = CaptureManifest {
+        device_key: mallory_key.public(),
+        ..copied
+    };
+    let reasons = upload_and_process!(app, store, analyzer, mallory_key, copied, copies.clone());
+    assert!(reasons.iter().all(|r| r == "replay"), "{reasons:?}");
+    assert_eq!(
+        ingest::footage_keys::rekey_footage(&store).await.unwrap(),
+        ingest::footage_keys::Rekeyed::default()
+    );
+}
+
 async fn published_copies(
     store: &Store,
     original: &CaptureManifest,
