@@ -251,14 +251,7 @@ impl Db {
         .bind(since.as_millis())
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    crate::db::parse_column(row, "sha256")?,
-                    row.try_get("fingerprint")?,
-                ))
-            })
-            .collect()
+        hashes_with_bytes(&rows, "fingerprint")
     }
 
     /// Accepted frames' fingerprints in `cells` at or after `since`, each with its device
@@ -345,14 +338,7 @@ impl Db {
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    crate::db::parse_column(row, "sha256")?,
-                    row.try_get("core")?,
-                ))
-            })
-            .collect()
+        hashes_with_bytes(&rows, "core")
     }
 
     /// Gives each frame of the footage index its `keys` in place of every key it had below
@@ -366,16 +352,7 @@ impl Db {
                 .bind(floor)
                 .execute(&mut *tx)
                 .await?;
-            for key in keys {
-                sqlx::query(
-                    "INSERT INTO footage_keys (key, sha256) VALUES ($1, $2) \
-                     ON CONFLICT (key, sha256) DO NOTHING",
-                )
-                .bind(*key)
-                .bind(&sha256)
-                .execute(&mut *tx)
-                .await?;
-            }
+            insert_footage_keys(&mut tx, &sha256, keys).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -508,16 +485,7 @@ impl Db {
                 .bind(i64::from(frame.index))
                 .execute(&mut *tx)
                 .await?;
-                for key in &footage.keys {
-                    sqlx::query(
-                        "INSERT INTO footage_keys (key, sha256) VALUES ($1, $2) \
-                         ON CONFLICT (key, sha256) DO NOTHING",
-                    )
-                    .bind(*key)
-                    .bind(&sha256)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                insert_footage_keys(&mut tx, &sha256, &footage.keys).await?;
             }
         }
         crate::reviews::open_processed_cases(
@@ -680,4 +648,35 @@ impl Db {
             .await?;
         Ok(cells.into_iter().map(|c| c as u64).collect())
     }
+}
+
+/// Each row's `sha256` and its bytes in `column`.
+fn hashes_with_bytes(rows: &[sqlx::any::AnyRow], column: &str) -> Result<Vec<(FrameId, Vec<u8>)>> {
+    rows.iter()
+        .map(|row| {
+            Ok((
+                crate::db::parse_column(row, "sha256")?,
+                row.try_get(column)?,
+            ))
+        })
+        .collect()
+}
+
+/// Files a frame of the footage index under each of `keys` (a key it has already is kept).
+async fn insert_footage_keys(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sha256: &str,
+    keys: &[i64],
+) -> Result<()> {
+    for key in keys {
+        sqlx::query(
+            "INSERT INTO footage_keys (key, sha256) VALUES ($1, $2) \
+             ON CONFLICT (key, sha256) DO NOTHING",
+        )
+        .bind(*key)
+        .bind(sha256)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
