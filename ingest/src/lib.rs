@@ -19,7 +19,7 @@ pub mod accounts;
 pub mod dedup;
 pub mod feature_params;
 pub mod features_api;
-pub mod footage_keys;
+pub mod footage_upkeep;
 pub mod geometry;
 pub mod judge;
 pub mod map_features;

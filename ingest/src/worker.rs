@@ -329,21 +329,24 @@ pub async fn run_until(
     pulse: Pulse,
     settings: &WorkerSettings,
 ) {
-    let mut footage_keyed = false;
+    let mut footage_indexed = false;
     while !*stop.borrow() {
-        if !footage_keyed {
-            match crate::footage_keys::rekey_footage(&store).await {
+        if !footage_indexed {
+            match crate::footage_upkeep::bring_up_to_date(&store).await {
                 Ok(done) => {
-                    footage_keyed = true;
-                    if done.frames + done.unreadable > 0 {
+                    footage_indexed = true;
+                    if done != crate::footage_upkeep::Upkeep::default() {
                         tracing::info!(
-                            frames = done.frames,
-                            unreadable = done.unreadable,
-                            "footage index re-keyed to the current scheme"
+                            rekeyed = done.rekeyed,
+                            backfilled = done.backfilled,
+                            unusable = done.unusable,
+                            "footage index brought up to date"
                         );
                     }
                 }
-                Err(err) => tracing::error!(error = %err, "re-keying the footage index failed"),
+                Err(err) => {
+                    tracing::error!(error = %err, "bringing the footage index up to date failed");
+                }
             }
         }
         if let Err(err) = crate::search_index::queue_rebuild_if_pending(&store).await {

@@ -22,8 +22,9 @@
 //!   once in 2^28 per band, so a frame's 23 prints fetch about one unrelated candidate per
 //!   1.5 million frames held. (The first scheme's 14 bits fetched 1.2 % of the index: 239
 //!   candidates of 20 000 frames, ingest's `worker_reads_bench`.) Keys carry their scheme
-//!   ([`KEY_SCHEME`]); ingest's worker re-makes the keys of an earlier scheme from the stored
-//!   cores as it starts.
+//!   ([`KEY_SCHEME`]); as it starts, ingest's worker re-makes the keys of an earlier scheme
+//!   from the stored cores, and enters accepted frames the index lacks (accepted before it
+//!   existed) from their published pictures (`ingest::footage_upkeep`).
 //! - A candidate of another device closer than [`CopyConfig::copy_distance`] is the same
 //!   shot (unless taken in the same place at the same moment: two cameras side by side).
 //! - A device's own footage from another moment is a copy only closer than the tighter

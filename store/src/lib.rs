@@ -48,7 +48,7 @@ pub use features::{
 pub use map::{DirtyCell, MapFrameRow, MapSequenceRow};
 pub use pipeline::{
     CaptureSearchRows, CaptureViews, Coverage, FootageEntry, NewDetection, NewSequence,
-    PendingFrame, ProcessedCapture, ProcessedFrame, StoredView,
+    PendingFrame, ProcessedCapture, ProcessedFrame, StoredView, UnindexedFrame,
 };
 pub use public::{ContributorCaptureRow, DetectionRow, FreshCoverageRow, PublicFrameRow};
 pub use queue::{JobId, JobQueue, LeasedJob, NewJob, QueueCounts, RetryOutcome};

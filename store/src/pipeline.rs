@@ -110,6 +110,17 @@ pub struct StoredFootage {
     pub core: Vec<u8>,
 }
 
+/// An accepted frame with no entry in the global footage index (accepted before the index
+/// existed): what the index's backfill reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnindexedFrame {
+    pub sha256: FrameId,
+    pub device: model::DeviceId,
+    pub lat: f64,
+    pub lon: f64,
+    pub time: TimestampMs,
+}
+
 /// Everything processing a capture produced.
 #[derive(Debug, Clone)]
 pub struct ProcessedCapture {
@@ -339,6 +350,63 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         hashes_with_bytes(&rows, "core")
+    }
+
+    /// Up to `limit` accepted frames, in hash order after `after` (`None`: from the first),
+    /// that have no entry in the global footage index.
+    pub async fn accepted_frames_without_footage(
+        &self,
+        after: Option<FrameId>,
+        limit: u32,
+    ) -> Result<Vec<UnindexedFrame>> {
+        let rows = sqlx::query(
+            "SELECT f.sha256, c.device_id, f.lat, f.lon, f.time_ms FROM frames f \
+             JOIN captures c ON c.id = f.capture_id \
+             WHERE f.status = 'accepted' AND f.sha256 > $1 \
+             AND NOT EXISTS (SELECT 1 FROM footage g WHERE g.sha256 = f.sha256) \
+             ORDER BY f.sha256 LIMIT $2",
+        )
+        .bind(after.map(|sha| sha.to_hex()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UnindexedFrame {
+                    sha256: crate::db::parse_column(row, "sha256")?,
+                    device: crate::db::parse_column(row, "device_id")?,
+                    lat: row.try_get("lat")?,
+                    lon: row.try_get("lon")?,
+                    time: TimestampMs(row.try_get("time_ms")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Enters each frame with its footage (core and keys) in the global footage index, all
+    /// in one transaction; a frame already in it is left as it is.
+    pub async fn index_footage(&self, entries: &[(UnindexedFrame, FootageEntry)]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (frame, footage) in entries {
+            let sha256 = frame.sha256.to_hex();
+            let inserted = sqlx::query(
+                "INSERT INTO footage (sha256, device_id, lat, lon, captured_at_ms, core) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(&sha256)
+            .bind(frame.device.to_string())
+            .bind(frame.lat)
+            .bind(frame.lon)
+            .bind(frame.time.as_millis())
+            .bind(footage.core.as_slice())
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() > 0 {
+                insert_footage_keys(&mut tx, &sha256, &footage.keys).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Gives each frame of the footage index its `keys` in place of every key it had below

@@ -810,8 +810,8 @@ async fn footage_keyed_by_an_earlier_scheme_is_re_keyed_and_found_again() {
     let reasons = upload_and_process!(app, store, analyzer, ann_key, ann.clone(), ann_jpegs);
     assert!(reasons.iter().all(Value::is_null), "Ann: {reasons:?}");
     assert_eq!(
-        ingest::footage_keys::rekey_footage(&store).await.unwrap(),
-        ingest::footage_keys::Rekeyed::default(),
+        ingest::footage_upkeep::rekey_footage(&store).await.unwrap(),
+        ingest::footage_upkeep::Upkeep::default(),
         "a fresh index is in the current scheme"
     );
 
@@ -839,29 +839,12 @@ async fn footage_keyed_by_an_earlier_scheme_is_re_keyed_and_found_again() {
     // has no candidate for them…
     let disguise = |public: &[u8]| datasets::frames::disguise(public, 0.05, 12, 82).unwrap();
     let (copied, copies) = published_copies(&store, &ann, 3_000.0, disguise).await;
-    let candidates = async |store: &Store| {
-        let mut found = 0;
-        for copy in &copies {
-            let prints = ingest::similarity::frame_prints(copy).unwrap();
-            let keys: Vec<i64> = prints
-                .probes
-                .iter()
-                .flat_map(model::footage::keys)
-                .collect();
-            let shared = store.db.footage_sharing(&keys).await.unwrap();
-            found += shared
-                .iter()
-                .filter(|stored| ann.frames.iter().any(|f| f.sha256 == stored.sha256))
-                .count();
-        }
-        found
-    };
-    assert_eq!(candidates(&store).await, 0);
+    assert_eq!(candidates_among(&store, &copies, &ann).await, 0);
 
     // …the worker's re-keying gives them back, and Mallory's copies are a replay.
-    let rekeyed = ingest::footage_keys::rekey_footage(&store).await.unwrap();
-    assert_eq!(rekeyed.frames, ann.frames.len());
-    assert!(candidates(&store).await >= ann.frames.len());
+    let rekeyed = ingest::footage_upkeep::rekey_footage(&store).await.unwrap();
+    assert_eq!(rekeyed.rekeyed, ann.frames.len());
+    assert!(candidates_among(&store, &copies, &ann).await >= ann.frames.len());
     let mallory_key = DeviceKeypair::from_seed([52; 32]);
     sign_up_with_device!(app, "Mallory", mallory_key);
     let copied = CaptureManifest {
@@ -871,8 +854,191 @@ async fn footage_keyed_by_an_earlier_scheme_is_re_keyed_and_found_again() {
     let reasons = upload_and_process!(app, store, analyzer, mallory_key, copied, copies.clone());
     assert!(reasons.iter().all(|r| r == "replay"), "{reasons:?}");
     assert_eq!(
-        ingest::footage_keys::rekey_footage(&store).await.unwrap(),
-        ingest::footage_keys::Rekeyed::default()
+        ingest::footage_upkeep::rekey_footage(&store).await.unwrap(),
+        ingest::footage_upkeep::Upkeep::default()
+    );
+}
+
+/// How many of `original`'s frames the footage index offers as candidates for `copies`, asked
+/// as the worker asks (the keys of every probe).
+async fn candidates_among(store: &Store, copies: &[Vec<u8>], original: &CaptureManifest) -> usize {
+    let mut found = 0;
+    for copy in copies {
+        let prints = ingest::similarity::frame_prints(copy).unwrap();
+        let keys: Vec<i64> = prints
+            .probes
+            .iter()
+            .flat_map(model::footage::keys)
+            .collect();
+        let shared = store.db.footage_sharing(&keys).await.unwrap();
+        found += shared
+            .iter()
+            .filter(|stored| original.frames.iter().any(|f| f.sha256 == stored.sha256))
+            .count();
+    }
+    found
+}
+
+/// Frames accepted before the footage index existed (committed as that worker did: no
+/// footage entry, the blurred copy published) are entered from their published pictures when
+/// the worker brings the index up to date, and copies of them are then a replay.
+#[actix_web::test]
+async fn footage_accepted_before_the_index_existed_is_backfilled_and_found() {
+    use store::{
+        Coverage, FrameOutcome, NewCapture, NewContributor, NewDevice, NewFrame, NewJob,
+        ProcessedCapture, ProcessedFrame,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
+    let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
+    let vision = vision::Vision::new(vision::VisionConfig::default())
+        .expect("vision models installed by scripts/setup");
+    let analyzer: Arc<dyn FrameAnalyzer> = Arc::new(OpenCv(vision));
+    let mut source = datasets::frames::FrameSource::open().unwrap();
+
+    // Ann's drive, accepted and published by a worker from before the index.
+    let ann_key = DeviceKeypair::from_seed([61; 32]);
+    let (ann, ann_jpegs) = street_capture(&mut source, &ann_key, 61, 9, false);
+    let (contributor, device, capture) = (
+        model::ContributorId::new(),
+        model::DeviceId::new(),
+        CaptureId::new(),
+    );
+    store
+        .db
+        .insert_contributor(&NewContributor {
+            id: contributor,
+            name: "Ann".into(),
+            token_sha256: FrameId::of_bytes(b"Ann").to_hex(),
+            payout_address: None,
+            created_at: TimestampMs(0),
+        })
+        .await
+        .unwrap();
+    store
+        .db
+        .insert_device(&NewDevice {
+            id: device,
+            public_key: ann_key.public(),
+            contributor_id: contributor,
+            driver_id: None,
+            driver_share_bps: 10_000,
+            driver_accepted_at: None,
+            label: String::new(),
+            registered_at: TimestampMs(0),
+        })
+        .await
+        .unwrap();
+    let frames: Vec<NewFrame> = ann
+        .frames
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| NewFrame {
+            index: i as u32,
+            sha256: entry.sha256,
+            fix: entry.fix,
+            outcome: FrameOutcome::Pending,
+        })
+        .collect();
+    let job = NewJob::new("process-capture", &capture.to_string()).unwrap();
+    store
+        .db
+        .insert_capture(
+            &NewCapture {
+                id: capture,
+                device_id: device,
+                sequence_number: 1,
+                manifest_sha256: "0".repeat(64),
+                manifest_key: format!("captures/{capture}.json"),
+                signature: "0".repeat(128),
+                frame_count: frames.len() as u32,
+                received_at: ann.frames[0].fix.time,
+                camera: "udacity".into(),
+            },
+            &frames,
+            Some(&job),
+        )
+        .await
+        .unwrap();
+    let leased = store
+        .queue
+        .lease("process-capture", std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    for (entry, jpeg) in ann.frames.iter().zip(&ann_jpegs) {
+        store
+            .blobs
+            .put(&BlobKey::public_frame(&entry.sha256), jpeg.clone().into())
+            .await
+            .unwrap();
+    }
+    let processed = ProcessedCapture {
+        capture,
+        contributor,
+        frames: ann
+            .frames
+            .iter()
+            .zip(&ann_jpegs)
+            .enumerate()
+            .map(|(i, (entry, jpeg))| ProcessedFrame {
+                index: i as u32,
+                outcome: FrameOutcome::Accepted { quality: 0.8 },
+                sequence: None,
+                size: Some((960, 540)),
+                coverage: Some(Coverage {
+                    cell: u64::from(entry.fix.cell(model::COVERAGE_RESOLUTION).unwrap()),
+                    time: entry.fix.time,
+                    fingerprint: ingest::similarity::fingerprint(jpeg).unwrap().to_bytes(),
+                    heading: entry.fix.heading,
+                    footage: None,
+                }),
+                sha256: entry.sha256,
+            })
+            .collect(),
+        sequences: Vec::new(),
+        detections: Vec::new(),
+        follow_ups: Vec::new(),
+        processed_at: TimestampMs::now(),
+    };
+    store
+        .db
+        .commit_processed(&processed, &leased)
+        .await
+        .unwrap();
+
+    // The index has nothing of Ann's footage…
+    let disguise = |public: &[u8]| datasets::frames::disguise(public, 0.04, -12, 80).unwrap();
+    let (copied, copies) = published_copies(&store, &ann, 4_000.0, disguise).await;
+    assert_eq!(candidates_among(&store, &copies, &ann).await, 0);
+
+    // …until the worker brings it up to date: then Mallory's copies are a replay.
+    let done = ingest::footage_upkeep::bring_up_to_date(&store)
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        ingest::footage_upkeep::Upkeep {
+            backfilled: ann.frames.len(),
+            ..Default::default()
+        }
+    );
+    assert!(candidates_among(&store, &copies, &ann).await >= ann.frames.len());
+    let mallory_key = DeviceKeypair::from_seed([62; 32]);
+    sign_up_with_device!(app, "Mallory", mallory_key);
+    let copied = CaptureManifest {
+        device_key: mallory_key.public(),
+        ..copied
+    };
+    let reasons = upload_and_process!(app, store, analyzer, mallory_key, copied, copies);
+    assert!(reasons.iter().all(|r| r == "replay"), "{reasons:?}");
+    assert_eq!(
+        ingest::footage_upkeep::bring_up_to_date(&store)
+            .await
+            .unwrap(),
+        ingest::footage_upkeep::Upkeep::default()
     );
 }
 
