@@ -17,15 +17,16 @@
 use std::time::{Duration, Instant};
 
 use model::consensus::Fingerprint;
-use model::{
-    CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FixType, FrameId, TimestampMs,
-};
+use model::{CaptureId, DeviceId, DeviceKeypair, Fix, FixType, FrameId, TimestampMs};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use store::{
-    Coverage, FootageEntry, FrameOutcome, NewCapture, NewContributor, NewDevice, NewFrame, NewJob,
-    NewSequence, ProcessedCapture, ProcessedFrame, Store, StoreConfig,
+    Coverage, FootageEntry, FrameOutcome, NewSequence, ProcessedCapture, ProcessedFrame, Store,
+    StoreConfig,
 };
+
+#[path = "../../store/tests/it/received.rs"]
+mod received;
 
 const FRAMES_PER_CAPTURE: usize = 100;
 const WEEK_MS: i64 = 7 * 24 * 3_600_000;
@@ -111,37 +112,10 @@ async fn fill(store: &Store, devices: usize, captures: usize) -> Filled {
     };
     let started = Instant::now();
     for d in 0..devices {
-        let contributor = ContributorId::new();
         let name = format!("driver-{d}");
-        store
-            .db
-            .insert_contributor(&NewContributor {
-                id: contributor,
-                name: name.clone(),
-                token_sha256: FrameId::of_bytes(name.as_bytes()).to_hex(),
-                payout_address: None,
-                created_at: TimestampMs(0),
-            })
-            .await
-            .expect("a contributor");
-        let device = DeviceId::new();
-        store
-            .db
-            .insert_device(&NewDevice {
-                id: device,
-                public_key: DeviceKeypair::from_seed(
-                    *FrameId::of_bytes(name.as_bytes()).as_bytes(),
-                )
-                .public(),
-                contributor_id: contributor,
-                driver_id: None,
-                driver_share_bps: 10_000,
-                driver_accepted_at: None,
-                label: String::new(),
-                registered_at: TimestampMs(0),
-            })
-            .await
-            .expect("a device");
+        let public_key =
+            DeviceKeypair::from_seed(*FrameId::of_bytes(name.as_bytes()).as_bytes()).public();
+        let (contributor, device) = received::signed_up(store, &name, public_key, None).await;
         filled.devices.push(device);
         for c in 0..captures {
             let start_ms = START + rng.gen_range(0..WEEK_MS);
@@ -150,43 +124,19 @@ async fn fill(store: &Store, devices: usize, captures: usize) -> Filled {
             let ids: Vec<FrameId> = (0..fixes.len())
                 .map(|i| FrameId::of_bytes(format!("{name}-{c}-{i}").as_bytes()))
                 .collect();
-            let frames: Vec<NewFrame> = fixes
-                .iter()
-                .zip(&ids)
-                .enumerate()
-                .map(|(i, (fix, id))| NewFrame {
-                    index: i as u32,
-                    sha256: *id,
-                    fix: *fix,
-                    outcome: FrameOutcome::Pending,
-                })
-                .collect();
-            let job = NewJob::new("process-capture", &capture.to_string()).expect("a job");
-            store
-                .db
-                .insert_capture(
-                    &NewCapture {
-                        id: capture,
-                        device_id: device,
-                        sequence_number: c as u64,
-                        manifest_sha256: "0".repeat(64),
-                        manifest_key: format!("captures/{capture}.json"),
-                        signature: "0".repeat(128),
-                        frame_count: fixes.len() as u32,
-                        received_at: fixes[0].time,
-                        camera: String::new(),
-                    },
-                    &frames,
-                    Some(&job),
-                )
-                .await
-                .expect("a capture");
-            let leased = store
-                .queue
-                .lease("process-capture", Duration::from_secs(60))
-                .await
-                .expect("the queue")
-                .expect("the capture's job");
+            let drive: Vec<(FrameId, Fix)> =
+                ids.iter().copied().zip(fixes.iter().copied()).collect();
+            let leased = received::receive_and_lease(
+                store,
+                &received::Received {
+                    capture,
+                    device,
+                    sequence_number: c as u64,
+                    camera: "",
+                },
+                &drive,
+            )
+            .await;
             let sequence = format!("{capture}-0");
             let mut processed_frames = Vec::with_capacity(fixes.len());
             for (i, (fix, id)) in fixes.iter().zip(&ids).enumerate() {

@@ -48,6 +48,8 @@ mod hostile;
 mod map_features;
 mod pipeline;
 mod real_tracks;
+#[path = "../../../store/tests/it/received.rs"]
+mod received;
 mod reviews;
 mod similarity;
 mod uploads;

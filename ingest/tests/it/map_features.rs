@@ -13,10 +13,7 @@ use ingest::search_index::{index_pending, queue_rebuild_if_pending};
 use model::{
     CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FixType, FrameId, TimestampMs,
 };
-use store::{
-    FrameOutcome, NewCapture, NewContributor, NewDetection, NewDevice, NewFrame, NewJob,
-    NewSequence, ProcessedCapture, ProcessedFrame, Store,
-};
+use store::{FrameOutcome, NewDetection, NewSequence, ProcessedCapture, ProcessedFrame, Store};
 
 /// The road runs east through here; the sign stands 3.5 m south of it (the right of
 /// eastbound traffic), facing west.
@@ -74,43 +71,18 @@ async fn commit_pass(
     let ids: Vec<FrameId> = (0..fixes.len())
         .map(|i| FrameId::of_bytes(format!("{capture}-{i}").as_bytes()))
         .collect();
-    let frames: Vec<NewFrame> = fixes
-        .iter()
-        .zip(&ids)
-        .enumerate()
-        .map(|(i, (fix, id))| NewFrame {
-            index: i as u32,
-            sha256: *id,
-            fix: *fix,
-            outcome: FrameOutcome::Pending,
-        })
-        .collect();
-    let job = NewJob::new("process-capture", &capture.to_string()).unwrap();
-    store
-        .db
-        .insert_capture(
-            &NewCapture {
-                id: capture,
-                device_id: device,
-                sequence_number: (start_ms / 1000) as u64,
-                manifest_sha256: "0".repeat(64),
-                manifest_key: format!("captures/{capture}.json"),
-                signature: "0".repeat(128),
-                frame_count: fixes.len() as u32,
-                received_at: fixes[0].time,
-                camera: "Acme DC-1 dashcam".into(),
-            },
-            &frames,
-            Some(&job),
-        )
-        .await
-        .unwrap();
-    let leased = store
-        .queue
-        .lease("process-capture", std::time::Duration::from_secs(60))
-        .await
-        .unwrap()
-        .unwrap();
+    let drive: Vec<(FrameId, Fix)> = ids.iter().copied().zip(fixes.iter().copied()).collect();
+    let leased = crate::received::receive_and_lease(
+        store,
+        &crate::received::Received {
+            capture,
+            device,
+            sequence_number: (start_ms / 1000) as u64,
+            camera: "Acme DC-1 dashcam",
+        },
+        &drive,
+    )
+    .await;
     let sequence = format!("{capture}-0");
     let processed = ProcessedCapture {
         capture,
@@ -170,33 +142,9 @@ async fn commit_pass(
 }
 
 async fn driver(store: &Store, n: u8) -> (DeviceId, ContributorId) {
-    let contributor = ContributorId::new();
-    store
-        .db
-        .insert_contributor(&NewContributor {
-            id: contributor,
-            name: format!("driver {n}"),
-            token_sha256: n.to_string().repeat(64),
-            payout_address: None,
-            created_at: TimestampMs(0),
-        })
-        .await
-        .unwrap();
-    let device = DeviceId::new();
-    store
-        .db
-        .insert_device(&NewDevice {
-            id: device,
-            public_key: DeviceKeypair::from_seed([n; 32]).public(),
-            contributor_id: contributor,
-            driver_id: None,
-            driver_share_bps: 10_000,
-            driver_accepted_at: None,
-            label: String::new(),
-            registered_at: TimestampMs(0),
-        })
-        .await
-        .unwrap();
+    let public_key = DeviceKeypair::from_seed([n; 32]).public();
+    let (contributor, device) =
+        crate::received::signed_up(store, &format!("driver {n}"), public_key, None).await;
     (device, contributor)
 }
 

@@ -884,10 +884,7 @@ async fn candidates_among(store: &Store, copies: &[Vec<u8>], original: &CaptureM
 /// the worker brings the index up to date, and copies of them are then a replay.
 #[actix_web::test]
 async fn footage_accepted_before_the_index_existed_is_backfilled_and_found() {
-    use store::{
-        Coverage, FrameOutcome, NewCapture, NewContributor, NewDevice, NewFrame, NewJob,
-        ProcessedCapture, ProcessedFrame,
-    };
+    use store::{Coverage, FrameOutcome, ProcessedCapture, ProcessedFrame};
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&crate::backends::store_config(dir.path()).await)
         .await
@@ -901,73 +898,25 @@ async fn footage_accepted_before_the_index_existed_is_backfilled_and_found() {
     // Ann's drive, accepted and published by a worker from before the index.
     let ann_key = DeviceKeypair::from_seed([61; 32]);
     let (ann, ann_jpegs) = street_capture(&mut source, &ann_key, 61, 9, false);
-    let (contributor, device, capture) = (
-        model::ContributorId::new(),
-        model::DeviceId::new(),
-        CaptureId::new(),
-    );
-    store
-        .db
-        .insert_contributor(&NewContributor {
-            id: contributor,
-            name: "Ann".into(),
-            token_sha256: FrameId::of_bytes(b"Ann").to_hex(),
-            payout_address: None,
-            created_at: TimestampMs(0),
-        })
-        .await
-        .unwrap();
-    store
-        .db
-        .insert_device(&NewDevice {
-            id: device,
-            public_key: ann_key.public(),
-            contributor_id: contributor,
-            driver_id: None,
-            driver_share_bps: 10_000,
-            driver_accepted_at: None,
-            label: String::new(),
-            registered_at: TimestampMs(0),
-        })
-        .await
-        .unwrap();
-    let frames: Vec<NewFrame> = ann
+    let capture = CaptureId::new();
+    let (contributor, device) =
+        crate::received::signed_up(&store, "Ann", ann_key.public(), None).await;
+    let drive: Vec<(FrameId, model::Fix)> = ann
         .frames
         .iter()
-        .enumerate()
-        .map(|(i, entry)| NewFrame {
-            index: i as u32,
-            sha256: entry.sha256,
-            fix: entry.fix,
-            outcome: FrameOutcome::Pending,
-        })
+        .map(|entry| (entry.sha256, entry.fix))
         .collect();
-    let job = NewJob::new("process-capture", &capture.to_string()).unwrap();
-    store
-        .db
-        .insert_capture(
-            &NewCapture {
-                id: capture,
-                device_id: device,
-                sequence_number: 1,
-                manifest_sha256: "0".repeat(64),
-                manifest_key: format!("captures/{capture}.json"),
-                signature: "0".repeat(128),
-                frame_count: frames.len() as u32,
-                received_at: ann.frames[0].fix.time,
-                camera: "udacity".into(),
-            },
-            &frames,
-            Some(&job),
-        )
-        .await
-        .unwrap();
-    let leased = store
-        .queue
-        .lease("process-capture", std::time::Duration::from_secs(60))
-        .await
-        .unwrap()
-        .unwrap();
+    let leased = crate::received::receive_and_lease(
+        &store,
+        &crate::received::Received {
+            capture,
+            device,
+            sequence_number: 1,
+            camera: "udacity",
+        },
+        &drive,
+    )
+    .await;
     for (entry, jpeg) in ann.frames.iter().zip(&ann_jpegs) {
         store
             .blobs

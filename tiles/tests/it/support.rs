@@ -5,14 +5,15 @@
 
 use model::{CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FrameId, TimestampMs};
 use store::{
-    FeatureRow, FrameOutcome, NewCapture, NewContributor, NewDetection, NewDevice, NewFrame,
-    NewJob, NewSequence, ObservationRow, ProcessedCapture, ProcessedFrame, SearchDocument,
-    SearchKind, Store, StoredFeature,
+    FeatureRow, FrameOutcome, NewDetection, NewSequence, ObservationRow, ProcessedCapture,
+    ProcessedFrame, SearchDocument, SearchKind, Store, StoredFeature,
 };
 use tiles::{MbTiles, TileBuilder, TilesConfig};
 
 #[path = "../../../store/tests/it/backends.rs"]
 mod backends;
+#[path = "../../../store/tests/it/received.rs"]
+mod received;
 
 /// Positions and times of the real Munich drive.
 pub fn munich() -> Vec<Fix> {
@@ -71,75 +72,30 @@ pub async fn commit_paid_drive(
     sign_every: usize,
     payout_address: Option<model::PayoutAddress>,
 ) -> Committed {
-    let contributor = ContributorId::new();
-    store
-        .db
-        .insert_contributor(&NewContributor {
-            id: contributor,
-            name: name.into(),
-            token_sha256: FrameId::of_bytes(name.as_bytes()).to_hex(),
-            payout_address,
-            created_at: TimestampMs(0),
-        })
-        .await
-        .unwrap();
-    let device = DeviceId::new();
     let seed: [u8; 32] = *FrameId::of_bytes(name.as_bytes()).as_bytes();
-    store
-        .db
-        .insert_device(&NewDevice {
-            id: device,
-            public_key: DeviceKeypair::from_seed(seed).public(),
-            contributor_id: contributor,
-            driver_id: None,
-            driver_share_bps: 10_000,
-            driver_accepted_at: None,
-            label: String::new(),
-            registered_at: TimestampMs(0),
-        })
-        .await
-        .unwrap();
+    let (contributor, device) = received::signed_up(
+        store,
+        name,
+        DeviceKeypair::from_seed(seed).public(),
+        payout_address,
+    )
+    .await;
     let capture = CaptureId::new();
     let ids: Vec<FrameId> = (0..fixes.len())
         .map(|i| FrameId::of_bytes(format!("{name}-{i}").as_bytes()))
         .collect();
-    let frames: Vec<NewFrame> = fixes
-        .iter()
-        .zip(&ids)
-        .enumerate()
-        .map(|(i, (fix, id))| NewFrame {
-            index: i as u32,
-            sha256: *id,
-            fix: *fix,
-            outcome: FrameOutcome::Pending,
-        })
-        .collect();
-    let job = NewJob::new("process-capture", &capture.to_string()).unwrap();
-    store
-        .db
-        .insert_capture(
-            &NewCapture {
-                id: capture,
-                device_id: device,
-                sequence_number: 1,
-                manifest_sha256: "0".repeat(64),
-                manifest_key: format!("captures/{name}.json"),
-                signature: "0".repeat(128),
-                frame_count: fixes.len() as u32,
-                received_at: fixes[0].time,
-                camera: String::new(),
-            },
-            &frames,
-            Some(&job),
-        )
-        .await
-        .unwrap();
-    let leased = store
-        .queue
-        .lease("process-capture", std::time::Duration::from_secs(60))
-        .await
-        .unwrap()
-        .expect("the capture's job");
+    let drive: Vec<(FrameId, Fix)> = ids.iter().copied().zip(fixes.iter().copied()).collect();
+    let leased = received::receive_and_lease(
+        store,
+        &received::Received {
+            capture,
+            device,
+            sequence_number: 1,
+            camera: "",
+        },
+        &drive,
+    )
+    .await;
     let sequence = format!("{capture}-0");
     let geometry = format!(
         r#"{{"type":"LineString","coordinates":[{}]}}"#,
