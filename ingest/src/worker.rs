@@ -15,7 +15,8 @@
 //! ([`crate::search_index`]) — so a capture that fails never leaves documents behind, and
 //! one that succeeds always gets them; a `map-features` job, enqueued the same way, turns
 //! its sign detections into map features ([`crate::map_features`]). Originals are deleted
-//! once the commit made the public versions the only ones.
+//! once the commit made the public versions the only ones. As it starts, it brings the
+//! footage index up to date once ([`crate::footage_upkeep`]).
 //!
 //! Failures: the lease is extended while a capture is processed (a long capture is never
 //! taken over by a second worker); a transient store error (the database or blob store not
