@@ -344,28 +344,49 @@ pub fn reencode(jpeg: &[u8], quality: u8) -> Result<Vec<u8>> {
 /// `brightness` levels brighter and encoded at `quality`: what someone passing footage off
 /// as new makes of it so that neither its bytes nor its exact pixels match.
 pub fn disguise(jpeg: &[u8], share: f64, brightness: i32, quality: u8) -> Result<Vec<u8>> {
-    encode(
-        &disguise_image(&decode_memory(jpeg)?, share, brightness),
-        quality,
-    )
+    disguise_cut(jpeg, [share; 4], false, brightness, quality)
 }
 
 /// [`disguise`] of `jpeg` flipped left to right: footage passed off as new that does not
 /// even show its street the right way round.
 pub fn disguise_mirrored(jpeg: &[u8], share: f64, brightness: i32, quality: u8) -> Result<Vec<u8>> {
-    let flipped = image::imageops::flip_horizontal(&decode_memory(jpeg)?);
-    encode(&disguise_image(&flipped, share, brightness), quality)
+    disguise_cut(jpeg, [share; 4], true, brightness, quality)
 }
 
-/// [`disguise`] on pixels: cropped by `share` of each side, scaled back, brightened.
-pub fn disguise_image(image: &RgbImage, share: f64, brightness: i32) -> RgbImage {
+/// `jpeg` (flipped left to right first when `mirror`) cut by `[left, top, right, bottom]`
+/// (shares of each side, each at most a quarter), scaled back to its size, `brightness`
+/// levels brighter and encoded at `quality`: the bonnet or a time stamp cut off the bottom,
+/// or a crop anchored at a corner.
+pub fn disguise_cut(
+    jpeg: &[u8],
+    sides: [f64; 4],
+    mirror: bool,
+    brightness: i32,
+    quality: u8,
+) -> Result<Vec<u8>> {
+    let mut image = decode_memory(jpeg)?;
+    if mirror {
+        image::imageops::flip_horizontal_in_place(&mut image);
+    }
+    encode(
+        &cut_image(&image, sides.map(|s| s.clamp(0.0, 0.25)), brightness),
+        quality,
+    )
+}
+
+/// `image` without `[left, top, right, bottom]` of its sides, scaled back, brightened.
+fn cut_image(image: &RgbImage, [left, top, right, bottom]: [f64; 4], brightness: i32) -> RgbImage {
     let (width, height) = (image.width(), image.height());
-    let share = share.clamp(0.0, 0.25);
-    let (dx, dy) = (
-        (f64::from(width) * share).round() as u32,
-        (f64::from(height) * share).round() as u32,
-    );
-    let cut = image::imageops::crop_imm(image, dx, dy, width - 2 * dx, height - 2 * dy).to_image();
+    let px = |share: f64, size: u32| (f64::from(size) * share).round() as u32;
+    let (x, y) = (px(left, width), px(top, height));
+    let cut = image::imageops::crop_imm(
+        image,
+        x,
+        y,
+        width - x - px(right, width),
+        height - y - px(bottom, height),
+    )
+    .to_image();
     let scaled = image::imageops::resize(&cut, width, height, FilterType::Triangle);
     image::imageops::colorops::brighten(&scaled, brightness)
 }

@@ -114,6 +114,19 @@ const DISGUISES: &[Disguise] = &[
     ("mirrored, crop 5 %", |i| {
         cut_back(&imageops::flip_horizontal(i), 0.05, 0.05, 0.05, 0.05)
     }),
+    ("bottom 7 % cut, size kept", |i| cut(i, 0.0, 0.0, 0.0, 0.07)),
+    ("corner crop 10 % (top left kept)", |i| {
+        cut_back(i, 0.0, 0.0, 0.10, 0.10)
+    }),
+    ("corner crop 6 % (bottom right kept), size kept", |i| {
+        cut(i, 0.06, 0.06, 0.0, 0.0)
+    }),
+    ("mirrored, bottom 8 % cut", |i| {
+        cut_back(&imageops::flip_horizontal(i), 0.0, 0.0, 0.0, 0.08)
+    }),
+    ("right 3 % and bottom 9 % cut", |i| {
+        cut_back(i, 0.0, 0.0, 0.03, 0.09)
+    }),
 ];
 
 fn encode(image: &RgbImage) -> Vec<u8> {

@@ -2,9 +2,11 @@
 //! fleets of the README's ten-seed scoreboard (`waymark demo --drivers 3 --days 2 --trip-m
 //! 500`, seeds 1–10): for every second keyframe of every honest or repeating driver, the
 //! nearest core of another dashcam and of the driver's own other moments, probed as the
-//! worker probes (every crop, as it is and mirrored), and the same without the mirrored
-//! probes. Prints one Markdown row per seed; a distance under `COPY_DISTANCE` (another
-//! dashcam) or `OWN_COPY_DISTANCE` (its own) would be an honest frame taken for a copy.
+//! worker probes (every cut, as it is and mirrored), and the same with the centred crops'
+//! probes only (the worker's before one-side and corner cuts were searched). Prints one
+//! Markdown row per seed; a distance under `COPY_DISTANCE` (another dashcam) or
+//! `OWN_COPY_DISTANCE` (its own) would be an honest frame taken for a copy, and the last
+//! column counts such frames.
 //!
 //!     cargo run --release -p ingest --example footage_margin -- [first_seed] [last_seed]
 
@@ -13,19 +15,21 @@ use datasets::frames::{FrameSource, Look};
 use ingest::similarity::{FramePrints, distance, frame_prints};
 use model::footage::{COPY_DISTANCE, CopyConfig, OWN_COPY_DISTANCE};
 
-/// The nearest of `probes` (every second one when `unmirrored_only`: the worker interleaves
-/// each crop's mirrored probe before it) to `core`.
-fn nearest(
-    prints: &FramePrints,
-    core: &model::consensus::Fingerprint,
-    unmirrored_only: bool,
-) -> f32 {
+/// Probes of the centred crops: the first two (mirrored, as it is) of each of the 11 centred
+/// cuts, which `model::footage::copy_cuts` lists first.
+const CENTRED_PROBES: usize = 22;
+
+/// The nearest of `probes` (only the centred crops' when `centred_only`) to `core`.
+fn nearest(prints: &FramePrints, core: &model::consensus::Fingerprint, centred_only: bool) -> f32 {
     prints
         .probes
         .iter()
-        .enumerate()
-        .filter(|(n, _)| !unmirrored_only || n % 2 == 1)
-        .map(|(_, probe)| distance(probe, core))
+        .take(if centred_only {
+            CENTRED_PROBES
+        } else {
+            usize::MAX
+        })
+        .map(|probe| distance(probe, core))
         .fold(f32::INFINITY, f32::min)
 }
 
@@ -39,9 +43,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("copy distances: another dashcam {COPY_DISTANCE}, its own {OWN_COPY_DISTANCE}");
     println!();
     println!(
-        "| seed | honest frames | another dashcam's nearest (mirrored probes) | without them | its own other moment's nearest (mirrored) | without them |"
+        "| seed | honest frames | another dashcam's nearest (every cut) | centred crops only | its own other moment's nearest (every cut) | centred crops only | frames under a rule (every cut) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for seed in first..=last {
         let fleet = simulate(
             &graph,
@@ -74,20 +78,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let mut other = [f32::INFINITY; 2];
         let mut own = [f32::INFINITY; 2];
+        let mut under_a_rule = 0;
         for (device, time, prints) in &frames {
+            let mut taken = false;
             for (stored_device, stored_time, stored) in &frames {
-                for (slot, unmirrored_only) in [(0, false), (1, true)] {
-                    let d = nearest(prints, &stored.core, unmirrored_only);
+                for (slot, centred_only) in [(0, false), (1, true)] {
+                    let d = nearest(prints, &stored.core, centred_only);
                     if stored_device != device {
                         other[slot] = other[slot].min(d);
+                        taken |= slot == 0 && d < COPY_DISTANCE;
                     } else if time.millis_since(*stored_time).abs() > same_moment_ms {
                         own[slot] = own[slot].min(d);
+                        taken |= slot == 0 && d < OWN_COPY_DISTANCE;
                     }
                 }
             }
+            under_a_rule += usize::from(taken);
         }
         println!(
-            "| {seed} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            "| {seed} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {under_a_rule} |",
             frames.len(),
             other[0],
             other[1],

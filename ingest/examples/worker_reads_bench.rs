@@ -259,10 +259,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     let (footage_ms, found) = timed(rounds, |round| {
-        // A copy's probes: the stored core itself and 22 fresh prints (other crops).
+        // A copy's probes: the stored core itself and a fresh print per other probe.
         let mut rng = StdRng::seed_from_u64(round as u64);
         let mut keys: Vec<i64> = model::footage::keys(&pick(round).1);
-        for _ in 0..2 * model::footage::COPY_CROPS.len() {
+        for _ in 0..2 * model::footage::copy_cuts().len() {
             keys.extend(model::footage::keys(&print(&mut rng, 64 * 36)));
         }
         keys.sort_unstable();
@@ -296,8 +296,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         viewed
     );
     println!(
-        "| `footage_sharing` ({} keys: core + 22 probes) | each accepted frame | {footage_ms:.2} ms | {:.1} |",
-        (1 + 2 * model::footage::COPY_CROPS.len()) * model::footage::BANDS as usize,
+        "| `footage_sharing` ({} keys: core + probes) | each accepted frame | {footage_ms:.2} ms | {:.1} |",
+        (1 + 2 * model::footage::copy_cuts().len()) * model::footage::BANDS as usize,
         found
     );
     println!(

@@ -10,7 +10,7 @@
 //!
 //! [`frame_prints`] adds, from the same decode, what the global footage index
 //! (`model::footage`) keeps and asks: the frame's core (its centre, at 64 × 36) and one
-//! probe per crop a copy may have had, as it is and mirrored.
+//! probe per cut a copy may have had (centred, one side, a corner), as it is and mirrored.
 
 use image::imageops::FilterType;
 
@@ -41,7 +41,7 @@ pub struct FramePrints {
     /// The centre ([`model::footage::CORE_MARGIN`] of each side left out): what the footage
     /// index stores.
     pub core: Fingerprint,
-    /// Two per [`model::footage::COPY_CROPS`], as it is and mirrored
+    /// Two per cut of [`model::footage::copy_cuts`], as it is and mirrored
     /// ([`model::footage::mirrored`]): what is asked of the footage index.
     pub probes: Vec<Fingerprint>,
 }
@@ -64,10 +64,10 @@ pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
     let areas = SummedAreas::of(&gray);
     FramePrints {
         whole: fingerprint_image(image),
-        core: areas.window(model::footage::probe_window(0.0)),
-        probes: model::footage::COPY_CROPS
-            .iter()
-            .map(|crop| areas.window(model::footage::probe_window(*crop)))
+        core: areas.window(model::footage::probe_window(model::footage::Cut::NONE)),
+        probes: model::footage::copy_cuts()
+            .into_iter()
+            .map(|cut| areas.window(model::footage::probe_window(cut)))
             .flat_map(|probe| [model::footage::mirrored(&probe), probe])
             .collect(),
     }

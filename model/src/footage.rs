@@ -11,16 +11,18 @@
 //! - The stored side is the **core** of each accepted frame: its fingerprint over the centre,
 //!   [`CORE_MARGIN`] of each side left out, so a copy cropped by up to that much still shows
 //!   all of it.
-//! - The new side is a set of **probes**: for each crop in [`COPY_CROPS`], the part of the
-//!   new frame that would be the original's core had the frame been cut that much from it,
-//!   as it is and [`mirrored`] (a copy flipped left to right is the original's core flipped:
-//!   every probe window is centred). Brightness and contrast are normalised away by the
+//! - The new side is a set of **probes**: for each cut in [`copy_cuts`] (centred crops, one
+//!   side cut off, a crop anchored at a corner; every 1 % up to the margin), the part of the
+//!   new frame that would be the original's core had the frame been cut that way from it
+//!   ([`probe_window`]), as it is and [`mirrored`] (a copy flipped left to right is the
+//!   original's core flipped, and its cut, left and right swapped, is in the set too:
+//!   every probe of the set has its mirror image). Brightness and contrast are normalised away by the
 //!   fingerprint; JPEG re-encoding barely moves it.
 //! - Candidates come from **locality-sensitive keys** ([`keys`]): [`BANDS`] random
 //!   hyperplane hashes of [`BITS_PER_BAND`] bits each, of the print pooled 2 × 2. Two
 //!   near-identical fingerprints share a band almost always; unrelated frames share one about
-//!   once in 2^28 per band, so a frame's 23 prints fetch about one unrelated candidate per
-//!   1.5 million frames held. (The first scheme's 14 bits fetched 1.2 % of the index: 239
+//!   once in 2^28 per band, so a frame's 183 prints fetch about one unrelated candidate per
+//!   200 000 frames held. (The first scheme's 14 bits fetched 1.2 % of the index: 239
 //!   candidates of 20 000 frames, ingest's `worker_reads_bench`.) Keys carry their scheme
 //!   ([`KEY_SCHEME`]); as it starts, ingest's worker re-makes the keys of an earlier scheme
 //!   from the stored cores, and enters accepted frames the index lacks (accepted before it
@@ -37,15 +39,17 @@
 //!
 //! What it cannot see (measured on real frames by ingest's example `footage_disguises`):
 //! a copy is found only while the original's core lines up with a probe to a fraction of a
-//! core cell. Centred crops up to [`CORE_MARGIN`], any rescaling, blur, noise, contrast,
-//! grey and mirroring are found (nearest probe 0.000–0.029); a crop beyond the margin
-//! (12 %: 0.095 or more), any off-centre cut (5 % of the bottom, where the bonnet is: 0.25 or
-//! more; a centred crop moved 2 %: 0.14 or more), a change of aspect and a rotation of 1°
-//! (0.084 or more) are not, nor is a strong gamma now and then (0.6: up to 0.090). Nor footage
-//! never accepted here before, nor footage re-sent within [`CopyConfig::same_moment_ms`] of
-//! its original's time (side by side, as far as the index can tell). Seeing through those
-//! takes an alignment the centred probes do not search (local features matched up to a
-//! similarity transform, say), with keys that survive it.
+//! core cell. Centred crops up to [`CORE_MARGIN`], one side cut by up to that much (the
+//! bonnet, the sky), a crop of up to that much anchored at a corner, any rescaling, blur,
+//! noise, contrast, grey and mirroring are found (nearest probe 0.000–0.038); a crop beyond
+//! the margin (12 %: 0.095 or more; the bottom 15 %: 0.27 or more), a cut of another shape (a
+//! centred crop moved 2 %: 0.13 or more; 3 % off the right and 9 % off the bottom: 0.13 or
+//! more), a change of aspect and a rotation of 1° (0.079 or more) are not, nor is a strong
+//! gamma now and then (0.6: up to 0.090). Nor footage never accepted here before, nor footage
+//! re-sent within [`CopyConfig::same_moment_ms`] of its original's time (side by side, as far
+//! as the index can tell). Seeing through those takes an alignment the fixed probes do not
+//! search (local features matched up to a similarity transform, say), with keys that survive
+//! it.
 
 use crate::consensus::{Fingerprint, distance, metres};
 use crate::{DeviceId, Fix, TimestampMs};
@@ -56,16 +60,104 @@ pub const CORE_WIDTH: u32 = 64;
 pub const CORE_HEIGHT: u32 = 36;
 /// Share of each side of a frame its core leaves out.
 pub const CORE_MARGIN: f64 = 0.10;
-/// Crops (share of each side) a copy is probed for: every 1 %, so that a copy's crop is
-/// never more than half a percent from a probe's.
-pub const COPY_CROPS: [f64; 11] = [
-    0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.10,
-];
+/// How a copy may have been cut from its original: the share of each side taken off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cut {
+    pub left: f64,
+    pub top: f64,
+    pub right: f64,
+    pub bottom: f64,
+}
+
+/// Steps of [`copy_cuts`]: every 1 % up to [`CORE_MARGIN`], so that a copy's cut is never
+/// more than half a percent from a probe's on any side.
+const CUT_STEPS: u32 = 10;
+
+/// The cuts a copy is probed for, each side's share every 1 % up to [`CORE_MARGIN`]:
+/// - centred crops (the same share of every side; none at all among them);
+/// - one side cut (the bonnet or a time stamp off the bottom, the sky off the top, a side);
+/// - two adjoining sides cut alike: a crop anchored at a corner, as `crop(0, 0, 0.9 w, 0.9 h)`
+///   makes.
+///
+/// Left and right appear alike, so a mirrored copy's cut is in the set too. A cut of another
+/// shape (a crop moved sideways by a share of its own, four unequal sides) is not searched.
+pub fn copy_cuts() -> Vec<Cut> {
+    let share = |step: u32| CORE_MARGIN * f64::from(step) / f64::from(CUT_STEPS);
+    let centred = (0..=CUT_STEPS).map(|step| Cut::centred(share(step)));
+    let one_side = (1..=CUT_STEPS).flat_map(move |step| {
+        let s = share(step);
+        [
+            Cut {
+                left: s,
+                ..Cut::NONE
+            },
+            Cut {
+                top: s,
+                ..Cut::NONE
+            },
+            Cut {
+                right: s,
+                ..Cut::NONE
+            },
+            Cut {
+                bottom: s,
+                ..Cut::NONE
+            },
+        ]
+    });
+    let corner = (1..=CUT_STEPS).flat_map(move |step| {
+        let s = share(step);
+        [
+            Cut {
+                right: s,
+                bottom: s,
+                ..Cut::NONE
+            },
+            Cut {
+                left: s,
+                bottom: s,
+                ..Cut::NONE
+            },
+            Cut {
+                right: s,
+                top: s,
+                ..Cut::NONE
+            },
+            Cut {
+                left: s,
+                top: s,
+                ..Cut::NONE
+            },
+        ]
+    });
+    centred.chain(one_side).chain(corner).collect()
+}
+
+impl Cut {
+    /// Nothing taken off.
+    pub const NONE: Self = Self {
+        left: 0.0,
+        top: 0.0,
+        right: 0.0,
+        bottom: 0.0,
+    };
+
+    /// The same share off every side.
+    pub fn centred(share: f64) -> Self {
+        Self {
+            left: share,
+            top: share,
+            right: share,
+            bottom: share,
+        }
+    }
+}
+
 /// Hash bands of [`keys`].
 pub const BANDS: u32 = 8;
 /// Bits of each band. Unrelated prints share a band once in 2^28, so the 8 bands of a
-/// frame's 23 prints meet about one unrelated frame per 1.5 million held: the candidates a
-/// frame fetches do not grow with the index (at 14 bits they were 1.1 % of it, measured by
+/// frame's 183 prints meet about one unrelated frame per 200 000 held: the candidates a
+/// frame fetches grow slowly with the index (at 14 bits they were 1.1 % of it, measured by
 /// ingest's `worker_reads_bench`). A copy at the copy rule's edge (0.045) agrees on a bit 98 %
 /// of the time, so on a whole band 60 % of the time and on some band of eight 99.9 %.
 pub const BITS_PER_BAND: u32 = 28;
@@ -80,10 +172,18 @@ const BAND_SHIFT: u32 = 32;
 const _: () = assert!(BITS_PER_BAND <= BAND_SHIFT);
 
 /// The part of a frame (left, top, width, height as shares of its size) that is the
-/// original's core if the frame was cropped by `crop` of each side from it.
-pub fn probe_window(crop: f64) -> (f64, f64, f64, f64) {
-    let margin = ((CORE_MARGIN - crop) / (1.0 - 2.0 * crop)).max(0.0);
-    (margin, margin, 1.0 - 2.0 * margin, 1.0 - 2.0 * margin)
+/// original's core if the frame was cut from it by `cut`.
+pub fn probe_window(cut: Cut) -> (f64, f64, f64, f64) {
+    let axis = |start: f64, end: f64| {
+        let kept = 1.0 - start - end;
+        (
+            ((CORE_MARGIN - start) / kept).max(0.0),
+            (1.0 - 2.0 * CORE_MARGIN) / kept,
+        )
+    };
+    let (left, width) = axis(cut.left, cut.right);
+    let (top, height) = axis(cut.top, cut.bottom);
+    (left, top, width.min(1.0 - left), height.min(1.0 - top))
 }
 
 /// A core-sized fingerprint ([`CORE_WIDTH`] × [`CORE_HEIGHT`], row-major) flipped left to
@@ -110,12 +210,20 @@ pub fn mirrored(print: &Fingerprint) -> Fingerprint {
 /// the same keys.
 pub fn keys(core: &Fingerprint) -> Vec<i64> {
     let pooled = pooled(core);
-    let mut state: u64 = 0x5741_594D_4152_4B32; // "WAYMARK2"
+    let other_size;
+    let projections: &[f32] = if pooled.len() == POOLED_CELLS {
+        &CORE_PROJECTIONS
+    } else {
+        other_size = projections(pooled.len());
+        &other_size
+    };
+    let mut rows = projections.chunks_exact(pooled.len().max(1));
     let mut keys = Vec::with_capacity(BANDS as usize);
     for band in 0..BANDS {
         let mut bits: i64 = 0;
         for bit in 0..BITS_PER_BAND {
-            let projection: f32 = pooled.iter().map(|value| value * uniform(&mut state)).sum();
+            let row = rows.next().unwrap_or_default();
+            let projection: f32 = pooled.iter().zip(row).map(|(value, w)| value * w).sum();
             if projection > 0.0 {
                 bits |= 1 << bit;
             }
@@ -123,6 +231,23 @@ pub fn keys(core: &Fingerprint) -> Vec<i64> {
         keys.push(SCHEME_FLOOR | (i64::from(band) << BAND_SHIFT) | bits);
     }
     keys
+}
+
+/// Values of a core print pooled 2 × 2.
+const POOLED_CELLS: usize = (CORE_WIDTH as usize / 2) * (CORE_HEIGHT as usize / 2);
+
+/// The projections of [`keys`] for a core print, made once: a frame's probes are keyed
+/// against them a hundred times and more.
+static CORE_PROJECTIONS: std::sync::LazyLock<Vec<f32>> =
+    std::sync::LazyLock::new(|| projections(POOLED_CELLS));
+
+/// The [`BANDS`] × [`BITS_PER_BAND`] pseudo-random projections of a print of `cells` values,
+/// row after row: the fixed SplitMix64 stream every node draws alike.
+fn projections(cells: usize) -> Vec<f32> {
+    let mut state: u64 = 0x5741_594D_4152_4B32; // "WAYMARK2"
+    (0..(BANDS * BITS_PER_BAND) as usize * cells)
+        .map(|_| uniform(&mut state))
+        .collect()
 }
 
 /// A core-sized print's 2 × 2 means (any other print as it is).
@@ -196,14 +321,17 @@ impl Default for CopyConfig {
 
 /// See [`CopyConfig::copy_distance`]. Measured on the real Udacity stills the simulator
 /// films (`ingest` test `footage_copies_are_found_and_other_dashcams_are_not`, 64 × 36 cores
-/// probed at every 1 % of crop): copies cropped 0–10 % a side, brightened −20…+30 and
-/// re-encoded at quality 50–90, mirrored or not, lie 0.007–0.018 from their original's core;
-/// the nearest frame of another simulated dashcam, 0.055 or more with the mirrored probes
-/// (0.080 without: the simulator shows some streets' stills mirrored, which no real street
-/// is) — on real streets, whose every pass differs, further still. Over the ten seeds of the
+/// probed at every cut of [`copy_cuts`]): copies cropped 0–10 % a side or cut off-centre
+/// (the bottom, the top, towards a corner), brightened −20…+30 and re-encoded at quality
+/// 50–90, mirrored or not, lie 0.007–0.017 from their original's core; the nearest frame of
+/// another simulated dashcam, 0.050 or more (0.055 with the centred crops' probes only, 0.080
+/// without the mirrored ones: the simulator shows some streets' stills mirrored, which no
+/// real street is) — on real streets, whose every pass differs, further still. Over the ten seeds of the
 /// README's scoreboard (`ingest` example `footage_margin`), the nearest pair of two dashcams'
-/// frames is 0.039–0.079 (one pair under this distance, in seed 6, with or without mirrored
-/// probes); a capture needs [`CopyConfig::min_copied_frames`] copies. (At 32 × 18 and every
+/// frames is 0.039–0.061 with every cut of [`copy_cuts`] probed (0.039–0.079 with the centred
+/// crops only: the simulator's dashcams see one still through windows a few pixels apart,
+/// which the one-side and corner probes line up better); one pair is under this distance, in
+/// seed 6, however it is probed; a capture needs [`CopyConfig::min_copied_frames`] copies. (At 32 × 18 and every
 /// 2 %, copies reached 0.044 and other dashcams came to 0.054: too close to split.)
 pub const COPY_DISTANCE: f32 = 0.045;
 
@@ -213,7 +341,9 @@ pub const COPY_DISTANCE: f32 = 0.045;
 /// (`footage_copies_are_found_and_other_dashcams_are_not`): copies 0.007–0.018 from their
 /// original; a simulated dashcam's own frames of another moment, re-driving its first
 /// day's roads or elsewhere, 0.068 or more (every frame of the repeating drivers of seeds
-/// 1–3 at the demo scoreboard's size: 0.072 or more on the roads they re-drove).
+/// 1–3 at the demo scoreboard's size: 0.072 or more on the roads they re-drove), and 0.046
+/// or more over the ten scoreboard seeds with every cut of [`copy_cuts`] probed
+/// (`footage_margin`).
 pub const OWN_COPY_DISTANCE: f32 = 0.030;
 
 /// The stored footage the frame of `device` claimed at `claimed` copies, if any: the
@@ -294,12 +424,79 @@ mod tests {
 
     #[test]
     fn a_probe_window_is_the_originals_core_in_the_copys_coordinates() {
-        assert_eq!(probe_window(0.0), (0.1, 0.1, 0.8, 0.8));
+        assert_eq!(probe_window(Cut::NONE), (0.1, 0.1, 0.8, 0.8));
         // Cropped 5 % a side, the copy shows 90 % of the original: the core starts 5 % in,
         // which is 5/90 of the copy.
-        let (left, _, width, _) = probe_window(0.05);
+        let (left, _, width, _) = probe_window(Cut::centred(0.05));
         assert!((left - 0.05 / 0.9).abs() < 1e-12 && (width - 0.8 / 0.9).abs() < 1e-12);
-        assert_eq!(probe_window(0.10).0, 0.0);
+        assert_eq!(probe_window(Cut::centred(0.10)).0, 0.0);
+        // The bottom 8 % cut off: across, the core is where it was; down, it starts 10/92 in
+        // and is 80/92 of the copy.
+        let (left, top, width, height) = probe_window(Cut {
+            bottom: 0.08,
+            ..Cut::NONE
+        });
+        assert_eq!((left, width), (0.1, 0.8));
+        assert!((top - 0.1 / 0.92).abs() < 1e-12 && (height - 0.8 / 0.92).abs() < 1e-12);
+        // Every window, mapped back through its cut, is the original's core.
+        for cut in copy_cuts() {
+            let (left, top, width, height) = probe_window(cut);
+            let back = |at: f64, start: f64, end: f64| start + at * (1.0 - start - end);
+            assert!((back(left, cut.left, cut.right) - CORE_MARGIN).abs() < 1e-12);
+            assert!((back(left + width, cut.left, cut.right) - (1.0 - CORE_MARGIN)).abs() < 1e-12);
+            assert!((back(top, cut.top, cut.bottom) - CORE_MARGIN).abs() < 1e-12);
+            assert!((back(top + height, cut.top, cut.bottom) - (1.0 - CORE_MARGIN)).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn the_cuts_searched_are_centred_one_side_and_corner_crops_and_mirror_into_each_other() {
+        let cuts = copy_cuts();
+        assert_eq!(cuts.len(), 11 + 40 + 40);
+        assert_eq!(cuts[0], Cut::NONE);
+        let has = |cut: Cut| {
+            cuts.iter().any(|c| {
+                [
+                    (c.left, cut.left),
+                    (c.top, cut.top),
+                    (c.right, cut.right),
+                    (c.bottom, cut.bottom),
+                ]
+                .iter()
+                .all(|(a, b)| (a - b).abs() < 1e-9)
+            })
+        };
+        assert!(has(Cut::centred(0.07)));
+        assert!(has(Cut {
+            bottom: 0.05,
+            ..Cut::NONE
+        }));
+        assert!(has(Cut {
+            top: 0.10,
+            ..Cut::NONE
+        }));
+        assert!(has(Cut {
+            right: 0.10,
+            bottom: 0.10,
+            ..Cut::NONE
+        }));
+        assert!(!has(Cut {
+            left: 0.07,
+            right: 0.03,
+            ..Cut::NONE
+        }));
+        assert!(!has(Cut::centred(0.12)));
+        // A mirrored copy's cut (left and right swapped) is searched too.
+        for cut in &cuts {
+            assert!(has(Cut {
+                left: cut.right,
+                right: cut.left,
+                ..*cut
+            }));
+            for side in [cut.left, cut.top, cut.right, cut.bottom] {
+                assert!((0.0..=CORE_MARGIN + 1e-12).contains(&side));
+            }
+        }
     }
 
     #[test]
@@ -336,6 +533,27 @@ mod tests {
         let shared = |b: &Fingerprint| keys(&a).iter().filter(|k| keys(b).contains(k)).count();
         assert!(shared(&near) >= 4, "{}", shared(&near));
         assert_eq!(shared(&print(2)), 0);
+    }
+
+    #[test]
+    fn the_keys_of_scheme_2_never_change() {
+        // Keys the store holds were made by this scheme: the same print must always give the
+        // same keys (else they must carry a new KEY_SCHEME and be re-made).
+        let mut state = 42;
+        let fixed = Fingerprint((0..2304).map(|_| uniform(&mut state)).collect());
+        assert_eq!(
+            keys(&fixed),
+            [
+                2199245882944,
+                2203453129714,
+                2207814432125,
+                2211941617744,
+                2216418344545,
+                2220688003268,
+                2224864222661,
+                2229234090324
+            ]
+        );
     }
 
     #[test]

@@ -689,8 +689,8 @@ fn other_town(i: u32, camera: u32) -> Vec<u8> {
 }
 
 #[actix_web::test]
-async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_its_own_or_mirrored()
-{
+async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_its_own_mirrored_or_cut_off_centre()
+ {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&crate::backends::store_config(dir.path()).await)
         .await
@@ -785,6 +785,26 @@ async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_i
     assert!(
         reasons.iter().all(|r| r == "replay"),
         "Trudy's mirrored copy: {reasons:?}"
+    );
+
+    // Oscar cuts the copies off-centre: the bottom 8 % (the bonnet, or a time stamp) off one
+    // frame, the next cropped 6 % towards its top-left corner, and so on, and claims them
+    // 9 km north: still a replay.
+    let cut = std::cell::Cell::new(0);
+    let (off_centre, copies) = published_copies(&store, &ann, 9_000.0, |public| {
+        cut.set(cut.get() + 1);
+        let sides = if cut.get() % 2 == 0 {
+            [0.0, 0.0, 0.0, 0.08]
+        } else {
+            [0.0, 0.0, 0.06, 0.06]
+        };
+        datasets::frames::disguise_cut(public, sides, false, 8, 85).unwrap()
+    })
+    .await;
+    let (_, reasons) = send("Oscar", 45, off_centre, copies).await;
+    assert!(
+        reasons.iter().all(|r| r == "replay"),
+        "Oscar's off-centre copy: {reasons:?}"
     );
 }
 

@@ -65,7 +65,8 @@ fn broken_bytes_are_an_error_not_a_panic() {
 }
 
 /// The global footage index's promises on the simulator's real stills: a copy — cropped
-/// 0–10 % a side, brightened or darkened, re-encoded at quality 50–90, mirrored or not — is within
+/// 0–10 % a side, mirrored or not, or cut off-centre (the bottom, the top, towards a
+/// corner), brightened or darkened, re-encoded at quality 50–90 — is within
 /// `OWN_COPY_DISTANCE` (and so `COPY_DISTANCE`) of its original's core and shares an index
 /// key with it; no frame of another honest dashcam is within `COPY_DISTANCE` of any
 /// other's, wherever and whenever it was taken (the simulator mirrors some streets' stills,
@@ -92,12 +93,17 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
     )
     .unwrap();
     let mut source = FrameSource::open().unwrap();
+    // Each side's share cut off, brightness, JPEG quality.
     let disguises = [
-        (0.05, 12, 82),
-        (0.03, -20, 60),
-        (0.08, 30, 70),
-        (0.0, 0, 50),
-        (0.10, 10, 90),
+        ([0.05; 4], 12, 82),
+        ([0.03; 4], -20, 60),
+        ([0.08; 4], 30, 70),
+        ([0.0; 4], 0, 50),
+        ([0.10; 4], 10, 90),
+        ([0.0, 0.0, 0.0, 0.08], 5, 80),
+        ([0.0, 0.10, 0.0, 0.0], -5, 75),
+        ([0.0, 0.0, 0.06, 0.06], 0, 85),
+        ([0.09, 0.0, 0.0, 0.09], 8, 70),
     ];
     let mut frames = Vec::new();
     let mut copy_distances = Vec::new();
@@ -114,13 +120,11 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
                 .frame(trip.frame_key(index), &trip.fixes[index], look)
                 .unwrap();
             let prints = frame_prints(&frame.jpeg).unwrap();
-            let (share, brightness, quality) = disguises[frames.len() % disguises.len()];
-            let copy = if frames.len() % 2 == 1 {
-                datasets::frames::disguise_mirrored(&frame.jpeg, share, brightness, quality)
-            } else {
-                datasets::frames::disguise(&frame.jpeg, share, brightness, quality)
-            }
-            .unwrap();
+            let (sides, brightness, quality) = disguises[frames.len() % disguises.len()];
+            let mirror = frames.len() % 2 == 1;
+            let copy =
+                datasets::frames::disguise_cut(&frame.jpeg, sides, mirror, brightness, quality)
+                    .unwrap();
             let copy = frame_prints(&copy).unwrap();
             let nearest = copy
                 .probes

@@ -305,8 +305,10 @@ fn reencoded(
 
 /// What a disguised replay sends for `trip`: the frames of `victim`'s latest trip that ended
 /// before this one starts (published on the map by then, so anyone can fetch them; nothing
-/// when there is none yet), one a second, cropped 5 %, brightened, re-encoded — and on
-/// every other trip mirrored too — claimed at the fixes of a drive it never made.
+/// when there is none yet), one a second, brightened, re-encoded, cut in turn three ways —
+/// cropped 5 % a side, the bottom 8 % (the bonnet) cut off, cropped 6 % towards the top-left
+/// corner — and on every other trip mirrored too, claimed at the fixes of a drive it never
+/// made.
 fn disguised(
     fleet: &Fleet,
     trip: &Trip,
@@ -332,11 +334,12 @@ fn disguised(
             camera: victim,
         };
         let frame = frames.frame(original.frame_key(at), &original.fixes[at], look)?;
-        let copy = if trip.index % 2 == 1 {
-            datasets::frames::disguise_mirrored(&frame.jpeg, 0.05, 12, 82)?
-        } else {
-            datasets::frames::disguise(&frame.jpeg, 0.05, 12, 82)?
+        let sides = match index % 3 {
+            0 => [0.05; 4],
+            1 => [0.0, 0.0, 0.0, 0.08],
+            _ => [0.0, 0.0, 0.06, 0.06],
         };
+        let copy = datasets::frames::disguise_cut(&frame.jpeg, sides, trip.index % 2 == 1, 12, 82)?;
         copies.push((copy, *fix));
     }
     Ok(copies)
