@@ -2,7 +2,8 @@
 //! through the worker's own write path (`Db::insert_capture` + `Db::commit_processed`):
 //! per frame, the near-duplicate read of its cell (`fingerprints_in`), the place consensus's
 //! views of the two rings around it (`views_in`, 19 cells) and the footage index read
-//! (`footage_sharing`, the keys of the core and the 22 probes); per capture, the device's
+//! (`footage_sharing`, the keys of the core and of as many random prints as the worker has
+//! probes, so every key distinct: a real frame's neighbouring probes share keys); per capture, the device's
 //! week of fixes for the road check (`device_track_by_capture`); per worker start, the footage
 //! index's upkeep on an index already up to date.
 //!
