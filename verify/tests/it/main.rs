@@ -16,10 +16,11 @@ use rewards::EpochId;
 use rewards::report::{OracleKey, Oracles};
 use rewards::shell::{RewardsConfig, close};
 use sha2::{Digest, Sha256};
-use store::{
-    BlobKey, FrameOutcome, NewCapture, NewContributor, NewDevice, NewFrame, Store, StoreConfig,
-};
+use store::{BlobKey, FrameOutcome, NewCapture, NewFrame, Store, StoreConfig};
 use waymark_verify::{Finding, Network};
+
+#[path = "../../../store/tests/it/received.rs"]
+mod received;
 
 const FRAMES: usize = 120;
 
@@ -39,34 +40,14 @@ struct World {
 }
 
 async fn driver(store: &Store, n: u8, address: &str) -> (ContributorId, DeviceId, DeviceKeypair) {
-    let contributor = ContributorId::new();
-    store
-        .db
-        .insert_contributor(&NewContributor {
-            id: contributor,
-            name: format!("driver {n}"),
-            token_sha256: n.to_string().repeat(64),
-            payout_address: Some(address.parse::<PayoutAddress>().unwrap()),
-            created_at: TimestampMs(0),
-        })
-        .await
-        .unwrap();
     let key = DeviceKeypair::from_seed([n; 32]);
-    let device = DeviceId::new();
-    store
-        .db
-        .insert_device(&NewDevice {
-            id: device,
-            public_key: key.public(),
-            contributor_id: contributor,
-            driver_id: None,
-            driver_share_bps: 10_000,
-            driver_accepted_at: None,
-            label: String::new(),
-            registered_at: TimestampMs(0),
-        })
-        .await
-        .unwrap();
+    let (contributor, device) = received::signed_up(
+        store,
+        &format!("driver {n}"),
+        key.public(),
+        Some(address.parse::<PayoutAddress>().unwrap()),
+    )
+    .await;
     (contributor, device, key)
 }
 

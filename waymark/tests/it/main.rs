@@ -9,6 +9,8 @@ mod hostile;
 mod live_tiles;
 mod load;
 mod metering;
+#[path = "../../../store/tests/it/received.rs"]
+mod received;
 mod rewards;
 mod roles;
 mod serve;

@@ -3,10 +3,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use model::{
-    CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FixType, FrameId, TimestampMs,
-};
-use store::{FrameOutcome, NewCapture, NewContributor, NewDevice, NewFrame, Store, StoreConfig};
+use model::{CaptureId, ContributorId, DeviceKeypair, Fix, FixType, FrameId, TimestampMs};
+use store::{FrameOutcome, NewCapture, NewFrame, Store, StoreConfig};
 
 use crate::{Server, output, waymark};
 
@@ -40,33 +38,13 @@ fn seed(data: &Path) -> (ContributorId, ContributorId) {
         .into_iter()
         .enumerate()
         {
-            let contributor = ContributorId::new();
-            store
-                .db
-                .insert_contributor(&NewContributor {
-                    id: contributor,
-                    name: name.into(),
-                    token_sha256: format!("{n:064}"),
-                    payout_address: Some(address.parse().unwrap()),
-                    created_at: TimestampMs(0),
-                })
-                .await
-                .unwrap();
-            let device = DeviceId::new();
-            store
-                .db
-                .insert_device(&NewDevice {
-                    id: device,
-                    public_key: DeviceKeypair::from_seed([n as u8 + 1; 32]).public(),
-                    contributor_id: contributor,
-                    driver_id: None,
-                    driver_share_bps: 10_000,
-                    driver_accepted_at: None,
-                    label: String::new(),
-                    registered_at: TimestampMs(0),
-                })
-                .await
-                .unwrap();
+            let (contributor, device) = crate::received::signed_up(
+                &store,
+                name,
+                DeviceKeypair::from_seed([n as u8 + 1; 32]).public(),
+                Some(address.parse().unwrap()),
+            )
+            .await;
             let start = TUESDAY_MS + n as i64 * 86_400_000;
             let frames: Vec<NewFrame> = munich(200)
                 .into_iter()
