@@ -69,6 +69,25 @@ pub struct Cut {
     pub bottom: f64,
 }
 
+impl Cut {
+    /// Nothing taken off.
+    pub const NONE: Self = Self::sides(0.0, 0.0, 0.0, 0.0);
+
+    pub const fn sides(left: f64, top: f64, right: f64, bottom: f64) -> Self {
+        Self {
+            left,
+            top,
+            right,
+            bottom,
+        }
+    }
+
+    /// The same share off every side.
+    pub const fn centred(share: f64) -> Self {
+        Self::sides(share, share, share, share)
+    }
+}
+
 /// Steps of [`copy_cuts`]: every 1 % up to [`CORE_MARGIN`], so that a copy's cut is never
 /// more than half a percent from a probe's on any side.
 const CUT_STEPS: u32 = 10;
@@ -80,77 +99,27 @@ const CUT_STEPS: u32 = 10;
 ///   makes.
 ///
 /// Left and right appear alike, so a mirrored copy's cut is in the set too. A cut of another
-/// shape (a crop moved sideways by a share of its own, four unequal sides) is not searched.
+/// shape (a crop moved sideways, unequal shares of two or more sides) is not searched.
 pub fn copy_cuts() -> Vec<Cut> {
     let share = |step: u32| CORE_MARGIN * f64::from(step) / f64::from(CUT_STEPS);
     let centred = (0..=CUT_STEPS).map(|step| Cut::centred(share(step)));
-    let one_side = (1..=CUT_STEPS).flat_map(move |step| {
-        let s = share(step);
+    let one_side = (1..=CUT_STEPS).map(share).flat_map(|s| {
         [
-            Cut {
-                left: s,
-                ..Cut::NONE
-            },
-            Cut {
-                top: s,
-                ..Cut::NONE
-            },
-            Cut {
-                right: s,
-                ..Cut::NONE
-            },
-            Cut {
-                bottom: s,
-                ..Cut::NONE
-            },
+            Cut::sides(s, 0.0, 0.0, 0.0),
+            Cut::sides(0.0, s, 0.0, 0.0),
+            Cut::sides(0.0, 0.0, s, 0.0),
+            Cut::sides(0.0, 0.0, 0.0, s),
         ]
     });
-    let corner = (1..=CUT_STEPS).flat_map(move |step| {
-        let s = share(step);
+    let corner = (1..=CUT_STEPS).map(share).flat_map(|s| {
         [
-            Cut {
-                right: s,
-                bottom: s,
-                ..Cut::NONE
-            },
-            Cut {
-                left: s,
-                bottom: s,
-                ..Cut::NONE
-            },
-            Cut {
-                right: s,
-                top: s,
-                ..Cut::NONE
-            },
-            Cut {
-                left: s,
-                top: s,
-                ..Cut::NONE
-            },
+            Cut::sides(0.0, 0.0, s, s),
+            Cut::sides(s, 0.0, 0.0, s),
+            Cut::sides(0.0, s, s, 0.0),
+            Cut::sides(s, s, 0.0, 0.0),
         ]
     });
     centred.chain(one_side).chain(corner).collect()
-}
-
-impl Cut {
-    /// Nothing taken off.
-    pub const NONE: Self = Self {
-        left: 0.0,
-        top: 0.0,
-        right: 0.0,
-        bottom: 0.0,
-    };
-
-    /// The same share off every side.
-    pub fn centred(share: f64) -> Self {
-        Self {
-            left: share,
-            top: share,
-            right: share,
-            bottom: share,
-        }
-    }
 }
 
 /// Hash bands of [`keys`].
@@ -432,10 +401,7 @@ mod tests {
         assert_eq!(probe_window(Cut::centred(0.10)).0, 0.0);
         // The bottom 8 % cut off: across, the core is where it was; down, it starts 10/92 in
         // and is 80/92 of the copy.
-        let (left, top, width, height) = probe_window(Cut {
-            bottom: 0.08,
-            ..Cut::NONE
-        });
+        let (left, top, width, height) = probe_window(Cut::sides(0.0, 0.0, 0.0, 0.08));
         assert_eq!((left, width), (0.1, 0.8));
         assert!((top - 0.1 / 0.92).abs() < 1e-12 && (height - 0.8 / 0.92).abs() < 1e-12);
         // Every window, mapped back through its cut, is the original's core.
@@ -467,32 +433,15 @@ mod tests {
             })
         };
         assert!(has(Cut::centred(0.07)));
-        assert!(has(Cut {
-            bottom: 0.05,
-            ..Cut::NONE
-        }));
-        assert!(has(Cut {
-            top: 0.10,
-            ..Cut::NONE
-        }));
-        assert!(has(Cut {
-            right: 0.10,
-            bottom: 0.10,
-            ..Cut::NONE
-        }));
-        assert!(!has(Cut {
-            left: 0.07,
-            right: 0.03,
-            ..Cut::NONE
-        }));
+        assert!(has(Cut::sides(0.0, 0.0, 0.0, 0.05)));
+        assert!(has(Cut::sides(0.0, 0.10, 0.0, 0.0)));
+        assert!(has(Cut::sides(0.0, 0.0, 0.10, 0.10)));
+        assert!(!has(Cut::sides(0.07, 0.0, 0.03, 0.0)));
+        assert!(!has(Cut::sides(0.0, 0.0, 0.03, 0.09)));
         assert!(!has(Cut::centred(0.12)));
         // A mirrored copy's cut (left and right swapped) is searched too.
         for cut in &cuts {
-            assert!(has(Cut {
-                left: cut.right,
-                right: cut.left,
-                ..*cut
-            }));
+            assert!(has(Cut::sides(cut.right, cut.top, cut.left, cut.bottom)));
             for side in [cut.left, cut.top, cut.right, cut.bottom] {
                 assert!((0.0..=CORE_MARGIN + 1e-12).contains(&side));
             }
