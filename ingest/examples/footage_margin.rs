@@ -6,7 +6,10 @@
 //! probes only (the worker's before one-side and corner cuts were searched). Prints one
 //! Markdown row per seed; a distance under `COPY_DISTANCE` (another dashcam) or
 //! `OWN_COPY_DISTANCE` (its own) would be an honest frame taken for a copy, and the last
-//! column counts such frames.
+//! column counts such frames. First, the same on real footage: each still of the two real
+//! videos (`datasets/frames/`: a highway at 5 stills a second, about 5 m apart, and a walk
+//! past a car park) against every other still of its video: how far the footage index's
+//! distance moves when the camera moves on a few metres.
 //!
 //!     cargo run --release -p ingest --example footage_margin -- [first_seed] [last_seed]
 
@@ -33,6 +36,46 @@ fn nearest(prints: &FramePrints, core: &model::consensus::Fingerprint, centred_o
         .fold(f32::INFINITY, f32::min)
 }
 
+/// The nearest of each still's probes to any other still's core, per video: how near two
+/// real frames of one street a few metres apart come.
+fn real_footage() -> Result<(), Box<dyn std::error::Error>> {
+    println!(
+        "| real footage | stills | nearest other still (every cut) | centred crops only | nearest to the next still, median |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for (name, count) in [("udacity_solidWhiteRight", 45), ("gopro_max_heromode", 11)] {
+        let mut prints = Vec::new();
+        for n in 0..count {
+            let path = datasets::path(&format!("frames/{name}/frame_{n:03}.jpg"));
+            prints.push(frame_prints(&std::fs::read(path)?)?);
+        }
+        let mut nearest_any = [f32::INFINITY; 2];
+        let mut next = Vec::new();
+        for (i, a) in prints.iter().enumerate() {
+            for (j, b) in prints.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                for (slot, centred_only) in [(0, false), (1, true)] {
+                    nearest_any[slot] = nearest_any[slot].min(nearest(a, &b.core, centred_only));
+                }
+                if j == i + 1 {
+                    next.push(nearest(a, &b.core, false));
+                }
+            }
+        }
+        next.sort_by(f32::total_cmp);
+        println!(
+            "| {name} | {count} | {:.3} | {:.3} | {:.3} |",
+            nearest_any[0],
+            nearest_any[1],
+            next[next.len() / 2]
+        );
+    }
+    println!();
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1).map(|a| a.parse::<u64>());
     let first = args.next().transpose()?.unwrap_or(1);
@@ -42,6 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let same_moment_ms = CopyConfig::default().same_moment_ms;
     println!("copy distances: another dashcam {COPY_DISTANCE}, its own {OWN_COPY_DISTANCE}");
     println!();
+    real_footage()?;
     println!(
         "| seed | honest frames | another dashcam's nearest (every cut) | centred crops only | its own other moment's nearest (every cut) | centred crops only | frames under a rule (every cut) |"
     );
