@@ -1,9 +1,9 @@
 //! Times what the global footage index adds to the pipeline worker for one accepted frame,
 //! beside the floor the worker pays anyway for its near-duplicate fingerprint (decoding the
 //! JPEG and the 32 × 18 fingerprint): the frame's prints from the same decode (the whole
-//! fingerprint, the 64 × 36 core and its 182 probes: the 91 cuts of
+//! fingerprint, the 64 × 36 core and its 362 probes: the 181 cuts of
 //! `model::footage::copy_cuts`, as they are and mirrored), the index keys of the core and of
-//! every probe (and how many distinct keys they are), and [`model::footage::copy_of`] against 100 candidates. The index read
+//! the 182 keyed probes (and how many distinct keys they are), and [`model::footage::copy_of`] against 100 candidates. The index read
 //! (`Db::footage_sharing`, one indexed query) is not included. Real frames: the Mapillary
 //! photo downscaled to 1920 × 1080 and a 960 × 540 Udacity still. Prints a Markdown table.
 //!
@@ -61,7 +61,7 @@ fn main() {
         satellites: 9,
         hdop: 0.9,
     };
-    let keyed = 1 + 2 * model::footage::copy_cuts().len();
+    let keyed = 1 + 2 * model::footage::KEYED_CUTS;
     println!(
         "| frame | floor: decode + 32×18 fingerprint | prints (same decode) | keys ×{keyed} | distinct keys | copy_of, 100 candidates | added |"
     );
@@ -79,12 +79,12 @@ fn main() {
         });
         let keying = timed(rounds, || {
             keys(&prints.core);
-            for probe in &prints.probes {
+            for probe in prints.keyed_probes() {
                 keys(probe);
             }
         });
         // What the worker asks the index: near probes (neighbouring cuts) share keys.
-        let mut distinct: Vec<i64> = prints.probes.iter().flat_map(keys).collect();
+        let mut distinct: Vec<i64> = prints.keyed_probes().iter().flat_map(keys).collect();
         distinct.extend(keys(&prints.core));
         distinct.sort_unstable();
         distinct.dedup();

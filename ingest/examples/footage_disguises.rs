@@ -124,6 +124,16 @@ const DISGUISES: &[Disguise] = &[
     ("mirrored, bottom 8 % cut", |i| {
         cut_back(&imageops::flip_horizontal(i), 0.0, 0.0, 0.0, 0.08)
     }),
+    ("centred crop 4.5 % (between probes)", |i| {
+        cut_back(i, 0.045, 0.045, 0.045, 0.045)
+    }),
+    ("centred crop 7.3 %", |i| {
+        cut_back(i, 0.073, 0.073, 0.073, 0.073)
+    }),
+    ("bottom 6.5 % cut", |i| cut_back(i, 0.0, 0.0, 0.0, 0.065)),
+    ("corner crop 8.5 % (top left kept)", |i| {
+        cut_back(i, 0.0, 0.0, 0.085, 0.085)
+    }),
     ("right 3 % and bottom 9 % cut", |i| {
         cut_back(i, 0.0, 0.0, 0.03, 0.09)
     }),
@@ -181,7 +191,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map(|probe| distance(probe, core))
                 .fold(f32::INFINITY, f32::min);
             let keyed = prints
-                .probes
+                .keyed_probes()
                 .iter()
                 .any(|probe| keys(probe).iter().any(|k| core_keys.contains(k)));
             low = low.min(nearest);

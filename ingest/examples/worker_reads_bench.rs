@@ -263,7 +263,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // A copy's probes: the stored core itself and a fresh print per other probe.
         let mut rng = StdRng::seed_from_u64(round as u64);
         let mut keys: Vec<i64> = model::footage::keys(&pick(round).1);
-        for _ in 0..2 * model::footage::copy_cuts().len() {
+        for _ in 0..2 * model::footage::KEYED_CUTS {
             keys.extend(model::footage::keys(&print(&mut rng, 64 * 36)));
         }
         keys.sort_unstable();
@@ -298,7 +298,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "| `footage_sharing` ({} keys: core + probes) | each accepted frame | {footage_ms:.2} ms | {:.1} |",
-        (1 + 2 * model::footage::copy_cuts().len()) * model::footage::BANDS as usize,
+        (1 + 2 * model::footage::KEYED_CUTS) * model::footage::BANDS as usize,
         found
     );
     println!(

@@ -42,8 +42,17 @@ pub struct FramePrints {
     /// index stores.
     pub core: Fingerprint,
     /// Two per cut of [`model::footage::copy_cuts`], as it is and mirrored
-    /// ([`model::footage::mirrored`]): what is asked of the footage index.
+    /// ([`model::footage::mirrored`]): what is asked of the footage index. The first ones are
+    /// [`FramePrints::keyed_probes`].
     pub probes: Vec<Fingerprint>,
+}
+
+impl FramePrints {
+    /// The probes whose keys fetch the index's candidates (those of the first
+    /// [`model::footage::KEYED_CUTS`] cuts); every probe measures the distance to them.
+    pub fn keyed_probes(&self) -> &[Fingerprint] {
+        &self.probes[..(2 * model::footage::KEYED_CUTS).min(self.probes.len())]
+    }
 }
 
 /// [`FramePrints`] of a JPEG.

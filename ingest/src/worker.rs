@@ -470,38 +470,39 @@ async fn process(
             let computed = tokio::task::spawn_blocking(move || frame_prints(&jpeg))
                 .await
                 .map_err(|err| WorkerError::Join(err.to_string()))?;
-            if let Ok(FramePrints {
-                whole: computed,
-                core,
-                probes,
-            }) = computed
-            {
+            if let Ok(prints) = computed {
                 let since = frame.fix.time.saturating_add_ms(-NEAR_DUPLICATE_WINDOW_MS);
                 let stored = store.db.fingerprints_in(cell, since).await?;
                 let near_stored = stored
                     .iter()
                     .filter(|(sha, _)| *sha != frame.sha256)
-                    .any(|(_, bytes)| is_near(&computed, bytes));
+                    .any(|(_, bytes)| is_near(&prints.whole, bytes));
                 let near_here = accepted_prints.iter().any(|(c, p)| {
                     *c == cell
-                        && distance(p, &computed) < crate::similarity::NEAR_DUPLICATE_DISTANCE
+                        && distance(p, &prints.whole) < crate::similarity::NEAR_DUPLICATE_DISTANCE
                 });
                 // A copy of footage from another moment is asked first: a near-duplicate
                 // of the device's own earlier drive may be that drive re-sent.
-                if copies_footage(store, &probes, &frame.fix, device, &copying).await? {
+                if copies_footage(store, &prints, &frame.fix, device, &copying).await? {
                     copies.push(frame.sha256);
                 }
                 if near_stored || near_here {
                     outcome = FrameOutcome::Rejected(RejectReason::NearDuplicate);
                 } else {
                     footage = Some(FootageEntry {
-                        keys: model::footage::keys(&core),
-                        core: core.to_bytes(),
+                        keys: model::footage::keys(&prints.core),
+                        core: prints.core.to_bytes(),
                     });
                     let views = place_views(store, cell, frame.fix.time).await?;
-                    agreements.push(agreement(&computed, heading, device, &views, &consensus));
-                    accepted_prints.push((cell, computed.clone()));
-                    print = Some(computed);
+                    agreements.push(agreement(
+                        &prints.whole,
+                        heading,
+                        device,
+                        &views,
+                        &consensus,
+                    ));
+                    accepted_prints.push((cell, prints.whole.clone()));
+                    print = Some(prints.whole);
                 }
             }
         }
@@ -763,16 +764,21 @@ async fn off_road_captures(
     Ok((holds.last().copied().unwrap_or(false), leaning))
 }
 
-/// Whether the frame whose `probes` are given, claimed at `claimed` by `device`, copies
-/// footage in the global index ([`model::footage::copy_of`]).
+/// Whether the frame of `prints`, claimed at `claimed` by `device`, copies footage in the
+/// global index ([`model::footage::copy_of`]): the keyed probes fetch the candidates, every
+/// probe measures them.
 async fn copies_footage(
     store: &Store,
-    probes: &[Fingerprint],
+    prints: &FramePrints,
     claimed: &model::Fix,
     device: model::DeviceId,
     config: &CopyConfig,
 ) -> Result<bool, WorkerError> {
-    let mut keys: Vec<i64> = probes.iter().flat_map(model::footage::keys).collect();
+    let mut keys: Vec<i64> = prints
+        .keyed_probes()
+        .iter()
+        .flat_map(model::footage::keys)
+        .collect();
     keys.sort_unstable();
     keys.dedup();
     let candidates: Vec<model::footage::Stored> = store
@@ -791,7 +797,7 @@ async fn copies_footage(
             })
         })
         .collect();
-    Ok(copy_of(probes, claimed, device, &candidates, config).is_some())
+    Ok(copy_of(&prints.probes, claimed, device, &candidates, config).is_some())
 }
 
 /// Rejects each accepted frame `reason_for` gives a reason for, and takes back what was

@@ -12,7 +12,7 @@
 //!   [`CORE_MARGIN`] of each side left out, so a copy cropped by up to that much still shows
 //!   all of it.
 //! - The new side is a set of **probes**: for each cut in [`copy_cuts`] (centred crops, one
-//!   side cut off, a crop anchored at a corner; every 1 % up to the margin), the part of the
+//!   side cut off, a crop anchored at a corner; every half percent up to the margin), the part of the
 //!   new frame that would be the original's core had the frame been cut that way from it
 //!   ([`probe_window`]), as it is and [`mirrored`] (a copy flipped left to right is the
 //!   original's core flipped, and its cut, left and right swapped, is in the set too:
@@ -21,8 +21,9 @@
 //! - Candidates come from **locality-sensitive keys** ([`keys`]): [`BANDS`] random
 //!   hyperplane hashes of [`BITS_PER_BAND`] bits each, of the print pooled 2 × 2. Two
 //!   near-identical fingerprints share a band almost always; unrelated frames share one about
-//!   once in 2^28 per band, so a frame's 183 prints fetch about one unrelated candidate per
-//!   200 000 frames held. (The first scheme's 14 bits fetched 1.2 % of the index: 239
+//!   once in 2^28 per band, so the keys of a frame's core and its 182 probes of whole-percent
+//!   cuts ([`KEYED_CUTS`]; the half-percent ones between them only measure) fetch about one
+//!   unrelated candidate per 200 000 frames held. (The first scheme's 14 bits fetched 1.2 % of the index: 239
 //!   candidates of 20 000 frames, ingest's `worker_reads_bench`.) Keys carry their scheme
 //!   ([`KEY_SCHEME`]); as it starts, ingest's worker re-makes the keys of an earlier scheme
 //!   from the stored cores, and enters accepted frames the index lacks (accepted before it
@@ -88,22 +89,41 @@ impl Cut {
     }
 }
 
-/// Steps of [`copy_cuts`]: every 1 % up to [`CORE_MARGIN`], so that a copy's cut is never
-/// more than half a percent from a probe's on any side.
-const CUT_STEPS: u32 = 10;
+/// Steps of [`copy_cuts`]: every half percent up to [`CORE_MARGIN`], so that a copy's cut is
+/// never more than a quarter of a percent from a probe's on any side (at half a percent, a
+/// crop of 8.5 % towards a corner lay 0.041–0.073 from its original: `footage_disguises`).
+const CUT_STEPS: u32 = 20;
+/// Every this many steps a cut is keyed ([`KEYED_CUTS`]).
+const KEYED_STEP: u32 = 2;
 
-/// The cuts a copy is probed for, each side's share every 1 % up to [`CORE_MARGIN`]:
+/// The cuts a copy is probed for, each side's share every half percent up to [`CORE_MARGIN`]:
 /// - centred crops (the same share of every side; none at all among them);
 /// - one side cut (the bonnet or a time stamp off the bottom, the sky off the top, a side);
 /// - two adjoining sides cut alike: a crop anchored at a corner, as `crop(0, 0, 0.9 w, 0.9 h)`
 ///   makes.
 ///
-/// Left and right appear alike, so a mirrored copy's cut is in the set too. A cut of another
-/// shape (a crop moved sideways, unequal shares of two or more sides) is not searched.
+/// The first [`KEYED_CUTS`] are the whole percents: their probes' [`keys`] fetch the
+/// candidates (a copy between them still shares a key with its original almost always),
+/// and every probe then measures the distance. Left and right appear alike, so a mirrored
+/// copy's cut is in the set too. A cut of another shape (a crop moved sideways, unequal shares
+/// of two or more sides) is not searched.
 pub fn copy_cuts() -> Vec<Cut> {
+    let keyed = (0..=CUT_STEPS).filter(|step| step % KEYED_STEP == 0);
+    let between = (0..=CUT_STEPS).filter(|step| step % KEYED_STEP != 0);
+    let mut cuts = cuts_at(keyed);
+    cuts.extend(cuts_at(between));
+    cuts
+}
+
+/// How many of [`copy_cuts`], from the first, are keyed: 11 centred, 40 one-side, 40 corner.
+pub const KEYED_CUTS: usize = 91;
+
+/// The cuts of [`copy_cuts`] at `steps`: centred, then one side, then a corner.
+fn cuts_at(steps: impl Iterator<Item = u32> + Clone) -> Vec<Cut> {
     let share = |step: u32| CORE_MARGIN * f64::from(step) / f64::from(CUT_STEPS);
-    let centred = (0..=CUT_STEPS).map(|step| Cut::centred(share(step)));
-    let one_side = (1..=CUT_STEPS).map(share).flat_map(|s| {
+    let centred = steps.clone().map(|step| Cut::centred(share(step)));
+    let cut_shares = steps.filter(|step| *step > 0).map(share);
+    let one_side = cut_shares.clone().flat_map(|s| {
         [
             Cut::sides(s, 0.0, 0.0, 0.0),
             Cut::sides(0.0, s, 0.0, 0.0),
@@ -111,7 +131,7 @@ pub fn copy_cuts() -> Vec<Cut> {
             Cut::sides(0.0, 0.0, 0.0, s),
         ]
     });
-    let corner = (1..=CUT_STEPS).map(share).flat_map(|s| {
+    let corner = cut_shares.flat_map(|s| {
         [
             Cut::sides(0.0, 0.0, s, s),
             Cut::sides(s, 0.0, 0.0, s),
@@ -125,7 +145,7 @@ pub fn copy_cuts() -> Vec<Cut> {
 /// Hash bands of [`keys`].
 pub const BANDS: u32 = 8;
 /// Bits of each band. Unrelated prints share a band once in 2^28, so the 8 bands of a
-/// frame's 183 prints meet about one unrelated frame per 200 000 held: the candidates a
+/// frame's 183 keyed prints meet about one unrelated frame per 200 000 held: the candidates a
 /// frame fetches grow slowly with the index (at 14 bits they were 1.1 % of it, measured by
 /// ingest's `worker_reads_bench`). A copy at the copy rule's edge (0.045) agrees on a bit 98 %
 /// of the time, so on a whole band 60 % of the time and on some band of eight 99.9 %.
@@ -418,28 +438,42 @@ mod tests {
         }
     }
 
+    /// Whether `cuts` holds `cut` (to rounding).
+    fn has_cut(cuts: &[Cut], cut: Cut) -> bool {
+        cuts.iter().any(|c| {
+            [
+                (c.left, cut.left),
+                (c.top, cut.top),
+                (c.right, cut.right),
+                (c.bottom, cut.bottom),
+            ]
+            .iter()
+            .all(|(a, b)| (a - b).abs() < 1e-9)
+        })
+    }
+
     #[test]
     fn the_cuts_searched_are_centred_one_side_and_corner_crops_and_mirror_into_each_other() {
         let cuts = copy_cuts();
-        assert_eq!(cuts.len(), 11 + 40 + 40);
+        assert_eq!(cuts.len(), (11 + 40 + 40) + (10 + 40 + 40));
         assert_eq!(cuts[0], Cut::NONE);
-        let has = |cut: Cut| {
-            cuts.iter().any(|c| {
-                [
-                    (c.left, cut.left),
-                    (c.top, cut.top),
-                    (c.right, cut.right),
-                    (c.bottom, cut.bottom),
-                ]
-                .iter()
-                .all(|(a, b)| (a - b).abs() < 1e-9)
-            })
-        };
+        // The keyed ones first: every side a whole percent.
+        let whole = |share: f64| ((share * 100.0).round() - share * 100.0).abs() < 1e-9;
+        for (n, cut) in cuts.iter().enumerate() {
+            let on_whole = [cut.left, cut.top, cut.right, cut.bottom]
+                .into_iter()
+                .all(whole);
+            assert_eq!(on_whole, n < KEYED_CUTS, "{n}: {cut:?}");
+        }
+        assert!(has_cut(&cuts, Cut::centred(0.045)));
+        assert!(has_cut(&cuts, Cut::sides(0.0, 0.0, 0.085, 0.085)));
+        let has = |cut: Cut| has_cut(&cuts, cut);
         assert!(has(Cut::centred(0.07)));
         assert!(has(Cut::sides(0.0, 0.0, 0.0, 0.05)));
         assert!(has(Cut::sides(0.0, 0.10, 0.0, 0.0)));
         assert!(has(Cut::sides(0.0, 0.0, 0.10, 0.10)));
         assert!(!has(Cut::sides(0.07, 0.0, 0.03, 0.0)));
+        assert!(!has(Cut::sides(0.0, 0.0, 0.0, 0.0525)));
         assert!(!has(Cut::sides(0.0, 0.0, 0.03, 0.09)));
         assert!(!has(Cut::centred(0.12)));
         // A mirrored copy's cut (left and right swapped) is searched too.

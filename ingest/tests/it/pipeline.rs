@@ -886,7 +886,7 @@ async fn candidates_among(store: &Store, copies: &[Vec<u8>], original: &CaptureM
     for copy in copies {
         let prints = ingest::similarity::frame_prints(copy).unwrap();
         let keys: Vec<i64> = prints
-            .probes
+            .keyed_probes()
             .iter()
             .flat_map(model::footage::keys)
             .collect();

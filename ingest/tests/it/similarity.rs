@@ -104,6 +104,10 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
         ([0.0, 0.10, 0.0, 0.0], -5, 75),
         ([0.0, 0.0, 0.06, 0.06], 0, 85),
         ([0.09, 0.0, 0.0, 0.09], 8, 70),
+        // Between two keyed probes' cuts.
+        ([0.045; 4], -10, 80),
+        ([0.0, 0.0, 0.085, 0.085], 15, 85),
+        ([0.0, 0.0, 0.0, 0.065], 0, 90),
     ];
     let mut frames = Vec::new();
     let mut copy_distances = Vec::new();
@@ -134,7 +138,7 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
             copy_distances.push(nearest);
             let core_keys = keys(&prints.core);
             assert!(
-                copy.probes
+                copy.keyed_probes()
                     .iter()
                     .any(|probe| keys(probe).iter().any(|key| core_keys.contains(key))),
                 "a copy shares no index key with its original"
