@@ -320,10 +320,10 @@ impl Default for CopyConfig {
 /// move a frame past this distance, but two real dashcams' passes within a metre or two of
 /// each other are not measured. Over the ten seeds of the
 /// README's scoreboard (`ingest` example `footage_margin`), the nearest pair of two dashcams'
-/// frames is 0.039–0.061 with every cut of [`copy_cuts`] probed (0.039–0.079 with the centred
+/// frames is 0.033–0.061 with every cut of [`copy_cuts`] probed (0.039–0.079 with the centred
 /// crops only: the simulator's dashcams see one still through windows a few pixels apart,
-/// which the one-side and corner probes line up better); one pair is under this distance, in
-/// seed 6, however it is probed; a capture needs [`CopyConfig::min_copied_frames`] copies. (At 32 × 18 and every
+/// which the finer probes line up better); 4 of 4 068 honest frames are under this distance
+/// (seeds 2, 3 and 6), and a capture needs [`CopyConfig::min_copied_frames`] copies. (At 32 × 18 and every
 /// 2 %, copies reached 0.044 and other dashcams came to 0.054: too close to split.)
 pub const COPY_DISTANCE: f32 = 0.045;
 
@@ -333,7 +333,7 @@ pub const COPY_DISTANCE: f32 = 0.045;
 /// (`footage_copies_are_found_and_other_dashcams_are_not`): copies 0.007–0.018 from their
 /// original; a simulated dashcam's own frames of another moment, re-driving its first
 /// day's roads or elsewhere, 0.068 or more (every frame of the repeating drivers of seeds
-/// 1–3 at the demo scoreboard's size: 0.072 or more on the roads they re-drove), and 0.046
+/// 1–3 at the demo scoreboard's size: 0.072 or more on the roads they re-drove), and 0.044
 /// or more over the ten scoreboard seeds with every cut of [`copy_cuts`] probed
 /// (`footage_margin`).
 pub const OWN_COPY_DISTANCE: f32 = 0.030;
