@@ -4,10 +4,9 @@
 use std::path::Path;
 
 use model::{
-    CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FixType, FrameId, RejectReason,
-    TimestampMs,
+    CaptureId, ContributorId, DeviceKeypair, Fix, FixType, FrameId, RejectReason, TimestampMs,
 };
-use store::{FrameOutcome, NewCapture, NewContributor, NewDevice, NewFrame, Store, StoreConfig};
+use store::{FrameOutcome, NewCapture, NewContributor, NewFrame, Store, StoreConfig};
 
 use crate::{output, waymark};
 
@@ -20,34 +19,22 @@ fn seed(data: &Path) -> ContributorId {
         .unwrap();
     runtime.block_on(async {
         let store = Store::open(&StoreConfig::under(data)).await.unwrap();
-        let mut ids = Vec::new();
-        for (n, name) in ["mallory", "olga"].into_iter().enumerate() {
-            let id = ContributorId::new();
-            store
-                .db
-                .insert_contributor(&NewContributor {
-                    id,
-                    name: name.into(),
-                    token_sha256: format!("{n:064}"),
-                    payout_address: None,
-                    created_at: TimestampMs(0),
-                })
-                .await
-                .unwrap();
-            ids.push(id);
-        }
-        let device = DeviceId::new();
+        let (_, device) = crate::received::signed_up(
+            &store,
+            "mallory",
+            DeviceKeypair::from_seed([9; 32]).public(),
+            None,
+        )
+        .await;
+        let olga = ContributorId::new();
         store
             .db
-            .insert_device(&NewDevice {
-                id: device,
-                public_key: DeviceKeypair::from_seed([9; 32]).public(),
-                contributor_id: ids[0],
-                driver_id: None,
-                driver_share_bps: 10_000,
-                driver_accepted_at: None,
-                label: String::new(),
-                registered_at: TimestampMs(0),
+            .insert_contributor(&NewContributor {
+                id: olga,
+                name: "olga".into(),
+                token_sha256: format!("{:064}", 1),
+                payout_address: None,
+                created_at: TimestampMs(0),
             })
             .await
             .unwrap();
@@ -87,7 +74,7 @@ fn seed(data: &Path) -> ContributorId {
             .await
             .unwrap();
         store.db.pool().close().await;
-        ids[1]
+        olga
     })
 }
 
