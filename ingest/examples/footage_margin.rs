@@ -3,7 +3,7 @@
 //! 500`, seeds 1–10): for every second keyframe of every honest or repeating driver, the
 //! nearest core of another dashcam and of the driver's own other moments, probed as the
 //! worker probes (every cut, as it is and mirrored), and the same with the centred crops'
-//! probes only (the worker's before one-side and corner cuts were searched). Prints one
+//! probes only (all the worker probed before one-side and corner cuts were searched). Prints one
 //! Markdown row per seed; a distance under `COPY_DISTANCE` (another dashcam) or
 //! `OWN_COPY_DISTANCE` (its own) would be an honest frame taken for a copy, and the last
 //! column counts such frames. First, the same on real footage: each still of the two real

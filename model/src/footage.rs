@@ -90,8 +90,9 @@ impl Cut {
 }
 
 /// Steps of [`copy_cuts`]: every half percent up to [`CORE_MARGIN`], so that a copy's cut is
-/// never more than a quarter of a percent from a probe's on any side (at half a percent, a
-/// crop of 8.5 % towards a corner lay 0.041–0.073 from its original: `footage_disguises`).
+/// never more than a quarter of a percent from a probe's on any side (with probes at whole
+/// percents only, a crop of 8.5 % towards a corner lay 0.041–0.073 from its original:
+/// `footage_disguises`).
 const CUT_STEPS: u32 = 20;
 /// Every this many steps a cut is keyed ([`KEYED_CUTS`]).
 const KEYED_STEP: u32 = 2;
@@ -115,8 +116,12 @@ pub fn copy_cuts() -> Vec<Cut> {
     cuts
 }
 
-/// How many of [`copy_cuts`], from the first, are keyed: 11 centred, 40 one-side, 40 corner.
-pub const KEYED_CUTS: usize = 91;
+/// How many of [`copy_cuts`], from the first, are keyed: at each whole percent a centred crop
+/// (none among them), and beyond none four one-side cuts and four corners (91).
+pub const KEYED_CUTS: usize = {
+    let whole_percents = (CUT_STEPS / KEYED_STEP) as usize;
+    (whole_percents + 1) + 8 * whole_percents
+};
 
 /// The cuts of [`copy_cuts`] at `steps`: centred, then one side, then a corner.
 fn cuts_at(steps: impl Iterator<Item = u32> + Clone) -> Vec<Cut> {
