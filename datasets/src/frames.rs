@@ -374,6 +374,62 @@ pub fn disguise_cut(
     )
 }
 
+/// `jpeg` (flipped left to right first when `mirror`) turned `degrees` clockwise about its
+/// centre (size kept, the corners it leaves black; with `fill`, zoomed in until none is
+/// left), `brightness` levels brighter and encoded at `quality`: the small turn a
+/// re-uploader gives footage so that it no longer matches.
+pub fn disguise_turned(
+    jpeg: &[u8],
+    degrees: f64,
+    fill: bool,
+    mirror: bool,
+    brightness: i32,
+    quality: u8,
+) -> Result<Vec<u8>> {
+    let mut image = decode_memory(jpeg)?;
+    if mirror {
+        image::imageops::flip_horizontal_in_place(&mut image);
+    }
+    let turned = turn_image(&image, degrees);
+    let share = if fill {
+        let aspect = f64::from(image.width()) / f64::from(image.height().max(1));
+        let (sin, cos) = degrees.to_radians().abs().sin_cos();
+        (1.0 - 1.0 / (cos + sin * aspect.max(1.0 / aspect))) / 2.0
+    } else {
+        0.0
+    };
+    encode(&cut_image(&turned, [share; 4], brightness), quality)
+}
+
+/// `image` turned `degrees` clockwise about its centre, sampled bilinearly; what falls
+/// outside it is black.
+fn turn_image(image: &RgbImage, degrees: f64) -> RgbImage {
+    let (width, height) = (image.width(), image.height());
+    let (cx, cy) = (f64::from(width) / 2.0, f64::from(height) / 2.0);
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    RgbImage::from_fn(width, height, |x, y| {
+        // The source of this pixel's centre: turned back.
+        let (dx, dy) = (f64::from(x) + 0.5 - cx, f64::from(y) + 0.5 - cy);
+        let (sx, sy) = (
+            cx + dx * cos + dy * sin - 0.5,
+            cy - dx * sin + dy * cos - 0.5,
+        );
+        if sx < 0.0 || sy < 0.0 || sx > f64::from(width - 1) || sy > f64::from(height - 1) {
+            return image::Rgb([0, 0, 0]);
+        }
+        let (x0, y0) = (sx.floor() as u32, sy.floor() as u32);
+        let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
+        let (fx, fy) = (sx - f64::from(x0), sy - f64::from(y0));
+        let channel = |c: usize| {
+            let at = |x: u32, y: u32| f64::from(image.get_pixel(x, y)[c]);
+            let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
+            let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
+            (top * (1.0 - fy) + bottom * fy).round() as u8
+        };
+        image::Rgb([channel(0), channel(1), channel(2)])
+    })
+}
+
 /// `image` without `[left, top, right, bottom]` of its sides, scaled back, brightened.
 fn cut_image(image: &RgbImage, [left, top, right, bottom]: [f64; 4], brightness: i32) -> RgbImage {
     let (width, height) = (image.width(), image.height());

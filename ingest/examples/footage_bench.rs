@@ -1,9 +1,9 @@
 //! Times what the global footage index adds to the pipeline worker for one accepted frame,
 //! beside the floor the worker pays anyway for its near-duplicate fingerprint (decoding the
 //! JPEG and the 32 × 18 fingerprint): the frame's prints from the same decode (the whole
-//! fingerprint, the 64 × 36 core and its 362 probes: the 181 cuts of
+//! fingerprint, the 64 × 36 core and its 522 probes: the 261 cuts of
 //! `model::footage::copy_cuts`, as they are and mirrored), the index keys of the core and of
-//! the 182 keyed probes (and how many distinct keys they are), and [`model::footage::copy_of`] against 100 candidates. The index read
+//! the 262 keyed probes (and how many distinct keys they are), and [`model::footage::copy_of`] against 100 candidates. The index read
 //! (`Db::footage_sharing`, one indexed query) is not included. Real frames: the Mapillary
 //! photo downscaled to 1920 × 1080 and a 960 × 540 Udacity still. Prints a Markdown table.
 //!

@@ -50,6 +50,14 @@ fn rotate(image: &RgbImage, degrees: f64) -> RgbImage {
     })
 }
 
+/// Turned by `degrees`, then zoomed in until no blank corner is left, size kept.
+fn rotate_to_fill(image: &RgbImage, degrees: f64) -> RgbImage {
+    let aspect = f64::from(image.width()) / f64::from(image.height());
+    let (sin, cos) = degrees.to_radians().abs().sin_cos();
+    let share = (1.0 - 1.0 / (cos + sin * aspect)) / 2.0;
+    cut_back(&rotate(image, degrees), share, share, share, share)
+}
+
 fn map_pixels(image: &RgbImage, f: impl Fn(u8, u32, u32) -> u8) -> RgbImage {
     RgbImage::from_fn(image.width(), image.height(), |x, y| {
         let p = image.get_pixel(x, y);
@@ -136,6 +144,39 @@ const DISGUISES: &[Disguise] = &[
     }),
     ("right 3 % and bottom 9 % cut", |i| {
         cut_back(i, 0.0, 0.0, 0.03, 0.09)
+    }),
+    ("sides cut to 16:10 (5 % each), kept 16:10", |i| {
+        cut(i, 0.05, 0.0, 0.05, 0.0)
+    }),
+    ("sides cut to 3:2 (7.8 % each), kept 3:2", |i| {
+        cut(i, 0.078, 0.0, 0.078, 0.0)
+    }),
+    ("sides cut to 3:2, stretched back to 16:9", |i| {
+        cut_back(i, 0.078, 0.0, 0.078, 0.0)
+    }),
+    ("mirrored, sides cut 6.5 % each", |i| {
+        cut(&imageops::flip_horizontal(i), 0.065, 0.0, 0.065, 0.0)
+    }),
+    ("letterboxed to 2:1 (top and bottom 5.6 % each)", |i| {
+        cut(i, 0.0, 0.056, 0.0, 0.056)
+    }),
+    ("top and bottom cut 9 % each", |i| {
+        cut(i, 0.0, 0.09, 0.0, 0.09)
+    }),
+    ("rotated 0.7°", |i| rotate(i, 0.7)),
+    ("rotated −1.2°", |i| rotate(i, -1.2)),
+    ("rotated 4°", |i| rotate(i, 4.0)),
+    ("rotated 1.5°, zoomed to fill", |i| rotate_to_fill(i, 1.5)),
+    ("rotated −2°, zoomed to fill", |i| {
+        rotate_to_fill(i, -2.0)
+    }),
+    ("rotated 4.3°, zoomed to fill", |i| rotate_to_fill(i, 4.3)),
+    ("mirrored, rotated 3°, zoomed to fill", |i| {
+        rotate_to_fill(&imageops::flip_horizontal(i), 3.0)
+    }),
+    ("rotated 6°", |i| rotate(i, 6.0)),
+    ("rotated 2°, then crop 5 %", |i| {
+        cut_back(&rotate(i, 2.0), 0.05, 0.05, 0.05, 0.05)
     }),
 ];
 

@@ -10,7 +10,8 @@
 //!
 //! [`frame_prints`] adds, from the same decode, what the global footage index
 //! (`model::footage`) keeps and asks: the frame's core (its centre, at 64 × 36) and one
-//! probe per cut a copy may have had (centred, one side, a corner), as it is and mirrored.
+//! probe per cut a copy may have had (centred, one side, a corner, two opposite sides,
+//! turned), as it is and mirrored.
 
 use image::imageops::FilterType;
 
@@ -71,12 +72,20 @@ pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
         image.to_luma8()
     };
     let areas = SummedAreas::of(&gray);
+    let aspect = f64::from(gray.width()) / f64::from(gray.height().max(1));
     FramePrints {
         whole: fingerprint_image(image),
         core: areas.window(model::footage::probe_window(model::footage::Cut::NONE)),
         probes: model::footage::copy_cuts()
             .into_iter()
-            .map(|cut| areas.window(model::footage::probe_window(cut)))
+            .map(|cut| {
+                if cut.turn_deg == 0.0 {
+                    areas.window(model::footage::probe_window(cut))
+                } else {
+                    let (centres, half) = model::footage::turned_probe_cells(cut, aspect);
+                    areas.boxes(&centres, half)
+                }
+            })
             .flat_map(|probe| [model::footage::mirrored(&probe), probe])
             .collect(),
     }
@@ -145,6 +154,28 @@ impl SummedAreas {
         let values = ys
             .iter()
             .flat_map(|&y| xs.iter().map(move |&x| self.mean(x, y)))
+            .collect();
+        normalised_values(values)
+    }
+}
+
+impl SummedAreas {
+    /// The fingerprint of the boxes of half size `(half_width, half_height)` about `centres`
+    /// (shares of the picture's size), each cut to the picture and at least one pixel.
+    fn boxes(&self, centres: &[(f64, f64)], (half_width, half_height): (f64, f64)) -> Fingerprint {
+        let span = |centre: f64, half: f64, size: usize| {
+            let at = |share: f64| ((share * size as f64).round().max(0.0) as usize).min(size);
+            let from = at(centre - half).min(size.saturating_sub(1));
+            (from, at(centre + half).max(from + 1).min(size.max(1)))
+        };
+        let values = centres
+            .iter()
+            .map(|&(x, y)| {
+                self.mean(
+                    span(x, half_width, self.width),
+                    span(y, half_height, self.height),
+                )
+            })
             .collect();
         normalised_values(values)
     }

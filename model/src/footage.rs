@@ -12,8 +12,9 @@
 //!   [`CORE_MARGIN`] of each side left out, so a copy cropped by up to that much still shows
 //!   all of it.
 //! - The new side is a set of **probes**: for each cut in [`copy_cuts`] (centred crops, one
-//!   side cut off, a crop anchored at a corner; every half percent up to the margin), the part of the
-//!   new frame that would be the original's core had the frame been cut that way from it
+//!   side cut off, a crop anchored at a corner, two opposite sides cut alike — a change of
+//!   aspect —, every half percent up to the margin; and turns of up to 5°, every half degree),
+//!   the part of the new frame that would be the original's core had the frame been cut that way from it
 //!   ([`probe_window`]), as it is and [`mirrored`] (a copy flipped left to right is the
 //!   original's core flipped, and its cut, left and right swapped, is in the set too:
 //!   every probe of the set has its mirror image). Brightness and contrast are normalised away by the
@@ -21,9 +22,9 @@
 //! - Candidates come from **locality-sensitive keys** ([`keys`]): [`BANDS`] random
 //!   hyperplane hashes of [`BITS_PER_BAND`] bits each, of the print pooled 2 × 2. Two
 //!   near-identical fingerprints share a band almost always; unrelated frames share one about
-//!   once in 2^28 per band, so the keys of a frame's core and its 182 probes of whole-percent
+//!   once in 2^28 per band, so the keys of a frame's core and its 222 probes of whole-percent
 //!   cuts ([`KEYED_CUTS`]; the half-percent ones between them only measure) fetch about one
-//!   unrelated candidate per 200 000 frames held. (The first scheme's 14 bits fetched 1.2 % of the index: 239
+//!   unrelated candidate per 150 000 frames held. (The first scheme's 14 bits fetched 1.2 % of the index: 239
 //!   candidates of 20 000 frames, ingest's `worker_reads_bench`.) Keys carry their scheme
 //!   ([`KEY_SCHEME`]); as it starts, ingest's worker re-makes the keys of an earlier scheme
 //!   from the stored cores, and enters accepted frames the index lacks (accepted before it
@@ -41,12 +42,16 @@
 //! What it cannot see (measured on real frames by ingest's example `footage_disguises`):
 //! a copy is found only while the original's core lines up with a probe to a fraction of a
 //! core cell. Centred crops up to [`CORE_MARGIN`], one side cut by up to that much (the
-//! bonnet, the sky), a crop of up to that much anchored at a corner, any rescaling, blur,
-//! noise, contrast, grey and mirroring are found (nearest probe 0.000–0.038); a crop beyond
-//! the margin (12 %: 0.095 or more; the bottom 15 %: 0.27 or more), a cut of another shape (a
-//! centred crop moved 2 %: 0.13 or more; 3 % off the right and 9 % off the bottom: 0.13 or
-//! more), a change of aspect and a rotation of 1° (0.079 or more) are not, nor is a strong
-//! gamma now and then (0.6: up to 0.090). Nor footage never accepted here before, nor footage
+//! bonnet, the sky), a crop of up to that much anchored at a corner, a change of aspect that
+//! takes up to that much off two opposite sides (16:9 to 16:10 or 3:2, a letterbox to 2:1),
+//! a turn of up to 5° with blank corners, any rescaling, blur, noise, contrast, grey and
+//! mirroring are found (nearest probe 0.000–0.038); a turn zoomed to fill is found most of
+//! the time (1.5–4.3°: 0.020–0.060, 21 of 28), its crop's pixel rounding moving the
+//! picture by a fraction of a core cell. A crop beyond the margin (12 %: 0.095 or more; the
+//! bottom 15 %: 0.27 or more; 16:9 to 4:3: 0.115 or more), a cut of another shape (a centred
+//! crop moved 2 %: 0.13 or more; 3 % off the right and 9 % off the bottom: 0.13 or more), a
+//! turn beyond 5° (6°: 0.083 or more) or a turn and a crop together (2° and 5 %: 0.074 or
+//! more) are not, nor is a strong gamma now and then (0.6: up to 0.090). Nor footage never accepted here before, nor footage
 //! re-sent within [`CopyConfig::same_moment_ms`] of its original's time (side by side, as far
 //! as the index can tell). Seeing through those takes an alignment the fixed probes do not
 //! search (local features matched up to a similarity transform, say), with keys that survive
@@ -61,13 +66,17 @@ pub const CORE_WIDTH: u32 = 64;
 pub const CORE_HEIGHT: u32 = 36;
 /// Share of each side of a frame its core leaves out.
 pub const CORE_MARGIN: f64 = 0.10;
-/// How a copy may have been cut from its original: the share of each side taken off.
+/// How a copy may have been made from its original: turned by [`Cut::turn_deg`] about its
+/// centre (size kept), then the share of each side taken off.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Cut {
     pub left: f64,
     pub top: f64,
     pub right: f64,
     pub bottom: f64,
+    /// Degrees the picture was turned clockwise (as seen) about its centre before the cut;
+    /// 0 for none.
+    pub turn_deg: f64,
 }
 
 impl Cut {
@@ -80,6 +89,7 @@ impl Cut {
             top,
             right,
             bottom,
+            turn_deg: 0.0,
         }
     }
 
@@ -87,7 +97,64 @@ impl Cut {
     pub const fn centred(share: f64) -> Self {
         Self::sides(share, share, share, share)
     }
+
+    /// Turned by `degrees` and its size kept: the corners the picture left are blank
+    /// (`ffmpeg -vf rotate`).
+    pub const fn turned(degrees: f64) -> Self {
+        Self {
+            turn_deg: degrees,
+            ..Self::NONE
+        }
+    }
+
+    /// Turned by `degrees`, then zoomed in until no blank corner is left, for a frame of
+    /// `aspect` (width / height): the centred crop that fills the frame.
+    pub fn turned_to_fill(degrees: f64, aspect: f64) -> Self {
+        let (sin, cos) = degrees.to_radians().abs().sin_cos();
+        let zoom = cos + sin * aspect.max(1.0 / aspect);
+        Self {
+            turn_deg: degrees,
+            ..Self::centred((1.0 - 1.0 / zoom) / 2.0)
+        }
+    }
+
+    /// This cut as a mirrored copy of the original shows it: left and right swapped, turned
+    /// the other way.
+    pub fn mirrored(self) -> Self {
+        Self {
+            left: self.right,
+            right: self.left,
+            turn_deg: -self.turn_deg,
+            ..self
+        }
+    }
+
+    /// Where a point of the original (shares of its width and height from its top left)
+    /// lies in a copy made by this cut (shares of the copy's size), for frames of `aspect`
+    /// (width / height).
+    pub fn copy_point(&self, aspect: f64, (x, y): (f64, f64)) -> (f64, f64) {
+        let (x, y) = if self.turn_deg == 0.0 {
+            (x, y)
+        } else {
+            // Turned in pixels (y down, so a positive angle turns clockwise as seen).
+            let (sin, cos) = self.turn_deg.to_radians().sin_cos();
+            let (dx, dy) = ((x - 0.5) * aspect, y - 0.5);
+            (
+                0.5 + (dx * cos - dy * sin) / aspect,
+                0.5 + (dx * sin + dy * cos),
+            )
+        };
+        (
+            (x - self.left) / (1.0 - self.left - self.right),
+            (y - self.top) / (1.0 - self.top - self.bottom),
+        )
+    }
 }
+
+/// The aspect (width / height) turned cuts are made for: dashcams film 16:9.
+pub const TURN_ASPECT: f64 = 16.0 / 9.0;
+/// Turns searched: every half degree up to this either way, keyed every whole degree.
+pub const MAX_TURN_DEG: f64 = 5.0;
 
 /// Steps of [`copy_cuts`]: every half percent up to [`CORE_MARGIN`], so that a copy's cut is
 /// never more than a quarter of a percent from a probe's on any side (with probes at whole
@@ -101,29 +168,65 @@ const KEYED_STEP: u32 = 2;
 /// - centred crops (the same share of every side; none at all among them);
 /// - one side cut (the bonnet or a time stamp off the bottom, the sky off the top, a side);
 /// - two adjoining sides cut alike: a crop anchored at a corner, as `crop(0, 0, 0.9 w, 0.9 h)`
-///   makes.
+///   makes;
+/// - two opposite sides cut alike: a change of aspect (16:9 cut to 16:10 takes 5 % off the
+///   left and the right, to 3:2 7.8 %; a letterbox to 2:1 takes 5.6 % off the top and the
+///   bottom), whether the copy keeps its new shape or is stretched back;
+/// - turned up to [`MAX_TURN_DEG`] either way, every half degree: with blank corners
+///   ([`Cut::turned`]) or zoomed in to fill the frame ([`Cut::turned_to_fill`]) — the small
+///   turn re-uploaders give a picture so that it no longer matches.
 ///
 /// The first [`KEYED_CUTS`] are the whole percents: their probes' [`keys`] fetch the
 /// candidates (a copy between them still shares a key with its original almost always),
 /// and every probe then measures the distance. Left and right appear alike, so a mirrored
 /// copy's cut is in the set too. A cut of another shape (a crop moved sideways, unequal shares
-/// of two or more sides) is not searched.
+/// of two or more sides) is not searched, nor a change of aspect beyond the margin (16:9 to
+/// 4:3 takes 12.5 % off each side).
 pub fn copy_cuts() -> Vec<Cut> {
     let keyed = (0..=CUT_STEPS).filter(|step| step % KEYED_STEP == 0);
     let between = (0..=CUT_STEPS).filter(|step| step % KEYED_STEP != 0);
     let mut cuts = cuts_at(keyed);
+    cuts.extend(turns_at(
+        (1..=TURN_STEPS).filter(|step| step % KEYED_STEP == 0),
+    ));
     cuts.extend(cuts_at(between));
+    cuts.extend(turns_at(
+        (1..=TURN_STEPS).filter(|step| step % KEYED_STEP != 0),
+    ));
     cuts
 }
 
+/// Steps of the turns of [`copy_cuts`] either way: every half degree up to [`MAX_TURN_DEG`].
+const TURN_STEPS: u32 = 10;
+
 /// How many of [`copy_cuts`], from the first, are keyed: at each whole percent a centred crop
-/// (none among them), and beyond none four one-side cuts and four corners (91).
+/// (none among them), and beyond none four one-side cuts, four corners and two pairs of
+/// opposite sides; at each whole degree either way a turn with blank corners and one zoomed
+/// to fill (131).
 pub const KEYED_CUTS: usize = {
     let whole_percents = (CUT_STEPS / KEYED_STEP) as usize;
-    (whole_percents + 1) + 8 * whole_percents
+    let whole_degrees = (TURN_STEPS / KEYED_STEP) as usize;
+    (whole_percents + 1) + 10 * whole_percents + 4 * whole_degrees
 };
 
-/// The cuts of [`copy_cuts`] at `steps`: centred, then one side, then a corner.
+/// The turned cuts of [`copy_cuts`] at `steps`, each either way: blank corners, then zoomed
+/// to fill.
+fn turns_at(steps: impl Iterator<Item = u32>) -> Vec<Cut> {
+    steps
+        .map(|step| MAX_TURN_DEG * f64::from(step) / f64::from(TURN_STEPS))
+        .flat_map(|degrees| {
+            [
+                Cut::turned(degrees),
+                Cut::turned(-degrees),
+                Cut::turned_to_fill(degrees, TURN_ASPECT),
+                Cut::turned_to_fill(-degrees, TURN_ASPECT),
+            ]
+        })
+        .collect()
+}
+
+/// The cuts of [`copy_cuts`] at `steps`: centred, then one side, then a corner, then two
+/// opposite sides.
 fn cuts_at(steps: impl Iterator<Item = u32> + Clone) -> Vec<Cut> {
     let share = |step: u32| CORE_MARGIN * f64::from(step) / f64::from(CUT_STEPS);
     let centred = steps.clone().map(|step| Cut::centred(share(step)));
@@ -136,7 +239,7 @@ fn cuts_at(steps: impl Iterator<Item = u32> + Clone) -> Vec<Cut> {
             Cut::sides(0.0, 0.0, 0.0, s),
         ]
     });
-    let corner = cut_shares.flat_map(|s| {
+    let corner = cut_shares.clone().flat_map(|s| {
         [
             Cut::sides(0.0, 0.0, s, s),
             Cut::sides(s, 0.0, 0.0, s),
@@ -144,13 +247,19 @@ fn cuts_at(steps: impl Iterator<Item = u32> + Clone) -> Vec<Cut> {
             Cut::sides(s, s, 0.0, 0.0),
         ]
     });
-    centred.chain(one_side).chain(corner).collect()
+    let opposite =
+        cut_shares.flat_map(|s| [Cut::sides(s, 0.0, s, 0.0), Cut::sides(0.0, s, 0.0, s)]);
+    centred
+        .chain(one_side)
+        .chain(corner)
+        .chain(opposite)
+        .collect()
 }
 
 /// Hash bands of [`keys`].
 pub const BANDS: u32 = 8;
 /// Bits of each band. Unrelated prints share a band once in 2^28, so the 8 bands of a
-/// frame's 183 keyed prints meet about one unrelated frame per 200 000 held: the candidates a
+/// frame's 223 keyed prints meet about one unrelated frame per 150 000 held: the candidates a
 /// frame fetches grow slowly with the index (at 14 bits they were 1.1 % of it, measured by
 /// ingest's `worker_reads_bench`). A copy at the copy rule's edge (0.045) agrees on a bit 98 %
 /// of the time, so on a whole band 60 % of the time and on some band of eight 99.9 %.
@@ -166,7 +275,8 @@ const BAND_SHIFT: u32 = 32;
 const _: () = assert!(BITS_PER_BAND <= BAND_SHIFT);
 
 /// The part of a frame (left, top, width, height as shares of its size) that is the
-/// original's core if the frame was cut from it by `cut`.
+/// original's core if the frame was cut from it by `cut` (its turn left aside: a turned
+/// cut's core is read at [`turned_probe_cells`]).
 pub fn probe_window(cut: Cut) -> (f64, f64, f64, f64) {
     let axis = |start: f64, end: f64| {
         let kept = 1.0 - start - end;
@@ -178,6 +288,29 @@ pub fn probe_window(cut: Cut) -> (f64, f64, f64, f64) {
     let (left, width) = axis(cut.left, cut.right);
     let (top, height) = axis(cut.top, cut.bottom);
     (left, top, width.min(1.0 - left), height.min(1.0 - top))
+}
+
+/// Where the original's core cells lie in a copy made by `cut` from a frame of `aspect`
+/// (width / height): each cell's centre (row-major, shares of the copy's size), and half a
+/// cell's width and height there. A turned cell is read as the upright box about its centre:
+/// reading each as four smaller boxes along its turned outline measured no nearer a copy
+/// turned 1–5° (`footage_disguises`).
+pub fn turned_probe_cells(cut: Cut, aspect: f64) -> (Vec<(f64, f64)>, (f64, f64)) {
+    let core = 1.0 - 2.0 * CORE_MARGIN;
+    let (cols, rows) = (CORE_WIDTH, CORE_HEIGHT);
+    let centres = (0..rows)
+        .flat_map(|row| (0..cols).map(move |col| (col, row)))
+        .map(|(col, row)| {
+            let x = CORE_MARGIN + core * (f64::from(col) + 0.5) / f64::from(cols);
+            let y = CORE_MARGIN + core * (f64::from(row) + 0.5) / f64::from(rows);
+            cut.copy_point(aspect, (x, y))
+        })
+        .collect();
+    let half = (
+        core / f64::from(cols) / 2.0 / (1.0 - cut.left - cut.right),
+        core / f64::from(rows) / 2.0 / (1.0 - cut.top - cut.bottom),
+    );
+    (centres, half)
 }
 
 /// A core-sized fingerprint ([`CORE_WIDTH`] × [`CORE_HEIGHT`], row-major) flipped left to
@@ -454,20 +587,28 @@ mod tests {
             ]
             .iter()
             .all(|(a, b)| (a - b).abs() < 1e-9)
+                && (c.turn_deg - cut.turn_deg).abs() < 1e-9
         })
     }
 
     #[test]
-    fn the_cuts_searched_are_centred_one_side_and_corner_crops_and_mirror_into_each_other() {
+    fn the_cuts_searched_are_centred_one_side_corner_and_aspect_crops_and_mirror_into_each_other() {
         let cuts = copy_cuts();
-        assert_eq!(cuts.len(), (11 + 40 + 40) + (10 + 40 + 40));
+        assert_eq!(
+            cuts.len(),
+            (11 + 40 + 40 + 20 + 20) + (10 + 40 + 40 + 20 + 20)
+        );
         assert_eq!(cuts[0], Cut::NONE);
-        // The keyed ones first: every side a whole percent.
+        // The keyed ones first: every side a whole percent, or a turn of whole degrees.
         let whole = |share: f64| ((share * 100.0).round() - share * 100.0).abs() < 1e-9;
         for (n, cut) in cuts.iter().enumerate() {
-            let on_whole = [cut.left, cut.top, cut.right, cut.bottom]
-                .into_iter()
-                .all(whole);
+            let on_whole = if cut.turn_deg == 0.0 {
+                [cut.left, cut.top, cut.right, cut.bottom]
+                    .into_iter()
+                    .all(whole)
+            } else {
+                cut.turn_deg.fract() == 0.0
+            };
             assert_eq!(on_whole, n < KEYED_CUTS, "{n}: {cut:?}");
         }
         assert!(has_cut(&cuts, Cut::centred(0.045)));
@@ -477,17 +618,64 @@ mod tests {
         assert!(has(Cut::sides(0.0, 0.0, 0.0, 0.05)));
         assert!(has(Cut::sides(0.0, 0.10, 0.0, 0.0)));
         assert!(has(Cut::sides(0.0, 0.0, 0.10, 0.10)));
+        assert!(has(Cut::sides(0.05, 0.0, 0.05, 0.0)));
+        assert!(has(Cut::sides(0.0, 0.055, 0.0, 0.055)));
+        assert!(!has(Cut::sides(0.125, 0.0, 0.125, 0.0)));
         assert!(!has(Cut::sides(0.07, 0.0, 0.03, 0.0)));
         assert!(!has(Cut::sides(0.0, 0.0, 0.0, 0.0525)));
         assert!(!has(Cut::sides(0.0, 0.0, 0.03, 0.09)));
         assert!(!has(Cut::centred(0.12)));
-        // A mirrored copy's cut (left and right swapped) is searched too.
+        // A mirrored copy's cut (left and right swapped, turned the other way) is searched too.
         for cut in &cuts {
-            assert!(has(Cut::sides(cut.right, cut.top, cut.left, cut.bottom)));
+            assert!(has(cut.mirrored()), "{cut:?}");
             for side in [cut.left, cut.top, cut.right, cut.bottom] {
                 assert!((0.0..=CORE_MARGIN + 1e-12).contains(&side));
             }
+            assert!(cut.turn_deg.abs() <= MAX_TURN_DEG);
         }
+        // Turns every half degree either way, blank-cornered and zoomed to fill; keyed at
+        // whole degrees.
+        for degrees in [0.5, 1.0, -2.5, 5.0] {
+            assert!(has(Cut::turned(degrees)));
+            assert!(has(Cut::turned_to_fill(degrees, TURN_ASPECT)));
+        }
+        assert!(!has(Cut::turned(0.75)));
+        assert!(cuts[..KEYED_CUTS].contains(&Cut::turned(-3.0)));
+        assert!(!cuts[..KEYED_CUTS].contains(&Cut::turned(1.5)));
+    }
+
+    #[test]
+    fn a_turned_cut_moves_the_originals_points_as_the_turn_does() {
+        // A quarter turn of a square picture takes its top left corner to its top right.
+        let quarter = Cut::turned(90.0);
+        let (x, y) = quarter.copy_point(1.0, (0.0, 0.0));
+        assert!((x - 1.0).abs() < 1e-9 && y.abs() < 1e-9, "{x} {y}");
+        // The centre stays; a small turn moves a point on the 16:9 frame's right edge down.
+        let small = Cut::turned(2.0);
+        let (x, y) = small.copy_point(TURN_ASPECT, (0.5, 0.5));
+        assert!((x - 0.5).abs() < 1e-12 && (y - 0.5).abs() < 1e-12);
+        let (_, y) = small.copy_point(TURN_ASPECT, (1.0, 0.5));
+        assert!((y - 0.5 - TURN_ASPECT / 2.0 * 2f64.to_radians().sin()).abs() < 1e-9);
+        // Zoomed to fill: the copy's corners lie inside the turned original.
+        for degrees in [1.0, 3.0, -5.0] {
+            let fill = Cut::turned_to_fill(degrees, TURN_ASPECT);
+            let turned_back = Cut::turned(-degrees);
+            for corner in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] {
+                // The copy's corner, as a point of the turned original…
+                let x = fill.left + corner.0 * (1.0 - fill.left - fill.right);
+                let y = fill.top + corner.1 * (1.0 - fill.top - fill.bottom);
+                // …is a point of the original inside its frame.
+                let (ox, oy) = turned_back.copy_point(TURN_ASPECT, (x, y));
+                assert!((-1e-9..=1.0 + 1e-9).contains(&ox), "{degrees}: {ox}");
+                assert!((-1e-9..=1.0 + 1e-9).contains(&oy), "{degrees}: {oy}");
+            }
+        }
+        // An upright cut maps points as its probe window does.
+        let cut = Cut::sides(0.02, 0.0, 0.05, 0.08);
+        let (left, top, width, height) = probe_window(cut);
+        let (x, y) = cut.copy_point(TURN_ASPECT, (CORE_MARGIN, 1.0 - CORE_MARGIN));
+        assert!((x - left).abs() < 1e-9 && (y - (top + height)).abs() < 1e-9);
+        assert!(width > 0.0);
     }
 
     #[test]

@@ -93,21 +93,35 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
     )
     .unwrap();
     let mut source = FrameSource::open().unwrap();
-    // Each side's share cut off, brightness, JPEG quality.
+    // How each copy is made from its frame, its brightness and its JPEG quality.
+    enum Made {
+        /// Each side's share cut off.
+        Cut([f64; 4]),
+        /// Turned this many degrees, zoomed to fill or with blank corners.
+        Turned(f64, bool),
+    }
     let disguises = [
-        ([0.05; 4], 12, 82),
-        ([0.03; 4], -20, 60),
-        ([0.08; 4], 30, 70),
-        ([0.0; 4], 0, 50),
-        ([0.10; 4], 10, 90),
-        ([0.0, 0.0, 0.0, 0.08], 5, 80),
-        ([0.0, 0.10, 0.0, 0.0], -5, 75),
-        ([0.0, 0.0, 0.06, 0.06], 0, 85),
-        ([0.09, 0.0, 0.0, 0.09], 8, 70),
+        (Made::Cut([0.05; 4]), 12, 82),
+        (Made::Cut([0.03; 4]), -20, 60),
+        (Made::Cut([0.08; 4]), 30, 70),
+        (Made::Cut([0.0; 4]), 0, 50),
+        (Made::Cut([0.10; 4]), 10, 90),
+        (Made::Cut([0.0, 0.0, 0.0, 0.08]), 5, 80),
+        (Made::Cut([0.0, 0.10, 0.0, 0.0]), -5, 75),
+        (Made::Cut([0.0, 0.0, 0.06, 0.06]), 0, 85),
+        (Made::Cut([0.09, 0.0, 0.0, 0.09]), 8, 70),
         // Between two keyed probes' cuts.
-        ([0.045; 4], -10, 80),
-        ([0.0, 0.0, 0.085, 0.085], 15, 85),
-        ([0.0, 0.0, 0.0, 0.065], 0, 90),
+        (Made::Cut([0.045; 4]), -10, 80),
+        (Made::Cut([0.0, 0.0, 0.085, 0.085]), 15, 85),
+        (Made::Cut([0.0, 0.0, 0.0, 0.065]), 0, 90),
+        // A change of aspect: 16:9 to 16:10, letterboxed to 2:1.
+        (Made::Cut([0.05, 0.0, 0.05, 0.0]), 0, 80),
+        (Made::Cut([0.0, 0.055, 0.0, 0.055]), -8, 85),
+        // Turned, with blank corners or zoomed to fill.
+        (Made::Turned(2.0, false), 0, 85),
+        (Made::Turned(-3.5, false), 6, 80),
+        (Made::Turned(1.0, true), 0, 85),
+        (Made::Turned(-4.0, true), -6, 80),
     ];
     let mut frames = Vec::new();
     let mut copy_distances = Vec::new();
@@ -124,11 +138,23 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
                 .frame(trip.frame_key(index), &trip.fixes[index], look)
                 .unwrap();
             let prints = frame_prints(&frame.jpeg).unwrap();
-            let (sides, brightness, quality) = disguises[frames.len() % disguises.len()];
+            let (made, brightness, quality) = &disguises[frames.len() % disguises.len()];
+            let (brightness, quality) = (*brightness, *quality);
             let mirror = frames.len() % 2 == 1;
-            let copy =
-                datasets::frames::disguise_cut(&frame.jpeg, sides, mirror, brightness, quality)
-                    .unwrap();
+            let copy = match *made {
+                Made::Cut(sides) => {
+                    datasets::frames::disguise_cut(&frame.jpeg, sides, mirror, brightness, quality)
+                }
+                Made::Turned(degrees, fill) => datasets::frames::disguise_turned(
+                    &frame.jpeg,
+                    degrees,
+                    fill,
+                    mirror,
+                    brightness,
+                    quality,
+                ),
+            }
+            .unwrap();
             let copy = frame_prints(&copy).unwrap();
             let nearest = copy
                 .probes

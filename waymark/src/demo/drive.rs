@@ -305,10 +305,10 @@ fn reencoded(
 
 /// What a disguised replay sends for `trip`: the frames of `victim`'s latest trip that ended
 /// before this one starts (published on the map by then, so anyone can fetch them; nothing
-/// when there is none yet), one a second, brightened, re-encoded, cut in turn three ways —
+/// when there is none yet), one a second, brightened, re-encoded, changed in turn five ways —
 /// cropped 5 % a side, the bottom 8 % (the bonnet) cut off, cropped 6 % towards the top-left
-/// corner — and on every other trip mirrored too, claimed at the fixes of a drive it never
-/// made.
+/// corner, cut to 16:10, turned 2° and zoomed to fill — and on every other trip mirrored
+/// too, claimed at the fixes of a drive it never made.
 fn disguised(
     fleet: &Fleet,
     trip: &Trip,
@@ -334,12 +334,15 @@ fn disguised(
             camera: victim,
         };
         let frame = frames.frame(original.frame_key(at), &original.fixes[at], look)?;
-        let sides = match index % 3 {
-            0 => [0.05; 4],
-            1 => [0.0, 0.0, 0.0, 0.08],
-            _ => [0.0, 0.0, 0.06, 0.06],
+        let mirror = trip.index % 2 == 1;
+        let cut = |sides| datasets::frames::disguise_cut(&frame.jpeg, sides, mirror, 12, 82);
+        let copy = match index % 5 {
+            0 => cut([0.05; 4])?,
+            1 => cut([0.0, 0.0, 0.0, 0.08])?,
+            2 => cut([0.0, 0.0, 0.06, 0.06])?,
+            3 => cut([0.05, 0.0, 0.05, 0.0])?,
+            _ => datasets::frames::disguise_turned(&frame.jpeg, 2.0, true, mirror, 12, 82)?,
         };
-        let copy = datasets::frames::disguise_cut(&frame.jpeg, sides, trip.index % 2 == 1, 12, 82)?;
         copies.push((copy, *fix));
     }
     Ok(copies)
