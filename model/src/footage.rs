@@ -449,8 +449,9 @@ impl Default for CopyConfig {
 /// See [`CopyConfig::copy_distance`]. Measured on the real Udacity stills the simulator
 /// films (`ingest` test `footage_copies_are_found_and_other_dashcams_are_not`, 64 × 36 cores
 /// probed at every cut of [`copy_cuts`]): copies cropped 0–10 % a side or cut off-centre
-/// (the bottom, the top, towards a corner), brightened −20…+30 and re-encoded at quality
-/// 50–90, mirrored or not, lie 0.007–0.017 from their original's core; the nearest frame of
+/// (the bottom, the top, towards a corner), cut to another aspect, turned 1–4° (with blank
+/// corners or zoomed to fill), brightened −20…+30 and re-encoded at quality 50–90, mirrored
+/// or not, lie 0.005–0.017 from their original's core; the nearest frame of
 /// another simulated dashcam, 0.050 or more (0.055 with the centred crops' probes only, 0.080
 /// without the mirrored ones: the simulator shows some streets' stills mirrored, which no
 /// real street is). On real footage, the stills of a real highway drive about 5 m apart come no
@@ -460,8 +461,8 @@ impl Default for CopyConfig {
 /// README's scoreboard (`ingest` example `footage_margin`), the nearest pair of two dashcams'
 /// frames is 0.033–0.061 with every cut of [`copy_cuts`] probed (0.039–0.079 with the centred
 /// crops only: the simulator's dashcams see one still through windows a few pixels apart,
-/// which the finer probes line up better); 4 of 4 068 honest frames are under this distance
-/// (seeds 2, 3 and 6), and a capture needs [`CopyConfig::min_copied_frames`] copies. (At 32 × 18 and every
+/// which the finer probes line up better; the aspect and turn probes moved no seed's nearest
+/// pair); 4 of 4 068 honest frames are under this distance (seeds 2, 3 and 6), and a capture needs [`CopyConfig::min_copied_frames`] copies. (At 32 × 18 and every
 /// 2 %, copies reached 0.044 and other dashcams came to 0.054: too close to split.)
 pub const COPY_DISTANCE: f32 = 0.045;
 
