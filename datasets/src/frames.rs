@@ -364,10 +364,7 @@ pub fn disguise_cut(
     brightness: i32,
     quality: u8,
 ) -> Result<Vec<u8>> {
-    let mut image = decode_memory(jpeg)?;
-    if mirror {
-        image::imageops::flip_horizontal_in_place(&mut image);
-    }
+    let image = decode_mirrored(jpeg, mirror)?;
     encode(
         &cut_image(&image, sides.map(|s| s.clamp(0.0, 0.25)), brightness),
         quality,
@@ -386,19 +383,24 @@ pub fn disguise_turned(
     brightness: i32,
     quality: u8,
 ) -> Result<Vec<u8>> {
-    let mut image = decode_memory(jpeg)?;
-    if mirror {
-        image::imageops::flip_horizontal_in_place(&mut image);
-    }
+    let image = decode_mirrored(jpeg, mirror)?;
     let turned = turn_image(&image, degrees);
     let share = if fill {
         let aspect = f64::from(image.width()) / f64::from(image.height().max(1));
-        let (sin, cos) = degrees.to_radians().abs().sin_cos();
-        (1.0 - 1.0 / (cos + sin * aspect.max(1.0 / aspect))) / 2.0
+        model::footage::Cut::turned_to_fill(degrees, aspect).left
     } else {
         0.0
     };
     encode(&cut_image(&turned, [share; 4], brightness), quality)
+}
+
+/// `jpeg` decoded, and flipped left to right when `mirror`.
+fn decode_mirrored(jpeg: &[u8], mirror: bool) -> Result<RgbImage> {
+    let mut image = decode_memory(jpeg)?;
+    if mirror {
+        image::imageops::flip_horizontal_in_place(&mut image);
+    }
+    Ok(image)
 }
 
 /// `image` turned `degrees` clockwise about its centre, sampled bilinearly; what falls

@@ -53,8 +53,7 @@ fn rotate(image: &RgbImage, degrees: f64) -> RgbImage {
 /// Turned by `degrees`, then zoomed in until no blank corner is left, size kept.
 fn rotate_to_fill(image: &RgbImage, degrees: f64) -> RgbImage {
     let aspect = f64::from(image.width()) / f64::from(image.height());
-    let (sin, cos) = degrees.to_radians().abs().sin_cos();
-    let share = (1.0 - 1.0 / (cos + sin * aspect)) / 2.0;
+    let share = model::footage::Cut::turned_to_fill(degrees, aspect).left;
     cut_back(&rotate(image, degrees), share, share, share, share)
 }
 
