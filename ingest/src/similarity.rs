@@ -157,9 +157,7 @@ impl SummedAreas {
             .collect();
         normalised_values(values)
     }
-}
 
-impl SummedAreas {
     /// The fingerprint of the boxes of half size `(half_width, half_height)` about `centres`
     /// (shares of the picture's size), each cut to the picture and at least one pixel.
     fn boxes(&self, centres: &[(f64, f64)], (half_width, half_height): (f64, f64)) -> Fingerprint {

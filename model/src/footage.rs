@@ -22,9 +22,9 @@
 //! - Candidates come from **locality-sensitive keys** ([`keys`]): [`BANDS`] random
 //!   hyperplane hashes of [`BITS_PER_BAND`] bits each, of the print pooled 2 × 2. Two
 //!   near-identical fingerprints share a band almost always; unrelated frames share one about
-//!   once in 2^28 per band, so the keys of a frame's core and its 222 probes of whole-percent
-//!   cuts ([`KEYED_CUTS`]; the half-percent ones between them only measure) fetch about one
-//!   unrelated candidate per 150 000 frames held. (The first scheme's 14 bits fetched 1.2 % of the index: 239
+//!   once in 2^28 per band, so the keys of a frame's core and its 262 probes of whole-percent
+//!   cuts and whole-degree turns ([`KEYED_CUTS`]; the half percents and half degrees between
+//!   them only measure) fetch about one unrelated candidate per 130 000 frames held. (The first scheme's 14 bits fetched 1.2 % of the index: 239
 //!   candidates of 20 000 frames, ingest's `worker_reads_bench`.) Keys carry their scheme
 //!   ([`KEY_SCHEME`]); as it starts, ingest's worker re-makes the keys of an earlier scheme
 //!   from the stored cores, and enters accepted frames the index lacks (accepted before it
@@ -176,7 +176,7 @@ const KEYED_STEP: u32 = 2;
 ///   ([`Cut::turned`]) or zoomed in to fill the frame ([`Cut::turned_to_fill`]) — the small
 ///   turn re-uploaders give a picture so that it no longer matches.
 ///
-/// The first [`KEYED_CUTS`] are the whole percents: their probes' [`keys`] fetch the
+/// The first [`KEYED_CUTS`] are the whole percents and whole degrees: their probes' [`keys`] fetch the
 /// candidates (a copy between them still shares a key with its original almost always),
 /// and every probe then measures the distance. Left and right appear alike, so a mirrored
 /// copy's cut is in the set too. A cut of another shape (a crop moved sideways, unequal shares
@@ -259,7 +259,7 @@ fn cuts_at(steps: impl Iterator<Item = u32> + Clone) -> Vec<Cut> {
 /// Hash bands of [`keys`].
 pub const BANDS: u32 = 8;
 /// Bits of each band. Unrelated prints share a band once in 2^28, so the 8 bands of a
-/// frame's 223 keyed prints meet about one unrelated frame per 150 000 held: the candidates a
+/// frame's 263 keyed prints meet about one unrelated frame per 130 000 held: the candidates a
 /// frame fetches grow slowly with the index (at 14 bits they were 1.1 % of it, measured by
 /// ingest's `worker_reads_bench`). A copy at the copy rule's edge (0.045) agrees on a bit 98 %
 /// of the time, so on a whole band 60 % of the time and on some band of eight 99.9 %.
