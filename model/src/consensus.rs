@@ -60,6 +60,30 @@ pub fn distance(a: &Fingerprint, b: &Fingerprint) -> f32 {
     sum / a.0.len() as f32
 }
 
+/// [`distance`] when it is below `bound`, `None` when it is not. The sum is [`distance`]'s,
+/// in the same order, so a distance returned equals [`distance`]'s to the bit; it stops as
+/// soon as the part summed already reaches the bound (a sum of magnitudes only grows). The
+/// footage index asks this of hundreds of probes against each candidate, nearly all far.
+pub fn distance_below(a: &Fingerprint, b: &Fingerprint, bound: f32) -> Option<f32> {
+    /// Values summed between two looks at the bound.
+    const STRIDE: usize = 64;
+    if a.0.len() != b.0.len() || a.0.is_empty() {
+        return None;
+    }
+    let len = a.0.len() as f32;
+    let mut sum = 0.0f32;
+    for (xs, ys) in a.0.chunks(STRIDE).zip(b.0.chunks(STRIDE)) {
+        sum = xs
+            .iter()
+            .zip(ys)
+            .fold(sum, |sum, (x, y)| sum + (x - y).abs());
+        if sum / len >= bound {
+            return None;
+        }
+    }
+    Some(sum / len)
+}
+
 /// Rings of res-12 cells around the claimed cell whose views are compared (two rings are
 /// about 35 m: a GNSS error and the neighbouring frames of the same street).
 pub const VIEW_RINGS: u32 = 2;

@@ -57,7 +57,7 @@
 //! search (local features matched up to a similarity transform, say), with keys that survive
 //! it.
 
-use crate::consensus::{Fingerprint, distance, metres};
+use crate::consensus::{Fingerprint, distance_below, metres};
 use crate::{DeviceId, Fix, TimestampMs};
 
 /// The core fingerprint's size: finer than the place fingerprint's 32 × 18, so that two
@@ -488,25 +488,37 @@ pub fn copy_of<'a>(
     candidates: &'a [Stored],
     config: &CopyConfig,
 ) -> Option<&'a Stored> {
-    candidates
-        .iter()
-        .filter_map(|stored| {
-            let same_moment = claimed.time.millis_since(stored.time).abs() <= config.same_moment_ms;
-            let limit = if stored.device == device {
-                (!same_moment).then_some(config.own_copy_distance)?
-            } else {
-                let same_place = metres((claimed.lat, claimed.lon), (stored.lat, stored.lon))
-                    <= config.same_place_m;
-                (!(same_moment && same_place)).then_some(config.copy_distance)?
-            };
-            let nearest = probes
-                .iter()
-                .map(|probe| distance(probe, &stored.core))
-                .fold(f32::INFINITY, f32::min);
-            (nearest < limit).then_some((nearest, stored))
-        })
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, stored)| stored)
+    // The nearest so far bounds every later distance: a candidate is only measured as far
+    // as it could still be nearer (the first of equally near candidates is kept).
+    let mut nearest: Option<(f32, &Stored)> = None;
+    for stored in candidates {
+        let same_moment = claimed.time.millis_since(stored.time).abs() <= config.same_moment_ms;
+        let limit = if stored.device == device {
+            if same_moment {
+                continue;
+            }
+            config.own_copy_distance
+        } else {
+            let same_place =
+                metres((claimed.lat, claimed.lon), (stored.lat, stored.lon)) <= config.same_place_m;
+            if same_moment && same_place {
+                continue;
+            }
+            config.copy_distance
+        };
+        let mut bound = nearest.map_or(limit, |(best, _)| best.min(limit));
+        let mut found = false;
+        for probe in probes {
+            if let Some(d) = distance_below(probe, &stored.core, bound) {
+                bound = d;
+                found = true;
+            }
+        }
+        if found {
+            nearest = Some((bound, stored));
+        }
+    }
+    nearest.map(|(_, stored)| stored)
 }
 
 /// Whether a capture with `copied` frames found to be copies is a replay.

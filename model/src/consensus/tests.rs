@@ -133,3 +133,45 @@ fn a_heading_comes_from_the_fix_or_from_the_course() {
     assert_eq!(heading_at(&parked, 1), None);
     assert_eq!(heading_at(&parked, 5), None);
 }
+
+proptest::proptest! {
+    /// The bounded distance is the distance when it is below the bound, to the bit, and
+    /// nothing when it is not: the footage index's early stop never changes a finding.
+    #[test]
+    fn distance_below_is_the_distance_when_below_and_none_otherwise(
+        pair in proptest::strategy::Strategy::prop_flat_map(1usize..300, |len| (
+            proptest::collection::vec(-4.0f32..4.0, len),
+            proptest::collection::vec(-4.0f32..4.0, len),
+        )),
+        bound in 0.0f32..3.0,
+        scale in 0.0f32..1.0,
+    ) {
+        let (a, b) = pair;
+        // Bring b towards a so that every range of distances is seen, near ones included.
+        let b: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + (y - x) * scale * scale).collect();
+        let (a, b) = (Fingerprint(a), Fingerprint(b));
+        let exact = distance(&a, &b);
+        let bounded = distance_below(&a, &b, bound);
+        if exact < bound {
+            proptest::prop_assert_eq!(bounded.map(f32::to_bits), Some(exact.to_bits()));
+        } else {
+            proptest::prop_assert_eq!(bounded, None);
+        }
+    }
+}
+
+#[test]
+fn distance_below_never_compares_prints_of_two_sizes() {
+    let (short, long) = (Fingerprint(vec![0.0; 4]), Fingerprint(vec![0.0; 5]));
+    assert_eq!(distance_below(&short, &long, f32::INFINITY), None);
+    assert_eq!(
+        distance_below(&Fingerprint(vec![]), &Fingerprint(vec![]), 1.0),
+        None
+    );
+    assert_eq!(
+        distance_below(&short, &short, 0.0),
+        None,
+        "0 is not below 0"
+    );
+    assert_eq!(distance_below(&short, &short, 0.1), Some(0.0));
+}
