@@ -78,6 +78,7 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
     use datasets::fleet::{Behaviour, FleetConfig, simulate};
     use datasets::frames::{FrameSource, Look};
     use ingest::similarity::frame_prints;
+    use model::consensus::distance_below;
     use model::footage::{COPY_DISTANCE, CopyConfig, OWN_COPY_DISTANCE, keys};
     let network = datasets::monaco().unwrap();
     let graph = datasets::RoadGraph::new(&network);
@@ -184,15 +185,18 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
     let (mut nearest_other, mut nearest_own) = (f32::INFINITY, f32::INFINITY);
     for (device, time, prints) in &frames {
         for (other, other_time, stored) in &frames {
-            let nearest = prints
-                .probes
-                .iter()
-                .map(|probe| distance(probe, &stored.core))
-                .fold(f32::INFINITY, f32::min);
-            if other != device {
-                nearest_other = nearest_other.min(nearest);
+            let nearest = if other != device {
+                &mut nearest_other
             } else if time.millis_since(*other_time).abs() > same_moment_ms {
-                nearest_own = nearest_own.min(nearest);
+                &mut nearest_own
+            } else {
+                continue;
+            };
+            // Only a pair nearer than the nearest so far moves it (the index's own search).
+            for probe in &prints.probes {
+                if let Some(d) = distance_below(probe, &stored.core, *nearest) {
+                    *nearest = d;
+                }
             }
         }
     }
