@@ -200,28 +200,36 @@ impl FrameSource {
     /// gives the same bytes; a new key gives a picture distinct from every frame handed out
     /// for the fix's H3 res-12 cell.
     pub fn frame(&mut self, key: FrameKey, fix: &Fix, look: Look) -> Result<Frame> {
-        let variant = self.choose(key, fix, look)?;
-        self.render(key, variant)
+        let (variant, pixels) = self.choose(key, fix, look)?;
+        let pixels = pixels.unwrap_or_else(|| self.pixels(variant));
+        self.render(key, variant, &pixels)
     }
 
     /// The pixels of [`FrameSource::frame`]'s picture, before JPEG (for checks that do not
     /// need the bytes).
     pub fn picture(&mut self, key: FrameKey, fix: &Fix, look: Look) -> Result<RgbImage> {
-        let variant = self.choose(key, fix, look)?;
-        Ok(self.pixels(variant))
+        let (variant, pixels) = self.choose(key, fix, look)?;
+        Ok(pixels.unwrap_or_else(|| self.pixels(variant)))
     }
 
-    fn choose(&mut self, key: FrameKey, fix: &Fix, look: Look) -> Result<Variant> {
+    /// The variant issued for `key`, with its pixels when they were made to choose it.
+    fn choose(
+        &mut self,
+        key: FrameKey,
+        fix: &Fix,
+        look: Look,
+    ) -> Result<(Variant, Option<RgbImage>)> {
         if let Some(variant) = self.issued.get(&key).copied() {
-            return Ok(variant);
+            return Ok((variant, None));
         }
         let cell = fix.cell(model::COVERAGE_RESOLUTION);
         let taken = cell.and_then(|cell| self.by_cell.get(&cell));
         let scene = Scene::at(&look.pose);
-        let mut best: Option<(f32, Variant, Vec<f32>)> = None;
+        let mut best: Option<(f32, Variant, Vec<f32>, DynamicImage)> = None;
         for attempt in 0..ATTEMPTS {
             let variant = self.variant(key, scene, look.camera, attempt);
-            let print = fingerprint(&DynamicImage::ImageRgb8(self.pixels(variant)));
+            let pixels = DynamicImage::ImageRgb8(self.pixels(variant));
+            let print = fingerprint(&pixels);
             let nearest = taken
                 .into_iter()
                 .flatten()
@@ -231,20 +239,20 @@ impl FrameSource {
                 .as_ref()
                 .is_none_or(|(distance, ..)| nearest > *distance)
             {
-                best = Some((nearest, variant, print));
+                best = Some((nearest, variant, print, pixels));
             }
             if nearest >= DISTINCT_DISTANCE {
                 break;
             }
         }
-        let Some((_, variant, print)) = best else {
+        let Some((_, variant, print, pixels)) = best else {
             return Err(Error::Config("no frame variant could be made".into()));
         };
         if let Some(cell) = cell {
             self.by_cell.entry(cell).or_default().push(print);
         }
         self.issued.insert(key, variant);
-        Ok(variant)
+        Ok((variant, Some(pixels.into_rgb8())))
     }
 
     /// The `attempt`-th moment for `key`: the camera is fixed, the traffic and light vary.
@@ -279,14 +287,14 @@ impl FrameSource {
         let y = (scene.crop.1 as i32 + variant.mount.1).clamp(0, (540 - height) as i32) as u32;
         let x = x.min(image.width().saturating_sub(width));
         let y = y.min(image.height().saturating_sub(height));
-        let mut cut = image::imageops::crop_imm(image, x, y, width, height).to_image();
+        let mut cut = cut_out(image, x, y, width, height);
         // Traffic: the road of another still, over the lower part of the picture.
         let (source, at) = variant.traffic;
         let other = &self.stills[source];
         let (patch_w, patch_h) = TRAFFIC_SIZE;
         let from_x = (u64::from(at) * 7 % u64::from(other.width().saturating_sub(patch_w))) as u32;
         let from_y = other.height().saturating_sub(patch_h + 40);
-        let patch = image::imageops::crop_imm(other, from_x, from_y, patch_w, patch_h).to_image();
+        let patch = cut_out(other, from_x, from_y, patch_w, patch_h);
         image::imageops::replace(
             &mut cut,
             &patch,
@@ -296,14 +304,8 @@ impl FrameSource {
         if scene.mirror {
             image::imageops::flip_horizontal_in_place(&mut cut);
         }
-        if variant.brightness != 0 {
-            cut = image::imageops::colorops::brighten(&cut, variant.brightness);
-        }
-        if variant.gamma_percent != 100 {
-            let gamma = variant.gamma_percent as f64 / 100.0;
-            let table: Vec<u8> = (0..=255u8)
-                .map(|v| ((f64::from(v) / 255.0).powf(gamma) * 255.0).round() as u8)
-                .collect();
+        if variant.brightness != 0 || variant.gamma_percent != 100 {
+            let table = tone_table(variant.brightness, variant.gamma_percent);
             for value in cut.iter_mut() {
                 *value = table[usize::from(*value)];
             }
@@ -311,13 +313,13 @@ impl FrameSource {
         cut
     }
 
-    fn render(&self, key: FrameKey, variant: Variant) -> Result<Frame> {
+    fn render(&self, key: FrameKey, variant: Variant, pixels: &RgbImage) -> Result<Frame> {
         let footage = Footage::UdacityVideo {
             frame: u16::try_from(variant.scene.still).unwrap_or(u16::MAX),
         };
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY)
-            .encode_image(&self.pixels(variant))
+            .encode_image(pixels)
             .map_err(Error::Encode)?;
         let comment = format!(
             "Waymark simulated frame: device {} trip {} fix {}; pixels from {}",
@@ -495,6 +497,41 @@ fn with_comment(jpeg: Vec<u8>, text: &str) -> Vec<u8> {
     out
 }
 
+/// The part of `image` at `(x, y)` of `width` × `height` (cut to the image, as
+/// `image::imageops::crop_imm` cuts), copied a row at a time.
+fn cut_out(image: &RgbImage, x: u32, y: u32, width: u32, height: u32) -> RgbImage {
+    let x = x.min(image.width());
+    let y = y.min(image.height());
+    let width = width.min(image.width() - x);
+    let height = height.min(image.height() - y);
+    let stride = image.width() as usize * 3;
+    let (from, span) = (x as usize * 3, width as usize * 3);
+    let mut out = Vec::with_capacity(span * height as usize);
+    for row in image
+        .as_raw()
+        .chunks_exact(stride)
+        .skip(y as usize)
+        .take(height as usize)
+    {
+        out.extend_from_slice(&row[from..from + span]);
+    }
+    RgbImage::from_raw(width, height, out).expect("rows of the cut's size")
+}
+
+/// What a variant's brightness (levels added, clamped as `image`'s `brighten` clamps) and
+/// then gamma (in percent; 100 is none) make of each 8-bit value: both in one pass.
+fn tone_table(brightness: i32, gamma_percent: u64) -> [u8; 256] {
+    let gamma = gamma_percent as f64 / 100.0;
+    std::array::from_fn(|v| {
+        let brightened = (v as i32 + brightness).clamp(0, 255) as u8;
+        if gamma_percent == 100 {
+            brightened
+        } else {
+            ((f64::from(brightened) / 255.0).powf(gamma) * 255.0).round() as u8
+        }
+    })
+}
+
 /// ingest's perceptual fingerprint (`ingest::similarity::fingerprint`), on decoded pixels.
 fn fingerprint(image: &DynamicImage) -> Vec<f32> {
     let small = image
@@ -520,4 +557,57 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A picture whose channels take every 8-bit value.
+    fn every_value() -> RgbImage {
+        RgbImage::from_fn(37, 23, |x, y| {
+            let v = (x * 23 + y) as u8;
+            image::Rgb([v, v.wrapping_mul(7), 255 - v])
+        })
+    }
+
+    #[test]
+    fn cut_out_is_crop_imm_row_by_row() {
+        let picture = every_value();
+        for (x, y, width, height) in [
+            (0, 0, 37, 23),
+            (5, 3, 10, 7),
+            (30, 20, 20, 20),
+            (40, 0, 3, 3),
+        ] {
+            assert_eq!(
+                cut_out(&picture, x, y, width, height),
+                image::imageops::crop_imm(&picture, x, y, width, height).to_image(),
+                "({x}, {y}) {width} × {height}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tone_table_is_brighten_then_gamma() {
+        let picture = every_value();
+        for (brightness, gamma_percent) in [(0, 100), (-16, 100), (12, 80), (-7, 125), (0, 93)] {
+            let mut expected = image::imageops::colorops::brighten(&picture, brightness);
+            let gamma = gamma_percent as f64 / 100.0;
+            for value in expected.iter_mut() {
+                if gamma_percent != 100 {
+                    *value = ((f64::from(*value) / 255.0).powf(gamma) * 255.0).round() as u8;
+                }
+            }
+            let table = tone_table(brightness, gamma_percent);
+            let mut toned = picture.clone();
+            for value in toned.iter_mut() {
+                *value = table[usize::from(*value)];
+            }
+            assert_eq!(
+                toned, expected,
+                "brightness {brightness}, gamma {gamma_percent} %"
+            );
+        }
+    }
 }

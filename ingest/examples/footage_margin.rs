@@ -15,25 +15,35 @@
 
 use datasets::fleet::{Behaviour, FleetConfig, simulate};
 use datasets::frames::{FrameSource, Look};
-use ingest::similarity::{FramePrints, distance, frame_prints};
+use ingest::similarity::{FramePrints, frame_prints};
+use model::consensus::distance_below;
 use model::footage::{COPY_DISTANCE, CopyConfig, OWN_COPY_DISTANCE};
 
 /// Probes of the centred crops: the first two (mirrored, as it is) of each of the 11 centred
 /// cuts, which `model::footage::copy_cuts` lists first.
 const CENTRED_PROBES: usize = 22;
 
-/// The nearest of `probes` (only the centred crops' when `centred_only`) to `core`.
-fn nearest(prints: &FramePrints, core: &model::consensus::Fingerprint, centred_only: bool) -> f32 {
-    prints
-        .probes
-        .iter()
-        .take(if centred_only {
-            CENTRED_PROBES
-        } else {
-            usize::MAX
-        })
-        .map(|probe| distance(probe, core))
-        .fold(f32::INFINITY, f32::min)
+/// The nearest of `probes` (only the centred crops' when `centred_only`) to `core` when it is
+/// below `bound`, infinity when not (`f32::INFINITY` asks for the exact nearest). The bound
+/// spares the search most of the pairs (`distance_below`, the worker's own early stop).
+fn nearest(
+    prints: &FramePrints,
+    core: &model::consensus::Fingerprint,
+    centred_only: bool,
+    bound: f32,
+) -> f32 {
+    let probes = prints.probes.iter().take(if centred_only {
+        CENTRED_PROBES
+    } else {
+        usize::MAX
+    });
+    let mut nearest = f32::INFINITY;
+    for probe in probes {
+        if let Some(d) = distance_below(probe, core, nearest.min(bound)) {
+            nearest = d;
+        }
+    }
+    nearest
 }
 
 /// The nearest of each still's probes to any other still's core, per video: how near two
@@ -57,10 +67,11 @@ fn real_footage() -> Result<(), Box<dyn std::error::Error>> {
                     continue;
                 }
                 for (slot, centred_only) in [(0, false), (1, true)] {
-                    nearest_any[slot] = nearest_any[slot].min(nearest(a, &b.core, centred_only));
+                    let d = nearest(a, &b.core, centred_only, nearest_any[slot]);
+                    nearest_any[slot] = nearest_any[slot].min(d);
                 }
                 if j == i + 1 {
-                    next.push(nearest(a, &b.core, false));
+                    next.push(nearest(a, &b.core, false, f32::INFINITY));
                 }
             }
         }
@@ -127,14 +138,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut taken = false;
             for (stored_device, stored_time, stored) in &frames {
                 for (slot, centred_only) in [(0, false), (1, true)] {
-                    let d = nearest(prints, &stored.core, centred_only);
-                    if stored_device != device {
-                        other[slot] = other[slot].min(d);
-                        taken |= slot == 0 && d < COPY_DISTANCE;
+                    // Measured only as far as it could move the nearest or fall under the rule.
+                    let (nearest_so_far, rule) = if stored_device != device {
+                        (&mut other[slot], COPY_DISTANCE)
                     } else if time.millis_since(*stored_time).abs() > same_moment_ms {
-                        own[slot] = own[slot].min(d);
-                        taken |= slot == 0 && d < OWN_COPY_DISTANCE;
-                    }
+                        (&mut own[slot], OWN_COPY_DISTANCE)
+                    } else {
+                        continue;
+                    };
+                    let bound = if slot == 0 {
+                        nearest_so_far.max(rule)
+                    } else {
+                        *nearest_so_far
+                    };
+                    let d = nearest(prints, &stored.core, centred_only, bound);
+                    *nearest_so_far = nearest_so_far.min(d);
+                    taken |= slot == 0 && d < rule;
                 }
             }
             under_a_rule += usize::from(taken);
