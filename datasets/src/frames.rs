@@ -373,6 +373,25 @@ pub fn disguise_cut(
     )
 }
 
+/// [`disguise_cut`], the cut kept at its own size instead of scaled back: 16:9 footage cut
+/// to 4:3 and sent as 4:3. (Nothing is upscaled, yet a deep cut still shows its picture
+/// larger at the quality check's fixed analysis width, so a soft original may be refused as
+/// `blurred`.)
+pub fn disguise_cut_kept(
+    jpeg: &[u8],
+    sides: [f64; 4],
+    mirror: bool,
+    brightness: i32,
+    quality: u8,
+) -> Result<Vec<u8>> {
+    let image = decode_mirrored(jpeg, mirror)?;
+    let cut = crop_shares(&image, sides.map(|s| s.clamp(0.0, 0.25)));
+    encode(
+        &image::imageops::colorops::brighten(&cut, brightness),
+        quality,
+    )
+}
+
 /// `jpeg` (flipped left to right first when `mirror`) turned `degrees` clockwise about its
 /// centre (size kept, the corners it leaves black; with `fill`, zoomed in until none is
 /// left), `brightness` levels brighter and encoded at `quality`: the small turn a
@@ -435,20 +454,25 @@ fn turn_image(image: &RgbImage, degrees: f64) -> RgbImage {
 }
 
 /// `image` without `[left, top, right, bottom]` of its sides, scaled back, brightened.
-fn cut_image(image: &RgbImage, [left, top, right, bottom]: [f64; 4], brightness: i32) -> RgbImage {
+fn cut_image(image: &RgbImage, sides: [f64; 4], brightness: i32) -> RgbImage {
+    let cut = crop_shares(image, sides);
+    let scaled = image::imageops::resize(&cut, image.width(), image.height(), FilterType::Triangle);
+    image::imageops::colorops::brighten(&scaled, brightness)
+}
+
+/// `image` less `[left, top, right, bottom]` shares of its sides, rounded to whole pixels.
+fn crop_shares(image: &RgbImage, [left, top, right, bottom]: [f64; 4]) -> RgbImage {
     let (width, height) = (image.width(), image.height());
     let px = |share: f64, size: u32| (f64::from(size) * share).round() as u32;
     let (x, y) = (px(left, width), px(top, height));
-    let cut = image::imageops::crop_imm(
+    image::imageops::crop_imm(
         image,
         x,
         y,
         width - x - px(right, width),
         height - y - px(bottom, height),
     )
-    .to_image();
-    let scaled = image::imageops::resize(&cut, width, height, FilterType::Triangle);
-    image::imageops::colorops::brighten(&scaled, brightness)
+    .to_image()
 }
 
 fn decode_memory(jpeg: &[u8]) -> Result<RgbImage> {

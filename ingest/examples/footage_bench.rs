@@ -2,8 +2,10 @@
 //! beside the floor the worker pays anyway for its near-duplicate fingerprint (decoding the
 //! JPEG and the 32 × 18 fingerprint): the frame's prints from the same decode (the whole
 //! fingerprint, the 64 × 36 core and its 522 probes: the 261 cuts of
-//! `model::footage::copy_cuts`, as they are and mirrored), the index keys of the core and of
-//! the 262 keyed probes (and how many distinct keys they are), and [`model::footage::copy_of`]
+//! `model::footage::copy_cuts`, as they are and mirrored; and the 220 wide probes of the 110
+//! `model::footage::wide_cuts` at 56 × 30), the index keys of the core (and its inner core)
+//! and of the 262 keyed probes and 110 keyed wide probes (and how many distinct keys they
+//! are), and [`model::footage::copy_of`]
 //! against two sets of candidates: 100 that are each one of the frame's own probes (the worst
 //! case: every candidate a copy), and the cores of the 45 stills of one real drive (a street
 //! filmed at other moments: near, never copies, what a busy road's keys offer). The index read
@@ -18,7 +20,7 @@ use std::time::Instant;
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use ingest::similarity::{fingerprint, frame_prints};
-use model::footage::{CopyConfig, Stored, copy_of, keys};
+use model::footage::{CopyConfig, Stored, copy_of, stored_keys};
 use model::{DeviceId, Fix, FixType, FrameId, TimestampMs};
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -64,7 +66,7 @@ fn main() {
         satellites: 9,
         hdop: 0.9,
     };
-    let keyed = 1 + 2 * model::footage::KEYED_CUTS;
+    let keyed = 1 + 2 * (model::footage::KEYED_CUTS + model::footage::WIDE_KEYED_CUTS);
     println!(
         "| frame | floor: decode + 32×18 fingerprint | prints (same decode) | keys ×{keyed} | distinct keys | copy_of, 100 copies | copy_of, 45 stills of a drive | added, with the stills |"
     );
@@ -95,17 +97,12 @@ fn main() {
             frame_prints(jpeg).unwrap();
         });
         let keying = timed(rounds, || {
-            keys(&prints.core);
-            for probe in prints.keyed_probes() {
-                keys(probe);
-            }
+            stored_keys(&prints.core);
+            prints.probe_keys();
         });
-        // What the worker asks the index: near probes (neighbouring cuts) share keys.
-        let mut distinct: Vec<i64> = prints.keyed_probes().iter().flat_map(keys).collect();
-        distinct.extend(keys(&prints.core));
-        distinct.sort_unstable();
-        distinct.dedup();
-        let distinct = distinct.len();
+        // What the worker asks the index (near probes, of neighbouring cuts, share keys) and
+        // stores.
+        let distinct = prints.probe_keys().len() + stored_keys(&prints.core).len();
         let candidates: Vec<Stored> = (0..100u32)
             .map(|n| Stored {
                 sha256: FrameId::of_bytes(&n.to_le_bytes()),
@@ -120,6 +117,7 @@ fn main() {
             timed(rounds, || {
                 copy_of(
                     &prints.probes,
+                    &prints.wide,
                     &claimed,
                     device,
                     candidates,

@@ -2,14 +2,15 @@
 //! Udacity dashcam frames and the 4K Mapillary street frame, `datasets/images/`) are each
 //! disguised many ways and re-encoded, and each copy is probed as the worker probes it. Prints
 //! one Markdown row per disguise: the copies' distances to their original's core (nearest
-//! probe) and how many would be found (a probe shares an index key with the core, and is
-//! closer than `COPY_DISTANCE`).
+//! probe; a wide probe is measured against the original's inner core) and how many would be
+//! found (a probe shares an index key with the original's stored keys, and is closer than
+//! `COPY_DISTANCE`).
 //!
 //!     cargo run --release -p ingest --example footage_disguises
 
 use image::{DynamicImage, Rgb, RgbImage, imageops};
 use ingest::similarity::{distance, frame_prints};
-use model::footage::{COPY_DISTANCE, keys};
+use model::footage::{COPY_DISTANCE, inner_core, stored_keys};
 
 /// One way to pass a copy off as new footage.
 type Disguise = (&'static str, fn(&RgbImage) -> RgbImage);
@@ -177,6 +178,33 @@ const DISGUISES: &[Disguise] = &[
     ("rotated 2°, then crop 5 %", |i| {
         cut_back(&rotate(i, 2.0), 0.05, 0.05, 0.05, 0.05)
     }),
+    // Beyond the core's margin: the wide cuts, against the inner core.
+    ("sides cut to 4:3, stretched back to 16:9", |i| {
+        cut_back(i, 0.125, 0.0, 0.125, 0.0)
+    }),
+    ("centred crop 11.3 %", |i| {
+        cut_back(i, 0.113, 0.113, 0.113, 0.113)
+    }),
+    ("centred crop 14 %", |i| cut_back(i, 0.14, 0.14, 0.14, 0.14)),
+    ("bottom 12 % cut, size kept", |i| {
+        cut(i, 0.0, 0.0, 0.0, 0.12)
+    }),
+    ("top 13.5 % cut (sky)", |i| {
+        cut_back(i, 0.0, 0.135, 0.0, 0.0)
+    }),
+    ("corner crop 12 % (bottom left kept)", |i| {
+        cut_back(i, 0.0, 0.12, 0.12, 0.0)
+    }),
+    ("mirrored, centred crop 12.5 %", |i| {
+        cut_back(&imageops::flip_horizontal(i), 0.125, 0.125, 0.125, 0.125)
+    }),
+    ("top and bottom cut 14 % each (letterbox to 2.5:1)", |i| {
+        cut(i, 0.0, 0.14, 0.0, 0.14)
+    }),
+    ("crop 12 % off-centre (x 2 %)", |i| {
+        cut_back(i, 0.14, 0.12, 0.10, 0.12)
+    }),
+    ("centred crop 17 %", |i| cut_back(i, 0.17, 0.17, 0.17, 0.17)),
 ];
 
 fn encode(image: &RgbImage) -> Vec<u8> {
@@ -210,8 +238,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|original| {
             let prints = frame_prints(&encode(original)).expect("a JPEG just made");
-            let core_keys = keys(&prints.core);
-            (prints.core, core_keys)
+            let keys = stored_keys(&prints.core);
+            let inner = inner_core(&prints.core).expect("a core-sized print");
+            (prints.core, inner, keys)
         })
         .collect();
     println!(
@@ -223,17 +252,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("|---|---|---:|");
     for (name, disguise) in DISGUISES {
         let (mut low, mut high, mut found) = (f32::INFINITY, 0.0f32, 0);
-        for (original, (core, core_keys)) in originals.iter().zip(&stored) {
+        for (original, (core, inner, keys)) in originals.iter().zip(&stored) {
             let prints = frame_prints(&encode(&disguise(original)))?;
             let nearest = prints
                 .probes
                 .iter()
                 .map(|probe| distance(probe, core))
+                .chain(prints.wide.iter().map(|probe| distance(probe, inner)))
                 .fold(f32::INFINITY, f32::min);
-            let keyed = prints
-                .keyed_probes()
-                .iter()
-                .any(|probe| keys(probe).iter().any(|k| core_keys.contains(k)));
+            let keyed = prints.probe_keys().iter().any(|k| keys.contains(k));
             low = low.min(nearest);
             high = high.max(nearest);
             found += usize::from(keyed && nearest < COPY_DISTANCE);

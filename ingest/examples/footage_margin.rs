@@ -2,8 +2,9 @@
 //! fleets of the README's ten-seed scoreboard (`waymark demo --drivers 3 --days 2 --trip-m
 //! 500`, seeds 1–10): for every second keyframe of every honest or repeating driver, the
 //! nearest core of another dashcam and of the driver's own other moments, probed as the
-//! worker probes (every cut, as it is and mirrored), and the same with the centred crops'
-//! probes only (all the worker probed before one-side and corner cuts were searched). Prints one
+//! worker probes (every cut, as it is and mirrored, and the wide cuts against the inner
+//! core), and the same without the wide cuts (all the worker probed before crops beyond the
+//! core's margin were searched). Prints one
 //! Markdown row per seed; a distance under `COPY_DISTANCE` (another dashcam) or
 //! `OWN_COPY_DISTANCE` (its own) would be an honest frame taken for a copy, and the last
 //! column counts such frames. First, the same on real footage: each still of the two real
@@ -16,48 +17,53 @@
 use datasets::fleet::{Behaviour, FleetConfig, simulate};
 use datasets::frames::{FrameSource, Look};
 use ingest::similarity::{FramePrints, frame_prints};
-use model::consensus::distance_below;
-use model::footage::{COPY_DISTANCE, CopyConfig, OWN_COPY_DISTANCE};
+use model::consensus::{Fingerprint, distance_below};
+use model::footage::{COPY_DISTANCE, CopyConfig, OWN_COPY_DISTANCE, inner_core};
 
-/// Probes of the centred crops: the first two (mirrored, as it is) of each of the 11 centred
-/// cuts, which `model::footage::copy_cuts` lists first.
-const CENTRED_PROBES: usize = 22;
-
-/// The nearest of `probes` (only the centred crops' when `centred_only`) to `core` when it is
-/// below `bound`, infinity when not (`f32::INFINITY` asks for the exact nearest). The bound
-/// spares the search most of the pairs (`distance_below`, the worker's own early stop).
+/// The nearest of `prints`' probes to the stored `core` (and its wide probes to the stored
+/// `inner` core, unless `without_wide`) when it is below `bound`, infinity when not
+/// (`f32::INFINITY` asks for the exact nearest). The bound spares the search most of the
+/// pairs (`distance_below`, the worker's own early stop).
 fn nearest(
     prints: &FramePrints,
-    core: &model::consensus::Fingerprint,
-    centred_only: bool,
+    (core, inner): (&Fingerprint, &Fingerprint),
+    without_wide: bool,
     bound: f32,
 ) -> f32 {
-    let probes = prints.probes.iter().take(if centred_only {
-        CENTRED_PROBES
+    let wide = if without_wide {
+        &[][..]
     } else {
-        usize::MAX
-    });
+        &prints.wide[..]
+    };
+    let pairs = (prints.probes.iter().map(|probe| (probe, core)))
+        .chain(wide.iter().map(|probe| (probe, inner)));
     let mut nearest = f32::INFINITY;
-    for probe in probes {
-        if let Some(d) = distance_below(probe, core, nearest.min(bound)) {
+    for (probe, print) in pairs {
+        if let Some(d) = distance_below(probe, print, nearest.min(bound)) {
             nearest = d;
         }
     }
     nearest
 }
 
+/// A frame's prints and the inner core the index would cut from its core.
+fn with_inner(prints: FramePrints) -> (FramePrints, Fingerprint) {
+    let inner = inner_core(&prints.core).unwrap_or_else(|| prints.core.clone());
+    (prints, inner)
+}
+
 /// The nearest of each still's probes to any other still's core, per video: how near two
 /// real frames of one street a few metres apart come.
 fn real_footage() -> Result<(), Box<dyn std::error::Error>> {
     println!(
-        "| real footage | stills | nearest other still (every cut) | centred crops only | nearest to the next still, median |"
+        "| real footage | stills | nearest other still (every cut) | without the wide cuts | nearest to the next still, median |"
     );
     println!("|---|---:|---:|---:|---:|");
     for (name, count) in [("udacity_solidWhiteRight", 45), ("gopro_max_heromode", 11)] {
         let mut prints = Vec::new();
         for n in 0..count {
             let path = datasets::path(&format!("frames/{name}/frame_{n:03}.jpg"));
-            prints.push(frame_prints(&std::fs::read(path)?)?);
+            prints.push(with_inner(frame_prints(&std::fs::read(path)?)?));
         }
         let mut nearest_any = [f32::INFINITY; 2];
         let mut next = Vec::new();
@@ -66,12 +72,13 @@ fn real_footage() -> Result<(), Box<dyn std::error::Error>> {
                 if i == j {
                     continue;
                 }
-                for (slot, centred_only) in [(0, false), (1, true)] {
-                    let d = nearest(a, &b.core, centred_only, nearest_any[slot]);
+                let stored = (&b.0.core, &b.1);
+                for (slot, without_wide) in [(0, false), (1, true)] {
+                    let d = nearest(&a.0, stored, without_wide, nearest_any[slot]);
                     nearest_any[slot] = nearest_any[slot].min(d);
                 }
                 if j == i + 1 {
-                    next.push(nearest(a, &b.core, false, f32::INFINITY));
+                    next.push(nearest(&a.0, stored, false, f32::INFINITY));
                 }
             }
         }
@@ -98,7 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     real_footage()?;
     println!(
-        "| seed | honest frames | another dashcam's nearest (every cut) | centred crops only | its own other moment's nearest (every cut) | centred crops only | frames under a rule (every cut) |"
+        "| seed | honest frames | another dashcam's nearest (every cut) | without the wide cuts | its own other moment's nearest (every cut) | without the wide cuts | frames under a rule (every cut) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for seed in first..=last {
@@ -127,17 +134,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 frames.push((
                     device.index,
                     trip.fixes[index].time,
-                    frame_prints(&frame.jpeg)?,
+                    with_inner(frame_prints(&frame.jpeg)?),
                 ));
             }
         }
         let mut other = [f32::INFINITY; 2];
         let mut own = [f32::INFINITY; 2];
         let mut under_a_rule = 0;
-        for (device, time, prints) in &frames {
+        for (device, time, (prints, _)) in &frames {
             let mut taken = false;
-            for (stored_device, stored_time, stored) in &frames {
-                for (slot, centred_only) in [(0, false), (1, true)] {
+            for (stored_device, stored_time, (stored, inner)) in &frames {
+                for (slot, without_wide) in [(0, false), (1, true)] {
                     // Measured only as far as it could move the nearest or fall under the rule.
                     let (nearest_so_far, rule) = if stored_device != device {
                         (&mut other[slot], COPY_DISTANCE)
@@ -151,7 +158,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     } else {
                         *nearest_so_far
                     };
-                    let d = nearest(prints, &stored.core, centred_only, bound);
+                    let d = nearest(prints, (&stored.core, inner), without_wide, bound);
                     *nearest_so_far = nearest_so_far.min(d);
                     taken |= slot == 0 && d < rule;
                 }

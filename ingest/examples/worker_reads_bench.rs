@@ -3,7 +3,7 @@
 //! per frame, the near-duplicate read of its cell (`fingerprints_in`), the place consensus's
 //! views of the two rings around it (`views_in`, 19 cells) and the footage index read
 //! (`footage_sharing`, the keys of the core and of as many random prints as the worker has
-//! probes, so every key distinct: a real frame's neighbouring probes share keys); per capture, the device's
+//! keyed probes and keyed wide probes, so every key distinct: a real frame's neighbouring probes share keys); per capture, the device's
 //! week of fixes for the road check (`device_track_by_capture`); per worker start, the footage
 //! index's upkeep on an index already up to date.
 //!
@@ -157,7 +157,7 @@ async fn fill(store: &Store, devices: usize, captures: usize) -> Filled {
                         fingerprint: print(&mut rng, 32 * 18).to_bytes(),
                         heading: fix.heading,
                         footage: Some(FootageEntry {
-                            keys: model::footage::keys(&core),
+                            keys: model::footage::stored_keys(&core),
                             core: core.to_bytes(),
                         }),
                     }),
@@ -260,11 +260,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     let (footage_ms, found) = timed(rounds, |round| {
-        // A copy's probes: the stored core itself and a fresh print per other probe.
+        // A copy's probes: the stored core itself and a fresh print per other probe, and
+        // as many fresh inner prints as the worker has keyed wide probes.
         let mut rng = StdRng::seed_from_u64(round as u64);
         let mut keys: Vec<i64> = model::footage::keys(&pick(round).1);
         for _ in 0..2 * model::footage::KEYED_CUTS {
             keys.extend(model::footage::keys(&print(&mut rng, 64 * 36)));
+        }
+        for _ in 0..2 * model::footage::WIDE_KEYED_CUTS {
+            keys.extend(model::footage::inner_keys(&print(&mut rng, 56 * 30)));
         }
         keys.sort_unstable();
         keys.dedup();
@@ -297,8 +301,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         viewed
     );
     println!(
-        "| `footage_sharing` ({} keys: core + probes) | each accepted frame | {footage_ms:.2} ms | {:.1} |",
-        (1 + 2 * model::footage::KEYED_CUTS) * model::footage::BANDS as usize,
+        "| `footage_sharing` ({} keys: core + probes + wide probes) | each accepted frame | {footage_ms:.2} ms | {:.1} |",
+        (1 + 2 * (model::footage::KEYED_CUTS + model::footage::WIDE_KEYED_CUTS))
+            * model::footage::BANDS as usize,
         found
     );
     println!(

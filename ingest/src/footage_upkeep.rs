@@ -13,7 +13,7 @@
 
 use model::FrameId;
 use model::consensus::Fingerprint;
-use model::footage::{SCHEME_FLOOR, keys};
+use model::footage::{SCHEME_FLOOR, stored_keys};
 use store::{BlobKey, FootageEntry, Store, UnindexedFrame};
 
 use crate::similarity::frame_prints;
@@ -60,7 +60,7 @@ pub async fn rekey_footage(store: &Store) -> Result<Upkeep, store::Error> {
         let keyed: Vec<(FrameId, Vec<i64>)> = page
             .iter()
             .filter_map(|(sha256, core)| {
-                Fingerprint::from_bytes(core).map(|core| (*sha256, keys(&core)))
+                Fingerprint::from_bytes(core).map(|core| (*sha256, stored_keys(&core)))
             })
             .collect();
         done.unusable += page.len() - keyed.len();
@@ -103,7 +103,7 @@ pub async fn backfill_footage(store: &Store) -> Result<Upkeep, store::Error> {
             entries.push((
                 frame,
                 FootageEntry {
-                    keys: keys(&prints.core),
+                    keys: stored_keys(&prints.core),
                     core: prints.core.to_bytes(),
                 },
             ));

@@ -11,7 +11,8 @@
 //! [`frame_prints`] adds, from the same decode, what the global footage index
 //! (`model::footage`) keeps and asks: the frame's core (its centre, at 64 × 36) and one
 //! probe per cut a copy may have had (centred, one side, a corner, two opposite sides,
-//! turned), as it is and mirrored.
+//! turned), as it is and mirrored; and for cuts beyond the core's margin, the wide probes,
+//! read where the original's inner core would be.
 
 use image::imageops::FilterType;
 
@@ -46,6 +47,10 @@ pub struct FramePrints {
     /// ([`model::footage::mirrored`]): what is asked of the footage index. The first ones are
     /// [`FramePrints::keyed_probes`].
     pub probes: Vec<Fingerprint>,
+    /// Two per cut of [`model::footage::wide_cuts`] (crops beyond the core's margin), as it
+    /// is and mirrored, at the inner core's size: measured against the stored frames' inner
+    /// cores. The first ones are [`FramePrints::keyed_wide_probes`].
+    pub wide: Vec<Fingerprint>,
 }
 
 impl FramePrints {
@@ -53,6 +58,30 @@ impl FramePrints {
     /// [`model::footage::KEYED_CUTS`] cuts); every probe measures the distance to them.
     pub fn keyed_probes(&self) -> &[Fingerprint] {
         &self.probes[..(2 * model::footage::KEYED_CUTS).min(self.probes.len())]
+    }
+
+    /// The wide probes whose [`model::footage::inner_keys`] fetch candidates (those of the
+    /// first [`model::footage::WIDE_KEYED_CUTS`] wide cuts).
+    pub fn keyed_wide_probes(&self) -> &[Fingerprint] {
+        &self.wide[..(2 * model::footage::WIDE_KEYED_CUTS).min(self.wide.len())]
+    }
+
+    /// Every index key this frame's probes ask for: the core keys of its keyed probes and
+    /// the inner keys of its keyed wide probes, sorted, each once.
+    pub fn probe_keys(&self) -> Vec<i64> {
+        let mut keys: Vec<i64> = self
+            .keyed_probes()
+            .iter()
+            .flat_map(model::footage::keys)
+            .chain(
+                self.keyed_wide_probes()
+                    .iter()
+                    .flat_map(model::footage::inner_keys),
+            )
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
     }
 }
 
@@ -75,12 +104,15 @@ pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
     let aspect = f64::from(gray.width()) / f64::from(gray.height().max(1));
     FramePrints {
         whole: fingerprint_image(image),
-        core: areas.window(model::footage::probe_window(model::footage::Cut::NONE)),
+        core: areas.window(
+            model::footage::probe_window(model::footage::Cut::NONE),
+            CORE_CELLS,
+        ),
         probes: model::footage::copy_cuts()
             .into_iter()
             .map(|cut| {
                 if cut.turn_deg == 0.0 {
-                    areas.window(model::footage::probe_window(cut))
+                    areas.window(model::footage::probe_window(cut), CORE_CELLS)
                 } else {
                     let (centres, half) = model::footage::turned_probe_cells(cut, aspect);
                     areas.boxes(&centres, half)
@@ -88,8 +120,27 @@ pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
             })
             .flat_map(|probe| [model::footage::mirrored(&probe), probe])
             .collect(),
+        wide: model::footage::wide_cuts()
+            .into_iter()
+            .map(|cut| {
+                let window = areas.window(model::footage::wide_probe_window(cut), INNER_CELLS);
+                model::footage::renormalised(window)
+            })
+            .flat_map(|probe| [model::footage::mirrored(&probe), probe])
+            .collect(),
     }
 }
+
+/// The core's columns and rows.
+const CORE_CELLS: (usize, usize) = (
+    model::footage::CORE_WIDTH as usize,
+    model::footage::CORE_HEIGHT as usize,
+);
+/// The inner core's columns and rows.
+const INNER_CELLS: (usize, usize) = (
+    model::footage::INNER_WIDTH as usize,
+    model::footage::INNER_HEIGHT as usize,
+);
 
 /// The largest frame whose prints are read at full resolution (1920 × 1080 and a little
 /// more): its sums fit in `u32` many times over.
@@ -130,13 +181,13 @@ impl SummedAreas {
         sum as f32 / ((x1 - x0) * (y1 - y0)) as f32
     }
 
-    /// The core-sized fingerprint of the part at `(left, top, width, height)`, shares of
-    /// the picture's size: each of its cells the mean of the pixels it covers.
-    fn window(&self, (left, top, width, height): (f64, f64, f64, f64)) -> Fingerprint {
-        let (cols, rows) = (
-            model::footage::CORE_WIDTH as usize,
-            model::footage::CORE_HEIGHT as usize,
-        );
+    /// The fingerprint, `(cols, rows)` cells, of the part at `(left, top, width, height)`,
+    /// shares of the picture's size: each of its cells the mean of the pixels it covers.
+    fn window(
+        &self,
+        (left, top, width, height): (f64, f64, f64, f64),
+        (cols, rows): (usize, usize),
+    ) -> Fingerprint {
         let spans = |start: f64, span: f64, cells: usize, size: usize| -> Vec<(usize, usize)> {
             let edge = |n: usize| {
                 let at = (start + span * n as f64 / cells as f64) * size as f64;

@@ -490,7 +490,7 @@ async fn process(
                     outcome = FrameOutcome::Rejected(RejectReason::NearDuplicate);
                 } else {
                     footage = Some(FootageEntry {
-                        keys: model::footage::keys(&prints.core),
+                        keys: model::footage::stored_keys(&prints.core),
                         core: prints.core.to_bytes(),
                     });
                     let views = place_views(store, cell, frame.fix.time).await?;
@@ -774,13 +774,7 @@ async fn copies_footage(
     device: model::DeviceId,
     config: &CopyConfig,
 ) -> Result<bool, WorkerError> {
-    let mut keys: Vec<i64> = prints
-        .keyed_probes()
-        .iter()
-        .flat_map(model::footage::keys)
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
+    let keys = prints.probe_keys();
     let candidates: Vec<model::footage::Stored> = store
         .db
         .footage_sharing(&keys)
@@ -797,7 +791,15 @@ async fn copies_footage(
             })
         })
         .collect();
-    Ok(copy_of(&prints.probes, claimed, device, &candidates, config).is_some())
+    Ok(copy_of(
+        &prints.probes,
+        &prints.wide,
+        claimed,
+        device,
+        &candidates,
+        config,
+    )
+    .is_some())
 }
 
 /// Rejects each accepted frame `reason_for` gives a reason for, and takes back what was

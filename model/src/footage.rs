@@ -3,7 +3,7 @@
 //! original's place.
 //!
 //! Pure, and shared: ingest's pipeline worker computes each accepted frame's [`core`
-//! fingerprint](CORE_MARGIN) and its [`keys`], the store keeps both, and for each new frame
+//! fingerprint](CORE_MARGIN) and its [`stored_keys`], the store keeps both, and for each new frame
 //! the worker fetches the stored footage sharing a key with any of the frame's probes and
 //! asks [`copy_of`]. Never reads pixels itself (ingest's `similarity` does).
 //!
@@ -19,13 +19,21 @@
 //!   original's core flipped, and its cut, left and right swapped, is in the set too:
 //!   every probe of the set has its mirror image). Brightness and contrast are normalised away by the
 //!   fingerprint; JPEG re-encoding barely moves it.
+//! - A copy cut deeper than the margin no longer shows all of its original's core, but still
+//!   all of its **inner core** ([`inner_core`]: the core less [`INNER_TRIM_COLUMNS`] and
+//!   [`INNER_TRIM_ROWS`] each side, 15 % and 1/6 of the frame left out, cut from the stored
+//!   core, never stored itself). The **wide probes**, one per cut of [`wide_cuts`] (the same
+//!   shapes from 10.5 % to [`WIDE_MARGIN`]: a 12 % crop, the bottom 15 %, 16:9 cut to 4:3),
+//!   read the part of the new frame that would be it ([`wide_probe_window`]), mirrored too.
 //! - Candidates come from **locality-sensitive keys** ([`keys`]): [`BANDS`] random
 //!   hyperplane hashes of [`BITS_PER_BAND`] bits each, of the print pooled 2 × 2. Two
 //!   near-identical fingerprints share a band almost always; unrelated frames share one about
 //!   once in 2^28 per band, so the keys of a frame's core and its 262 probes of whole-percent
 //!   cuts and whole-degree turns ([`KEYED_CUTS`]; the half percents and half degrees between
 //!   them only measure) fetch about one unrelated candidate per 130 000 frames held. (The first scheme's 14 bits fetched 1.2 % of the index: 239
-//!   candidates of 20 000 frames, ingest's `worker_reads_bench`.) Keys carry their scheme
+//!   candidates of 20 000 frames, ingest's `worker_reads_bench`.) The inner core is keyed
+//!   alike in bands of its own ([`inner_keys`]), asked by the 110 wide probes of whole
+//!   percents ([`WIDE_KEYED_CUTS`]). Keys carry their scheme
 //!   ([`KEY_SCHEME`]); as it starts, ingest's worker re-makes the keys of an earlier scheme
 //!   from the stored cores, and enters accepted frames the index lacks (accepted before it
 //!   existed) from their published pictures (`ingest::footage_upkeep`).
@@ -40,18 +48,18 @@
 //!   each of them; one frame alone is never enough.
 //!
 //! What it cannot see (measured on real frames by ingest's example `footage_disguises`):
-//! a copy is found only while the original's core lines up with a probe to a fraction of a
-//! core cell. Centred crops up to [`CORE_MARGIN`], one side cut by up to that much (the
-//! bonnet, the sky), a crop of up to that much anchored at a corner, a change of aspect that
-//! takes up to that much off two opposite sides (16:9 to 16:10 or 3:2, a letterbox to 2:1),
-//! a turn of up to 5° with blank corners, any rescaling, blur, noise, contrast, grey and
-//! mirroring are found (nearest probe 0.000–0.038); a turn zoomed to fill is found most of
-//! the time (1.5–4.3°: 0.020–0.060, 21 of 28), its crop's pixel rounding moving the
-//! picture by a fraction of a core cell. A crop beyond the margin (12 %: 0.095 or more; the
-//! bottom 15 %: 0.27 or more; 16:9 to 4:3: 0.115 or more), a cut of another shape (a centred
-//! crop moved 2 %: 0.13 or more; 3 % off the right and 9 % off the bottom: 0.13 or more), a
-//! turn beyond 5° (6°: 0.083 or more) or a turn and a crop together (2° and 5 %: 0.074 or
-//! more) are not, nor is a strong gamma now and then (0.6: up to 0.090). Nor footage never accepted here before, nor footage
+//! a copy is found only while the original's core, or its inner core, lines up with a probe
+//! to a fraction of a core cell. Centred crops up to [`WIDE_MARGIN`], one side cut by up to
+//! that much (the bonnet, the sky), a crop of up to that much anchored at a corner, a change
+//! of aspect that takes up to that much off two opposite sides (16:9 to 16:10, 3:2 or 4:3,
+//! a letterbox to 2:1 or 2.5:1), a turn of up to 5° with blank corners, any rescaling,
+//! blur, noise, contrast, grey and mirroring are found (nearest probe 0.000–0.039); a turn
+//! zoomed to fill is found most of the time (1.5–4.3°: 0.020–0.060, 21 of 28), its crop's
+//! pixel rounding moving the picture by a fraction of a core cell. A crop beyond the wide
+//! margin (17 %: 0.107 or more), a cut of another shape (a centred crop moved 2 %: 0.125 or
+//! more; 3 % off the right and 9 % off the bottom: 0.127 or more), a turn beyond 5° (6°:
+//! 0.083 or more) or a turn and a crop together (2° and 5 %: 0.074 or more) are not, nor is
+//! a strong gamma now and then (0.6: up to 0.090). Nor footage never accepted here before, nor footage
 //! re-sent within [`CopyConfig::same_moment_ms`] of its original's time (side by side, as far
 //! as the index can tell). Seeing through those takes an alignment the fixed probes do not
 //! search (local features matched up to a similarity transform, say), with keys that survive
@@ -66,6 +74,25 @@ pub const CORE_WIDTH: u32 = 64;
 pub const CORE_HEIGHT: u32 = 36;
 /// Share of each side of a frame its core leaves out.
 pub const CORE_MARGIN: f64 = 0.10;
+/// Columns and rows of the core, each side, that its **inner core** leaves out: what a copy
+/// cropped by more than [`CORE_MARGIN`] (up to [`WIDE_MARGIN`]) still shows all of. The
+/// store keeps only the core; the inner core is cut from it ([`inner_core`]).
+pub const INNER_TRIM_COLUMNS: u32 = 4;
+pub const INNER_TRIM_ROWS: u32 = 3;
+/// The inner core's size: 56 × 30 of the core's cells.
+pub const INNER_WIDTH: u32 = CORE_WIDTH - 2 * INNER_TRIM_COLUMNS;
+pub const INNER_HEIGHT: u32 = CORE_HEIGHT - 2 * INNER_TRIM_ROWS;
+/// Share of each side of a frame its inner core leaves out, across (0.15) and down (1/6).
+pub const INNER_MARGIN: (f64, f64) = (
+    CORE_MARGIN + (1.0 - 2.0 * CORE_MARGIN) * INNER_TRIM_COLUMNS as f64 / CORE_WIDTH as f64,
+    CORE_MARGIN + (1.0 - 2.0 * CORE_MARGIN) * INNER_TRIM_ROWS as f64 / CORE_HEIGHT as f64,
+);
+/// The widest share of a side [`wide_cuts`] probe: a copy cut by more than [`CORE_MARGIN`]
+/// and up to this is probed against its original's inner core (16:9 cut to 4:3 takes 12.5 %
+/// off the left and the right).
+pub const WIDE_MARGIN: f64 = 0.15;
+// The inner core lies inside every wide cut.
+const _: () = assert!(WIDE_MARGIN <= INNER_MARGIN.0 + 1e-9 && WIDE_MARGIN <= INNER_MARGIN.1);
 /// How a copy may have been made from its original: turned by [`Cut::turn_deg`] about its
 /// centre (size kept), then the share of each side taken off.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -225,13 +252,21 @@ fn turns_at(steps: impl Iterator<Item = u32>) -> Vec<Cut> {
         .collect()
 }
 
-/// The cuts of [`copy_cuts`] at `steps`: centred, then one side, then a corner, then two
-/// opposite sides.
+/// The cuts of [`copy_cuts`] at `steps`: centred (none at all at step 0), then one side,
+/// then a corner, then two opposite sides.
 fn cuts_at(steps: impl Iterator<Item = u32> + Clone) -> Vec<Cut> {
     let share = |step: u32| CORE_MARGIN * f64::from(step) / f64::from(CUT_STEPS);
-    let centred = steps.clone().map(|step| Cut::centred(share(step)));
-    let cut_shares = steps.filter(|step| *step > 0).map(share);
-    let one_side = cut_shares.clone().flat_map(|s| {
+    let none = steps.clone().filter(|step| *step == 0).map(|_| Cut::NONE);
+    let mut cuts: Vec<Cut> = none.collect();
+    cuts.extend(shaped_cuts(steps.filter(|step| *step > 0).map(share)));
+    cuts
+}
+
+/// For `shares` (each above zero): centred crops, then one side cut, then a corner, then two
+/// opposite sides, each by the share.
+fn shaped_cuts(shares: impl Iterator<Item = f64> + Clone) -> Vec<Cut> {
+    let centred = shares.clone().map(Cut::centred);
+    let one_side = shares.clone().flat_map(|s| {
         [
             Cut::sides(s, 0.0, 0.0, 0.0),
             Cut::sides(0.0, s, 0.0, 0.0),
@@ -239,7 +274,7 @@ fn cuts_at(steps: impl Iterator<Item = u32> + Clone) -> Vec<Cut> {
             Cut::sides(0.0, 0.0, 0.0, s),
         ]
     });
-    let corner = cut_shares.clone().flat_map(|s| {
+    let corner = shares.clone().flat_map(|s| {
         [
             Cut::sides(0.0, 0.0, s, s),
             Cut::sides(s, 0.0, 0.0, s),
@@ -247,14 +282,39 @@ fn cuts_at(steps: impl Iterator<Item = u32> + Clone) -> Vec<Cut> {
             Cut::sides(s, s, 0.0, 0.0),
         ]
     });
-    let opposite =
-        cut_shares.flat_map(|s| [Cut::sides(s, 0.0, s, 0.0), Cut::sides(0.0, s, 0.0, s)]);
+    let opposite = shares.flat_map(|s| [Cut::sides(s, 0.0, s, 0.0), Cut::sides(0.0, s, 0.0, s)]);
     centred
         .chain(one_side)
         .chain(corner)
         .chain(opposite)
         .collect()
 }
+
+/// Steps of [`wide_cuts`]: every half percent beyond [`CORE_MARGIN`] up to [`WIDE_MARGIN`].
+const WIDE_STEPS: u32 = 10;
+
+/// The cuts a copy is probed for beyond [`CORE_MARGIN`], against its original's inner core
+/// ([`inner_core`], read in the copy at [`wide_probe_window`]): the shapes of [`copy_cuts`]
+/// (centred, one side, a corner, two opposite sides) with each side's share every half
+/// percent from 10.5 % to [`WIDE_MARGIN`]: a crop of 12 %, the bonnet and the dashboard off
+/// the bottom 15 %, 16:9 cut to 4:3 (12.5 % off the left and the right). The first
+/// [`WIDE_KEYED_CUTS`] (whole percents) are keyed ([`inner_keys`]). Turns are not searched
+/// beyond the margin, nor a turn and a crop together.
+pub fn wide_cuts() -> Vec<Cut> {
+    let share = |step: u32| {
+        CORE_MARGIN + (WIDE_MARGIN - CORE_MARGIN) * f64::from(step) / f64::from(WIDE_STEPS)
+    };
+    let keyed = (1..=WIDE_STEPS).filter(|step| step % KEYED_STEP == 0);
+    let between = (1..=WIDE_STEPS).filter(|step| step % KEYED_STEP != 0);
+    let mut cuts = shaped_cuts(keyed.map(share));
+    cuts.extend(shaped_cuts(between.map(share)));
+    cuts
+}
+
+/// How many of [`wide_cuts`], from the first, are keyed: at each whole percent from 11 to
+/// 15, one centred crop, four one-side cuts, four corners and two pairs of opposite sides
+/// (55).
+pub const WIDE_KEYED_CUTS: usize = (WIDE_STEPS / KEYED_STEP) as usize * 11;
 
 /// Hash bands of [`keys`].
 pub const BANDS: u32 = 8;
@@ -264,10 +324,12 @@ pub const BANDS: u32 = 8;
 /// ingest's `worker_reads_bench`). A copy at the copy rule's edge (0.045) agrees on a bit 98 %
 /// of the time, so on a whole band 60 % of the time and on some band of eight 99.9 %.
 pub const BITS_PER_BAND: u32 = 28;
-/// The scheme of [`keys`], in their top bits: keys an earlier scheme made are told apart
-/// and re-made from the stored cores (ingest's worker does so as it starts).
-pub const KEY_SCHEME: i64 = 2;
-/// Every key of this scheme is at least this; every earlier one (band << 14 | 14 bits) below.
+/// The scheme of [`stored_keys`], in their top bits: keys an earlier scheme made are told
+/// apart and re-made from the stored cores (ingest's worker does so as it starts). Scheme 2
+/// keyed the core only; scheme 3 adds the inner core's [`inner_keys`].
+pub const KEY_SCHEME: i64 = 3;
+/// Every key of this scheme is at least this; every earlier one below (scheme 2's from
+/// `2 << 40`, the first scheme's band << 14 | 14 bits).
 pub const SCHEME_FLOOR: i64 = KEY_SCHEME << 40;
 /// Where a key's band number starts.
 const BAND_SHIFT: u32 = 32;
@@ -278,15 +340,27 @@ const _: () = assert!(BITS_PER_BAND <= BAND_SHIFT);
 /// original's core if the frame was cut from it by `cut` (its turn left aside: a turned
 /// cut's core is read at [`turned_probe_cells`]).
 pub fn probe_window(cut: Cut) -> (f64, f64, f64, f64) {
-    let axis = |start: f64, end: f64| {
+    window_inside(cut, (CORE_MARGIN, CORE_MARGIN))
+}
+
+/// The part of a frame that is the original's inner core ([`inner_core`]) if the frame was
+/// cut from it by `cut` (one of [`wide_cuts`]): read at [`INNER_WIDTH`] × [`INNER_HEIGHT`].
+pub fn wide_probe_window(cut: Cut) -> (f64, f64, f64, f64) {
+    window_inside(cut, INNER_MARGIN)
+}
+
+/// The part of a frame cut by `cut` that is the original less `margins` (across, down) of
+/// each side.
+fn window_inside(cut: Cut, (across, down): (f64, f64)) -> (f64, f64, f64, f64) {
+    let axis = |margin: f64, start: f64, end: f64| {
         let kept = 1.0 - start - end;
         (
-            ((CORE_MARGIN - start) / kept).max(0.0),
-            (1.0 - 2.0 * CORE_MARGIN) / kept,
+            ((margin - start) / kept).max(0.0),
+            (1.0 - 2.0 * margin) / kept,
         )
     };
-    let (left, width) = axis(cut.left, cut.right);
-    let (top, height) = axis(cut.top, cut.bottom);
+    let (left, width) = axis(across, cut.left, cut.right);
+    let (top, height) = axis(down, cut.top, cut.bottom);
     (left, top, width.min(1.0 - left), height.min(1.0 - top))
 }
 
@@ -313,14 +387,13 @@ pub fn turned_probe_cells(cut: Cut, aspect: f64) -> (Vec<(f64, f64)>, (f64, f64)
     (centres, half)
 }
 
-/// A core-sized fingerprint ([`CORE_WIDTH`] × [`CORE_HEIGHT`], row-major) flipped left to
-/// right: the print of the same window of the frame mirrored. A fingerprint of another size
-/// is returned as it is.
+/// A core-sized or inner-core-sized fingerprint ([`CORE_WIDTH`] × [`CORE_HEIGHT`] or
+/// [`INNER_WIDTH`] × [`INNER_HEIGHT`], row-major) flipped left to right: the print of the
+/// same window of the frame mirrored. A fingerprint of another size is returned as it is.
 pub fn mirrored(print: &Fingerprint) -> Fingerprint {
-    let width = CORE_WIDTH as usize;
-    if print.0.len() != width * CORE_HEIGHT as usize {
+    let Some((width, _)) = grid_of(print) else {
         return print.clone();
-    }
+    };
     Fingerprint(
         print
             .0
@@ -330,6 +403,45 @@ pub fn mirrored(print: &Fingerprint) -> Fingerprint {
     )
 }
 
+/// The columns and rows of a core-sized or inner-core-sized print.
+fn grid_of(print: &Fingerprint) -> Option<(usize, usize)> {
+    [(CORE_WIDTH, CORE_HEIGHT), (INNER_WIDTH, INNER_HEIGHT)]
+        .into_iter()
+        .map(|(w, h)| (w as usize, h as usize))
+        .find(|(w, h)| print.0.len() == w * h)
+}
+
+/// The inner core of a core print: its centre, [`INNER_TRIM_COLUMNS`] and
+/// [`INNER_TRIM_ROWS`] of each side left out, [`renormalised`]. `None` for a print that is
+/// not core-sized.
+pub fn inner_core(core: &Fingerprint) -> Option<Fingerprint> {
+    let (width, height) = (CORE_WIDTH as usize, CORE_HEIGHT as usize);
+    if core.0.len() != width * height {
+        return None;
+    }
+    let (columns, rows) = (INNER_TRIM_COLUMNS as usize, INNER_TRIM_ROWS as usize);
+    let values = core
+        .0
+        .chunks(width)
+        .skip(rows)
+        .take(height - 2 * rows)
+        .flat_map(|row| row[columns..width - columns].iter().copied())
+        .collect();
+    Some(renormalised(Fingerprint(values)))
+}
+
+/// A print brought back to zero mean and unit spread: how an inner core is cut from a stored
+/// core, and how a wide probe is read (both sides the same rule, so a flat picture's print
+/// is as flat on either). Unchanged for a print already so, to rounding.
+pub fn renormalised(print: Fingerprint) -> Fingerprint {
+    let n = print.0.len().max(1) as f32;
+    let mean = print.0.iter().sum::<f32>() / n;
+    let spread = (print.0.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n)
+        .sqrt()
+        .max(1e-6);
+    Fingerprint(print.0.iter().map(|v| (v - mean) / spread).collect())
+}
+
 /// The index keys of a core fingerprint: for each of [`BANDS`] bands, [`SCHEME_FLOOR`], the
 /// band number, and the signs of [`BITS_PER_BAND`] fixed pseudo-random projections of the
 /// print pooled 2 × 2 (a core print is hashed at 32 × 18: a copy's noise is finer than
@@ -337,16 +449,41 @@ pub fn mirrored(print: &Fingerprint) -> Fingerprint {
 /// the same keys.
 pub fn keys(core: &Fingerprint) -> Vec<i64> {
     let pooled = pooled(core);
-    let other_size;
-    let projections: &[f32] = if pooled.len() == POOLED_CELLS {
-        &CORE_PROJECTIONS
+    if pooled.len() == POOLED_CELLS {
+        band_keys(&pooled, &CORE_PROJECTIONS, 0)
     } else {
-        other_size = projections(pooled.len());
-        &other_size
-    };
+        band_keys(&pooled, &projections(pooled.len(), CORE_SEED), 0)
+    }
+}
+
+/// The index keys of an inner core ([`inner_core`]) or a wide probe: as [`keys`], over the
+/// inner print pooled 2 × 2 (28 × 15), with projections of their own and band numbers
+/// [`BANDS`] to `2 ×` [`BANDS`] − 1, so that they never meet a core's keys.
+pub fn inner_keys(inner: &Fingerprint) -> Vec<i64> {
+    let pooled = pooled(inner);
+    if pooled.len() == POOLED_INNER_CELLS {
+        band_keys(&pooled, &INNER_PROJECTIONS, BANDS)
+    } else {
+        band_keys(&pooled, &projections(pooled.len(), INNER_SEED), BANDS)
+    }
+}
+
+/// Every key the index keeps for a stored core: its [`keys`] and its inner core's
+/// [`inner_keys`].
+pub fn stored_keys(core: &Fingerprint) -> Vec<i64> {
+    let mut all = keys(core);
+    if let Some(inner) = inner_core(core) {
+        all.extend(inner_keys(&inner));
+    }
+    all
+}
+
+/// [`BANDS`] keys of `pooled` values, bands numbered from `first_band`, one row of
+/// `projections` per bit.
+fn band_keys(pooled: &[f32], projections: &[f32], first_band: u32) -> Vec<i64> {
     let mut rows = projections.chunks_exact(pooled.len().max(1));
     let mut keys = Vec::with_capacity(BANDS as usize);
-    for band in 0..BANDS {
+    for band in first_band..first_band + BANDS {
         let mut bits: i64 = 0;
         for bit in 0..BITS_PER_BAND {
             let row = rows.next().unwrap_or_default();
@@ -362,27 +499,35 @@ pub fn keys(core: &Fingerprint) -> Vec<i64> {
 
 /// Values of a core print pooled 2 × 2.
 const POOLED_CELLS: usize = (CORE_WIDTH as usize / 2) * (CORE_HEIGHT as usize / 2);
+/// Values of an inner core pooled 2 × 2.
+const POOLED_INNER_CELLS: usize = (INNER_WIDTH as usize / 2) * (INNER_HEIGHT as usize / 2);
+/// The SplitMix64 seeds of the core's and the inner core's projections: "WAYMARK2",
+/// "WAYMARK3".
+const CORE_SEED: u64 = 0x5741_594D_4152_4B32;
+const INNER_SEED: u64 = 0x5741_594D_4152_4B33;
 
 /// The projections of [`keys`] for a core print, made once: a frame's probes are keyed
 /// against them a hundred times and more.
 static CORE_PROJECTIONS: std::sync::LazyLock<Vec<f32>> =
-    std::sync::LazyLock::new(|| projections(POOLED_CELLS));
+    std::sync::LazyLock::new(|| projections(POOLED_CELLS, CORE_SEED));
+/// The projections of [`inner_keys`] for an inner print, made once.
+static INNER_PROJECTIONS: std::sync::LazyLock<Vec<f32>> =
+    std::sync::LazyLock::new(|| projections(POOLED_INNER_CELLS, INNER_SEED));
 
 /// The [`BANDS`] × [`BITS_PER_BAND`] pseudo-random projections of a print of `cells` values,
-/// row after row: the fixed SplitMix64 stream every node draws alike.
-fn projections(cells: usize) -> Vec<f32> {
-    let mut state: u64 = 0x5741_594D_4152_4B32; // "WAYMARK2"
+/// row after row: the fixed SplitMix64 stream from `seed` every node draws alike.
+fn projections(cells: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed;
     (0..(BANDS * BITS_PER_BAND) as usize * cells)
         .map(|_| uniform(&mut state))
         .collect()
 }
 
-/// A core-sized print's 2 × 2 means (any other print as it is).
+/// A core-sized or inner-core-sized print's 2 × 2 means (any other print as it is).
 fn pooled(print: &Fingerprint) -> Vec<f32> {
-    let (width, height) = (CORE_WIDTH as usize, CORE_HEIGHT as usize);
-    if print.0.len() != width * height {
+    let Some((width, height)) = grid_of(print) else {
         return print.0.clone();
-    }
+    };
     let at = |x: usize, y: usize| print.0[y * width + x];
     (0..height / 2)
         .flat_map(|y| {
@@ -480,9 +625,12 @@ pub const OWN_COPY_DISTANCE: f32 = 0.030;
 /// The stored footage the frame of `device` claimed at `claimed` copies, if any: the
 /// nearest candidate within the copy distance of any probe and not taken side by side
 /// (same place, same moment) — another device's, or the device's own from another moment
-/// under the tighter [`CopyConfig::own_copy_distance`].
+/// under the tighter [`CopyConfig::own_copy_distance`]. `probes` (core-sized, one per cut of
+/// [`copy_cuts`]) are measured against each candidate's core, `wide_probes` (inner-sized,
+/// one per cut of [`wide_cuts`]) against its [`inner_core`].
 pub fn copy_of<'a>(
     probes: &[Fingerprint],
+    wide_probes: &[Fingerprint],
     claimed: &Fix,
     device: DeviceId,
     candidates: &'a [Stored],
@@ -508,8 +656,18 @@ pub fn copy_of<'a>(
         };
         let mut bound = nearest.map_or(limit, |(best, _)| best.min(limit));
         let mut found = false;
-        for probe in probes {
-            if let Some(d) = distance_below(probe, &stored.core, bound) {
+        let inner = if wide_probes.is_empty() {
+            None
+        } else {
+            inner_core(&stored.core)
+        };
+        let pairs = probes.iter().map(|probe| (probe, &stored.core)).chain(
+            inner
+                .iter()
+                .flat_map(|inner| wide_probes.iter().map(move |p| (p, inner))),
+        );
+        for (probe, print) in pairs {
+            if let Some(d) = distance_below(probe, print, bound) {
                 bound = d;
                 found = true;
             }
@@ -728,24 +886,178 @@ mod tests {
     }
 
     #[test]
-    fn the_keys_of_scheme_2_never_change() {
+    fn the_keys_of_scheme_3_never_change() {
         // Keys the store holds were made by this scheme: the same print must always give the
-        // same keys (else they must carry a new KEY_SCHEME and be re-made).
+        // same keys (else they must carry a new KEY_SCHEME and be re-made). The core's keys
+        // are scheme 2's bits under the new floor.
         let mut state = 42;
         let fixed = Fingerprint((0..2304).map(|_| uniform(&mut state)).collect());
-        assert_eq!(
-            keys(&fixed),
-            [
-                2199245882944,
-                2203453129714,
-                2207814432125,
-                2211941617744,
-                2216418344545,
-                2220688003268,
-                2224864222661,
-                2229234090324
-            ]
+        let scheme_2: [i64; 8] = [
+            2199245882944,
+            2203453129714,
+            2207814432125,
+            2211941617744,
+            2216418344545,
+            2220688003268,
+            2224864222661,
+            2229234090324,
+        ];
+        let expected: Vec<i64> = scheme_2.iter().map(|k| k + (1 << 40)).collect();
+        assert_eq!(keys(&fixed), expected);
+        let stored = stored_keys(&fixed);
+        assert_eq!(stored[..8], expected[..]);
+        assert_eq!(stored[8..], INNER_KEYS_OF_FIXED);
+    }
+
+    /// [`inner_keys`] of the inner core of `the_keys_of_scheme_3_never_change`'s print.
+    const INNER_KEYS_OF_FIXED: [i64; 8] = [
+        3333143464733,
+        3337445820936,
+        3341620719960,
+        3345791097730,
+        3350078656813,
+        3354417205801,
+        3358802395961,
+        3362982217800,
+    ];
+
+    #[test]
+    fn wide_cuts_go_from_the_core_margin_to_the_wide_margin_and_mirror_into_each_other() {
+        let cuts = wide_cuts();
+        assert_eq!(cuts.len(), 2 * WIDE_KEYED_CUTS);
+        assert_eq!(WIDE_KEYED_CUTS, 55);
+        let whole = |share: f64| ((share * 100.0).round() - share * 100.0).abs() < 1e-9;
+        let has = |cut: Cut| has_cut(&cuts, cut);
+        for (n, cut) in cuts.iter().enumerate() {
+            let sides = [cut.left, cut.top, cut.right, cut.bottom];
+            assert_eq!(cut.turn_deg, 0.0);
+            assert!(sides.iter().any(|s| *s > CORE_MARGIN + 1e-9), "{cut:?}");
+            assert!(sides.iter().all(|s| *s <= WIDE_MARGIN + 1e-9), "{cut:?}");
+            assert_eq!(
+                sides.into_iter().all(whole),
+                n < WIDE_KEYED_CUTS,
+                "{n}: {cut:?}"
+            );
+            assert!(has(cut.mirrored()), "{cut:?}");
+        }
+        // 16:9 to 4:3; a 12 % crop; the bottom 15 %; a corner crop of 13.5 %.
+        assert!(has(Cut::sides(0.125, 0.0, 0.125, 0.0)));
+        assert!(has(Cut::centred(0.12)));
+        assert!(has(Cut::sides(0.0, 0.0, 0.0, 0.15)));
+        assert!(has(Cut::sides(0.135, 0.135, 0.0, 0.0)));
+        assert!(!has(Cut::centred(0.10)));
+        assert!(!has(Cut::centred(0.16)));
+        // Every wide window, mapped back through its cut, is the original's inner core.
+        for cut in cuts {
+            let (left, top, width, height) = wide_probe_window(cut);
+            let back = |at: f64, start: f64, end: f64| start + at * (1.0 - start - end);
+            let (across, down) = INNER_MARGIN;
+            assert!((back(left, cut.left, cut.right) - across).abs() < 1e-12);
+            assert!((back(left + width, cut.left, cut.right) - (1.0 - across)).abs() < 1e-12);
+            assert!((back(top, cut.top, cut.bottom) - down).abs() < 1e-12);
+            assert!((back(top + height, cut.top, cut.bottom) - (1.0 - down)).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn the_inner_core_is_the_cores_centre_renormalised() {
+        assert!((INNER_MARGIN.0 - 0.15).abs() < 1e-12);
+        assert!((INNER_MARGIN.1 - 1.0 / 6.0).abs() < 1e-12);
+        let core = print(5);
+        let inner = inner_core(&core).unwrap();
+        assert_eq!(inner.0.len(), (INNER_WIDTH * INNER_HEIGHT) as usize);
+        let n = inner.0.len() as f32;
+        let mean = inner.0.iter().sum::<f32>() / n;
+        let spread = (inner.0.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+        assert!(
+            mean.abs() < 1e-4 && (spread - 1.0).abs() < 1e-4,
+            "{mean} {spread}"
         );
+        // Each cell of the inner core is the core's cell 4 columns and 3 rows further on,
+        // brought to the inner core's mean and spread.
+        let width = CORE_WIDTH as usize;
+        let kept: Vec<f32> = (3..33)
+            .flat_map(|row| (4..60).map(move |column| row * width + column))
+            .map(|at| core.0[at])
+            .collect();
+        let kept_mean = kept.iter().sum::<f32>() / n;
+        let kept_spread = (kept.iter().map(|v| (v - kept_mean).powi(2)).sum::<f32>() / n).sqrt();
+        for (cell, value) in inner.0.iter().zip(&kept) {
+            assert!((cell - (value - kept_mean) / kept_spread).abs() < 1e-4);
+        }
+        // Mirroring commutes with taking the inner core (the trims are symmetric).
+        let near = |a: &Fingerprint, b: &Fingerprint| {
+            a.0.len() == b.0.len() && a.0.iter().zip(&b.0).all(|(x, y)| (x - y).abs() < 1e-4)
+        };
+        assert!(near(
+            &inner_core(&mirrored(&core)).unwrap(),
+            &mirrored(&inner_core(&core).unwrap())
+        ));
+        // Renormalising a renormalised print changes nothing; a flat print stays flat.
+        assert!(near(&renormalised(inner.clone()), &inner));
+        assert!(
+            renormalised(Fingerprint(vec![3.0; 8]))
+                .0
+                .iter()
+                .all(|v| *v == 0.0)
+        );
+        assert_eq!(inner_core(&Fingerprint(vec![1.0; 10])), None);
+        // Its keys are bands 8–15, never a core's.
+        let inner_bands: Vec<i64> = inner_keys(&inner)
+            .iter()
+            .map(|k| (k - SCHEME_FLOOR) >> BAND_SHIFT)
+            .collect();
+        assert_eq!(inner_bands, (8..16).collect::<Vec<i64>>());
+        assert_eq!(stored_keys(&core).len(), 2 * BANDS as usize);
+    }
+
+    #[test]
+    fn a_wide_probe_finds_a_copy_by_its_originals_inner_core() {
+        let config = CopyConfig::default();
+        let original = print(11);
+        let stored_frame = stored(2, 43.73, 1_000, original.clone());
+        let here = fix(43.70, 10_000_000);
+        let inner = inner_core(&original).unwrap();
+        let wide_probe = Fingerprint(inner.0.iter().map(|v| v + 0.01).collect());
+        let candidates = std::slice::from_ref(&stored_frame);
+        // A core probe of another shot alone misses it; the wide probe finds it.
+        let elsewhere = print(12);
+        assert!(
+            copy_of(
+                std::slice::from_ref(&elsewhere),
+                &[],
+                &here,
+                device(1),
+                candidates,
+                &config
+            )
+            .is_none()
+        );
+        let found = copy_of(
+            std::slice::from_ref(&elsewhere),
+            std::slice::from_ref(&wide_probe),
+            &here,
+            device(1),
+            candidates,
+            &config,
+        );
+        assert_eq!(found, Some(&stored_frame));
+        // An unrelated wide probe finds nothing.
+        let unrelated = inner_core(&print(13)).unwrap();
+        assert!(
+            copy_of(
+                &[],
+                std::slice::from_ref(&unrelated),
+                &here,
+                device(1),
+                candidates,
+                &config
+            )
+            .is_none()
+        );
+        // The wide probe's keys meet the stored frame's.
+        let stored = stored_keys(&original);
+        assert!(inner_keys(&wide_probe).iter().any(|k| stored.contains(k)));
     }
 
     #[test]
@@ -800,6 +1112,7 @@ mod tests {
         for (n, (candidate, is_copy)) in cases.into_iter().enumerate() {
             let found = copy_of(
                 std::slice::from_ref(&copy),
+                &[],
                 &here,
                 device(1),
                 std::slice::from_ref(&candidate),

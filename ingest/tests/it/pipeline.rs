@@ -806,6 +806,30 @@ async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_i
         reasons.iter().all(|r| r == "replay"),
         "Oscar's off-centre copy: {reasons:?}"
     );
+
+    // Peggy cuts deeper than the core's margin: to 4:3 (12.5 % off the left and the right)
+    // and 12 % off every side, each kept at its new size, and the bottom 14 % off, scaled
+    // back, in turn; she claims them 12 km north: the original's inner core still finds
+    // them. (A deep cut shows the picture larger, so a soft frame may be refused as
+    // `blurred` first: two of these eight are; none is accepted.)
+    let cut = std::cell::Cell::new(0);
+    let (wide, copies) = published_copies(&store, &ann, 12_000.0, |public| {
+        cut.set(cut.get() + 1);
+        let kept = |sides| datasets::frames::disguise_cut_kept(public, sides, false, -6, 95);
+        match cut.get() % 3 {
+            0 => kept([0.125, 0.0, 0.125, 0.0]),
+            1 => kept([0.12; 4]),
+            _ => datasets::frames::disguise_cut(public, [0.0, 0.0, 0.0, 0.14], false, -6, 80),
+        }
+        .unwrap()
+    })
+    .await;
+    let (_, reasons) = send("Peggy", 46, wide, copies).await;
+    let replays = reasons.iter().filter(|r| *r == "replay").count();
+    assert!(
+        reasons.iter().all(|r| r == "replay" || r == "blurred") && replays >= 6,
+        "Peggy's deep crops: {reasons:?}"
+    );
 }
 
 /// A capture of `original`'s published (blurred) frames made over by `disguise`, claimed
@@ -885,12 +909,11 @@ async fn candidates_among(store: &Store, copies: &[Vec<u8>], original: &CaptureM
     let mut found = 0;
     for copy in copies {
         let prints = ingest::similarity::frame_prints(copy).unwrap();
-        let keys: Vec<i64> = prints
-            .keyed_probes()
-            .iter()
-            .flat_map(model::footage::keys)
-            .collect();
-        let shared = store.db.footage_sharing(&keys).await.unwrap();
+        let shared = store
+            .db
+            .footage_sharing(&prints.probe_keys())
+            .await
+            .unwrap();
         found += shared
             .iter()
             .filter(|stored| original.frames.iter().any(|f| f.sha256 == stored.sha256))

@@ -66,9 +66,10 @@ fn broken_bytes_are_an_error_not_a_panic() {
 
 /// The global footage index's promises on the simulator's real stills: a copy — cropped
 /// 0–10 % a side, mirrored or not, or cut off-centre (the bottom, the top, towards a
-/// corner), brightened or darkened, re-encoded at quality 50–90 — is within
-/// `OWN_COPY_DISTANCE` (and so `COPY_DISTANCE`) of its original's core and shares an index
-/// key with it; no frame of another honest dashcam is within `COPY_DISTANCE` of any
+/// corner), brightened or darkened, re-encoded at quality 50–90; or cut deeper (to 4:3, 12 %
+/// a side, the bottom 15 %, a corner 13.5 %), measured against the original's inner core —
+/// is within `OWN_COPY_DISTANCE` (and so `COPY_DISTANCE`) of its original and shares an
+/// index key with it; no frame of another honest dashcam is within `COPY_DISTANCE` of any
 /// other's, wherever and whenever it was taken (the simulator mirrors some streets' stills,
 /// so the mirrored probes meet the same still shown both ways); and no dashcam's frame is within
 /// `OWN_COPY_DISTANCE` of its own frames of another moment (over `same_moment_ms` apart:
@@ -79,7 +80,7 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
     use datasets::frames::{FrameSource, Look};
     use ingest::similarity::frame_prints;
     use model::consensus::distance_below;
-    use model::footage::{COPY_DISTANCE, CopyConfig, OWN_COPY_DISTANCE, keys};
+    use model::footage::{COPY_DISTANCE, CopyConfig, OWN_COPY_DISTANCE, inner_core, stored_keys};
     let network = datasets::monaco().unwrap();
     let graph = datasets::RoadGraph::new(&network);
     let fleet = simulate(
@@ -123,6 +124,12 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
         (Made::Turned(-3.5, false), 6, 80),
         (Made::Turned(1.0, true), 0, 85),
         (Made::Turned(-4.0, true), -6, 80),
+        // Beyond the core's margin, found by the inner core: 16:9 to 4:3, a crop of 12 %,
+        // the bottom 15 %, a corner crop of 13.5 % (between two keyed wide cuts).
+        (Made::Cut([0.125, 0.0, 0.125, 0.0]), 4, 80),
+        (Made::Cut([0.12; 4]), -12, 70),
+        (Made::Cut([0.0, 0.0, 0.0, 0.15]), 0, 85),
+        (Made::Cut([0.135, 0.135, 0.0, 0.0]), 10, 75),
     ];
     let mut frames = Vec::new();
     let mut copy_distances = Vec::new();
@@ -157,20 +164,20 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
             }
             .unwrap();
             let copy = frame_prints(&copy).unwrap();
+            let inner = inner_core(&prints.core).unwrap();
             let nearest = copy
                 .probes
                 .iter()
                 .map(|probe| distance(probe, &prints.core))
+                .chain(copy.wide.iter().map(|probe| distance(probe, &inner)))
                 .fold(f32::INFINITY, f32::min);
             copy_distances.push(nearest);
-            let core_keys = keys(&prints.core);
+            let stored = stored_keys(&prints.core);
             assert!(
-                copy.keyed_probes()
-                    .iter()
-                    .any(|probe| keys(probe).iter().any(|key| core_keys.contains(key))),
+                copy.probe_keys().iter().any(|key| stored.contains(key)),
                 "a copy shares no index key with its original"
             );
-            frames.push((device.index, trip.fixes[index].time, prints));
+            frames.push((device.index, trip.fixes[index].time, prints, inner));
         }
     }
     copy_distances.sort_by(f32::total_cmp);
@@ -183,8 +190,8 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
     assert!(farthest_copy < OWN_COPY_DISTANCE, "{farthest_copy}");
     let same_moment_ms = CopyConfig::default().same_moment_ms;
     let (mut nearest_other, mut nearest_own) = (f32::INFINITY, f32::INFINITY);
-    for (device, time, prints) in &frames {
-        for (other, other_time, stored) in &frames {
+    for (device, time, prints, _) in &frames {
+        for (other, other_time, stored, inner) in &frames {
             let nearest = if other != device {
                 &mut nearest_other
             } else if time.millis_since(*other_time).abs() > same_moment_ms {
@@ -193,8 +200,10 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
                 continue;
             };
             // Only a pair nearer than the nearest so far moves it (the index's own search).
-            for probe in &prints.probes {
-                if let Some(d) = distance_below(probe, &stored.core, *nearest) {
+            let pairs = (prints.probes.iter().map(|probe| (probe, &stored.core)))
+                .chain(prints.wide.iter().map(|probe| (probe, inner)));
+            for (probe, print) in pairs {
+                if let Some(d) = distance_below(probe, print, *nearest) {
                     *nearest = d;
                 }
             }

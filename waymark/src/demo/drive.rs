@@ -305,10 +305,11 @@ fn reencoded(
 
 /// What a disguised replay sends for `trip`: the frames of `victim`'s latest trip that ended
 /// before this one starts (published on the map by then, so anyone can fetch them; nothing
-/// when there is none yet), one a second, brightened, re-encoded, changed in turn five ways —
+/// when there is none yet), one a second, brightened, re-encoded, changed in turn seven ways —
 /// cropped 5 % a side, the bottom 8 % (the bonnet) cut off, cropped 6 % towards the top-left
-/// corner, cut to 16:10, turned 2° and zoomed to fill — and on every other trip mirrored
-/// too, claimed at the fixes of a drive it never made.
+/// corner, cut to 16:10, turned 2° and zoomed to fill, cut to 4:3 and cropped 12 % a side
+/// (these two kept at their new size) — and on every other trip mirrored too, claimed at the
+/// fixes of a drive it never made.
 fn disguised(
     fleet: &Fleet,
     trip: &Trip,
@@ -336,12 +337,17 @@ fn disguised(
         let frame = frames.frame(original.frame_key(at), &original.fixes[at], look)?;
         let mirror = trip.index % 2 == 1;
         let cut = |sides| datasets::frames::disguise_cut(&frame.jpeg, sides, mirror, 12, 82);
-        let copy = match index % 5 {
+        // Cut deeper than 10 %, a copy is kept at its new size: scaled back up it would be
+        // refused as `blurred` before the footage index is asked.
+        let kept = |sides| datasets::frames::disguise_cut_kept(&frame.jpeg, sides, mirror, 12, 85);
+        let copy = match index % 7 {
             0 => cut([0.05; 4])?,
             1 => cut([0.0, 0.0, 0.0, 0.08])?,
             2 => cut([0.0, 0.0, 0.06, 0.06])?,
             3 => cut([0.05, 0.0, 0.05, 0.0])?,
-            _ => datasets::frames::disguise_turned(&frame.jpeg, 2.0, true, mirror, 12, 82)?,
+            4 => datasets::frames::disguise_turned(&frame.jpeg, 2.0, true, mirror, 12, 82)?,
+            5 => kept([0.125, 0.0, 0.125, 0.0])?,
+            _ => kept([0.12; 4])?,
         };
         copies.push((copy, *fix));
     }
