@@ -33,7 +33,9 @@
 //!   them only measure) fetch about one unrelated candidate per 130 000 frames held. (The first scheme's 14 bits fetched 1.2 % of the index: 239
 //!   candidates of 20 000 frames, ingest's `worker_reads_bench`.) The inner core is keyed
 //!   alike in bands of its own ([`inner_keys`]), asked by the 110 wide probes of whole
-//!   percents ([`WIDE_KEYED_CUTS`]). Keys carry their scheme
+//!   percents ([`WIDE_KEYED_CUTS`]): 373 keyed prints, so about one unrelated candidate per
+//!   92 000 frames held (scaled from the 263's figure by the count of keyed prints, not
+//!   measured again). Keys carry their scheme
 //!   ([`KEY_SCHEME`]); as it starts, ingest's worker re-makes the keys of an earlier scheme
 //!   from the stored cores, and enters accepted frames the index lacks (accepted before it
 //!   existed) from their published pictures (`ingest::footage_upkeep`).
@@ -319,7 +321,8 @@ pub const WIDE_KEYED_CUTS: usize = (WIDE_STEPS / KEYED_STEP) as usize * 11;
 /// Hash bands of [`keys`].
 pub const BANDS: u32 = 8;
 /// Bits of each band. Unrelated prints share a band once in 2^28, so the 8 bands of a
-/// frame's 263 keyed prints meet about one unrelated frame per 130 000 held: the candidates a
+/// frame's 263 keyed prints meet about one unrelated frame per 130 000 held (its 373 with
+/// the wide probes', in bands of their own, about one per 92 000): the candidates a
 /// frame fetches grow slowly with the index (at 14 bits they were 1.1 % of it, measured by
 /// ingest's `worker_reads_bench`). A copy at the copy rule's edge (0.045) agrees on a bit 98 %
 /// of the time, so on a whole band 60 % of the time and on some band of eight 99.9 %.
