@@ -337,9 +337,10 @@ fn disguised(
         let frame = frames.frame(original.frame_key(at), &original.fixes[at], look)?;
         let mirror = trip.index % 2 == 1;
         let cut = |sides| datasets::frames::disguise_cut(&frame.jpeg, sides, mirror, 12, 82);
-        // Cut deeper than 10 %, a copy is kept at its new size (scaled back up it would be
-        // refused as `blurred` before the footage index is asked) and encoded finer, so that
-        // its fewer pixels still make the server's smallest frame (25 KB).
+        // Cut deeper than 10 %, a copy is kept at its new size (scaled back up, more such
+        // copies are refused as `blurred` before the footage index is asked; kept, some still
+        // are) and encoded finer, so that its fewer pixels still make the server's smallest
+        // frame (25 KB).
         let kept = |sides| datasets::frames::disguise_cut_kept(&frame.jpeg, sides, mirror, 12, 95);
         let copy = match index % 7 {
             0 => cut([0.05; 4])?,
