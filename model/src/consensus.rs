@@ -104,6 +104,10 @@ pub struct ConsensusConfig {
     pub min_unlike_frames: usize,
     /// Share of the capture's judged frames that must be unlike to hold it.
     pub unlike_share: f64,
+    /// Captures of a device held on their own in an epoch that make it caught
+    /// ([`device_holds`]): a place's look can change (works, snow, night), so one capture
+    /// unlike its places may be the place's doing; two are the device's.
+    pub caught_captures: usize,
 }
 
 impl Default for ConsensusConfig {
@@ -115,6 +119,7 @@ impl Default for ConsensusConfig {
             heading_tolerance_deg: 45.0,
             min_unlike_frames: 3,
             unlike_share: 0.5,
+            caught_captures: 2,
         }
     }
 }
@@ -186,16 +191,69 @@ pub fn agreement(
 
 /// Whether a capture's frames disagree with their places enough to hold it for review.
 pub fn capture_disagrees(agreements: &[Agreement], config: &ConsensusConfig) -> bool {
-    let unlike = agreements
-        .iter()
-        .filter(|a| matches!(a, Agreement::Unlike { .. }))
-        .count();
-    let judged = unlike
-        + agreements
-            .iter()
-            .filter(|a| matches!(a, Agreement::Like))
-            .count();
-    unlike >= config.min_unlike_frames && unlike as f64 >= config.unlike_share * judged as f64
+    PlaceFit::of(agreements).disagrees(config)
+}
+
+/// How one capture's frames compared with the views of their places: the counts the device
+/// rule ([`device_holds`]) weighs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlaceFit {
+    /// Frames like a view of their place.
+    pub like: usize,
+    /// Frames unlike every view of a well-mapped place.
+    pub unlike: usize,
+}
+
+impl PlaceFit {
+    /// The counts of `agreements` (unjudged frames count for neither).
+    pub fn of(agreements: &[Agreement]) -> Self {
+        let count = |like: bool| {
+            agreements
+                .iter()
+                .filter(|a| match a {
+                    Agreement::Like => like,
+                    Agreement::Unlike { .. } => !like,
+                    Agreement::Unjudged => false,
+                })
+                .count()
+        };
+        Self {
+            like: count(true),
+            unlike: count(false),
+        }
+    }
+
+    /// Enough of the judged frames are unlike their places to hold the capture on its own.
+    pub fn disagrees(&self, config: &ConsensusConfig) -> bool {
+        let judged = self.like + self.unlike;
+        self.unlike >= config.min_unlike_frames
+            && self.unlike as f64 >= config.unlike_share * judged as f64
+    }
+
+    /// The places vouch for the capture: at least [`ConsensusConfig::min_unlike_frames`]
+    /// frames like their views, and more like than unlike.
+    pub fn vouched_for(&self, config: &ConsensusConfig) -> bool {
+        self.like >= config.min_unlike_frames && self.like > self.unlike
+    }
+}
+
+/// The device rule: which of one device's captures of an epoch are held for review, given
+/// how each compared with its places and how many of the device's captures of the epoch
+/// were already held `unlike-place` (`held_before`: by the worker, or an earlier close).
+///
+/// A capture that disagrees is held on its own ([`PlaceFit::disagrees`]). Once the device is
+/// caught — [`ConsensusConfig::caught_captures`] captures held, before or among these — its
+/// pixels prove nothing where nobody else filmed: every other capture is held with it unless
+/// its places vouch for it ([`PlaceFit::vouched_for`]). A spoofer with footage of elsewhere
+/// who crosses well-mapped streets thereby loses the streets nobody else has filmed, which
+/// no check could judge. An honest device is caught only by captures held on their own, as
+/// without this rule; a reviewer who clears those cases sees the others beside them.
+pub fn device_holds(fits: &[PlaceFit], held_before: usize, config: &ConsensusConfig) -> Vec<bool> {
+    let held_here = fits.iter().filter(|fit| fit.disagrees(config)).count();
+    let caught = held_before + held_here >= config.caught_captures;
+    fits.iter()
+        .map(|fit| fit.disagrees(config) || (caught && !fit.vouched_for(config)))
+        .collect()
 }
 
 /// Smallest angle between two headings, degrees (0..=180).

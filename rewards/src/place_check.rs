@@ -7,14 +7,22 @@
 //! who was first on a street with footage of elsewhere earns nothing once others have
 //! filmed it in the same week.
 //!
+//! A device is judged over the epoch ([`model::consensus::device_holds`]): once two of its
+//! captures were held `unlike-place` (by the worker, an earlier close, or this one), its
+//! other captures of the epoch are held with them unless their places vouch for them.
+//! Footage of elsewhere proves nothing on a street nobody else filmed, so a device caught
+//! sending it earns nothing there either; the cases it opens are `unlike-place` cases like
+//! the first.
+//!
 //! Never does: reject, unpublish or pay anything itself; it opens cases.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use model::consensus::{
-    ConsensusConfig, Fingerprint, VIEW_RINGS, VIEW_WINDOW_MS, View, agreement, capture_disagrees,
+    ConsensusConfig, Fingerprint, PlaceFit, VIEW_RINGS, VIEW_WINDOW_MS, View, agreement,
+    device_holds,
 };
-use model::{RejectReason, TimestampMs};
+use model::{CaptureId, DeviceId, RejectReason, TimestampMs};
 use store::Store;
 
 use crate::{EpochId, Result};
@@ -22,15 +30,24 @@ use crate::{EpochId, Result};
 /// Cells per views query (well under either database's limit of bound values).
 const CELLS_PER_QUERY: usize = 500;
 
-/// Holds the captures of `epoch` whose pixels disagree with their places; returns how many
-/// it held now (cases opened before are left as they are).
+/// Holds the captures of `epoch` whose pixels disagree with their places, and the others of
+/// a device caught doing so that their places do not vouch for; returns how many it held now
+/// (cases opened before are left as they are).
 pub async fn hold_unlike_captures(store: &Store, epoch: EpochId, at: TimestampMs) -> Result<usize> {
     let config = ConsensusConfig::default();
     let captures = store
         .db
         .captures_to_rejudge(epoch.starts_at(), epoch.ends_at())
         .await?;
-    let mut held = 0;
+    let held_before = store
+        .db
+        .captures_held_by_device(
+            RejectReason::UnlikePlace,
+            epoch.starts_at(),
+            epoch.ends_at(),
+        )
+        .await?;
+    let mut by_device: BTreeMap<DeviceId, Vec<(CaptureId, PlaceFit)>> = BTreeMap::new();
     for capture in captures {
         let Some(earliest) = capture.frames.iter().map(|(_, time, _)| *time).min() else {
             continue;
@@ -79,12 +96,24 @@ pub async fn hold_unlike_captures(store: &Store, epoch: EpochId, at: TimestampMs
                 ))
             })
             .collect();
-        if capture_disagrees(&agreements, &config) {
-            store
-                .db
-                .hold_capture(capture.capture, RejectReason::UnlikePlace, at)
-                .await?;
-            held += 1;
+        by_device
+            .entry(capture.device)
+            .or_default()
+            .push((capture.capture, PlaceFit::of(&agreements)));
+    }
+    let mut held = 0;
+    for (device, captures) in by_device {
+        let fits: Vec<PlaceFit> = captures.iter().map(|(_, fit)| *fit).collect();
+        let before = held_before.get(&device).copied().unwrap_or(0);
+        let holds = device_holds(&fits, before, &config);
+        for ((capture, _), hold) in captures.iter().zip(holds) {
+            if hold {
+                store
+                    .db
+                    .hold_capture(*capture, RejectReason::UnlikePlace, at)
+                    .await?;
+                held += 1;
+            }
         }
     }
     Ok(held)

@@ -476,6 +476,37 @@ impl Db {
             .collect()
     }
 
+    /// How many captures of each device are held `reason` with their first held frame
+    /// taken in `[start, end)`, their cases not cleared: how often a device was caught in an
+    /// epoch (the rewards close's device rule of place consensus,
+    /// `model::consensus::device_holds`).
+    pub async fn captures_held_by_device(
+        &self,
+        reason: RejectReason,
+        start: TimestampMs,
+        end: TimestampMs,
+    ) -> Result<std::collections::BTreeMap<DeviceId, usize>> {
+        let rows = sqlx::query(
+            "SELECT device_id, COUNT(DISTINCT capture_id) AS held FROM fraud_cases \
+             WHERE reason = $1 AND status <> 'cleared' AND first_frame_ms >= $2 \
+             AND first_frame_ms < $3 GROUP BY device_id",
+        )
+        .bind(reason.slug())
+        .bind(start.as_millis())
+        .bind(end.as_millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let held: i64 = row.try_get("held")?;
+                Ok((
+                    crate::db::parse_column(row, "device_id")?,
+                    usize::try_from(held).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
     /// The findings standing against `device` taken before `before`, each with the frames
     /// the device had accepted after it (up to `before`): what its reputation is computed
     /// from.

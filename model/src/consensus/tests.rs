@@ -89,6 +89,48 @@ fn a_capture_is_held_when_most_judged_frames_are_unlike(
     );
 }
 
+fn fit(like: usize, unlike: usize) -> PlaceFit {
+    PlaceFit { like, unlike }
+}
+
+#[rstest]
+#[case::honest_week(vec![fit(5, 0), fit(0, 0), fit(3, 1), fit(0, 2)], 0, vec![false; 4])]
+#[case::one_capture_unlike_may_be_the_place(
+    vec![fit(0, 4), fit(0, 0), fit(1, 0)],
+    0,
+    vec![true, false, false]
+)]
+#[case::caught_here_holds_the_unchecked(
+    vec![fit(0, 4), fit(0, 0), fit(1, 0), fit(2, 2), fit(1, 5)],
+    0,
+    vec![true, true, true, true, true]
+)]
+#[case::caught_here_spares_the_vouched(
+    vec![fit(0, 4), fit(3, 0), fit(6, 2), fit(3, 3)],
+    0,
+    vec![true, false, false, true]
+)]
+#[case::caught_with_one_held_before(vec![fit(0, 0), fit(4, 1), fit(0, 3)], 1, vec![true, false, true])]
+#[case::caught_before_holds_the_unchecked(vec![fit(0, 0), fit(4, 1)], 2, vec![true, false])]
+#[case::one_held_before_alone_catches_nobody(vec![fit(0, 0), fit(0, 2)], 1, vec![false, false])]
+fn a_device_caught_unlike_its_places_keeps_only_what_the_places_vouch_for(
+    #[case] fits: Vec<PlaceFit>,
+    #[case] held_before: usize,
+    #[case] held: Vec<bool>,
+) {
+    assert_eq!(
+        device_holds(&fits, held_before, &ConsensusConfig::default()),
+        held
+    );
+}
+
+#[test]
+fn a_place_fit_counts_like_and_unlike_frames_and_leaves_out_the_unjudged() {
+    let agreements = [LIKE, UNLIKE, UNJUDGED, LIKE, UNLIKE, UNLIKE];
+    assert_eq!(PlaceFit::of(&agreements), fit(2, 3));
+    assert_eq!(PlaceFit::of(&[]), fit(0, 0));
+}
+
 fn fix(lat: f64, lon: f64, heading: Option<f64>) -> Fix {
     Fix {
         time: TimestampMs(1_700_000_000_000),

@@ -3,7 +3,10 @@
 //! OpenZeppelin's own `@openzeppelin/merkle-tree`.
 
 mod openzeppelin;
+mod place;
 mod properties;
+#[path = "../../../store/tests/it/received.rs"]
+mod received;
 mod scenario;
 
 use model::TimestampMs;

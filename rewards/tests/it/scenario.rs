@@ -39,7 +39,7 @@ enum Backend {
 struct World {
     store: Store,
     _dir: tempfile::TempDir,
-    _servers: (Option<Postgres>, Option<Moto>),
+    _servers: Servers,
     alice: ContributorId,
     bob: ContributorId,
     fleet_owner: ContributorId,
@@ -167,16 +167,27 @@ fn w40() -> EpochId {
 /// The world on the backend this pass of the suite runs on (`scripts/test` runs it again on
 /// PostgreSQL + S3).
 async fn world() -> World {
-    let postgres_pass = std::env::var("WMK_TEST_BACKEND").as_deref() == Ok("postgres-s3");
-    world_on(if postgres_pass {
+    world_on(this_pass()).await
+}
+
+/// The backend this pass of the suite runs on (`WMK_TEST_BACKEND`).
+fn this_pass() -> Backend {
+    if std::env::var("WMK_TEST_BACKEND").as_deref() == Ok("postgres-s3") {
         Backend::PostgresS3
     } else {
         Backend::Local
-    })
-    .await
+    }
 }
 
-async fn world_on(backend: Backend) -> World {
+/// A store on the backend this pass of the suite runs on, with what keeps it alive.
+pub(crate) async fn store_of_this_pass() -> (Store, tempfile::TempDir, Servers) {
+    store_on(this_pass()).await
+}
+
+/// The servers a PostgreSQL + S3 store runs on (none for SQLite and files).
+pub(crate) type Servers = (Option<Postgres>, Option<Moto>);
+
+async fn store_on(backend: Backend) -> (Store, tempfile::TempDir, Servers) {
     let dir = tempfile::tempdir().unwrap();
     let (config, servers) = match backend {
         Backend::Local => (StoreConfig::under(dir.path()), (None, None)),
@@ -192,6 +203,11 @@ async fn world_on(backend: Backend) -> World {
         }
     };
     let store = Store::open(&config).await.unwrap();
+    (store, dir, servers)
+}
+
+async fn world_on(backend: Backend) -> World {
+    let (store, dir, servers) = store_on(backend).await;
     let alice = contributor(
         &store,
         "alice",
