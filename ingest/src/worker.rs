@@ -46,7 +46,7 @@ use crate::sequence::{SequenceConfig, split};
 use crate::similarity::{Fingerprint, FramePrints, distance, frame_prints};
 use crate::uploads::PROCESS_CAPTURE_JOB;
 use model::consensus::{
-    ConsensusConfig, VIEW_RINGS, VIEW_WINDOW_MS, View, agreement, capture_disagrees, heading_at,
+    ConsensusConfig, PlaceFit, VIEW_RINGS, VIEW_WINDOW_MS, View, agreement, heading_at,
 };
 use model::footage::{CopyConfig, capture_copies, copy_of};
 use model::roads::{DEVICE_WINDOW_MS, RoadConfig, RoadIndex, device_holds, road_fit};
@@ -580,7 +580,7 @@ async fn process(
     // Pixels unlike the place, or a track off the mapped roads: held for a reviewer. One who
     // cleared this capture's hold has judged it: it is not held again.
     let (off_road, leaning) = off_road_captures(store, roads, device, capture, &fixes).await?;
-    let hold = if capture_disagrees(&agreements, &consensus) {
+    let hold = if unlike_places(store, device, &fixes, &agreements, &consensus).await? {
         Some(RejectReason::UnlikePlace)
     } else {
         off_road.then_some(RejectReason::OffRoad)
@@ -726,6 +726,36 @@ async fn hold_for_review(
     reason: RejectReason,
 ) -> Result<(), WorkerError> {
     take_back(store, frames, detections, |_| Some(reason)).await
+}
+
+/// Whether the capture of `agreements` (its `fixes`) is held `unlike-place`: it disagrees
+/// with its places, or `device` was caught — captures held `unlike-place` in the week before
+/// it and since — and its places do not vouch for it (judged per device over time,
+/// [`model::consensus::device_holds`], as the reward close judges the epoch).
+async fn unlike_places(
+    store: &Store,
+    device: model::DeviceId,
+    fixes: &[model::Fix],
+    agreements: &[model::consensus::Agreement],
+    config: &ConsensusConfig,
+) -> Result<bool, WorkerError> {
+    let fit = PlaceFit::of(agreements);
+    if fit.disagrees(config) || fit.vouched_for(config) {
+        return Ok(fit.disagrees(config));
+    }
+    let Some(first) = fixes.iter().map(|fix| fix.time).min() else {
+        return Ok(false);
+    };
+    let held = store
+        .db
+        .captures_held_by_device(
+            RejectReason::UnlikePlace,
+            first.saturating_add_ms(-DEVICE_WINDOW_MS),
+            TimestampMs(i64::MAX),
+        )
+        .await?;
+    let before = held.get(&device).copied().unwrap_or(0);
+    Ok(model::consensus::device_holds(&[fit], before, config)[0])
 }
 
 /// Whether `capture` (its `fixes`) lies off the mapped `roads`, judged with `device`'s other

@@ -583,8 +583,20 @@ fn street_capture(
     hours_ago: i64,
     elsewhere: bool,
 ) -> (CaptureManifest, Vec<Vec<u8>>) {
+    street_capture_north(source, key, camera, hours_ago, elsewhere, 0.0)
+}
+
+/// [`street_capture`] of the street `north_m` metres north of that one.
+fn street_capture_north(
+    source: &mut datasets::frames::FrameSource,
+    key: &DeviceKeypair,
+    camera: u32,
+    hours_ago: i64,
+    elsewhere: bool,
+    north_m: f64,
+) -> (CaptureManifest, Vec<Vec<u8>>) {
     let start = TimestampMs::now().saturating_add_ms(-hours_ago * 3_600_000);
-    let (lat, lon): (f64, f64) = (43.7384, 7.4246);
+    let (lat, lon): (f64, f64) = (43.7384 + north_m / 111_320.0, 7.4246);
     let mut shots = Vec::new();
     for i in 0..8u32 {
         let east = f64::from(i) * 8.0;
@@ -1064,6 +1076,67 @@ async fn published_copies(
         ..original.clone()
     };
     (manifest, copies)
+}
+
+#[actix_web::test]
+async fn a_device_caught_twice_unlike_a_mapped_street_is_held_where_nobody_else_filmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
+    let app = test::init_service(App::new().configure(ingest::configure(store.clone()))).await;
+    let vision = vision::Vision::new(vision::VisionConfig::default())
+        .expect("vision models installed by scripts/setup");
+    let analyzer: Arc<dyn FrameAnalyzer> = Arc::new(OpenCv(vision));
+    let mut source = datasets::frames::FrameSource::open().unwrap();
+    let mut sequence = 0;
+    // One capture by `seed`'s device (signed up on its first), filmed by dashcam `camera`.
+    let mut send = async |name: &str, seed: u8, camera: u32, hours_ago, elsewhere, north_m| {
+        let key = DeviceKeypair::from_seed([seed; 32]);
+        if sequence == 0 || name != "Mallory" {
+            sign_up_with_device!(app, name, key);
+        }
+        sequence += 1;
+        let (mut manifest, jpegs) =
+            street_capture_north(&mut source, &key, camera, hours_ago, elsewhere, north_m);
+        manifest.sequence_number = sequence;
+        // A receiver's jitter along the street (up to a metre either way), so one device's
+        // captures together are not a generated track at one set speed (`synthetic-track`).
+        for (i, entry) in manifest.frames.iter_mut().enumerate() {
+            let mut z = (u64::from(camera) << 8 | i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            let metres = (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+            entry.fix.lon += metres / (111_320.0 * entry.fix.lat.to_radians().cos());
+        }
+        let reasons = upload_and_process!(app, store, analyzer, key, manifest, jpegs);
+        (manifest, reasons)
+    };
+    // Mallory's first capture of a street nobody else films yet: nothing can judge it.
+    let (_, reasons) = send("Mallory", 44, 103, 12, false, 600.0).await;
+    assert!(reasons.iter().all(Value::is_null), "{reasons:?}");
+    for (name, seed, hours) in [("Ann", 41, 11), ("Ben", 42, 10), ("Cat", 43, 9)] {
+        let (_, reasons) = send(name, seed, u32::from(seed), hours, false, 0.0).await;
+        assert!(reasons.iter().all(Value::is_null), "{name}: {reasons:?}");
+    }
+    // Caught once on the mapped street (another town's footage, two windows of it 30 %
+    // apart, so not a copy of her own): one capture unlike its place may be the place's
+    // doing, so her next capture of another unfilmed street is accepted.
+    let (_, reasons) = send("Mallory", 44, 101, 8, true, 0.0).await;
+    assert!(reasons.iter().all(|r| r == "unlike-place"), "{reasons:?}");
+    let (_, reasons) = send("Mallory", 44, 102, 7, false, 1_200.0).await;
+    assert!(reasons.iter().all(Value::is_null), "{reasons:?}");
+    // Caught twice: her footage proves nothing where nobody else filmed.
+    let (_, reasons) = send("Mallory", 44, 104, 6, true, 0.0).await;
+    assert!(reasons.iter().all(|r| r == "unlike-place"), "{reasons:?}");
+    let (alone, reasons) = send("Mallory", 44, 105, 5, false, 1_800.0).await;
+    assert!(reasons.iter().all(|r| r == "unlike-place"), "{reasons:?}");
+    // Dan, alone on a street of his own, is not held; the mapped street still vouches for
+    // what is like it.
+    let (_, reasons) = send("Dan", 45, 45, 4, false, 2_400.0).await;
+    assert!(reasons.iter().all(Value::is_null), "Dan: {reasons:?}");
+    let cases = cases_of(&store).await;
+    assert_eq!(cases.len(), 3, "{cases:?}");
+    assert!(cases.iter().any(|case| case.capture == alone.capture_id));
 }
 
 #[actix_web::test]
