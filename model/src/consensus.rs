@@ -19,6 +19,9 @@
 //! - One odd frame (a lorry filling the view, a wiper) never holds a capture: it takes
 //!   [`ConsensusConfig::min_unlike_frames`] unlike frames that are at least
 //!   [`ConsensusConfig::unlike_share`] of the capture's judged frames.
+//! - A device is judged over time ([`device_holds`]): once [`ConsensusConfig::caught_captures`]
+//!   of its captures are held, its others are held too unless their places vouch for them,
+//!   since footage of elsewhere proves nothing on a street nobody else filmed.
 //! - The fingerprint (computed by ingest's `similarity` from the JPEG) is a normalised
 //!   grayscale thumbnail: exposure and re-encoding barely move it; another street, another
 //!   direction or another drive's footage moves it far.
