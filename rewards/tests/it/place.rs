@@ -16,6 +16,13 @@ use crate::{DAY, HOUR, at, received};
 const START: (f64, f64) = (48.137, 11.575);
 const FRAMES: usize = 12;
 
+fn config() -> RewardsConfig {
+    RewardsConfig {
+        emission: "7000000".into(),
+        ..RewardsConfig::default()
+    }
+}
+
 fn w40() -> EpochId {
     "2026-W40".parse().unwrap()
 }
@@ -212,10 +219,7 @@ async fn a_device_caught_unlike_mapped_streets_earns_nothing_where_nobody_else_f
     )
     .await;
 
-    let config = RewardsConfig {
-        emission: "7000000".into(),
-        ..RewardsConfig::default()
-    };
+    let config = config();
     let closed = close(
         &store,
         epoch,
@@ -279,10 +283,7 @@ async fn a_device_caught_in_another_week_keeps_this_weeks_unchecked_streets() {
         true,
     )
     .await;
-    let config = RewardsConfig {
-        emission: "7000000".into(),
-        ..RewardsConfig::default()
-    };
+    let config = config();
     for week in [last_week, epoch] {
         close(
             &store,
