@@ -580,11 +580,9 @@ async fn process(
     // Pixels unlike the place, or a track off the mapped roads: held for a reviewer. One who
     // cleared this capture's hold has judged it: it is not held again.
     let (off_road, leaning) = off_road_captures(store, roads, device, capture, &fixes).await?;
-    let hold = if unlike_places(store, device, &fixes, &agreements, &consensus).await? {
-        Some(RejectReason::UnlikePlace)
-    } else {
-        off_road.then_some(RejectReason::OffRoad)
-    };
+    let hold = place_hold(store, device, &fixes, &agreements, &consensus)
+        .await?
+        .or(off_road.then_some(RejectReason::OffRoad));
     if let Some(reason) = hold
         && !store.db.hold_cleared(capture).await?
     {
@@ -715,7 +713,7 @@ async fn place_views(store: &Store, cell: u64, at: TimestampMs) -> Result<Vec<Vi
 }
 
 /// Holds every accepted frame of a capture whose pixels disagree with its places
-/// (`unlike-place`) or whose track lies off the roads (`off-road`): it is not published
+/// (`unlike-place`, `unvouched-place`) or whose track lies off the roads (`off-road`): it is not published
 /// (its public copy and thumbnail, written already, are taken back), counts for nothing, and
 /// the commit opens a case for a reviewer. Its originals are kept for the reviewer's
 /// decision ([`crate::reviews::decide_case`]).
@@ -728,34 +726,37 @@ async fn hold_for_review(
     take_back(store, frames, detections, |_| Some(reason)).await
 }
 
-/// Whether the capture of `agreements` (its `fixes`) is held `unlike-place`: it disagrees
-/// with its places, or `device` was caught — captures held `unlike-place` in the week before
-/// it and since — and its places do not vouch for it (judged per device over time,
-/// [`model::consensus::device_holds`], as the reward close judges the epoch).
-async fn unlike_places(
+/// Why the capture of `agreements` (its `fixes`) is held for its pixels, if it is:
+/// `unlike-place` when it disagrees with its places; `unvouched-place` when its places do not
+/// vouch for it and `device` was caught — captures held `unlike-place` in the week before it
+/// and since (judged per device over time, [`model::consensus::device_holds`], as the reward
+/// close judges the epoch).
+async fn place_hold(
     store: &Store,
     device: model::DeviceId,
     fixes: &[model::Fix],
     agreements: &[model::consensus::Agreement],
     config: &ConsensusConfig,
-) -> Result<bool, WorkerError> {
+) -> Result<Option<RejectReason>, WorkerError> {
     let fit = PlaceFit::of(agreements);
-    if fit.disagrees(config) || fit.vouched_for(config) {
-        return Ok(fit.disagrees(config));
-    }
-    let Some(first) = fixes.iter().map(|fix| fix.time).min() else {
-        return Ok(false);
+    let held_before = if fit.disagrees(config) || fit.vouched_for(config) {
+        0
+    } else if let Some(first) = fixes.iter().map(|fix| fix.time).min() {
+        store
+            .db
+            .captures_held_by_device(
+                RejectReason::UnlikePlace,
+                first.saturating_add_ms(-DEVICE_WINDOW_MS),
+                TimestampMs(i64::MAX),
+            )
+            .await?
+            .get(&device)
+            .copied()
+            .unwrap_or(0)
+    } else {
+        0
     };
-    let held = store
-        .db
-        .captures_held_by_device(
-            RejectReason::UnlikePlace,
-            first.saturating_add_ms(-DEVICE_WINDOW_MS),
-            TimestampMs(i64::MAX),
-        )
-        .await?;
-    let before = held.get(&device).copied().unwrap_or(0);
-    Ok(model::consensus::device_holds(&[fit], before, config)[0])
+    Ok(model::consensus::device_holds(&[fit], held_before, config)[0])
 }
 
 /// Whether `capture` (its `fixes`) lies off the mapped `roads`, judged with `device`'s other

@@ -20,13 +20,14 @@
 //!   [`ConsensusConfig::min_unlike_frames`] unlike frames that are at least
 //!   [`ConsensusConfig::unlike_share`] of the capture's judged frames.
 //! - A device is judged over time ([`device_holds`]): once [`ConsensusConfig::caught_captures`]
-//!   of its captures are held, its others are held too unless their places vouch for them,
-//!   since footage of elsewhere proves nothing on a street nobody else filmed.
+//!   of its captures are held, its others are held too unless their places vouch for them
+//!   (`unvouched-place`), since footage of elsewhere proves nothing on a street nobody else
+//!   filmed.
 //! - The fingerprint (computed by ingest's `similarity` from the JPEG) is a normalised
 //!   grayscale thumbnail: exposure and re-encoding barely move it; another street, another
 //!   direction or another drive's footage moves it far.
 
-use crate::{DeviceId, Fix};
+use crate::{DeviceId, Fix, RejectReason};
 
 /// A frame's perceptual fingerprint: its grayscale 32 × 18 thumbnail normalised to zero mean
 /// and unit spread (computed by ingest's `similarity`).
@@ -240,22 +241,34 @@ impl PlaceFit {
     }
 }
 
-/// The device rule: which of one device's captures of an epoch are held for review, given
-/// how each compared with its places and how many of the device's captures of the epoch
-/// were already held `unlike-place` (`held_before`: by the worker, or an earlier close).
+/// The device rule: which of one device's captures are held for review, and why, given how
+/// each compared with its places and how many of the device's captures were already held
+/// `unlike-place` lately (`held_before`: by the worker, or an earlier close).
 ///
-/// A capture that disagrees is held on its own ([`PlaceFit::disagrees`]). Once the device is
-/// caught — [`ConsensusConfig::caught_captures`] captures held, before or among these — its
-/// pixels prove nothing where nobody else filmed: every other capture is held with it unless
-/// its places vouch for it ([`PlaceFit::vouched_for`]). A spoofer with footage of elsewhere
-/// who crosses well-mapped streets thereby loses the streets nobody else has filmed, which
-/// no check could judge. An honest device is caught only by captures held on their own, as
-/// without this rule; a reviewer who clears those cases sees the others beside them.
-pub fn device_holds(fits: &[PlaceFit], held_before: usize, config: &ConsensusConfig) -> Vec<bool> {
+/// A capture that disagrees is held on its own ([`PlaceFit::disagrees`]:
+/// [`RejectReason::UnlikePlace`]). Once the device is caught —
+/// [`ConsensusConfig::caught_captures`] captures held so, before or among these — its pixels
+/// prove nothing where nobody else filmed: every other capture is held too unless its places
+/// vouch for it ([`PlaceFit::vouched_for`]; [`RejectReason::UnvouchedPlace`]). A spoofer with
+/// footage of elsewhere who crosses well-mapped streets thereby loses the streets nobody else
+/// has filmed, which no check could judge. Only captures held on their own count towards
+/// being caught, so a reviewer who clears those releases the device; an honest device is
+/// caught only by them, as without this rule.
+pub fn device_holds(
+    fits: &[PlaceFit],
+    held_before: usize,
+    config: &ConsensusConfig,
+) -> Vec<Option<RejectReason>> {
     let held_here = fits.iter().filter(|fit| fit.disagrees(config)).count();
     let caught = held_before + held_here >= config.caught_captures;
     fits.iter()
-        .map(|fit| fit.disagrees(config) || (caught && !fit.vouched_for(config)))
+        .map(|fit| {
+            if fit.disagrees(config) {
+                Some(RejectReason::UnlikePlace)
+            } else {
+                (caught && !fit.vouched_for(config)).then_some(RejectReason::UnvouchedPlace)
+            }
+        })
         .collect()
 }
 

@@ -45,6 +45,11 @@ pub enum RejectReason {
     /// The capture's pixels are unlike what other devices saw at the well-mapped places it
     /// claims: held for a reviewer, not paid, but not counted as fraud unless confirmed.
     UnlikePlace,
+    /// The capture's places do not vouch for it (mostly nobody else filmed them) and its
+    /// device had two captures held [`Self::UnlikePlace`] lately: its pixels prove nothing
+    /// there (`model::consensus::device_holds`). Held for a reviewer, like
+    /// [`Self::UnlikePlace`].
+    UnvouchedPlace,
     /// The capture's moving fixes mostly lie off the mapped roads, or on roads that run
     /// another way (a GPS offset): held for a reviewer, like [`Self::UnlikePlace`].
     OffRoad,
@@ -65,7 +70,7 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 33] = [
+    pub const ALL: [RejectReason; 34] = [
         Self::NotJpeg,
         Self::FrameTooSmall,
         Self::FrameTooLarge,
@@ -90,6 +95,7 @@ impl RejectReason {
         Self::SharedTrack,
         Self::PhotoMismatch,
         Self::UnlikePlace,
+        Self::UnvouchedPlace,
         Self::OffRoad,
         Self::Blurred,
         Self::TooDark,
@@ -128,6 +134,7 @@ impl RejectReason {
             Self::SharedTrack => "shared-track",
             Self::PhotoMismatch => "photo-mismatch",
             Self::UnlikePlace => "unlike-place",
+            Self::UnvouchedPlace => "unvouched-place",
             Self::OffRoad => "off-road",
             Self::Blurred => "blurred",
             Self::TooDark => "too-dark",
@@ -163,7 +170,10 @@ impl RejectReason {
     /// nothing while held, but cost no reputation and forfeit no epoch unless a reviewer
     /// confirms the case.
     pub fn is_held_for_review(self) -> bool {
-        matches!(self, Self::UnlikePlace | Self::OffRoad)
+        matches!(
+            self,
+            Self::UnlikePlace | Self::UnvouchedPlace | Self::OffRoad
+        )
     }
 
     /// Whether a rejection for this reason opens a case in the review queue.
@@ -227,6 +237,9 @@ impl RejectReason {
             }
             Self::UnlikePlace => {
                 "the frames look unlike what other drivers filmed at the places they claim (another street, another direction, or footage from elsewhere); a reviewer will look at them; check that the GPS and the camera belong to the same dashcam"
+            }
+            Self::UnvouchedPlace => {
+                "this device sent two captures lately whose frames look unlike what other drivers filmed there, so frames of places nobody else has filmed cannot be taken on trust; a reviewer will look at them; check that the GPS and the camera belong to the same dashcam"
             }
             Self::OffRoad => {
                 "most positions of the capture lie off the mapped roads, or on roads running another way (a GPS offset, or a road the map does not have yet); a reviewer will look at it; check the GPS source"

@@ -9,10 +9,9 @@
 //!
 //! A device is judged over the epoch ([`model::consensus::device_holds`]): once two of its
 //! captures were held `unlike-place` (by the worker, an earlier close, or this one), its
-//! other captures of the epoch are held with them unless their places vouch for them.
-//! Footage of elsewhere proves nothing on a street nobody else filmed, so a device caught
-//! sending it earns nothing there either; the cases it opens are `unlike-place` cases like
-//! the first.
+//! other captures of the epoch are held with them (`unvouched-place`) unless their places
+//! vouch for them. Footage of elsewhere proves nothing on a street nobody else filmed, so a
+//! device caught sending it earns nothing there either.
 //!
 //! Never does: reject, unpublish or pay anything itself; it opens cases.
 
@@ -107,11 +106,8 @@ pub async fn hold_unlike_captures(store: &Store, epoch: EpochId, at: TimestampMs
         let before = held_before.get(&device).copied().unwrap_or(0);
         let holds = device_holds(&fits, before, &config);
         for ((capture, _), hold) in captures.iter().zip(holds) {
-            if hold {
-                store
-                    .db
-                    .hold_capture(*capture, RejectReason::UnlikePlace, at)
-                    .await?;
+            if let Some(reason) = hold {
+                store.db.hold_capture(*capture, reason, at).await?;
                 held += 1;
             }
         }

@@ -1129,14 +1129,50 @@ async fn a_device_caught_twice_unlike_a_mapped_street_is_held_where_nobody_else_
     let (_, reasons) = send("Mallory", 44, 104, 6, true, 0.0).await;
     assert!(reasons.iter().all(|r| r == "unlike-place"), "{reasons:?}");
     let (alone, reasons) = send("Mallory", 44, 105, 5, false, 1_800.0).await;
-    assert!(reasons.iter().all(|r| r == "unlike-place"), "{reasons:?}");
+    assert!(
+        reasons.iter().all(|r| r == "unvouched-place"),
+        "{reasons:?}"
+    );
+    let (_, reasons) = send("Mallory", 44, 107, 4, false, 2_100.0).await;
+    assert!(
+        reasons.iter().all(|r| r == "unvouched-place"),
+        "{reasons:?}"
+    );
     // Dan, alone on a street of his own, is not held; the mapped street still vouches for
     // what is like it.
-    let (_, reasons) = send("Dan", 45, 45, 4, false, 2_400.0).await;
+    let (_, reasons) = send("Dan", 45, 45, 4, false, 2_700.0).await;
     assert!(reasons.iter().all(Value::is_null), "Dan: {reasons:?}");
     let cases = cases_of(&store).await;
-    assert_eq!(cases.len(), 3, "{cases:?}");
-    assert!(cases.iter().any(|case| case.capture == alone.capture_id));
+    assert_eq!(cases.len(), 4, "{cases:?}");
+    assert!(cases.iter().any(|case| case.capture == alone.capture_id
+        && case.reason == model::RejectReason::UnvouchedPlace));
+    // Only captures held on their own count (not the two held with them): once a reviewer
+    // clears those two, the device is no longer caught, and its next capture of an
+    // unfilmed street is accepted.
+    let reviewer = store
+        .db
+        .capture_owner(alone.capture_id)
+        .await
+        .unwrap()
+        .unwrap();
+    for case in cases
+        .iter()
+        .filter(|case| case.reason == model::RejectReason::UnlikePlace)
+    {
+        ingest::reviews::decide_case(
+            &store,
+            &case.id,
+            store::Decision::Clear,
+            reviewer,
+            "the street was rebuilt",
+            TimestampMs::now(),
+        )
+        .await
+        .unwrap();
+    }
+    while process_next(&store, &analyzer).await.unwrap().is_some() {}
+    let (_, reasons) = send("Mallory", 44, 106, 3, false, 3_000.0).await;
+    assert!(reasons.iter().all(Value::is_null), "{reasons:?}");
 }
 
 #[actix_web::test]

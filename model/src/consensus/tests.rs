@@ -1,6 +1,6 @@
 //! Table tests of the place consensus.
 
-use crate::{DeviceId, Fix, FixType, TimestampMs};
+use crate::{DeviceId, Fix, FixType, RejectReason, TimestampMs};
 use rstest::rstest;
 
 use super::*;
@@ -93,30 +93,33 @@ fn fit(like: usize, unlike: usize) -> PlaceFit {
     PlaceFit { like, unlike }
 }
 
+const HELD: Option<RejectReason> = Some(RejectReason::UnlikePlace);
+const WITH_IT: Option<RejectReason> = Some(RejectReason::UnvouchedPlace);
+
 #[rstest]
-#[case::honest_week(vec![fit(5, 0), fit(0, 0), fit(3, 1), fit(0, 2)], 0, vec![false; 4])]
+#[case::honest_week(vec![fit(5, 0), fit(0, 0), fit(3, 1), fit(0, 2)], 0, vec![None; 4])]
 #[case::one_capture_unlike_may_be_the_place(
     vec![fit(0, 4), fit(0, 0), fit(1, 0)],
     0,
-    vec![true, false, false]
+    vec![HELD, None, None]
 )]
 #[case::caught_here_holds_the_unchecked(
     vec![fit(0, 4), fit(0, 0), fit(1, 0), fit(2, 2), fit(1, 5)],
     0,
-    vec![true, true, true, true, true]
+    vec![HELD, WITH_IT, WITH_IT, WITH_IT, HELD]
 )]
 #[case::caught_here_spares_the_vouched(
     vec![fit(0, 4), fit(3, 0), fit(6, 2), fit(3, 3)],
     0,
-    vec![true, false, false, true]
+    vec![HELD, None, None, HELD]
 )]
-#[case::caught_with_one_held_before(vec![fit(0, 0), fit(4, 1), fit(0, 3)], 1, vec![true, false, true])]
-#[case::caught_before_holds_the_unchecked(vec![fit(0, 0), fit(4, 1)], 2, vec![true, false])]
-#[case::one_held_before_alone_catches_nobody(vec![fit(0, 0), fit(0, 2)], 1, vec![false, false])]
+#[case::caught_with_one_held_before(vec![fit(0, 0), fit(4, 1), fit(0, 3)], 1, vec![WITH_IT, None, HELD])]
+#[case::caught_before_holds_the_unchecked(vec![fit(0, 0), fit(4, 1)], 2, vec![WITH_IT, None])]
+#[case::one_held_before_alone_catches_nobody(vec![fit(0, 0), fit(0, 2)], 1, vec![None, None])]
 fn a_device_caught_unlike_its_places_keeps_only_what_the_places_vouch_for(
     #[case] fits: Vec<PlaceFit>,
     #[case] held_before: usize,
-    #[case] held: Vec<bool>,
+    #[case] held: Vec<Option<RejectReason>>,
 ) {
     assert_eq!(
         device_holds(&fits, held_before, &ConsensusConfig::default()),

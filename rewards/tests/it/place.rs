@@ -231,8 +231,8 @@ async fn a_device_caught_unlike_mapped_streets_earns_nothing_where_nobody_else_f
     let caught = claims_of_the_mapped_street >= 2;
     let mut expected: Vec<_> = unlike
         .iter()
-        .chain(caught.then_some(&alone))
         .map(|capture| (*capture, RejectReason::UnlikePlace))
+        .chain(caught.then_some((alone, RejectReason::UnvouchedPlace)))
         .collect();
     expected.sort();
     assert_eq!(held(&store).await, expected);
