@@ -5,27 +5,17 @@
 use model::consensus::Fingerprint;
 use model::{CaptureId, ContributorId, DeviceKeypair, Fix, FixType, FrameId, RejectReason};
 use rewards::EpochId;
-use rewards::shell::{RewardsConfig, close};
+use rewards::shell::close;
 use store::{
     CaseQuery, Coverage, FrameOutcome, NewSequence, ProcessedCapture, ProcessedFrame, Store,
 };
 
+use crate::scenario::{config, store_of_this_pass, w40};
 use crate::{DAY, HOUR, at, received};
 
 /// A street in Munich, running east; `street` 1 lies 500 m north of street 0.
 const START: (f64, f64) = (48.137, 11.575);
 const FRAMES: usize = 12;
-
-fn config() -> RewardsConfig {
-    RewardsConfig {
-        emission: "7000000".into(),
-        ..RewardsConfig::default()
-    }
-}
-
-fn w40() -> EpochId {
-    "2026-W40".parse().unwrap()
-}
 
 /// `FRAMES` fixes 8 m apart along `street`, heading east, a second apart from `start_ms`.
 fn street(street: u32, start: model::TimestampMs) -> Vec<Fix> {
@@ -165,7 +155,7 @@ async fn a_device_caught_unlike_mapped_streets_earns_nothing_where_nobody_else_f
     #[case] claims_of_the_mapped_street: i64,
     #[case] held_by_the_worker: bool,
 ) {
-    let (store, _dir, _servers) = crate::scenario::store_of_this_pass().await;
+    let (store, _dir, _servers) = store_of_this_pass().await;
     let epoch = w40();
     let [ann, ben, cat, dan, mallory] = [
         someone(&store, "ann", 1).await,
@@ -252,7 +242,7 @@ async fn a_device_caught_unlike_mapped_streets_earns_nothing_where_nobody_else_f
 
 #[tokio::test]
 async fn a_device_caught_in_another_week_keeps_this_weeks_unchecked_streets() {
-    let (store, _dir, _servers) = crate::scenario::store_of_this_pass().await;
+    let (store, _dir, _servers) = store_of_this_pass().await;
     let epoch = w40();
     let last_week: EpochId = "2026-W39".parse().unwrap();
     let mallory = someone(&store, "mallory", 5).await;

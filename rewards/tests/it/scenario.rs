@@ -150,14 +150,14 @@ fn route_cells() -> usize {
         .len()
 }
 
-fn config() -> RewardsConfig {
+pub(crate) fn config() -> RewardsConfig {
     RewardsConfig {
         emission: "7000000".into(),
         ..RewardsConfig::default()
     }
 }
 
-fn w40() -> EpochId {
+pub(crate) fn w40() -> EpochId {
     "2026-W40".parse().unwrap()
 }
 
