@@ -744,15 +744,12 @@ async fn place_hold(
     } else if let Some(first) = fixes.iter().map(|fix| fix.time).min() {
         store
             .db
-            .captures_held_by_device(
+            .device_captures_held(
+                device,
                 RejectReason::UnlikePlace,
                 first.saturating_add_ms(-DEVICE_WINDOW_MS),
-                TimestampMs(i64::MAX),
             )
             .await?
-            .get(&device)
-            .copied()
-            .unwrap_or(0)
     } else {
         0
     };

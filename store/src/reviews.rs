@@ -479,7 +479,7 @@ impl Db {
     /// How many captures of each device are held `reason` with their first held frame
     /// taken in `[start, end)`, their cases not cleared: how often a device was caught in an
     /// epoch (the rewards close's device rule of place consensus,
-    /// `model::consensus::device_holds`).
+    /// `model::consensus::device_holds`; the worker asks [`Db::device_captures_held`]).
     pub async fn captures_held_by_device(
         &self,
         reason: RejectReason,
@@ -505,6 +505,27 @@ impl Db {
                 ))
             })
             .collect()
+    }
+
+    /// How many captures of `device` are held `reason` with their first held frame taken at
+    /// or after `since`, their cases not cleared: how often the device was caught lately
+    /// (the worker's device rule of place consensus, `model::consensus::device_holds`).
+    pub async fn device_captures_held(
+        &self,
+        device: DeviceId,
+        reason: RejectReason,
+        since: TimestampMs,
+    ) -> Result<usize> {
+        let held: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT capture_id) FROM fraud_cases WHERE device_id = $1 \
+             AND reason = $2 AND status <> 'cleared' AND first_frame_ms >= $3",
+        )
+        .bind(device.to_string())
+        .bind(reason.slug())
+        .bind(since.as_millis())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(usize::try_from(held).unwrap_or(0))
     }
 
     /// The findings standing against `device` taken before `before`, each with the frames
