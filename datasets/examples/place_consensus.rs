@@ -134,6 +134,10 @@ fn main() -> anyhow::Result<()> {
         ("offset-200m", offset),
         ("disguised-copy", disguised),
     ] {
+        let unlike = values
+            .iter()
+            .filter(|d| **d > consensus.like_distance)
+            .count();
         values.sort_by(f32::total_cmp);
         let q = |p: f64| {
             values
@@ -142,7 +146,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or(f32::NAN)
         };
         println!(
-            "{name:>15}: {} judged; nearest view: min {:.3} p01 {:.3} p05 {:.3} p50 {:.3} p95 {:.3} p99 {:.3} max {:.3}",
+            "{name:>15}: {} judged, {unlike} over like_distance; nearest view: min {:.3} p01 {:.3} p05 {:.3} p50 {:.3} p95 {:.3} p99 {:.3} max {:.3}",
             values.len(),
             q(0.0),
             q(0.01),
