@@ -1,6 +1,7 @@
 //! The review queue and reputation routes:
 //!
-//! - `GET /api/v1/reviews?status=&limit=` (admin): fraud cases, oldest first.
+//! - `GET /api/v1/reviews?status=&limit=` (admin): fraud cases, oldest first. A case held
+//!   `unvouched-place` names the captures that caught its device (`caught_by`).
 //! - `POST /api/v1/reviews/{id}/decision` (admin): `{"decision": "confirm" | "clear",
 //!   "note": "…"}`. Clearing takes the fraud off the case's frames; a capture held for
 //!   review is processed again (its originals were kept for it), confirming one deletes
@@ -15,6 +16,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use model::reputation::{FULL_PPM, reputation_ppm};
+use model::roads::DEVICE_WINDOW_MS;
 use model::{RejectReason, TimestampMs};
 use serde::Deserialize;
 use serde_json::json;
@@ -49,6 +51,61 @@ async fn admin(store: &Store, request: &HttpRequest) -> ApiResult<Contributor> {
         ));
     }
     Ok(account)
+}
+
+/// Most captures a case held `unvouched-place` names as the ones that caught its device.
+pub const MAX_CAUGHT_BY: u32 = 20;
+
+/// Where the captures that caught a device are looked for, for a case the place rule's
+/// device judgement opened (`unvouched-place`): the device's `unlike-place` cases with their
+/// first frame a week ([`DEVICE_WINDOW_MS`]) either side of the case's. The worker counted
+/// those of the week before the capture and after; the rewards close those of the capture's
+/// epoch (a week). `None` for every other reason.
+pub fn caught_window(case: &FraudCase) -> Option<(TimestampMs, TimestampMs)> {
+    (case.reason == RejectReason::UnvouchedPlace).then(|| {
+        (
+            case.first_frame_at.saturating_add_ms(-DEVICE_WINDOW_MS),
+            case.first_frame_at.saturating_add_ms(DEVICE_WINDOW_MS + 1),
+        )
+    })
+}
+
+/// A case as the routes show it. A case held `unvouched-place` also names, in `caught_by`,
+/// the device's captures held `unlike-place` that made it caught ([`caught_window`]): what
+/// a reviewer weighs, and what the owner can appeal.
+async fn case_view(store: &Store, case: &FraudCase) -> ApiResult<serde_json::Value> {
+    let mut view = case_json(case);
+    if let Some(window) = caught_window(case) {
+        let caught_by = store
+            .db
+            .device_cases_held(
+                case.device,
+                RejectReason::UnlikePlace,
+                window,
+                MAX_CAUGHT_BY,
+            )
+            .await?;
+        view["caught_by"] = caught_by
+            .iter()
+            .map(|held| {
+                json!({
+                    "id": held.id,
+                    "capture": held.capture,
+                    "first_frame_at": held.first_frame_at,
+                    "status": held.status.as_str(),
+                })
+            })
+            .collect();
+    }
+    Ok(view)
+}
+
+async fn case_views(store: &Store, cases: &[FraudCase]) -> ApiResult<Vec<serde_json::Value>> {
+    let mut views = Vec::with_capacity(cases.len());
+    for case in cases {
+        views.push(case_view(store, case).await?);
+    }
+    Ok(views)
 }
 
 fn case_json(case: &FraudCase) -> serde_json::Value {
@@ -114,7 +171,7 @@ pub(crate) async fn list_cases(
         })
         .await?;
     Ok(HttpResponse::Ok().json(json!({
-        "cases": cases.iter().map(case_json).collect::<Vec<_>>(),
+        "cases": case_views(&store, &cases).await?,
     })))
 }
 
@@ -174,7 +231,7 @@ pub(crate) async fn decide(
         TimestampMs::now(),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(case_json(&case)))
+    Ok(HttpResponse::Ok().json(case_view(&store, &case).await?))
 }
 
 /// Records a reviewer's decision on case `id`, with what it means for a capture held for
@@ -276,7 +333,7 @@ pub(crate) async fn appeal(
         .db
         .appeal_case(&case.id, &appeal, TimestampMs::now())
         .await?;
-    Ok(HttpResponse::Ok().json(case_json(&case)))
+    Ok(HttpResponse::Ok().json(case_view(&store, &case).await?))
 }
 
 fn short(id: &str) -> String {
@@ -313,7 +370,7 @@ pub(crate) async fn my_reputation(
             "label": device.label,
             "reputation_ppm": ppm,
             "standing_findings": findings.len(),
-            "cases": cases.iter().map(case_json).collect::<Vec<_>>(),
+            "cases": case_views(&store, &cases).await?,
         }));
     }
     Ok(HttpResponse::Ok().json(json!({

@@ -528,6 +528,33 @@ impl Db {
         Ok(usize::try_from(held).unwrap_or(0))
     }
 
+    /// The cases of `device` held `reason` with their first held frame taken in
+    /// `[start, end)`, not cleared, oldest first, at most `limit`: the captures that made
+    /// the device caught, which the review queue shows beside a case the device rule opened
+    /// (`unvouched-place`).
+    pub async fn device_cases_held(
+        &self,
+        device: DeviceId,
+        reason: RejectReason,
+        (start, end): (TimestampMs, TimestampMs),
+        limit: u32,
+    ) -> Result<Vec<FraudCase>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM fraud_cases WHERE device_id = $1 AND reason = $2 \
+             AND status <> 'cleared' AND first_frame_ms >= $3 AND first_frame_ms < $4 \
+             ORDER BY first_frame_ms, id LIMIT $5"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(device.to_string())
+            .bind(reason.slug())
+            .bind(start.as_millis())
+            .bind(end.as_millis())
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(case_of_row).collect()
+    }
+
     /// The findings standing against `device` taken before `before`, each with the frames
     /// the device had accepted after it (up to `before`): what its reputation is computed
     /// from.

@@ -54,6 +54,25 @@ pub fn run(settings: &Settings, command: &AdminCommand) -> anyhow::Result<()> {
                             .as_deref()
                             .map_or(String::new(), |n| format!("  note: {n}")),
                     );
+                    if let Some(window) = ingest::reviews::caught_window(&case) {
+                        let caught_by = store
+                            .db
+                            .device_cases_held(
+                                case.device,
+                                model::RejectReason::UnlikePlace,
+                                window,
+                                ingest::reviews::MAX_CAUGHT_BY,
+                            )
+                            .await?;
+                        let captures: Vec<String> = caught_by
+                            .iter()
+                            .map(|held| held.capture.to_string())
+                            .collect();
+                        println!(
+                            "    caught by unlike-place captures: {}",
+                            captures.join(", ")
+                        );
+                    }
                 }
                 Ok(())
             })

@@ -1121,12 +1121,12 @@ async fn a_device_caught_twice_unlike_a_mapped_street_is_held_where_nobody_else_
     // Caught once on the mapped street (another town's footage, two windows of it 30 %
     // apart, so not a copy of her own): one capture unlike its place may be the place's
     // doing, so her next capture of another unfilmed street is accepted.
-    let (_, reasons) = send("Mallory", 44, 101, 8, true, 0.0).await;
+    let (caught_first, reasons) = send("Mallory", 44, 101, 8, true, 0.0).await;
     assert!(reasons.iter().all(|r| r == "unlike-place"), "{reasons:?}");
     let (_, reasons) = send("Mallory", 44, 102, 7, false, 1_200.0).await;
     assert!(reasons.iter().all(Value::is_null), "{reasons:?}");
     // Caught twice: her footage proves nothing where nobody else filmed.
-    let (_, reasons) = send("Mallory", 44, 104, 6, true, 0.0).await;
+    let (caught_again, reasons) = send("Mallory", 44, 104, 6, true, 0.0).await;
     assert!(reasons.iter().all(|r| r == "unlike-place"), "{reasons:?}");
     let (alone, reasons) = send("Mallory", 44, 105, 5, false, 1_800.0).await;
     assert!(
@@ -1146,6 +1146,46 @@ async fn a_device_caught_twice_unlike_a_mapped_street_is_held_where_nobody_else_
     assert_eq!(cases.len(), 4, "{cases:?}");
     assert!(cases.iter().any(|case| case.capture == alone.capture_id
         && case.reason == model::RejectReason::UnvouchedPlace));
+    // The queue names, beside each case the device rule opened, the captures that caught
+    // the device.
+    let operator = sign_up_with_device!(app, "Olga", DeviceKeypair::from_seed([46; 32]));
+    let (_, me) = call!(
+        app,
+        test::TestRequest::get()
+            .uri("/api/v1/contributors/me")
+            .insert_header(operator.clone())
+    );
+    let olga: model::ContributorId = me["id"].as_str().unwrap().parse().unwrap();
+    store
+        .db
+        .set_contributor_role(olga, store::ContributorRole::Admin)
+        .await
+        .unwrap();
+    let (_, queue) = call!(
+        app,
+        test::TestRequest::get()
+            .uri("/api/v1/reviews")
+            .insert_header(operator.clone())
+    );
+    let caught: Vec<String> = [&caught_first, &caught_again]
+        .iter()
+        .map(|manifest| manifest.capture_id.to_string())
+        .collect();
+    let listed = queue["cases"].as_array().unwrap();
+    assert_eq!(listed.len(), 4, "{queue}");
+    for case in listed {
+        let named: Option<Vec<String>> = case.get("caught_by").map(|held| {
+            held.as_array()
+                .unwrap()
+                .iter()
+                .map(|held| held["capture"].as_str().unwrap().to_owned())
+                .collect()
+        });
+        match case["reason"].as_str() {
+            Some("unvouched-place") => assert_eq!(named.as_ref(), Some(&caught), "{case}"),
+            _ => assert_eq!(named, None, "{case}"),
+        }
+    }
     // Only captures held on their own count (not the two held with them): once a reviewer
     // clears those two, the device is no longer caught, and its next capture of an
     // unfilmed street is accepted.
