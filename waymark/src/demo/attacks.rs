@@ -188,20 +188,36 @@ pub async fn print(
         );
     }
     let (mut honest_frames, mut honest_fraud) = (0u64, 0u64);
+    // The honest drivers' frames refused for anything else (quality, duplicates): no fraud
+    // finding, but work not paid.
+    let mut honest_other: BTreeMap<&str, u64> = BTreeMap::new();
     for device in fleet.devices.iter().filter(|d| !d.behaviour.is_dishonest()) {
         let Some(id) = ids.get(&device.index) else {
             continue;
         };
-        honest_frames += outcomes
-            .iter()
-            .filter(|row| row.0 == *id)
-            .map(|row| row.3)
-            .sum::<u64>();
+        let rows = || outcomes.iter().filter(|row| row.0 == *id);
+        honest_frames += rows().map(|row| row.3).sum::<u64>();
         honest_fraud += fraud_of(*id).values().sum::<u64>();
+        for (_, _, reason, n) in rows() {
+            if let Some(reason) = reason.as_deref()
+                && !RejectReason::from_slug(reason).is_some_and(RejectReason::is_fraud_signal)
+            {
+                *honest_other.entry(reason).or_default() += n;
+            }
+        }
     }
     println!(
-        "honest drivers: {honest_fraud} of {honest_frames} frames rejected as fraud or held for review (false-positive rate {:.4})",
-        honest_fraud as f64 / honest_frames.max(1) as f64
+        "honest drivers: {honest_fraud} of {honest_frames} frames rejected as fraud or held for review (false-positive rate {:.4}); refused for other reasons (quality, duplicates; no finding): {}",
+        honest_fraud as f64 / honest_frames.max(1) as f64,
+        if honest_other.is_empty() {
+            "none".to_owned()
+        } else {
+            honest_other
+                .iter()
+                .map(|(reason, n)| format!("{n} {reason}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     );
     println!(
         "attacks that earned more than allowed: {}",
