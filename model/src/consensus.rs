@@ -133,7 +133,9 @@ impl Default for ConsensusConfig {
 /// (`pipeline::a_capture_unlike_the_well_mapped_place_it_claims_is_held_for_review`), while in
 /// the simulator's one-clip imagery attack frames are 0.14–0.65 from the nearest view of
 /// their claimed place (median 0.25–0.34, `datasets` example `place_consensus`), mostly under
-/// it. Honest same-place distances on real streets are not measured yet.
+/// it. Honest same-place distances on real streets are not measured yet; with a town-street
+/// clip (the GoPro walk) in the simulator, honest frames reached it (about 1 in 10 over it,
+/// p95 0.52: README, "A second clip, tried and not adopted"), so it is no tighter.
 pub const LIKE_DISTANCE: f32 = 0.45;
 
 /// Another device's accepted frame near the claimed place.
