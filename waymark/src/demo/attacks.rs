@@ -189,7 +189,7 @@ pub async fn print(
     }
     let (mut honest_frames, mut honest_fraud) = (0u64, 0u64);
     // The honest drivers' frames refused for anything else (quality, duplicates): no fraud
-    // finding, but work not paid.
+    // finding, but work not paid. Fraud and holds for review are counted above.
     let mut honest_other: BTreeMap<&str, u64> = BTreeMap::new();
     for device in fleet.devices.iter().filter(|d| !d.behaviour.is_dishonest()) {
         let Some(id) = ids.get(&device.index) else {
@@ -199,8 +199,10 @@ pub async fn print(
         honest_frames += rows().map(|row| row.3).sum::<u64>();
         honest_fraud += fraud_of(*id).values().sum::<u64>();
         for (_, _, reason, n) in rows() {
+            let counted_above =
+                |reason: RejectReason| reason.is_fraud_signal() || reason.is_held_for_review();
             if let Some(reason) = reason.as_deref()
-                && !RejectReason::from_slug(reason).is_some_and(RejectReason::is_fraud_signal)
+                && !RejectReason::from_slug(reason).is_some_and(counted_above)
             {
                 *honest_other.entry(reason).or_default() += n;
             }
