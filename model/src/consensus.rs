@@ -135,7 +135,9 @@ impl Default for ConsensusConfig {
 /// their claimed place (median 0.25–0.34, `datasets` example `place_consensus`), mostly under
 /// it. Honest same-place distances on real streets are not measured yet; with a town-street
 /// clip (the GoPro walk) in the simulator, honest frames reached it (about 1 in 10 over it,
-/// p95 0.52: README, "A second clip, tried and not adopted"), so it is no tighter.
+/// p95 0.52: README, "A second clip, tried and not adopted"), so it is no tighter. An
+/// alignment search over small shifts of the print did not separate them better (same README
+/// paragraph).
 pub const LIKE_DISTANCE: f32 = 0.45;
 
 /// Another device's accepted frame near the claimed place.
