@@ -8,18 +8,27 @@
 //!
 //! The pipeline worker runs [`bring_up_to_date`] as it starts. Both passes are idempotent, a
 //! page per transaction, so two workers doing it at once, or a pass cut short, do no harm.
+//! A finished pass is recorded with the time it began; the next one of the same scheme reads
+//! only the captures processed since then, less [`PASS_OVERLAP_MS`], instead of every accepted
+//! frame and every entry (a worker of the current version indexes what it accepts, so what a
+//! pass must find since is only what an older worker, still running in a rolling upgrade,
+//! accepted without it, or a capture re-processed after a review).
 //! Owns only these loops; the keys are `model::footage`'s, the prints `similarity`'s, the
 //! rows the store's.
 
-use model::FrameId;
 use model::consensus::Fingerprint;
 use model::footage::{SCHEME_FLOOR, stored_keys};
+use model::{FrameId, TimestampMs};
 use store::{BlobKey, FootageEntry, Store, UnindexedFrame};
 
 use crate::similarity::frame_prints;
 
 /// Frames per page (and per transaction).
 const PAGE: u32 = 500;
+/// How far before the last finished pass began the next one looks: a capture committed just
+/// after that pass read its page, with a processing time from before it, and the clocks of two
+/// workers apart.
+pub const PASS_OVERLAP_MS: i64 = 3_600_000;
 
 /// What a pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,10 +42,19 @@ pub struct Upkeep {
     pub unusable: usize,
 }
 
-/// Re-keys, then backfills.
+/// Re-keys, then backfills: everything the first time a pass of the current scheme runs,
+/// then only the captures processed since the last finished pass began (less
+/// [`PASS_OVERLAP_MS`]); records the pass when both are done.
 pub async fn bring_up_to_date(store: &Store) -> Result<Upkeep, store::Error> {
-    let rekeyed = rekey_footage(store).await?;
-    let backfilled = backfill_footage(store).await?;
+    let began = TimestampMs::now();
+    let since = store
+        .db
+        .footage_upkeep_began(SCHEME_FLOOR)
+        .await?
+        .map(|last| TimestampMs(last.as_millis() - PASS_OVERLAP_MS));
+    let rekeyed = rekey_since(store, since).await?;
+    let backfilled = backfill_since(store, since).await?;
+    store.db.record_footage_upkeep(SCHEME_FLOOR, began).await?;
     Ok(Upkeep {
         rekeyed: rekeyed.rekeyed,
         backfilled: backfilled.backfilled,
@@ -46,12 +64,17 @@ pub async fn bring_up_to_date(store: &Store) -> Result<Upkeep, store::Error> {
 
 /// Gives every frame of the index keyed by an earlier scheme the current keys.
 pub async fn rekey_footage(store: &Store) -> Result<Upkeep, store::Error> {
+    rekey_since(store, None).await
+}
+
+/// [`rekey_footage`] of the frames of captures processed at or after `since` (`None`: all).
+async fn rekey_since(store: &Store, since: Option<TimestampMs>) -> Result<Upkeep, store::Error> {
     let mut done = Upkeep::default();
     let mut after: Option<FrameId> = None;
     loop {
         let page = store
             .db
-            .footage_keyed_below(SCHEME_FLOOR, after, PAGE)
+            .footage_keyed_below(SCHEME_FLOOR, since, after, PAGE)
             .await?;
         let Some((last, _)) = page.last() else {
             return Ok(done);
@@ -71,12 +94,18 @@ pub async fn rekey_footage(store: &Store) -> Result<Upkeep, store::Error> {
 
 /// Enters every accepted frame the index lacks, from its published picture.
 pub async fn backfill_footage(store: &Store) -> Result<Upkeep, store::Error> {
+    backfill_since(store, None).await
+}
+
+/// [`backfill_footage`] of the frames of captures processed at or after `since` (`None`:
+/// all).
+async fn backfill_since(store: &Store, since: Option<TimestampMs>) -> Result<Upkeep, store::Error> {
     let mut done = Upkeep::default();
     let mut after: Option<FrameId> = None;
     loop {
         let page = store
             .db
-            .accepted_frames_without_footage(after, PAGE)
+            .accepted_frames_without_footage(since, after, PAGE)
             .await?;
         let Some(last) = page.last() else {
             return Ok(done);

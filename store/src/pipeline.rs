@@ -332,44 +332,66 @@ impl Db {
 
     /// Up to `limit` frames of the footage index, in hash order after `after` (`None`: from
     /// the first), without a key of at least `floor` (keys of an earlier scheme, or none),
-    /// with their stored cores: what re-keying reads.
+    /// with their stored cores: what re-keying reads. With `since`, only frames of captures
+    /// processed at or after it (a pass that follows a finished one); `None` reads them all.
     pub async fn footage_keyed_below(
         &self,
         floor: i64,
+        since: Option<TimestampMs>,
         after: Option<FrameId>,
         limit: u32,
     ) -> Result<Vec<(FrameId, Vec<u8>)>> {
-        let rows = sqlx::query(
-            "SELECT f.sha256, f.core FROM footage f WHERE f.sha256 > $1 AND NOT EXISTS \
-             (SELECT 1 FROM footage_keys k WHERE k.sha256 = f.sha256 AND k.key >= $2) \
-             ORDER BY f.sha256 LIMIT $3",
-        )
-        .bind(after.map(|sha| sha.to_hex()).unwrap_or_default())
-        .bind(floor)
-        .bind(i64::from(limit))
-        .fetch_all(self.pool())
-        .await?;
+        let sql = if since.is_some() {
+            "SELECT DISTINCT g.sha256, g.core FROM captures c \
+             JOIN frames f ON f.capture_id = c.id JOIN footage g ON g.sha256 = f.sha256 \
+             WHERE c.processed_at_ms >= $4 AND g.sha256 > $1 AND NOT EXISTS \
+             (SELECT 1 FROM footage_keys k WHERE k.sha256 = g.sha256 AND k.key >= $2) \
+             ORDER BY g.sha256 LIMIT $3"
+        } else {
+            "SELECT g.sha256, g.core FROM footage g WHERE g.sha256 > $1 AND NOT EXISTS \
+             (SELECT 1 FROM footage_keys k WHERE k.sha256 = g.sha256 AND k.key >= $2) \
+             ORDER BY g.sha256 LIMIT $3"
+        };
+        let mut query = sqlx::query(sql)
+            .bind(after.map(|sha| sha.to_hex()).unwrap_or_default())
+            .bind(floor)
+            .bind(i64::from(limit));
+        if let Some(since) = since {
+            query = query.bind(since.as_millis());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         hashes_with_bytes(&rows, "core")
     }
 
     /// Up to `limit` accepted frames, in hash order after `after` (`None`: from the first),
-    /// that have no entry in the global footage index.
+    /// that have no entry in the global footage index. With `since`, only frames of captures
+    /// processed at or after it; `None` reads them all.
     pub async fn accepted_frames_without_footage(
         &self,
+        since: Option<TimestampMs>,
         after: Option<FrameId>,
         limit: u32,
     ) -> Result<Vec<UnindexedFrame>> {
-        let rows = sqlx::query(
+        let sql = if since.is_some() {
+            "SELECT f.sha256, c.device_id, f.lat, f.lon, f.time_ms FROM captures c \
+             JOIN frames f ON f.capture_id = c.id \
+             WHERE c.processed_at_ms >= $3 AND f.status = 'accepted' AND f.sha256 > $1 \
+             AND NOT EXISTS (SELECT 1 FROM footage g WHERE g.sha256 = f.sha256) \
+             ORDER BY f.sha256 LIMIT $2"
+        } else {
             "SELECT f.sha256, c.device_id, f.lat, f.lon, f.time_ms FROM frames f \
              JOIN captures c ON c.id = f.capture_id \
              WHERE f.status = 'accepted' AND f.sha256 > $1 \
              AND NOT EXISTS (SELECT 1 FROM footage g WHERE g.sha256 = f.sha256) \
-             ORDER BY f.sha256 LIMIT $2",
-        )
-        .bind(after.map(|sha| sha.to_hex()).unwrap_or_default())
-        .bind(i64::from(limit))
-        .fetch_all(self.pool())
-        .await?;
+             ORDER BY f.sha256 LIMIT $2"
+        };
+        let mut query = sqlx::query(sql)
+            .bind(after.map(|sha| sha.to_hex()).unwrap_or_default())
+            .bind(i64::from(limit));
+        if let Some(since) = since {
+            query = query.bind(since.as_millis());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter()
             .map(|row| {
                 Ok(UnindexedFrame {
@@ -381,6 +403,30 @@ impl Db {
                 })
             })
             .collect()
+    }
+
+    /// When the last finished upkeep pass of the footage index's key scheme `scheme` began
+    /// (`None`: no pass of it has finished).
+    pub async fn footage_upkeep_began(&self, scheme: i64) -> Result<Option<TimestampMs>> {
+        let began: Option<i64> =
+            sqlx::query_scalar("SELECT started_at_ms FROM footage_upkeep WHERE scheme = $1")
+                .bind(scheme)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(began.map(TimestampMs))
+    }
+
+    /// Records that an upkeep pass of `scheme` that began at `began` has finished.
+    pub async fn record_footage_upkeep(&self, scheme: i64, began: TimestampMs) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO footage_upkeep (scheme, started_at_ms) VALUES ($1, $2) \
+             ON CONFLICT (scheme) DO UPDATE SET started_at_ms = excluded.started_at_ms",
+        )
+        .bind(scheme)
+        .bind(began.as_millis())
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Enters each frame with its footage (core and keys) in the global footage index, all

@@ -886,7 +886,7 @@ async fn footage_keyed_by_an_earlier_scheme_is_re_keyed_and_found_again() {
     store.db.rekey_footage(i64::MAX, &old_keys).await.unwrap();
     let stale = store
         .db
-        .footage_keyed_below(model::footage::SCHEME_FLOOR, None, 100)
+        .footage_keyed_below(model::footage::SCHEME_FLOOR, None, None, 100)
         .await
         .unwrap();
     assert_eq!(stale.len(), ann.frames.len());
@@ -939,7 +939,6 @@ async fn candidates_among(store: &Store, copies: &[Vec<u8>], original: &CaptureM
 /// the worker brings the index up to date, and copies of them are then a replay.
 #[actix_web::test]
 async fn footage_accepted_before_the_index_existed_is_backfilled_and_found() {
-    use store::{Coverage, FrameOutcome, ProcessedCapture, ProcessedFrame};
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&crate::backends::store_config(dir.path()).await)
         .await
@@ -952,66 +951,9 @@ async fn footage_accepted_before_the_index_existed_is_backfilled_and_found() {
 
     // Ann's drive, accepted and published by a worker from before the index.
     let ann_key = DeviceKeypair::from_seed([61; 32]);
-    let (ann, ann_jpegs) = street_capture(&mut source, &ann_key, 61, 9, false);
-    let capture = CaptureId::new();
-    let (contributor, device) =
-        crate::received::signed_up(&store, "Ann", ann_key.public(), None).await;
-    let drive: Vec<(FrameId, model::Fix)> = ann
-        .frames
-        .iter()
-        .map(|entry| (entry.sha256, entry.fix))
-        .collect();
-    let leased = crate::received::receive_and_lease(
-        &store,
-        &crate::received::Received {
-            capture,
-            device,
-            sequence_number: 1,
-            camera: "udacity",
-        },
-        &drive,
-    )
-    .await;
-    for (entry, jpeg) in ann.frames.iter().zip(&ann_jpegs) {
-        store
-            .blobs
-            .put(&BlobKey::public_frame(&entry.sha256), jpeg.clone().into())
-            .await
-            .unwrap();
-    }
-    let processed = ProcessedCapture {
-        capture,
-        contributor,
-        frames: ann
-            .frames
-            .iter()
-            .zip(&ann_jpegs)
-            .enumerate()
-            .map(|(i, (entry, jpeg))| ProcessedFrame {
-                index: i as u32,
-                outcome: FrameOutcome::Accepted { quality: 0.8 },
-                sequence: None,
-                size: Some((960, 540)),
-                coverage: Some(Coverage {
-                    cell: u64::from(entry.fix.cell(model::COVERAGE_RESOLUTION).unwrap()),
-                    time: entry.fix.time,
-                    fingerprint: ingest::similarity::fingerprint(jpeg).unwrap().to_bytes(),
-                    heading: entry.fix.heading,
-                    footage: None,
-                }),
-                sha256: entry.sha256,
-            })
-            .collect(),
-        sequences: Vec::new(),
-        detections: Vec::new(),
-        follow_ups: Vec::new(),
-        processed_at: TimestampMs::now(),
-    };
-    store
-        .db
-        .commit_processed(&processed, &leased)
-        .await
-        .unwrap();
+    let ann =
+        accepted_before_the_index(&store, &mut source, "Ann", &ann_key, 61, TimestampMs::now())
+            .await;
 
     // The index has nothing of Ann's footage…
     let disguise = |public: &[u8]| datasets::frames::disguise(public, 0.04, -12, 80).unwrap();
@@ -1044,6 +986,136 @@ async fn footage_accepted_before_the_index_existed_is_backfilled_and_found() {
             .unwrap(),
         ingest::footage_upkeep::Upkeep::default()
     );
+}
+
+/// After a finished pass the worker's upkeep reads only the captures processed since it began
+/// (less the overlap): a capture an older worker accepted without footage, or keyed by an
+/// earlier scheme, after that pass (a rolling upgrade) is found by the next one, and nothing
+/// is read twice. A capture
+/// processed long before the pass yet missing from the index (which a finished pass leaves
+/// none of) shows that the next pass does not read it; the full backfill still would.
+#[actix_web::test]
+async fn the_upkeep_after_a_finished_pass_reads_only_the_captures_processed_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
+    let mut source = datasets::frames::FrameSource::open().unwrap();
+    let upkeep = || ingest::footage_upkeep::bring_up_to_date(&store);
+    let hours_ago = |hours: i64| TimestampMs::now().saturating_add_ms(-hours * 3_600_000);
+
+    // No pass has finished: the first reads everything, Ann's drive of three hours ago too.
+    let ann_key = DeviceKeypair::from_seed([71; 32]);
+    let ann =
+        accepted_before_the_index(&store, &mut source, "Ann", &ann_key, 71, hours_ago(3)).await;
+    assert_eq!(upkeep().await.unwrap().backfilled, ann.frames.len());
+    assert_eq!(upkeep().await.unwrap(), Default::default());
+
+    // An older worker, still running, accepts Bob's drive without footage: the next pass
+    // enters it.
+    let bob_key = DeviceKeypair::from_seed([72; 32]);
+    let bob =
+        accepted_before_the_index(&store, &mut source, "Bob", &bob_key, 72, TimestampMs::now())
+            .await;
+    assert_eq!(upkeep().await.unwrap().backfilled, bob.frames.len());
+
+    // Footage keyed by an earlier scheme is re-keyed alike: Bob's, processed since the last
+    // pass, is; Ann's, processed long before it, is left to the full re-keying.
+    let old_keys: Vec<(FrameId, Vec<i64>)> = ann
+        .frames
+        .iter()
+        .chain(&bob.frames)
+        .enumerate()
+        .map(|(n, entry)| (entry.sha256, vec![n as i64]))
+        .collect();
+    store.db.rekey_footage(i64::MAX, &old_keys).await.unwrap();
+    assert_eq!(upkeep().await.unwrap().rekeyed, bob.frames.len());
+    let full = ingest::footage_upkeep::rekey_footage(&store).await.unwrap();
+    assert_eq!(full.rekeyed, ann.frames.len());
+
+    // Carol's drive, processed before the overlap of the last pass, is not read again…
+    let carol_key = DeviceKeypair::from_seed([73; 32]);
+    let carol =
+        accepted_before_the_index(&store, &mut source, "Carol", &carol_key, 73, hours_ago(2)).await;
+    assert_eq!(upkeep().await.unwrap(), Default::default());
+    // …and a full backfill (no pass recorded for a new scheme) would enter it.
+    let full = ingest::footage_upkeep::backfill_footage(&store)
+        .await
+        .unwrap();
+    assert_eq!(full.backfilled, carol.frames.len());
+}
+
+/// `name`'s drive (with camera `camera`), accepted and published at `processed_at` by a worker from
+/// before the footage index: committed with no footage entry, the picture published as it is.
+async fn accepted_before_the_index(
+    store: &Store,
+    source: &mut datasets::frames::FrameSource,
+    name: &str,
+    key: &DeviceKeypair,
+    camera: u32,
+    processed_at: TimestampMs,
+) -> CaptureManifest {
+    use store::{Coverage, FrameOutcome, ProcessedCapture, ProcessedFrame};
+    let (drive_manifest, jpegs) = street_capture(source, key, camera, 9, false);
+    let capture = CaptureId::new();
+    let (contributor, device) = crate::received::signed_up(store, name, key.public(), None).await;
+    let drive: Vec<(FrameId, model::Fix)> = drive_manifest
+        .frames
+        .iter()
+        .map(|entry| (entry.sha256, entry.fix))
+        .collect();
+    let leased = crate::received::receive_and_lease(
+        store,
+        &crate::received::Received {
+            capture,
+            device,
+            sequence_number: 1,
+            camera: "udacity",
+        },
+        &drive,
+    )
+    .await;
+    for (entry, jpeg) in drive_manifest.frames.iter().zip(&jpegs) {
+        store
+            .blobs
+            .put(&BlobKey::public_frame(&entry.sha256), jpeg.clone().into())
+            .await
+            .unwrap();
+    }
+    let processed = ProcessedCapture {
+        capture,
+        contributor,
+        frames: drive_manifest
+            .frames
+            .iter()
+            .zip(&jpegs)
+            .enumerate()
+            .map(|(i, (entry, jpeg))| ProcessedFrame {
+                index: i as u32,
+                outcome: FrameOutcome::Accepted { quality: 0.8 },
+                sequence: None,
+                size: Some((960, 540)),
+                coverage: Some(Coverage {
+                    cell: u64::from(entry.fix.cell(model::COVERAGE_RESOLUTION).unwrap()),
+                    time: entry.fix.time,
+                    fingerprint: ingest::similarity::fingerprint(jpeg).unwrap().to_bytes(),
+                    heading: entry.fix.heading,
+                    footage: None,
+                }),
+                sha256: entry.sha256,
+            })
+            .collect(),
+        sequences: Vec::new(),
+        detections: Vec::new(),
+        follow_ups: Vec::new(),
+        processed_at,
+    };
+    store
+        .db
+        .commit_processed(&processed, &leased)
+        .await
+        .unwrap();
+    drive_manifest
 }
 
 async fn published_copies(
