@@ -342,9 +342,13 @@ impl Db {
         limit: u32,
     ) -> Result<Vec<(FrameId, Vec<u8>)>> {
         let sql = if since.is_some() {
-            "SELECT DISTINCT g.sha256, g.core FROM captures c \
-             JOIN frames f ON f.capture_id = c.id JOIN footage g ON g.sha256 = f.sha256 \
-             WHERE c.processed_at_ms >= $4 AND g.sha256 > $1 AND NOT EXISTS \
+            // The recent frames first, then their entries: never a walk of the whole index.
+            // CROSS JOIN makes SQLite read the captures (by the processing-time index) before
+            // their frames; PostgreSQL plans it as any join.
+            "SELECT g.sha256, g.core FROM (SELECT DISTINCT f.sha256 FROM captures c \
+             CROSS JOIN frames f WHERE f.capture_id = c.id AND c.processed_at_ms >= $4) recent \
+             JOIN footage g ON g.sha256 = recent.sha256 \
+             WHERE recent.sha256 > $1 AND NOT EXISTS \
              (SELECT 1 FROM footage_keys k WHERE k.sha256 = g.sha256 AND k.key >= $2) \
              ORDER BY g.sha256 LIMIT $3"
         } else {
@@ -373,11 +377,14 @@ impl Db {
         limit: u32,
     ) -> Result<Vec<UnindexedFrame>> {
         let sql = if since.is_some() {
-            "SELECT f.sha256, c.device_id, f.lat, f.lon, f.time_ms FROM captures c \
-             JOIN frames f ON f.capture_id = c.id \
-             WHERE c.processed_at_ms >= $3 AND f.status = 'accepted' AND f.sha256 > $1 \
-             AND NOT EXISTS (SELECT 1 FROM footage g WHERE g.sha256 = f.sha256) \
-             ORDER BY f.sha256 LIMIT $2"
+            // As in `footage_keyed_below`: the recent frames first.
+            "SELECT recent.sha256, recent.device_id, recent.lat, recent.lon, recent.time_ms FROM \
+             (SELECT DISTINCT f.sha256, c.device_id, f.lat, f.lon, f.time_ms FROM captures c \
+             CROSS JOIN frames f WHERE f.capture_id = c.id \
+             AND c.processed_at_ms >= $3 AND f.status = 'accepted') recent \
+             WHERE recent.sha256 > $1 \
+             AND NOT EXISTS (SELECT 1 FROM footage g WHERE g.sha256 = recent.sha256) \
+             ORDER BY recent.sha256 LIMIT $2"
         } else {
             "SELECT f.sha256, c.device_id, f.lat, f.lon, f.time_ms FROM frames f \
              JOIN captures c ON c.id = f.capture_id \
