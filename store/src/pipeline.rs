@@ -350,7 +350,7 @@ impl Db {
              JOIN footage g ON g.sha256 = recent.sha256 \
              WHERE recent.sha256 > $1 AND NOT EXISTS \
              (SELECT 1 FROM footage_keys k WHERE k.sha256 = g.sha256 AND k.key >= $2) \
-             ORDER BY g.sha256 LIMIT $3"
+             ORDER BY recent.sha256 LIMIT $3"
         } else {
             "SELECT g.sha256, g.core FROM footage g WHERE g.sha256 > $1 AND NOT EXISTS \
              (SELECT 1 FROM footage_keys k WHERE k.sha256 = g.sha256 AND k.key >= $2) \
