@@ -17,7 +17,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use model::reputation::{FULL_PPM, reputation_ppm};
 use model::roads::DEVICE_WINDOW_MS;
-use model::{RejectReason, TimestampMs};
+use std::collections::HashMap;
+
+use model::{DeviceId, RejectReason, TimestampMs};
 use serde::Deserialize;
 use serde_json::json;
 use store::{CaseQuery, CaseStatus, Contributor, ContributorRole, Decision, FraudCase, Store};
@@ -70,42 +72,65 @@ pub fn caught_window(case: &FraudCase) -> Option<(TimestampMs, TimestampMs)> {
     })
 }
 
-/// A case as the routes show it. A case held `unvouched-place` also names, in `caught_by`,
-/// the device's captures held `unlike-place` that made it caught ([`caught_window`]): what
-/// a reviewer weighs, and what the owner can appeal.
-async fn case_view(store: &Store, case: &FraudCase) -> ApiResult<serde_json::Value> {
-    let mut view = case_json(case);
-    if let Some(window) = caught_window(case) {
-        let caught_by = store
-            .db
-            .device_cases_held(
-                case.device,
-                RejectReason::UnlikePlace,
-                window,
-                MAX_CAUGHT_BY,
-            )
-            .await?;
-        view["caught_by"] = caught_by
-            .iter()
-            .map(|held| {
-                json!({
-                    "id": held.id,
-                    "capture": held.capture,
-                    "first_frame_at": held.first_frame_at,
-                    "status": held.status.as_str(),
-                })
-            })
-            .collect();
+/// For each case held `unvouched-place` among `cases`, the device's captures held
+/// `unlike-place` that made it caught ([`caught_window`], at most [`MAX_CAUGHT_BY`]), by
+/// case id: one read for a page of cases. Cases of other reasons have no entry.
+pub async fn caught_by(
+    store: &Store,
+    cases: &[FraudCase],
+) -> Result<HashMap<String, Vec<FraudCase>>, store::Error> {
+    let asks: Vec<(String, DeviceId, (TimestampMs, TimestampMs))> = cases
+        .iter()
+        .filter_map(|case| Some((case.id.clone(), case.device, caught_window(case)?)))
+        .collect();
+    let mut by_case: HashMap<String, Vec<FraudCase>> = asks
+        .iter()
+        .map(|(id, ..)| (id.clone(), Vec::new()))
+        .collect();
+    if asks.is_empty() {
+        return Ok(by_case);
     }
-    Ok(view)
+    for (id, held) in store
+        .db
+        .devices_cases_held(RejectReason::UnlikePlace, &asks, MAX_CAUGHT_BY)
+        .await?
+    {
+        by_case.entry(id).or_default().push(held);
+    }
+    Ok(by_case)
 }
 
+/// Cases as the routes show them. A case held `unvouched-place` also names, in `caught_by`,
+/// the device's captures held `unlike-place` that made it caught ([`caught_by`]): what a
+/// reviewer weighs, and what the owner can appeal.
 async fn case_views(store: &Store, cases: &[FraudCase]) -> ApiResult<Vec<serde_json::Value>> {
-    let mut views = Vec::with_capacity(cases.len());
-    for case in cases {
-        views.push(case_view(store, case).await?);
-    }
-    Ok(views)
+    let caught = caught_by(store, cases).await?;
+    Ok(cases
+        .iter()
+        .map(|case| {
+            let mut view = case_json(case);
+            if let Some(held) = caught.get(&case.id) {
+                view["caught_by"] = held
+                    .iter()
+                    .map(|held| {
+                        json!({
+                            "id": held.id,
+                            "capture": held.capture,
+                            "first_frame_at": held.first_frame_at,
+                            "status": held.status.as_str(),
+                        })
+                    })
+                    .collect();
+            }
+            view
+        })
+        .collect())
+}
+
+/// [`case_views`] of one case.
+async fn case_view(store: &Store, case: &FraudCase) -> ApiResult<serde_json::Value> {
+    let mut views = case_views(store, std::slice::from_ref(case)).await?;
+    Ok(views.pop().unwrap_or_default())
 }
 
 fn case_json(case: &FraudCase) -> serde_json::Value {

@@ -52,7 +52,7 @@ pub use pipeline::{
 };
 pub use public::{ContributorCaptureRow, DetectionRow, FreshCoverageRow, PublicFrameRow};
 pub use queue::{JobId, JobQueue, LeasedJob, NewJob, QueueCounts, RetryOutcome};
-pub use reviews::{CaseQuery, CaseStatus, Decision, FraudCase};
+pub use reviews::{ASKS_PER_READ, CaseQuery, CaseStatus, Decision, FraudCase};
 pub use search::{
     FeatureDocument, FeatureHit, SearchDocument, SearchHit, SearchIndex, SearchKind, SearchQuery,
 };

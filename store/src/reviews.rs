@@ -90,6 +90,10 @@ pub struct FraudCase {
     pub appealed_at: Option<TimestampMs>,
 }
 
+/// Asks of [`Db::devices_cases_held`] per statement (four parameters each: well under
+/// SQLite's and PostgreSQL's limits).
+pub const ASKS_PER_READ: usize = 200;
+
 const COLUMNS: &str = "id, device_id, capture_id, reason, frame_count, first_frame_ms, opened_at_ms, \
      status, decided_by, decided_at_ms, decision_note, appeal, appealed_at_ms";
 
@@ -528,31 +532,51 @@ impl Db {
         Ok(usize::try_from(held).unwrap_or(0))
     }
 
-    /// The cases of `device` held `reason` with their first held frame taken in
-    /// `[start, end)`, not cleared, oldest first, at most `limit`: the captures that made
-    /// the device caught, which the review queue shows beside a case the device rule opened
-    /// (`unvouched-place`).
-    pub async fn device_cases_held(
+    /// For each ask (a key of the caller's, a device and a window `[start, end)`), the cases
+    /// of that device held `reason` with their first held frame in the window, not cleared,
+    /// oldest first, at most `limit` an ask; one read per [`ASKS_PER_READ`] asks. Returned as
+    /// (key, case), by key then age: the captures that made a device caught, which the review
+    /// queue shows beside each case of a page the device rule opened (`unvouched-place`),
+    /// without a read per case.
+    pub async fn devices_cases_held(
         &self,
-        device: DeviceId,
         reason: RejectReason,
-        (start, end): (TimestampMs, TimestampMs),
+        asks: &[(String, DeviceId, (TimestampMs, TimestampMs))],
         limit: u32,
-    ) -> Result<Vec<FraudCase>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM fraud_cases WHERE device_id = $1 AND reason = $2 \
-             AND status <> 'cleared' AND first_frame_ms >= $3 AND first_frame_ms < $4 \
-             ORDER BY first_frame_ms, id LIMIT $5"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(device.to_string())
-            .bind(reason.slug())
-            .bind(start.as_millis())
-            .bind(end.as_millis())
-            .bind(i64::from(limit.max(1)))
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(case_of_row).collect()
+    ) -> Result<Vec<(String, FraudCase)>> {
+        let mut found = Vec::new();
+        for chunk in asks.chunks(ASKS_PER_READ) {
+            let values = (0..chunk.len())
+                .map(|n| {
+                    let first = 3 + 4 * n;
+                    format!("(${first}, ${}, ${}, ${})", first + 1, first + 2, first + 3)
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            // VALUES columns are column1… in both SQLite and PostgreSQL.
+            let sql = format!(
+                "SELECT ask_key, {COLUMNS} FROM (SELECT ask.column1 AS ask_key, k.*, \
+                 ROW_NUMBER() OVER (PARTITION BY ask.column1 ORDER BY k.first_frame_ms, k.id) AS nth \
+                 FROM (VALUES {values}) ask JOIN fraud_cases k ON k.device_id = ask.column2 \
+                 AND k.first_frame_ms >= ask.column3 AND k.first_frame_ms < ask.column4 \
+                 WHERE k.reason = $1 AND k.status <> 'cleared') ranked \
+                 WHERE nth <= $2 ORDER BY ask_key, first_frame_ms, id"
+            );
+            let mut query = sqlx::query(&sql)
+                .bind(reason.slug())
+                .bind(i64::from(limit.max(1)));
+            for (key, device, (start, end)) in chunk {
+                query = query
+                    .bind(key.clone())
+                    .bind(device.to_string())
+                    .bind(start.as_millis())
+                    .bind(end.as_millis());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                found.push((row.try_get("ask_key")?, case_of_row(&row)?));
+            }
+        }
+        Ok(found)
     }
 
     /// The findings standing against `device` taken before `before`, each with the frames

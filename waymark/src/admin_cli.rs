@@ -38,6 +38,7 @@ pub fn run(settings: &Settings, command: &AdminCommand) -> anyhow::Result<()> {
                 if cases.is_empty() {
                     println!("no fraud cases");
                 }
+                let caught = ingest::reviews::caught_by(store, &cases).await?;
                 for case in cases {
                     println!(
                         "{} {:<9} {:<16} {:>5} frames  device {}  capture {}{}{}",
@@ -54,16 +55,7 @@ pub fn run(settings: &Settings, command: &AdminCommand) -> anyhow::Result<()> {
                             .as_deref()
                             .map_or(String::new(), |n| format!("  note: {n}")),
                     );
-                    if let Some(window) = ingest::reviews::caught_window(&case) {
-                        let caught_by = store
-                            .db
-                            .device_cases_held(
-                                case.device,
-                                model::RejectReason::UnlikePlace,
-                                window,
-                                ingest::reviews::MAX_CAUGHT_BY,
-                            )
-                            .await?;
+                    if let Some(caught_by) = caught.get(&case.id) {
                         let captures: Vec<String> = caught_by
                             .iter()
                             .map(|held| held.capture.to_string())

@@ -7,6 +7,7 @@ mod db;
 mod moto;
 mod postgres;
 mod queue;
+mod reviews;
 mod search;
 
 use std::path::PathBuf;
