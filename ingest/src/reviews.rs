@@ -14,11 +14,11 @@
 //! Never does: judge frames (the upload judge opens cases) or weigh rewards (the rewards
 //! shell reads the same findings at an epoch's close).
 
+use std::collections::HashMap;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use model::reputation::{FULL_PPM, reputation_ppm};
 use model::roads::DEVICE_WINDOW_MS;
-use std::collections::HashMap;
-
 use model::{DeviceId, RejectReason, TimestampMs};
 use serde::Deserialize;
 use serde_json::json;
