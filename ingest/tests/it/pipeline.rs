@@ -991,9 +991,9 @@ async fn footage_accepted_before_the_index_existed_is_backfilled_and_found() {
 /// After a finished pass the worker's upkeep reads only the captures processed since it began
 /// (less the overlap): a capture an older worker accepted without footage, or keyed by an
 /// earlier scheme, after that pass (a rolling upgrade) is found by the next one, and nothing
-/// is read twice. A capture
-/// processed long before the pass yet missing from the index (which a finished pass leaves
-/// none of) shows that the next pass does not read it; the full backfill still would.
+/// is read twice. A capture processed long before the pass yet missing from the index (which
+/// a finished pass leaves none of) shows that the next pass does not read it; the full
+/// backfill still would.
 #[actix_web::test]
 async fn the_upkeep_after_a_finished_pass_reads_only_the_captures_processed_since() {
     let dir = tempfile::tempdir().unwrap();
