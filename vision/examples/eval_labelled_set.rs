@@ -68,9 +68,10 @@ fn main() -> anyhow::Result<()> {
 /// Where a 1920×1080 frame's time goes: each stage of `analyze` timed alone, one core.
 fn stages(jpeg: &[u8]) -> anyhow::Result<()> {
     let config = VisionConfig::default();
-    let mut objects = ObjectDetector::load(&config.object_graph, &config.object_config)?;
+    let mut objects = ObjectDetector::load(&config.onnx_runtime, &config.object_model)?;
     let mut faces = FaceDetector::load(&config.face_model)?;
     let mut text = TextDetector::load(
+        &config.onnx_runtime,
         &config.text_model,
         Size::new(config.text_input[0], config.text_input[1]),
     )?;

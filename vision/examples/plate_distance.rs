@@ -110,8 +110,9 @@ fn main() -> anyhow::Result<()> {
     let config = VisionConfig::default();
     let vision = Vision::new(config.clone())?;
     let mut objects =
-        vision::objects::ObjectDetector::load(&config.object_graph, &config.object_config)?;
+        vision::objects::ObjectDetector::load(&config.onnx_runtime, &config.object_model)?;
     let mut text = vision::text::TextDetector::load(
+        &config.onnx_runtime,
         &config.text_model,
         Size::new(config.text_input[0], config.text_input[1]),
     )?;

@@ -29,9 +29,10 @@ impl PrivacySearch {
     /// Loads the three models named in `config` (already verified by the caller).
     pub fn load(config: &VisionConfig) -> Result<Self> {
         Ok(Self {
-            objects: ObjectDetector::load(&config.object_graph, &config.object_config)?,
+            objects: ObjectDetector::load(&config.onnx_runtime, &config.object_model)?,
             faces: FaceDetector::load(&config.face_model)?,
             text: TextDetector::load(
+                &config.onnx_runtime,
                 &config.text_model,
                 Size::new(config.text_input[0], config.text_input[1]),
             )?,

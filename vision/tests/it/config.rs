@@ -14,11 +14,15 @@ fn a_missing_model_is_a_typed_error_naming_the_setup_command() {
             ..VisionConfig::default()
         },
         VisionConfig {
-            object_graph: dir.path().join("ssd_mobilenet_v2_coco.pb"),
+            object_model: dir.path().join("ssd_mobilenet_v2_coco.onnx"),
             ..VisionConfig::default()
         },
         VisionConfig {
             text_model: dir.path().join("ppocrv4_det.onnx"),
+            ..VisionConfig::default()
+        },
+        VisionConfig {
+            onnx_runtime: dir.path().join("libonnxruntime.so.1.32.0"),
             ..VisionConfig::default()
         },
     ] {
