@@ -233,6 +233,60 @@ pub fn band_tiles(width: i32, height: i32, count: i32) -> Vec<Rect> {
 mod tests {
     use super::*;
 
+    /// Decoded SSD outputs for `anchors`, each (y1, x1, y2, x2) with one (class, score).
+    fn outputs(anchors: &[([f32; 4], usize, f32)]) -> (Vec<f32>, Vec<f32>) {
+        let mut boxes = Vec::new();
+        let mut scores = vec![0.0; anchors.len() * CLASSES];
+        for (i, (b, class, score)) in anchors.iter().enumerate() {
+            boxes.extend_from_slice(b);
+            scores[i * CLASSES + class] = *score;
+        }
+        (boxes, scores)
+    }
+
+    #[test]
+    fn detections_are_suppressed_per_class_and_placed_in_the_frame() {
+        let (boxes, scores) = outputs(&[
+            // Two anchors on one person: the weaker goes.
+            ([0.1, 0.1, 0.5, 0.3], 1, 0.9),
+            ([0.11, 0.1, 0.5, 0.31], 1, 0.8),
+            // A car (COCO 3) on the same spot stays: suppression is per class.
+            ([0.1, 0.1, 0.5, 0.3], 3, 0.7),
+            // A bicycle is not a kind that matters; a weak truck is under the threshold.
+            ([0.6, 0.6, 0.9, 0.9], 2, 0.99),
+            ([0.6, 0.6, 0.9, 0.9], 8, 0.2),
+        ]);
+        let area = Rect::new(100, 50, 1000, 500);
+        let found = detections(&boxes, &scores, 0.3, area);
+        assert_eq!(
+            found,
+            [
+                Proposal {
+                    kind: ObjectKind::Person,
+                    rect: Rect::new(200, 100, 200, 200),
+                    score: 0.9
+                },
+                Proposal {
+                    kind: ObjectKind::Vehicle,
+                    rect: Rect::new(200, 100, 200, 200),
+                    score: 0.7
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn boxes_beyond_the_input_are_clipped_and_slivers_dropped() {
+        let (boxes, scores) = outputs(&[
+            ([-0.2, 0.9, 0.5, 1.3], 10, 0.6),
+            ([0.2, 0.2, 0.2005, 0.4], 13, 0.9),
+        ]);
+        let found = detections(&boxes, &scores, 0.5, Rect::new(0, 0, 300, 300));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, ObjectKind::TrafficLight);
+        assert_eq!(found[0].rect, Rect::new(270, 0, 30, 150));
+    }
+
     #[test]
     fn band_tiles_overlap_in_the_centre_of_the_middle_band() {
         assert_eq!(
