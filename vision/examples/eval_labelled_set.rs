@@ -22,7 +22,10 @@ fn main() -> anyhow::Result<()> {
 
     // Throughput on one core: the 3840×2160 Mapillary frame, the same frame at 1920×1080, and
     // the 960×540 Udacity frames.
-    let vision = Vision::new(VisionConfig::default())?;
+    let vision = Vision::new(VisionConfig {
+        onnx_threads: 1,
+        ..VisionConfig::default()
+    })?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets/images");
     let uhd = std::fs::read(root.join("geotagged/mapillary_DSC00001.JPG"))?;
     let full = imgcodecs::imdecode(&uhd.as_slice(), imgcodecs::IMREAD_COLOR)?;
@@ -68,11 +71,12 @@ fn main() -> anyhow::Result<()> {
 /// Where a 1920×1080 frame's time goes: each stage of `analyze` timed alone, one core.
 fn stages(jpeg: &[u8]) -> anyhow::Result<()> {
     let config = VisionConfig::default();
-    let mut objects = ObjectDetector::load(&config.onnx_runtime, &config.object_model)?;
+    let mut objects = ObjectDetector::load(&config.onnx_runtime, &config.object_model, 1)?;
     let mut faces = FaceDetector::load(&config.face_model)?;
     let mut text = TextDetector::load(
         &config.onnx_runtime,
         &config.text_model,
+        1,
         Size::new(config.text_input[0], config.text_input[1]),
     )?;
     let runs = 5;

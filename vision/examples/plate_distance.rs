@@ -110,10 +110,11 @@ fn main() -> anyhow::Result<()> {
     let config = VisionConfig::default();
     let vision = Vision::new(config.clone())?;
     let mut objects =
-        vision::objects::ObjectDetector::load(&config.onnx_runtime, &config.object_model)?;
+        vision::objects::ObjectDetector::load(&config.onnx_runtime, &config.object_model, 1)?;
     let mut text = vision::text::TextDetector::load(
         &config.onnx_runtime,
         &config.text_model,
+        1,
         Size::new(config.text_input[0], config.text_input[1]),
     )?;
     let road = imgcodecs::imread(

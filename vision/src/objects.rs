@@ -78,10 +78,11 @@ pub struct ObjectDetector {
 }
 
 impl ObjectDetector {
-    /// Loads the converted SSD into ONNX Runtime (the library at `runtime`).
-    pub fn load(runtime: &Path, model: &Path) -> Result<Self> {
+    /// Loads the converted SSD into ONNX Runtime (the library at `runtime`), to run on
+    /// `threads` threads (0: one per core).
+    pub fn load(runtime: &Path, model: &Path, threads: usize) -> Result<Self> {
         Ok(Self {
-            net: OnnxNet::load(runtime, model)?,
+            net: OnnxNet::load(runtime, model, threads)?,
         })
     }
 

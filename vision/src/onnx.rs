@@ -2,8 +2,9 @@
 //! plate text), loaded at run time from the library `scripts/setup-vision` takes out of PyPI's
 //! `onnxruntime` wheel: nothing is linked or downloaded at build time (`ort`'s `load-dynamic`).
 //!
-//! A session runs on one intra-op thread, like the OpenCV nets: a worker's parallelism is its
-//! frames, not a net's operators. Sessions are not shared between threads.
+//! A session runs a frame on as many threads as it is given (0: one per core, as OpenCV's nets
+//! do); its threads wait for work without spinning, so a worker's other stages keep the
+//! cores. Sessions are not shared between threads.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -32,8 +33,9 @@ pub struct OnnxNet {
 }
 
 impl OnnxNet {
-    /// Loads ONNX Runtime from `runtime` (once per process) and `model` into a session.
-    pub fn load(runtime: &Path, model: &Path) -> Result<Self> {
+    /// Loads ONNX Runtime from `runtime` (once per process) and `model` into a session that
+    /// runs on `threads` threads (0: one per core).
+    pub fn load(runtime: &Path, model: &Path, threads: usize) -> Result<Self> {
         let environment = environment(runtime)?;
         let fail = |err: ort::Error| Error::Model {
             path: model.to_path_buf(),
@@ -49,7 +51,9 @@ impl OnnxNet {
             .map_err(fail)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|err| fail(err.into()))?
-            .with_intra_threads(1)
+            .with_intra_threads(threads)
+            .map_err(|err| fail(err.into()))?
+            .with_intra_op_spinning(false)
             .map_err(|err| fail(err.into()))?
             .with_inter_threads(1)
             .map_err(|err| fail(err.into()))?

@@ -32,11 +32,11 @@ pub struct TextDetector {
 }
 
 impl TextDetector {
-    /// Loads PP-OCRv4 into ONNX Runtime (the library at `runtime`); `input` is its size in px
-    /// (rounded up to multiples of 32).
-    pub fn load(runtime: &Path, path: &Path, input: Size) -> Result<Self> {
+    /// Loads PP-OCRv4 into ONNX Runtime (the library at `runtime`) to run on `threads`
+    /// threads (0: one per core); `input` is its size in px (rounded up to multiples of 32).
+    pub fn load(runtime: &Path, path: &Path, threads: usize, input: Size) -> Result<Self> {
         Ok(Self {
-            net: OnnxNet::load(runtime, path)?,
+            net: OnnxNet::load(runtime, path, threads)?,
             input: Size::new(
                 (input.width.max(32) + 31) / 32 * 32,
                 (input.height.max(32) + 31) / 32 * 32,
