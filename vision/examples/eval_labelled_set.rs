@@ -72,7 +72,7 @@ fn main() -> anyhow::Result<()> {
 fn stages(jpeg: &[u8]) -> anyhow::Result<()> {
     let config = VisionConfig::default();
     let mut objects = ObjectDetector::load(&config.onnx_runtime, &config.object_model, 1)?;
-    let mut faces = FaceDetector::load(&config.face_model)?;
+    let mut faces = FaceDetector::load(&config.onnx_runtime, &config.face_model, 1)?;
     let mut text = TextDetector::load(
         &config.onnx_runtime,
         &config.text_model,

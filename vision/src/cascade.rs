@@ -34,7 +34,11 @@ impl PrivacySearch {
                 &config.object_model,
                 config.onnx_threads,
             )?,
-            faces: FaceDetector::load(&config.face_model)?,
+            faces: FaceDetector::load(
+                &config.onnx_runtime,
+                &config.face_model,
+                config.onnx_threads,
+            )?,
             text: TextDetector::load(
                 &config.onnx_runtime,
                 &config.text_model,

