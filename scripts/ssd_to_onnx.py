@@ -6,8 +6,8 @@ and the per-class scores (`Postprocessor/convert_scores`, 1 x 1917 x 91); the gr
 loop and its non-maximum suppression stay out (vision::objects does them). tf2onnx names the
 tensors it makes from counters whose order changes from run to run, so every node, tensor and
 weight is then renamed by its position, the inputs and outputs get plain names (`image`,
-`boxes`, `scores`) and the converter's note of the input's path is replaced: the same frozen graph and tool versions give the same bytes, which
-scripts/setup-vision checks by SHA-256.
+`boxes`, `scores`) and the converter's note of the input's path is replaced: the same frozen
+graph and tool versions give the same bytes, which scripts/setup-vision checks by SHA-256.
 
     python ssd_to_onnx.py FROZEN.pb OUT.onnx
 """

@@ -4,8 +4,8 @@
 //!
 //! Owns: all OpenCV and ONNX Runtime use in Waymark (decoding, quality checks, the privacy
 //! cascade of object, face and text detectors, the sign detector, blurring and re-encoding),
-//! the model files' checks, the sign classifier's training, and the evaluation harness over the committed
-//! labelled set in `vision/eval/`.
+//! the model files' checks, the sign classifier's training, and the evaluation harness over
+//! the committed labelled set in `vision/eval/`.
 //!
 //! Never does: storage or network IO, accept/reject decisions (ingest turns the report into
 //! one), or let an OpenCV exception escape: bad frames get a `Broken` verdict, failures a

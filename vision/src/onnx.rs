@@ -1,6 +1,7 @@
 //! ONNX Runtime for the privacy cascade's three nets (object proposals, plate text, faces),
-//! which it runs 1.7–2.4 times faster than OpenCV 4.6 does, loaded at run time from the library `scripts/setup-vision` takes out of PyPI's
-//! `onnxruntime` wheel: nothing is linked or downloaded at build time (`ort`'s `load-dynamic`).
+//! which it runs 1.7–2.4 times faster than OpenCV 4.6 does. It is loaded at run time from the
+//! library `scripts/setup-vision` takes out of PyPI's `onnxruntime` wheel: nothing is linked
+//! or downloaded at build time (`ort`'s `load-dynamic`).
 //!
 //! A session runs a frame on as many threads as it is given (0: one per core, as OpenCV's nets
 //! do); its threads wait for work without spinning, so a worker's other stages keep the
