@@ -239,14 +239,12 @@ impl Vision {
     /// when a model is missing or is not the file the set-up script checked.
     pub fn new(config: VisionConfig) -> Result<Self> {
         config.check()?;
-        for path in [
+        models::verify_all(&[
             &config.face_model,
             &config.object_model,
             &config.text_model,
             &config.onnx_runtime,
-        ] {
-            models::verify(path)?;
-        }
+        ])?;
         let sign_model = Arc::new(SignModel::load(&config.sign_model)?);
         let detectors = Detectors::load(&config)?;
         Ok(Self {
