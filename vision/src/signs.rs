@@ -388,6 +388,7 @@ pub const SOLID_SHARE: f64 = 0.6;
 pub fn candidates(bgr: &Mat, min_side: i32) -> Result<Vec<Candidate>> {
     let mut hsv = Mat::default();
     imgproc::cvt_color_def(bgr, &mut hsv, imgproc::COLOR_BGR2HSV).context("converting to HSV")?;
+    expose_for_colour(&mut hsv)?;
     let max_side = bgr.cols().min(bgr.rows()) / 3;
     let kernel = imgproc::get_structuring_element(
         imgproc::MORPH_ELLIPSE,
@@ -479,6 +480,53 @@ pub fn candidates(bgr: &Mat, min_side: i32) -> Result<Vec<Candidate>> {
         }
     }
     Ok(found)
+}
+
+/// The brightness (HSV value, 0–255) an image's brightest percent is brought up to before
+/// the colour thresholds: a sign in a frame shot at dusk or three stops under is as red as
+/// by day, only darker than the thresholds' floor.
+const EXPOSED_VALUE: f64 = 200.0;
+/// The most an image's brightness is raised (past it, sensor noise is all there is).
+const MAX_EXPOSURE_GAIN: f64 = 8.0;
+
+/// Raises the value channel of an underexposed HSV image so that its 99th percentile is
+/// [`EXPOSED_VALUE`] (hue and saturation are ratios, unchanged by exposure); a normally
+/// exposed image is left as it is.
+fn expose_for_colour(hsv: &mut Mat) -> Result<()> {
+    let bright = value_percentile(hsv, 0.99)?;
+    let gain = (EXPOSED_VALUE / f64::from(bright.max(1))).min(MAX_EXPOSURE_GAIN);
+    if gain <= 1.0 {
+        return Ok(());
+    }
+    let mut channels: Vector<Mat> = Vector::new();
+    core::split(hsv, &mut channels).context("splitting HSV")?;
+    let mut value = Mat::default();
+    channels
+        .get(2)
+        .context("splitting HSV")?
+        .convert_to(&mut value, -1, gain, 0.0)
+        .context("raising the exposure")?;
+    channels.set(2, value).context("raising the exposure")?;
+    core::merge(&channels, hsv).context("merging HSV")?;
+    Ok(())
+}
+
+/// The value (HSV's third channel) below which `share` of an HSV image's pixels lie.
+fn value_percentile(hsv: &Mat, share: f64) -> Result<u8> {
+    let mut histogram = [0u64; 256];
+    let bytes = hsv.data_bytes().context("reading HSV pixels")?;
+    for pixel in bytes.chunks_exact(3) {
+        histogram[usize::from(pixel[2])] += 1;
+    }
+    let wanted = ((bytes.len() / 3) as f64 * share).ceil() as u64;
+    let mut seen = 0;
+    for (value, count) in histogram.iter().enumerate() {
+        seen += count;
+        if seen >= wanted {
+            return Ok(value as u8);
+        }
+    }
+    Ok(u8::MAX)
 }
 
 fn colour_mask(hsv: &Mat, colour: SignColour) -> Result<Mat> {

@@ -1,17 +1,26 @@
 //! Traffic signs: the STOP sign of the Mapillary frame and the held-out GTSRB photos.
 
 use model::ImageBox;
+use rstest::rstest;
+use vision::eval::Degradation;
 use vision::signs::{SignFeatures, SignModel};
 use vision::train;
 
 use crate::{VISION, dataset};
 
-#[test]
-fn stop_sign_in_the_mapillary_frame_is_found() {
-    let report = VISION
-        .analyze(&dataset("images/geotagged/mapillary_DSC00001.JPG"))
-        .expect("analyses")
-        .report;
+/// As shot, and three stops under or over (a dusk frame, a frame into the sun): a sign keeps
+/// its hue when the exposure is off.
+#[rstest]
+#[case::as_shot(None)]
+#[case::three_stops_under(Some(Degradation::Darken))]
+#[case::overexposed(Some(Degradation::Overexpose))]
+fn stop_sign_in_the_mapillary_frame_is_found(#[case] degradation: Option<Degradation>) {
+    let shot = dataset("images/geotagged/mapillary_DSC00001.JPG");
+    let frame = match degradation {
+        Some(degradation) => degradation.apply(&shot).expect("degrades"),
+        None => shot,
+    };
+    let report = VISION.analyze(&frame).expect("analyses").report;
     let labelled = ImageBox {
         x: 2976,
         y: 1124,
