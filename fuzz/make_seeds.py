@@ -184,8 +184,11 @@ def jpegs():
         head = jpeg_head(image)
         if len(head) > 70_000:
             continue
-        for target in ("jpeg_header", "exif_photo", "geotag", "vision_jpeg"):
+        for target in ("jpeg_header", "exif_photo", "geotag", "vision_jpeg", "vision_turbojpeg"):
             put(target, image.stem, head)
+    # The decoder also converts CMYK (Adobe, inverted): a print-software JPEG's head.
+    cmyk = ROOT / "vision/tests/data/solidYellowLeft_cmyk.jpg"
+    put("vision_turbojpeg", cmyk.stem, jpeg_head(cmyk))
 
 
 def manifest():

@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use opencv::core::{Mat, Size, Vector};
+use opencv::core::{Mat, Size};
+use opencv::imgproc;
 use opencv::prelude::*;
-use opencv::{imgcodecs, imgproc};
 use vision::objects::{ObjectDetector, ObjectKind};
 use vision::text::TextDetector;
 use vision::{FaceDetector, Vision, VisionConfig};
@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     })?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets/images");
     let uhd = std::fs::read(root.join("geotagged/mapillary_DSC00001.JPG"))?;
-    let full = imgcodecs::imdecode(&uhd.as_slice(), imgcodecs::IMREAD_COLOR)?;
+    let full = vision::decode::decode_full(&uhd)?;
     let mut half = Mat::default();
     imgproc::resize(
         &full,
@@ -38,13 +38,7 @@ fn main() -> anyhow::Result<()> {
         0.0,
         imgproc::INTER_AREA,
     )?;
-    let mut hd: Vector<u8> = Vector::new();
-    imgcodecs::imencode(
-        ".jpg",
-        &half,
-        &mut hd,
-        &Vector::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, 90]),
-    )?;
+    let hd = vision::decode::encode_jpeg(&half, 90)?;
     let udacity = std::fs::read(root.join("udacity_lanes/solidWhiteCurve.jpg"))?;
     opencv::core::set_num_threads(1)?;
     for (name, bytes, runs) in [
@@ -88,19 +82,13 @@ fn stages(jpeg: &[u8]) -> anyhow::Result<()> {
         }
         Ok(started.elapsed().as_secs_f64() * 1000.0 / f64::from(runs))
     };
-    let frame = imgcodecs::imdecode(&jpeg, imgcodecs::IMREAD_COLOR)?;
+    let frame = vision::decode::decode_full(jpeg)?;
     let decode = time(&mut || {
-        imgcodecs::imdecode(&jpeg, imgcodecs::IMREAD_COLOR)?;
+        vision::decode::decode_full(jpeg)?;
         Ok(())
     })?;
     let encode = time(&mut || {
-        let mut out: Vector<u8> = Vector::new();
-        imgcodecs::imencode(
-            ".jpg",
-            &frame,
-            &mut out,
-            &Vector::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, 90]),
-        )?;
+        vision::decode::encode_jpeg(&frame, 90)?;
         Ok(())
     })?;
     let mut proposals = Vec::new();

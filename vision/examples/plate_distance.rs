@@ -6,9 +6,9 @@
 //!
 //!     cargo run --release -p vision --example plate_distance
 
-use opencv::core::{Mat, Rect, Size, Vector};
+use opencv::core::{Mat, Rect, Size};
+use opencv::imgproc;
 use opencv::prelude::*;
-use opencv::{imgcodecs, imgproc};
 use vision::{Vision, VisionConfig};
 
 /// x, y, width, height in a photo's pixels.
@@ -47,7 +47,7 @@ fn faces_blurred(
         .as_array()
         .and_then(|frames| frames.iter().find(|f| f["file"] == "faces/city.jpg"))
         .ok_or_else(|| anyhow::anyhow!("faces/city.jpg is not labelled"))?;
-    let image = imgcodecs::imread(root.join("eval/faces/city.jpg"), imgcodecs::IMREAD_COLOR)?;
+    let image = vision::decode::decode_full(&std::fs::read(root.join("eval/faces/city.jpg"))?)?;
     let scale = (person_px / 370.0).min(1080.0 / f64::from(image.rows()));
     let mut small = Mat::default();
     imgproc::resize(
@@ -64,14 +64,8 @@ fn faces_blurred(
     let dst = Rect::new(ox, oy, small.cols(), small.rows()) & Rect::new(0, 0, 1920, 1080);
     Mat::roi(&small, Rect::new(0, 0, dst.width, dst.height))?
         .copy_to(&mut Mat::roi_mut(&mut frame, dst)?)?;
-    let mut jpeg = Vector::<u8>::new();
-    imgcodecs::imencode(
-        ".jpg",
-        &frame,
-        &mut jpeg,
-        &Vector::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, 90]),
-    )?;
-    let report = vision.analyze(jpeg.as_slice())?.report;
+    let jpeg = vision::decode::encode_jpeg(&frame, 90)?;
+    let report = vision.analyze(&jpeg)?.report;
     let mut blurred = 0;
     let faces = city["faces"].as_array().cloned().unwrap_or_default();
     for face in &faces {
@@ -117,10 +111,9 @@ fn main() -> anyhow::Result<()> {
         1,
         Size::new(config.text_input[0], config.text_input[1]),
     )?;
-    let road = imgcodecs::imread(
+    let road = vision::decode::decode_full(&std::fs::read(
         root.join("../datasets/images/udacity_lanes/solidWhiteRight.jpg"),
-        imgcodecs::IMREAD_COLOR,
-    )?;
+    )?)?;
     let mut frame_base = Mat::default();
     imgproc::resize(
         &road,
@@ -135,7 +128,7 @@ fn main() -> anyhow::Result<()> {
         let car_px = 1.8 * focal / distance;
         let (mut blurred, mut total) = (0, 0);
         for (photo, car, plates) in CARS {
-            let image = imgcodecs::imread(root.join(photo), imgcodecs::IMREAD_COLOR)?;
+            let image = vision::decode::decode_full(&std::fs::read(root.join(photo))?)?;
             let scale = car_px / f64::from(car.2);
             let mut small = Mat::default();
             imgproc::resize(
@@ -160,14 +153,8 @@ fn main() -> anyhow::Result<()> {
                 Rect::new(dst.x - ox, dst.y - oy, dst.width, dst.height) & src,
             )?;
             from.copy_to(&mut Mat::roi_mut(&mut frame, dst)?)?;
-            let mut jpeg = Vector::<u8>::new();
-            imgcodecs::imencode(
-                ".jpg",
-                &frame,
-                &mut jpeg,
-                &Vector::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, 90]),
-            )?;
-            let report = vision.analyze(jpeg.as_slice())?.report;
+            let jpeg = vision::decode::encode_jpeg(&frame, 90)?;
+            let report = vision.analyze(&jpeg)?.report;
             if std::env::var_os("DIAGNOSE").is_some() {
                 let car_rect = Rect::new(
                     ox + (f64::from(car.0) * scale) as i32,

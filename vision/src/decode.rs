@@ -1,12 +1,13 @@
-//! Decoding with OpenCV: at reduced scale (`IMREAD_REDUCED_*`, the JPEG decoder skips the
-//! detail) for the checks, at full scale only to blur. EXIF orientation is ignored so pixel
-//! boxes match the stored pixels and the EXIF copied into the public frame stays true.
+//! Decoding and encoding frames: at reduced scale (the JPEG decoder skips the detail) for the
+//! checks, at full scale only to blur; straight into OpenCV matrices of BGR pixels, by
+//! libjpeg-turbo ([`crate::turbo`]). EXIF orientation is ignored so pixel boxes match the
+//! stored pixels and the EXIF copied into the public frame stays true.
 
-use opencv::core::{Mat, Vector};
-use opencv::imgcodecs;
+use opencv::core::{self, Mat, Scalar};
 use opencv::prelude::*;
 
-use crate::error::{CvContext, Result};
+use crate::error::{CvContext, Error, Result};
+use crate::turbo;
 
 /// Frames are decoded for analysis at the largest reduction that keeps at least this width.
 pub const MIN_ANALYSIS_WIDTH: u32 = 800;
@@ -19,16 +20,28 @@ pub fn reduction_for(width: u32) -> u32 {
         .unwrap_or(1)
 }
 
-/// Decodes at `1/factor` scale into BGR; an empty Mat means the data could not be decoded.
+/// Decodes at `1/factor` scale (1, 2, 4 or 8) into BGR; an empty Mat means the data could
+/// not be decoded.
 pub fn decode_reduced(jpeg: &[u8], factor: u32) -> Result<Mat> {
-    let reduced = match factor {
-        8 => imgcodecs::IMREAD_REDUCED_COLOR_8,
-        4 => imgcodecs::IMREAD_REDUCED_COLOR_4,
-        2 => imgcodecs::IMREAD_REDUCED_COLOR_2,
-        _ => imgcodecs::IMREAD_COLOR,
+    let factor = factor as usize;
+    let Ok((width, height)) = turbo::dimensions(jpeg) else {
+        return Ok(Mat::default());
     };
-    imgcodecs::imdecode(&jpeg, reduced | imgcodecs::IMREAD_IGNORE_ORIENTATION)
-        .context("decoding the frame")
+    let (columns, rows) = turbo::scaled(width, height, factor);
+    let mut bgr = Mat::new_rows_cols_with_default(
+        rows as i32,
+        columns as i32,
+        core::CV_8UC3,
+        Scalar::all(0.0),
+    )
+    .context("allocating the decoded frame")?;
+    let pixels = bgr
+        .data_bytes_mut()
+        .context("allocating the decoded frame")?;
+    match turbo::decode_bgr(jpeg, factor, pixels) {
+        Ok(()) => Ok(bgr),
+        Err(_) => Ok(Mat::default()),
+    }
 }
 
 /// Decodes at full scale into BGR.
@@ -36,12 +49,38 @@ pub fn decode_full(jpeg: &[u8]) -> Result<Mat> {
     decode_reduced(jpeg, 1)
 }
 
-/// Encodes a BGR frame as JPEG at `quality` (0–100).
-pub fn encode_jpeg(bgr: &Mat, quality: i32) -> Result<Vec<u8>> {
-    let mut buffer: Vector<u8> = Vector::new();
-    let params: Vector<i32> = Vector::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, quality]);
-    imgcodecs::imencode(".jpg", bgr, &mut buffer, &params).context("encoding the public frame")?;
-    Ok(buffer.to_vec())
+/// Encodes a BGR (or greyscale) image as JPEG at `quality` (1–100).
+pub fn encode_jpeg(image: &Mat, quality: i32) -> Result<Vec<u8>> {
+    let fail = |reason: String| Error::Jpeg {
+        context: "encoding a JPEG",
+        reason,
+    };
+    let layout = match image.typ() {
+        core::CV_8UC3 => turbo::Layout::Bgr,
+        core::CV_8UC1 => turbo::Layout::Gray,
+        other => {
+            return Err(fail(format!(
+                "an image of OpenCV type {other}, not 8-bit BGR or grey"
+            )));
+        }
+    };
+    // A view into a larger image has gaps between its rows: packed first.
+    let copy;
+    let packed = if image.is_continuous() {
+        image
+    } else {
+        copy = image.try_clone().context("packing an image to encode")?;
+        &copy
+    };
+    let pixels = packed.data_bytes().context("reading an image to encode")?;
+    turbo::encode(
+        pixels,
+        packed.cols() as usize,
+        packed.rows() as usize,
+        layout,
+        quality,
+    )
+    .map_err(|err| fail(err.0))
 }
 
 /// Whether OpenCV produced an image at all.

@@ -25,6 +25,11 @@ pub enum Error {
         context: &'static str,
         source: opencv::Error,
     },
+    #[error("libjpeg-turbo failed while {context}: {reason}")]
+    Jpeg {
+        context: &'static str,
+        reason: String,
+    },
     #[error("onnx runtime failed while {context}: {reason}")]
     Onnx {
         context: &'static str,

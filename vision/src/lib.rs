@@ -12,7 +12,7 @@
 //! typed [`Error`].
 
 mod cascade;
-mod decode;
+pub mod decode;
 mod error;
 pub mod eval;
 mod exif;
@@ -27,6 +27,7 @@ pub mod signs;
 pub mod synth;
 pub mod text;
 pub mod train;
+mod turbo;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

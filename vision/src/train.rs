@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use opencv::core::{self, Mat, Point2f, Rect, Scalar, Size, Vector};
+use opencv::imgproc;
 use opencv::prelude::*;
-use opencv::{imgcodecs, imgproc};
 
 use crate::error::{CvContext, Error, Result};
 use crate::signs::{self, BACKGROUND, MODEL_FORMAT, SignFeatures, SignModel};
@@ -143,18 +143,80 @@ impl SplitMix {
     }
 }
 
-/// Reads an image file as BGR.
+/// Reads an image file as BGR: a JPEG, or a binary PPM (GTSRB's photos).
 pub fn read_bgr(path: &Path) -> Result<Mat> {
     let bytes = crate::read(path)?;
-    let image = imgcodecs::imdecode(&bytes.as_slice(), imgcodecs::IMREAD_COLOR)
-        .context("decoding a training image")?;
-    if image.empty() {
-        return Err(Error::LabelledSet {
-            path: path.to_path_buf(),
-            reason: "not a decodable image".into(),
-        });
+    let invalid = |reason: String| Error::LabelledSet {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let image = if bytes.starts_with(b"P6") {
+        ppm_to_bgr(&bytes).map_err(invalid)?
+    } else {
+        crate::decode::decode_full(&bytes)?
+    };
+    if crate::decode::is_empty(&image) {
+        return Err(invalid("not a decodable JPEG or PPM image".into()));
     }
     Ok(image)
+}
+
+/// A binary PPM (`P6`, 8 bits a sample, `#` comments in the header) as BGR.
+pub fn ppm_to_bgr(bytes: &[u8]) -> std::result::Result<Mat, String> {
+    let mut fields = Vec::new();
+    let mut at = 0;
+    // Magic, width, height and the largest sample, each after white space or a comment.
+    while fields.len() < 4 {
+        match bytes.get(at) {
+            None => return Err("a PPM header cut short".into()),
+            Some(b'#') => {
+                while bytes.get(at).is_some_and(|&b| b != b'\n') {
+                    at += 1;
+                }
+            }
+            Some(b) if b.is_ascii_whitespace() => at += 1,
+            Some(_) => {
+                let start = at;
+                while bytes.get(at).is_some_and(|b| !b.is_ascii_whitespace()) {
+                    at += 1;
+                }
+                fields.push(String::from_utf8_lossy(&bytes[start..at]).into_owned());
+            }
+        }
+    }
+    let number = |field: &str| {
+        field
+            .parse::<usize>()
+            .map_err(|_| format!("{field:?} is not a PPM size"))
+    };
+    let (width, height, largest) = (
+        number(&fields[1])?,
+        number(&fields[2])?,
+        number(&fields[3])?,
+    );
+    if fields[0] != "P6"
+        || largest != 255
+        || width == 0
+        || height == 0
+        || width > 10_000
+        || height > 10_000
+    {
+        return Err(format!(
+            "a {} PPM of {width}×{height} with samples to {largest}; only 8-bit P6 is read",
+            fields[0]
+        ));
+    }
+    // One white-space byte ends the header.
+    let pixels = bytes
+        .get(at + 1..at + 1 + width * height * 3)
+        .ok_or("the PPM's pixels are cut short")?;
+    let bgr: Vec<u8> = pixels
+        .chunks_exact(3)
+        .flat_map(|rgb| [rgb[2], rgb[1], rgb[0]])
+        .collect();
+    Mat::from_slice(&bgr)
+        .and_then(|row| row.reshape(3, height as i32)?.try_clone())
+        .map_err(|err| err.to_string())
 }
 
 /// A randomly warped (perspective, rotation, scale, shift), re-lit (contrast, brightness,

@@ -10,9 +10,8 @@
 //! vision at load with an error that names the file.
 
 use model::PrivacyKind;
-use opencv::core::{self, Mat, Rect, Scalar, Vector};
+use opencv::core::{self, Mat, Rect, Scalar};
 use opencv::imgproc;
-use opencv::prelude::*;
 use vision::{Error, NamedDetector, Vision, VisionConfig};
 
 use crate::dataset;
@@ -82,11 +81,7 @@ fn in_frame(geometry: [f32; 4]) -> Rect {
 /// squares, one model pixel each) under the plate box and black under the face box.
 fn test_frame(colour: Scalar) -> Vec<u8> {
     let jpeg = dataset("images/udacity_lanes/solidWhiteRight.jpg");
-    let decoded = opencv::imgcodecs::imdecode(
-        &Vector::<u8>::from_slice(&jpeg),
-        opencv::imgcodecs::IMREAD_COLOR,
-    )
-    .expect("decodes");
+    let decoded = vision::decode::decode_full(&jpeg).expect("decodes");
     let mut frame = Mat::default();
     imgproc::resize(
         &decoded,
@@ -112,15 +107,7 @@ fn test_frame(colour: Scalar) -> Vec<u8> {
     }
     let face = in_frame(boxes[1].geometry);
     imgproc::rectangle(&mut frame, face, Scalar::all(0.0), -1, imgproc::LINE_8, 0).expect("draws");
-    let mut jpeg = Vector::<u8>::new();
-    opencv::imgcodecs::imencode(
-        ".jpg",
-        &frame,
-        &mut jpeg,
-        &Vector::from_slice(&[opencv::imgcodecs::IMWRITE_JPEG_QUALITY, 98]),
-    )
-    .expect("encodes");
-    jpeg.to_vec()
+    vision::decode::encode_jpeg(&frame, 98).expect("encodes")
 }
 
 const RED: Scalar = Scalar::new(0.0, 0.0, 255.0, 0.0);
@@ -239,21 +226,9 @@ fn tightly_covers(region: &model::PrivacyRegion, target: Rect) -> bool {
 }
 
 fn paint(jpeg: &mut Vec<u8>, rect: Rect, colour: Scalar) {
-    let mut frame = opencv::imgcodecs::imdecode(
-        &Vector::<u8>::from_slice(jpeg),
-        opencv::imgcodecs::IMREAD_COLOR,
-    )
-    .expect("decodes");
+    let mut frame = vision::decode::decode_full(jpeg).expect("decodes");
     imgproc::rectangle(&mut frame, rect, colour, -1, imgproc::LINE_8, 0).expect("draws");
-    let mut out = Vector::<u8>::new();
-    opencv::imgcodecs::imencode(
-        ".jpg",
-        &frame,
-        &mut out,
-        &Vector::from_slice(&[opencv::imgcodecs::IMWRITE_JPEG_QUALITY, 98]),
-    )
-    .expect("encodes");
-    *jpeg = out.to_vec();
+    *jpeg = vision::decode::encode_jpeg(&frame, 98).expect("encodes");
 }
 
 #[test]

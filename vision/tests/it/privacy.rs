@@ -94,8 +94,11 @@ fn blurred_copy_has_no_face_or_plate_left(#[case] frame: Vec<u8>) {
 }
 
 pub(crate) fn gray(jpeg: &[u8]) -> opencv::core::Mat {
-    let buffer = opencv::core::Vector::<u8>::from_slice(jpeg);
-    opencv::imgcodecs::imdecode(&buffer, opencv::imgcodecs::IMREAD_GRAYSCALE).expect("decodes")
+    let colour = vision::decode::decode_full(jpeg).expect("decodes");
+    let mut grey = opencv::core::Mat::default();
+    opencv::imgproc::cvt_color_def(&colour, &mut grey, opencv::imgproc::COLOR_BGR2GRAY)
+        .expect("converts");
+    grey
 }
 
 /// Variance of the Laplacian inside `rect`.

@@ -68,10 +68,10 @@ fn real_motion_blurred_and_defocused_photos_are_blurred(#[case] photo: &str) {
 fn sharpness_does_not_depend_on_resolution() {
     // The Mapillary frame is 3840 px wide and analysed from a 1/4-scale decode; a copy
     // re-encoded at 1920 px must measure about the same.
-    use opencv::core::{Mat, Size, Vector};
-    use opencv::{imgcodecs, imgproc};
+    use opencv::core::{Mat, Size};
+    use opencv::imgproc;
     let original = dataset("images/geotagged/mapillary_DSC00001.JPG");
-    let full = imgcodecs::imdecode(&original.as_slice(), imgcodecs::IMREAD_COLOR).expect("decodes");
+    let full = vision::decode::decode_full(&original).expect("decodes");
     let mut half = Mat::default();
     imgproc::resize(
         &full,
@@ -82,8 +82,7 @@ fn sharpness_does_not_depend_on_resolution() {
         imgproc::INTER_AREA,
     )
     .expect("resizes");
-    let mut encoded: Vector<u8> = Vector::new();
-    imgcodecs::imencode(".jpg", &half, &mut encoded, &Vector::new()).expect("encodes");
+    let encoded = vision::decode::encode_jpeg(&half, 95).expect("encodes");
     let big = VISION
         .analyze(&original)
         .expect("analyses")

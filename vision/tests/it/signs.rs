@@ -115,8 +115,7 @@ fn real_red_rimmed_signs_are_rims_and_stop_and_no_entry_are_solid() {
     .expect("GT.csv");
     let (mut rims, mut rims_solid, mut solids, mut solids_solid) = (0, 0, 0, 0);
     for photo in photos.iter().filter(|p| SignColour::Red.fits(p.class_id)) {
-        let small =
-            opencv::imgcodecs::imread(&photo.path, opencv::imgcodecs::IMREAD_COLOR).expect("reads");
+        let small = train::read_bgr(&photo.path).expect("reads");
         let mut sign = Mat::default();
         opencv::imgproc::resize(
             &small,
