@@ -10,12 +10,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use opencv::core::Mat;
+use opencv::prelude::*;
 use ort::environment::Environment;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
 
-use crate::error::{Error, Result};
+use crate::error::{CvContext, Error, Result};
 
 /// The runtime loaded in this process and the library it came from (a process loads one).
 static RUNTIME: OnceLock<std::result::Result<(PathBuf, Environment), String>> = OnceLock::new();
@@ -61,6 +63,22 @@ impl OnnxNet {
             .commit_from_file(model)
             .map_err(fail)?;
         Ok(Self { session })
+    }
+
+    /// Runs the net on an NCHW blob as OpenCV's `dnn::blob_from_image` makes it (4 dimensions,
+    /// `f32`); its outputs in the model's order.
+    pub fn run_blob(&mut self, blob: &Mat) -> Result<Vec<Output>> {
+        let context = "reading a net's input blob";
+        let sizes = blob.mat_size();
+        let shape: Vec<usize> = sizes.iter().map(|&side| side.max(0) as usize).collect();
+        let Ok(shape) = <[usize; 4]>::try_from(shape) else {
+            return Err(Error::Onnx {
+                context,
+                reason: format!("a blob of {} dimensions, not 4", sizes.len()),
+            });
+        };
+        let values = blob.data_typed::<f32>().context(context)?.to_vec();
+        self.run(shape, values)
     }
 
     /// Runs the net on one `f32` input of `shape`; its outputs in the model's order.

@@ -57,12 +57,8 @@ impl FaceDetector {
             core::CV_32F,
         )
         .context("preparing the face detector input")?;
-        let input = blob
-            .data_typed::<f32>()
-            .context("preparing the face detector input")?
-            .to_vec();
         let (w, h) = (net_width as usize, net_height as usize);
-        let outputs = self.net.run([1, 3, h, w], input)?;
+        let outputs = self.net.run_blob(&blob)?;
         let (rows, cols) = (h / 4, w / 4);
         let plane = rows * cols;
         let [heat, scale, offset, ..] = outputs.as_slice() else {

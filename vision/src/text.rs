@@ -82,12 +82,8 @@ impl TextDetector {
             core::CV_32F,
         )
         .context("preparing the text detector input")?;
-        let blob = blob
-            .data_typed::<f32>()
-            .context("preparing the text detector input")?
-            .to_vec();
         let (w, h) = (side_w as usize, side_h as usize);
-        let outputs = self.net.run([1, 3, h, w], blob)?;
+        let outputs = self.net.run_blob(&blob)?;
         let map = outputs
             .first()
             .filter(|map| map.values.len() == w * h)
