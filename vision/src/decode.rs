@@ -7,7 +7,7 @@ use opencv::core::{self, Mat, Scalar};
 use opencv::prelude::*;
 
 use crate::error::{CvContext, Error, Result};
-use crate::turbo;
+use crate::{jpeg, turbo};
 
 /// Frames are decoded for analysis at the largest reduction that keeps at least this width.
 pub const MIN_ANALYSIS_WIDTH: u32 = 800;
@@ -21,12 +21,16 @@ pub fn reduction_for(width: u32) -> u32 {
 }
 
 /// Decodes at `1/factor` scale (1, 2, 4 or 8) into BGR; an empty Mat means the data could
-/// not be decoded.
+/// not be decoded, or declares more pixels than a frame may have ([`jpeg::MAX_PIXELS`]: the
+/// header alone would make this allocate gigabytes).
 pub fn decode_reduced(jpeg: &[u8], factor: u32) -> Result<Mat> {
     let factor = factor as usize;
     let Ok((width, height)) = turbo::dimensions(jpeg) else {
         return Ok(Mat::default());
     };
+    if (width as u64).saturating_mul(height as u64) > jpeg::MAX_PIXELS {
+        return Ok(Mat::default());
+    }
     let (columns, rows) = turbo::scaled(width, height, factor);
     let mut bgr = Mat::new_rows_cols_with_default(
         rows as i32,
@@ -91,6 +95,24 @@ pub fn is_empty(mat: &Mat) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_declaring_a_giant_frame_is_not_decoded() {
+        let small = Mat::new_rows_cols_with_default(8, 8, core::CV_8UC3, Scalar::all(90.0))
+            .expect("an image");
+        let mut jpeg = encode_jpeg(&small, 90).expect("encodes");
+        // The frame header's height and width (SOF0: FF C0, length, precision, then them).
+        let sof = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("a SOF0");
+        jpeg[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]); // 60 000 × 60 000
+        assert_eq!(turbo::dimensions(&jpeg), Ok((60_000, 60_000)));
+        assert!(is_empty(&decode_full(&jpeg).expect("no error")));
+        assert!(!is_empty(
+            &decode_full(&encode_jpeg(&small, 90).unwrap()).unwrap()
+        ));
+    }
 
     #[test]
     fn reduction_keeps_enough_width() {
