@@ -5,7 +5,8 @@
 //! (`footage_sharing`, the keys of the core and of as many random prints as the worker has
 //! keyed probes and keyed wide probes, so every key distinct: a real frame's neighbouring probes share keys); per capture, the device's
 //! week of fixes for the road check (`device_track_by_capture`); per worker start, the footage
-//! index's upkeep on an index already up to date.
+//! index's upkeep on an index already up to date; per page of the review queue, the captures
+//! that caught each device held `unvouched-place` (`reviews::caught_by`).
 //!
 //! The store: `devices` dashcams, each with `captures` captures of 100 accepted frames a week
 //! apart at most, driving 1 Hz random walks over a 4 × 4 km town (so cells fill up as a busy
@@ -16,63 +17,18 @@
 //!
 //!     cargo run --release -p ingest --example worker_reads_bench -- [devices] [captures] [rounds]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use model::consensus::Fingerprint;
-use model::{CaptureId, DeviceId, DeviceKeypair, Fix, FixType, FrameId, TimestampMs};
+use model::{Fix, RejectReason, TimestampMs};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use store::{
-    Coverage, FootageEntry, FrameOutcome, NewSequence, ProcessedCapture, ProcessedFrame, Store,
-    StoreConfig,
-};
+use store::{CaseQuery, CaseStatus, Store, StoreConfig};
+use town::{FRAMES_PER_CAPTURE, START, WEEK_MS, fill, print};
 
 #[path = "../../store/tests/it/received.rs"]
 mod received;
-
-const FRAMES_PER_CAPTURE: usize = 100;
-const WEEK_MS: i64 = 7 * 24 * 3_600_000;
-const START: i64 = 1_780_000_000_000;
-/// The town's south-west corner and size (degrees): about 4 × 4 km.
-const TOWN: (f64, f64, f64) = (43.70, 7.40, 0.036);
-
-fn print(rng: &mut StdRng, len: usize) -> Fingerprint {
-    // Sums of uniforms: near-normal values, as a normalised thumbnail's are.
-    Fingerprint(
-        (0..len)
-            .map(|_| (0..4).map(|_| rng.gen_range(-1.0f32..1.0)).sum::<f32>() * 0.87)
-            .collect(),
-    )
-}
-
-fn walk(rng: &mut StdRng, start_ms: i64) -> Vec<Fix> {
-    let (lat0, lon0, size) = TOWN;
-    let (mut lat, mut lon) = (
-        lat0 + rng.gen_range(0.0..size),
-        lon0 + rng.gen_range(0.0..size),
-    );
-    let mut heading: f64 = rng.gen_range(0.0..360.0);
-    (0..FRAMES_PER_CAPTURE)
-        .map(|i| {
-            heading = (heading + rng.gen_range(-20.0..20.0)).rem_euclid(360.0);
-            let step = 10.0 / 111_195.0;
-            lat = (lat + step * heading.to_radians().cos()).clamp(lat0, lat0 + size);
-            lon = (lon + step * heading.to_radians().sin() / lat.to_radians().cos())
-                .clamp(lon0, lon0 + size);
-            Fix {
-                time: TimestampMs(start_ms + i as i64 * 1000),
-                lat,
-                lon,
-                alt: Some(50.0),
-                heading: Some(heading),
-                speed: Some(10.0),
-                fix_type: FixType::Fix3d,
-                satellites: 9,
-                hdop: 0.9,
-            }
-        })
-        .collect()
-}
+#[path = "../../store/tests/it/town.rs"]
+mod town;
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -94,109 +50,6 @@ where
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     (median(times), rows as f64 / rounds.max(1) as f64)
-}
-
-struct Filled {
-    devices: Vec<DeviceId>,
-    /// One accepted frame per capture: its fix and its core.
-    samples: Vec<(Fix, Fingerprint)>,
-    frames: usize,
-    took: Duration,
-}
-
-async fn fill(store: &Store, devices: usize, captures: usize) -> Filled {
-    let mut rng = StdRng::seed_from_u64(20_261_205);
-    let mut filled = Filled {
-        devices: Vec::new(),
-        samples: Vec::new(),
-        frames: 0,
-        took: Duration::ZERO,
-    };
-    let started = Instant::now();
-    for d in 0..devices {
-        let name = format!("driver-{d}");
-        let public_key =
-            DeviceKeypair::from_seed(*FrameId::of_bytes(name.as_bytes()).as_bytes()).public();
-        let (contributor, device) = received::signed_up(store, &name, public_key, None).await;
-        filled.devices.push(device);
-        for c in 0..captures {
-            let start_ms = START + rng.gen_range(0..WEEK_MS);
-            let fixes = walk(&mut rng, start_ms);
-            let capture = CaptureId::new();
-            let ids: Vec<FrameId> = (0..fixes.len())
-                .map(|i| FrameId::of_bytes(format!("{name}-{c}-{i}").as_bytes()))
-                .collect();
-            let drive: Vec<(FrameId, Fix)> =
-                ids.iter().copied().zip(fixes.iter().copied()).collect();
-            let leased = received::receive_and_lease(
-                store,
-                &received::Received {
-                    capture,
-                    device,
-                    sequence_number: c as u64,
-                    camera: "",
-                },
-                &drive,
-            )
-            .await;
-            let sequence = format!("{capture}-0");
-            let mut processed_frames = Vec::with_capacity(fixes.len());
-            for (i, (fix, id)) in fixes.iter().zip(&ids).enumerate() {
-                let core = print(&mut rng, 64 * 36);
-                if i == FRAMES_PER_CAPTURE / 2 {
-                    filled.samples.push((*fix, core.clone()));
-                }
-                processed_frames.push(ProcessedFrame {
-                    index: i as u32,
-                    outcome: FrameOutcome::Accepted { quality: 0.8 },
-                    sequence: Some(sequence.clone()),
-                    size: Some((1920, 1080)),
-                    coverage: Some(Coverage {
-                        cell: u64::from(fix.cell(model::COVERAGE_RESOLUTION).expect("a cell")),
-                        time: fix.time,
-                        fingerprint: print(&mut rng, 32 * 18).to_bytes(),
-                        heading: fix.heading,
-                        footage: Some(FootageEntry {
-                            keys: model::footage::stored_keys(&core),
-                            core: core.to_bytes(),
-                        }),
-                    }),
-                    sha256: *id,
-                });
-            }
-            let processed = ProcessedCapture {
-                capture,
-                contributor,
-                frames: processed_frames,
-                sequences: vec![NewSequence {
-                    id: sequence,
-                    started_at: fixes[0].time,
-                    ended_at: fixes[fixes.len() - 1].time,
-                    frame_count: fixes.len() as u32,
-                    length_m: 1000.0,
-                    geometry_geojson: format!(
-                        r#"{{"type":"LineString","coordinates":[{}]}}"#,
-                        fixes
-                            .iter()
-                            .map(|f| format!("[{},{}]", f.lon, f.lat))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    ),
-                }],
-                detections: Vec::new(),
-                follow_ups: Vec::new(),
-                processed_at: TimestampMs(START + WEEK_MS),
-            };
-            store
-                .db
-                .commit_processed(&processed, &leased)
-                .await
-                .expect("a commit");
-            filled.frames += fixes.len();
-        }
-    }
-    filled.took = started.elapsed();
-    filled
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -343,5 +196,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "| `footage_upkeep::bring_up_to_date` after a finished pass (nothing processed since) | each worker start | {upkeep_ms:.2} ms | — |"
     );
+    // The review queue: every device caught twice (`unlike-place`, its first two captures)
+    // and its other captures held with them (`unvouched-place`). A page of the queue shows,
+    // for each unvouched case, the captures that caught its device (`reviews::caught_by`).
+    let held_at = TimestampMs(START + 2 * WEEK_MS);
+    for captures in &filled.captures {
+        for (i, capture) in captures.iter().enumerate() {
+            let reason = if i < 2 {
+                RejectReason::UnlikePlace
+            } else {
+                RejectReason::UnvouchedPlace
+            };
+            store.db.hold_capture(*capture, reason, held_at).await?;
+        }
+    }
+    let queue = store
+        .db
+        .fraud_cases(&CaseQuery {
+            status: Some(CaseStatus::Open),
+            devices: None,
+            limit: 500,
+        })
+        .await?;
+    for page in [100, 500] {
+        let page = &queue[..page.min(queue.len())];
+        let (caught_ms, named) = timed(rounds.min(21), |_| {
+            let store = &store;
+            async move {
+                ingest::reviews::caught_by(store, page)
+                    .await
+                    .expect("a read")
+                    .values()
+                    .map(Vec::len)
+                    .sum()
+            }
+        })
+        .await;
+        println!(
+            "| `reviews::caught_by` (a page of {} cases, {} open in all) | each page of the review queue | {caught_ms:.2} ms | {named:.0} captures named |",
+            page.len(),
+            queue.len()
+        );
+    }
     Ok(())
 }
