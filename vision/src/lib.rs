@@ -2,8 +2,9 @@
 //! score with named problems, the faces and licence plates found, the traffic signs — and the
 //! blurred JPEG that is the only version of the frame ever made public.
 //!
-//! Owns: all OpenCV and ONNX Runtime use in Waymark (decoding, quality checks, the privacy
-//! cascade of object, face and text detectors, the sign detector, blurring and re-encoding),
+//! Owns: all OpenCV, ONNX Runtime and libjpeg-turbo use in Waymark (decoding, quality
+//! checks, the privacy cascade of object, face and text detectors, the sign detector,
+//! blurring and re-encoding),
 //! the model files' checks, the sign classifier's training, and the evaluation harness over
 //! the committed labelled set in `vision/eval/`.
 //!
