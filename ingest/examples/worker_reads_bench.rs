@@ -22,8 +22,8 @@ use std::time::Instant;
 use model::{Fix, RejectReason, TimestampMs};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use store::{CaseQuery, CaseStatus, Store, StoreConfig};
-use town::{FRAMES_PER_CAPTURE, START, WEEK_MS, fill, print};
+use store::{CaseQuery, CaseStatus};
+use town::{FRAMES_PER_CAPTURE, START, WEEK_MS, bench_store, fill, print};
 
 #[path = "../../store/tests/it/received.rs"]
 mod received;
@@ -59,17 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let captures = args.next().transpose()?.unwrap_or(10);
     let rounds = args.next().transpose()?.unwrap_or(101);
     let dir = tempfile::tempdir()?;
-    let mut config = StoreConfig::under(dir.path());
-    if let Ok(url) = std::env::var("WAYMARK_BENCH_DATABASE_URL") {
-        config.database_url = url;
-    }
-    let backend = config
-        .database_url
-        .split(':')
-        .next()
-        .unwrap_or("?")
-        .to_owned();
-    let store = Store::open(&config).await?;
+    let (store, backend) = bench_store(dir.path()).await?;
     let filled = fill(&store, devices, captures).await;
     println!(
         "{backend}: {} frames ({devices} devices × {captures} captures × {FRAMES_PER_CAPTURE}), written in {:.1} s through commit_processed ({:.2} ms a capture)",

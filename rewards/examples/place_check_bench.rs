@@ -15,8 +15,7 @@ use std::time::Instant;
 use model::TimestampMs;
 use rewards::EpochId;
 use rewards::place_check::hold_unlike_captures;
-use store::{Store, StoreConfig};
-use town::{FRAMES_PER_CAPTURE, START, WEEK_MS, fill};
+use town::{FRAMES_PER_CAPTURE, START, WEEK_MS, bench_store, fill};
 
 #[path = "../../store/tests/it/received.rs"]
 mod received;
@@ -29,17 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let devices = args.next().transpose()?.unwrap_or(40);
     let captures = args.next().transpose()?.unwrap_or(10);
     let dir = tempfile::tempdir()?;
-    let mut config = StoreConfig::under(dir.path());
-    if let Ok(url) = std::env::var("WAYMARK_BENCH_DATABASE_URL") {
-        config.database_url = url;
-    }
-    let backend = config
-        .database_url
-        .split(':')
-        .next()
-        .unwrap_or("?")
-        .to_owned();
-    let store = Store::open(&config).await?;
+    let (store, backend) = bench_store(dir.path()).await?;
     let filled = fill(&store, devices, captures).await;
     println!(
         "{backend}: {} frames ({devices} devices × {captures} captures × {FRAMES_PER_CAPTURE}) over one week, written in {:.1} s",

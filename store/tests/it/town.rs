@@ -11,6 +11,7 @@
 
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use model::consensus::Fingerprint;
@@ -19,6 +20,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use store::{
     Coverage, FootageEntry, FrameOutcome, NewSequence, ProcessedCapture, ProcessedFrame, Store,
+    StoreConfig,
 };
 
 use crate::received;
@@ -173,4 +175,20 @@ pub async fn fill(store: &Store, devices: usize, captures: usize) -> Filled {
     }
     filled.took = started.elapsed();
     filled
+}
+
+/// A benchmark's store: SQLite under `dir`, or the database `WAYMARK_BENCH_DATABASE_URL`
+/// names (e.g. the PostgreSQL of `scripts/with-pg-s3`); with its backend's name.
+pub async fn bench_store(dir: &Path) -> store::Result<(Store, String)> {
+    let mut config = StoreConfig::under(dir);
+    if let Ok(url) = std::env::var("WAYMARK_BENCH_DATABASE_URL") {
+        config.database_url = url;
+    }
+    let backend = config
+        .database_url
+        .split(':')
+        .next()
+        .unwrap_or("?")
+        .to_owned();
+    Ok((Store::open(&config).await?, backend))
 }
