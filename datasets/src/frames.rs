@@ -415,6 +415,36 @@ pub fn disguise_turned(
     encode(&cut_image(&turned, [share; 4], brightness), quality)
 }
 
+/// `jpeg` (flipped left to right first when `mirror`) `brightness` levels brighter, placed
+/// whole on a canvas larger by `[left, top, right, bottom]` (shares of its own sides, each
+/// at most a half) in `shade`, and encoded at `quality`: footage letterboxed into another
+/// aspect, pillarboxed, bordered or given a caption strip, so that neither its bytes nor
+/// its frame match.
+pub fn disguise_framed(
+    jpeg: &[u8],
+    bars: [f64; 4],
+    shade: u8,
+    mirror: bool,
+    brightness: i32,
+    quality: u8,
+) -> Result<Vec<u8>> {
+    let image = image::imageops::colorops::brighten(&decode_mirrored(jpeg, mirror)?, brightness);
+    let (width, height) = (f64::from(image.width()), f64::from(image.height()));
+    let [left, top, right, bottom] = bars.map(|share| share.clamp(0.0, 0.5));
+    let mut canvas = RgbImage::from_pixel(
+        (width * (1.0 + left + right)).round() as u32,
+        (height * (1.0 + top + bottom)).round() as u32,
+        image::Rgb([shade; 3]),
+    );
+    image::imageops::replace(
+        &mut canvas,
+        &image,
+        (width * left).round() as i64,
+        (height * top).round() as i64,
+    );
+    encode(&canvas, quality)
+}
+
 /// `jpeg` decoded, and flipped left to right when `mirror`.
 fn decode_mirrored(jpeg: &[u8], mirror: bool) -> Result<RgbImage> {
     let mut image = decode_memory(jpeg)?;

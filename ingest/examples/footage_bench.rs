@@ -110,14 +110,14 @@ fn main() {
                 lat: 43.70,
                 lon: 7.42,
                 time: TimestampMs(1_780_000_000_000),
-                core: prints.probes[(n as usize) % prints.probes.len()].clone(),
+                core: prints.probes.cuts[(n as usize) % prints.probes.cuts.len()].clone(),
             })
             .collect();
         let copy_of_all = |candidates: &[Stored]| {
             timed(rounds, || {
                 copy_of(
-                    &prints.probes,
-                    &prints.wide,
+                    &prints.probes.cuts,
+                    &prints.probes.wide,
                     &claimed,
                     device,
                     candidates,

@@ -9,7 +9,7 @@
 //!     cargo run --release -p ingest --example footage_disguises
 
 use image::{DynamicImage, Rgb, RgbImage, imageops};
-use ingest::similarity::{distance, frame_prints};
+use ingest::similarity::frame_prints;
 use model::footage::{COPY_DISTANCE, inner_core, stored_keys};
 
 /// One way to pass a copy off as new footage.
@@ -34,6 +34,21 @@ fn cut_back(image: &RgbImage, left: f64, top: f64, right: f64, bottom: f64) -> R
         image.height(),
         imageops::FilterType::Triangle,
     )
+}
+
+/// Placed on a canvas `left`, `top`, `right`, `bottom` (shares of its own size) larger, in
+/// `colour`: bars added to change the aspect (16:9 letterboxed into 4:3), or a border.
+fn pad(image: &RgbImage, sides: [f64; 4], colour: [u8; 3]) -> RgbImage {
+    let [left, top, right, bottom] = sides;
+    let (w, h) = (f64::from(image.width()), f64::from(image.height()));
+    let (x, y) = ((w * left) as i64, (h * top) as i64);
+    let mut canvas = RgbImage::from_pixel(
+        (w * (1.0 + left + right)) as u32,
+        (h * (1.0 + top + bottom)) as u32,
+        Rgb(colour),
+    );
+    imageops::replace(&mut canvas, image, x, y);
+    canvas
 }
 
 /// Turned by `degrees` about the centre, corners black, size kept (ffmpeg's `rotate`).
@@ -205,6 +220,64 @@ const DISGUISES: &[Disguise] = &[
         cut_back(i, 0.14, 0.12, 0.10, 0.12)
     }),
     ("centred crop 17 %", |i| cut_back(i, 0.17, 0.17, 0.17, 0.17)),
+    // Bars added: the picture whole, smaller, inside a larger frame.
+    ("letterboxed into 4:3 (black bars top and bottom)", |i| {
+        pad(i, [0.0, 0.1667, 0.0, 0.1667], [0, 0, 0])
+    }),
+    ("pillarboxed into 21:9 (black bars left and right)", |i| {
+        pad(i, [0.1667, 0.0, 0.1667, 0.0], [0, 0, 0])
+    }),
+    ("black border 5 % each side", |i| {
+        pad(i, [0.05, 0.05, 0.05, 0.05], [0, 0, 0])
+    }),
+    ("white border 3 % each side", |i| {
+        pad(i, [0.03, 0.03, 0.03, 0.03], [255, 255, 255])
+    }),
+    ("grey bar 8 % below (a caption strip)", |i| {
+        pad(i, [0.0, 0.0, 0.0, 0.08], [40, 40, 40])
+    }),
+    ("shrunk to 80 %, centred on black at its size", |i| {
+        let small = imageops::resize(
+            i,
+            i.width() * 4 / 5,
+            i.height() * 4 / 5,
+            imageops::FilterType::Triangle,
+        );
+        pad(&small, [0.125; 4], [0, 0, 0])
+    }),
+    ("crop 5 %, then letterboxed into 4:3", |i| {
+        pad(
+            &cut(i, 0.05, 0.05, 0.05, 0.05),
+            [0.0, 0.1667, 0.0, 0.1667],
+            [0, 0, 0],
+        )
+    }),
+    (
+        "bottom 8 % cut, then letterboxed into 4:3 (a cut not centred)",
+        |i| {
+            pad(
+                &cut(i, 0.0, 0.0, 0.0, 0.08),
+                [0.0, 0.1667, 0.0, 0.1667],
+                [0, 0, 0],
+            )
+        },
+    ),
+    (
+        "pillarboxed on a blurred copy of itself (not flat bars)",
+        |i| {
+            let mut back = imageops::blur(
+                &imageops::resize(
+                    i,
+                    i.width() * 4 / 3,
+                    i.height(),
+                    imageops::FilterType::Triangle,
+                ),
+                12.0,
+            );
+            imageops::replace(&mut back, i, i64::from(i.width() / 6), 0);
+            back
+        },
+    ),
 ];
 
 fn encode(image: &RgbImage) -> Vec<u8> {
@@ -254,12 +327,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (mut low, mut high, mut found) = (f32::INFINITY, 0.0f32, 0);
         for (original, (core, inner, keys)) in originals.iter().zip(&stored) {
             let prints = frame_prints(&encode(&disguise(original)))?;
-            let nearest = prints
-                .probes
-                .iter()
-                .map(|probe| distance(probe, core))
-                .chain(prints.wide.iter().map(|probe| distance(probe, inner)))
-                .fold(f32::INFINITY, f32::min);
+            let nearest = prints.nearest(core, Some(inner), f32::INFINITY);
             let keyed = prints.probe_keys().iter().any(|k| keys.contains(k));
             low = low.min(nearest);
             high = high.max(nearest);

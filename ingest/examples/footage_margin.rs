@@ -17,33 +17,19 @@
 use datasets::fleet::{Behaviour, FleetConfig, simulate};
 use datasets::frames::{FrameSource, Look};
 use ingest::similarity::{FramePrints, frame_prints};
-use model::consensus::{Fingerprint, distance_below};
+use model::consensus::Fingerprint;
 use model::footage::{COPY_DISTANCE, CopyConfig, OWN_COPY_DISTANCE, inner_core};
 
 /// The nearest of `prints`' probes to the stored `core` (and its wide probes to the stored
-/// `inner` core, unless `without_wide`) when it is below `bound`, infinity when not
-/// (`f32::INFINITY` asks for the exact nearest). The bound spares the search most of the
-/// pairs (`distance_below`, the worker's own early stop).
+/// `inner` core, unless `without_wide`) when it is below `bound`, `bound` when not
+/// (`f32::INFINITY` asks for the exact nearest): the worker's own search.
 fn nearest(
     prints: &FramePrints,
     (core, inner): (&Fingerprint, &Fingerprint),
     without_wide: bool,
     bound: f32,
 ) -> f32 {
-    let wide = if without_wide {
-        &[][..]
-    } else {
-        &prints.wide[..]
-    };
-    let pairs = (prints.probes.iter().map(|probe| (probe, core)))
-        .chain(wide.iter().map(|probe| (probe, inner)));
-    let mut nearest = f32::INFINITY;
-    for (probe, print) in pairs {
-        if let Some(d) = distance_below(probe, print, nearest.min(bound)) {
-            nearest = d;
-        }
-    }
-    nearest
+    prints.nearest(core, (!without_wide).then_some(inner), bound)
 }
 
 /// A frame's prints and the inner core the index would cut from its core.

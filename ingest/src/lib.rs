@@ -20,6 +20,7 @@ pub mod dedup;
 pub mod feature_params;
 pub mod features_api;
 pub mod footage_upkeep;
+pub mod framing;
 pub mod geometry;
 pub mod judge;
 pub mod map_features;

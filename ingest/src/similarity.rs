@@ -12,7 +12,8 @@
 //! (`model::footage`) keeps and asks: the frame's core (its centre, at 64 × 36) and one
 //! probe per cut a copy may have had (centred, one side, a corner, two opposite sides,
 //! turned), as it is and mirrored; and for cuts beyond the core's margin, the wide probes,
-//! read where the original's inner core would be.
+//! read where the original's inner core would be. A frame framed with bars (letterboxed,
+//! pillarboxed, bordered: [`crate::framing`]) is probed again as the picture inside them.
 
 use image::imageops::FilterType;
 
@@ -43,45 +44,92 @@ pub struct FramePrints {
     /// The centre ([`model::footage::CORE_MARGIN`] of each side left out): what the footage
     /// index stores.
     pub core: Fingerprint,
-    /// Two per cut of [`model::footage::copy_cuts`], as it is and mirrored
-    /// ([`model::footage::mirrored`]): what is asked of the footage index. The first ones are
-    /// [`FramePrints::keyed_probes`].
-    pub probes: Vec<Fingerprint>,
-    /// Two per cut of [`model::footage::wide_cuts`] (crops beyond the core's margin), as it
-    /// is and mirrored, at the inner core's size: measured against the stored frames' inner
-    /// cores. The first ones are [`FramePrints::keyed_wide_probes`].
-    pub wide: Vec<Fingerprint>,
+    /// The probes of the frame as sent.
+    pub probes: Probes,
+    /// The probes of the pictures inside the bars the frame was framed with, if it was
+    /// ([`crate::framing::content_boxes`]): a copy letterboxed, pillarboxed or bordered
+    /// shows its original whole, smaller, inside them.
+    pub unframed: Vec<Probes>,
 }
 
-impl FramePrints {
+/// What one picture asks the footage index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probes {
+    /// Two per cut of [`model::footage::copy_cuts`] (of [`model::footage::centred_cuts`]
+    /// for a picture inside bars), as it is and mirrored ([`model::footage::mirrored`]),
+    /// measured against the stored cores. The first ones are [`Probes::keyed_cuts`].
+    pub cuts: Vec<Fingerprint>,
+    /// Two per cut of [`model::footage::wide_cuts`] (crops beyond the core's margin), as it
+    /// is and mirrored, at the inner core's size: measured against the stored frames' inner
+    /// cores (none for a picture inside bars). The first ones are [`Probes::keyed_wide`].
+    pub wide: Vec<Fingerprint>,
+    /// How many of the cuts, and of the wide cuts, are keyed (each as it is and mirrored).
+    keyed: (usize, usize),
+}
+
+impl Probes {
     /// The probes whose keys fetch the index's candidates (those of the first
-    /// [`model::footage::KEYED_CUTS`] cuts); every probe measures the distance to them.
-    pub fn keyed_probes(&self) -> &[Fingerprint] {
-        &self.probes[..(2 * model::footage::KEYED_CUTS).min(self.probes.len())]
+    /// [`model::footage::KEYED_CUTS`] cuts of a frame as sent, the first
+    /// [`model::footage::CENTRED_KEYED_CUTS`] of a picture inside bars); every probe
+    /// measures the distance to them.
+    pub fn keyed_cuts(&self) -> &[Fingerprint] {
+        &self.cuts[..(2 * self.keyed.0).min(self.cuts.len())]
     }
 
     /// The wide probes whose [`model::footage::inner_keys`] fetch candidates (those of the
-    /// first [`model::footage::WIDE_KEYED_CUTS`] wide cuts).
-    pub fn keyed_wide_probes(&self) -> &[Fingerprint] {
-        &self.wide[..(2 * model::footage::WIDE_KEYED_CUTS).min(self.wide.len())]
+    /// first [`model::footage::WIDE_KEYED_CUTS`] wide cuts of a frame as sent; none of a
+    /// picture inside bars).
+    pub fn keyed_wide(&self) -> &[Fingerprint] {
+        &self.wide[..(2 * self.keyed.1).min(self.wide.len())]
+    }
+
+    /// The nearest of these probes to a stored `core` (and of the wide ones to its `inner`
+    /// core) when nearer than `bound`; `bound` when none is. Stops measuring a pair as soon
+    /// as it cannot be nearer (`distance_below`).
+    pub fn nearest(&self, core: &Fingerprint, inner: Option<&Fingerprint>, bound: f32) -> f32 {
+        let pairs = self.cuts.iter().map(|probe| (probe, core)).chain(
+            inner
+                .into_iter()
+                .flat_map(|inner| self.wide.iter().map(move |probe| (probe, inner))),
+        );
+        let mut nearest = bound;
+        for (probe, print) in pairs {
+            if let Some(d) = model::consensus::distance_below(probe, print, nearest) {
+                nearest = d;
+            }
+        }
+        nearest
+    }
+}
+
+impl FramePrints {
+    /// The probe sets: the frame as sent, and the picture inside its bars if it has any.
+    pub fn probe_sets(&self) -> impl Iterator<Item = &Probes> {
+        std::iter::once(&self.probes).chain(&self.unframed)
     }
 
     /// Every index key this frame's probes ask for: the core keys of its keyed probes and
-    /// the inner keys of its keyed wide probes, sorted, each once.
+    /// the inner keys of its keyed wide probes, of every set, sorted, each once.
     pub fn probe_keys(&self) -> Vec<i64> {
         let mut keys: Vec<i64> = self
-            .keyed_probes()
-            .iter()
-            .flat_map(model::footage::keys)
-            .chain(
-                self.keyed_wide_probes()
+            .probe_sets()
+            .flat_map(|set| {
+                set.keyed_cuts()
                     .iter()
-                    .flat_map(model::footage::inner_keys),
-            )
+                    .flat_map(model::footage::keys)
+                    .chain(set.keyed_wide().iter().flat_map(model::footage::inner_keys))
+            })
             .collect();
         keys.sort_unstable();
         keys.dedup();
         keys
+    }
+
+    /// The nearest of every probe set to a stored `core` and its `inner` core (infinity
+    /// when `bound` is and nothing is nearer).
+    pub fn nearest(&self, core: &Fingerprint, inner: Option<&Fingerprint>, bound: f32) -> f32 {
+        self.probe_sets()
+            .fold(bound, |bound, set| set.nearest(core, inner, bound))
     }
 }
 
@@ -93,7 +141,8 @@ pub fn frame_prints(jpeg: &[u8]) -> Result<FramePrints, FingerprintError> {
 
 /// [`FramePrints`] of decoded pixels. The core and probes are exact area averages over the
 /// frame in grayscale (a frame over [`MAX_AREA_PIXELS`] is first shrunk to 1920 px), read
-/// from its summed-area table: the prints cost one pass over the pixels.
+/// from its summed-area table: the prints cost one pass over the pixels (and a set of probes
+/// more per picture read inside bars).
 pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
     let gray = if u64::from(image.width()) * u64::from(image.height()) > MAX_AREA_PIXELS {
         image.thumbnail(1920, 1920).to_luma8()
@@ -101,32 +150,32 @@ pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
         image.to_luma8()
     };
     let areas = SummedAreas::of(&gray);
-    let aspect = f64::from(gray.width()) / f64::from(gray.height().max(1));
+    let whole = areas.view(crate::framing::Box {
+        x: 0,
+        y: 0,
+        width: gray.width(),
+        height: gray.height(),
+    });
     FramePrints {
         whole: fingerprint_image(image),
-        core: areas.window(
+        core: whole.window(
             model::footage::probe_window(model::footage::Cut::NONE),
             CORE_CELLS,
         ),
-        probes: model::footage::copy_cuts()
+        probes: whole.probes(
+            model::footage::copy_cuts(),
+            model::footage::wide_cuts(),
+            (model::footage::KEYED_CUTS, model::footage::WIDE_KEYED_CUTS),
+        ),
+        unframed: crate::framing::content_boxes(&gray)
             .into_iter()
-            .map(|cut| {
-                if cut.turn_deg == 0.0 {
-                    areas.window(model::footage::probe_window(cut), CORE_CELLS)
-                } else {
-                    let (centres, half) = model::footage::turned_probe_cells(cut, aspect);
-                    areas.boxes(&centres, half)
-                }
+            .map(|inside| {
+                areas.view(inside).probes(
+                    model::footage::centred_cuts(),
+                    Vec::new(),
+                    (model::footage::CENTRED_KEYED_CUTS, 0),
+                )
             })
-            .flat_map(|probe| [model::footage::mirrored(&probe), probe])
-            .collect(),
-        wide: model::footage::wide_cuts()
-            .into_iter()
-            .map(|cut| {
-                let window = areas.window(model::footage::wide_probe_window(cut), INNER_CELLS);
-                model::footage::renormalised(window)
-            })
-            .flat_map(|probe| [model::footage::mirrored(&probe), probe])
             .collect(),
     }
 }
@@ -181,8 +230,74 @@ impl SummedAreas {
         sum as f32 / ((x1 - x0) * (y1 - y0)) as f32
     }
 
+    /// The part of the picture inside `inside` (cut to the picture), read as a picture of
+    /// its own.
+    fn view(&self, inside: crate::framing::Box) -> View<'_> {
+        let x = (inside.x as usize).min(self.width.saturating_sub(1));
+        let y = (inside.y as usize).min(self.height.saturating_sub(1));
+        View {
+            areas: self,
+            x,
+            y,
+            width: (inside.width as usize).clamp(1, (self.width - x).max(1)),
+            height: (inside.height as usize).clamp(1, (self.height - y).max(1)),
+        }
+    }
+}
+
+/// A rectangle of a [`SummedAreas`] picture, read as a picture of its own: shares are of its
+/// size, from its corner.
+struct View<'a> {
+    areas: &'a SummedAreas,
+    x: usize,
+    y: usize,
+    width: usize,
+    height: usize,
+}
+
+impl View<'_> {
+    /// The probes of this picture for `cuts` (read against a stored core) and `wide_cuts`
+    /// (against its inner core), each as it is and mirrored, the first `keyed` of each keyed.
+    fn probes(
+        &self,
+        cuts: Vec<model::footage::Cut>,
+        wide_cuts: Vec<model::footage::Cut>,
+        keyed: (usize, usize),
+    ) -> Probes {
+        let aspect = self.width as f64 / self.height.max(1) as f64;
+        Probes {
+            cuts: cuts
+                .into_iter()
+                .map(|cut| {
+                    if cut.turn_deg == 0.0 {
+                        self.window(model::footage::probe_window(cut), CORE_CELLS)
+                    } else {
+                        let (centres, half) = model::footage::turned_probe_cells(cut, aspect);
+                        self.boxes(&centres, half)
+                    }
+                })
+                .flat_map(|probe| [model::footage::mirrored(&probe), probe])
+                .collect(),
+            wide: wide_cuts
+                .into_iter()
+                .map(|cut| {
+                    let window = self.window(model::footage::wide_probe_window(cut), INNER_CELLS);
+                    model::footage::renormalised(window)
+                })
+                .flat_map(|probe| [model::footage::mirrored(&probe), probe])
+                .collect(),
+            keyed,
+        }
+    }
+
+    /// The mean over the view's columns `x0..x1` and rows `y0..y1`.
+    fn mean(&self, (x0, x1): (usize, usize), (y0, y1): (usize, usize)) -> f32 {
+        self.areas
+            .mean((self.x + x0, self.x + x1), (self.y + y0, self.y + y1))
+    }
+
     /// The fingerprint, `(cols, rows)` cells, of the part at `(left, top, width, height)`,
-    /// shares of the picture's size: each of its cells the mean of the pixels it covers.
+    /// shares of the view's size: each of its cells the mean of the pixels it covers.
     fn window(
         &self,
         (left, top, width, height): (f64, f64, f64, f64),
@@ -210,7 +325,7 @@ impl SummedAreas {
     }
 
     /// The fingerprint of the boxes of half size `(half_width, half_height)` about `centres`
-    /// (shares of the picture's size), each cut to the picture and at least one pixel.
+    /// (shares of the view's size), each cut to the view and at least one pixel.
     fn boxes(&self, centres: &[(f64, f64)], (half_width, half_height): (f64, f64)) -> Fingerprint {
         let span = |centre: f64, half: f64, size: usize| {
             let at = |share: f64| ((share * size as f64).round().max(0.0) as usize).min(size);

@@ -794,7 +794,7 @@ async fn off_road_captures(
 
 /// Whether the frame of `prints`, claimed at `claimed` by `device`, copies footage in the
 /// global index ([`model::footage::copy_of`]): the keyed probes fetch the candidates, every
-/// probe measures them.
+/// probe of every set (the frame as sent, and inside its bars) measures them.
 async fn copies_footage(
     store: &Store,
     prints: &FramePrints,
@@ -819,15 +819,9 @@ async fn copies_footage(
             })
         })
         .collect();
-    Ok(copy_of(
-        &prints.probes,
-        &prints.wide,
-        claimed,
-        device,
-        &candidates,
-        config,
-    )
-    .is_some())
+    Ok(prints
+        .probe_sets()
+        .any(|set| copy_of(&set.cuts, &set.wide, claimed, device, &candidates, config).is_some()))
 }
 
 /// Rejects each accepted frame `reason_for` gives a reason for, and takes back what was

@@ -105,3 +105,43 @@ fn frames_pass_ingests_gates_and_repeated_roads_never_look_the_same_twice() -> a
     }
     Ok(())
 }
+
+#[test]
+fn a_framed_disguise_shows_the_whole_frame_inside_bars_of_its_shade() -> anyhow::Result<()> {
+    let jpeg = std::fs::read(datasets::path(
+        "frames/udacity_solidWhiteRight/frame_000.jpg",
+    ))?;
+    // Letterboxed into 4:3: a sixth of the height added above and below, in black.
+    let framed = datasets::frames::disguise_framed(
+        &jpeg,
+        [0.0, 1.0 / 6.0, 0.0, 1.0 / 6.0],
+        0,
+        false,
+        0,
+        90,
+    )?;
+    let original = image::load_from_memory(&jpeg)?.to_luma8();
+    let framed = image::load_from_memory(&framed)?.to_luma8();
+    assert_eq!(framed.dimensions(), (960, 720));
+    let bar_rows = [0, 40, 80, 640, 680, 719];
+    for y in bar_rows {
+        assert!(
+            framed.rows().nth(y as usize).unwrap().all(|p| p[0] <= 12),
+            "row {y} is bar"
+        );
+    }
+    // The picture inside: the original row for row (JPEG twice, so within a few levels on
+    // average).
+    let row_mean = |image: &image::GrayImage, y: u32| {
+        (0..image.width())
+            .map(|x| f64::from(image.get_pixel(x, y)[0]))
+            .sum::<f64>()
+            / f64::from(image.width())
+    };
+    for y in [100, 270, 500] {
+        let difference = (row_mean(&original, y) - row_mean(&framed, y + 90)).abs();
+        assert!(difference < 3.0, "row {y} moved by {difference}");
+    }
+    assert!(datasets::frames::disguise_framed(b"not a jpeg", [0.1; 4], 0, false, 0, 90).is_err());
+    Ok(())
+}

@@ -701,7 +701,7 @@ fn other_town(i: u32, camera: u32) -> Vec<u8> {
 }
 
 #[actix_web::test]
-async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_its_own_mirrored_or_cut_off_centre()
+async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_its_own_mirrored_cut_or_framed_anew()
  {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&crate::backends::store_config(dir.path()).await)
@@ -841,6 +841,30 @@ async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_i
     assert!(
         reasons.iter().all(|r| r == "replay" || r == "blurred") && replays >= 6,
         "Peggy's deep crops: {reasons:?}"
+    );
+
+    // Rupert frames the copies anew — letterboxed into 4:3 in black, bordered 4 % in white,
+    // given a grey caption strip below, pillarboxed to 21:9 and mirrored, in turn — and claims
+    // them 15 km north: the pictures inside the bars are the originals, a replay. (Wide
+    // black bars can make the quality check read the lens as covered: one of these eight is
+    // refused as `obstructed` first; none is accepted.)
+    let framing = std::cell::Cell::new(0);
+    let (framed, copies) = published_copies(&store, &ann, 15_000.0, |public| {
+        framing.set(framing.get() + 1);
+        let (bars, shade, mirror) = match framing.get() % 4 {
+            0 => ([0.0, 1.0 / 6.0, 0.0, 1.0 / 6.0], 0, false),
+            1 => ([0.04; 4], 255, false),
+            2 => ([0.0, 0.0, 0.0, 0.08], 40, false),
+            _ => ([1.0 / 6.0, 0.0, 1.0 / 6.0, 0.0], 0, true),
+        };
+        datasets::frames::disguise_framed(public, bars, shade, mirror, -4, 85).unwrap()
+    })
+    .await;
+    let (_, reasons) = send("Rupert", 47, framed, copies).await;
+    let replays = reasons.iter().filter(|r| *r == "replay").count();
+    assert!(
+        reasons.iter().all(|r| r == "replay" || r == "obstructed") && replays >= 6,
+        "Rupert's framed copies: {reasons:?}"
     );
 }
 

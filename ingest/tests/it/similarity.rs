@@ -79,7 +79,6 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
     use datasets::fleet::{Behaviour, FleetConfig, simulate};
     use datasets::frames::{FrameSource, Look};
     use ingest::similarity::frame_prints;
-    use model::consensus::distance_below;
     use model::footage::{COPY_DISTANCE, CopyConfig, OWN_COPY_DISTANCE, inner_core, stored_keys};
     let network = datasets::monaco().unwrap();
     let graph = datasets::RoadGraph::new(&network);
@@ -165,12 +164,7 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
             .unwrap();
             let copy = frame_prints(&copy).unwrap();
             let inner = inner_core(&prints.core).unwrap();
-            let nearest = copy
-                .probes
-                .iter()
-                .map(|probe| distance(probe, &prints.core))
-                .chain(copy.wide.iter().map(|probe| distance(probe, &inner)))
-                .fold(f32::INFINITY, f32::min);
+            let nearest = copy.nearest(&prints.core, Some(&inner), f32::INFINITY);
             copy_distances.push(nearest);
             let stored = stored_keys(&prints.core);
             assert!(
@@ -200,13 +194,7 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
                 continue;
             };
             // Only a pair nearer than the nearest so far moves it (the index's own search).
-            let pairs = (prints.probes.iter().map(|probe| (probe, &stored.core)))
-                .chain(prints.wide.iter().map(|probe| (probe, inner)));
-            for (probe, print) in pairs {
-                if let Some(d) = distance_below(probe, print, *nearest) {
-                    *nearest = d;
-                }
-            }
+            *nearest = prints.nearest(&stored.core, Some(inner), *nearest);
         }
     }
     eprintln!(

@@ -305,11 +305,11 @@ fn reencoded(
 
 /// What a disguised replay sends for `trip`: the frames of `victim`'s latest trip that ended
 /// before this one starts (published on the map by then, so anyone can fetch them; nothing
-/// when there is none yet), one a second, brightened, re-encoded, changed in turn seven ways —
+/// when there is none yet), one a second, brightened, re-encoded, changed in turn eight ways —
 /// cropped 5 % a side, the bottom 8 % (the bonnet) cut off, cropped 6 % towards the top-left
 /// corner, cut to 16:10, turned 2° and zoomed to fill, cut to 4:3 and cropped 12 % a side
-/// (these two kept at their new size) — and on every other trip mirrored too, claimed at the
-/// fixes of a drive it never made.
+/// (these two kept at their new size), letterboxed into 4:3 with black bars — and on every
+/// other trip mirrored too, claimed at the fixes of a drive it never made.
 fn disguised(
     fleet: &Fleet,
     trip: &Trip,
@@ -342,14 +342,16 @@ fn disguised(
         // are) and encoded finer, so that its fewer pixels still make the server's smallest
         // frame (25 KB).
         let kept = |sides| datasets::frames::disguise_cut_kept(&frame.jpeg, sides, mirror, 12, 95);
-        let copy = match index % 7 {
+        let letterboxed = [0.0, 1.0 / 6.0, 0.0, 1.0 / 6.0];
+        let copy = match index % 8 {
             0 => cut([0.05; 4])?,
             1 => cut([0.0, 0.0, 0.0, 0.08])?,
             2 => cut([0.0, 0.0, 0.06, 0.06])?,
             3 => cut([0.05, 0.0, 0.05, 0.0])?,
             4 => datasets::frames::disguise_turned(&frame.jpeg, 2.0, true, mirror, 12, 82)?,
             5 => kept([0.125, 0.0, 0.125, 0.0])?,
-            _ => kept([0.12; 4])?,
+            6 => kept([0.12; 4])?,
+            _ => datasets::frames::disguise_framed(&frame.jpeg, letterboxed, 0, mirror, 12, 82)?,
         };
         copies.push((copy, *fix));
     }
