@@ -116,6 +116,18 @@ impl Db {
         self.dialect
     }
 
+    /// Placeholders for a query whose only parameters are `count` values bound in order (an
+    /// `IN (…)` list and nothing else): `?, ?, …` for SQLite, `$1, $2, …` for PostgreSQL.
+    /// SQLite prepares numbered parameters as named ones, looking each up among those before
+    /// it: 2 984 of them took 11 ms a query against 1 ms for plain `?` (measured through
+    /// sqlx on a 60 000-frame footage index).
+    pub(crate) fn list_placeholders(&self, count: usize) -> String {
+        match self.dialect {
+            Dialect::Sqlite => vec!["?"; count].join(", "),
+            Dialect::Postgres => placeholders(1..=count),
+        }
+    }
+
     /// A transaction: stages write their outputs and complete their job inside one.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(self.pool.begin().await?)

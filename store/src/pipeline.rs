@@ -309,7 +309,7 @@ impl Db {
         let sql = format!(
             "SELECT sha256, device_id, lat, lon, captured_at_ms, core FROM footage \
              WHERE sha256 IN (SELECT sha256 FROM footage_keys WHERE key IN ({}))",
-            crate::db::placeholders(1..=keys.len()),
+            self.list_placeholders(keys.len()),
         );
         let mut query = sqlx::query(&sql);
         for key in keys {
