@@ -195,6 +195,30 @@ mod tests {
         assert_eq!(content_boxes(&frame), []);
     }
 
+    proptest::proptest! {
+        /// Any picture, bars or none: every box lies inside it and keeps at least half of
+        /// each side.
+        #[test]
+        fn every_box_lies_inside_the_picture_and_keeps_half_of_it(
+            width in 0u32..40,
+            height in 0u32..40,
+            margins in proptest::array::uniform4(0u32..12),
+            shade in proptest::num::u8::ANY,
+            seed in proptest::num::u32::ANY,
+        ) {
+            let picture = GrayImage::from_fn(width, height, |x, y| {
+                Luma([(x.wrapping_mul(seed | 1) ^ y.wrapping_mul(97)) as u8])
+            });
+            let frame = framed(&picture, margins, shade);
+            for inside in content_boxes(&frame) {
+                proptest::prop_assert!(inside.x + inside.width <= frame.width());
+                proptest::prop_assert!(inside.y + inside.height <= frame.height());
+                proptest::prop_assert!(2 * inside.width >= frame.width());
+                proptest::prop_assert!(2 * inside.height >= frame.height());
+            }
+        }
+    }
+
     #[test]
     fn tiny_and_empty_pictures_have_no_content_box() {
         assert_eq!(content_boxes(&GrayImage::new(0, 0)), []);
