@@ -22,7 +22,7 @@ use image::GrayImage;
 
 /// A rectangle of a picture, pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Box {
+pub struct Rect {
     pub x: u32,
     pub y: u32,
     pub width: u32,
@@ -43,7 +43,7 @@ pub const FLAT_SHARE: f64 = 0.97;
 
 /// The pictures inside the frame's bars, if it has any (see the module documentation):
 /// the one inside them all first, then each with one side's bar kept. Empty without bars.
-pub fn content_boxes(gray: &GrayImage) -> Vec<Box> {
+pub fn content_boxes(gray: &GrayImage) -> Vec<Rect> {
     let (width, height) = (gray.width(), gray.height());
     if width < 4 || height < 4 {
         return Vec::new();
@@ -64,14 +64,14 @@ pub fn content_boxes(gray: &GrayImage) -> Vec<Box> {
             depths[side] = 0;
             depths
         });
-    let inside = |[left, top, right, bottom]: [u32; 4]| Box {
+    let inside = |[left, top, right, bottom]: [u32; 4]| Rect {
         x: left,
         y: top,
         width: width - left - right,
         height: height - top - bottom,
     };
     let keeps = |part: u32, whole: u32| f64::from(part) >= MIN_CONTENT_SHARE * f64::from(whole);
-    let mut boxes: Vec<Box> = Vec::new();
+    let mut boxes: Vec<Rect> = Vec::new();
     for depths in std::iter::once(depths).chain(kept_one) {
         let candidate = inside(depths);
         if found > 0
@@ -158,7 +158,7 @@ mod tests {
             let inside = content_boxes(&framed(&picture, margins, shade));
             assert_eq!(
                 inside.first(),
-                Some(&Box {
+                Some(&Rect {
                     x: margins[0],
                     y: margins[1],
                     width: 320,
@@ -237,7 +237,7 @@ mod tests {
             }
         }
         let boxes = content_boxes(&framed(&picture, [0, 0, 0, 15], 40));
-        let original = Box {
+        let original = Rect {
             x: 0,
             y: 0,
             width: 320,

@@ -150,7 +150,7 @@ pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
         image.to_luma8()
     };
     let areas = SummedAreas::of(&gray);
-    let whole = areas.view(crate::framing::Box {
+    let whole = areas.view(crate::framing::Rect {
         x: 0,
         y: 0,
         width: gray.width(),
@@ -232,7 +232,7 @@ impl SummedAreas {
 
     /// The part of the picture inside `inside` (cut to the picture), read as a picture of
     /// its own.
-    fn view(&self, inside: crate::framing::Box) -> View<'_> {
+    fn view(&self, inside: crate::framing::Rect) -> View<'_> {
         let x = (inside.x as usize).min(self.width.saturating_sub(1));
         let y = (inside.y as usize).min(self.height.saturating_sub(1));
         View {
