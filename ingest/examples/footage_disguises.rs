@@ -262,6 +262,40 @@ const DISGUISES: &[Disguise] = &[
             )
         },
     ),
+    ("left 6 % cut, then pillarboxed into 21:9", |i| {
+        pad(
+            &cut(i, 0.06, 0.0, 0.0, 0.0),
+            [0.1667, 0.0, 0.1667, 0.0],
+            [0, 0, 0],
+        )
+    }),
+    (
+        "corner crop 7 % (right and bottom), then a white border 3 %",
+        |i| {
+            pad(
+                &cut(i, 0.0, 0.0, 0.07, 0.07),
+                [0.03, 0.03, 0.03, 0.03],
+                [255, 255, 255],
+            )
+        },
+    ),
+    ("mirrored, top 4 % cut, then a grey strip 8 % below", |i| {
+        pad(
+            &imageops::flip_horizontal(&cut(i, 0.0, 0.04, 0.0, 0.0)),
+            [0.0, 0.0, 0.0, 0.08],
+            [40, 40, 40],
+        )
+    }),
+    ("bottom 13 % cut, then letterboxed into 4:3", |i| {
+        pad(
+            &cut(i, 0.0, 0.0, 0.0, 0.13),
+            [0.0, 0.1667, 0.0, 0.1667],
+            [0, 0, 0],
+        )
+    }),
+    ("turned 3°, then letterboxed into 4:3", |i| {
+        pad(&rotate(i, 3.0), [0.0, 0.1667, 0.0, 0.1667], [0, 0, 0])
+    }),
     (
         "pillarboxed on a blurred copy of itself (not flat bars)",
         |i| {

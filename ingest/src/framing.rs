@@ -12,9 +12,9 @@
 //! 6 levels over their top 30 rows), so a side read as a bar may be picture: the pictures
 //! read are the one inside every bar found and, when two or more sides were found, each
 //! with one of them left as it is (a strip added below a frame with a clear sky). A picture
-//! inside bars is probed for centred crops only (`model::footage::centred_cuts`: a few lines
-//! of bar misread, or a crop before the framing), so an honest frame with a flat sky costs
-//! little more; a copy cut another way and then framed is not found.
+//! inside bars is probed for every cut a frame sent bare is (`model::footage::copy_cuts`
+//! and `wide_cuts`: a few lines of bar misread, or any cut before the framing), so an
+//! honest frame with a flat sky pays for a second set of probes.
 //!
 //! Pure: reads grayscale pixels, never decodes, never judges.
 

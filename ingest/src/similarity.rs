@@ -14,6 +14,7 @@
 //! turned), as it is and mirrored; and for cuts beyond the core's margin, the wide probes,
 //! read where the original's inner core would be. A frame framed with bars (letterboxed,
 //! pillarboxed, bordered: [`crate::framing`]) is probed again as the picture inside them.
+//! The keyed probes are read at once; the others only when the index offers a candidate.
 
 use image::imageops::FilterType;
 
@@ -37,52 +38,45 @@ pub fn fingerprint(jpeg: &[u8]) -> Result<Fingerprint, FingerprintError> {
 }
 
 /// What the pipeline keeps and asks about one frame, from one decode.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The footage index's probes are read in two steps: the keyed ones, whose keys fetch the
+/// candidates, as the prints are made ([`FramePrints::probe_keys`]); every probe only when
+/// a candidate is to be measured ([`FramePrints::probe_sets`]), from the frame's summed
+/// areas kept for it. Nearly every frame has no candidate, and so never pays for the probes
+/// between the keyed ones.
+#[derive(Debug, Clone)]
 pub struct FramePrints {
     /// The whole frame: near duplicates and place consensus.
     pub whole: Fingerprint,
     /// The centre ([`model::footage::CORE_MARGIN`] of each side left out): what the footage
     /// index stores.
     pub core: Fingerprint,
-    /// The probes of the frame as sent.
-    pub probes: Probes,
-    /// The probes of the pictures inside the bars the frame was framed with, if it was
-    /// ([`crate::framing::content_boxes`]): a copy letterboxed, pillarboxed or bordered
-    /// shows its original whole, smaller, inside them.
-    pub unframed: Vec<Probes>,
+    /// The frame's grayscale summed areas, and the pictures its probes read: the frame as
+    /// sent, then the pictures inside the bars it was framed with, if it was
+    /// ([`crate::framing::content_boxes`]: a copy letterboxed, pillarboxed or bordered shows
+    /// its original whole, smaller, inside them).
+    areas: SummedAreas,
+    pictures: Vec<crate::framing::Rect>,
+    /// The keyed probes of each picture.
+    keyed: Vec<Probes>,
+    /// Every probe of each picture, read the first time they are asked for.
+    sets: std::sync::OnceLock<Vec<Probes>>,
 }
 
 /// What one picture asks the footage index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probes {
-    /// Two per cut of [`model::footage::copy_cuts`] (of [`model::footage::centred_cuts`]
-    /// for a picture inside bars), as it is and mirrored ([`model::footage::mirrored`]),
-    /// measured against the stored cores. The first ones are [`Probes::keyed_cuts`].
+    /// Two per cut of [`model::footage::copy_cuts`], as it is and mirrored
+    /// ([`model::footage::mirrored`]), measured against the stored cores; the first
+    /// [`model::footage::KEYED_CUTS`] cuts' probes are keyed.
     pub cuts: Vec<Fingerprint>,
     /// Two per cut of [`model::footage::wide_cuts`] (crops beyond the core's margin), as it
     /// is and mirrored, at the inner core's size: measured against the stored frames' inner
-    /// cores (none for a picture inside bars). The first ones are [`Probes::keyed_wide`].
+    /// cores; the first [`model::footage::WIDE_KEYED_CUTS`] cuts' probes are keyed.
     pub wide: Vec<Fingerprint>,
-    /// How many of the cuts, and of the wide cuts, are keyed (each as it is and mirrored).
-    keyed: (usize, usize),
 }
 
 impl Probes {
-    /// The probes whose keys fetch the index's candidates (those of the first
-    /// [`model::footage::KEYED_CUTS`] cuts of a frame as sent, the first
-    /// [`model::footage::CENTRED_KEYED_CUTS`] of a picture inside bars); every probe
-    /// measures the distance to them.
-    pub fn keyed_cuts(&self) -> &[Fingerprint] {
-        &self.cuts[..(2 * self.keyed.0).min(self.cuts.len())]
-    }
-
-    /// The wide probes whose [`model::footage::inner_keys`] fetch candidates (those of the
-    /// first [`model::footage::WIDE_KEYED_CUTS`] wide cuts of a frame as sent; none of a
-    /// picture inside bars).
-    pub fn keyed_wide(&self) -> &[Fingerprint] {
-        &self.wide[..(2 * self.keyed.1).min(self.wide.len())]
-    }
-
     /// The nearest of these probes to a stored `core` (and of the wide ones to its `inner`
     /// core) when nearer than `bound`; `bound` when none is. Stops measuring a pair as soon
     /// as it cannot be nearer (`distance_below`).
@@ -103,21 +97,41 @@ impl Probes {
 }
 
 impl FramePrints {
-    /// The probe sets: the frame as sent, and the picture inside its bars if it has any.
-    pub fn probe_sets(&self) -> impl Iterator<Item = &Probes> {
-        std::iter::once(&self.probes).chain(&self.unframed)
+    /// Every probe of every picture: the frame as sent, and the pictures inside its bars if
+    /// it has any. Read from the frame's summed areas the first time (tens of milliseconds
+    /// for a 1080p frame: the pipeline worker asks from a blocking task).
+    pub fn probe_sets(&self) -> &[Probes] {
+        self.sets.get_or_init(|| {
+            let (cuts, wide_cuts) = (model::footage::copy_cuts(), model::footage::wide_cuts());
+            let rest = (
+                &cuts[model::footage::KEYED_CUTS..],
+                &wide_cuts[model::footage::WIDE_KEYED_CUTS..],
+            );
+            self.pictures
+                .iter()
+                .zip(&self.keyed)
+                .map(|(&picture, keyed)| {
+                    let more = self.areas.view(picture).probes(rest.0, rest.1);
+                    Probes {
+                        cuts: [keyed.cuts.as_slice(), &more.cuts].concat(),
+                        wide: [keyed.wide.as_slice(), &more.wide].concat(),
+                    }
+                })
+                .collect()
+        })
     }
 
     /// Every index key this frame's probes ask for: the core keys of its keyed probes and
-    /// the inner keys of its keyed wide probes, of every set, sorted, each once.
+    /// the inner keys of its keyed wide probes, of every picture, sorted, each once.
     pub fn probe_keys(&self) -> Vec<i64> {
         let mut keys: Vec<i64> = self
-            .probe_sets()
+            .keyed
+            .iter()
             .flat_map(|set| {
-                set.keyed_cuts()
+                set.cuts
                     .iter()
                     .flat_map(model::footage::keys)
-                    .chain(set.keyed_wide().iter().flat_map(model::footage::inner_keys))
+                    .chain(set.wide.iter().flat_map(model::footage::inner_keys))
             })
             .collect();
         keys.sort_unstable();
@@ -129,6 +143,7 @@ impl FramePrints {
     /// when `bound` is and nothing is nearer).
     pub fn nearest(&self, core: &Fingerprint, inner: Option<&Fingerprint>, bound: f32) -> f32 {
         self.probe_sets()
+            .iter()
             .fold(bound, |bound, set| set.nearest(core, inner, bound))
     }
 }
@@ -139,10 +154,10 @@ pub fn frame_prints(jpeg: &[u8]) -> Result<FramePrints, FingerprintError> {
     Ok(frame_prints_image(&image))
 }
 
-/// [`FramePrints`] of decoded pixels. The core and probes are exact area averages over the
-/// frame in grayscale (a frame over [`MAX_AREA_PIXELS`] is first shrunk to 1920 px), read
-/// from its summed-area table: the prints cost one pass over the pixels (and a set of probes
-/// more per picture read inside bars).
+/// [`FramePrints`] of decoded pixels: the whole fingerprint, and the core and keyed probes as
+/// exact area averages over the frame in grayscale (a frame over [`MAX_AREA_PIXELS`] is
+/// first shrunk to 1920 px), read from its summed-area table: one pass over the pixels, and
+/// the probes' cells in four reads each.
 pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
     let gray = if u64::from(image.width()) * u64::from(image.height()) > MAX_AREA_PIXELS {
         image.thumbnail(1920, 1920).to_luma8()
@@ -150,33 +165,34 @@ pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
         image.to_luma8()
     };
     let areas = SummedAreas::of(&gray);
-    let whole = areas.view(crate::framing::Rect {
+    let whole_frame = crate::framing::Rect {
         x: 0,
         y: 0,
         width: gray.width(),
         height: gray.height(),
-    });
+    };
+    let pictures: Vec<_> = std::iter::once(whole_frame)
+        .chain(crate::framing::content_boxes(&gray))
+        .collect();
+    let (cuts, wide_cuts) = (model::footage::copy_cuts(), model::footage::wide_cuts());
+    let keyed_cuts = (
+        &cuts[..model::footage::KEYED_CUTS],
+        &wide_cuts[..model::footage::WIDE_KEYED_CUTS],
+    );
+    let keyed = pictures
+        .iter()
+        .map(|&picture| areas.view(picture).probes(keyed_cuts.0, keyed_cuts.1))
+        .collect();
     FramePrints {
         whole: fingerprint_image(image),
-        core: whole.window(
+        core: areas.view(whole_frame).window(
             model::footage::probe_window(model::footage::Cut::NONE),
             CORE_CELLS,
         ),
-        probes: whole.probes(
-            model::footage::copy_cuts(),
-            model::footage::wide_cuts(),
-            (model::footage::KEYED_CUTS, model::footage::WIDE_KEYED_CUTS),
-        ),
-        unframed: crate::framing::content_boxes(&gray)
-            .into_iter()
-            .map(|inside| {
-                areas.view(inside).probes(
-                    model::footage::centred_cuts(),
-                    Vec::new(),
-                    (model::footage::CENTRED_KEYED_CUTS, 0),
-                )
-            })
-            .collect(),
+        areas,
+        pictures,
+        keyed,
+        sets: std::sync::OnceLock::new(),
     }
 }
 
@@ -196,6 +212,7 @@ const INNER_CELLS: (usize, usize) = (
 const MAX_AREA_PIXELS: u64 = 2_500_000;
 
 /// A grayscale picture's summed-area table: the sum over any rectangle in four reads.
+#[derive(Debug, Clone)]
 struct SummedAreas {
     width: usize,
     height: usize,
@@ -257,18 +274,13 @@ struct View<'a> {
 
 impl View<'_> {
     /// The probes of this picture for `cuts` (read against a stored core) and `wide_cuts`
-    /// (against its inner core), each as it is and mirrored, the first `keyed` of each keyed.
-    fn probes(
-        &self,
-        cuts: Vec<model::footage::Cut>,
-        wide_cuts: Vec<model::footage::Cut>,
-        keyed: (usize, usize),
-    ) -> Probes {
+    /// (against its inner core), each as it is and mirrored.
+    fn probes(&self, cuts: &[model::footage::Cut], wide_cuts: &[model::footage::Cut]) -> Probes {
         let aspect = self.width as f64 / self.height.max(1) as f64;
         Probes {
             cuts: cuts
-                .into_iter()
-                .map(|cut| {
+                .iter()
+                .map(|&cut| {
                     if cut.turn_deg == 0.0 {
                         self.window(model::footage::probe_window(cut), CORE_CELLS)
                     } else {
@@ -279,14 +291,13 @@ impl View<'_> {
                 .flat_map(|probe| [model::footage::mirrored(&probe), probe])
                 .collect(),
             wide: wide_cuts
-                .into_iter()
-                .map(|cut| {
+                .iter()
+                .map(|&cut| {
                     let window = self.window(model::footage::wide_probe_window(cut), INNER_CELLS);
                     model::footage::renormalised(window)
                 })
                 .flat_map(|probe| [model::footage::mirrored(&probe), probe])
                 .collect(),
-            keyed,
         }
     }
 

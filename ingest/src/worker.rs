@@ -483,7 +483,9 @@ async fn process(
                 });
                 // A copy of footage from another moment is asked first: a near-duplicate
                 // of the device's own earlier drive may be that drive re-sent.
-                if copies_footage(store, &prints, &frame.fix, device, &copying).await? {
+                let (copied, prints) =
+                    copies_footage(store, prints, &frame.fix, device, &copying).await?;
+                if copied {
                     copies.push(frame.sha256);
                 }
                 if near_stored || near_here {
@@ -794,14 +796,15 @@ async fn off_road_captures(
 
 /// Whether the frame of `prints`, claimed at `claimed` by `device`, copies footage in the
 /// global index ([`model::footage::copy_of`]): the keyed probes fetch the candidates, every
-/// probe of every set (the frame as sent, and inside its bars) measures them.
+/// probe of every set (the frame as sent, and inside its bars) measures them — read, on a
+/// blocking task, only when there is a candidate. The prints are handed back.
 async fn copies_footage(
     store: &Store,
-    prints: &FramePrints,
+    prints: FramePrints,
     claimed: &model::Fix,
     device: model::DeviceId,
     config: &CopyConfig,
-) -> Result<bool, WorkerError> {
+) -> Result<(bool, FramePrints), WorkerError> {
     let keys = prints.probe_keys();
     let candidates: Vec<model::footage::Stored> = store
         .db
@@ -819,9 +822,20 @@ async fn copies_footage(
             })
         })
         .collect();
-    Ok(prints
+    if candidates.is_empty() {
+        return Ok((false, prints));
+    }
+    let prints = tokio::task::spawn_blocking(move || {
+        prints.probe_sets();
+        prints
+    })
+    .await
+    .map_err(|err| WorkerError::Join(err.to_string()))?;
+    let copied = prints
         .probe_sets()
-        .any(|set| copy_of(&set.cuts, &set.wide, claimed, device, &candidates, config).is_some()))
+        .iter()
+        .any(|set| copy_of(&set.cuts, &set.wide, claimed, device, &candidates, config).is_some());
+    Ok((copied, prints))
 }
 
 /// Rejects each accepted frame `reason_for` gives a reason for, and takes back what was

@@ -57,15 +57,14 @@
 //! a letterbox to 2:1 or 2.5:1), a turn of up to 5° with blank corners, any rescaling,
 //! blur, noise, contrast, grey and mirroring are found (nearest probe 0.000–0.039), and so
 //! is a copy framed anew in flat bars of any shade — letterboxed, pillarboxed, bordered,
-//! given a caption strip, shrunk on a canvas of its size, each after a centred crop or none
-//! (0.000–0.027): ingest's `framing` reads the picture inside the bars and probes it for
-//! [`centred_cuts`]. A turn zoomed to fill is found most of the time (1.5–4.3°: 0.020–0.060, 21 of 28), its crop's
+//! given a caption strip, shrunk on a canvas of its size, each after any of those cuts or
+//! none (0.000–0.027): ingest's `framing` reads the picture inside the bars and probes it
+//! for every cut of [`copy_cuts`] and [`wide_cuts`], as a frame sent bare. A turn zoomed to fill is found most of the time (1.5–4.3°: 0.020–0.060, 21 of 28), its crop's
 //! pixel rounding moving the picture by a fraction of a core cell. A crop beyond the wide
 //! margin (17 %: 0.107 or more), a cut of another shape (a centred crop moved 2 %: 0.125 or
 //! more; 3 % off the right and 9 % off the bottom: 0.127 or more), a turn beyond 5° (6°:
 //! 0.083 or more) or a turn and a crop together (2° and 5 %: 0.074 or more) are not, nor is
-//! a strong gamma now and then (0.6: up to 0.090), nor a copy cut another way and then framed
-//! (the bottom 8 % cut, then letterboxed: 0.336 or more) or framed on a blurred copy of
+//! a strong gamma now and then (0.6: up to 0.090), nor a copy framed on a blurred copy of
 //! itself instead of flat bars (0.197 or more). Nor footage never accepted here before, nor footage
 //! re-sent within [`CopyConfig::same_moment_ms`] of its original's time (side by side, as far
 //! as the index can tell). Seeing through those takes an alignment the fixed probes do not
@@ -229,23 +228,6 @@ pub fn copy_cuts() -> Vec<Cut> {
     ));
     cuts
 }
-
-/// The centred crops of [`copy_cuts`] (none at all among them), every half percent up to
-/// [`CORE_MARGIN`], the whole percents first ([`CENTRED_KEYED_CUTS`]): what a picture read
-/// inside bars a copy was framed with is probed for (ingest's `framing`), a few lines of bar
-/// misread or a crop before the framing.
-pub fn centred_cuts() -> Vec<Cut> {
-    let share = |step: u32| CORE_MARGIN * f64::from(step) / f64::from(CUT_STEPS);
-    let keyed = (0..=CUT_STEPS).filter(|step| step % KEYED_STEP == 0);
-    let between = (0..=CUT_STEPS).filter(|step| step % KEYED_STEP != 0);
-    keyed
-        .chain(between)
-        .map(|step| Cut::centred(share(step)))
-        .collect()
-}
-
-/// How many of [`centred_cuts`], from the first, are keyed: the whole percents (11).
-pub const CENTRED_KEYED_CUTS: usize = (CUT_STEPS / KEYED_STEP) as usize + 1;
 
 /// Steps of the turns of [`copy_cuts`] either way: every half degree up to [`MAX_TURN_DEG`].
 const TURN_STEPS: u32 = 10;
@@ -789,21 +771,6 @@ mod tests {
         // Lengths that are not a multiple of eight add their last values too.
         assert_eq!(dot(&[1.0; 11], &[2.0; 11]), 22.0);
         assert_eq!(dot(&[], &[]), 0.0);
-    }
-
-    #[test]
-    fn the_centred_cuts_are_copy_cuts_whole_percents_first() {
-        let centred = centred_cuts();
-        assert_eq!(centred.len(), 21);
-        assert_eq!(centred[0], Cut::NONE);
-        let all = copy_cuts();
-        for (n, cut) in centred.iter().enumerate() {
-            assert!(all.contains(cut), "{cut:?} is a copy cut");
-            assert_eq!(cut.left, cut.bottom);
-            let percent = cut.left * 100.0;
-            let whole = (percent - percent.round()).abs() < 1e-9;
-            assert_eq!(whole, n < CENTRED_KEYED_CUTS, "{cut:?}");
-        }
     }
 
     #[test]

@@ -843,21 +843,32 @@ async fn a_capture_copying_published_footage_is_a_replay_wherever_claimed_even_i
         "Peggy's deep crops: {reasons:?}"
     );
 
-    // Rupert frames the copies anew — letterboxed into 4:3 in black, bordered 4 % in white,
-    // given a grey caption strip below, pillarboxed to 21:9 and mirrored, in turn — and claims
-    // them 15 km north: the pictures inside the bars are the originals, a replay. (Wide
+    // Rupert frames the copies anew — the bottom 8 % cut off and letterboxed into 4:3 in
+    // black, cut at a corner and bordered 4 % in white, given a grey caption strip below,
+    // pillarboxed to 21:9 and mirrored, in turn — and claims them 15 km north: the pictures
+    // inside the bars are the originals, cut as a copy sent bare may be, a replay. (Wide
     // black bars can make the quality check read the lens as covered: one of these eight is
     // refused as `obstructed` first; none is accepted.)
     let framing = std::cell::Cell::new(0);
     let (framed, copies) = published_copies(&store, &ann, 15_000.0, |public| {
         framing.set(framing.get() + 1);
-        let (bars, shade, mirror) = match framing.get() % 4 {
-            0 => ([0.0, 1.0 / 6.0, 0.0, 1.0 / 6.0], 0, false),
-            1 => ([0.04; 4], 255, false),
-            2 => ([0.0, 0.0, 0.0, 0.08], 40, false),
-            _ => ([1.0 / 6.0, 0.0, 1.0 / 6.0, 0.0], 0, true),
+        let (cut, bars, shade, mirror) = match framing.get() % 4 {
+            0 => (
+                [0.0, 0.0, 0.0, 0.08],
+                [0.0, 1.0 / 6.0, 0.0, 1.0 / 6.0],
+                0,
+                false,
+            ),
+            1 => ([0.0, 0.0, 0.06, 0.06], [0.04; 4], 255, false),
+            2 => ([0.0; 4], [0.0, 0.0, 0.0, 0.08], 40, false),
+            _ => ([0.0; 4], [1.0 / 6.0, 0.0, 1.0 / 6.0, 0.0], 0, true),
         };
-        datasets::frames::disguise_framed(public, bars, shade, mirror, -4, 85).unwrap()
+        let picture = if cut == [0.0; 4] {
+            public.to_vec()
+        } else {
+            datasets::frames::disguise_cut_kept(public, cut, false, 0, 95).unwrap()
+        };
+        datasets::frames::disguise_framed(&picture, bars, shade, mirror, -4, 85).unwrap()
     })
     .await;
     let (_, reasons) = send("Rupert", 47, framed, copies).await;

@@ -308,8 +308,9 @@ fn reencoded(
 /// when there is none yet), one a second, brightened, re-encoded, changed in turn eight ways —
 /// cropped 5 % a side, the bottom 8 % (the bonnet) cut off, cropped 6 % towards the top-left
 /// corner, cut to 16:10, turned 2° and zoomed to fill, cut to 4:3 and cropped 12 % a side
-/// (these two kept at their new size), letterboxed into 4:3 with black bars — and on every
-/// other trip mirrored too, claimed at the fixes of a drive it never made.
+/// (these two kept at their new size), the bottom 8 % cut off and letterboxed into 4:3 with
+/// black bars — and on every other trip mirrored too, claimed at the fixes of a drive it
+/// never made.
 fn disguised(
     fleet: &Fleet,
     trip: &Trip,
@@ -351,7 +352,11 @@ fn disguised(
             4 => datasets::frames::disguise_turned(&frame.jpeg, 2.0, true, mirror, 12, 82)?,
             5 => kept([0.125, 0.0, 0.125, 0.0])?,
             6 => kept([0.12; 4])?,
-            _ => datasets::frames::disguise_framed(&frame.jpeg, letterboxed, 0, mirror, 12, 82)?,
+            // The bottom 8 % cut off (kept at its size), then letterboxed into 4:3.
+            _ => {
+                let bonnet_off = kept([0.0, 0.0, 0.0, 0.08])?;
+                datasets::frames::disguise_framed(&bonnet_off, letterboxed, 0, false, 0, 82)?
+            }
         };
         copies.push((copy, *fix));
     }
