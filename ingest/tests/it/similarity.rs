@@ -205,3 +205,49 @@ fn footage_copies_are_found_and_other_dashcams_are_not() {
     assert!(nearest_other > COPY_DISTANCE, "{nearest_other}");
     assert!(nearest_own > OWN_COPY_DISTANCE, "{nearest_own}");
 }
+
+/// The keyed probes read at once are the first probes of each picture's full set, so the
+/// keys asked before the rest is read are the keys of the full sets' keyed probes; every
+/// picture read inside bars (a real Udacity frame letterboxed into 4:3 has some) has a full
+/// set of its own beside the frame's.
+#[test]
+fn the_probes_read_later_begin_with_the_keyed_probes_read_at_once() {
+    use ingest::framing::content_boxes;
+    use ingest::similarity::frame_prints;
+    use model::footage::{KEYED_CUTS, WIDE_KEYED_CUTS, copy_cuts, inner_keys, keys, wide_cuts};
+    let udacity =
+        std::fs::read(datasets::path("images/udacity_lanes/solidWhiteRight.jpg")).unwrap();
+    let street = std::fs::read(datasets::path("images/geotagged/mapillary_DSC00001.JPG")).unwrap();
+    let letterboxed = datasets::frames::disguise_framed(
+        &udacity,
+        [0.0, 1.0 / 6.0, 0.0, 1.0 / 6.0],
+        0,
+        false,
+        0,
+        90,
+    )
+    .unwrap();
+    for (name, frame) in [("letterboxed", &letterboxed), ("street", &street)] {
+        let gray = image::load_from_memory(frame).unwrap().to_luma8();
+        let boxes = content_boxes(&gray).len();
+        assert!(name != "letterboxed" || boxes > 0, "the letterbox is read");
+        let prints = frame_prints(frame).unwrap();
+        let asked_at_once = prints.probe_keys();
+        let sets = prints.probe_sets();
+        assert_eq!(sets.len(), 1 + boxes, "{name}");
+        let mut keyed: Vec<i64> = sets
+            .iter()
+            .flat_map(|set| {
+                assert_eq!(set.cuts.len(), 2 * copy_cuts().len());
+                assert_eq!(set.wide.len(), 2 * wide_cuts().len());
+                set.cuts[..2 * KEYED_CUTS]
+                    .iter()
+                    .flat_map(keys)
+                    .chain(set.wide[..2 * WIDE_KEYED_CUTS].iter().flat_map(inner_keys))
+            })
+            .collect();
+        keyed.sort_unstable();
+        keyed.dedup();
+        assert_eq!(asked_at_once, keyed, "{name}");
+    }
+}
