@@ -21,7 +21,7 @@ use model::footage::{SCHEME_FLOOR, stored_keys};
 use model::{FrameId, TimestampMs};
 use store::{BlobKey, FootageEntry, Store, UnindexedFrame};
 
-use crate::similarity::frame_prints;
+use crate::similarity::core_print;
 
 /// Frames per page (and per transaction).
 const PAGE: u32 = 500;
@@ -121,19 +121,19 @@ async fn backfill_since(store: &Store, since: Option<TimestampMs>) -> Result<Upk
                 }
                 Err(other) => return Err(other),
             };
-            let prints = tokio::task::spawn_blocking(move || frame_prints(&public))
+            let core = tokio::task::spawn_blocking(move || core_print(&public))
                 .await
                 .ok()
                 .and_then(Result::ok);
-            let Some(prints) = prints else {
+            let Some(core) = core else {
                 done.unusable += 1;
                 continue;
             };
             entries.push((
                 frame,
                 FootageEntry {
-                    keys: stored_keys(&prints.core),
-                    core: prints.core.to_bytes(),
+                    keys: stored_keys(&core),
+                    core: core.to_bytes(),
                 },
             ));
         }

@@ -159,18 +159,9 @@ pub fn frame_prints(jpeg: &[u8]) -> Result<FramePrints, FingerprintError> {
 /// first shrunk to 1920 px), read from its summed-area table: one pass over the pixels, and
 /// the probes' cells in four reads each.
 pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
-    let gray = if u64::from(image.width()) * u64::from(image.height()) > MAX_AREA_PIXELS {
-        image.thumbnail(1920, 1920).to_luma8()
-    } else {
-        image.to_luma8()
-    };
+    let gray = grayscale_for_probes(image);
     let areas = SummedAreas::of(&gray);
-    let whole_frame = crate::framing::Rect {
-        x: 0,
-        y: 0,
-        width: gray.width(),
-        height: gray.height(),
-    };
+    let whole_frame = whole_of(&gray);
     let pictures: Vec<_> = std::iter::once(whole_frame)
         .chain(crate::framing::content_boxes(&gray))
         .collect();
@@ -185,15 +176,48 @@ pub fn frame_prints_image(image: &image::DynamicImage) -> FramePrints {
         .collect();
     FramePrints {
         whole: fingerprint_image(image),
-        core: areas.view(whole_frame).window(
-            model::footage::probe_window(model::footage::Cut::NONE),
-            CORE_CELLS,
-        ),
+        core: core_of(&areas, whole_frame),
         areas,
         pictures,
         keyed,
         sets: std::sync::OnceLock::new(),
     }
+}
+
+/// Only [`FramePrints::core`] of a JPEG: what the footage index stores for a frame, without
+/// the whole fingerprint or any probe (the backfill of frames published before the index).
+pub fn core_print(jpeg: &[u8]) -> Result<Fingerprint, FingerprintError> {
+    let image = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)?;
+    let gray = grayscale_for_probes(&image);
+    Ok(core_of(&SummedAreas::of(&gray), whole_of(&gray)))
+}
+
+/// The frame in grayscale as its probes and core read it: shrunk to 1920 px first when it
+/// is over [`MAX_AREA_PIXELS`].
+fn grayscale_for_probes(image: &image::DynamicImage) -> image::GrayImage {
+    if u64::from(image.width()) * u64::from(image.height()) > MAX_AREA_PIXELS {
+        image.thumbnail(1920, 1920).to_luma8()
+    } else {
+        image.to_luma8()
+    }
+}
+
+/// The whole of a picture, as a rectangle.
+fn whole_of(gray: &image::GrayImage) -> crate::framing::Rect {
+    crate::framing::Rect {
+        x: 0,
+        y: 0,
+        width: gray.width(),
+        height: gray.height(),
+    }
+}
+
+/// The core of the frame `whole_frame` covers.
+fn core_of(areas: &SummedAreas, whole_frame: crate::framing::Rect) -> Fingerprint {
+    areas.view(whole_frame).window(
+        model::footage::probe_window(model::footage::Cut::NONE),
+        CORE_CELLS,
+    )
 }
 
 /// The core's columns and rows.

@@ -251,3 +251,22 @@ fn the_probes_read_later_begin_with_the_keyed_probes_read_at_once() {
         assert_eq!(asked_at_once, keyed, "{name}");
     }
 }
+
+/// The backfill's core-only print is the core the pipeline stores, for a frame read at its
+/// own size (Udacity, 960 × 540) and for one shrunk first (the 3840 × 2160 street).
+#[test]
+fn the_core_print_is_the_core_of_the_frame_prints() {
+    use ingest::similarity::{core_print, frame_prints};
+    for name in [
+        "images/udacity_lanes/solidWhiteRight.jpg",
+        "images/geotagged/mapillary_DSC00001.JPG",
+    ] {
+        let frame = std::fs::read(datasets::path(name)).unwrap();
+        assert_eq!(
+            core_print(&frame).unwrap(),
+            frame_prints(&frame).unwrap().core,
+            "{name}"
+        );
+    }
+    assert!(core_print(b"\xff\xd8\xff not a whole JPEG").is_err());
+}
