@@ -34,7 +34,7 @@ use crate::overlap::{
     shared_track,
 };
 use crate::sequence::split;
-use crate::track::{TrackConfig, check, looks_generated};
+use crate::track::{TrackConfig, check, looks_generated, second_steps};
 
 /// A capture starting this soon after the device's last frame must be reachable from it.
 pub const JUMP_WINDOW_MS: i64 = 3_600_000;
@@ -189,10 +189,12 @@ fn jump_from_history(
     }
 }
 
-/// A capture with too few fixes to be judged alone (under `synthetic_window_fixes`) is
-/// judged together with the device's newest fixes before it, that many in all: when they
-/// look generated ([`looks_generated`]), every kept frame of the capture is a
-/// `synthetic-track`.
+/// A capture with too few steps to be judged alone (under `synthetic_window_steps` steps of
+/// a second or more) is judged together with the device's newest fixes before it, back
+/// until the window has that many steps: when they look generated ([`looks_generated`]),
+/// every kept frame of the capture is a `synthetic-track`. (Counted in steps, not fixes: a
+/// frame every 12 m at 30 m/s is two or three fixes a second, a sparse logger one in five
+/// seconds.)
 fn synthetic_with_history(
     frames: &[FrameEntry],
     history: &[Fix],
@@ -208,12 +210,22 @@ fn synthetic_with_history(
     let Some(first) = kept.first() else {
         return;
     };
-    if kept.len() >= config.synthetic_window_fixes {
+    let mut steps = second_steps(kept.iter().copied());
+    if steps >= config.synthetic_window_steps {
         return; // judged on its own by the track checks
     }
     let before: Vec<&Fix> = history.iter().filter(|fix| fix.time < first.time).collect();
-    let wanted = config.synthetic_window_fixes - kept.len();
-    let mut window: Vec<&Fix> = before[before.len().saturating_sub(wanted)..].to_vec();
+    // Back from the capture's first fix, a step for every fix a second or more before the
+    // last one counted.
+    let (mut from, mut earliest) = (before.len(), first.time);
+    while from > 0 && steps < config.synthetic_window_steps {
+        from -= 1;
+        if earliest.millis_since(before[from].time) >= 1000 {
+            steps += 1;
+            earliest = before[from].time;
+        }
+    }
+    let mut window: Vec<&Fix> = before[from..].to_vec();
     window.extend(&kept);
     if looks_generated(&window, config) {
         for verdict in verdicts.iter_mut().filter(|v| v.is_none()) {
