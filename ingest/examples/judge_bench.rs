@@ -1,6 +1,6 @@
 //! Times the capture judge on a manifest of the real Munich drive (its last 594 fixes), with
-//! the densest context the upload handler reads: the device's newest 600
-//! fixes before the capture, its own fixes around it, another device driving the same road a
+//! the densest context the upload handler reads: the device's history (600
+//! fixes a second apart) before the capture, its own fixes around it, another device driving the same road a
 //! few seconds behind, and every frame's upload on record (its own). Beside it, the floor the
 //! handler pays anyway: parsing and verifying the signed manifest. The reads that gather the
 //! context (`uploads::gather_context`, five queries) are not included. Prints a Markdown
@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use ingest::judge::{Context, HISTORY_FIXES, Needs, StoredFrame, judge};
+use ingest::judge::{Context, HISTORY_SECONDS, Needs, StoredFrame, history_of, judge};
 use ingest::track::TrackConfig;
 use model::{
     CaptureId, CaptureManifest, DeviceId, DeviceKeypair, Fix, FrameEntry, FrameId,
@@ -51,8 +51,8 @@ fn main() {
         .collect();
     let device: DeviceId = "00000000-0000-0000-0000-000000000001".parse().unwrap();
     let other: DeviceId = "00000000-0000-0000-0000-000000000002".parse().unwrap();
-    let history: Vec<Fix> = moved[..600].to_vec();
-    assert_eq!(history.len(), HISTORY_FIXES as usize);
+    let history: Vec<Fix> = history_of(&moved[..600]);
+    assert_eq!(history.len(), HISTORY_SECONDS as usize);
     let behind: Vec<Fix> = frames
         .iter()
         .map(|e| Fix {

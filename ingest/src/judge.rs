@@ -15,7 +15,8 @@
 //!      away than a car could have driven (`teleport`): cutting a forged drive into captures
 //!      does not hide its jumps;
 //!    - a generated track cut into captures too short to be judged alone: the capture is
-//!      judged with the device's newest fixes before it (`synthetic-track`).
+//!      judged with the device's history before it, a fix a second ([`history_of`])
+//!      (`synthetic-track`).
 //! 4. Another device on the same track at the same moments (`shared-track`).
 //! 5. The bytes: listed twice in the capture, stored before for the same moment and device
 //!    (`exact-duplicate`), or another device's footage or another moment's (`replay`).
@@ -24,6 +25,8 @@
 //! The bytes themselves are read by the pipeline worker, which asks [`photo_disagrees`]
 //! whether a frame's own EXIF contradicts its manifest (`photo-mismatch`), and
 //! `model::consensus` whether its pixels agree with the place it claims (`unlike-place`).
+
+use std::collections::BTreeMap;
 
 use model::{DeviceId, Fix, FrameEntry, FrameId, RejectReason, TimestampMs};
 
@@ -40,8 +43,9 @@ use crate::track::{TrackConfig, check, looks_generated, second_steps};
 pub const JUMP_WINDOW_MS: i64 = 3_600_000;
 /// GNSS slack, metres, on the distance a car could have driven between two captures.
 pub const JUMP_SLACK_M: f64 = 50.0;
-/// How many of the device's newest fixes before a capture are read as its history.
-pub const HISTORY_FIXES: u32 = 600;
+/// How many of the device's newest seconds with a fix before a capture are read as its
+/// history ([`history_of`]).
+pub const HISTORY_SECONDS: u32 = 600;
 
 /// One verdict per frame, in manifest order: `None` passes, `Some` rejects with a reason.
 pub type Verdicts = Vec<Option<RejectReason>>;
@@ -54,7 +58,7 @@ pub type Area = ((TimestampMs, TimestampMs), (f64, f64, f64, f64));
 pub struct Needs {
     /// The device's own frames in this time window (overlaps with the capture).
     pub own_window: (TimestampMs, TimestampMs),
-    /// The device's newest [`HISTORY_FIXES`] frames before this time.
+    /// The device's history ([`history_of`]) before this time.
     pub history_before: TimestampMs,
     /// Other devices' frames in this time window and box `(south, west, north, east)`;
     /// `None` when no frame passes the track checks.
@@ -114,7 +118,8 @@ pub struct Context {
     pub closed_until: Option<TimestampMs>,
     /// The device's own stored fixes in [`Needs::own_window`], in time order.
     pub own_around: Vec<Fix>,
-    /// The device's newest stored fixes before the capture, in time order.
+    /// The device's history before the capture ([`history_of`] its stored fixes), in time
+    /// order.
     pub history: Vec<Fix>,
     /// Other devices' stored fixes in [`Needs::others`], in time order.
     pub others_near: Vec<Fix>,
@@ -157,6 +162,27 @@ pub fn judge(frames: &[FrameEntry], context: &Context, config: &TrackConfig) -> 
     verdicts
 }
 
+/// A device's history from its stored fixes before a capture (any order): the newest fix
+/// of each of its newest [`HISTORY_SECONDS`] seconds (by whole seconds since the epoch) that
+/// hold one, in time order. Read by the second, not by the frame: a device sending twenty
+/// frames a second would otherwise leave a capture only half a minute of history, too
+/// little for a short capture to be judged with ([`synthetic_with_history`]). The store
+/// reads the same (`store::Db::device_history_before`).
+pub fn history_of(fixes_before: &[Fix]) -> Vec<Fix> {
+    let mut newest: BTreeMap<i64, Fix> = BTreeMap::new();
+    for fix in fixes_before {
+        let second = fix.time.as_millis().div_euclid(1000);
+        match newest.get(&second) {
+            Some(kept) if kept.time >= fix.time => {}
+            _ => {
+                newest.insert(second, *fix);
+            }
+        }
+    }
+    let skip = newest.len().saturating_sub(HISTORY_SECONDS as usize);
+    newest.into_values().skip(skip).collect()
+}
+
 /// The capture's first kept frame must be reachable from the device's last frame before it,
 /// when that was less than [`JUMP_WINDOW_MS`] earlier; if not, every kept frame of the
 /// capture is a `teleport` (the capture as a whole is somewhere the device was not).
@@ -190,7 +216,7 @@ fn jump_from_history(
 }
 
 /// A capture with too few steps to be judged alone (under `synthetic_window_steps` steps of
-/// a second or more) is judged together with the device's newest fixes before it, back
+/// a second or more) is judged together with the device's history before it, back
 /// until the window has that many steps: when they look generated ([`looks_generated`]),
 /// every kept frame of the capture is a `synthetic-track`. (Counted in steps, not fixes: a
 /// frame every 12 m at 30 m/s is two or three fixes a second, a sparse logger one in five

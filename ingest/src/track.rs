@@ -82,7 +82,8 @@ pub struct TrackConfig {
     /// are still its tail and its noise).
     pub synthetic_ceiling_min_steps: usize,
     /// A capture with fewer steps of a second or more ([`second_steps`]) is judged
-    /// together with the device's newest fixes before it, this many steps in all.
+    /// together with the device's history before it (`judge::history_of`, a fix a
+    /// second), this many steps in all.
     pub synthetic_window_steps: usize,
     /// Steps slower than this, m/s, are not judged (a car waiting at lights is smooth).
     pub synthetic_min_speed_mps: f64,

@@ -33,7 +33,7 @@ use store::{
     PutOutcome, Store,
 };
 
-use crate::judge::{Context, HISTORY_FIXES, Needs, StoredFrame, judge};
+use crate::judge::{Context, HISTORY_SECONDS, Needs, StoredFrame, judge};
 use crate::problem::{ApiError, ApiResult};
 use crate::rate_limit::DeviceLimiter;
 use crate::track::TrackConfig;
@@ -393,7 +393,7 @@ async fn gather_context(
     let own_around = store.db.device_fixes_between(device, from, to).await?;
     let history = store
         .db
-        .device_fixes_before(device, needs.history_before, HISTORY_FIXES)
+        .device_history_before(device, needs.history_before, HISTORY_SECONDS)
         .await?;
     let others_near = match needs.others {
         Some((window, area)) => {

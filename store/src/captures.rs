@@ -242,23 +242,28 @@ impl Db {
         Ok(captures)
     }
 
-    /// The newest `limit` fixes of a device's stored frames (accepted or pending) strictly
-    /// before `before`, in time order: the recent history its next capture is judged with.
-    pub async fn device_fixes_before(
+    /// A device's recent history before `before`, in time order: of its stored frames
+    /// (accepted or pending) strictly before `before`, the newest fix of each of its newest
+    /// `seconds` seconds (by `time_ms / 1000`) that hold one. What its next capture is judged
+    /// with, read by the second and not by the frame, so that a device sending many frames
+    /// a second cannot shrink its history to a few seconds of driving.
+    pub async fn device_history_before(
         &self,
         device: DeviceId,
         before: TimestampMs,
-        limit: u32,
+        seconds: u32,
     ) -> Result<Vec<Fix>> {
         let rows = sqlx::query(
-            "SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, f.hdop \
+            "SELECT time_ms, lat, lon, alt, heading, speed, fix_type, satellites, hdop FROM ( \
+             SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, \
+             f.hdop, ROW_NUMBER() OVER (PARTITION BY f.time_ms / 1000 ORDER BY f.time_ms DESC) AS nth \
              FROM frames f JOIN captures c ON c.id = f.capture_id \
              WHERE c.device_id = $1 AND f.status IN ('accepted', 'pending') AND f.time_ms < $2 \
-             ORDER BY f.time_ms DESC LIMIT $3",
+             ) newest WHERE nth = 1 ORDER BY time_ms DESC LIMIT $3",
         )
         .bind(device.to_string())
         .bind(before.as_millis())
-        .bind(i64::from(limit))
+        .bind(i64::from(seconds))
         .fetch_all(self.pool())
         .await?;
         let mut fixes = rows

@@ -224,6 +224,80 @@ fn a_generated_track_cut_into_short_captures_is_judged_with_its_predecessors() {
     assert_eq!(count(&verdicts, R::SyntheticTrack), 2, "{verdicts:?}");
 }
 
+/// A generated track (no noise) at 25 m/s with a fix every `every_ms` for `seconds` from
+/// `start` (ms), from `north_m` metres north of the base point.
+fn dense(start: i64, seconds: i64, every_ms: i64, north_m: f64) -> Vec<Fix> {
+    let base = drive(start, 1, 0.0, 0.0)[0];
+    (0..seconds * 1000 / every_ms)
+        .map(|i| {
+            let along = north_m + 25.0 * (i * every_ms) as f64 / 1000.0;
+            Fix {
+                time: TimestampMs(start + i * every_ms),
+                lat: 43.70 + along / M_PER_DEG,
+                ..base
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn history_is_read_a_fix_a_second() {
+    // Twenty frames a second for 700 s, then two seconds with one frame each.
+    let mut fixes = dense(NOW.0 - HOUR, 700, 50, 0.0);
+    fixes.push(drive(NOW.0 - HOUR + 700_300, 1, 0.0, 0.0)[0]);
+    fixes.push(drive(NOW.0 - HOUR + 701_000, 1, 0.0, 0.0)[0]);
+    let history = history_of(&fixes);
+    assert_eq!(history.len(), HISTORY_SECONDS as usize);
+    // The newest fix of each second, the newest seconds, in time order.
+    assert_eq!(
+        history.last().unwrap().time,
+        TimestampMs(NOW.0 - HOUR + 701_000)
+    );
+    assert_eq!(
+        history[history.len() - 2].time,
+        TimestampMs(NOW.0 - HOUR + 700_300)
+    );
+    assert_eq!(
+        history[history.len() - 3].time,
+        TimestampMs(NOW.0 - HOUR + 699_950)
+    );
+    assert_eq!(history[0].time, TimestampMs(NOW.0 - HOUR + 102_950));
+    assert!(history.windows(2).all(|pair| pair[0].time < pair[1].time));
+    // Any order in, the same out; nothing in, nothing out.
+    let mut shuffled = fixes.clone();
+    shuffled.reverse();
+    assert_eq!(history_of(&shuffled), history);
+    assert!(history_of(&[]).is_empty());
+}
+
+#[test]
+fn many_frames_a_second_do_not_shrink_a_short_captures_history() {
+    let config = TrackConfig::default();
+    // A generated track sent at twenty frames a second (1.25 m apart at 25 m/s, so no two
+    // are duplicates): 90 s before, then a capture of 20 s.
+    let before = dense(NOW.0 - HOUR - 90_000, 90, 50, -2_250.0);
+    let short = entries(&dense(NOW.0 - HOUR, 20, 50, 0.0), 5);
+    // The newest 600 frames before it are its last 30 s: with the capture's 20, too few
+    // steps to judge.
+    let newest_frames = Context {
+        history: before[before.len() - 600..].to_vec(),
+        ..empty_context()
+    };
+    let verdicts = judge(&short, &newest_frames, &config);
+    assert!(verdicts.iter().all(Option::is_none), "{verdicts:?}");
+    // Read a fix a second, the history holds all 90 s: the capture is judged and forged.
+    let by_the_second = Context {
+        history: history_of(&before),
+        ..empty_context()
+    };
+    let verdicts = judge(&short, &by_the_second, &config);
+    assert_eq!(
+        count(&verdicts, R::SyntheticTrack),
+        short.len(),
+        "{verdicts:?}"
+    );
+}
+
 #[test]
 fn sparse_generated_fixes_are_judged_and_sparse_real_ones_pass() {
     let config = TrackConfig::default();

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use datasets::fleet::{Behaviour, Fleet, FleetConfig, SHORT_CAPTURE_FRAMES, simulate};
-use ingest::judge::{Context, HISTORY_FIXES, Needs, StoredFrame, judge};
+use ingest::judge::{Context, Needs, StoredFrame, history_of, judge};
 use ingest::track::TrackConfig;
 use model::roads::{RoadConfig, RoadFit, RoadIndex, device_holds, road_fit};
 use model::{DeviceId, Fix, FrameEntry, FrameId, RejectReason, TimestampMs};
@@ -44,7 +44,7 @@ impl Memory {
             .filter(|f| f.time < needs.history_before)
             .copied()
             .collect();
-        let history = before[before.len().saturating_sub(HISTORY_FIXES as usize)..].to_vec();
+        let history = history_of(&before);
         let mut others_near: Vec<Fix> = match needs.others {
             Some(((start, end), (south, west, north, east))) => self
                 .fixes

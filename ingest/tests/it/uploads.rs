@@ -650,3 +650,88 @@ async fn originals_no_capture_needs_are_collected_after_the_grace_period() {
         "each collected once"
     );
 }
+
+/// A JPEG of noise unlike every other `n`'s (its own bytes; over the upload's 25 KiB
+/// minimum, which a flat picture is not).
+fn numbered_jpeg(n: u32) -> Vec<u8> {
+    let mut state = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let pixels = image::RgbImage::from_fn(256, 144, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let [r, g, b, ..] = state.to_le_bytes();
+        image::Rgb([r, g, b])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+        .encode_image(&pixels)
+        .unwrap();
+    out.into_inner()
+}
+
+/// A generated track cut into captures of 25 s (each too short to be judged alone) and
+/// sent at twenty frames a second (1.25 m apart, so none is a duplicate): the device's
+/// history is read a fix a second, so its third capture is judged with the 50 s before it
+/// and rejected. (Read as its newest 600 frames, the history would hold only 30 s of them,
+/// and no capture would ever be judged.)
+#[actix_web::test]
+async fn a_generated_track_sent_at_twenty_frames_a_second_is_judged_with_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&crate::backends::store_config(dir.path()).await)
+        .await
+        .unwrap();
+    let unlimited = ingest::rate_limit::RateLimit {
+        per_second: 1e6,
+        burst: 1e6,
+    };
+    let app =
+        test::init_service(App::new().configure(ingest::configure_with(store.clone(), unlimited)))
+            .await;
+    let key = DeviceKeypair::from_seed([23; 32]);
+    sign_up_with_device!(app, "Mallory", key);
+    let start = TimestampMs::now().saturating_add_ms(-3_600_000);
+    let origin = crate::munich()[300];
+    let (per_capture, every_ms) = (500u32, 50i64);
+    let mut verdicts = Vec::new();
+    for sequence in 0..3u32 {
+        let mut frames = Vec::new();
+        for n in sequence * per_capture..(sequence + 1) * per_capture {
+            let jpeg = numbered_jpeg(n);
+            let elapsed_ms = i64::from(n) * every_ms;
+            let mut fix = origin;
+            fix.time = start.saturating_add_ms(elapsed_ms);
+            fix.lat += 25.0 * elapsed_ms as f64 / 1000.0 / 111_195.0;
+            frames.push(model::FrameEntry {
+                sha256: FrameId::of_bytes(&jpeg),
+                fix,
+            });
+            let (status, body) = call!(app, put_frame(&key, jpeg));
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let manifest = CaptureManifest {
+            format_version: model::MANIFEST_FORMAT_VERSION,
+            device_key: key.public(),
+            capture_id: CaptureId::new(),
+            sequence_number: u64::from(sequence) + 1,
+            firmware: "test".into(),
+            camera: "udacity dashcam".into(),
+            frames,
+        };
+        let (body, signature) = manifest.sign(&key);
+        let (status, answer) = call!(app, post_capture(body, &signature));
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+        verdicts.push(answer["counts"].clone());
+    }
+    assert_eq!(verdicts[0]["pending"], per_capture, "{verdicts:?}");
+    assert_eq!(verdicts[1]["pending"], per_capture, "{verdicts:?}");
+    assert_eq!(verdicts[2]["rejected"], per_capture, "{verdicts:?}");
+    let reasons = store.db.frame_outcome_counts().await.unwrap();
+    assert!(
+        reasons.contains(&(
+            "rejected".to_owned(),
+            Some("synthetic-track".to_owned()),
+            u64::from(per_capture)
+        )),
+        "{reasons:?}"
+    );
+}

@@ -4,6 +4,7 @@
 
 mod blobs;
 mod db;
+mod history;
 mod moto;
 mod postgres;
 mod queue;
@@ -57,4 +58,43 @@ pub async fn fresh_db(sql: Sql) -> TestDb {
         _dir: dir,
         _server: server,
     }
+}
+
+/// Stores a capture of `device` (as the upload route records it, with no job) whose frames
+/// have these fixes and outcomes; a frame's bytes are named after the capture and its index.
+pub async fn stored_capture(
+    db: &store::Db,
+    device: model::DeviceId,
+    sequence: u64,
+    frames: &[(model::Fix, store::FrameOutcome)],
+) -> model::CaptureId {
+    let id = model::CaptureId::new();
+    let frames: Vec<store::NewFrame> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, (fix, outcome))| store::NewFrame {
+            index: i as u32,
+            sha256: model::FrameId::of_bytes(format!("{id} {i}").as_bytes()),
+            fix: *fix,
+            outcome: *outcome,
+        })
+        .collect();
+    db.insert_capture(
+        &store::NewCapture {
+            id,
+            device_id: device,
+            sequence_number: sequence,
+            manifest_sha256: "0".repeat(64),
+            manifest_key: format!("captures/{id}.json"),
+            signature: "0".repeat(128),
+            frame_count: frames.len() as u32,
+            received_at: frames.first().map_or(model::TimestampMs(0), |f| f.fix.time),
+            camera: "test".into(),
+        },
+        &frames,
+        None,
+    )
+    .await
+    .unwrap();
+    id
 }

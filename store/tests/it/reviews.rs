@@ -4,11 +4,11 @@ use model::{
     CaptureId, ContributorId, DeviceId, DeviceKeypair, Fix, FixType, FrameId, RejectReason,
     TimestampMs,
 };
-use store::{Db, Decision, FrameOutcome, NewCapture, NewContributor, NewDevice, NewFrame};
+use store::{Db, Decision, FrameOutcome, NewContributor, NewDevice};
 
 use rstest::rstest;
 
-use crate::{Sql, fresh_db};
+use crate::{Sql, fresh_db, stored_capture};
 
 const MINUTE_MS: i64 = 60_000;
 const T0: i64 = 1_780_000_000_000;
@@ -27,7 +27,7 @@ async fn contributor(db: &Db, seed: u8) -> ContributorId {
     id
 }
 
-async fn device(db: &Db, seed: u8) -> DeviceId {
+pub(crate) async fn device(db: &Db, seed: u8) -> DeviceId {
     let owner = contributor(db, seed).await;
     let id = DeviceId::new();
     db.insert_device(&NewDevice {
@@ -54,7 +54,6 @@ async fn held_capture(
     minute: i64,
     reason: RejectReason,
 ) -> CaptureId {
-    let id = CaptureId::new();
     let time = TimestampMs(T0 + minute * MINUTE_MS);
     let fix = Fix {
         time,
@@ -67,29 +66,13 @@ async fn held_capture(
         satellites: 9,
         hdop: 0.9,
     };
-    db.insert_capture(
-        &NewCapture {
-            id,
-            device_id: device,
-            sequence_number: sequence,
-            manifest_sha256: "0".repeat(64),
-            manifest_key: format!("captures/{id}.json"),
-            signature: "0".repeat(128),
-            frame_count: 1,
-            received_at: time,
-            camera: "test".into(),
-        },
-        &[NewFrame {
-            index: 0,
-            sha256: FrameId::of_bytes(id.to_string().as_bytes()),
-            fix,
-            outcome: FrameOutcome::Rejected(reason),
-        }],
-        None,
+    stored_capture(
+        db,
+        device,
+        sequence,
+        &[(fix, FrameOutcome::Rejected(reason))],
     )
     .await
-    .unwrap();
-    id
 }
 
 /// Each ask gets its own device's cases of the reason in its own window, not cleared, oldest

@@ -1,0 +1,98 @@
+//! A device's history as its next capture is judged with it, on both backends.
+
+use model::{DeviceId, Fix, FixType, RejectReason, TimestampMs};
+use store::{Db, FrameOutcome};
+
+use rstest::rstest;
+
+use crate::reviews::device;
+use crate::{Sql, fresh_db, stored_capture};
+
+const T0: i64 = 1_780_000_000_000;
+
+fn fix_at(millis: i64) -> Fix {
+    Fix {
+        time: TimestampMs(T0 + millis),
+        lat: 43.73 + millis as f64 * 1e-8,
+        lon: 7.42,
+        alt: None,
+        heading: Some(0.0),
+        speed: Some(12.0),
+        fix_type: FixType::Fix3d,
+        satellites: 9,
+        hdop: 0.9,
+    }
+}
+
+/// Stores a capture of `device` with a frame at each of `millis` after `T0`, each with
+/// its outcome.
+async fn capture(db: &Db, device: DeviceId, sequence: u64, frames: &[(i64, FrameOutcome)]) {
+    let frames: Vec<(Fix, FrameOutcome)> = frames
+        .iter()
+        .map(|(millis, outcome)| (fix_at(*millis), *outcome))
+        .collect();
+    stored_capture(db, device, sequence, &frames).await;
+}
+
+/// Twenty frames a second count as one fix a second, the newest of each; rejected frames,
+/// frames from the capture's moment on and other devices' frames are not its history.
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
+#[tokio::test]
+async fn history_is_the_newest_fix_of_each_of_the_newest_seconds(#[case] sql: Sql) {
+    let test = fresh_db(sql).await;
+    let db = &test.db;
+    let (mallory, trent) = (device(db, 1).await, device(db, 2).await);
+    // 30 s at twenty frames a second, over two captures; one frame of each second rejected
+    // (the newest of seconds 0–9).
+    let dense = |from_s: i64, to_s: i64| -> Vec<(i64, FrameOutcome)> {
+        (from_s * 20..to_s * 20)
+            .map(|i| {
+                let outcome = if i % 20 == 19 && i < 200 {
+                    FrameOutcome::Rejected(RejectReason::CaptureDuplicate)
+                } else if i % 2 == 0 {
+                    FrameOutcome::Pending
+                } else {
+                    FrameOutcome::Accepted { quality: 0.9 }
+                };
+                (i * 50, outcome)
+            })
+            .collect()
+    };
+    capture(db, mallory, 1, &dense(0, 15)).await;
+    capture(db, mallory, 2, &dense(15, 30)).await;
+    // Another device's frames in the same seconds, later in each.
+    capture(
+        db,
+        trent,
+        1,
+        &(0..30)
+            .map(|s| (s * 1000 + 990, FrameOutcome::Pending))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+
+    let before = TimestampMs(T0 + 25_000);
+    let history = db
+        .device_history_before(mallory, before, 600)
+        .await
+        .unwrap();
+    let times: Vec<i64> = history.iter().map(|fix| fix.time.0 - T0).collect();
+    let expected: Vec<i64> = (0..25)
+        .map(|s| s * 1000 + if s < 10 { 900 } else { 950 })
+        .collect();
+    assert_eq!(times, expected);
+    assert_eq!(history[24], fix_at(24_950));
+    // The newest seconds only, still in time order.
+    let newest = db.device_history_before(mallory, before, 3).await.unwrap();
+    let times: Vec<i64> = newest.iter().map(|fix| fix.time.0 - T0).collect();
+    assert_eq!(times, [22_950, 23_950, 24_950]);
+    // Nothing before the first frame.
+    assert!(
+        db.device_history_before(mallory, TimestampMs(T0), 600)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
