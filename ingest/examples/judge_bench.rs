@@ -66,6 +66,8 @@ fn main() {
         closed_until: Some(now.saturating_add_ms(-30 * 86_400_000)),
         own_around: history[history.len() - 120..].to_vec(),
         history,
+        // Nothing after it: a capture sent in order (the densest reads are the same).
+        later: Vec::new(),
         others_near: behind,
         // One frame stored before by another device (a replay); every upload its own.
         stored: vec![StoredFrame {

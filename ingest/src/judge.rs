@@ -12,11 +12,12 @@
 //!    - a frame among its own earlier frames from somewhere no car could have driven to in
 //!      between (`cloned-key`, [`crate::overlap::conflicting_frames`]);
 //!    - a capture that starts, within [`JUMP_WINDOW_MS`] of the device's last frame, further
-//!      away than a car could have driven (`teleport`): cutting a forged drive into captures
-//!      does not hide its jumps;
+//!      away than a car could have driven, or ends as far from its next frame (`teleport`):
+//!      cutting a forged drive into captures, and sending them in any order, does not hide
+//!      its jumps;
 //!    - a generated track cut into captures too short to be judged alone: the capture is
-//!      judged with the device's history before it, a fix a second ([`history_of`])
-//!      (`synthetic-track`).
+//!      judged with the device's fixes before it ([`history_of`]) and, if they are too few,
+//!      after it ([`later_of`]), a fix a second (`synthetic-track`).
 //! 4. Another device on the same track at the same moments (`shared-track`).
 //! 5. The bytes: listed twice in the capture, stored before for the same moment and device
 //!    (`exact-duplicate`), or another device's footage or another moment's (`replay`).
@@ -43,8 +44,8 @@ use crate::track::{TrackConfig, check, looks_generated, second_steps};
 pub const JUMP_WINDOW_MS: i64 = 3_600_000;
 /// GNSS slack, metres, on the distance a car could have driven between two captures.
 pub const JUMP_SLACK_M: f64 = 50.0;
-/// How many of the device's newest seconds with a fix before a capture are read as its
-/// history ([`history_of`]).
+/// How many of the device's seconds with a fix are read on each side of a capture: its
+/// newest before it ([`history_of`]) and its first after it ([`later_of`]).
 pub const HISTORY_SECONDS: u32 = 600;
 
 /// One verdict per frame, in manifest order: `None` passes, `Some` rejects with a reason.
@@ -60,6 +61,8 @@ pub struct Needs {
     pub own_window: (TimestampMs, TimestampMs),
     /// The device's history ([`history_of`]) before this time.
     pub history_before: TimestampMs,
+    /// The device's later fixes ([`later_of`]) after this time.
+    pub later_after: TimestampMs,
     /// Other devices' frames in this time window and box `(south, west, north, east)`;
     /// `None` when no frame passes the track checks.
     pub others: Option<Area>,
@@ -93,6 +96,7 @@ impl Needs {
                 last.saturating_add_ms(OVERLAP_WINDOW_MS),
             ),
             history_before: first,
+            later_after: last,
             others,
             frames: frames.iter().map(|entry| entry.sha256).collect(),
         }
@@ -121,6 +125,10 @@ pub struct Context {
     /// The device's history before the capture ([`history_of`] its stored fixes), in time
     /// order.
     pub history: Vec<Fix>,
+    /// The device's fixes after the capture ([`later_of`] its stored fixes), in time order:
+    /// a device may send its captures in any order, and one sent after the captures that
+    /// follow it is judged with them as the next one is judged with its history.
+    pub later: Vec<Fix>,
     /// Other devices' stored fixes in [`Needs::others`], in time order.
     pub others_near: Vec<Fix>,
     /// Earlier stored copies of the capture's frames.
@@ -148,8 +156,8 @@ pub fn judge(frames: &[FrameEntry], context: &Context, config: &TrackConfig) -> 
         JUMP_SLACK_M,
         &mut verdicts,
     );
-    jump_from_history(frames, &context.history, config, &mut verdicts);
-    synthetic_with_history(frames, &context.history, config, &mut verdicts);
+    jumps_from_neighbours(frames, context, config, &mut verdicts);
+    synthetic_with_neighbours(frames, context, config, &mut verdicts);
     shared_track(frames, &context.others_near, &mut verdicts);
     exact_repeats(frames, &mut verdicts);
     stored_before(frames, context, &mut verdicts);
@@ -166,81 +174,110 @@ pub fn judge(frames: &[FrameEntry], context: &Context, config: &TrackConfig) -> 
 /// of each of its newest [`HISTORY_SECONDS`] seconds (by whole seconds since the epoch) that
 /// hold one, in time order. Read by the second, not by the frame: a device sending twenty
 /// frames a second would otherwise leave a capture only half a minute of history, too
-/// little for a short capture to be judged with ([`synthetic_with_history`]). The store
+/// little for a short capture to be judged with ([`synthetic_with_neighbours`]). The store
 /// reads the same (`store::Db::device_history_before`).
 pub fn history_of(fixes_before: &[Fix]) -> Vec<Fix> {
-    let mut newest: BTreeMap<i64, Fix> = BTreeMap::new();
-    for fix in fixes_before {
+    let newest = a_fix_a_second(fixes_before, |kept, fix| fix.time > kept.time);
+    let skip = newest.len().saturating_sub(HISTORY_SECONDS as usize);
+    newest.into_iter().skip(skip).collect()
+}
+
+/// A device's later fixes from its stored fixes after a capture (any order): the first fix
+/// of each of its first [`HISTORY_SECONDS`] seconds that hold one, in time order — the
+/// mirror of [`history_of`]. The store reads the same (`store::Db::device_later_after`).
+pub fn later_of(fixes_after: &[Fix]) -> Vec<Fix> {
+    let mut first = a_fix_a_second(fixes_after, |kept, fix| fix.time < kept.time);
+    first.truncate(HISTORY_SECONDS as usize);
+    first
+}
+
+/// One fix of each whole second `fixes` hold, in time order: of a second's fixes, the one
+/// `replaces` prefers (`replaces(kept, fix)`: whether `fix` takes `kept`'s place).
+fn a_fix_a_second(fixes: &[Fix], replaces: impl Fn(&Fix, &Fix) -> bool) -> Vec<Fix> {
+    let mut by_second: BTreeMap<i64, Fix> = BTreeMap::new();
+    for fix in fixes {
         let second = fix.time.as_millis().div_euclid(1000);
-        match newest.get(&second) {
-            Some(kept) if kept.time >= fix.time => {}
+        match by_second.get(&second) {
+            Some(kept) if !replaces(kept, fix) => {}
             _ => {
-                newest.insert(second, *fix);
+                by_second.insert(second, *fix);
             }
         }
     }
-    let skip = newest.len().saturating_sub(HISTORY_SECONDS as usize);
-    newest.into_values().skip(skip).collect()
+    by_second.into_values().collect()
 }
 
 /// The capture's first kept frame must be reachable from the device's last frame before it,
-/// when that was less than [`JUMP_WINDOW_MS`] earlier; if not, every kept frame of the
-/// capture is a `teleport` (the capture as a whole is somewhere the device was not).
-fn jump_from_history(
+/// and its last kept frame must reach the device's first frame after it, when they are
+/// less than [`JUMP_WINDOW_MS`] apart; if not, every kept frame of the capture is a
+/// `teleport` (the capture as a whole is somewhere the device was not). Both ways, so that
+/// sending the captures of a forged drive newest first does not hide its jumps.
+fn jumps_from_neighbours(
     frames: &[FrameEntry],
-    history: &[Fix],
+    context: &Context,
     config: &TrackConfig,
     verdicts: &mut [Option<RejectReason>],
 ) {
-    let Some(last) = history.last() else {
+    let kept = kept_fixes(frames, verdicts);
+    let (Some(first), Some(last)) = (kept.first(), kept.last()) else {
         return;
     };
-    let Some(first) = frames
-        .iter()
-        .zip(verdicts.iter())
-        .find(|(_, verdict)| verdict.is_none())
-        .map(|(entry, _)| &entry.fix)
-    else {
-        return;
+    let out_of_reach = |from: &Fix, to: &Fix| {
+        let millis = to.time.millis_since(from.time);
+        let reachable = config.max_speed_mps * millis as f64 / 1000.0 + JUMP_SLACK_M;
+        (0..=JUMP_WINDOW_MS).contains(&millis) && distance_m(from, to) > reachable
     };
-    let millis = first.time.millis_since(last.time);
-    if !(0..=JUMP_WINDOW_MS).contains(&millis) {
-        return;
-    }
-    let reachable = config.max_speed_mps * millis as f64 / 1000.0 + JUMP_SLACK_M;
-    if distance_m(last, first) > reachable {
+    let from_before = context
+        .history
+        .last()
+        .is_some_and(|before| out_of_reach(before, first));
+    let to_after = context
+        .later
+        .first()
+        .is_some_and(|after| out_of_reach(last, after));
+    if from_before || to_after {
         for verdict in verdicts.iter_mut().filter(|v| v.is_none()) {
             *verdict = Some(RejectReason::Teleport);
         }
     }
 }
 
-/// A capture with too few steps to be judged alone (under `synthetic_window_steps` steps of
-/// a second or more) is judged together with the device's history before it, back
-/// until the window has that many steps: when they look generated ([`looks_generated`]),
-/// every kept frame of the capture is a `synthetic-track`. (Counted in steps, not fixes: a
-/// frame every 12 m at 30 m/s is two or three fixes a second, a sparse logger one in five
-/// seconds.)
-fn synthetic_with_history(
-    frames: &[FrameEntry],
-    history: &[Fix],
-    config: &TrackConfig,
-    verdicts: &mut [Option<RejectReason>],
-) {
-    let kept: Vec<&Fix> = frames
+/// The fixes of `frames` whose verdict is still `None`, in capture order.
+fn kept_fixes<'a>(frames: &'a [FrameEntry], verdicts: &[Option<RejectReason>]) -> Vec<&'a Fix> {
+    frames
         .iter()
         .zip(verdicts.iter())
         .filter(|(_, verdict)| verdict.is_none())
         .map(|(entry, _)| &entry.fix)
-        .collect();
-    let Some(first) = kept.first() else {
+        .collect()
+}
+
+/// A capture with too few steps to be judged alone (under `synthetic_window_steps` steps of
+/// a second or more) is judged together with the device's history before it, back until
+/// the window has that many steps, and then, if still short, with its later fixes after
+/// it: when they look generated ([`looks_generated`]), every kept frame of the capture is a
+/// `synthetic-track`. (Counted in steps, not fixes: a frame every 12 m at 30 m/s is two or
+/// three fixes a second, a sparse logger one in five seconds. Both ways, so that a short
+/// capture sent after the ones that follow it is judged as well.)
+fn synthetic_with_neighbours(
+    frames: &[FrameEntry],
+    context: &Context,
+    config: &TrackConfig,
+    verdicts: &mut [Option<RejectReason>],
+) {
+    let kept = kept_fixes(frames, verdicts);
+    let (Some(first), Some(last)) = (kept.first(), kept.last()) else {
         return;
     };
     let mut steps = second_steps(kept.iter().copied());
     if steps >= config.synthetic_window_steps {
         return; // judged on its own by the track checks
     }
-    let before: Vec<&Fix> = history.iter().filter(|fix| fix.time < first.time).collect();
+    let before: Vec<&Fix> = context
+        .history
+        .iter()
+        .filter(|fix| fix.time < first.time)
+        .collect();
     // Back from the capture's first fix, a step for every fix a second or more before the
     // last one counted.
     let (mut from, mut earliest) = (before.len(), first.time);
@@ -251,8 +288,24 @@ fn synthetic_with_history(
             earliest = before[from].time;
         }
     }
+    // Then on from its last fix, a step for every fix a second or more after the last one
+    // counted.
+    let after: Vec<&Fix> = context
+        .later
+        .iter()
+        .filter(|fix| fix.time > last.time)
+        .collect();
+    let (mut to, mut latest) = (0, last.time);
+    while to < after.len() && steps < config.synthetic_window_steps {
+        if after[to].time.millis_since(latest) >= 1000 {
+            steps += 1;
+            latest = after[to].time;
+        }
+        to += 1;
+    }
     let mut window: Vec<&Fix> = before[from..].to_vec();
     window.extend(&kept);
+    window.extend(&after[..to]);
     if looks_generated(&window, config) {
         for verdict in verdicts.iter_mut().filter(|v| v.is_none()) {
             *verdict = Some(RejectReason::SyntheticTrack);

@@ -395,6 +395,10 @@ async fn gather_context(
         .db
         .device_history_before(device, needs.history_before, HISTORY_SECONDS)
         .await?;
+    let later = store
+        .db
+        .device_later_after(device, needs.later_after, HISTORY_SECONDS)
+        .await?;
     let others_near = match needs.others {
         Some((window, area)) => {
             store
@@ -422,6 +426,7 @@ async fn gather_context(
         closed_until,
         own_around,
         history,
+        later,
         others_near,
         stored,
         first_uploaders,

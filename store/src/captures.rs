@@ -253,25 +253,56 @@ impl Db {
         before: TimestampMs,
         seconds: u32,
     ) -> Result<Vec<Fix>> {
-        let rows = sqlx::query(
-            "SELECT time_ms, lat, lon, alt, heading, speed, fix_type, satellites, hdop FROM ( \
-             SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, \
-             f.hdop, ROW_NUMBER() OVER (PARTITION BY f.time_ms / 1000 ORDER BY f.time_ms DESC) AS nth \
-             FROM frames f JOIN captures c ON c.id = f.capture_id \
-             WHERE c.device_id = $1 AND f.status IN ('accepted', 'pending') AND f.time_ms < $2 \
-             ) newest WHERE nth = 1 ORDER BY time_ms DESC LIMIT $3",
-        )
-        .bind(device.to_string())
-        .bind(before.as_millis())
-        .bind(i64::from(seconds))
-        .fetch_all(self.pool())
-        .await?;
-        let mut fixes = rows
-            .iter()
-            .map(crate::captures::fix_of_row)
-            .collect::<Result<Vec<_>>>()?;
+        let mut fixes = self
+            .device_fix_a_second(device, before, seconds, Side::Before)
+            .await?;
         fixes.reverse();
         Ok(fixes)
+    }
+
+    /// The mirror of [`Self::device_history_before`]: of a device's stored frames strictly
+    /// after `after`, the first fix of each of its first `seconds` seconds that hold one, in
+    /// time order. What a capture it sent late is judged with.
+    pub async fn device_later_after(
+        &self,
+        device: DeviceId,
+        after: TimestampMs,
+        seconds: u32,
+    ) -> Result<Vec<Fix>> {
+        self.device_fix_a_second(device, after, seconds, Side::After)
+            .await
+    }
+
+    /// One fix a second of a device's stored frames on `side` of `time`, the nearest to it
+    /// of each second and the nearest `seconds` seconds, nearest first.
+    async fn device_fix_a_second(
+        &self,
+        device: DeviceId,
+        time: TimestampMs,
+        seconds: u32,
+        side: Side,
+    ) -> Result<Vec<Fix>> {
+        let (compare, nearest_first) = match side {
+            Side::Before => ("<", "DESC"),
+            Side::After => (">", "ASC"),
+        };
+        let sql = format!(
+            "SELECT time_ms, lat, lon, alt, heading, speed, fix_type, satellites, hdop FROM ( \
+             SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, \
+             f.hdop, ROW_NUMBER() OVER (PARTITION BY f.time_ms / 1000 ORDER BY f.time_ms {nearest_first}) AS nth \
+             FROM frames f JOIN captures c ON c.id = f.capture_id \
+             WHERE c.device_id = $1 AND f.status IN ('accepted', 'pending') AND f.time_ms {compare} $2 \
+             ) nearest WHERE nth = 1 ORDER BY time_ms {nearest_first} LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(device.to_string())
+            .bind(time.as_millis())
+            .bind(i64::from(seconds))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(crate::captures::fix_of_row)
+            .collect::<Result<Vec<_>>>()
     }
 
     /// The fixes of every other device's stored frames (accepted or pending) with `start <=
@@ -403,6 +434,13 @@ impl Db {
 
 /// The fix columns of a `frames` row (`time_ms`, `lat`, `lon`, `alt`, `heading`, `speed`,
 /// `fix_type`, `satellites`, `hdop`).
+/// Which side of a moment a device's fixes are read on.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Before,
+    After,
+}
+
 pub(crate) fn fix_of_row(row: &sqlx::any::AnyRow) -> Result<Fix> {
     let fix_type: String = row.try_get("fix_type")?;
     Ok(Fix {

@@ -63,6 +63,7 @@ fn empty_context() -> Context {
         closed_until: None,
         own_around: Vec::new(),
         history: Vec::new(),
+        later: Vec::new(),
         others_near: Vec::new(),
         stored: Vec::new(),
         first_uploaders: Vec::new(),
@@ -130,6 +131,30 @@ fn each_row_of_the_table_gets_its_reason() {
             "the last capture, far away, was two hours ago",
             Context {
                 history: drive(start.0 - 2 * HOUR, 30, 900_000.0, 1.5),
+                ..empty_context()
+            },
+            None,
+        ),
+        (
+            "the next capture starts 20 min after it 200 km away (sent first)",
+            Context {
+                later: drive(start.0 + 20 * 60_000, 30, 200_000.0, 1.5),
+                ..empty_context()
+            },
+            Some(R::Teleport),
+        ),
+        (
+            "the next capture starts 20 min after it 5 km away",
+            Context {
+                later: drive(start.0 + 20 * 60_000, 30, 5_000.0, 1.5),
+                ..empty_context()
+            },
+            None,
+        ),
+        (
+            "the next capture, far away, is two hours after it",
+            Context {
+                later: drive(start.0 + 2 * HOUR, 30, 900_000.0, 1.5),
                 ..empty_context()
             },
             None,
@@ -222,6 +247,39 @@ fn a_generated_track_cut_into_short_captures_is_judged_with_its_predecessors() {
     let pair = entries(&drive(NOW.0 - HOUR, 2, 0.0, 0.0), 4);
     let verdicts = judge(&pair, &with_history, &config);
     assert_eq!(count(&verdicts, R::SyntheticTrack), 2, "{verdicts:?}");
+    // Sent newest first: the short capture is judged with the generated seconds after it,
+    // and with both when the history alone is too short.
+    let with_later = Context {
+        later: drive(NOW.0 - HOUR + 9_000, 60, 108.0, 0.0),
+        ..empty_context()
+    };
+    let verdicts = judge(&short, &with_later, &config);
+    assert_eq!(
+        count(&verdicts, R::SyntheticTrack),
+        short.len(),
+        "{verdicts:?}"
+    );
+    let both_sides = Context {
+        history: drive(NOW.0 - HOUR - 31_000, 30, -372.0, 0.0),
+        later: drive(NOW.0 - HOUR + 9_000, 30, 108.0, 0.0),
+        ..empty_context()
+    };
+    let verdicts = judge(&short, &both_sides, &config);
+    assert_eq!(
+        count(&verdicts, R::SyntheticTrack),
+        short.len(),
+        "{verdicts:?}"
+    );
+    // A real receiver's seconds after it: passes.
+    let noisy_after = Context {
+        later: drive(NOW.0 - HOUR + 9_000, 60, 108.0, 1.5),
+        ..empty_context()
+    };
+    assert!(
+        judge(&noisy, &noisy_after, &config)
+            .iter()
+            .all(Option::is_none)
+    );
 }
 
 /// A generated track (no noise) at 25 m/s with a fix every `every_ms` for `seconds` from
@@ -268,6 +326,14 @@ fn history_is_read_a_fix_a_second() {
     shuffled.reverse();
     assert_eq!(history_of(&shuffled), history);
     assert!(history_of(&[]).is_empty());
+    // After a capture: the first fix of each second, the first seconds.
+    let later = later_of(&shuffled);
+    assert_eq!(later.len(), HISTORY_SECONDS as usize);
+    assert_eq!(later[0].time, TimestampMs(NOW.0 - HOUR));
+    assert_eq!(later[1].time, TimestampMs(NOW.0 - HOUR + 1_000));
+    assert_eq!(later[599].time, TimestampMs(NOW.0 - HOUR + 599_000));
+    assert!(later.windows(2).all(|pair| pair[0].time < pair[1].time));
+    assert!(later_of(&[]).is_empty());
 }
 
 #[test]

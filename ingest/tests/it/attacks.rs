@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use datasets::fleet::{Behaviour, Fleet, FleetConfig, SHORT_CAPTURE_FRAMES, simulate};
-use ingest::judge::{Context, Needs, StoredFrame, history_of, judge};
+use ingest::judge::{Context, Needs, StoredFrame, history_of, judge, later_of};
 use ingest::track::TrackConfig;
 use model::roads::{RoadConfig, RoadFit, RoadIndex, device_holds, road_fit};
 use model::{DeviceId, Fix, FrameEntry, FrameId, RejectReason, TimestampMs};
@@ -45,6 +45,12 @@ impl Memory {
             .copied()
             .collect();
         let history = history_of(&before);
+        let after: Vec<Fix> = own
+            .iter()
+            .filter(|f| f.time > needs.later_after)
+            .copied()
+            .collect();
+        let later = later_of(&after);
         let mut others_near: Vec<Fix> = match needs.others {
             Some(((start, end), (south, west, north, east))) => self
                 .fixes
@@ -88,6 +94,7 @@ impl Memory {
             closed_until: None,
             own_around,
             history,
+            later,
             others_near,
             stored,
             first_uploaders,

@@ -671,67 +671,106 @@ fn numbered_jpeg(n: u32) -> Vec<u8> {
 
 /// A generated track cut into captures of 25 s (each too short to be judged alone) and
 /// sent at twenty frames a second (1.25 m apart, so none is a duplicate): the device's
-/// history is read a fix a second, so its third capture is judged with the 50 s before it
-/// and rejected. (Read as its newest 600 frames, the history would hold only 30 s of them,
-/// and no capture would ever be judged.)
+/// fixes are read a fix a second, so the third capture sent is judged with the 50 s beside
+/// it and rejected — sent oldest first (judged with the two before it) or newest first
+/// (with the two after it). Read as its newest 600 frames, a capture's history would hold
+/// only 30 s of them, and no capture would ever be judged.
 #[actix_web::test]
-async fn a_generated_track_sent_at_twenty_frames_a_second_is_judged_with_its_history() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&crate::backends::store_config(dir.path()).await)
-        .await
-        .unwrap();
-    let unlimited = ingest::rate_limit::RateLimit {
-        per_second: 1e6,
-        burst: 1e6,
-    };
-    let app =
-        test::init_service(App::new().configure(ingest::configure_with(store.clone(), unlimited)))
-            .await;
-    let key = DeviceKeypair::from_seed([23; 32]);
-    sign_up_with_device!(app, "Mallory", key);
-    let start = TimestampMs::now().saturating_add_ms(-3_600_000);
-    let origin = crate::munich()[300];
+async fn a_generated_track_sent_at_twenty_frames_a_second_is_judged_with_its_neighbours() {
     let (per_capture, every_ms) = (500u32, 50i64);
-    let mut verdicts = Vec::new();
-    for sequence in 0..3u32 {
-        let mut frames = Vec::new();
-        for n in sequence * per_capture..(sequence + 1) * per_capture {
-            let jpeg = numbered_jpeg(n);
-            let elapsed_ms = i64::from(n) * every_ms;
-            let mut fix = origin;
-            fix.time = start.saturating_add_ms(elapsed_ms);
-            fix.lat += 25.0 * elapsed_ms as f64 / 1000.0 / 111_195.0;
-            frames.push(model::FrameEntry {
-                sha256: FrameId::of_bytes(&jpeg),
-                fix,
-            });
-            let (status, body) = call!(app, put_frame(&key, jpeg));
-            assert_eq!(status, StatusCode::CREATED, "{body}");
-        }
-        let manifest = CaptureManifest {
-            format_version: model::MANIFEST_FORMAT_VERSION,
-            device_key: key.public(),
-            capture_id: CaptureId::new(),
-            sequence_number: u64::from(sequence) + 1,
-            firmware: "test".into(),
-            camera: "udacity dashcam".into(),
-            frames,
+    for order in [[0u32, 1, 2], [2, 1, 0]] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::backends::store_config(dir.path()).await)
+            .await
+            .unwrap();
+        let unlimited = ingest::rate_limit::RateLimit {
+            per_second: 1e6,
+            burst: 1e6,
         };
-        let (body, signature) = manifest.sign(&key);
-        let (status, answer) = call!(app, post_capture(body, &signature));
-        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
-        verdicts.push(answer["counts"].clone());
+        let app = test::init_service(
+            App::new().configure(ingest::configure_with(store.clone(), unlimited)),
+        )
+        .await;
+        let key = DeviceKeypair::from_seed([23; 32]);
+        sign_up_with_device!(app, "Mallory", key);
+        let start = TimestampMs::now().saturating_add_ms(-3_600_000);
+        let origin = crate::munich()[300];
+        let mut counts = Vec::new();
+        for sequence in order {
+            let mut frames = Vec::new();
+            for n in sequence * per_capture..(sequence + 1) * per_capture {
+                let jpeg = numbered_jpeg(n);
+                let elapsed_ms = i64::from(n) * every_ms;
+                let mut fix = origin;
+                fix.time = start.saturating_add_ms(elapsed_ms);
+                fix.lat += 25.0 * elapsed_ms as f64 / 1000.0 / 111_195.0;
+                frames.push(model::FrameEntry {
+                    sha256: FrameId::of_bytes(&jpeg),
+                    fix,
+                });
+                let (status, body) = call!(app, put_frame(&key, jpeg));
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+            }
+            let manifest = CaptureManifest {
+                format_version: model::MANIFEST_FORMAT_VERSION,
+                device_key: key.public(),
+                capture_id: CaptureId::new(),
+                sequence_number: u64::from(sequence) + 1,
+                firmware: "test".into(),
+                camera: "udacity dashcam".into(),
+                frames,
+            };
+            let (body, signature) = manifest.sign(&key);
+            let (status, answer) = call!(app, post_capture(body, &signature));
+            assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+            counts.push(answer["counts"].clone());
+        }
+        assert_eq!(counts[0]["pending"], per_capture, "{order:?} {counts:?}");
+        assert_eq!(counts[1]["pending"], per_capture, "{order:?} {counts:?}");
+        assert_eq!(counts[2]["rejected"], per_capture, "{order:?} {counts:?}");
+        let reasons = store.db.frame_outcome_counts().await.unwrap();
+        assert!(
+            reasons.contains(&(
+                "rejected".to_owned(),
+                Some("synthetic-track".to_owned()),
+                u64::from(per_capture)
+            )),
+            "{order:?} {reasons:?}"
+        );
     }
-    assert_eq!(verdicts[0]["pending"], per_capture, "{verdicts:?}");
-    assert_eq!(verdicts[1]["pending"], per_capture, "{verdicts:?}");
-    assert_eq!(verdicts[2]["rejected"], per_capture, "{verdicts:?}");
-    let reasons = store.db.frame_outcome_counts().await.unwrap();
+}
+
+/// A forged drive's captures sent newest first: the one sent last starts in Munich and
+/// ends 10 minutes before the one sent first, which is 200 km away — out of reach either
+/// way round (`teleport`).
+#[actix_web::test]
+async fn captures_sent_newest_first_do_not_hide_a_jump_between_them() {
+    world!(store, app, key, _bearer);
+    let jpegs: Vec<Vec<u8>> = (0..12).map(|n| numbered_jpeg(1_000 + n)).collect();
+    for jpeg in &jpegs {
+        call!(app, put_frame(&key, jpeg.clone()));
+    }
+    let ids: Vec<FrameId> = jpegs.iter().map(|j| FrameId::of_bytes(j)).collect();
+    let earlier = munich_manifest(8, &key, &ids[..6]);
+    let mut later = munich_manifest(8, &key, &ids[6..]);
+    later.sequence_number = 2;
+    for entry in &mut later.frames {
+        entry.fix.time = entry.fix.time.saturating_add_ms(15 * 60_000);
+        entry.fix.lat += 200_000.0 / 111_195.0;
+    }
+    let (body, signature) = later.sign(&key);
+    let (status, first) = call!(app, post_capture(body, &signature));
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    assert_eq!(first["counts"]["pending"], 6, "{first}");
+    let (body, signature) = earlier.sign(&key);
+    let (_, second) = call!(app, post_capture(body, &signature));
     assert!(
-        reasons.contains(&(
-            "rejected".to_owned(),
-            Some("synthetic-track".to_owned()),
-            u64::from(per_capture)
-        )),
-        "{reasons:?}"
+        second["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["reject_reason"] == "teleport"),
+        "{second}"
     );
+    drop(store);
 }

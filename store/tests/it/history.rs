@@ -34,13 +34,14 @@ async fn capture(db: &Db, device: DeviceId, sequence: u64, frames: &[(i64, Frame
     stored_capture(db, device, sequence, &frames).await;
 }
 
-/// Twenty frames a second count as one fix a second, the newest of each; rejected frames,
-/// frames from the capture's moment on and other devices' frames are not its history.
+/// Twenty frames a second count as one fix a second, the nearest to the moment of each;
+/// rejected frames, frames on the other side of the moment and other devices' frames are
+/// not read.
 #[rstest]
 #[case::sqlite(Sql::Sqlite)]
 #[case::postgres(Sql::Postgres)]
 #[tokio::test]
-async fn history_is_the_newest_fix_of_each_of_the_newest_seconds(#[case] sql: Sql) {
+async fn history_is_the_nearest_fix_of_each_of_the_nearest_seconds(#[case] sql: Sql) {
     let test = fresh_db(sql).await;
     let db = &test.db;
     let (mallory, trent) = (device(db, 1).await, device(db, 2).await);
@@ -88,6 +89,23 @@ async fn history_is_the_newest_fix_of_each_of_the_newest_seconds(#[case] sql: Sq
     let newest = db.device_history_before(mallory, before, 3).await.unwrap();
     let times: Vec<i64> = newest.iter().map(|fix| fix.time.0 - T0).collect();
     assert_eq!(times, [22_950, 23_950, 24_950]);
+    // After a moment: the first fix of each of the first seconds, in time order.
+    let after = TimestampMs(T0 + 4_500);
+    let later = db.device_later_after(mallory, after, 600).await.unwrap();
+    let times: Vec<i64> = later.iter().map(|fix| fix.time.0 - T0).collect();
+    let expected: Vec<i64> = std::iter::once(4_550)
+        .chain((5..30).map(|s| s * 1000))
+        .collect();
+    assert_eq!(times, expected);
+    let first = db.device_later_after(mallory, after, 3).await.unwrap();
+    let times: Vec<i64> = first.iter().map(|fix| fix.time.0 - T0).collect();
+    assert_eq!(times, [4_550, 5_000, 6_000]);
+    assert!(
+        db.device_later_after(mallory, TimestampMs(T0 + 29_950), 600)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Nothing before the first frame.
     assert!(
         db.device_history_before(mallory, TimestampMs(T0), 600)
