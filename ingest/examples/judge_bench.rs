@@ -3,7 +3,7 @@
 //! fixes a second apart) before the capture, its own fixes around it, another device driving the same road a
 //! few seconds behind, and every frame's upload on record (its own). Beside it, the floor the
 //! handler pays anyway: parsing and verifying the signed manifest. The reads that gather the
-//! context (`uploads::gather_context`, five queries) are not included. Prints a Markdown
+//! context (`uploads::gather_context`, seven queries) are not included. Prints a Markdown
 //! table.
 //!
 //!     cargo run --release -p ingest --example judge_bench -- [rounds]
