@@ -101,8 +101,8 @@ impl Db {
                 .map(|cell| u64::from(cell) as i64);
             sqlx::query(
                 "INSERT INTO frames (capture_id, idx, sha256, time_ms, lat, lon, alt, heading, speed, \
-                 fix_type, satellites, hdop, cell, status, reject_reason, quality) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 fix_type, satellites, hdop, cell, status, reject_reason, quality, device_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             )
             .bind(capture.id.to_string())
             .bind(i64::from(frame.index))
@@ -120,6 +120,7 @@ impl Db {
             .bind(status)
             .bind(reason)
             .bind(NullableFloat(quality))
+            .bind(capture.device_id.to_string())
             .execute(&mut *tx)
             .await?;
         }
@@ -194,8 +195,7 @@ impl Db {
     ) -> Result<Vec<Fix>> {
         let rows = sqlx::query(
             "SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, f.hdop \
-             FROM frames f JOIN captures c ON c.id = f.capture_id \
-             WHERE c.device_id = $1 AND f.status IN ('accepted', 'pending') \
+             FROM frames f WHERE f.device_id = $1 AND f.status IN ('accepted', 'pending') \
              AND f.time_ms BETWEEN $2 AND $3 ORDER BY f.time_ms",
         )
         .bind(device.to_string())
@@ -275,6 +275,11 @@ impl Db {
 
     /// One fix a second of a device's stored frames on `side` of `time`, the nearest to it
     /// of each second and the nearest `seconds` seconds, nearest first.
+    ///
+    /// A skip scan of `frames_kept_by_device`: the recursion seeks the nearest kept frame,
+    /// then the nearest beyond its second, `seconds` times, so the read costs the seconds it
+    /// returns and not the device's whole history. `CROSS JOIN` keeps SQLite reading the
+    /// picked times first (PostgreSQL plans it the same either way).
     async fn device_fix_a_second(
         &self,
         device: DeviceId,
@@ -282,17 +287,27 @@ impl Db {
         seconds: u32,
         side: Side,
     ) -> Result<Vec<Fix>> {
-        let (compare, nearest_first) = match side {
-            Side::Before => ("<", "DESC"),
-            Side::After => (">", "ASC"),
+        if seconds == 0 {
+            return Ok(Vec::new());
+        }
+        // How the nearest frame beyond `time`, and then beyond a picked frame's second, is
+        // found (seconds by `time_ms / 1000`, as everywhere else).
+        let (beyond_time, beyond_second, nearest_first) = match side {
+            Side::Before => ("< $2", "< (p.time_ms / 1000) * 1000", "DESC"),
+            Side::After => ("> $2", ">= (p.time_ms / 1000 + 1) * 1000", "ASC"),
         };
+        let kept = "f.device_id = $1 AND f.status IN ('accepted', 'pending')";
         let sql = format!(
-            "SELECT time_ms, lat, lon, alt, heading, speed, fix_type, satellites, hdop FROM ( \
-             SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, \
-             f.hdop, ROW_NUMBER() OVER (PARTITION BY f.time_ms / 1000 ORDER BY f.time_ms {nearest_first}) AS nth \
-             FROM frames f JOIN captures c ON c.id = f.capture_id \
-             WHERE c.device_id = $1 AND f.status IN ('accepted', 'pending') AND f.time_ms {compare} $2 \
-             ) nearest WHERE nth = 1 ORDER BY time_ms {nearest_first} LIMIT $3"
+            "WITH RECURSIVE picked (time_ms, n) AS ( \
+             SELECT (SELECT f.time_ms FROM frames f WHERE {kept} AND f.time_ms {beyond_time} \
+             ORDER BY f.time_ms {nearest_first} LIMIT 1), 1 \
+             UNION ALL \
+             SELECT (SELECT f.time_ms FROM frames f WHERE {kept} AND f.time_ms {beyond_second} \
+             ORDER BY f.time_ms {nearest_first} LIMIT 1), p.n + 1 \
+             FROM picked p WHERE p.time_ms IS NOT NULL AND p.n < $3) \
+             SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, f.hdop \
+             FROM picked p CROSS JOIN frames f WHERE {kept} AND f.time_ms = p.time_ms \
+             ORDER BY f.time_ms {nearest_first}, f.capture_id, f.idx"
         );
         let rows = sqlx::query(&sql)
             .bind(device.to_string())
@@ -300,9 +315,15 @@ impl Db {
             .bind(i64::from(seconds))
             .fetch_all(self.pool())
             .await?;
-        rows.iter()
-            .map(crate::captures::fix_of_row)
-            .collect::<Result<Vec<_>>>()
+        let mut fixes: Vec<Fix> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let fix = fix_of_row(row)?;
+            // Frames of two captures may share a millisecond: one fix a second.
+            if fixes.last().is_none_or(|last| last.time != fix.time) {
+                fixes.push(fix);
+            }
+        }
+        Ok(fixes)
     }
 
     /// The fixes of every other device's stored frames (accepted or pending) with `start <=

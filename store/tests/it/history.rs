@@ -114,3 +114,88 @@ async fn history_is_the_nearest_fix_of_each_of_the_nearest_seconds(#[case] sql: 
             .is_empty()
     );
 }
+
+/// Two captures of a device may hold frames of the same millisecond (a capture sent again
+/// under a new id): the history still holds one fix of that second.
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
+#[tokio::test]
+async fn frames_of_one_millisecond_in_two_captures_are_one_fix(#[case] sql: Sql) {
+    let test = fresh_db(sql).await;
+    let db = &test.db;
+    let mallory = device(db, 1).await;
+    let pending = |millis: &[i64]| -> Vec<(i64, FrameOutcome)> {
+        millis.iter().map(|m| (*m, FrameOutcome::Pending)).collect()
+    };
+    capture(db, mallory, 1, &pending(&[1_000, 2_500, 3_000])).await;
+    capture(db, mallory, 2, &pending(&[2_500, 3_000, 4_200])).await;
+    let history = db
+        .device_history_before(mallory, TimestampMs(T0 + 10_000), 600)
+        .await
+        .unwrap();
+    let times: Vec<i64> = history.iter().map(|fix| fix.time.0 - T0).collect();
+    assert_eq!(times, [1_000, 2_500, 3_000, 4_200]);
+    let later = db
+        .device_later_after(mallory, TimestampMs(T0), 600)
+        .await
+        .unwrap();
+    let times: Vec<i64> = later.iter().map(|fix| fix.time.0 - T0).collect();
+    assert_eq!(times, [1_000, 2_500, 3_000, 4_200]);
+    assert!(
+        db.device_later_after(mallory, TimestampMs(T0), 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A database whose frames were stored before migration 0018 gave each frame its device:
+/// reopening it copies every frame's device from its capture, and its history reads the same.
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
+#[tokio::test]
+async fn frames_stored_before_the_device_column_are_given_their_device(#[case] sql: Sql) {
+    let test = fresh_db(sql).await;
+    let db = &test.db;
+    let (mallory, trent) = (device(db, 1).await, device(db, 2).await);
+    let pending = |from_s: i64| -> Vec<(i64, FrameOutcome)> {
+        (from_s..from_s + 5)
+            .map(|s| (s * 1000, FrameOutcome::Pending))
+            .collect()
+    };
+    capture(db, mallory, 1, &pending(0)).await;
+    capture(db, trent, 1, &pending(5)).await;
+    let before = TimestampMs(T0 + 60_000);
+    let read = |db: Db, device: DeviceId| async move {
+        let fixes = db.device_history_before(device, before, 600).await.unwrap();
+        fixes
+            .iter()
+            .map(|fix| fix.time.0 - T0)
+            .collect::<Vec<i64>>()
+    };
+    let (mallorys, trents) = (
+        read(db.clone(), mallory).await,
+        read(db.clone(), trent).await,
+    );
+    assert_eq!(mallorys.len(), 5);
+    assert_eq!(trents.len(), 5);
+    // Undo migration 0018 as if it had never run.
+    for statement in [
+        "DROP INDEX frames_kept_by_device",
+        "ALTER TABLE frames DROP COLUMN device_id",
+        "DELETE FROM _sqlx_migrations WHERE version = 18",
+    ] {
+        sqlx::query(statement).execute(db.pool()).await.unwrap();
+    }
+    db.pool().close().await;
+    let reopened = Db::connect(&test.url).await.unwrap();
+    assert_eq!(read(reopened.clone(), mallory).await, mallorys);
+    assert_eq!(read(reopened.clone(), trent).await, trents);
+    let unset: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM frames WHERE device_id IS NULL")
+        .fetch_one(reopened.pool())
+        .await
+        .unwrap();
+    assert_eq!(unset, 0);
+}
