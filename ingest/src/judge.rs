@@ -32,10 +32,9 @@ use std::collections::BTreeMap;
 use model::{DeviceId, Fix, FrameEntry, FrameId, RejectReason, TimestampMs};
 
 use crate::dedup::{DedupConfig, capture_duplicates, exact_repeats};
-use crate::geometry::{TrackBounds, distance_m};
+use crate::geometry::distance_m;
 use crate::overlap::{
-    OVERLAP_WINDOW_MS, SHARED_TRACK_MAX_DISTANCE_M, SHARED_TRACK_MAX_GAP_MS, conflicting_frames,
-    shared_track,
+    OVERLAP_WINDOW_MS, SHARED_TRACK_MAX_GAP_MS, conflicting_frames, shared_track,
 };
 use crate::sequence::split;
 use crate::track::{TrackConfig, check, looks_generated, second_steps};
@@ -51,8 +50,14 @@ pub const HISTORY_SECONDS: u32 = 600;
 /// One verdict per frame, in manifest order: `None` passes, `Some` rejects with a reason.
 pub type Verdicts = Vec<Option<RejectReason>>;
 
-/// A time window, and a box `(south, west, north, east)` in degrees.
-pub type Area = ((TimestampMs, TimestampMs), (f64, f64, f64, f64));
+/// An H3 cell at [`model::COVERAGE_RESOLUTION`] (as stored with each frame) and a time
+/// window `start..=end` in it.
+pub type CellWindow = (u64, TimestampMs, TimestampMs);
+
+/// How many rings of cells around a fix's own are read for other devices' fixes. One ring
+/// of res-12 cells (edges of some 9 m) reaches well past
+/// [`crate::overlap::SHARED_TRACK_MAX_DISTANCE_M`].
+pub const SHARED_TRACK_RINGS: u32 = 1;
 
 /// What the store must be asked for a capture, from the capture alone.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,9 +68,13 @@ pub struct Needs {
     pub history_before: TimestampMs,
     /// The device's later fixes ([`later_of`]) after this time.
     pub later_after: TimestampMs,
-    /// Other devices' frames in this time window and box `(south, west, north, east)`;
-    /// `None` when no frame passes the track checks.
-    pub others: Option<Area>,
+    /// Other devices' frames in these cells, each in its time window: the cells within
+    /// reach of each frame that passes the track checks, within [`SHARED_TRACK_MAX_GAP_MS`]
+    /// of it ([`cell_windows`]); empty when none passes. What a capture asks for grows with
+    /// its frames, never with its time span or its extent (a capture of 1 000 frames an
+    /// hour apart across a region asks for 1 000 seconds in a few cells each, not every
+    /// frame of the region in six weeks).
+    pub others: Vec<CellWindow>,
     /// The frames whose earlier uploads and stored copies matter.
     pub frames: Vec<FrameId>,
 }
@@ -81,15 +90,7 @@ impl Needs {
             .zip(&verdicts)
             .filter(|(_, verdict)| verdict.is_none())
             .map(|(entry, _)| &entry.fix);
-        let others = crate::geometry::bounds(passing).map(|bounds: TrackBounds| {
-            (
-                (
-                    bounds.start.saturating_add_ms(-SHARED_TRACK_MAX_GAP_MS),
-                    bounds.end.saturating_add_ms(SHARED_TRACK_MAX_GAP_MS),
-                ),
-                bounds.padded(SHARED_TRACK_MAX_DISTANCE_M),
-            )
-        });
+        let others = cell_windows(passing);
         Self {
             own_window: (
                 first.saturating_add_ms(-OVERLAP_WINDOW_MS),
@@ -101,6 +102,42 @@ impl Needs {
             frames: frames.iter().map(|entry| entry.sha256).collect(),
         }
     }
+}
+
+/// Where and when to look for other devices' fixes on `fixes`' track: for each fix, the
+/// cells within [`SHARED_TRACK_RINGS`] of its own, each from [`SHARED_TRACK_MAX_GAP_MS`]
+/// before it to as long after; a cell's overlapping windows merged. By cell, then time.
+pub fn cell_windows<'a>(fixes: impl IntoIterator<Item = &'a Fix>) -> Vec<CellWindow> {
+    let mut by_cell: BTreeMap<u64, Vec<(TimestampMs, TimestampMs)>> = BTreeMap::new();
+    for fix in fixes {
+        let Some(cell) = fix.cell(model::COVERAGE_RESOLUTION) else {
+            continue;
+        };
+        let window = (
+            fix.time.saturating_add_ms(-SHARED_TRACK_MAX_GAP_MS),
+            fix.time.saturating_add_ms(SHARED_TRACK_MAX_GAP_MS),
+        );
+        for near in cell.grid_disk::<Vec<_>>(SHARED_TRACK_RINGS) {
+            by_cell.entry(u64::from(near)).or_default().push(window);
+        }
+    }
+    let mut windows = Vec::new();
+    for (cell, mut spans) in by_cell {
+        spans.sort();
+        let mut merged: Option<(TimestampMs, TimestampMs)> = None;
+        for (start, end) in spans {
+            merged = match merged {
+                Some((from, to)) if start <= to => Some((from, to.max(end))),
+                Some((from, to)) => {
+                    windows.push((cell, from, to));
+                    Some((start, end))
+                }
+                None => Some((start, end)),
+            };
+        }
+        windows.extend(merged.map(|(from, to)| (cell, from, to)));
+    }
+    windows
 }
 
 /// A frame already stored (accepted or pending): which device sent it for which moment.

@@ -399,15 +399,10 @@ async fn gather_context(
         .db
         .device_later_after(device, needs.later_after, HISTORY_SECONDS)
         .await?;
-    let others_near = match needs.others {
-        Some((window, area)) => {
-            store
-                .db
-                .other_devices_fixes_near(device, window, area)
-                .await?
-        }
-        None => Vec::new(),
-    };
+    let others_near = store
+        .db
+        .other_devices_fixes_in_cells(device, &needs.others)
+        .await?;
     let stored = store
         .db
         .stored_frames(&needs.frames)

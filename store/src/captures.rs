@@ -326,31 +326,44 @@ impl Db {
         Ok(fixes)
     }
 
-    /// The fixes of every other device's stored frames (accepted or pending) with `start <=
-    /// time <= end` inside the box `south..=north`, `west..=east`, in time order.
-    pub async fn other_devices_fixes_near(
+    /// The fixes of every other device's stored frames (accepted or pending) in each of
+    /// `windows`: an H3 cell as stored with each frame (`cell`, res 12) and the times
+    /// `start..=end` in it. In time order. Each window is one seek of `frames_cell_time`,
+    /// so the read costs the frames found in those cells at those times and nothing else;
+    /// the windows go a few hundred to a statement.
+    pub async fn other_devices_fixes_in_cells(
         &self,
         device: DeviceId,
-        (start, end): (TimestampMs, TimestampMs),
-        (south, west, north, east): (f64, f64, f64, f64),
+        windows: &[(u64, TimestampMs, TimestampMs)],
     ) -> Result<Vec<Fix>> {
-        let rows = sqlx::query(
-            "SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, f.hdop \
-             FROM frames f JOIN captures c ON c.id = f.capture_id \
-             WHERE c.device_id <> $1 AND f.status IN ('accepted', 'pending') \
-             AND f.time_ms BETWEEN $2 AND $3 AND f.lat BETWEEN $4 AND $5 AND f.lon BETWEEN $6 AND $7 \
-             ORDER BY f.time_ms",
-        )
-        .bind(device.to_string())
-        .bind(start.as_millis())
-        .bind(end.as_millis())
-        .bind(south)
-        .bind(north)
-        .bind(west)
-        .bind(east)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(crate::captures::fix_of_row).collect()
+        const WINDOWS_A_STATEMENT: usize = 300;
+        let mut fixes = Vec::new();
+        for batch in windows.chunks(WINDOWS_A_STATEMENT) {
+            let probes = (0..batch.len())
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "WITH probes (cell, start_ms, end_ms) AS (VALUES {probes}) \
+                 SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, \
+                 f.satellites, f.hdop FROM probes p CROSS JOIN frames f \
+                 WHERE f.cell = p.cell AND f.time_ms BETWEEN p.start_ms AND p.end_ms \
+                 AND f.status IN ('accepted', 'pending') AND f.device_id <> $1"
+            );
+            let mut query = sqlx::query(&sql).bind(device.to_string());
+            for (cell, start, end) in batch {
+                // As the frame's cell was stored: the index's bits as a signed 64-bit integer.
+                query = query
+                    .bind(*cell as i64)
+                    .bind(start.as_millis())
+                    .bind(end.as_millis());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                fixes.push(fix_of_row(&row)?);
+            }
+        }
+        fixes.sort_by_key(|fix| fix.time);
+        Ok(fixes)
     }
 
     /// Every frame of a capture with its outcome, in manifest order.

@@ -2,6 +2,8 @@
 
 use model::{FixType, RejectReason as R};
 
+use crate::overlap::SHARED_TRACK_MAX_DISTANCE_M;
+
 use super::*;
 
 const NOW: TimestampMs = TimestampMs(1_790_000_000_000);
@@ -411,16 +413,26 @@ fn needs_cover_the_capture_and_skip_the_others_when_nothing_passes() {
     assert!(needs.own_window.0 < first && needs.own_window.1 > last);
     assert_eq!(needs.history_before, first);
     assert_eq!(needs.frames.len(), capture.len());
-    let ((from, to), (south, _, north, _)) = needs.others.unwrap();
-    assert!(from < first && to > last);
-    assert!(south < capture[0].fix.lat && north > capture[29].fix.lat);
+    // Each frame's own cell and its ring, from a second before it to a second after.
+    for entry in &capture {
+        let cell = u64::from(entry.fix.cell(model::COVERAGE_RESOLUTION).unwrap());
+        let window = needs
+            .others
+            .iter()
+            .find(|(c, start, end)| {
+                *c == cell && *start <= entry.fix.time && entry.fix.time <= *end
+            })
+            .unwrap();
+        assert!(window.1 <= entry.fix.time.saturating_add_ms(-1_000));
+        assert!(window.2 >= entry.fix.time.saturating_add_ms(1_000));
+    }
     // Every fix at null island: no track to look for other devices on.
     let mut nowhere = capture.clone();
     for entry in &mut nowhere {
         entry.fix.lat = 0.0;
         entry.fix.lon = 0.0;
     }
-    assert_eq!(Needs::of(&nowhere, NOW, &config).others, None);
+    assert!(Needs::of(&nowhere, NOW, &config).others.is_empty());
 }
 
 #[test]
@@ -661,4 +673,79 @@ fn a_sensor_blended_receiver_on_cruise_control_is_not_a_generated_track() {
     };
     let verdicts = judge(&entries(&forged[280..], 12), &context, &config);
     assert_eq!(count(&verdicts, R::SyntheticTrack), 20);
+}
+
+/// Whatever another device's fix `shared_track` would count (within 2.5 m and a second of a
+/// frame) lies in a window `Needs::of` asks for: sampled around frames at latitudes from the
+/// equator to the far north, in every direction, at the edge of the radius.
+#[test]
+fn every_fix_the_shared_track_check_counts_lies_in_a_window_asked_for() {
+    for (n, lat) in [0.0, 23.4, 43.7, 52.5, 64.1, 78.2].into_iter().enumerate() {
+        let mut frames = drive(NOW.0 - HOUR, 40, 0.0, 1.5);
+        for fix in &mut frames {
+            fix.lat += lat - 43.70;
+            fix.lon += 0.37 * n as f64;
+        }
+        let windows = cell_windows(frames.iter());
+        for (k, frame) in frames.iter().enumerate() {
+            for step in 0..24 {
+                let bearing = (step as f64 * 15.0 + wobble(k as i64) * 7.5).to_radians();
+                let metres = SHARED_TRACK_MAX_DISTANCE_M * (0.95 + 0.05 * wobble(step));
+                let north = metres * bearing.cos() / M_PER_DEG;
+                let east = metres * bearing.sin() / (M_PER_DEG * frame.lat.to_radians().cos());
+                let dt = [-SHARED_TRACK_MAX_GAP_MS, 0, SHARED_TRACK_MAX_GAP_MS][step as usize % 3];
+                let other = Fix {
+                    time: frame.time.saturating_add_ms(dt),
+                    lat: frame.lat + north,
+                    lon: frame.lon + east,
+                    ..*frame
+                };
+                assert!(distance_m(frame, &other) <= SHARED_TRACK_MAX_DISTANCE_M);
+                let cell = u64::from(other.cell(model::COVERAGE_RESOLUTION).unwrap());
+                assert!(
+                    windows.iter().any(|(c, start, end)| *c == cell
+                        && *start <= other.time
+                        && other.time <= *end),
+                    "lat {lat}: a fix {metres:.2} m from frame {k} is in no window"
+                );
+            }
+        }
+    }
+}
+
+/// What a capture asks of other devices' frames grows with its frames, not with its time
+/// span or extent: 1 000 frames an hour apart spread over 40 km ask for a few cells of two
+/// seconds around each frame; a drive's frames sharing a cell within seconds share windows.
+#[test]
+fn the_cells_asked_for_grow_with_the_frames_not_the_span() {
+    let spread: Vec<Fix> = (0..1_000)
+        .map(|i| Fix {
+            time: TimestampMs(NOW.0 - 1_000 * HOUR + i * HOUR),
+            lat: 43.70 + (i % 40) as f64 * 0.009,
+            lon: 7.40 + (i / 40) as f64 * 0.013,
+            ..drive(0, 1, 0.0, 0.0)[0]
+        })
+        .collect();
+    let windows = cell_windows(spread.iter());
+    assert!(windows.len() <= 7 * spread.len(), "{}", windows.len());
+    let longest = windows
+        .iter()
+        .map(|(_, start, end)| end.millis_since(*start))
+        .max()
+        .unwrap();
+    assert_eq!(longest, 2 * SHARED_TRACK_MAX_GAP_MS);
+    // Frames 0.4 s apart within a cell: one window for the cell, not one a frame.
+    let still: Vec<Fix> = (0..10)
+        .map(|i| Fix {
+            time: TimestampMs(NOW.0 - HOUR + i * 400),
+            ..drive(0, 1, 0.0, 0.0)[0]
+        })
+        .collect();
+    let windows = cell_windows(still.iter());
+    assert_eq!(windows.len(), 7);
+    assert!(
+        windows
+            .iter()
+            .all(|(_, start, end)| end.millis_since(*start) == 3_600 + 2_000)
+    );
 }

@@ -51,22 +51,26 @@ impl Memory {
             .copied()
             .collect();
         let later = later_of(&after);
-        let mut others_near: Vec<Fix> = match needs.others {
-            Some(((start, end), (south, west, north, east))) => self
-                .fixes
-                .iter()
-                .filter(|(other, _)| **other != device)
-                .flat_map(|(_, fixes)| fixes.iter())
-                .filter(|f| {
-                    f.time >= start
-                        && f.time <= end
-                        && (south..=north).contains(&f.lat)
-                        && (west..=east).contains(&f.lon)
-                })
-                .copied()
-                .collect(),
-            None => Vec::new(),
-        };
+        let mut windows: HashMap<u64, Vec<(TimestampMs, TimestampMs)>> = HashMap::new();
+        for (cell, start, end) in &needs.others {
+            windows.entry(*cell).or_default().push((*start, *end));
+        }
+        let mut others_near: Vec<Fix> = self
+            .fixes
+            .iter()
+            .filter(|(other, _)| **other != device)
+            .flat_map(|(_, fixes)| fixes.iter())
+            .filter(|f| {
+                f.cell(model::COVERAGE_RESOLUTION)
+                    .and_then(|cell| windows.get(&u64::from(cell)))
+                    .is_some_and(|spans| {
+                        spans
+                            .iter()
+                            .any(|(start, end)| f.time >= *start && f.time <= *end)
+                    })
+            })
+            .copied()
+            .collect();
         others_near.sort_by_key(|f| f.time);
         let stored = needs
             .frames

@@ -6,6 +6,7 @@ mod blobs;
 mod db;
 mod history;
 mod moto;
+mod others;
 mod postgres;
 mod queue;
 mod reviews;
