@@ -11,8 +11,11 @@
 //! (`Db::other_devices_fixes_in_cells`), beside the read it replaced on 2026-12-07: every
 //! other device's frame inside the box of the capture's passing frames over its whole time
 //! span (the box padded by 2.5 m and the span by 1 s), kept here as raw SQL to compare. Then
+//! the device's own frames nearest each frame's moment (`Db::device_fixes_nearest`), beside
+//! the read it replaced (all of them over the capture's span, padded by two minutes); and
 //! the device's history before the capture and its fixes after it, a fix a second
-//! (`Db::device_history_before`, `Db::device_later_after`).
+//! (`Db::device_history_before`, `Db::device_later_after`). The asking device is one of the
+//! town's.
 //!
 //! SQLite in a temporary directory, or the database `WAYMARK_BENCH_DATABASE_URL` names (e.g.
 //! the PostgreSQL of `scripts/with-pg-s3`).
@@ -112,6 +115,26 @@ async fn box_read(store: &Store, device: model::DeviceId, passing: &[Fix]) -> us
     .await
     .expect("the box read");
     rows.len()
+}
+
+/// The read replaced on 2026-12-07: the device's own kept frames over the capture's whole
+/// span (padded by two minutes).
+async fn span_read(store: &Store, device: model::DeviceId, fixes: &[Fix]) -> usize {
+    let start = fixes.iter().map(|f| f.time.0).min().unwrap_or(0) - 120_000;
+    let end = fixes.iter().map(|f| f.time.0).max().unwrap_or(0) + 120_000;
+    sqlx::query(
+        "SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, f.hdop \
+         FROM frames f JOIN captures c ON c.id = f.capture_id \
+         WHERE c.device_id = $1 AND f.status IN ('accepted', 'pending') \
+         AND f.time_ms BETWEEN $2 AND $3 ORDER BY f.time_ms",
+    )
+    .bind(device.to_string())
+    .bind(start)
+    .bind(end)
+    .fetch_all(store.db.pool())
+    .await
+    .expect("the span read")
+    .len()
 }
 
 async fn timed<F, Fut>(rounds: usize, mut run: F) -> (f64, usize)
@@ -229,6 +252,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         println!(
             "| {name} | {passing} | — | box over the span (before) | {box_rows} | {box_ms:.1} ms |"
+        );
+        let (own_ms, own_rows) = timed(rounds, || async {
+            store
+                .db
+                .device_fixes_nearest(asker, &needs.own_moments, 120_000)
+                .await
+                .expect("the own read")
+                .len()
+        })
+        .await;
+        let (span_ms, span_rows) = timed(rounds, || span_read(store, asker, fixes)).await;
+        println!(
+            "| {name} | | | the device's frames nearest each moment (now) | {own_rows} | {own_ms:.1} ms |"
+        );
+        println!(
+            "| {name} | | | the device's frames over the span (before) | {span_rows} | {span_ms:.1} ms |"
         );
         let (history_ms, history_rows) = timed(rounds, || async {
             store

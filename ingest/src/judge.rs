@@ -62,8 +62,11 @@ pub const SHARED_TRACK_RINGS: u32 = 1;
 /// What the store must be asked for a capture, from the capture alone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Needs {
-    /// The device's own frames in this time window (overlaps with the capture).
-    pub own_window: (TimestampMs, TimestampMs),
+    /// The moments of the frames that pass the track checks, in time order, each once:
+    /// the device's own stored frame nearest before each and nearest at or after it, within
+    /// [`OVERLAP_WINDOW_MS`], are read ([`nearest_around`]) — two a frame at most, however
+    /// long the capture's span and however many frames the device stored in it.
+    pub own_moments: Vec<TimestampMs>,
     /// The device's history ([`history_of`]) before this time.
     pub history_before: TimestampMs,
     /// The device's later fixes ([`later_of`]) after this time.
@@ -90,12 +93,12 @@ impl Needs {
             .zip(&verdicts)
             .filter(|(_, verdict)| verdict.is_none())
             .map(|(entry, _)| &entry.fix);
-        let others = cell_windows(passing);
+        let others = cell_windows(passing.clone());
+        let mut own_moments: Vec<TimestampMs> = passing.clone().map(|fix| fix.time).collect();
+        own_moments.sort();
+        own_moments.dedup();
         Self {
-            own_window: (
-                first.saturating_add_ms(-OVERLAP_WINDOW_MS),
-                last.saturating_add_ms(OVERLAP_WINDOW_MS),
-            ),
+            own_moments,
             history_before: first,
             later_after: last,
             others,
@@ -157,7 +160,8 @@ pub struct Context {
     pub device: DeviceId,
     /// The end of the last epoch whose rewards are closed.
     pub closed_until: Option<TimestampMs>,
-    /// The device's own stored fixes in [`Needs::own_window`], in time order.
+    /// The device's own stored fixes nearest [`Needs::own_moments`] ([`nearest_around`]),
+    /// in time order.
     pub own_around: Vec<Fix>,
     /// The device's history before the capture ([`history_of`] its stored fixes), in time
     /// order.
@@ -226,6 +230,30 @@ pub fn later_of(fixes_after: &[Fix]) -> Vec<Fix> {
     let mut first = a_fix_a_second(fixes_after, |kept, fix| fix.time < kept.time);
     first.truncate(HISTORY_SECONDS as usize);
     first
+}
+
+/// Of a device's stored fixes (`fixes`, in time order), the latest before each of
+/// `moments` and the first at or after it, each within [`OVERLAP_WINDOW_MS`] of it: all that
+/// [`conflicting_frames`] compares a frame with. In time order, each fix once. The store
+/// reads the same (`store::Db::device_fixes_nearest`).
+pub fn nearest_around(fixes: &[Fix], moments: &[TimestampMs]) -> Vec<Fix> {
+    let mut picked: Vec<usize> = Vec::new();
+    for moment in moments {
+        let at = fixes.partition_point(|fix| fix.time < *moment);
+        let near = |i: &usize| fixes[*i].time.millis_since(*moment).abs() <= OVERLAP_WINDOW_MS;
+        // All fixes of the nearest millisecond on each side.
+        if let Some(before) = at.checked_sub(1).filter(near) {
+            let time = fixes[before].time;
+            picked.extend((0..=before).rev().take_while(|i| fixes[*i].time == time));
+        }
+        if let Some(after) = Some(at).filter(|i| *i < fixes.len()).filter(near) {
+            let time = fixes[after].time;
+            picked.extend((after..fixes.len()).take_while(|i| fixes[*i].time == time));
+        }
+    }
+    picked.sort_unstable();
+    picked.dedup();
+    picked.into_iter().map(|i| fixes[i]).collect()
 }
 
 /// One fix of each whole second `fixes` hold, in time order: of a second's fixes, the one

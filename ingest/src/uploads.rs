@@ -34,6 +34,7 @@ use store::{
 };
 
 use crate::judge::{Context, HISTORY_SECONDS, Needs, StoredFrame, judge};
+use crate::overlap::OVERLAP_WINDOW_MS;
 use crate::problem::{ApiError, ApiResult};
 use crate::rate_limit::DeviceLimiter;
 use crate::track::TrackConfig;
@@ -389,8 +390,10 @@ async fn gather_context(
         .filter(|epoch| epoch.state == store::EpochState::Closed)
         .map(|epoch| epoch.ends_at)
         .max();
-    let (from, to) = needs.own_window;
-    let own_around = store.db.device_fixes_between(device, from, to).await?;
+    let own_around = store
+        .db
+        .device_fixes_nearest(device, &needs.own_moments, OVERLAP_WINDOW_MS)
+        .await?;
     let history = store
         .db
         .device_history_before(device, needs.history_before, HISTORY_SECONDS)

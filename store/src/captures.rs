@@ -1,5 +1,7 @@
 //! Capture and frame rows: what ingest records per upload, and what later stages read.
 
+use std::collections::BTreeMap;
+
 use model::{CaptureId, DeviceId, Fix, FrameId, RejectReason, TimestampMs};
 use sqlx::Row;
 
@@ -185,25 +187,51 @@ impl Db {
         Ok(found)
     }
 
-    /// The fixes of a device's stored frames (accepted or pending) with `start <= time <=
-    /// end`, in time order.
-    pub async fn device_fixes_between(
+    /// Of a device's stored frames (accepted or pending), the latest before each of
+    /// `moments` and the first at or after it, each no further than `within_ms` from it
+    /// (every frame of that millisecond, if several), each frame once, in time order. Two
+    /// seeks of `frames_kept_by_device` a moment: the read costs what it returns, never
+    /// the frames the device stored between the moments.
+    pub async fn device_fixes_nearest(
         &self,
         device: DeviceId,
-        start: TimestampMs,
-        end: TimestampMs,
+        moments: &[TimestampMs],
+        within_ms: i64,
     ) -> Result<Vec<Fix>> {
-        let rows = sqlx::query(
-            "SELECT f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, f.fix_type, f.satellites, f.hdop \
-             FROM frames f WHERE f.device_id = $1 AND f.status IN ('accepted', 'pending') \
-             AND f.time_ms BETWEEN $2 AND $3 ORDER BY f.time_ms",
-        )
-        .bind(device.to_string())
-        .bind(start.as_millis())
-        .bind(end.as_millis())
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(crate::captures::fix_of_row).collect()
+        const MOMENTS_A_STATEMENT: usize = 500;
+        let kept = "f.device_id = $1 AND f.status IN ('accepted', 'pending')";
+        let mut found: BTreeMap<(i64, String, i64), Fix> = BTreeMap::new();
+        for batch in moments.chunks(MOMENTS_A_STATEMENT) {
+            let probes = (0..batch.len())
+                .map(|i| format!("(${})", i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "WITH probes (t) AS (VALUES {probes}), picked (time_ms) AS ( \
+                 SELECT (SELECT f.time_ms FROM frames f WHERE {kept} AND f.time_ms < p.t \
+                 AND f.time_ms >= p.t - $2 ORDER BY f.time_ms DESC LIMIT 1) FROM probes p \
+                 UNION \
+                 SELECT (SELECT f.time_ms FROM frames f WHERE {kept} AND f.time_ms >= p.t \
+                 AND f.time_ms <= p.t + $2 ORDER BY f.time_ms ASC LIMIT 1) FROM probes p) \
+                 SELECT f.capture_id, f.idx, f.time_ms, f.lat, f.lon, f.alt, f.heading, f.speed, \
+                 f.fix_type, f.satellites, f.hdop FROM picked p CROSS JOIN frames f \
+                 WHERE {kept} AND f.time_ms = p.time_ms"
+            );
+            let mut query = sqlx::query(&sql).bind(device.to_string()).bind(within_ms);
+            for moment in batch {
+                query = query.bind(moment.as_millis());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                let fix = fix_of_row(&row)?;
+                let frame = (
+                    fix.time.as_millis(),
+                    row.try_get::<String, _>("capture_id")?,
+                    row.try_get::<i64, _>("idx")?,
+                );
+                found.insert(frame, fix);
+            }
+        }
+        Ok(found.into_values().collect())
     }
 
     /// The fixes of a device's frames from `since` on, by capture (captures in the order of

@@ -410,7 +410,9 @@ fn needs_cover_the_capture_and_skip_the_others_when_nothing_passes() {
     let config = TrackConfig::default();
     let needs = Needs::of(&capture, NOW, &config);
     let (first, last) = (capture[0].fix.time, capture[29].fix.time);
-    assert!(needs.own_window.0 < first && needs.own_window.1 > last);
+    let moments: Vec<TimestampMs> = capture.iter().map(|entry| entry.fix.time).collect();
+    assert_eq!(needs.own_moments, moments);
+    assert!(first < last);
     assert_eq!(needs.history_before, first);
     assert_eq!(needs.frames.len(), capture.len());
     // Each frame's own cell and its ring, from a second before it to a second after.
@@ -432,7 +434,8 @@ fn needs_cover_the_capture_and_skip_the_others_when_nothing_passes() {
         entry.fix.lat = 0.0;
         entry.fix.lon = 0.0;
     }
-    assert!(Needs::of(&nowhere, NOW, &config).others.is_empty());
+    let needs = Needs::of(&nowhere, NOW, &config);
+    assert!(needs.others.is_empty() && needs.own_moments.is_empty());
 }
 
 #[test]
@@ -748,4 +751,35 @@ fn the_cells_asked_for_grow_with_the_frames_not_the_span() {
             .iter()
             .all(|(_, start, end)| end.millis_since(*start) == 3_600 + 2_000)
     );
+}
+
+/// The device's own frames a capture is compared with: the nearest on each side of each
+/// frame's moment within two minutes (every frame of that millisecond), nothing between.
+#[test]
+fn the_own_frames_read_are_the_nearest_on_each_side_of_each_moment() {
+    let at = |ms: i64| TimestampMs(NOW.0 - HOUR + ms);
+    let stored: Vec<Fix> = [0, 10_000, 20_000, 20_000, 30_000, 200_000, 500_000]
+        .iter()
+        .enumerate()
+        .map(|(i, ms)| Fix {
+            time: at(*ms),
+            lat: 43.70 + i as f64 * 1e-4,
+            ..drive(0, 1, 0.0, 0.0)[0]
+        })
+        .collect();
+    let times = |moments: &[i64]| -> Vec<i64> {
+        let moments: Vec<TimestampMs> = moments.iter().map(|ms| at(*ms)).collect();
+        nearest_around(&stored, &moments)
+            .iter()
+            .map(|fix| fix.time.0 - at(0).0)
+            .collect()
+    };
+    assert_eq!(times(&[15_000]), [10_000, 20_000, 20_000]);
+    assert_eq!(times(&[20_000]), [10_000, 20_000, 20_000]);
+    assert_eq!(times(&[25_000, 26_000]), [20_000, 20_000, 30_000]);
+    // Two minutes on either side at most; a moment with nothing near reads nothing.
+    assert_eq!(times(&[150_000]), [30_000, 200_000]);
+    assert_eq!(times(&[350_000]), Vec::<i64>::new());
+    assert_eq!(times(&[-1_000, 600_000]), [0, 500_000]);
+    assert!(nearest_around(&[], &[at(0)]).is_empty());
 }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use datasets::fleet::{Behaviour, Fleet, FleetConfig, SHORT_CAPTURE_FRAMES, simulate};
-use ingest::judge::{Context, Needs, StoredFrame, history_of, judge, later_of};
+use ingest::judge::{Context, Needs, StoredFrame, history_of, judge, later_of, nearest_around};
 use ingest::track::TrackConfig;
 use model::roads::{RoadConfig, RoadFit, RoadIndex, device_holds, road_fit};
 use model::{DeviceId, Fix, FrameEntry, FrameId, RejectReason, TimestampMs};
@@ -32,13 +32,9 @@ fn device_id(index: u32) -> DeviceId {
 impl Memory {
     /// What `gather_context` reads for a capture of `device`.
     fn context(&self, device: u32, needs: &Needs, now: TimestampMs) -> Context {
-        let own = self.fixes.get(&device).cloned().unwrap_or_default();
-        let (from, to) = needs.own_window;
-        let own_around = own
-            .iter()
-            .filter(|f| f.time >= from && f.time <= to)
-            .copied()
-            .collect();
+        let mut own = self.fixes.get(&device).cloned().unwrap_or_default();
+        own.sort_by_key(|f| f.time);
+        let own_around = nearest_around(&own, &needs.own_moments);
         let before: Vec<Fix> = own
             .iter()
             .filter(|f| f.time < needs.history_before)

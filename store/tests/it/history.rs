@@ -199,3 +199,57 @@ async fn frames_stored_before_the_device_column_are_given_their_device(#[case] s
         .unwrap();
     assert_eq!(unset, 0);
 }
+
+/// The device's own frames nearest each moment, within the distance asked: the latest before
+/// and the first at or after, every frame of that millisecond, each frame once, in time
+/// order; rejected frames and other devices' are not read; more moments than a statement
+/// holds are all read.
+#[rstest]
+#[case::sqlite(Sql::Sqlite)]
+#[case::postgres(Sql::Postgres)]
+#[tokio::test]
+async fn the_frames_nearest_each_moment_are_read_and_nothing_between(#[case] sql: Sql) {
+    let test = fresh_db(sql).await;
+    let db = &test.db;
+    let (mallory, trent) = (device(db, 1).await, device(db, 2).await);
+    let pending = FrameOutcome::Pending;
+    let rejected = FrameOutcome::Rejected(RejectReason::Blurred);
+    capture(
+        db,
+        mallory,
+        1,
+        &[
+            (0, pending),
+            (10_000, pending),
+            (20_000, pending),
+            (25_000, rejected),
+        ],
+    )
+    .await;
+    capture(
+        db,
+        mallory,
+        2,
+        &[(20_000, pending), (30_000, pending), (500_000, pending)],
+    )
+    .await;
+    capture(db, trent, 1, &[(15_000, pending), (29_000, pending)]).await;
+    let read = |moments: Vec<i64>| async move {
+        let moments: Vec<TimestampMs> = moments.iter().map(|ms| TimestampMs(T0 + ms)).collect();
+        db.device_fixes_nearest(mallory, &moments, 120_000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|fix| fix.time.0 - T0)
+            .collect::<Vec<i64>>()
+    };
+    assert_eq!(read(vec![15_000]).await, [10_000, 20_000, 20_000]);
+    assert_eq!(read(vec![26_000, 27_000]).await, [20_000, 20_000, 30_000]);
+    assert_eq!(read(vec![300_000]).await, Vec::<i64>::new());
+    assert_eq!(read(vec![-1_000, 400_000]).await, [0, 500_000]);
+    // 1 200 moments, a second apart from 60 s on: the frame before the first, and nothing
+    // after until the last frame.
+    let many: Vec<i64> = (0..1_200).map(|s| 60_000 + s * 1_000).collect();
+    assert_eq!(read(many).await, [30_000, 500_000]);
+    assert!(read(Vec::new()).await.is_empty());
+}
