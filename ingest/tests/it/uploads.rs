@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
-use model::{CaptureId, CaptureManifest, DeviceKeypair, FrameId, TimestampMs};
+use model::{CaptureId, CaptureManifest, DeviceKeypair, Fix, FrameId, TimestampMs};
 use serde_json::Value;
 use store::{BlobKey, Store};
 
@@ -530,6 +530,108 @@ async fn a_second_device_on_the_same_track_is_caught_and_the_car_behind_is_not()
     let (body, signature) = behind.sign(&carol);
     let (_, third) = call!(app, post_capture(body, &signature));
     assert_eq!(third["counts"]["pending"], frames, "{third}");
+    drop(store);
+}
+
+/// A capture's span is the sender's to choose: one spread over a day and a half, its frames
+/// hours apart, is still compared frame by frame with what was stored at each of its
+/// moments. Bob's spread capture rides Alice's drive, a metre off, in its middle
+/// (`shared-track`); Alice's own spread capture claims, among frames hours apart, one moment
+/// of her stored drive 15 km east (`cloned-key`); every other frame passes.
+#[actix_web::test]
+async fn a_capture_spread_over_days_is_compared_frame_by_frame() {
+    world!(store, app, alice, _bearer);
+    let bob = DeviceKeypair::from_seed([4; 32]);
+    sign_up_with_device!(app, "Bob", bob);
+    let drive = crate::munich();
+    let sent = |key: &DeviceKeypair, jpegs: Vec<Vec<u8>>| {
+        let ids: Vec<FrameId> = jpegs.iter().map(|j| FrameId::of_bytes(j)).collect();
+        (jpegs, munich_manifest(8, key, &ids))
+    };
+    let (jpegs, driven) = sent(&alice, video_stills(0, 10));
+    for jpeg in jpegs {
+        call!(app, put_frame(&alice, jpeg));
+    }
+    let (body, signature) = driven.sign(&alice);
+    let (_, first) = call!(app, post_capture(body, &signature));
+    assert_eq!(first["counts"]["pending"], 10, "{first}");
+    let (start, end) = (driven.frames[0].fix.time, driven.frames[9].fix.time);
+
+    // Bob: ten frames three hours apart before Alice's drive, her ten a metre off, ten
+    // frames five minutes apart after it.
+    let (jpegs, mut spread) = sent(&bob, video_stills(12, 30));
+    for (j, entry) in spread.frames.iter_mut().enumerate() {
+        entry.fix = match j {
+            0..10 => Fix {
+                time: start.saturating_add_ms(-(10 - j as i64) * 3 * 3_600_000),
+                ..drive[j * 40]
+            },
+            10..20 => Fix {
+                lat: driven.frames[j - 10].fix.lat + 1e-5,
+                ..driven.frames[j - 10].fix
+            },
+            _ => Fix {
+                time: end.saturating_add_ms((j as i64 - 19) * 300_000),
+                ..drive[400 + j * 20]
+            },
+        };
+    }
+    for jpeg in jpegs {
+        call!(app, put_frame(&bob, jpeg));
+    }
+    let (body, signature) = spread.sign(&bob);
+    let (status, second) = call!(app, post_capture(body, &signature));
+    assert_eq!(status, StatusCode::ACCEPTED, "{second}");
+    let reasons: Vec<&Value> = second["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["reject_reason"])
+        .collect();
+    assert!(
+        reasons[10..20].iter().all(|r| *r == "shared-track"),
+        "{second}"
+    );
+    assert_eq!(second["counts"]["pending"], 20, "{second}");
+
+    // Alice: five frames hours and minutes apart, the third 20 s after her drive's first
+    // frame and 15 km east of it.
+    let lanes: Vec<Vec<u8>> = LANES[..5]
+        .iter()
+        .map(|name| image(&format!("udacity_lanes/{name}")))
+        .collect();
+    let (jpegs, mut own) = sent(&alice, lanes);
+    let moments = [
+        start.saturating_add_ms(20_000 - 6 * 3_600_000),
+        start.saturating_add_ms(20_000 - 3 * 3_600_000),
+        start.saturating_add_ms(20_000),
+        end.saturating_add_ms(600_000),
+        end.saturating_add_ms(1_200_000),
+    ];
+    for (j, (entry, time)) in own.frames.iter_mut().zip(moments).enumerate() {
+        entry.fix = Fix {
+            time,
+            ..drive[j * 50]
+        };
+    }
+    // From the third on, 15 km east (a drive that went there, not a zig-zag).
+    for entry in &mut own.frames[2..] {
+        entry.fix.lon += 0.2;
+    }
+    own.sequence_number = 2;
+    for jpeg in jpegs {
+        call!(app, put_frame(&alice, jpeg));
+    }
+    let (body, signature) = own.sign(&alice);
+    let (_, third) = call!(app, post_capture(body, &signature));
+    let reasons: Vec<&Value> = third["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["reject_reason"])
+        .collect();
+    assert_eq!(*reasons[2], "cloned-key", "{third}");
+    assert_eq!(third["counts"]["pending"], 4, "{third}");
     drop(store);
 }
 
