@@ -467,6 +467,16 @@ async fn one_key_in_two_towns_at_once_is_caught_as_a_cloned_key() {
     drop(store);
 }
 
+/// Each frame's `reject_reason` in a capture's status, in manifest order.
+fn reject_reasons(status: &Value) -> Vec<&Value> {
+    status["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["reject_reason"])
+        .collect()
+}
+
 /// `count` stills of the real Udacity dashcam video, from `first` on.
 fn video_stills(first: usize, count: usize) -> Vec<Vec<u8>> {
     (first..first + count)
@@ -510,12 +520,7 @@ async fn a_second_device_on_the_same_track_is_caught_and_the_car_behind_is_not()
     }
     let (body, signature) = copied.sign(&bob);
     let (_, second) = call!(app, post_capture(body, &signature));
-    let reasons: Vec<&Value> = second["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| &f["reject_reason"])
-        .collect();
+    let reasons = reject_reasons(&second);
     assert!(reasons.iter().all(|r| *r == "shared-track"), "{second}");
 
     // Carol drives the same road three seconds behind Alice: a convoy, not a copy.
@@ -582,12 +587,7 @@ async fn a_capture_spread_over_days_is_compared_frame_by_frame() {
     let (body, signature) = spread.sign(&bob);
     let (status, second) = call!(app, post_capture(body, &signature));
     assert_eq!(status, StatusCode::ACCEPTED, "{second}");
-    let reasons: Vec<&Value> = second["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| &f["reject_reason"])
-        .collect();
+    let reasons = reject_reasons(&second);
     assert!(
         reasons[10..20].iter().all(|r| *r == "shared-track"),
         "{second}"
@@ -624,12 +624,7 @@ async fn a_capture_spread_over_days_is_compared_frame_by_frame() {
     }
     let (body, signature) = own.sign(&alice);
     let (_, third) = call!(app, post_capture(body, &signature));
-    let reasons: Vec<&Value> = third["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| &f["reject_reason"])
-        .collect();
+    let reasons = reject_reasons(&third);
     assert_eq!(*reasons[2], "cloned-key", "{third}");
     assert_eq!(third["counts"]["pending"], 4, "{third}");
     drop(store);

@@ -24,6 +24,16 @@ fn fix_at(millis: i64) -> Fix {
     }
 }
 
+/// Each fix's time, in milliseconds after `T0`.
+fn after_t0(fixes: &[Fix]) -> Vec<i64> {
+    fixes.iter().map(|fix| fix.time.0 - T0).collect()
+}
+
+/// Pending frames at each of `millis` after `T0`.
+fn pending_at(millis: &[i64]) -> Vec<(i64, FrameOutcome)> {
+    millis.iter().map(|m| (*m, FrameOutcome::Pending)).collect()
+}
+
 /// Stores a capture of `device` with a frame at each of `millis` after `T0`, each with
 /// its outcome.
 async fn capture(db: &Db, device: DeviceId, sequence: u64, frames: &[(i64, FrameOutcome)]) {
@@ -79,7 +89,7 @@ async fn history_is_the_nearest_fix_of_each_of_the_nearest_seconds(#[case] sql: 
         .device_history_before(mallory, before, 600)
         .await
         .unwrap();
-    let times: Vec<i64> = history.iter().map(|fix| fix.time.0 - T0).collect();
+    let times = after_t0(&history);
     let expected: Vec<i64> = (0..25)
         .map(|s| s * 1000 + if s < 10 { 900 } else { 950 })
         .collect();
@@ -87,18 +97,18 @@ async fn history_is_the_nearest_fix_of_each_of_the_nearest_seconds(#[case] sql: 
     assert_eq!(history[24], fix_at(24_950));
     // The newest seconds only, still in time order.
     let newest = db.device_history_before(mallory, before, 3).await.unwrap();
-    let times: Vec<i64> = newest.iter().map(|fix| fix.time.0 - T0).collect();
+    let times = after_t0(&newest);
     assert_eq!(times, [22_950, 23_950, 24_950]);
     // After a moment: the first fix of each of the first seconds, in time order.
     let after = TimestampMs(T0 + 4_500);
     let later = db.device_later_after(mallory, after, 600).await.unwrap();
-    let times: Vec<i64> = later.iter().map(|fix| fix.time.0 - T0).collect();
+    let times = after_t0(&later);
     let expected: Vec<i64> = std::iter::once(4_550)
         .chain((5..30).map(|s| s * 1000))
         .collect();
     assert_eq!(times, expected);
     let first = db.device_later_after(mallory, after, 3).await.unwrap();
-    let times: Vec<i64> = first.iter().map(|fix| fix.time.0 - T0).collect();
+    let times = after_t0(&first);
     assert_eq!(times, [4_550, 5_000, 6_000]);
     assert!(
         db.device_later_after(mallory, TimestampMs(T0 + 29_950), 600)
@@ -125,22 +135,19 @@ async fn frames_of_one_millisecond_in_two_captures_are_one_fix(#[case] sql: Sql)
     let test = fresh_db(sql).await;
     let db = &test.db;
     let mallory = device(db, 1).await;
-    let pending = |millis: &[i64]| -> Vec<(i64, FrameOutcome)> {
-        millis.iter().map(|m| (*m, FrameOutcome::Pending)).collect()
-    };
-    capture(db, mallory, 1, &pending(&[1_000, 2_500, 3_000])).await;
-    capture(db, mallory, 2, &pending(&[2_500, 3_000, 4_200])).await;
+    capture(db, mallory, 1, &pending_at(&[1_000, 2_500, 3_000])).await;
+    capture(db, mallory, 2, &pending_at(&[2_500, 3_000, 4_200])).await;
     let history = db
         .device_history_before(mallory, TimestampMs(T0 + 10_000), 600)
         .await
         .unwrap();
-    let times: Vec<i64> = history.iter().map(|fix| fix.time.0 - T0).collect();
+    let times = after_t0(&history);
     assert_eq!(times, [1_000, 2_500, 3_000, 4_200]);
     let later = db
         .device_later_after(mallory, TimestampMs(T0), 600)
         .await
         .unwrap();
-    let times: Vec<i64> = later.iter().map(|fix| fix.time.0 - T0).collect();
+    let times = after_t0(&later);
     assert_eq!(times, [1_000, 2_500, 3_000, 4_200]);
     assert!(
         db.device_later_after(mallory, TimestampMs(T0), 0)
@@ -160,20 +167,23 @@ async fn frames_stored_before_the_device_column_are_given_their_device(#[case] s
     let test = fresh_db(sql).await;
     let db = &test.db;
     let (mallory, trent) = (device(db, 1).await, device(db, 2).await);
-    let pending = |from_s: i64| -> Vec<(i64, FrameOutcome)> {
-        (from_s..from_s + 5)
-            .map(|s| (s * 1000, FrameOutcome::Pending))
-            .collect()
-    };
-    capture(db, mallory, 1, &pending(0)).await;
-    capture(db, trent, 1, &pending(5)).await;
+    capture(
+        db,
+        mallory,
+        1,
+        &pending_at(&[0, 1_000, 2_000, 3_000, 4_000]),
+    )
+    .await;
+    capture(
+        db,
+        trent,
+        1,
+        &pending_at(&[5_000, 6_000, 7_000, 8_000, 9_000]),
+    )
+    .await;
     let before = TimestampMs(T0 + 60_000);
     let read = |db: Db, device: DeviceId| async move {
-        let fixes = db.device_history_before(device, before, 600).await.unwrap();
-        fixes
-            .iter()
-            .map(|fix| fix.time.0 - T0)
-            .collect::<Vec<i64>>()
+        after_t0(&db.device_history_before(device, before, 600).await.unwrap())
     };
     let (mallorys, trents) = (
         read(db.clone(), mallory).await,
@@ -236,12 +246,11 @@ async fn the_frames_nearest_each_moment_are_read_and_nothing_between(#[case] sql
     capture(db, trent, 1, &[(15_000, pending), (29_000, pending)]).await;
     let read = |moments: Vec<i64>| async move {
         let moments: Vec<TimestampMs> = moments.iter().map(|ms| TimestampMs(T0 + ms)).collect();
-        db.device_fixes_nearest(mallory, &moments, 120_000)
-            .await
-            .unwrap()
-            .iter()
-            .map(|fix| fix.time.0 - T0)
-            .collect::<Vec<i64>>()
+        after_t0(
+            &db.device_fixes_nearest(mallory, &moments, 120_000)
+                .await
+                .unwrap(),
+        )
     };
     assert_eq!(read(vec![15_000]).await, [10_000, 20_000, 20_000]);
     assert_eq!(read(vec![26_000, 27_000]).await, [20_000, 20_000, 30_000]);
