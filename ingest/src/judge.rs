@@ -94,7 +94,7 @@ impl Needs {
             .filter(|(_, verdict)| verdict.is_none())
             .map(|(entry, _)| &entry.fix);
         let others = cell_windows(passing.clone());
-        let mut own_moments: Vec<TimestampMs> = passing.clone().map(|fix| fix.time).collect();
+        let mut own_moments: Vec<TimestampMs> = passing.map(|fix| fix.time).collect();
         own_moments.sort();
         own_moments.dedup();
         Self {

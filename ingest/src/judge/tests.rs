@@ -412,8 +412,8 @@ fn needs_cover_the_capture_and_skip_the_others_when_nothing_passes() {
     let (first, last) = (capture[0].fix.time, capture[29].fix.time);
     let moments: Vec<TimestampMs> = capture.iter().map(|entry| entry.fix.time).collect();
     assert_eq!(needs.own_moments, moments);
-    assert!(first < last);
     assert_eq!(needs.history_before, first);
+    assert_eq!(needs.later_after, last);
     assert_eq!(needs.frames.len(), capture.len());
     // Each frame's own cell and its ring, from a second before it to a second after.
     for entry in &capture {
